@@ -1,0 +1,162 @@
+// pool-agent: the per-host daemon serving the llorch.pool.v1 gRPC API. See README.md.
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/server/agent_context.h"
+#include "agent/server/agent_server.h"
+#include "common/address.h"
+#include "common/config.h"
+#include "common/logging.h"
+#include "common/paths.h"
+#include "common/status.h"
+#include "common/version.h"
+#include "spdlog/spdlog.h"
+
+namespace llorch {
+namespace {
+
+constexpr char kExamples[] = R"(Examples:
+  pool-agent                                    listen on the default unix socket
+  pool-agent --listen unix:/run/llorch/pool-agent.sock --listen 127.0.0.1:9200
+  pool-agent --config /etc/llorch/pool.toml --log-level debug
+
+Default socket: $XDG_RUNTIME_DIR/llorch/pool-agent.sock, or /run/llorch/pool-agent.sock as root.
+Stops gracefully on SIGTERM or SIGINT. Exit codes: 0 ok, 1 failed, 2 bad usage or input.)";
+
+struct Flags {
+  std::vector<std::string> listen;
+  std::string config_file;
+  std::string catalog;
+  std::string models_dir;
+  std::string repo_root;
+  std::string log_level;
+  bool insecure = false;
+};
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
+  if (std::optional<std::string> hint = GetHint(status)) {
+    std::fprintf(stderr, "hint: %s\n", hint->c_str());
+  }
+  return status.code() == absl::StatusCode::kInvalidArgument ||
+                 status.code() == absl::StatusCode::kNotFound
+             ? 2
+             : 1;
+}
+
+int Serve(const Flags& flags) {
+  ConfigSources sources;
+  sources.explicit_file = flags.config_file;
+  sources.env = EnvironmentSnapshot();
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  if (!config.ok()) return Fail(config.status());
+  if (!flags.listen.empty()) {
+    if (absl::Status status = SetFromFlag(&*config, "agent.listen", flags.listen, "--listen");
+        !status.ok()) {
+      return Fail(status);
+    }
+  }
+  const struct {
+    const char* key;
+    const char* flag;
+    const std::string& value;
+  } flag_values[] = {
+      {"catalog", "--catalog", flags.catalog},
+      {"models_dir", "--models-dir", flags.models_dir},
+      {"repo_root", "--repo-root", flags.repo_root},
+      {"agent.log_level", "--log-level", flags.log_level},
+  };
+  for (const auto& [key, flag, value] : flag_values) {
+    if (value.empty()) continue;
+    if (absl::Status status = SetFromFlag(&*config, key, value, flag); !status.ok()) {
+      return Fail(status);
+    }
+  }
+  if (absl::Status status = SetupLogging(config->agent.log_level); !status.ok()) {
+    return Fail(status);
+  }
+
+  std::vector<std::string> listen = config->agent.listen;
+  if (listen.empty()) listen.push_back("unix:" + DefaultSocketPath(sources.env, getuid()));
+  std::vector<Address> addresses;
+  for (const std::string& text : listen) {
+    absl::StatusOr<Address> address = ParseAddress(text);
+    if (!address.ok()) return Fail(address.status());
+    addresses.push_back(*address);
+  }
+  absl::StatusOr<std::shared_ptr<const AgentContext>> context =
+      AgentContext::Create(*config, std::filesystem::current_path(), /*in_process=*/false);
+  if (!context.ok()) return Fail(context.status());
+
+  // Signals are taken by a dedicated thread with sigwait, so block them before gRPC starts its
+  // threads (they inherit the mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (flags.insecure) {
+    spdlog::warn("--insecure: TCP listeners accept unauthenticated calls from the network; "
+                 "anyone who reaches them controls this host's models, checkout and workers");
+  }
+  absl::StatusOr<std::unique_ptr<AgentServer>> server =
+      AgentServer::Start(*context, addresses, flags.insecure);
+  if (!server.ok()) return Fail(server.status());
+  spdlog::info("pool-agent {} serving {} on {} (models: {}, repo: {})", kVersion, kApiVersion,
+               absl::StrJoin((*server)->BoundAddresses(), ", "), (*context)->models_dir.string(),
+               (*context)->repo_root.empty() ? "none" : (*context)->repo_root.string());
+
+  std::thread signal_thread([&server, signals] {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    spdlog::info("received {}, shutting down (running calls get 5 s to finish)",
+                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    (*server)->Shutdown(absl::Seconds(5));
+  });
+  (*server)->Wait();
+  signal_thread.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace llorch
+
+int main(int argc, char** argv) {
+  llorch::Flags flags;
+  CLI::App app("pool-agent: the llorch-pool agent for this host (gRPC API llorch.pool.v1)",
+               "pool-agent");
+  app.set_version_flag("--version", absl::StrCat("pool-agent ", llorch::kVersion, " (API ",
+                                                 llorch::kApiVersion, ")"));
+  app.footer(llorch::kExamples);
+  app.add_option("--listen", flags.listen,
+                 "Address to serve on, repeatable: unix:PATH or HOST:PORT (default: the user's "
+                 "unix socket)");
+  app.add_option("--config", flags.config_file, "Extra configuration file, read after /etc and "
+                                                "the user file");
+  app.add_option("--catalog", flags.catalog, "Model catalog to use instead of the built-in one");
+  app.add_option("--models-dir", flags.models_dir, "Models directory");
+  app.add_option("--repo-root", flags.repo_root, "Repository checkout to manage");
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_flag("--insecure", flags.insecure,
+               "Allow TCP listeners on non-loopback addresses without TLS (isolated labs only)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s\nhint: see `pool-agent --help`\n", e.what());
+    return 2;
+  }
+  return llorch::Serve(flags);
+}

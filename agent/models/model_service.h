@@ -1,0 +1,48 @@
+// ModelService: the gRPC adapter over the catalog and the model store. Thin: it validates ids
+// against the catalog, calls the domain code, and translates results and errors.
+#ifndef LLORCH_AGENT_MODELS_MODEL_SERVICE_H_
+#define LLORCH_AGENT_MODELS_MODEL_SERVICE_H_
+
+#include <memory>
+
+#include "agent/models/model_store.h"
+#include "agent/server/agent_context.h"
+#include "llorch/pool/v1/model.grpc.pb.h"
+
+namespace llorch {
+
+// The catalog entries named by `ids` (all when empty) with their state in `store`.
+absl::StatusOr<pool::v1::ListCatalogResponse> ListCatalog(const Catalog& catalog,
+                                                          const ModelStore& store,
+                                                          const std::vector<std::string>& ids);
+
+class ModelServiceImpl final : public pool::v1::ModelService::Service {
+ public:
+  explicit ModelServiceImpl(std::shared_ptr<const AgentContext> context);
+
+  grpc::Status ListCatalog(grpc::ServerContext*, const pool::v1::ListCatalogRequest* request,
+                           pool::v1::ListCatalogResponse* response) override;
+  grpc::Status ListModels(grpc::ServerContext*, const pool::v1::ListModelsRequest*,
+                          pool::v1::ListModelsResponse*) override;
+  grpc::Status GetModelInfo(grpc::ServerContext*, const pool::v1::GetModelInfoRequest* request,
+                            pool::v1::ModelInfo*) override;
+  grpc::Status DownloadModel(grpc::ServerContext*, const pool::v1::DownloadModelRequest* request,
+                             grpc::ServerWriter<pool::v1::OperationEvent>*) override;
+  grpc::Status VerifyModel(grpc::ServerContext*, const pool::v1::VerifyModelRequest* request,
+                           grpc::ServerWriter<pool::v1::OperationEvent>*) override;
+  grpc::Status DeleteModel(grpc::ServerContext*, const pool::v1::DeleteModelRequest* request,
+                           pool::v1::DeleteModelResponse*) override;
+  grpc::Status GetDiskUsage(grpc::ServerContext*, const pool::v1::GetDiskUsageRequest*,
+                            pool::v1::GetDiskUsageResponse*) override;
+
+ private:
+  // OK when every id is in the catalog; otherwise the NotFound for the first unknown one.
+  absl::Status CheckIds(const google::protobuf::RepeatedPtrField<std::string>& ids) const;
+
+  std::shared_ptr<const AgentContext> context_;
+  ModelStore store_;
+};
+
+}  // namespace llorch
+
+#endif  // LLORCH_AGENT_MODELS_MODEL_SERVICE_H_

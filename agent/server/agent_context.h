@@ -1,0 +1,36 @@
+// Everything the services share: the effective configuration, resolved paths and the catalog.
+//
+// Built once when the agent starts (as a daemon or inside the CLI) and read-only afterwards, so
+// services may use it from any thread without locking.
+#ifndef LLORCH_AGENT_SERVER_AGENT_CONTEXT_H_
+#define LLORCH_AGENT_SERVER_AGENT_CONTEXT_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/models/catalog.h"
+#include "common/config.h"
+
+namespace llorch {
+
+struct AgentContext {
+  Config config;
+  std::filesystem::path repo_root;   // empty when not configured and not inside a git checkout
+  std::filesystem::path models_dir;  // absolute
+  std::filesystem::path state_dir;   // absolute
+  Catalog catalog;
+  bool in_process = false;  // running inside llorch-pool (standalone mode)
+  absl::Time started_at;
+
+  // Resolves paths (relative ones against `working_dir`) and loads the catalog: the file named
+  // by config.catalog, else the built-in one.
+  static absl::StatusOr<std::shared_ptr<const AgentContext>> Create(
+      const Config& config, const std::filesystem::path& working_dir, bool in_process);
+};
+
+}  // namespace llorch
+
+#endif  // LLORCH_AGENT_SERVER_AGENT_CONTEXT_H_

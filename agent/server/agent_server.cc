@@ -1,0 +1,160 @@
+#include "agent/server/agent_server.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "agent/dev/dev_service.h"
+#include "agent/git/git_service.h"
+#include "agent/models/model_service.h"
+#include "agent/ops/operation_service.h"
+#include "agent/server/agent_service.h"
+#include "agent/workers/worker_service.h"
+#include "common/status.h"
+#include "spdlog/spdlog.h"
+
+namespace llorch {
+namespace fs = std::filesystem;
+
+struct AgentServer::Services {
+  Services(std::shared_ptr<const AgentContext> context,
+           std::shared_ptr<const llorch::BoundAddresses> addresses)
+      : models(context), git(context), workers(context), dev(context), ops(context),
+        agent(context, std::move(addresses)) {}
+  ModelServiceImpl models;
+  GitServiceImpl git;
+  WorkerServiceImpl workers;
+  DevServiceImpl dev;
+  OperationServiceImpl ops;
+  AgentServiceImpl agent;
+};
+
+namespace {
+
+// Makes `path` usable as a fresh socket: parent directory present, no stale socket file.
+absl::Status PrepareSocketPath(const std::string& path) {
+  std::error_code ec;
+  fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::exists(parent, ec)) {
+    fs::create_directories(parent, ec);
+    if (ec) {
+      return WithHint(absl::PermissionDeniedError(absl::StrCat(
+                          "cannot create socket directory ", parent.string(), ": ", ec.message())),
+                      "choose another path with --listen unix:PATH, or run as a user that may "
+                      "write there");
+    }
+    chmod(parent.c_str(), 0750);
+  }
+  if (!fs::exists(fs::symlink_status(path, ec))) return absl::OkStatus();
+  if (UnixSocketAccepts(path)) {
+    return WithHint(
+        absl::AlreadyExistsError(absl::StrCat("another agent is already listening on unix:", path)),
+        "stop it first, or listen elsewhere with --listen unix:PATH");
+  }
+  if (!fs::is_socket(fs::symlink_status(path, ec))) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(path, " exists and is not a socket; refusing to replace it"));
+  }
+  fs::remove(path, ec);  // stale socket left by an agent that died
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+AgentServer::AgentServer() = default;
+
+AgentServer::~AgentServer() {
+  if (!server_) return;
+  Shutdown(absl::ZeroDuration());
+  Wait();
+}
+
+absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
+    std::shared_ptr<const AgentContext> context, const std::vector<Address>& listeners,
+    bool insecure) {
+  std::unique_ptr<AgentServer> server(new AgentServer());
+  server->context_ = context;
+  server->bound_addresses_ = std::make_shared<llorch::BoundAddresses>();
+  server->services_ = std::make_unique<Services>(context, server->bound_addresses_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  if (!listeners.empty()) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  std::vector<int> tcp_ports(listeners.size(), 0);
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    const Address& address = listeners[i];
+    if (address.kind == Address::Kind::kUnix) {
+      if (absl::Status status = PrepareSocketPath(address.path); !status.ok()) return status;
+      server->socket_paths_.push_back(address.path);
+    } else if (!address.IsLocal() && !insecure) {
+      return WithHint(
+          absl::InvalidArgumentError(absl::StrCat("refusing to listen on ", address.GrpcTarget(),
+                                                  " without TLS: the API controls this host")),
+          "listen on a unix socket or 127.0.0.1, or pass --insecure for an isolated lab network");
+    }
+    builder.AddListeningPort(address.GrpcTarget(), grpc::InsecureServerCredentials(),
+                             address.kind == Address::Kind::kTcp ? &tcp_ports[i] : nullptr);
+  }
+  builder.RegisterService(&server->services_->models);
+  builder.RegisterService(&server->services_->git);
+  builder.RegisterService(&server->services_->workers);
+  builder.RegisterService(&server->services_->dev);
+  builder.RegisterService(&server->services_->ops);
+  builder.RegisterService(&server->services_->agent);
+
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_) {
+    return absl::UnavailableError("could not start the gRPC server on the requested addresses");
+  }
+  std::vector<std::string> bound;
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    Address address = listeners[i];
+    if (address.kind == Address::Kind::kTcp) {
+      if (tcp_ports[i] == 0) {
+        server->server_->Shutdown();
+        return WithHint(
+            absl::UnavailableError(absl::StrCat("could not listen on ", address.GrpcTarget())),
+            "is the port in use or the address not on this host?");
+      }
+      address.port = tcp_ports[i];
+    }
+    bound.push_back(address.GrpcTarget());
+  }
+  server->bound_addresses_->Set(std::move(bound));
+  for (const std::string& path : server->socket_paths_) chmod(path.c_str(), 0660);
+  // Per-service health, so a load balancer or orchestrator can probe the service it uses.
+  for (const char* service :
+       {"llorch.pool.v1.ModelService", "llorch.pool.v1.GitService", "llorch.pool.v1.WorkerService",
+        "llorch.pool.v1.DevService", "llorch.pool.v1.OperationService",
+        "llorch.pool.v1.AgentService"}) {
+    server->server_->GetHealthCheckService()->SetServingStatus(service, true);
+  }
+  return server;
+}
+
+std::vector<std::string> AgentServer::BoundAddresses() const { return bound_addresses_->Get(); }
+
+std::shared_ptr<grpc::Channel> AgentServer::InProcessChannel() {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
+void AgentServer::Shutdown(absl::Duration grace) {
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+}
+
+void AgentServer::Wait() {
+  server_->Wait();
+  std::error_code ec;
+  for (const std::string& path : socket_paths_) fs::remove(path, ec);
+  socket_paths_.clear();
+}
+
+}  // namespace llorch

@@ -1,0 +1,60 @@
+// The agent's gRPC server: every service, the standard health service and (for listeners) server
+// reflection, on any number of unix-socket and TCP listeners, or on none for in-process use.
+//
+// Standalone mode (llorch-pool with no agent running) starts an AgentServer without listeners
+// and talks to it through InProcessChannel(): the same service code answers either way.
+#ifndef LLORCH_AGENT_SERVER_AGENT_SERVER_H_
+#define LLORCH_AGENT_SERVER_AGENT_SERVER_H_
+
+#include <memory>
+#include <vector>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/server/agent_context.h"
+#include "agent/server/bound_addresses.h"
+#include "common/address.h"
+
+namespace llorch {
+
+class AgentServer {
+ public:
+  // Starts serving on `listeners` (empty: in-process only). Unix sockets get their parent
+  // directory created, a stale socket file replaced, and mode 0660; a socket another agent
+  // still answers on is an error. Non-local TCP addresses are refused unless `insecure`.
+  static absl::StatusOr<std::unique_ptr<AgentServer>> Start(
+      std::shared_ptr<const AgentContext> context, const std::vector<Address>& listeners,
+      bool insecure = false);
+
+  ~AgentServer();
+
+  // What the server listens on, as unix:PATH or HOST:PORT with real ports.
+  std::vector<std::string> BoundAddresses() const;
+
+  // A channel to this server that never leaves the process.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+
+  // Stops accepting calls; running calls get up to `grace` to finish, then are cancelled.
+  // Safe to call from another thread while Wait() blocks.
+  void Shutdown(absl::Duration grace);
+
+  // Blocks until the server has shut down, then removes its socket files.
+  void Wait();
+
+ private:
+  struct Services;
+  AgentServer();
+
+  std::shared_ptr<const AgentContext> context_;
+  std::shared_ptr<llorch::BoundAddresses> bound_addresses_;
+  std::unique_ptr<Services> services_;
+  std::unique_ptr<grpc::Server> server_;
+  std::vector<std::string> socket_paths_;  // removed at shutdown
+};
+
+}  // namespace llorch
+
+#endif  // LLORCH_AGENT_SERVER_AGENT_SERVER_H_

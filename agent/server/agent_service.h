@@ -1,0 +1,37 @@
+// AgentService: facts about this host and this agent, for `llorch-pool agent info` and for
+// orchestrators deciding where to place work.
+#ifndef LLORCH_AGENT_SERVER_AGENT_SERVICE_H_
+#define LLORCH_AGENT_SERVER_AGENT_SERVICE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/server/agent_context.h"
+#include "agent/server/bound_addresses.h"
+#include "llorch/pool/v1/agent.grpc.pb.h"
+
+namespace llorch {
+
+// Fills `info` from the running system and `context`. Plain function so tests can call it.
+void DescribeHost(const AgentContext& context, const std::vector<std::string>& listen_addresses,
+                  pool::v1::HostInfo* info);
+
+class AgentServiceImpl final : public pool::v1::AgentService::Service {
+ public:
+  AgentServiceImpl(std::shared_ptr<const AgentContext> context,
+                   std::shared_ptr<const BoundAddresses> addresses)
+      : context_(std::move(context)), addresses_(std::move(addresses)) {}
+
+  grpc::Status GetHostInfo(grpc::ServerContext* context,
+                           const pool::v1::GetHostInfoRequest* request,
+                           pool::v1::HostInfo* response) override;
+
+ private:
+  std::shared_ptr<const AgentContext> context_;
+  std::shared_ptr<const BoundAddresses> addresses_;
+};
+
+}  // namespace llorch
+
+#endif  // LLORCH_AGENT_SERVER_AGENT_SERVICE_H_

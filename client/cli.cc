@@ -1,0 +1,159 @@
+#include "client/cli.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "client/render/errors.h"
+#include "common/config.h"
+#include "common/paths.h"
+#include "common/version.h"
+
+namespace llorch {
+namespace {
+
+constexpr char kRootExamples[] = R"(Examples:
+  llorch-pool models catalog                 every model the catalog knows, and what is on disk
+  llorch-pool models catalog --output json   the same as JSON, for scripts
+  llorch-pool agent info -v                  which agent answers, and where it keeps things
+  llorch-pool --agent 127.0.0.1:9200 models catalog
+
+Connection: --agent ADDR, else agent.address from the configuration (or LLORCH_AGENT), else the
+default socket if an agent answers there, else an agent inside this process (standalone mode).
+Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 agent unreachable, 130 interrupted.)";
+
+// The help of the deepest subcommand the user selected, or of the root.
+CLI::App* DeepestSelected(CLI::App* app) {
+  for (CLI::App* sub : app->get_subcommands()) return DeepestSelected(sub);
+  return app;
+}
+
+std::string CommandPath(const CLI::App* app) {
+  std::string path;
+  for (const CLI::App* a = app; a != nullptr; a = a->get_parent()) {
+    path = path.empty() ? a->get_name() : a->get_name() + " " + path;
+  }
+  return path;
+}
+
+}  // namespace
+
+CommandLine::CommandLine() : app_("llorch-pool: manage an LLM inference host (models, git "
+                                  "checkout, workers, environment)", "llorch-pool") {
+  app_.set_version_flag("--version", absl::StrCat("llorch-pool ", kVersion, " (API ",
+                                                  kApiVersion, ")"));
+  app_.footer(kRootExamples);
+  // Global flags are accepted before or after the subcommand.
+  app_.fallthrough();
+  app_.add_option("--agent", flags_.agent,
+                  "Agent to talk to: unix:PATH or HOST:PORT (overrides agent.address)");
+  app_.add_flag("--standalone", flags_.standalone,
+                "Run the agent code inside this process, even if an agent is running");
+  app_.add_option("-o,--output", flags_.output, "Output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  app_.add_flag("--no-color", flags_.no_color, "No colours (also NO_COLOR=1, or stdout not a TTY)");
+  app_.add_option("--config", flags_.config_file,
+                  "Extra configuration file, read after /etc and the user file");
+  app_.add_option("--catalog", flags_.catalog,
+                  "Model catalog file to use instead of the built-in one (standalone mode)");
+  app_.add_option("--models-dir", flags_.models_dir, "Models directory (standalone mode)");
+  app_.add_option("--repo-root", flags_.repo_root, "Repository checkout (standalone mode)");
+  app_.add_flag("-v,--verbose", flags_.verbosity, "Say more (which agent answers, timings)");
+  app_.add_flag("-q,--quiet", flags_.quiet, "Print nothing but the result");
+
+  AddModelsCommands(*this);
+  AddGitCommands(*this);
+  AddWorkerCommands(*this);
+  AddDevCommands(*this);
+  AddOpsCommands(*this);
+  AddAgentCommands(*this);
+}
+
+CLI::App* CommandLine::AddGroup(CLI::App* parent, const std::string& name,
+                                const std::string& description, const std::string& examples) {
+  CLI::App* group = parent->add_subcommand(name, description);
+  if (!examples.empty()) group->footer("Examples:\n" + examples);
+  return group;
+}
+
+CLI::App* CommandLine::AddCommand(CLI::App* parent, const std::string& name,
+                                  const std::string& description, const std::string& examples,
+                                  Action action) {
+  CLI::App* command = AddGroup(parent, name, description, examples);
+  command->callback([this, action = std::move(action)] { action_ = action; });
+  return command;
+}
+
+int CommandLine::Run(int argc, const char* const* argv) {
+  Style err_style = Style::For(stderr, std::getenv("NO_COLOR") ? "never" : "auto");
+  try {
+    app_.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app_.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app_.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app_.exit(e);
+  } catch (const CLI::ParseError& e) {
+    ClientError error;
+    error.message = e.what();
+    error.hint = absl::StrCat("see `", CommandPath(DeepestSelected(&app_)), " --help`");
+    error.exit_code = kExitUsage;
+    return ReportError(error, err_style);
+  }
+  CLI::App* selected = DeepestSelected(&app_);
+  if (!action_) {
+    // A group without its subcommand: show what it offers.
+    std::fprintf(stderr, "%s", selected->help().c_str());
+    ClientError error;
+    error.message = absl::StrCat("`", CommandPath(selected), "` needs a subcommand");
+    error.exit_code = kExitUsage;
+    return ReportError(error, err_style);
+  }
+  return RunAction();
+}
+
+int CommandLine::RunAction() {
+  ConfigSources sources;
+  sources.explicit_file = flags_.config_file;
+  sources.env = EnvironmentSnapshot();
+  const Style err_style = Style::For(stderr, flags_.no_color || sources.env.count("NO_COLOR")
+                                                 ? "never"
+                                                 : "auto");
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  if (!config.ok()) return ReportError(FromStatus(config.status()), err_style);
+  const struct {
+    const char* key;
+    const char* flag;
+    const std::string& value;
+  } flag_values[] = {
+      {"agent.address", "--agent", flags_.agent},
+      {"catalog", "--catalog", flags_.catalog},
+      {"models_dir", "--models-dir", flags_.models_dir},
+      {"repo_root", "--repo-root", flags_.repo_root},
+      {"client.output", "--output", flags_.output},
+  };
+  for (const auto& [key, flag, value] : flag_values) {
+    if (value.empty()) continue;
+    absl::Status status = SetFromFlag(&*config, key, value, flag);
+    if (!status.ok()) return ReportError(FromStatus(status), err_style);
+  }
+  if (flags_.no_color) (void)SetFromFlag(&*config, "client.color", "never", "--no-color");
+  if (flags_.standalone && !flags_.agent.empty()) {
+    ClientError error;
+    error.message = "--agent and --standalone contradict each other";
+    error.hint = "use --agent ADDR to talk to an agent, or --standalone to run in-process";
+    error.exit_code = kExitUsage;
+    return ReportError(error, err_style);
+  }
+  ConnectOptions connect;
+  connect.standalone = flags_.standalone;
+  connect.env = sources.env;
+  connect.working_dir = std::filesystem::current_path();
+  Session session(std::move(*config), std::move(connect), flags_.verbosity, flags_.quiet);
+  return action_(session);
+}
+
+}  // namespace llorch

@@ -1,0 +1,67 @@
+// The llorch-pool command line: global flags, the command tree, and dispatch.
+//
+// Each command group (client/commands/*.cc) registers its subcommands on the tree. A command's
+// parse callback only records an Action; it runs after parsing has finished, so global flags
+// given after the subcommand (`llorch-pool models catalog --output json`) are already applied.
+#ifndef LLORCH_CLIENT_CLI_H_
+#define LLORCH_CLIENT_CLI_H_
+
+#include <functional>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "client/session.h"
+
+namespace llorch {
+
+using Action = std::function<int(Session&)>;
+
+struct GlobalFlags {
+  std::string agent;
+  bool standalone = false;
+  std::string output;
+  bool no_color = false;
+  std::string config_file;
+  std::string catalog;
+  std::string models_dir;
+  std::string repo_root;
+  int verbosity = 0;
+  bool quiet = false;
+};
+
+class CommandLine {
+ public:
+  CommandLine();
+
+  // Parses argv, loads the configuration and runs the chosen command. Returns the exit code.
+  int Run(int argc, const char* const* argv);
+
+  CLI::App& app() { return app_; }
+
+  // Adds a command group such as `models`, which needs a subcommand.
+  CLI::App* AddGroup(CLI::App* parent, const std::string& name, const std::string& description,
+                     const std::string& examples);
+  // Adds a runnable command; `action` runs once parsing is complete.
+  CLI::App* AddCommand(CLI::App* parent, const std::string& name, const std::string& description,
+                       const std::string& examples, Action action);
+
+ private:
+  // Loads the configuration, applies the flags and runs the recorded action.
+  int RunAction();
+
+  CLI::App app_;
+  GlobalFlags flags_;
+  Action action_;
+};
+
+// Command groups, one file each under client/commands/.
+void AddModelsCommands(CommandLine& cli);
+void AddGitCommands(CommandLine& cli);
+void AddWorkerCommands(CommandLine& cli);
+void AddDevCommands(CommandLine& cli);
+void AddOpsCommands(CommandLine& cli);
+void AddAgentCommands(CommandLine& cli);
+
+}  // namespace llorch
+
+#endif  // LLORCH_CLIENT_CLI_H_

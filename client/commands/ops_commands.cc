@@ -1,0 +1,61 @@
+// `llorch-pool ops ...`: long-running operations, from any client.
+#include <memory>
+#include <string>
+
+#include "client/cli.h"
+#include "client/operation_stream.h"
+#include "client/unary_call.h"
+#include "llorch/pool/v1/operation.grpc.pb.h"
+
+namespace llorch {
+namespace {
+namespace v1 = pool::v1;
+using Stub = v1::OperationService::Stub;
+}  // namespace
+
+void AddOpsCommands(CommandLine& cli) {
+  CLI::App* ops = cli.AddGroup(&cli.app(), "ops", "Long-running operations: list, watch, cancel",
+                               "  llorch-pool ops list\n"
+                               "  llorch-pool ops watch op-7f3a2c\n"
+                               "  llorch-pool ops cancel op-7f3a2c\n");
+  cli.AddCommand(ops, "list", "Running operations and recently finished ones",
+                 "  llorch-pool ops list\n", [](Session& s) {
+                   return CallUnary<v1::OperationService>(s, &Stub::ListOperations,
+                                                          v1::ListOperationsRequest());
+                 });
+
+  auto get_id = std::make_shared<std::string>();
+  cli.AddCommand(ops, "get", "One operation's state", "  llorch-pool ops get op-7f3a2c\n",
+                 [get_id](Session& s) {
+                   v1::GetOperationRequest request;
+                   request.set_id(*get_id);
+                   return CallUnary<v1::OperationService>(s, &Stub::GetOperation, request);
+                 })
+      ->add_option("id", *get_id, "Operation id")
+      ->required();
+
+  auto watch_id = std::make_shared<std::string>();
+  cli.AddCommand(ops, "watch", "Follow an operation: its history, then live progress",
+                 "  llorch-pool ops watch op-7f3a2c\n", [watch_id](Session& s) {
+                   v1::WatchOperationRequest request;
+                   request.set_id(*watch_id);
+                   return RunOperation(
+                       s, [&](grpc::ClientContext* c, const std::shared_ptr<grpc::Channel>& ch) {
+                         return v1::OperationService::NewStub(ch)->WatchOperation(c, request);
+                       });
+                 })
+      ->add_option("id", *watch_id, "Operation id")
+      ->required();
+
+  auto cancel_id = std::make_shared<std::string>();
+  cli.AddCommand(ops, "cancel", "Cancel a running operation", "  llorch-pool ops cancel op-7f3a2c\n",
+                 [cancel_id](Session& s) {
+                   v1::CancelOperationRequest request;
+                   request.set_id(*cancel_id);
+                   return CallUnary<v1::OperationService>(s, &Stub::CancelOperation, request);
+                 })
+      ->add_option("id", *cancel_id, "Operation id")
+      ->required();
+}
+
+}  // namespace llorch

@@ -1,0 +1,57 @@
+#include "client/session.h"
+
+#include <cstdio>
+
+#include "client/render/json.h"
+
+namespace llorch {
+
+Session::Session(Config config, ConnectOptions connect_options, int verbosity, bool quiet)
+    : config_(std::move(config)),
+      connect_options_(std::move(connect_options)),
+      verbosity_(verbosity),
+      quiet_(quiet),
+      format_(config_.client.output == "json" ? OutputFormat::kJson : OutputFormat::kTable),
+      out_style_(Style::For(stdout, config_.client.color)),
+      err_style_(Style::For(stderr, config_.client.color)) {}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Session::Channel() {
+  if (!connection_) {
+    absl::StatusOr<std::unique_ptr<Connection>> connection =
+        Connection::Open(config_, connect_options_);
+    if (!connection.ok()) return connection.status();
+    connection_ = std::move(*connection);
+    Verbose(1, "using " + connection_->description());
+  }
+  return connection_->channel();
+}
+
+std::unique_ptr<grpc::ClientContext> Session::NewCallContext(std::chrono::seconds timeout) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + timeout);
+  return context;
+}
+
+void Session::Print(const std::string& text) const {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+void Session::PrintJson(const google::protobuf::Message& message) const {
+  std::string text = ToJson(message);
+  text += '\n';
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+void Session::Verbose(int level, const std::string& text) const {
+  if (verbosity_ >= level) std::fprintf(stderr, "%s\n", err_style_.Paint(text, Color::kDim).c_str());
+}
+
+int Session::Fail(const grpc::Status& status) const {
+  return ReportError(FromGrpcStatus(status), err_style_);
+}
+
+int Session::Fail(const absl::Status& status) const {
+  return ReportError(FromStatus(status), err_style_);
+}
+
+}  // namespace llorch

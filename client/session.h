@@ -1,0 +1,67 @@
+// What every command runs with: the effective configuration, output settings and a lazily
+// opened connection to an agent. Commands print through it so --output, --quiet and colour
+// behave the same everywhere.
+#ifndef LLORCH_CLIENT_SESSION_H_
+#define LLORCH_CLIENT_SESSION_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <google/protobuf/message.h>
+#include <grpcpp/client_context.h>
+
+#include "absl/status/statusor.h"
+#include "client/connection.h"
+#include "client/render/errors.h"
+#include "client/render/style.h"
+#include "common/config.h"
+
+namespace llorch {
+
+enum class OutputFormat { kTable, kJson };
+
+class Session {
+ public:
+  Session(Config config, ConnectOptions connect_options, int verbosity, bool quiet);
+
+  const Config& config() const { return config_; }
+  OutputFormat format() const { return format_; }
+  bool json() const { return format_ == OutputFormat::kJson; }
+  bool quiet() const { return quiet_; }
+  int verbosity() const { return verbosity_; }
+  const Style& out_style() const { return out_style_; }
+  const Style& err_style() const { return err_style_; }
+
+  // The channel to the agent, connecting on first use (see connection.h for the order).
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel();
+
+  // A context for one unary call, with a deadline.
+  std::unique_ptr<grpc::ClientContext> NewCallContext(
+      std::chrono::seconds timeout = std::chrono::seconds(60)) const;
+
+  // Writes `text` to stdout. Results are printed even with --quiet; chatter checks quiet().
+  void Print(const std::string& text) const;
+  // Writes `message` as JSON (--output json) to stdout.
+  void PrintJson(const google::protobuf::Message& message) const;
+  // Writes a diagnostic line to stderr when -v was given `level` times or more.
+  void Verbose(int level, const std::string& text) const;
+
+  // Reports a failed call and returns the exit code.
+  int Fail(const grpc::Status& status) const;
+  int Fail(const absl::Status& status) const;
+
+ private:
+  Config config_;
+  ConnectOptions connect_options_;
+  int verbosity_;
+  bool quiet_;
+  OutputFormat format_;
+  Style out_style_;
+  Style err_style_;
+  std::unique_ptr<Connection> connection_;
+};
+
+}  // namespace llorch
+
+#endif  // LLORCH_CLIENT_SESSION_H_

@@ -1,0 +1,551 @@
+#include "common/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+// toml++ is used with exceptions on (its default, and how Debian's shared library is built):
+// toml::parse_error is caught below and never leaves this file.
+#include <toml++/toml.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/address.h"
+#include "common/status.h"
+#include "common/strings.h"
+
+namespace llorch {
+namespace {
+
+constexpr char kDocsHint[] =
+    "docs/configuration.md lists every key with its type and allowed values";
+
+// One configuration key: where it lives in Config and which values it takes.
+struct KeySpec {
+  const char* key;                             // dotted name
+  std::string* (*text)(Config&);               // string keys
+  std::vector<std::string>* (*list)(Config&);  // array-of-string keys
+  std::vector<std::string> allowed;            // empty = any string
+};
+
+const std::vector<KeySpec>& Specs() {
+  static const std::vector<KeySpec> specs = {
+      {"repo_root", [](Config& c) { return &c.repo_root; }, nullptr, {}},
+      {"models_dir", [](Config& c) { return &c.models_dir; }, nullptr, {}},
+      {"state_dir", [](Config& c) { return &c.state_dir; }, nullptr, {}},
+      {"catalog", [](Config& c) { return &c.catalog; }, nullptr, {}},
+      {"agent.address", [](Config& c) { return &c.agent.address; }, nullptr, {}},
+      {"agent.listen", nullptr, [](Config& c) { return &c.agent.listen; }, {}},
+      {"agent.log_level",
+       [](Config& c) { return &c.agent.log_level; },
+       nullptr,
+       {"trace", "debug", "info", "warn", "error", "off"}},
+      {"client.output", [](Config& c) { return &c.client.output; }, nullptr, {"table", "json"}},
+      {"client.color",
+       [](Config& c) { return &c.client.color; },
+       nullptr,
+       {"auto", "always", "never"}},
+  };
+  return specs;
+}
+
+const KeySpec* FindSpec(absl::string_view key) {
+  for (const KeySpec& spec : Specs()) {
+    if (key == spec.key) return &spec;
+  }
+  return nullptr;
+}
+
+// Names of the keys and tables directly inside the table `prefix` ("" = top level, "agent.").
+std::vector<std::string> ChildNames(absl::string_view prefix) {
+  std::vector<std::string> names;
+  for (const KeySpec& spec : Specs()) {
+    absl::string_view key = spec.key;
+    if (key.substr(0, prefix.size()) != prefix) continue;
+    key.remove_prefix(prefix.size());
+    std::string child(key.substr(0, key.find('.')));
+    if (std::find(names.begin(), names.end(), child) == names.end()) names.push_back(child);
+  }
+  return names;
+}
+
+bool IsKnownTable(absl::string_view dotted) {
+  return !ChildNames(absl::StrCat(dotted, ".")).empty();
+}
+
+// What is wrong with `value` for `spec` ("" when fine). `label` names the value in the message:
+// the key, or "agent.listen[2]" for an element.
+std::string ValueProblem(const KeySpec& spec, absl::string_view label, absl::string_view value) {
+  if (value.find('\0') != absl::string_view::npos) {
+    return absl::StrCat(label, " must not contain a NUL character");
+  }
+  if (!spec.allowed.empty() &&
+      std::find(spec.allowed.begin(), spec.allowed.end(), value) == spec.allowed.end()) {
+    return absl::StrCat(label, " must be one of ", absl::StrJoin(spec.allowed, ", "), ", got '",
+                        value, "'", DidYouMean(value, spec.allowed));
+  }
+  const absl::string_view key = spec.key;
+  if (key == "models_dir" && value.empty()) {
+    return "models_dir must not be empty (the default is \".test-models\")";
+  }
+  if ((key == "agent.address" && !value.empty()) || key == "agent.listen") {
+    absl::StatusOr<Address> address = ParseAddress(value);
+    if (!address.ok()) return absl::StrCat(label, ": ", address.status().message());
+  }
+  return "";
+}
+
+std::string ListProblem(const KeySpec& spec, const std::vector<std::string>& values) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::string problem = ValueProblem(spec, absl::StrCat(spec.key, "[", i, "]"), values[i]);
+    if (!problem.empty()) return problem;
+  }
+  return "";
+}
+
+const char* TypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    default:
+      return "nothing";
+  }
+}
+
+// Applies a parsed TOML document to a Config, collecting every problem.
+class TomlMerger {
+ public:
+  TomlMerger(absl::string_view source, Config* config) : source_(source), config_(config) {}
+
+  void MergeTable(const toml::table& table, const std::string& prefix) {
+    for (auto&& [toml_key, node] : table) {
+      const std::string name(toml_key.str());
+      const std::string dotted = prefix + name;
+      // The key's own position; a table made by a [header] may only have the node's.
+      const toml::source_region& where =
+          toml_key.source().begin.line != 0 ? toml_key.source() : node.source();
+      if (const KeySpec* spec = FindSpec(dotted)) {
+        MergeValue(*spec, node);
+      } else if (IsKnownTable(dotted)) {
+        if (const toml::table* child = node.as_table()) {
+          MergeTable(*child, dotted + ".");
+        } else {
+          Add(where,
+              absl::StrCat(dotted, " must be a table ([", dotted, "]), got ", TypeName(node)));
+        }
+      } else {
+        Add(where, UnknownMessage(prefix, name, node.is_table()));
+      }
+    }
+  }
+
+  std::vector<ConfigProblem> TakeProblems() {
+    std::stable_sort(problems_.begin(), problems_.end(),
+                     [](const ConfigProblem& a, const ConfigProblem& b) {
+                       return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                     });
+    return std::move(problems_);
+  }
+
+ private:
+  void Add(const toml::source_region& where, std::string message) {
+    problems_.push_back(ConfigProblem{std::string(source_), static_cast<int>(where.begin.line), 0,
+                                      std::move(message)});
+  }
+
+  void MergeValue(const KeySpec& spec, const toml::node& node) {
+    if (spec.text) {
+      const toml::value<std::string>* value = node.as_string();
+      if (value == nullptr) {
+        Add(node.source(), absl::StrCat(spec.key, " must be a string, got ", TypeName(node)));
+        return;
+      }
+      if (std::string problem = ValueProblem(spec, spec.key, value->get()); !problem.empty()) {
+        Add(node.source(), std::move(problem));
+        return;
+      }
+      *spec.text(*config_) = value->get();
+    } else {
+      const toml::array* array = node.as_array();
+      if (array == nullptr) {
+        std::string message =
+            absl::StrCat(spec.key, " must be an array of strings, got ", TypeName(node));
+        if (node.is_string()) {
+          absl::StrAppend(&message, " (write [\"", node.as_string()->get(), "\"])");
+        }
+        Add(node.source(), std::move(message));
+        return;
+      }
+      std::vector<std::string> values;
+      bool ok = true;
+      for (size_t i = 0; i < array->size(); ++i) {
+        const toml::node& element = *array->get(i);
+        const std::string label = absl::StrCat(spec.key, "[", i, "]");
+        if (!element.is_string()) {
+          Add(element.source(), absl::StrCat(spec.key, " must be an array of strings, got ",
+                                             TypeName(element), " at ", label));
+          ok = false;
+          continue;
+        }
+        const std::string& value = element.as_string()->get();
+        if (std::string problem = ValueProblem(spec, label, value); !problem.empty()) {
+          Add(element.source(), std::move(problem));
+          ok = false;
+          continue;
+        }
+        values.push_back(value);
+      }
+      if (!ok) return;
+      *spec.list(*config_) = std::move(values);
+    }
+    config_->origin[spec.key] = std::string(source_);
+  }
+
+  // "unknown key 'x' (did you mean 'y'?)", pointing to another table when the name belongs
+  // there ("log_level" at the top level -> "agent.log_level").
+  static std::string UnknownMessage(const std::string& prefix, const std::string& name,
+                                    bool is_table) {
+    std::string message =
+        absl::StrCat(is_table ? "unknown table '" : "unknown key '", prefix, name, "'");
+    std::string sibling = ClosestMatch(name, ChildNames(prefix));
+    if (!sibling.empty()) {
+      absl::StrAppend(&message, " (did you mean '", prefix, sibling, "'?)");
+      return message;
+    }
+    std::vector<std::string> leaves;
+    std::vector<std::string> full_names;
+    for (const std::string& key : ConfigKeys()) {
+      size_t dot = key.rfind('.');
+      leaves.push_back(dot == std::string::npos ? key : key.substr(dot + 1));
+      full_names.push_back(key);
+    }
+    std::string leaf = ClosestMatch(name, leaves);
+    if (leaf.empty()) return message;
+    const std::string& full =
+        full_names[std::find(leaves.begin(), leaves.end(), leaf) - leaves.begin()];
+    size_t dot = full.rfind('.');
+    absl::StrAppend(&message, " (did you mean '", full, "'? it belongs ",
+                    dot == std::string::npos
+                        ? std::string("at the top level, before any [table]")
+                        : absl::StrCat("in the [", full.substr(0, dot), "] table"),
+                    ")");
+    return message;
+  }
+
+  absl::string_view source_;
+  Config* config_;
+  std::vector<ConfigProblem> problems_;
+};
+
+// Parses and applies `toml_text` to `config` (partially, when there are problems).
+std::vector<ConfigProblem> ApplyToml(absl::string_view toml_text, absl::string_view source_name,
+                                     Config* config) {
+  toml::table root;
+  try {
+    root = toml::parse(std::string_view(toml_text.data(), toml_text.size()),
+                       std::string_view(source_name.data(), source_name.size()));
+  } catch (const toml::parse_error& error) {
+    return {ConfigProblem{std::string(source_name), static_cast<int>(error.source().begin.line),
+                          static_cast<int>(error.source().begin.column),
+                          absl::StrCat("TOML syntax error: ", std::string(error.description()))}};
+  }
+  TomlMerger merger(source_name, config);
+  merger.MergeTable(root, "");
+  return merger.TakeProblems();
+}
+
+absl::Status ProblemsToStatus(const std::vector<ConfigProblem>& problems) {
+  if (problems.empty()) return absl::OkStatus();
+  std::vector<std::string> lines;
+  for (const ConfigProblem& problem : problems) lines.push_back(FormatConfigProblem(problem));
+  return WithHint(absl::InvalidArgumentError(absl::StrJoin(lines, "\n")), kDocsHint);
+}
+
+// Why a configuration file cannot be used: a status code and a message without the path.
+struct FileError {
+  absl::StatusCode code;
+  std::string what;
+  std::string hint;
+};
+
+// The text of a configuration file in `text`; false (and `*error` unset) when it does not exist.
+bool ReadConfigFile(const std::string& path, std::string* text, std::optional<FileError>* error) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int code = errno;
+    if (code == ENOENT || code == ENOTDIR) return false;
+    if (code == EACCES) {
+      *error = FileError{absl::StatusCode::kPermissionDenied,
+                         absl::StrCat("cannot read the configuration file: ", std::strerror(code)),
+                         absl::StrCat("make it readable for this user, e.g. chmod a+r ", path)};
+    } else {
+      *error =
+          FileError{absl::StatusCode::kFailedPrecondition,
+                    absl::StrCat("cannot read the configuration file: ", std::strerror(code)), ""};
+    }
+    return true;
+  }
+  struct stat info {};
+  if (fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+    close(fd);
+    *error = FileError{absl::StatusCode::kInvalidArgument,
+                       "is a directory, not a configuration file", ""};
+    return true;
+  }
+  char buffer[8192];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error =
+          FileError{absl::StatusCode::kFailedPrecondition,
+                    absl::StrCat("cannot read the configuration file: ", std::strerror(errno)), ""};
+      break;
+    }
+    text->append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return true;
+}
+
+absl::Status MergeConfigFile(const std::string& path, bool must_exist, Config* config) {
+  std::string text;
+  std::optional<FileError> error;
+  if (!ReadConfigFile(path, &text, &error)) {
+    if (!must_exist) return absl::OkStatus();
+    return WithHint(absl::NotFoundError(absl::StrCat(path, ": configuration file does not exist")),
+                    "check the path given with --config");
+  }
+  if (error) {
+    absl::Status status(error->code, absl::StrCat(path, ": ", error->what));
+    return error->hint.empty() ? status : WithHint(std::move(status), error->hint);
+  }
+  return MergeConfigText(text, path, config);
+}
+
+// TOML basic string syntax for `text`.
+std::string TomlQuote(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned char>(c));
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+namespace config_internal {
+std::map<std::string, std::string> DefaultOrigins() {
+  std::map<std::string, std::string> origins;
+  for (const std::string& key : ConfigKeys()) origins[key] = "default";
+  return origins;
+}
+}  // namespace config_internal
+
+const std::vector<std::string>& ConfigKeys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    for (const KeySpec& spec : Specs()) out.push_back(spec.key);
+    return out;
+  }();
+  return keys;
+}
+
+std::string FormatConfigProblem(const ConfigProblem& problem) {
+  std::string out = problem.source;
+  if (problem.line > 0) {
+    absl::StrAppend(&out, ":", problem.line);
+    if (problem.column > 0) absl::StrAppend(&out, ":", problem.column);
+  }
+  absl::StrAppend(&out, ": ", problem.message);
+  return out;
+}
+
+absl::Status MergeConfigText(absl::string_view toml_text, absl::string_view source_name,
+                             Config* config) {
+  Config merged = *config;
+  std::vector<ConfigProblem> problems = ApplyToml(toml_text, source_name, &merged);
+  if (!problems.empty()) return ProblemsToStatus(problems);
+  *config = std::move(merged);
+  return absl::OkStatus();
+}
+
+absl::Status MergeEnvironment(const Environment& env, Config* config) {
+  // Lowest priority first: LLORCH_MODELS_DIR wins over the bash scripts' LLORCH_MODEL_BASE_DIR.
+  static constexpr std::pair<const char*, const char*> kVariables[] = {
+      {"LLORCH_REPO_ROOT", "repo_root"},       {"LLORCH_MODEL_BASE_DIR", "models_dir"},
+      {"LLORCH_MODELS_DIR", "models_dir"},     {"LLORCH_STATE_DIR", "state_dir"},
+      {"LLORCH_CATALOG", "catalog"},           {"LLORCH_AGENT", "agent.address"},
+      {"LLORCH_LOG_LEVEL", "agent.log_level"},
+  };
+  Config merged = *config;
+  std::vector<ConfigProblem> problems;
+  for (const auto& [variable, key] : kVariables) {
+    auto it = env.find(variable);
+    if (it == env.end() || it->second.empty()) continue;
+    const KeySpec& spec = *FindSpec(key);
+    const std::string origin = absl::StrCat("env ", variable);
+    if (std::string problem = ValueProblem(spec, spec.key, it->second); !problem.empty()) {
+      problems.push_back(ConfigProblem{origin, 0, 0, std::move(problem)});
+      continue;
+    }
+    *spec.text(merged) = it->second;
+    merged.origin[key] = origin;
+  }
+  // https://no-color.org: any non-empty value turns colour off.
+  if (auto it = env.find("NO_COLOR"); it != env.end() && !it->second.empty()) {
+    merged.client.color = "never";
+    merged.origin["client.color"] = "env NO_COLOR";
+  }
+  if (!problems.empty()) return ProblemsToStatus(problems);
+  *config = std::move(merged);
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ConfigFilePaths(const ConfigSources& sources) {
+  std::vector<std::string> files;
+  const std::string user_file =
+      sources.user_file.empty() ? UserConfigFile(sources.env) : sources.user_file;
+  for (const std::string& file : {sources.system_file, user_file, sources.explicit_file}) {
+    if (!file.empty()) files.push_back(file);
+  }
+  return files;
+}
+
+absl::StatusOr<Config> LoadConfig(const ConfigSources& sources) {
+  Config config;
+  const std::string user_file =
+      sources.user_file.empty() ? UserConfigFile(sources.env) : sources.user_file;
+  for (const std::string& file : {sources.system_file, user_file}) {
+    if (file.empty()) continue;
+    if (absl::Status status = MergeConfigFile(file, /*must_exist=*/false, &config); !status.ok()) {
+      return status;
+    }
+  }
+  if (!sources.explicit_file.empty()) {
+    if (absl::Status status = MergeConfigFile(sources.explicit_file, /*must_exist=*/true, &config);
+        !status.ok()) {
+      return status;
+    }
+  }
+  if (absl::Status status = MergeEnvironment(sources.env, &config); !status.ok()) return status;
+  return config;
+}
+
+absl::Status SetFromFlag(Config* config, absl::string_view key, absl::string_view value,
+                         absl::string_view flag) {
+  const KeySpec* spec = FindSpec(key);
+  if (spec == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("flag ", flag, " sets unknown configuration key '", key, "'"));
+  }
+  if (spec->list)
+    return SetFromFlag(config, key, std::vector<std::string>{std::string(value)}, flag);
+  if (std::string problem = ValueProblem(*spec, spec->key, value); !problem.empty()) {
+    return ProblemsToStatus({ConfigProblem{absl::StrCat("flag ", flag), 0, 0, problem}});
+  }
+  *spec->text(*config) = std::string(value);
+  config->origin[spec->key] = absl::StrCat("flag ", flag);
+  return absl::OkStatus();
+}
+
+absl::Status SetFromFlag(Config* config, absl::string_view key,
+                         const std::vector<std::string>& values, absl::string_view flag) {
+  const KeySpec* spec = FindSpec(key);
+  if (spec == nullptr || spec->list == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("flag ", flag, " sets '", key, "', which is not a list configuration key"));
+  }
+  if (std::string problem = ListProblem(*spec, values); !problem.empty()) {
+    return ProblemsToStatus({ConfigProblem{absl::StrCat("flag ", flag), 0, 0, problem}});
+  }
+  *spec->list(*config) = values;
+  config->origin[spec->key] = absl::StrCat("flag ", flag);
+  return absl::OkStatus();
+}
+
+std::string ConfigValueAsToml(const Config& config, absl::string_view key) {
+  const KeySpec* spec = FindSpec(key);
+  if (spec == nullptr) return "";
+  Config copy = config;  // the accessors hand out mutable addresses
+  if (spec->text) return TomlQuote(*spec->text(copy));
+  std::vector<std::string> quoted;
+  for (const std::string& value : *spec->list(copy)) quoted.push_back(TomlQuote(value));
+  return absl::StrCat("[", absl::StrJoin(quoted, ", "), "]");
+}
+
+std::vector<ConfigProblem> CheckConfigText(absl::string_view toml_text,
+                                           absl::string_view source_name) {
+  Config scratch;
+  return ApplyToml(toml_text, source_name, &scratch);
+}
+
+std::vector<ConfigProblem> CheckConfigFile(const std::string& path, bool must_exist) {
+  std::string text;
+  std::optional<FileError> error;
+  if (!ReadConfigFile(path, &text, &error)) {
+    if (!must_exist) return {};
+    return {ConfigProblem{path, 0, 0, "configuration file does not exist"}};
+  }
+  if (error) return {ConfigProblem{path, 0, 0, error->what}};
+  return CheckConfigText(text, path);
+}
+
+}  // namespace llorch

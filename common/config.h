@@ -1,0 +1,108 @@
+// The configuration of both binaries: TOML files layered with the environment and flags.
+//
+// Layers, lowest first: defaults < /etc/llorch/pool.toml < $XDG_CONFIG_HOME/llorch/pool.toml <
+// --config FILE < environment (LLORCH_*, NO_COLOR) < flags. LoadConfig() applies all but the
+// flags; the caller then applies its flags with SetFromFlag(). Missing system and user files are
+// fine; a missing --config file is NotFound. Unknown keys and tables, wrong types and bad values
+// are InvalidArgument errors naming the file and line ("pool.toml:3: unknown key 'modles_dir'
+// (did you mean 'models_dir'?)"), all of a file's problems at once, one per line. A layer with a
+// problem changes nothing. Values are stored as written (relative paths stay relative; see
+// paths.h to resolve them). docs/configuration.md documents every key.
+#ifndef LLORCH_COMMON_CONFIG_H_
+#define LLORCH_COMMON_CONFIG_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/paths.h"
+
+namespace llorch {
+
+// Every key Config knows, dotted ("agent.listen"), in documentation order.
+const std::vector<std::string>& ConfigKeys();
+
+namespace config_internal {
+std::map<std::string, std::string> DefaultOrigins();  // every key -> "default"
+}  // namespace config_internal
+
+struct Config {
+  std::string repo_root;                    // "" = the git top level of the working directory
+  std::string models_dir = ".test-models";  // relative = relative to repo_root; never ""
+  std::string state_dir;                    // "" = DefaultStateDir()
+  std::string catalog;                      // "" = the built-in catalog
+  struct Agent {
+    std::string address;              // "unix:PATH" or "HOST:PORT" for the CLI; "" = default
+    std::vector<std::string> listen;  // where pool-agent listens; empty = default socket
+    std::string log_level = "info";   // trace, debug, info, warn, error, off
+  } agent;
+  struct Client {
+    std::string output = "table";  // table | json
+    std::string color = "auto";    // auto | always | never
+  } client;
+
+  // For every key, the layer that set its value last: "default", a file path,
+  // "env LLORCH_MODELS_DIR", "flag --models-dir". Keys are dotted: "agent.listen".
+  std::map<std::string, std::string> origin = config_internal::DefaultOrigins();
+};
+
+struct ConfigSources {
+  std::string system_file = kSystemConfigFile;  // "" = none
+  std::string user_file;                        // "" = UserConfigFile(env)
+  std::string explicit_file;                    // --config; "" = none; must exist when given
+  Environment env;                              // EnvironmentSnapshot(), or a test's
+};
+
+// Applies defaults, the files and the environment, in that order.
+absl::StatusOr<Config> LoadConfig(const ConfigSources& sources);
+
+// Applies one TOML document named `source_name` (its path: used in messages and as the origin)
+// on top of `config`. On error `config` is unchanged.
+absl::Status MergeConfigText(absl::string_view toml_text, absl::string_view source_name,
+                             Config* config);
+
+// Applies LLORCH_REPO_ROOT, LLORCH_MODEL_BASE_DIR (legacy), LLORCH_MODELS_DIR, LLORCH_STATE_DIR,
+// LLORCH_CATALOG, LLORCH_AGENT, LLORCH_LOG_LEVEL and NO_COLOR (color = never). Empty variables
+// count as unset. On error `config` is unchanged.
+absl::Status MergeEnvironment(const Environment& env, Config* config);
+
+// Sets `key` (dotted) from the command-line flag `flag` ("--models-dir"), validated like a file
+// value; the origin becomes "flag --models-dir". A list key given one string gets a one-element
+// list. Bad values are InvalidArgument and leave `config` unchanged; an unknown key or a list
+// given to a string key is Internal (a bug in the caller). E.g. --no-color is
+// SetFromFlag(&config, "client.color", "never", "--no-color").
+absl::Status SetFromFlag(Config* config, absl::string_view key, absl::string_view value,
+                         absl::string_view flag);
+absl::Status SetFromFlag(Config* config, absl::string_view key,
+                         const std::vector<std::string>& values, absl::string_view flag);
+
+// The value of `key` rendered as TOML, e.g. "\"info\"" or "[\"unix:/x\"]"; "" for unknown keys.
+std::string ConfigValueAsToml(const Config& config, absl::string_view key);
+
+// For `llorch-pool dev check-config`: problems found without stopping at the first.
+struct ConfigProblem {
+  std::string source;   // file path, "env NAME" or "flag --name"
+  int line = 0;         // 1-based; 0 when not tied to a line
+  int column = 0;       // 1-based; set for TOML syntax errors only
+  std::string message;  // without the location: "unknown key 'x' (did you mean 'y'?)"
+};
+
+// "source:line:column: message", leaving out what is 0.
+std::string FormatConfigProblem(const ConfigProblem& problem);
+
+// The files LoadConfig() reads, lowest layer first: system, user, --config (empty ones left out).
+std::vector<std::string> ConfigFilePaths(const ConfigSources& sources);
+
+// Every problem of one TOML document (sorted by position); empty when it is valid.
+std::vector<ConfigProblem> CheckConfigText(absl::string_view toml_text,
+                                           absl::string_view source_name);
+
+// The same for a file. A missing file is a problem only when `must_exist`.
+std::vector<ConfigProblem> CheckConfigFile(const std::string& path, bool must_exist);
+
+}  // namespace llorch
+
+#endif  // LLORCH_COMMON_CONFIG_H_

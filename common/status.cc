@@ -1,0 +1,41 @@
+#include "common/status.h"
+
+#include "absl/strings/cord.h"
+
+namespace llorch {
+namespace {
+
+// Payload type URLs: private to this process, translated at the gRPC edge.
+constexpr char kHintPayload[] = "llorch.pool/hint";
+constexpr char kReasonPayload[] = "llorch.pool/reason";
+
+absl::Status WithPayload(absl::Status status, absl::string_view key, absl::string_view value) {
+  if (!status.ok()) status.SetPayload(key, absl::Cord(value));
+  return status;
+}
+
+std::optional<std::string> GetPayload(const absl::Status& status, absl::string_view key) {
+  absl::optional<absl::Cord> payload = status.GetPayload(key);
+  if (!payload) return std::nullopt;
+  return std::string(*payload);
+}
+
+}  // namespace
+
+absl::Status WithHint(absl::Status status, absl::string_view hint) {
+  return WithPayload(std::move(status), kHintPayload, hint);
+}
+
+std::optional<std::string> GetHint(const absl::Status& status) {
+  return GetPayload(status, kHintPayload);
+}
+
+absl::Status WithReason(absl::Status status, absl::string_view reason) {
+  return WithPayload(std::move(status), kReasonPayload, reason);
+}
+
+std::optional<std::string> GetReason(const absl::Status& status) {
+  return GetPayload(status, kReasonPayload);
+}
+
+}  // namespace llorch

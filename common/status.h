@@ -1,0 +1,29 @@
+// Helpers for absl::Status errors that carry a hint: what the user should do next.
+//
+// Domain code returns absl::Status; when the fix is known it attaches a hint with WithHint().
+// The gRPC adapter sends the hint to clients as an ErrorHint detail and the CLI prints it as
+// "hint: ...". Statuses without a hint are fine: not every error has an obvious next step.
+#ifndef LLORCH_COMMON_STATUS_H_
+#define LLORCH_COMMON_STATUS_H_
+
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+
+namespace llorch {
+
+// Returns `status` with `hint` attached (replacing any earlier hint). OK statuses stay OK.
+absl::Status WithHint(absl::Status status, absl::string_view hint);
+
+// Returns the hint attached to `status`, if any.
+std::optional<std::string> GetHint(const absl::Status& status);
+
+// Attaches a stable machine-readable reason such as "MODEL_NOT_FOUND".
+absl::Status WithReason(absl::Status status, absl::string_view reason);
+std::optional<std::string> GetReason(const absl::Status& status);
+
+}  // namespace llorch
+
+#endif  // LLORCH_COMMON_STATUS_H_

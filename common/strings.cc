@@ -1,0 +1,52 @@
+#include "common/strings.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace llorch {
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  // Three rolling rows of the optimal-string-alignment table.
+  std::vector<size_t> before(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
+    const char ai = absl::ascii_tolower(a[i - 1]);
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const char bj = absl::ascii_tolower(b[j - 1]);
+      size_t best =
+          std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ai == bj ? 0 : 1)});
+      if (i > 1 && j > 1 && ai == absl::ascii_tolower(b[j - 2]) &&
+          absl::ascii_tolower(a[i - 2]) == bj) {
+        best = std::min(best, before[j - 2] + 1);
+      }
+      current[j] = best;
+    }
+    std::swap(before, previous);
+    std::swap(previous, current);
+  }
+  return previous[b.size()];
+}
+
+std::string ClosestMatch(absl::string_view word, const std::vector<std::string>& candidates) {
+  const size_t limit = std::max<size_t>(1, word.size() / 3);
+  std::string best;
+  size_t best_distance = limit + 1;
+  for (const std::string& candidate : candidates) {
+    const size_t distance = EditDistance(word, candidate);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::string DidYouMean(absl::string_view word, const std::vector<std::string>& candidates) {
+  std::string match = ClosestMatch(word, candidates);
+  return match.empty() ? "" : absl::StrCat(" (did you mean '", match, "'?)");
+}
+
+}  // namespace llorch

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs dependencies, then configures and builds one CMake preset (default: release).
+# Usage: scripts/build.sh [dev|release|asan]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-release}"
+scripts/deps.sh
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+if [ ! -f "build/$preset/build.ninja" ]; then
+  cmake --preset "$preset" >/dev/null
+fi
+cmake --build --preset "$preset"

@@ -1,0 +1,137 @@
+// pool-agent as an operator runs it, and llorch-pool finding and using it.
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/address.h"
+#include "nlohmann/json.hpp"
+#include "tests/e2e/e2e_env.h"
+
+namespace llorch::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class AgentE2eTest : public ::testing::Test {
+ protected:
+  // Starts pool-agent with `args`, waiting until `socket` accepts connections.
+  std::unique_ptr<BackgroundProcess> StartAgent(const std::vector<std::string>& args,
+                                                const std::string& socket) {
+    std::vector<std::string> argv = {InstalledBinary("pool-agent")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CommandOptions options;
+    options.env = env_.env();
+    options.working_dir = env_.Path("work");
+    auto agent = std::make_unique<BackgroundProcess>(argv, options, log_path());
+    EXPECT_TRUE(WaitFor([&] { return UnixSocketAccepts(socket); })) << ReadFile(log_path());
+    return agent;
+  }
+  std::string log_path() const { return env_.Path("agent.log"); }
+  std::string default_socket() const { return env_.Path("run/llorch/pool-agent.sock"); }
+
+  E2eEnvironment env_;
+};
+
+TEST_F(AgentE2eTest, ListensOnTheDefaultSocketAndTheCliFindsIt) {
+  auto agent = StartAgent({}, default_socket());
+  EXPECT_EQ(std::filesystem::status(default_socket()).permissions() &
+                std::filesystem::perms::all,
+            std::filesystem::perms(0660));
+
+  CommandResult info = env_.Run({"-v", "agent", "info", "-o", "json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.err, HasSubstr("using agent at unix:" + default_socket() + " (default socket)"));
+  nlohmann::json json = nlohmann::json::parse(info.out);
+  EXPECT_EQ(json["in_process"], false);
+  EXPECT_EQ(json["pid"], std::to_string(agent->pid()));  // int64 is a string in proto JSON
+
+  // The agent and the in-process agent answer the same.
+  CommandResult via_agent = env_.Run({"models", "catalog", "-o", "json"});
+  CommandResult standalone = env_.Run({"models", "catalog", "-o", "json", "--standalone"});
+  ASSERT_EQ(via_agent.exit_code, 0) << via_agent.err;
+  ASSERT_EQ(standalone.exit_code, 0) << standalone.err;
+  EXPECT_EQ(via_agent.out, standalone.out);
+
+  EXPECT_EQ(agent->Stop(SIGTERM), 0);
+  EXPECT_FALSE(std::filesystem::exists(default_socket()));
+  EXPECT_THAT(ReadFile(log_path()), HasSubstr("shutting down"));
+}
+
+TEST_F(AgentE2eTest, ExplicitAgentAddressWinsAndSigintStopsIt) {
+  const std::string socket = env_.Path("custom.sock");
+  auto agent = StartAgent({"--listen", "unix:" + socket}, socket);
+  CommandResult info = env_.Run({"--agent", "unix:" + socket, "agent", "info", "-o", "json", "-v"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.err, HasSubstr("using agent at unix:" + socket));
+  nlohmann::json json = nlohmann::json::parse(info.out);
+  ASSERT_EQ(json["listen_addresses"].size(), 1u);
+  EXPECT_EQ(json["listen_addresses"][0], "unix:" + socket);
+  EXPECT_EQ(agent->Stop(SIGINT), 0);
+}
+
+TEST_F(AgentE2eTest, ListensOnLoopbackTcpAndUnixAtOnce) {
+  const std::string socket = env_.Path("both.sock");
+  auto agent = StartAgent({"--listen", "unix:" + socket, "--listen", "127.0.0.1:0"}, socket);
+  CommandResult info = env_.Run({"--agent", "unix:" + socket, "agent", "info", "-o", "json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  nlohmann::json json = nlohmann::json::parse(info.out);
+  ASSERT_EQ(json["listen_addresses"].size(), 2u);
+  const std::string tcp = json["listen_addresses"][1];
+  ASSERT_THAT(tcp, HasSubstr("127.0.0.1:"));
+  EXPECT_NE(tcp, "127.0.0.1:0");  // the port the kernel chose is reported
+  CommandResult over_tcp = env_.Run({"--agent", tcp, "models", "catalog", "qwen"});
+  EXPECT_EQ(over_tcp.exit_code, 0) << over_tcp.err;
+  EXPECT_THAT(over_tcp.out, HasSubstr("qwen"));
+}
+
+TEST_F(AgentE2eTest, SecondAgentOnTheSameSocketIsRefused) {
+  auto first = StartAgent({}, default_socket());
+  CommandResult second = env_.Run({}, "pool-agent");
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_THAT(second.err, HasSubstr("another agent is already listening"));
+  EXPECT_TRUE(UnixSocketAccepts(default_socket()));
+}
+
+TEST_F(AgentE2eTest, StaleSocketFileIsReplaced) {
+  {
+    auto crashed = StartAgent({}, default_socket());
+    crashed->Stop(SIGKILL);
+  }
+  ASSERT_TRUE(std::filesystem::exists(default_socket()));
+  auto agent = StartAgent({}, default_socket());
+  EXPECT_EQ(env_.Run({"agent", "info"}).exit_code, 0);
+}
+
+TEST_F(AgentE2eTest, BadListenAddressesAreRefusedWithAReason) {
+  CommandResult bogus = env_.Run({"--listen", "nowhere"}, "pool-agent");
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_THAT(bogus.err, HasSubstr("expected unix:PATH, HOST:PORT"));
+  CommandResult open = env_.Run({"--listen", "0.0.0.0:0"}, "pool-agent");
+  EXPECT_EQ(open.exit_code, 2);
+  EXPECT_THAT(open.err, HasSubstr("without TLS"));
+  EXPECT_THAT(open.err, HasSubstr("--insecure"));
+}
+
+TEST_F(AgentE2eTest, VersionAndHelp) {
+  CommandResult version = env_.Run({"--version"}, "pool-agent");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_THAT(version.out, HasSubstr("pool-agent 0.1.0"));
+  CommandResult help = env_.Run({"--help"}, "pool-agent");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("--listen"));
+  EXPECT_THAT(help.out, HasSubstr("Examples:"));
+}
+
+}  // namespace
+}  // namespace llorch::testing

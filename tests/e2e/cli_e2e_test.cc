@@ -1,0 +1,229 @@
+// llorch-pool as a new user runs it: installed binary, no agent running, fresh home.
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "nlohmann/json.hpp"
+#include "tests/e2e/e2e_env.h"
+
+namespace llorch::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::vector<std::string> kModelIds = {"tinyllama", "qwen",   "qwen-fp16", "phi3", "llama3",
+                                            "llama32",   "llama2", "mistral",   "gpt2", "granite"};
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+class CliE2eTest : public ::testing::Test {
+ protected:
+  E2eEnvironment env_;
+};
+
+TEST_F(CliE2eTest, CatalogShowsAllTenModelsWithHubUrlsAndStatus) {
+  CommandResult result = env_.Run({"models", "catalog"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const std::string& id : kModelIds) EXPECT_THAT(result.out, HasSubstr(id + " "));
+  EXPECT_THAT(result.out, HasSubstr("https://huggingface.co/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF"));
+  EXPECT_THAT(result.out, HasSubstr("https://huggingface.co/openai-community/gpt2"));
+  EXPECT_THAT(result.out, HasSubstr("not downloaded"));
+  EXPECT_THAT(result.out, HasSubstr("669 MB"));
+  // Not a terminal: no colour escapes.
+  EXPECT_THAT(result.out, Not(HasSubstr("\x1b[")));
+}
+
+TEST_F(CliE2eTest, CatalogReadsDownloadStatusFromTheModelsDir) {
+  WriteFile(env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf", "GGUF....");
+  WriteFile(env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf", "GGUF");
+  WriteFile(env_.models_dir() + "/tinyllama/.llorch/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf.manifest.json",
+            R"({"size": 4})");
+  WriteFile(env_.models_dir() + "/phi3/.llorch/Phi-3-mini-4k-instruct-q4.gguf.partial", "12");
+  CommandResult result = env_.Run({"models", "catalog", "--output", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  nlohmann::json json = nlohmann::json::parse(result.out);
+  std::map<std::string, std::string> states;
+  for (const auto& entry : json["entries"]) {
+    states[entry["model"]["id"]] = entry["state"];
+  }
+  EXPECT_EQ(states["tinyllama"], "DOWNLOAD_STATE_DOWNLOADED");
+  EXPECT_EQ(states["qwen"], "DOWNLOAD_STATE_UNVERIFIED");
+  EXPECT_EQ(states["qwen-fp16"], "DOWNLOAD_STATE_NOT_DOWNLOADED");
+  EXPECT_EQ(states["phi3"], "DOWNLOAD_STATE_PARTIAL");
+  EXPECT_EQ(states["mistral"], "DOWNLOAD_STATE_NOT_DOWNLOADED");
+
+  CommandResult table = env_.Run({"models", "catalog"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("downloaded"));
+  EXPECT_THAT(table.out, HasSubstr("unverified"));
+  EXPECT_THAT(table.out, HasSubstr("partial"));
+}
+
+TEST_F(CliE2eTest, CatalogJsonParsesWithEveryField) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"models", "catalog", "--output", "json"}, {"--output", "json", "models", "catalog"},
+           {"-o", "json", "models", "catalog"}}) {
+    CommandResult result = env_.Run(args);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    nlohmann::json json = nlohmann::json::parse(result.out);
+    ASSERT_EQ(json["entries"].size(), kModelIds.size());
+    for (size_t i = 0; i < kModelIds.size(); ++i) {
+      const auto& model = json["entries"][i]["model"];
+      EXPECT_EQ(model["id"], kModelIds[i]);
+      EXPECT_EQ(model["hub_url"], "https://huggingface.co/" + model["repo"].get<std::string>());
+      EXPECT_TRUE(model.contains("verified"));
+      EXPECT_TRUE(model.contains("size_bytes"));
+    }
+    EXPECT_EQ(json["models_dir"], env_.models_dir());
+  }
+}
+
+TEST_F(CliE2eTest, CatalogFiltersByIdAndUnknownIdIsActionable) {
+  CommandResult one = env_.Run({"models", "catalog", "qwen-fp16"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_THAT(one.out, HasSubstr("qwen-fp16"));
+  EXPECT_THAT(one.out, Not(HasSubstr("tinyllama")));
+
+  CommandResult unknown = env_.Run({"models", "catalog", "qwn"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("error: unknown model 'qwn'"));
+  EXPECT_THAT(unknown.err, HasSubstr("did you mean 'qwen'"));
+  EXPECT_THAT(unknown.err, HasSubstr("hint:"));
+}
+
+TEST_F(CliE2eTest, UnknownModelIdIsRejectedBeforeAnythingRuns) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"models", "info", "tinyllam"}, {"models", "download", "tinyllam"},
+           {"models", "delete", "tinyllam", "--force"}, {"models", "verify", "tinyllam"}}) {
+    CommandResult result = env_.Run(args);
+    EXPECT_EQ(result.exit_code, 2) << args[1];
+    EXPECT_THAT(result.err, HasSubstr("unknown model 'tinyllam' (did you mean 'tinyllama'?)"));
+  }
+}
+
+TEST_F(CliE2eTest, BadFlagExitsTwoWithAMessage) {
+  CommandResult result = env_.Run({"models", "catalog", "--bogus"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("error:"));
+  EXPECT_THAT(result.err, HasSubstr("--bogus"));
+  EXPECT_THAT(result.err, HasSubstr("llorch-pool models catalog --help"));
+
+  CommandResult bad_output = env_.Run({"--output", "yaml", "models", "catalog"});
+  EXPECT_EQ(bad_output.exit_code, 2);
+  EXPECT_THAT(bad_output.err, HasSubstr("yaml"));
+}
+
+TEST_F(CliE2eTest, GroupWithoutSubcommandShowsItsHelpAndExitsTwo) {
+  CommandResult result = env_.Run({"models"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("catalog"));
+  EXPECT_THAT(result.err, HasSubstr("needs a subcommand"));
+}
+
+TEST_F(CliE2eTest, HelpAtEveryLevelHasExamples) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--help"},
+           {"models", "--help"},
+           {"models", "catalog", "--help"},
+           {"models", "download", "--help"},
+           {"git", "--help"},
+           {"git", "submodules", "--help"},
+           {"git", "submodules", "branch", "--help"},
+           {"worker", "spawn", "--help"},
+           {"dev", "--help"},
+           {"ops", "--help"},
+           {"agent", "info", "--help"}}) {
+    CommandResult result = env_.Run(args);
+    EXPECT_EQ(result.exit_code, 0) << args[0];
+    EXPECT_THAT(result.out, HasSubstr("Examples:")) << args[0] << " " << args.back();
+    EXPECT_THAT(result.out, Not(HasSubstr("\x1b[")));
+  }
+}
+
+TEST_F(CliE2eTest, VerboseSaysWhichAgentAnswered) {
+  CommandResult result = env_.Run({"-v", "models", "catalog"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("in-process agent (no agent answers at the default socket)"));
+  CommandResult standalone = env_.Run({"models", "catalog", "--standalone", "-v"});
+  EXPECT_THAT(standalone.err, HasSubstr("in-process agent (--standalone)"));
+}
+
+TEST_F(CliE2eTest, AgentInfoInProcessDescribesThisHost) {
+  CommandResult result = env_.Run({"agent", "info", "--output", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  nlohmann::json json = nlohmann::json::parse(result.out);
+  EXPECT_EQ(json["in_process"], true);
+  EXPECT_EQ(json["api_version"], "llorch.pool.v1");
+  EXPECT_EQ(json["models_dir"], env_.models_dir());
+  EXPECT_FALSE(json["hostname"].get<std::string>().empty());
+}
+
+TEST_F(CliE2eTest, UnreachableAgentExitsThreeWithAHint) {
+  CommandResult result = env_.Run({"--agent", "unix:" + env_.Path("run/nobody.sock"), "models",
+                                   "catalog"});
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_THAT(result.err, HasSubstr("no agent answers at unix:"));
+  EXPECT_THAT(result.err, HasSubstr("--standalone"));
+
+  env_.env()["LLORCH_AGENT"] = "127.0.0.1:1";
+  CommandResult tcp = env_.Run({"models", "catalog"});
+  EXPECT_EQ(tcp.exit_code, 3) << tcp.err;
+  EXPECT_THAT(tcp.err, HasSubstr("cannot reach the agent"));
+}
+
+TEST_F(CliE2eTest, CommandsOfLaterReleasesSayNotAvailableYet) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"git", "status"}, {"worker", "list"}, {"dev", "doctor"}, {"ops", "list"},
+           {"models", "list"}}) {
+    CommandResult result = env_.Run(args);
+    EXPECT_EQ(result.exit_code, 1) << args[0];
+    EXPECT_THAT(result.err,
+                HasSubstr("`llorch-pool " + args[0] + " " + args[1] + "` is not available yet"));
+    EXPECT_THAT(result.out, ::testing::IsEmpty());
+  }
+}
+
+TEST_F(CliE2eTest, BadCatalogFileNamesFileAndLine) {
+  WriteFile(env_.Path("work/bad.toml"), "[[models]]\nid = \"x\"\nbogus = 1\n");
+  CommandResult result = env_.Run({"--catalog", env_.Path("work/bad.toml"), "models", "catalog"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("bad.toml:"));
+}
+
+TEST_F(CliE2eTest, ConfigErrorsNameFileAndLine) {
+  WriteFile(env_.Path("config/llorch/pool.toml"), "models_dir = \"/m\"\nmodles_dir = 3\n");
+  CommandResult result = env_.Run({"models", "catalog"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("pool.toml:2"));
+  EXPECT_THAT(result.err, HasSubstr("modles_dir"));
+}
+
+TEST_F(CliE2eTest, ModelsDirComesFromConfigEnvAndFlagInThatOrder) {
+  WriteFile(env_.Path("config/llorch/pool.toml"), "models_dir = \"" + env_.Path("from-file") + "\"\n");
+  auto models_dir = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"agent", "info", "-o", "json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CommandResult result = env_.Run(args);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return nlohmann::json::parse(result.out)["models_dir"].get<std::string>();
+  };
+  EXPECT_EQ(models_dir({}), env_.Path("from-file"));
+  env_.env()["LLORCH_MODELS_DIR"] = env_.Path("from-env");
+  EXPECT_EQ(models_dir({}), env_.Path("from-env"));
+  EXPECT_EQ(models_dir({"--models-dir", env_.Path("from-flag")}), env_.Path("from-flag"));
+}
+
+TEST_F(CliE2eTest, VersionNamesTheApi) {
+  CommandResult result = env_.Run({"--version"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_THAT(result.out, HasSubstr("llorch-pool 0.1.0 (API llorch.pool.v1)"));
+}
+
+}  // namespace
+}  // namespace llorch::testing

@@ -1,0 +1,57 @@
+// What every end-to-end test needs: the installed binaries and an isolated user environment
+// (own HOME, XDG dirs and working directory; no LLORCH_* or NO_COLOR from the caller).
+#ifndef LLORCH_TESTS_E2E_E2E_ENV_H_
+#define LLORCH_TESTS_E2E_E2E_ENV_H_
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/support/run_command.h"
+
+namespace llorch::testing {
+
+inline std::string InstalledBinary(const std::string& name) {
+  return std::string(LLORCH_INSTALL_DIR) + "/bin/" + name;
+}
+
+class E2eEnvironment {
+ public:
+  E2eEnvironment() {
+    for (const char* dir : {"home", "config", "run", "state", "work"}) {
+      std::filesystem::create_directories(Path(dir));
+    }
+    for (const auto& [key, value] : CurrentEnvironment()) {
+      if (key.rfind("LLORCH_", 0) == 0 || key == "NO_COLOR" || key.rfind("XDG_", 0) == 0) continue;
+      env_[key] = value;
+    }
+    env_["HOME"] = Path("home");
+    env_["XDG_CONFIG_HOME"] = Path("config");
+    env_["XDG_RUNTIME_DIR"] = Path("run");
+    env_["XDG_STATE_HOME"] = Path("state");
+  }
+
+  std::string Path(const std::string& relative) const { return temp_.path() + "/" + relative; }
+  std::string models_dir() const { return Path("work/.test-models"); }
+  std::map<std::string, std::string>& env() { return env_; }
+
+  // Runs llorch-pool (or another installed binary) in the work directory.
+  CommandResult Run(const std::vector<std::string>& args,
+                    const std::string& binary = "llorch-pool") const {
+    std::vector<std::string> argv = {InstalledBinary(binary)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CommandOptions options;
+    options.env = env_;
+    options.working_dir = Path("work");
+    return RunCommand(argv, options);
+  }
+
+ private:
+  TempDir temp_;
+  std::map<std::string, std::string> env_;
+};
+
+}  // namespace llorch::testing
+
+#endif  // LLORCH_TESTS_E2E_E2E_ENV_H_

@@ -1,0 +1,188 @@
+// The agent's services over a real unix socket and over the in-process channel: same answers,
+// health and reflection served, later-release RPCs honest about it.
+#include "agent/server/agent_server.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+
+#include "llorch/pool/v1/agent.grpc.pb.h"
+#include "llorch/pool/v1/git.grpc.pb.h"
+#include "llorch/pool/v1/model.grpc.pb.h"
+#include "tests/support/grpc_probe.h"
+#include "tests/support/run_command.h"
+
+namespace llorch {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+namespace v1 = pool::v1;
+
+class AgentServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Config config;
+    config.models_dir = temp_.path() + "/models";
+    config.state_dir = temp_.path() + "/state";
+    absl::StatusOr<std::shared_ptr<const AgentContext>> context =
+        AgentContext::Create(config, temp_.path(), /*in_process=*/false);
+    ASSERT_TRUE(context.ok()) << context.status();
+    context_ = *context;
+    socket_ = temp_.path() + "/run/agent.sock";
+    absl::StatusOr<std::unique_ptr<AgentServer>> server =
+        AgentServer::Start(context_, {UnixAddress(socket_)});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    socket_channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    in_process_channel_ = server_->InProcessChannel();
+  }
+
+  std::vector<std::shared_ptr<grpc::Channel>> Channels() const {
+    return {socket_channel_, in_process_channel_};
+  }
+
+  testing::TempDir temp_;
+  std::shared_ptr<const AgentContext> context_;
+  std::string socket_;
+  std::unique_ptr<AgentServer> server_;
+  std::shared_ptr<grpc::Channel> socket_channel_;
+  std::shared_ptr<grpc::Channel> in_process_channel_;
+};
+
+v1::ListCatalogResponse ListCatalog(const std::shared_ptr<grpc::Channel>& channel,
+                                    std::vector<std::string> ids = {}) {
+  v1::ListCatalogRequest request;
+  for (const std::string& id : ids) request.add_ids(id);
+  v1::ListCatalogResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = v1::ModelService::NewStub(channel)->ListCatalog(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response;
+}
+
+TEST_F(AgentServerTest, SocketAndInProcessChannelsGiveIdenticalCatalogs) {
+  std::filesystem::create_directories(temp_.path() + "/models/qwen");
+  std::ofstream(temp_.path() + "/models/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf") << "GGUF";
+  v1::ListCatalogResponse over_socket = ListCatalog(socket_channel_);
+  v1::ListCatalogResponse in_process = ListCatalog(in_process_channel_);
+  ASSERT_EQ(over_socket.entries_size(), 10);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(over_socket, in_process));
+  EXPECT_EQ(over_socket.entries(1).model().id(), "qwen");
+  EXPECT_EQ(over_socket.entries(1).state(), v1::DOWNLOAD_STATE_UNVERIFIED);
+  EXPECT_EQ(over_socket.entries(1).local_bytes(), 4u);
+  EXPECT_EQ(over_socket.entries(2).state(), v1::DOWNLOAD_STATE_NOT_DOWNLOADED);
+  EXPECT_EQ(over_socket.entries(8).model().conversion().output_type(), "f32");
+  EXPECT_EQ(over_socket.models_dir(), temp_.path() + "/models");
+}
+
+TEST_F(AgentServerTest, CatalogFilterKeepsRequestOrder) {
+  v1::ListCatalogResponse response = ListCatalog(socket_channel_, {"granite", "qwen"});
+  ASSERT_EQ(response.entries_size(), 2);
+  EXPECT_EQ(response.entries(0).model().id(), "granite");
+  EXPECT_EQ(response.entries(1).model().id(), "qwen");
+}
+
+TEST_F(AgentServerTest, SocketIsGroupOnly) {
+  EXPECT_EQ(std::filesystem::status(socket_).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms(0660));
+}
+
+TEST_F(AgentServerTest, HostInfoAgreesExceptForHowItIsReached) {
+  for (const auto& channel : Channels()) {
+    v1::HostInfo info;
+    grpc::ClientContext context;
+    ASSERT_TRUE(v1::AgentService::NewStub(channel)
+                    ->GetHostInfo(&context, v1::GetHostInfoRequest(), &info)
+                    .ok());
+    EXPECT_EQ(info.api_version(), "llorch.pool.v1");
+    EXPECT_EQ(info.models_dir(), temp_.path() + "/models");
+    EXPECT_EQ(info.state_dir(), temp_.path() + "/state");
+    EXPECT_EQ(info.pid(), getpid());
+    EXPECT_GT(info.cpu_count(), 0u);
+    EXPECT_GT(info.memory_bytes(), 0u);
+    ASSERT_EQ(info.listen_addresses_size(), 1);
+    EXPECT_EQ(info.listen_addresses(0), "unix:" + socket_);
+  }
+}
+
+TEST_F(AgentServerTest, HealthServiceAnswersServing) {
+  for (const auto& channel : Channels()) {
+    absl::StatusOr<int> serving = testing::CheckHealth(channel, "");
+    ASSERT_TRUE(serving.ok()) << serving.status();
+    EXPECT_EQ(*serving, 1);  // SERVING
+  }
+  absl::StatusOr<int> model_service =
+      testing::CheckHealth(socket_channel_, "llorch.pool.v1.ModelService");
+  ASSERT_TRUE(model_service.ok()) << model_service.status();
+  EXPECT_EQ(*model_service, 1);
+}
+
+TEST_F(AgentServerTest, ReflectionListsEveryService) {
+  absl::StatusOr<std::vector<std::string>> services =
+      testing::ListServicesByReflection(socket_channel_);
+  ASSERT_TRUE(services.ok()) << services.status();
+  EXPECT_THAT(*services,
+              UnorderedElementsAre("llorch.pool.v1.ModelService", "llorch.pool.v1.GitService",
+                                   "llorch.pool.v1.WorkerService", "llorch.pool.v1.DevService",
+                                   "llorch.pool.v1.OperationService",
+                                   "llorch.pool.v1.AgentService", "grpc.health.v1.Health",
+                                   "grpc.reflection.v1alpha.ServerReflection"));
+}
+
+TEST_F(AgentServerTest, LaterReleaseRpcsAreUnimplementedAndNameTheCommand) {
+  v1::GitStatus status_response;
+  grpc::ClientContext context;
+  grpc::Status status = v1::GitService::NewStub(socket_channel_)
+                            ->GetStatus(&context, v1::GetStatusRequest(), &status_response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(status.error_message(), "`llorch-pool git status` is not available yet in this agent");
+  v1::RpcStatus details;
+  ASSERT_TRUE(details.ParseFromString(status.error_details()));
+  ASSERT_EQ(details.details_size(), 1);
+  v1::ErrorHint hint;
+  ASSERT_TRUE(details.details(0).UnpackTo(&hint));
+  EXPECT_EQ(hint.reason(), "NOT_AVAILABLE_YET");
+}
+
+TEST_F(AgentServerTest, UnknownModelIdIsNotFoundBeforeAnythingElse) {
+  v1::DownloadModelRequest request;
+  request.add_ids("tinyllama");
+  request.add_ids("mistrall");
+  grpc::ClientContext context;
+  auto reader = v1::ModelService::NewStub(socket_channel_)->DownloadModel(&context, request);
+  v1::OperationEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "unknown model 'mistrall' (did you mean 'mistral'?)");
+}
+
+TEST_F(AgentServerTest, SecondServerOnTheSameSocketIsRefused) {
+  absl::StatusOr<std::unique_ptr<AgentServer>> second =
+      AgentServer::Start(context_, {UnixAddress(socket_)});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(second.status().message(), HasSubstr("another agent is already listening"));
+}
+
+TEST_F(AgentServerTest, ShutdownRemovesTheSocket) {
+  server_->Shutdown(absl::Seconds(1));
+  server_->Wait();
+  EXPECT_FALSE(std::filesystem::exists(socket_));
+}
+
+TEST_F(AgentServerTest, NonLoopbackTcpNeedsInsecure) {
+  absl::StatusOr<Address> open = ParseAddress("0.0.0.0:0");
+  ASSERT_TRUE(open.ok());
+  absl::StatusOr<std::unique_ptr<AgentServer>> refused = AgentServer::Start(context_, {*open});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("without TLS"));
+}
+
+}  // namespace
+}  // namespace llorch

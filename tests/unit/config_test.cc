@@ -1,0 +1,678 @@
+// Tests for the layered configuration (common/config.h), the XDG path helpers (common/paths.h)
+// and the "did you mean" helper (common/strings.h). Files are written to a fresh mkdtemp
+// directory per test; the environment is always injected, never read.
+#include "common/config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "common/paths.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "gtest/gtest.h"
+
+namespace llorch {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "llorch-config-test-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::remove_all(dir_, ec);
+  }
+
+  // Writes `text` to `name` under the temp dir and returns its path.
+  std::string Write(const std::string& name, const std::string& text) {
+    fs::path path = dir_ / name;
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+    return path.string();
+  }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Sources whose system and user files live in the temp dir (and do not exist yet).
+  ConfigSources Sources() const {
+    ConfigSources sources;
+    sources.system_file = Path("etc/pool.toml");
+    sources.user_file = Path("home/.config/llorch/pool.toml");
+    return sources;
+  }
+
+  fs::path dir_;
+};
+
+using ConfigTest = TempDirTest;
+using PathsTest = TempDirTest;
+
+// --- strings.h ---------------------------------------------------------------------------------
+
+TEST(ClosestMatchTest, SuggestsTheKeyWithSwappedLetters) {
+  EXPECT_EQ(ClosestMatch("modles_dir", {"repo_root", "models_dir", "state_dir"}), "models_dir");
+  EXPECT_EQ(ClosestMatch("agnet", {"agent", "client"}), "agent");
+}
+
+TEST(ClosestMatchTest, SuggestsAMissingLetterAndIgnoresCase) {
+  EXPECT_EQ(ClosestMatch("qwn", {"tinyllama", "qwen", "qwen-fp16"}), "qwen");
+  EXPECT_EQ(ClosestMatch("JSON", {"table", "json"}), "json");
+}
+
+TEST(ClosestMatchTest, SuggestsNothingWhenNoCandidateIsClose) {
+  EXPECT_EQ(ClosestMatch("loud", {"trace", "debug", "info", "warn", "error", "off"}), "");
+  EXPECT_EQ(ClosestMatch("anything", {}), "");
+}
+
+TEST(ClosestMatchTest, PrefersTheEarlierCandidateOnATie) {
+  EXPECT_EQ(ClosestMatch("ab", {"ax", "ay"}), "ax");
+}
+
+TEST(EditDistanceTest, CountsInsertionsDeletionsSubstitutionsAndSwaps) {
+  EXPECT_EQ(EditDistance("", "abc"), 3u);
+  EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
+  EXPECT_EQ(EditDistance("ab", "ba"), 1u);
+  EXPECT_EQ(EditDistance("Agent", "agent"), 0u);
+}
+
+TEST(DidYouMeanTest, FormatsTheSuggestionOrNothing) {
+  EXPECT_EQ(DidYouMean("lisen", {"address", "listen"}), " (did you mean 'listen'?)");
+  EXPECT_EQ(DidYouMean("zzzzzz", {"address", "listen"}), "");
+}
+
+// --- paths.h -----------------------------------------------------------------------------------
+
+TEST(UserConfigFileTest, UsesXdgConfigHome) {
+  EXPECT_EQ(UserConfigFile({{"XDG_CONFIG_HOME", "/cfg"}, {"HOME", "/home/u"}}),
+            "/cfg/llorch/pool.toml");
+}
+
+TEST(UserConfigFileTest, FallsBackToDotConfigInHome) {
+  EXPECT_EQ(UserConfigFile({{"HOME", "/home/u"}}), "/home/u/.config/llorch/pool.toml");
+}
+
+TEST(UserConfigFileTest, IgnoresEmptyAndRelativeXdgConfigHome) {
+  EXPECT_EQ(UserConfigFile({{"XDG_CONFIG_HOME", ""}, {"HOME", "/home/u"}}),
+            "/home/u/.config/llorch/pool.toml");
+  EXPECT_EQ(UserConfigFile({{"XDG_CONFIG_HOME", "cfg"}, {"HOME", "/home/u"}}),
+            "/home/u/.config/llorch/pool.toml");
+}
+
+TEST(UserConfigFileTest, IsEmptyWithoutHomeOrXdgConfigHome) { EXPECT_EQ(UserConfigFile({}), ""); }
+
+TEST(DefaultStateDirTest, IsVarLibForRoot) {
+  EXPECT_EQ(DefaultStateDir({{"XDG_STATE_HOME", "/state"}, {"HOME", "/root"}}, 0),
+            "/var/lib/llorch/pool");
+}
+
+TEST(DefaultStateDirTest, UsesXdgStateHomeThenHomeForUsers) {
+  EXPECT_EQ(DefaultStateDir({{"XDG_STATE_HOME", "/state"}, {"HOME", "/home/u"}}, 1000),
+            "/state/llorch/pool");
+  EXPECT_EQ(DefaultStateDir({{"HOME", "/home/u"}}, 1000), "/home/u/.local/state/llorch/pool");
+  EXPECT_EQ(DefaultStateDir({}, 1000), "/tmp/llorch-1000/state");
+}
+
+TEST(DefaultSocketPathTest, UsesXdgRuntimeDirWhenSet) {
+  EXPECT_EQ(DefaultSocketPath({{"XDG_RUNTIME_DIR", "/run/user/1000"}}, 1000),
+            "/run/user/1000/llorch/pool-agent.sock");
+  EXPECT_EQ(DefaultSocketPath({{"XDG_RUNTIME_DIR", "/run/user/0"}}, 0),
+            "/run/user/0/llorch/pool-agent.sock");
+}
+
+TEST(DefaultSocketPathTest, WithoutXdgRuntimeDirIsSystemSocketForRootAndTmpForUsers) {
+  EXPECT_EQ(DefaultSocketPath({}, 0), "/run/llorch/pool-agent.sock");
+  EXPECT_EQ(DefaultSocketPath({{"XDG_RUNTIME_DIR", "relative"}}, 1000),
+            "/tmp/llorch-1000/pool-agent.sock");
+  EXPECT_EQ(SystemSocketPath(), "/run/llorch/pool-agent.sock");
+}
+
+TEST(ResolveModelsDirTest, KeepsAbsolutePathsAndJoinsRelativeOnesToTheRepoRoot) {
+  Config config;
+  EXPECT_EQ(ResolveModelsDir(config, "/srv/llama-orch"), "/srv/llama-orch/.test-models");
+  config.models_dir = "/data/models/";
+  EXPECT_EQ(ResolveModelsDir(config, "/srv/llama-orch"), "/data/models");
+  config.models_dir = "./a/../models/";
+  EXPECT_EQ(ResolveModelsDir(config, "/srv/llama-orch/"), "/srv/llama-orch/models");
+  config.models_dir = "../shared-models";
+  EXPECT_EQ(ResolveModelsDir(config, "/srv/llama-orch"), "/srv/shared-models");
+}
+
+TEST(ResolvePathTest, NormalizesWithoutTouchingTheDisk) {
+  EXPECT_EQ(ResolvePath("x/./y/../z", "/base"), "/base/x/z");
+  EXPECT_EQ(ResolvePath("/abs", "/base"), "/abs");
+  EXPECT_EQ(ResolvePath("..", "/"), "/");
+}
+
+TEST_F(PathsTest, FindGitTopLevelWalksUpToTheDirectoryHoldingDotGit) {
+  fs::create_directories(dir_ / "repo/.git");
+  Write("repo/.git/HEAD", "ref: refs/heads/main\n");
+  fs::create_directories(dir_ / "repo/a/b/c");
+  absl::StatusOr<std::string> top = FindGitTopLevel(Path("repo/a/b/c"));
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(*top, fs::canonical(dir_ / "repo").string());
+  top = FindGitTopLevel(Path("repo"));
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(*top, fs::canonical(dir_ / "repo").string());
+}
+
+TEST_F(PathsTest, FindGitTopLevelAcceptsAGitdirFileAsInWorktreesAndSubmodules) {
+  fs::create_directories(dir_ / "repo/.git");
+  Write("repo/.git/HEAD", "ref: refs/heads/main\n");
+  Write("repo/reference/llama.cpp/.git", "gitdir: ../../.git/modules/llama.cpp\n");
+  fs::create_directories(dir_ / "repo/reference/llama.cpp/src");
+  absl::StatusOr<std::string> top = FindGitTopLevel(Path("repo/reference/llama.cpp/src"));
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(*top, fs::canonical(dir_ / "repo/reference/llama.cpp").string());
+}
+
+TEST_F(PathsTest, FindGitTopLevelIgnoresADotGitThatIsNotARepository) {
+  fs::create_directories(dir_ / "repo/.git");
+  Write("repo/.git/HEAD", "ref: refs/heads/main\n");
+  fs::create_directories(dir_ / "repo/sub/.git");  // empty: no HEAD
+  Write("repo/other/.git", "not a gitdir link\n");
+  fs::create_directories(dir_ / "repo/other/x");
+  absl::StatusOr<std::string> top = FindGitTopLevel(Path("repo/sub"));
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(*top, fs::canonical(dir_ / "repo").string());
+  top = FindGitTopLevel(Path("repo/other/x"));
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(*top, fs::canonical(dir_ / "repo").string());
+}
+
+TEST_F(PathsTest, FindGitTopLevelIsNotFoundOutsideACheckoutAndForMissingDirectories) {
+  fs::create_directories(dir_ / "plain/dir");
+  absl::StatusOr<std::string> top = FindGitTopLevel(Path("plain/dir"));
+  if (top.ok()) GTEST_SKIP() << "the temp directory is inside a git checkout: " << *top;
+  EXPECT_EQ(top.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "not inside a git checkout",
+                      std::string(top.status().message()));
+  EXPECT_TRUE(GetHint(top.status()).has_value());
+  EXPECT_EQ(FindGitTopLevel(Path("missing")).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(EnvironmentSnapshotTest, ContainsTheProcessEnvironment) {
+  ASSERT_EQ(setenv("LLORCH_CONFIG_TEST_VARIABLE", "a=b", 1), 0);
+  Environment env = EnvironmentSnapshot();
+  unsetenv("LLORCH_CONFIG_TEST_VARIABLE");
+  EXPECT_EQ(env["LLORCH_CONFIG_TEST_VARIABLE"], "a=b");
+}
+
+// --- config.h: layers --------------------------------------------------------------------------
+
+TEST_F(ConfigTest, DefaultsApplyWhenNoFileOrVariableIsPresent) {
+  absl::StatusOr<Config> config = LoadConfig(Sources());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->repo_root, "");
+  EXPECT_EQ(config->models_dir, ".test-models");
+  EXPECT_EQ(config->state_dir, "");
+  EXPECT_EQ(config->catalog, "");
+  EXPECT_EQ(config->agent.address, "");
+  EXPECT_TRUE(config->agent.listen.empty());
+  EXPECT_EQ(config->agent.log_level, "info");
+  EXPECT_EQ(config->client.output, "table");
+  EXPECT_EQ(config->client.color, "auto");
+  ASSERT_EQ(config->origin.size(), ConfigKeys().size());
+  for (const std::string& key : ConfigKeys()) EXPECT_EQ(config->origin.at(key), "default") << key;
+}
+
+TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
+  EXPECT_EQ(ConfigKeys(), (std::vector<std::string>{
+                              "repo_root", "models_dir", "state_dir", "catalog", "agent.address",
+                              "agent.listen", "agent.log_level", "client.output", "client.color"}));
+  EXPECT_EQ(Config().origin.at("agent.listen"), "default");
+}
+
+TEST_F(ConfigTest, SystemFileOverridesDefaults) {
+  ConfigSources sources = Sources();
+  Write("etc/pool.toml", R"(repo_root = "/srv/llama-orch"
+models_dir = "/srv/models"
+state_dir = "/var/lib/llorch/pool"
+catalog = "/etc/llorch/catalog.toml"
+[agent]
+address = "unix:/run/llorch/pool-agent.sock"
+listen = ["unix:/run/llorch/pool-agent.sock", "127.0.0.1:9200"]
+log_level = "debug"
+[client]
+output = "json"
+color = "always"
+)");
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->repo_root, "/srv/llama-orch");
+  EXPECT_EQ(config->models_dir, "/srv/models");
+  EXPECT_EQ(config->state_dir, "/var/lib/llorch/pool");
+  EXPECT_EQ(config->catalog, "/etc/llorch/catalog.toml");
+  EXPECT_EQ(config->agent.address, "unix:/run/llorch/pool-agent.sock");
+  EXPECT_EQ(config->agent.listen,
+            (std::vector<std::string>{"unix:/run/llorch/pool-agent.sock", "127.0.0.1:9200"}));
+  EXPECT_EQ(config->agent.log_level, "debug");
+  EXPECT_EQ(config->client.output, "json");
+  EXPECT_EQ(config->client.color, "always");
+  for (const std::string& key : ConfigKeys()) {
+    EXPECT_EQ(config->origin.at(key), sources.system_file) << key;
+  }
+}
+
+TEST_F(ConfigTest, EachLayerOverridesTheOneBelowKeyByKey) {
+  ConfigSources sources = Sources();
+  Write("etc/pool.toml",
+        "models_dir = \"system\"\nstate_dir = \"system\"\n"
+        "catalog = \"system\"\nrepo_root = \"system\"\n");
+  Write("home/.config/llorch/pool.toml",
+        "models_dir = \"user\"\nstate_dir = \"user\"\ncatalog = \"user\"\n");
+  sources.explicit_file =
+      Write("extra.toml", "models_dir = \"explicit\"\nstate_dir = \"explicit\"\n");
+  sources.env = {{"LLORCH_MODELS_DIR", "env"}};
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->repo_root, "system");
+  EXPECT_EQ(config->catalog, "user");
+  EXPECT_EQ(config->state_dir, "explicit");
+  EXPECT_EQ(config->models_dir, "env");
+  EXPECT_EQ(config->origin.at("repo_root"), sources.system_file);
+  EXPECT_EQ(config->origin.at("catalog"), sources.user_file);
+  EXPECT_EQ(config->origin.at("state_dir"), sources.explicit_file);
+  EXPECT_EQ(config->origin.at("models_dir"), "env LLORCH_MODELS_DIR");
+  EXPECT_EQ(config->origin.at("agent.log_level"), "default");
+
+  ASSERT_TRUE(SetFromFlag(&*config, "models_dir", "flag", "--models-dir").ok());
+  EXPECT_EQ(config->models_dir, "flag");
+  EXPECT_EQ(config->origin.at("models_dir"), "flag --models-dir");
+}
+
+TEST_F(ConfigTest, UserFileIsFoundThroughXdgConfigHomeWhenNotGiven) {
+  ConfigSources sources = Sources();
+  sources.user_file = "";
+  sources.env = {{"XDG_CONFIG_HOME", Path("xdg")}, {"HOME", Path("home")}};
+  const std::string user_file = Write("xdg/llorch/pool.toml", "[client]\noutput = \"json\"\n");
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->client.output, "json");
+  EXPECT_EQ(config->origin.at("client.output"), user_file);
+  EXPECT_EQ(ConfigFilePaths(sources), (std::vector<std::string>{sources.system_file, user_file}));
+}
+
+TEST_F(ConfigTest, ConfigFilePathsListsTheFilesLowestLayerFirst) {
+  ConfigSources sources = Sources();
+  sources.explicit_file = "/x/extra.toml";
+  EXPECT_EQ(ConfigFilePaths(sources),
+            (std::vector<std::string>{sources.system_file, sources.user_file, "/x/extra.toml"}));
+}
+
+TEST_F(ConfigTest, MissingSystemAndUserFilesAreFineButAMissingConfigFileIsNotFound) {
+  ConfigSources sources = Sources();
+  ASSERT_TRUE(LoadConfig(sources).ok());
+  sources.explicit_file = Path("nope.toml");
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(config.status().message(),
+            sources.explicit_file + ": configuration file does not exist");
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "--config", GetHint(config.status()).value_or(""));
+}
+
+TEST_F(ConfigTest, ADirectoryInPlaceOfAConfigFileIsAnError) {
+  ConfigSources sources = Sources();
+  fs::create_directories(sources.system_file);
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(),
+            sources.system_file + ": is a directory, not a configuration file");
+}
+
+TEST_F(ConfigTest, AnUnreadableConfigFileIsPermissionDeniedWithAHint) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads every file";
+  ConfigSources sources = Sources();
+  Write("etc/pool.toml", "models_dir = \"x\"\n");
+  ASSERT_EQ(chmod(sources.system_file.c_str(), 0), 0);
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, sources.system_file,
+                      std::string(config.status().message()));
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "chmod", GetHint(config.status()).value_or(""));
+}
+
+TEST_F(ConfigTest, DottedKeysAndInlineTablesAreAccepted) {
+  Config config;
+  ASSERT_TRUE(MergeConfigText("agent.log_level = \"warn\"\nclient = { output = \"json\" }\n",
+                              "f.toml", &config)
+                  .ok());
+  EXPECT_EQ(config.agent.log_level, "warn");
+  EXPECT_EQ(config.client.output, "json");
+}
+
+TEST_F(ConfigTest, EmptyStringsResetPathsAndTheAgentAddressToTheirDefaults) {
+  Config config;
+  ASSERT_TRUE(MergeConfigText("catalog = \"/c.toml\"\n[agent]\naddress = \"127.0.0.1:9200\"\n",
+                              "system.toml", &config)
+                  .ok());
+  ASSERT_TRUE(MergeConfigText("catalog = \"\"\n[agent]\naddress = \"\"\nlisten = []\n", "user.toml",
+                              &config)
+                  .ok());
+  EXPECT_EQ(config.catalog, "");
+  EXPECT_EQ(config.agent.address, "");
+  EXPECT_TRUE(config.agent.listen.empty());
+  EXPECT_EQ(config.origin.at("agent.address"), "user.toml");
+}
+
+// --- config.h: environment ---------------------------------------------------------------------
+
+TEST_F(ConfigTest, EnvironmentVariablesSetTheirKeys) {
+  ConfigSources sources = Sources();
+  sources.env = {{"LLORCH_REPO_ROOT", "/srv/repo"},  {"LLORCH_MODELS_DIR", "/srv/models"},
+                 {"LLORCH_STATE_DIR", "/srv/state"}, {"LLORCH_CATALOG", "/srv/catalog.toml"},
+                 {"LLORCH_AGENT", "127.0.0.1:9200"}, {"LLORCH_LOG_LEVEL", "trace"}};
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->repo_root, "/srv/repo");
+  EXPECT_EQ(config->models_dir, "/srv/models");
+  EXPECT_EQ(config->state_dir, "/srv/state");
+  EXPECT_EQ(config->catalog, "/srv/catalog.toml");
+  EXPECT_EQ(config->agent.address, "127.0.0.1:9200");
+  EXPECT_EQ(config->agent.log_level, "trace");
+  EXPECT_EQ(config->origin.at("repo_root"), "env LLORCH_REPO_ROOT");
+  EXPECT_EQ(config->origin.at("agent.address"), "env LLORCH_AGENT");
+  EXPECT_EQ(config->origin.at("agent.log_level"), "env LLORCH_LOG_LEVEL");
+  EXPECT_EQ(config->origin.at("client.color"), "default");
+}
+
+TEST_F(ConfigTest, LegacyModelBaseDirIsUsedWhenModelsDirIsNotSet) {
+  Config config;
+  ASSERT_TRUE(MergeEnvironment({{"LLORCH_MODEL_BASE_DIR", "/old/models"}}, &config).ok());
+  EXPECT_EQ(config.models_dir, "/old/models");
+  EXPECT_EQ(config.origin.at("models_dir"), "env LLORCH_MODEL_BASE_DIR");
+}
+
+TEST_F(ConfigTest, ModelsDirVariableWinsOverTheLegacyOne) {
+  Config config;
+  ASSERT_TRUE(
+      MergeEnvironment(
+          {{"LLORCH_MODEL_BASE_DIR", "/old/models"}, {"LLORCH_MODELS_DIR", "/new/models"}}, &config)
+          .ok());
+  EXPECT_EQ(config.models_dir, "/new/models");
+  EXPECT_EQ(config.origin.at("models_dir"), "env LLORCH_MODELS_DIR");
+}
+
+TEST_F(ConfigTest, NoColorTurnsColourOffEvenWhenAFileForcesIt) {
+  ConfigSources sources = Sources();
+  Write("etc/pool.toml", "[client]\ncolor = \"always\"\n");
+  sources.env = {{"NO_COLOR", "1"}};
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->client.color, "never");
+  EXPECT_EQ(config->origin.at("client.color"), "env NO_COLOR");
+}
+
+TEST_F(ConfigTest, EmptyVariablesCountAsUnset) {
+  Config config;
+  ASSERT_TRUE(MergeEnvironment(
+                  {{"NO_COLOR", ""}, {"LLORCH_MODELS_DIR", ""}, {"LLORCH_LOG_LEVEL", ""}}, &config)
+                  .ok());
+  EXPECT_EQ(config.client.color, "auto");
+  EXPECT_EQ(config.models_dir, ".test-models");
+  EXPECT_EQ(config.origin.at("models_dir"), "default");
+}
+
+TEST_F(ConfigTest, BadVariableValueNamesTheVariableAndChangesNothing) {
+  Config config;
+  absl::Status status = MergeEnvironment(
+      {{"LLORCH_LOG_LEVEL", "loud"}, {"LLORCH_MODELS_DIR", "/m"}, {"LLORCH_AGENT", "nowhere"}},
+      &config);
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring,
+                      "env LLORCH_LOG_LEVEL: agent.log_level must be one of trace, debug, "
+                      "info, warn, error, off, got 'loud'",
+                      std::string(status.message()));
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring,
+                      "env LLORCH_AGENT: agent.address: invalid address 'nowhere'",
+                      std::string(status.message()));
+  EXPECT_EQ(config.models_dir, ".test-models");
+}
+
+// --- config.h: flags ---------------------------------------------------------------------------
+
+TEST_F(ConfigTest, FlagsOverrideTheEnvironmentAndRecordTheFlag) {
+  ConfigSources sources = Sources();
+  sources.env = {{"LLORCH_AGENT", "127.0.0.1:9200"}, {"LLORCH_CATALOG", "/env.toml"}};
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(SetFromFlag(&*config, "agent.address", "unix:/tmp/a.sock", "--agent").ok());
+  ASSERT_TRUE(SetFromFlag(&*config, "catalog", "/flag.toml", "--catalog").ok());
+  ASSERT_TRUE(SetFromFlag(&*config, "repo_root", "/repo", "--repo-root").ok());
+  ASSERT_TRUE(SetFromFlag(&*config, "client.output", "json", "--output").ok());
+  ASSERT_TRUE(SetFromFlag(&*config, "client.color", "never", "--no-color").ok());
+  ASSERT_TRUE(SetFromFlag(&*config, "agent.listen",
+                          std::vector<std::string>{"unix:/a.sock", "[::1]:9200"}, "--listen")
+                  .ok());
+  EXPECT_EQ(config->agent.address, "unix:/tmp/a.sock");
+  EXPECT_EQ(config->catalog, "/flag.toml");
+  EXPECT_EQ(config->repo_root, "/repo");
+  EXPECT_EQ(config->client.output, "json");
+  EXPECT_EQ(config->client.color, "never");
+  EXPECT_EQ(config->agent.listen, (std::vector<std::string>{"unix:/a.sock", "[::1]:9200"}));
+  EXPECT_EQ(config->origin.at("agent.address"), "flag --agent");
+  EXPECT_EQ(config->origin.at("client.color"), "flag --no-color");
+  EXPECT_EQ(config->origin.at("agent.listen"), "flag --listen");
+}
+
+TEST_F(ConfigTest, FlagValuesAreValidatedAndABadOneChangesNothing) {
+  Config config;
+  absl::Status status = SetFromFlag(&config, "client.output", "xml", "--output");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "flag --output: client.output must be one of table, json, got 'xml'");
+  EXPECT_EQ(config.client.output, "table");
+  EXPECT_EQ(config.origin.at("client.output"), "default");
+
+  status = SetFromFlag(&config, "agent.listen", std::vector<std::string>{"unix:/ok", "9200"},
+                       "--listen");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring,
+                      "flag --listen: agent.listen[1]: invalid address '9200'",
+                      std::string(status.message()));
+  EXPECT_TRUE(config.agent.listen.empty());
+}
+
+TEST_F(ConfigTest, AStringFlagForAListKeyBecomesAOneElementList) {
+  Config config;
+  ASSERT_TRUE(SetFromFlag(&config, "agent.listen", "127.0.0.1:9300", "--listen").ok());
+  EXPECT_EQ(config.agent.listen, std::vector<std::string>{"127.0.0.1:9300"});
+}
+
+TEST_F(ConfigTest, FlagsForUnknownKeysAreInternalErrors) {
+  Config config;
+  EXPECT_EQ(SetFromFlag(&config, "modles_dir", "x", "--models-dir").code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(
+      SetFromFlag(&config, "models_dir", std::vector<std::string>{"x"}, "--models-dir").code(),
+      absl::StatusCode::kInternal);
+}
+
+// --- config.h: errors in files -----------------------------------------------------------------
+
+TEST_F(ConfigTest, UnknownKeyNamesFileAndLineAndSuggestsTheKey) {
+  ConfigSources sources = Sources();
+  sources.user_file = Write("user.toml", "# models\n\nmodles_dir = \"/m\"\n");
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(),
+            sources.user_file + ":3: unknown key 'modles_dir' (did you mean 'models_dir'?)");
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "docs/configuration.md",
+                      GetHint(config.status()).value_or(""));
+}
+
+TEST_F(ConfigTest, UnknownKeyInsideATableIsNamedWithItsTable) {
+  Config config;
+  absl::Status status = MergeConfigText("[agent]\nlisen = []\n", "f.toml", &config);
+  EXPECT_EQ(status.message(), "f.toml:2: unknown key 'agent.lisen' (did you mean 'agent.listen'?)");
+}
+
+TEST_F(ConfigTest, UnknownTableNamesLineAndSuggestsTheTable) {
+  Config config;
+  absl::Status status =
+      MergeConfigText("models_dir = \"m\"\n[agnet]\nlisten = []\n", "f.toml", &config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "f.toml:2: unknown table 'agnet' (did you mean 'agent'?)");
+  status = MergeConfigText("[agent.tls]\ncert = \"x\"\n", "f.toml", &config);
+  EXPECT_EQ(status.message(), "f.toml:1: unknown table 'agent.tls'");
+}
+
+TEST_F(ConfigTest, KeyInTheWrongTablePointsToWhereItBelongs) {
+  Config config;
+  absl::Status status = MergeConfigText("log_level = \"debug\"\n", "f.toml", &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:1: unknown key 'log_level' (did you mean 'agent.log_level'? it belongs in "
+            "the [agent] table)");
+  status = MergeConfigText("[client]\nmodels_dir = \"x\"\n", "f.toml", &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:2: unknown key 'client.models_dir' (did you mean 'models_dir'? it belongs at "
+            "the top level, before any [table])");
+}
+
+TEST_F(ConfigTest, UnknownKeyWithNothingCloseHasNoSuggestion) {
+  Config config;
+  absl::Status status = MergeConfigText("gpu_count = 4\n", "f.toml", &config);
+  EXPECT_EQ(status.message(), "f.toml:1: unknown key 'gpu_count'");
+}
+
+TEST_F(ConfigTest, WrongTypeNamesTheLineAndBothTypes) {
+  Config config;
+  absl::Status status = MergeConfigText(
+      "models_dir = \"m\"\n\n[agent]\nlog_level = \"info\"\nlisten = 9200\n", "f.toml", &config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "f.toml:5: agent.listen must be an array of strings, got integer");
+
+  status = MergeConfigText("models_dir = 42\n", "f.toml", &config);
+  EXPECT_EQ(status.message(), "f.toml:1: models_dir must be a string, got integer");
+  status = MergeConfigText("[agent]\nlisten = \"unix:/x\"\n", "f.toml", &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:2: agent.listen must be an array of strings, got string (write "
+            "[\"unix:/x\"])");
+  status = MergeConfigText("agent = true\n", "f.toml", &config);
+  EXPECT_EQ(status.message(), "f.toml:1: agent must be a table ([agent]), got boolean");
+}
+
+TEST_F(ConfigTest, WrongElementTypeInAListNamesTheElementLine) {
+  Config config;
+  absl::Status status =
+      MergeConfigText("[agent]\nlisten = [\n  \"unix:/a.sock\",\n  9200,\n]\n", "f.toml", &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:4: agent.listen must be an array of strings, got integer at agent.listen[1]");
+}
+
+TEST_F(ConfigTest, BadEnumValueListsTheAllowedValues) {
+  Config config;
+  absl::Status status = MergeConfigText("[agent]\nlog_level = \"loud\"\n", "f.toml", &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:2: agent.log_level must be one of trace, debug, info, warn, error, off, got "
+            "'loud'");
+  status = MergeConfigText("[client]\ncolor = \"allways\"\n", "f.toml", &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:2: client.color must be one of auto, always, never, got 'allways' (did you "
+            "mean 'always'?)");
+}
+
+TEST_F(ConfigTest, InvalidAddressesAndAnEmptyModelsDirAreRejected) {
+  Config config;
+  absl::Status status = MergeConfigText("[agent]\naddress = \"localhost\"\n", "f.toml", &config);
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring,
+                      "f.toml:2: agent.address: invalid address 'localhost'",
+                      std::string(status.message()));
+  status = MergeConfigText("[agent]\nlisten = [\"unix:/ok\", \"\"]\n", "f.toml", &config);
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "f.toml:2: agent.listen[1]: invalid address ''",
+                      std::string(status.message()));
+  status = MergeConfigText("models_dir = \"\"\n", "f.toml", &config);
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "f.toml:1: models_dir must not be empty",
+                      std::string(status.message()));
+}
+
+TEST_F(ConfigTest, TomlSyntaxErrorNamesLineAndColumn) {
+  Config config;
+  absl::Status status = MergeConfigText("models_dir = \"m\"\nstate_dir = = 1\n", "f.toml", &config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "f.toml:2:13: TOML syntax error: "))
+      << status.message();
+}
+
+TEST_F(ConfigTest, EveryProblemOfAFileIsReportedInFileOrder) {
+  Config config;
+  absl::Status status = MergeConfigText(
+      "zzz = 1\n[client]\noutput = \"yaml\"\n[agent]\nlog_level = 3\n", "f.toml", &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:1: unknown key 'zzz'\n"
+            "f.toml:3: client.output must be one of table, json, got 'yaml'\n"
+            "f.toml:5: agent.log_level must be a string, got integer");
+}
+
+TEST_F(ConfigTest, AFileWithAProblemChangesNothing) {
+  Config config;
+  absl::Status status =
+      MergeConfigText("models_dir = \"/m\"\n[agent]\nlog_level = \"loud\"\n", "f.toml", &config);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(config.models_dir, ".test-models");
+  EXPECT_EQ(config.origin.at("models_dir"), "default");
+}
+
+TEST_F(ConfigTest, LoadConfigStopsAtTheFirstBadFile) {
+  ConfigSources sources = Sources();
+  Write("etc/pool.toml", "[client]\noutput = \"xml\"\n");
+  sources.env = {{"LLORCH_LOG_LEVEL", "loud"}};
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            sources.system_file + ":2: client.output must be one of table, json, got 'xml'");
+}
+
+// --- config.h: check-config helpers ------------------------------------------------------------
+
+TEST_F(ConfigTest, CheckConfigFileReturnsStructuredProblems) {
+  const std::string path = Write("f.toml", "modles_dir = \"m\"\n[agent]\nlisten = 1\n");
+  std::vector<ConfigProblem> problems = CheckConfigFile(path, /*must_exist=*/false);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].source, path);
+  EXPECT_EQ(problems[0].line, 1);
+  EXPECT_EQ(problems[0].message, "unknown key 'modles_dir' (did you mean 'models_dir'?)");
+  EXPECT_EQ(problems[1].line, 3);
+  EXPECT_EQ(FormatConfigProblem(problems[1]),
+            path + ":3: agent.listen must be an array of strings, got integer");
+
+  EXPECT_TRUE(CheckConfigFile(Path("missing.toml"), /*must_exist=*/false).empty());
+  problems = CheckConfigFile(Path("missing.toml"), /*must_exist=*/true);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].line, 0);
+  EXPECT_TRUE(CheckConfigText("[client]\noutput = \"json\"\n", "ok.toml").empty());
+}
+
+TEST(FormatConfigProblemTest, LeavesOutZeroLineAndColumn) {
+  EXPECT_EQ(FormatConfigProblem({"env LLORCH_AGENT", 0, 0, "bad"}), "env LLORCH_AGENT: bad");
+  EXPECT_EQ(FormatConfigProblem({"f.toml", 2, 0, "bad"}), "f.toml:2: bad");
+  EXPECT_EQ(FormatConfigProblem({"f.toml", 2, 7, "bad"}), "f.toml:2:7: bad");
+}
+
+TEST(ConfigValueAsTomlTest, RendersStringsAndListsAsToml) {
+  Config config;
+  config.agent.listen = {"unix:/x.sock", "127.0.0.1:9200"};
+  config.catalog = "C:\\dir \"quoted\"\n";
+  EXPECT_EQ(ConfigValueAsToml(config, "agent.log_level"), "\"info\"");
+  EXPECT_EQ(ConfigValueAsToml(config, "agent.listen"), "[\"unix:/x.sock\", \"127.0.0.1:9200\"]");
+  EXPECT_EQ(ConfigValueAsToml(config, "catalog"), "\"C:\\\\dir \\\"quoted\\\"\\n\"");
+  EXPECT_EQ(ConfigValueAsToml(Config(), "agent.listen"), "[]");
+  EXPECT_EQ(ConfigValueAsToml(config, "nope"), "");
+}
+
+}  // namespace
+}  // namespace llorch
