@@ -64,21 +64,13 @@ int Serve(const Flags& flags) {
       return Fail(status);
     }
   }
-  const struct {
-    const char* key;
-    const char* flag;
-    const std::string& value;
-  } flag_values[] = {
-      {"catalog", "--catalog", flags.catalog},
-      {"models_dir", "--models-dir", flags.models_dir},
-      {"repo_root", "--repo-root", flags.repo_root},
-      {"agent.log_level", "--log-level", flags.log_level},
-  };
-  for (const auto& [key, flag, value] : flag_values) {
-    if (value.empty()) continue;
-    if (absl::Status status = SetFromFlag(&*config, key, value, flag); !status.ok()) {
-      return Fail(status);
-    }
+  if (absl::Status status =
+          SetFromFlags(&*config, {{"catalog", "--catalog", flags.catalog},
+                                  {"models_dir", "--models-dir", flags.models_dir},
+                                  {"repo_root", "--repo-root", flags.repo_root},
+                                  {"agent.log_level", "--log-level", flags.log_level}});
+      !status.ok()) {
+    return Fail(status);
   }
   if (absl::Status status = SetupLogging(config->agent.log_level); !status.ok()) {
     return Fail(status);
@@ -105,8 +97,9 @@ int Serve(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   if (flags.insecure) {
-    spdlog::warn("--insecure: TCP listeners accept unauthenticated calls from the network; "
-                 "anyone who reaches them controls this host's models, checkout and workers");
+    spdlog::warn(
+        "--insecure: TCP listeners accept unauthenticated calls from the network; "
+        "anyone who reaches them controls this host's models, checkout and workers");
   }
   absl::StatusOr<std::unique_ptr<AgentServer>> server =
       AgentServer::Start(*context, addresses, flags.insecure);
@@ -141,8 +134,9 @@ int main(int argc, char** argv) {
   app.add_option("--listen", flags.listen,
                  "Address to serve on, repeatable: unix:PATH or HOST:PORT (default: the user's "
                  "unix socket)");
-  app.add_option("--config", flags.config_file, "Extra configuration file, read after /etc and "
-                                                "the user file");
+  app.add_option("--config", flags.config_file,
+                 "Extra configuration file, read after /etc and "
+                 "the user file");
   app.add_option("--catalog", flags.catalog, "Model catalog to use instead of the built-in one");
   app.add_option("--models-dir", flags.models_dir, "Models directory");
   app.add_option("--repo-root", flags.repo_root, "Repository checkout to manage");

@@ -40,10 +40,13 @@ std::string CommandPath(const CLI::App* app) {
 
 }  // namespace
 
-CommandLine::CommandLine() : app_("llorch-pool: manage an LLM inference host (models, git "
-                                  "checkout, workers, environment)", "llorch-pool") {
-  app_.set_version_flag("--version", absl::StrCat("llorch-pool ", kVersion, " (API ",
-                                                  kApiVersion, ")"));
+CommandLine::CommandLine()
+    : app_(
+          "llorch-pool: manage an LLM inference host (models, git "
+          "checkout, workers, environment)",
+          "llorch-pool") {
+  app_.set_version_flag("--version",
+                        absl::StrCat("llorch-pool ", kVersion, " (API ", kApiVersion, ")"));
   app_.footer(kRootExamples);
   // Global flags are accepted before or after the subcommand.
   app_.fallthrough();
@@ -119,27 +122,17 @@ int CommandLine::RunAction() {
   ConfigSources sources;
   sources.explicit_file = flags_.config_file;
   sources.env = EnvironmentSnapshot();
-  const Style err_style = Style::For(stderr, flags_.no_color || sources.env.count("NO_COLOR")
-                                                 ? "never"
-                                                 : "auto");
+  const Style err_style =
+      Style::For(stderr, flags_.no_color || sources.env.count("NO_COLOR") ? "never" : "auto");
   absl::StatusOr<Config> config = LoadConfig(sources);
   if (!config.ok()) return ReportError(FromStatus(config.status()), err_style);
-  const struct {
-    const char* key;
-    const char* flag;
-    const std::string& value;
-  } flag_values[] = {
-      {"agent.address", "--agent", flags_.agent},
-      {"catalog", "--catalog", flags_.catalog},
-      {"models_dir", "--models-dir", flags_.models_dir},
-      {"repo_root", "--repo-root", flags_.repo_root},
-      {"client.output", "--output", flags_.output},
-  };
-  for (const auto& [key, flag, value] : flag_values) {
-    if (value.empty()) continue;
-    absl::Status status = SetFromFlag(&*config, key, value, flag);
-    if (!status.ok()) return ReportError(FromStatus(status), err_style);
-  }
+  absl::Status flag_status =
+      SetFromFlags(&*config, {{"agent.address", "--agent", flags_.agent},
+                              {"catalog", "--catalog", flags_.catalog},
+                              {"models_dir", "--models-dir", flags_.models_dir},
+                              {"repo_root", "--repo-root", flags_.repo_root},
+                              {"client.output", "--output", flags_.output}});
+  if (!flag_status.ok()) return ReportError(FromStatus(flag_status), err_style);
   if (flags_.no_color) (void)SetFromFlag(&*config, "client.color", "never", "--no-color");
   if (flags_.standalone && !flags_.agent.empty()) {
     ClientError error;

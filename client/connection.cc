@@ -1,9 +1,8 @@
 #include "client/connection.h"
 
-#include <unistd.h>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "agent/server/agent_context.h"
@@ -58,9 +57,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Config& confi
   if (!server.ok()) return server.status();
   connection->server_ = std::move(*server);
   connection->channel_ = connection->server_->InProcessChannel();
-  connection->description_ =
-      options.standalone ? "in-process agent (--standalone)"
-                         : "in-process agent (no agent answers at the default socket)";
+  connection->description_ = options.standalone
+                                 ? "in-process agent (--standalone)"
+                                 : "in-process agent (no agent answers at the default socket)";
   return connection;
 }
 

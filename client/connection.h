@@ -6,12 +6,12 @@
 #ifndef LLORCH_CLIENT_CONNECTION_H_
 #define LLORCH_CLIENT_CONNECTION_H_
 
+#include <grpcpp/channel.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 #include "common/config.h"

@@ -6,12 +6,12 @@
 #ifndef LLORCH_CLIENT_OPERATION_STREAM_H_
 #define LLORCH_CLIENT_OPERATION_STREAM_H_
 
-#include <functional>
-#include <memory>
-
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/sync_stream.h>
+
+#include <functional>
+#include <memory>
 
 #include "client/session.h"
 #include "llorch/pool/v1/operation.pb.h"
@@ -24,6 +24,19 @@ using OperationStarter =
 
 // Starts the stream with `start`, renders every event, returns the exit code.
 int RunOperation(Session& session, const OperationStarter& start);
+
+// The same for a streaming method of Service, e.g. RunOperation<GitService>(s, &Stub::Pull, req).
+template <typename Service, typename Request>
+int RunOperation(Session& session,
+                 std::unique_ptr<grpc::ClientReader<pool::v1::OperationEvent>> (
+                     Service::Stub::*method)(grpc::ClientContext*, const Request&),
+                 const Request& request) {
+  return RunOperation(
+      session, [&](grpc::ClientContext* context, const std::shared_ptr<grpc::Channel>& channel) {
+        auto stub = Service::NewStub(channel);
+        return ((*stub).*method)(context, request);
+      });
+}
 
 }  // namespace llorch
 

@@ -43,7 +43,8 @@ void Session::PrintJson(const google::protobuf::Message& message) const {
 }
 
 void Session::Verbose(int level, const std::string& text) const {
-  if (verbosity_ >= level) std::fprintf(stderr, "%s\n", err_style_.Paint(text, Color::kDim).c_str());
+  if (verbosity_ >= level)
+    std::fprintf(stderr, "%s\n", err_style_.Paint(text, Color::kDim).c_str());
 }
 
 int Session::Fail(const grpc::Status& status) const {

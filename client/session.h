@@ -4,12 +4,12 @@
 #ifndef LLORCH_CLIENT_SESSION_H_
 #define LLORCH_CLIENT_SESSION_H_
 
+#include <google/protobuf/message.h>
+#include <grpcpp/client_context.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <google/protobuf/message.h>
-#include <grpcpp/client_context.h>
 
 #include "absl/status/statusor.h"
 #include "client/connection.h"

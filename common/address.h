@@ -6,9 +6,9 @@
 #define LLORCH_COMMON_ADDRESS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace llorch {
 

@@ -521,6 +521,16 @@ absl::Status SetFromFlag(Config* config, absl::string_view key,
   return absl::OkStatus();
 }
 
+absl::Status SetFromFlags(Config* config, const std::vector<FlagValue>& flags) {
+  for (const FlagValue& flag : flags) {
+    if (flag.value.empty()) continue;
+    if (absl::Status status = SetFromFlag(config, flag.key, flag.value, flag.flag); !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string ConfigValueAsToml(const Config& config, absl::string_view key) {
   const KeySpec* spec = FindSpec(key);
   if (spec == nullptr) return "";

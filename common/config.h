@@ -79,6 +79,15 @@ absl::Status SetFromFlag(Config* config, absl::string_view key, absl::string_vie
 absl::Status SetFromFlag(Config* config, absl::string_view key,
                          const std::vector<std::string>& values, absl::string_view flag);
 
+// One string flag that sets a configuration key; empty values mean "not given".
+struct FlagValue {
+  const char* key;   // e.g. "models_dir"
+  const char* flag;  // e.g. "--models-dir"
+  std::string value;
+};
+// Applies each given flag with SetFromFlag; stops at the first invalid value.
+absl::Status SetFromFlags(Config* config, const std::vector<FlagValue>& flags);
+
 // The value of `key` rendered as TOML, e.g. "\"info\"" or "[\"unix:/x\"]"; "" for unknown keys.
 std::string ConfigValueAsToml(const Config& config, absl::string_view key);
 

@@ -12,8 +12,8 @@ absl::Status SetupLogging(absl::string_view level) {
   spdlog::level::level_enum parsed = spdlog::level::from_str(std::string(level));
   // from_str maps unknown names to "off"; only accept "off" when it was asked for.
   if (parsed == spdlog::level::off && level != "off") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown log level '", level, "' (use trace, debug, info, warn, error or off)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown log level '", level, "' (use trace, debug, info, warn, error or off)"));
   }
   std::shared_ptr<spdlog::logger> logger = spdlog::get("pool");
   if (!logger) logger = spdlog::stderr_color_mt("pool");

@@ -2,9 +2,8 @@
 #ifndef LLORCH_COMMON_LOGGING_H_
 #define LLORCH_COMMON_LOGGING_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace llorch {
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs dependencies, then configures and builds one CMake preset (default: release).
-# Usage: scripts/build.sh [dev|release|asan]
+# Usage: scripts/build.sh [dev|release|asan] [target...]   (no target: everything, tests too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
+shift || true
 scripts/deps.sh
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 if [ ! -f "build/$preset/build.ninja" ]; then
   cmake --preset "$preset" >/dev/null
 fi
-cmake --build --preset "$preset"
+targets=()
+for target in "$@"; do targets+=(--target "$target"); done
+cmake --build --preset "$preset" "${targets[@]}"

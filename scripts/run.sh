@@ -4,6 +4,6 @@
 # Usage: scripts/run.sh [llorch-pool arguments...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh release >&2
+scripts/build.sh release llorch-pool pool-agent >&2
 [ $# -gt 0 ] || set -- models catalog
 exec build/release/client/llorch-pool "$@"

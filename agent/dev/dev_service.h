@@ -1,5 +1,5 @@
-// DevService: host checks, set-up and configuration validation. Part of the v1 API now; every RPC answers UNIMPLEMENTED naming its
-// command until the release that delivers it.
+// DevService: host checks, set-up and configuration validation. Part of the v1 API now; every RPC
+// answers UNIMPLEMENTED naming its command until the release that delivers it.
 #ifndef LLORCH_AGENT_DEV_DEV_SERVICE_H_
 #define LLORCH_AGENT_DEV_DEV_SERVICE_H_
 
@@ -12,14 +12,15 @@ namespace llorch {
 
 class DevServiceImpl final : public pool::v1::DevService::Service {
  public:
-  explicit DevServiceImpl(std::shared_ptr<const AgentContext> context) : context_(std::move(context)) {}
+  explicit DevServiceImpl(std::shared_ptr<const AgentContext> context)
+      : context_(std::move(context)) {}
 
   grpc::Status RunDoctor(grpc::ServerContext*, const pool::v1::RunDoctorRequest*,
-      pool::v1::RunDoctorResponse*) override;
+                         pool::v1::RunDoctorResponse*) override;
   grpc::Status RunSetup(grpc::ServerContext*, const pool::v1::RunSetupRequest*,
-      grpc::ServerWriter<pool::v1::OperationEvent>*) override;
+                        grpc::ServerWriter<pool::v1::OperationEvent>*) override;
   grpc::Status CheckConfig(grpc::ServerContext*, const pool::v1::CheckConfigRequest*,
-      pool::v1::CheckConfigResponse*) override;
+                           pool::v1::CheckConfigResponse*) override;
 
  private:
   std::shared_ptr<const AgentContext> context_;

@@ -1,11 +1,11 @@
 #include "agent/models/catalog.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <toml++/toml.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -18,21 +18,32 @@
 namespace llorch {
 namespace {
 
-const std::vector<std::string> kKeys = {
-    "id",          "name",    "repo",     "file",      "dir",
-    "size_bytes",  "params",  "description", "revision", "verified",
-    "note",        "requires_conversion", "converter", "converter_script", "converter_args",
-    "source_patterns"};
-const std::vector<std::string> kConversionKeys = {"converter", "converter_script",
-                                                  "converter_args", "source_patterns"};
+const std::vector<std::string> kKeys = {"id",
+                                        "name",
+                                        "repo",
+                                        "file",
+                                        "dir",
+                                        "size_bytes",
+                                        "params",
+                                        "description",
+                                        "revision",
+                                        "verified",
+                                        "note",
+                                        "requires_conversion",
+                                        "converter",
+                                        "converter_script",
+                                        "converter_args",
+                                        "source_patterns"};
+const std::vector<std::string> kConversionKeys = {"converter", "converter_script", "converter_args",
+                                                  "source_patterns"};
 
 // Reads one entry's keys, checking types; the caller checks values.
 class EntryReader {
  public:
-  EntryReader(const toml::table& table, absl::string_view source)
-      : table_(table), source_(source) {
+  EntryReader(const toml::table& table, absl::string_view source) : table_(table), source_(source) {
     line_ = static_cast<int>(table.source().begin.line);
-    if (const auto* id = table.get_as<std::string>("id")) label_ = absl::StrCat(" '", id->get(), "'");
+    if (const auto* id = table.get_as<std::string>("id"))
+      label_ = absl::StrCat(" '", id->get(), "'");
   }
 
   int line() const { return line_; }
@@ -56,7 +67,8 @@ class EntryReader {
 
   absl::Status String(const char* key, bool required, std::string* out) const {
     const toml::node* node = table_.get(key);
-    if (!node) return required ? Error(absl::StrCat("missing required key '", key, "'")) : absl::OkStatus();
+    if (!node)
+      return required ? Error(absl::StrCat("missing required key '", key, "'")) : absl::OkStatus();
     if (!node->is_string()) return Error(absl::StrCat(key, " must be a string"), node);
     *out = node->as_string()->get();
     return absl::OkStatus();
@@ -86,7 +98,8 @@ class EntryReader {
     const toml::array* array = node->as_array();
     if (!array) return Error(absl::StrCat(key, " must be an array of strings"), node);
     for (const toml::node& element : *array) {
-      if (!element.is_string()) return Error(absl::StrCat(key, " must be an array of strings"), node);
+      if (!element.is_string())
+        return Error(absl::StrCat(key, " must be an array of strings"), node);
       out->push_back(element.as_string()->get());
     }
     return absl::OkStatus();
@@ -104,7 +117,8 @@ class EntryReader {
 bool IsIdChar(char c) { return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-'; }
 
 bool ValidId(absl::string_view id) {
-  return !id.empty() && id.size() <= 64 && id[0] != '-' && std::all_of(id.begin(), id.end(), IsIdChar);
+  return !id.empty() && id.size() <= 64 && id[0] != '-' &&
+         std::all_of(id.begin(), id.end(), IsIdChar);
 }
 
 // A repo part: [A-Za-z0-9][A-Za-z0-9._-]*, not containing "..".
@@ -158,20 +172,27 @@ absl::StatusOr<CatalogModel> ReadModel(const EntryReader& entry) {
   CatalogModel model;
   model.line = entry.line();
   if (absl::Status s = entry.CheckKnownKeys(); !s.ok()) return s;
-  for (auto [key, out] : {std::pair{"id", &model.id}, {"name", &model.name},
-                          {"repo", &model.repo}, {"file", &model.file}, {"dir", &model.dir}}) {
+  for (auto [key, out] : {std::pair{"id", &model.id},
+                          {"name", &model.name},
+                          {"repo", &model.repo},
+                          {"file", &model.file},
+                          {"dir", &model.dir}}) {
     if (absl::Status s = entry.String(key, /*required=*/true, out); !s.ok()) return s;
   }
-  for (auto [key, out] : {std::pair{"params", &model.params}, {"description", &model.description},
-                          {"note", &model.note}, {"revision", &model.revision}}) {
+  for (auto [key, out] : {std::pair{"params", &model.params},
+                          {"description", &model.description},
+                          {"note", &model.note},
+                          {"revision", &model.revision}}) {
     if (absl::Status s = entry.String(key, /*required=*/false, out); !s.ok()) return s;
   }
   if (absl::Status s = entry.Size("size_bytes", &model.size_bytes); !s.ok()) return s;
   if (absl::Status s = entry.Bool("verified", &model.verified); !s.ok()) return s;
 
   if (!ValidId(model.id)) {
-    return entry.Error(absl::StrCat("id must match [a-z0-9][a-z0-9-]* (at most 64 characters), got '",
-                                    model.id, "'"), entry.Node("id"));
+    return entry.Error(
+        absl::StrCat("id must match [a-z0-9][a-z0-9-]* (at most 64 characters), got '", model.id,
+                     "'"),
+        entry.Node("id"));
   }
   if (!ValidRepo(model.repo)) {
     return entry.Error(absl::StrCat("repo must be 'owner/name', got '", model.repo, "'"),
@@ -191,8 +212,9 @@ absl::StatusOr<CatalogModel> ReadModel(const EntryReader& entry) {
   }
   if (model.revision.empty()) model.revision = "main";
   if (!ValidRevision(model.revision)) {
-    return entry.Error(absl::StrCat("revision must be a branch, tag or commit, got '",
-                                    model.revision, "'"), entry.Node("revision"));
+    return entry.Error(
+        absl::StrCat("revision must be a branch, tag or commit, got '", model.revision, "'"),
+        entry.Node("revision"));
   }
 
   bool requires_conversion = false;
@@ -208,7 +230,8 @@ absl::StatusOr<CatalogModel> ReadModel(const EntryReader& entry) {
   }
   ModelConversion conversion;
   if (absl::Status s = entry.String("converter", true, &conversion.converter); !s.ok()) return s;
-  if (absl::Status s = entry.String("converter_script", true, &conversion.script); !s.ok()) return s;
+  if (absl::Status s = entry.String("converter_script", true, &conversion.script); !s.ok())
+    return s;
   if (!entry.Node("converter_args")) return entry.Error("missing required key 'converter_args'");
   if (absl::Status s = entry.StringList("converter_args", &conversion.args); !s.ok()) return s;
   if (absl::Status s = entry.StringList("source_patterns", &conversion.source_patterns); !s.ok()) {
@@ -216,13 +239,15 @@ absl::StatusOr<CatalogModel> ReadModel(const EntryReader& entry) {
   }
   if (!ValidRelativePath(conversion.script)) {
     return entry.Error(absl::StrCat("converter_script must be a relative path inside the "
-                                    "repository, got '", conversion.script, "'"),
+                                    "repository, got '",
+                                    conversion.script, "'"),
                        entry.Node("converter_script"));
   }
   for (const std::string& pattern : conversion.source_patterns) {
     if (!ValidPattern(pattern)) {
-      return entry.Error(absl::StrCat("source_patterns entries must be plain file globs, got '",
-                                      pattern, "'"), entry.Node("source_patterns"));
+      return entry.Error(
+          absl::StrCat("source_patterns entries must be plain file globs, got '", pattern, "'"),
+          entry.Node("source_patterns"));
     }
   }
   for (size_t i = 0; i + 1 < conversion.args.size(); ++i) {
@@ -242,15 +267,15 @@ absl::StatusOr<Catalog> Catalog::Parse(absl::string_view toml_text, absl::string
     root = toml::parse(std::string_view(toml_text.data(), toml_text.size()),
                        std::string_view(source_name.data(), source_name.size()));
   } catch (const toml::parse_error& error) {
-    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", error.source().begin.line,
-                                                   ":", error.source().begin.column,
-                                                   ": TOML syntax error: ", std::string(error.description())));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ":", error.source().begin.line, ":", error.source().begin.column,
+                     ": TOML syntax error: ", std::string(error.description())));
   }
   for (auto&& [key, node] : root) {
     if (key.str() != "models") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source_name, ":", key.source().begin.line, ": unknown top-level key '", std::string(key.str()),
-          "' (the catalog holds only [[models]] entries)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_name, ":", key.source().begin.line, ": unknown top-level key '",
+                       std::string(key.str()), "' (the catalog holds only [[models]] entries)"));
     }
   }
   const toml::array* entries = root.get_as<toml::array>("models");
@@ -265,8 +290,8 @@ absl::StatusOr<Catalog> Catalog::Parse(absl::string_view toml_text, absl::string
   for (const toml::node& node : *entries) {
     const toml::table* table = node.as_table();
     if (!table) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source_name, ":", node.source().begin.line, ": models must be [[models]] tables"));
+      return absl::InvalidArgumentError(absl::StrCat(source_name, ":", node.source().begin.line,
+                                                     ": models must be [[models]] tables"));
     }
     EntryReader entry(*table, source_name);
     absl::StatusOr<CatalogModel> model = ReadModel(entry);

@@ -9,10 +9,14 @@ namespace {
 
 v1::DownloadState ToProto(LocalState state) {
   switch (state) {
-    case LocalState::kNotDownloaded: return v1::DOWNLOAD_STATE_NOT_DOWNLOADED;
-    case LocalState::kPartial: return v1::DOWNLOAD_STATE_PARTIAL;
-    case LocalState::kUnverified: return v1::DOWNLOAD_STATE_UNVERIFIED;
-    case LocalState::kDownloaded: return v1::DOWNLOAD_STATE_DOWNLOADED;
+    case LocalState::kNotDownloaded:
+      return v1::DOWNLOAD_STATE_NOT_DOWNLOADED;
+    case LocalState::kPartial:
+      return v1::DOWNLOAD_STATE_PARTIAL;
+    case LocalState::kUnverified:
+      return v1::DOWNLOAD_STATE_UNVERIFIED;
+    case LocalState::kDownloaded:
+      return v1::DOWNLOAD_STATE_DOWNLOADED;
   }
   return v1::DOWNLOAD_STATE_UNSPECIFIED;
 }
@@ -53,8 +57,7 @@ void AddEntry(const CatalogModel& model, const ModelStore& store, v1::ListCatalo
 
 }  // namespace
 
-absl::StatusOr<v1::ListCatalogResponse> ListCatalog(const Catalog& catalog,
-                                                    const ModelStore& store,
+absl::StatusOr<v1::ListCatalogResponse> ListCatalog(const Catalog& catalog, const ModelStore& store,
                                                     const std::vector<std::string>& ids) {
   v1::ListCatalogResponse response;
   response.set_models_dir(store.models_dir().string());
@@ -86,8 +89,9 @@ absl::Status ModelServiceImpl::CheckIds(
 grpc::Status ModelServiceImpl::ListCatalog(grpc::ServerContext*,
                                            const v1::ListCatalogRequest* request,
                                            v1::ListCatalogResponse* response) {
-  absl::StatusOr<v1::ListCatalogResponse> result = llorch::ListCatalog(
-      context_->catalog, store_, std::vector<std::string>(request->ids().begin(), request->ids().end()));
+  absl::StatusOr<v1::ListCatalogResponse> result =
+      llorch::ListCatalog(context_->catalog, store_,
+                          std::vector<std::string>(request->ids().begin(), request->ids().end()));
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
   return grpc::Status::OK;

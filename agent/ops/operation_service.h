@@ -1,5 +1,5 @@
-// OperationService: watching and cancelling long-running operations. Part of the v1 API now; every RPC answers UNIMPLEMENTED naming its
-// command until the release that delivers it.
+// OperationService: watching and cancelling long-running operations. Part of the v1 API now; every
+// RPC answers UNIMPLEMENTED naming its command until the release that delivers it.
 #ifndef LLORCH_AGENT_OPS_OPERATION_SERVICE_H_
 #define LLORCH_AGENT_OPS_OPERATION_SERVICE_H_
 
@@ -12,16 +12,17 @@ namespace llorch {
 
 class OperationServiceImpl final : public pool::v1::OperationService::Service {
  public:
-  explicit OperationServiceImpl(std::shared_ptr<const AgentContext> context) : context_(std::move(context)) {}
+  explicit OperationServiceImpl(std::shared_ptr<const AgentContext> context)
+      : context_(std::move(context)) {}
 
   grpc::Status ListOperations(grpc::ServerContext*, const pool::v1::ListOperationsRequest*,
-      pool::v1::ListOperationsResponse*) override;
+                              pool::v1::ListOperationsResponse*) override;
   grpc::Status GetOperation(grpc::ServerContext*, const pool::v1::GetOperationRequest*,
-      pool::v1::Operation*) override;
+                            pool::v1::Operation*) override;
   grpc::Status WatchOperation(grpc::ServerContext*, const pool::v1::WatchOperationRequest*,
-      grpc::ServerWriter<pool::v1::OperationEvent>*) override;
+                              grpc::ServerWriter<pool::v1::OperationEvent>*) override;
   grpc::Status CancelOperation(grpc::ServerContext*, const pool::v1::CancelOperationRequest*,
-      pool::v1::Operation*) override;
+                               pool::v1::Operation*) override;
 
  private:
   std::shared_ptr<const AgentContext> context_;

@@ -1,14 +1,13 @@
 #include "agent/server/agent_server.h"
 
-#include <sys/stat.h>
-
-#include <filesystem>
-#include <system_error>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "agent/dev/dev_service.h"
@@ -26,7 +25,11 @@ namespace fs = std::filesystem;
 struct AgentServer::Services {
   Services(std::shared_ptr<const AgentContext> context,
            std::shared_ptr<const llorch::BoundAddresses> addresses)
-      : models(context), git(context), workers(context), dev(context), ops(context),
+      : models(context),
+        git(context),
+        workers(context),
+        dev(context),
+        ops(context),
         agent(context, std::move(addresses)) {}
   ModelServiceImpl models;
   GitServiceImpl git;
@@ -131,10 +134,9 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   server->bound_addresses_->Set(std::move(bound));
   for (const std::string& path : server->socket_paths_) chmod(path.c_str(), 0660);
   // Per-service health, so a load balancer or orchestrator can probe the service it uses.
-  for (const char* service :
-       {"llorch.pool.v1.ModelService", "llorch.pool.v1.GitService", "llorch.pool.v1.WorkerService",
-        "llorch.pool.v1.DevService", "llorch.pool.v1.OperationService",
-        "llorch.pool.v1.AgentService"}) {
+  for (const char* service : {"llorch.pool.v1.ModelService", "llorch.pool.v1.GitService",
+                              "llorch.pool.v1.WorkerService", "llorch.pool.v1.DevService",
+                              "llorch.pool.v1.OperationService", "llorch.pool.v1.AgentService"}) {
     server->server_->GetHealthCheckService()->SetServingStatus(service, true);
   }
   return server;

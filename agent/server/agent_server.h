@@ -6,11 +6,11 @@
 #ifndef LLORCH_AGENT_SERVER_AGENT_SERVER_H_
 #define LLORCH_AGENT_SERVER_AGENT_SERVER_H_
 
-#include <memory>
-#include <vector>
-
 #include <grpcpp/channel.h>
 #include <grpcpp/server.h>
+
+#include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

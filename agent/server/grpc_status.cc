@@ -26,8 +26,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 grpc::Status NotAvailableYet(absl::string_view command) {
   return ToGrpcStatus(WithReason(
-      WithHint(absl::UnimplementedError(absl::StrCat("`llorch-pool ", command,
-                                                     "` is not available yet in this agent")),
+      WithHint(absl::UnimplementedError(
+                   absl::StrCat("`llorch-pool ", command, "` is not available yet in this agent")),
                "this command is part of the API but arrives in a later release of pool-agent"),
       "NOT_AVAILABLE_YET"));
 }

@@ -6,11 +6,10 @@
 #ifndef LLORCH_AGENT_SERVER_GRPC_STATUS_H_
 #define LLORCH_AGENT_SERVER_GRPC_STATUS_H_
 
-#include "absl/strings/string_view.h"
-
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace llorch {
 

@@ -16,13 +16,14 @@ std::string RenderHostInfo(const v1::HostInfo& info, const Style& style) {
   Table table({"FIELD", "VALUE"});
   const absl::Time started = absl::FromUnixSeconds(info.started_at().seconds());
   table.AddRow({"hostname", Cell(info.hostname(), Color::kBold)});
-  table.AddRow({"agent", absl::StrCat("pool-agent ", info.agent_version(), " (",
-                                      info.api_version(), "), pid ", info.pid())});
+  table.AddRow({"agent", absl::StrCat("pool-agent ", info.agent_version(), " (", info.api_version(),
+                                      "), pid ", info.pid())});
   table.AddRow({"mode", info.in_process() ? "in-process (standalone)" : "daemon"});
   table.AddRow({"listening", info.listen_addresses().empty()
                                  ? std::string("-")
                                  : absl::StrJoin(info.listen_addresses(), ", ")});
-  table.AddRow({"started", absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", started, absl::LocalTimeZone())});
+  table.AddRow(
+      {"started", absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", started, absl::LocalTimeZone())});
   table.AddRow({"os", absl::StrCat(info.os(), ", ", info.kernel(), ", ", info.arch())});
   table.AddRow({"cpus", absl::StrCat(info.cpu_count())});
   table.AddRow({"memory", FormatBytes(info.memory_bytes())});

@@ -30,18 +30,15 @@ void AddDevCommands(CommandLine& cli) {
       "  llorch-pool dev setup\n  llorch-pool dev setup --model qwen\n", [setup_model](Session& s) {
         v1::RunSetupRequest request;
         request.set_model_id(*setup_model);
-        return RunOperation(s, [&](grpc::ClientContext* c, const std::shared_ptr<grpc::Channel>& ch) {
-          return v1::DevService::NewStub(ch)->RunSetup(c, request);
-        });
+        return RunOperation<v1::DevService>(s, &v1::DevService::Stub::RunSetup, request);
       });
   setup->add_option("--model", *setup_model, "Model to download (default: tinyllama)");
 
-  cli.AddCommand(dev, "check-config",
-                 "Validate configuration files; show every value and where it came from",
-                 "  llorch-pool dev check-config\n", [](Session& s) {
-                   return CallUnary<v1::DevService>(s, &Stub::CheckConfig,
-                                                    v1::CheckConfigRequest());
-                 });
+  cli.AddCommand(
+      dev, "check-config", "Validate configuration files; show every value and where it came from",
+      "  llorch-pool dev check-config\n", [](Session& s) {
+        return CallUnary<v1::DevService>(s, &Stub::CheckConfig, v1::CheckConfigRequest());
+      });
 }
 
 }  // namespace llorch

@@ -22,8 +22,7 @@ void AddGitCommands(CommandLine& cli) {
   auto verbose_files = std::make_shared<bool>(false);
   CLI::App* status = cli.AddCommand(
       git, "status", "Branch, HEAD, upstream, changes, submodules and the Rust toolchain",
-      "  llorch-pool git status\n  llorch-pool git status --files\n",
-      [verbose_files](Session& s) {
+      "  llorch-pool git status\n  llorch-pool git status --files\n", [verbose_files](Session& s) {
         v1::GetStatusRequest request;
         request.set_include_files(*verbose_files || s.verbosity() > 0);
         return CallUnary<v1::GitService>(s, &Stub::GetStatus, request);
@@ -38,9 +37,7 @@ void AddGitCommands(CommandLine& cli) {
         if (*pull_mode == "rebase") request.set_mode(v1::PULL_MODE_REBASE);
         if (*pull_mode == "ff-only") request.set_mode(v1::PULL_MODE_FF_ONLY);
         if (*pull_mode == "merge") request.set_mode(v1::PULL_MODE_MERGE);
-        return RunOperation(s, [&](grpc::ClientContext* c, const std::shared_ptr<grpc::Channel>& ch) {
-          return v1::GitService::NewStub(ch)->Pull(c, request);
-        });
+        return RunOperation<v1::GitService>(s, &v1::GitService::Stub::Pull, request);
       });
   pull->add_option("--mode", *pull_mode, "rebase (default), ff-only or merge")
       ->check(CLI::IsMember({"rebase", "ff-only", "merge"}));
@@ -54,23 +51,21 @@ void AddGitCommands(CommandLine& cli) {
         v1::SyncRequest request;
         request.set_branch(*sync_branch);
         request.set_preview_only(!*sync_force);
-        return RunOperation(s, [&](grpc::ClientContext* c, const std::shared_ptr<grpc::Channel>& ch) {
-          return v1::GitService::NewStub(ch)->Sync(c, request);
-        });
+        return RunOperation<v1::GitService>(s, &v1::GitService::Stub::Sync, request);
       });
   sync->add_flag("--force", *sync_force, "Do not ask for confirmation");
   sync->add_option("--branch", *sync_branch, "Branch to reset to (default: main)");
 
   auto clean_dry_run = std::make_shared<bool>(false);
   auto clean_force = std::make_shared<bool>(false);
-  CLI::App* clean = cli.AddCommand(
-      git, "clean", "Remove untracked files (never the models or state directories)",
-      "  llorch-pool git clean --dry-run\n  llorch-pool git clean --force\n",
-      [clean_dry_run, clean_force](Session& s) {
-        v1::CleanRequest request;
-        request.set_dry_run(*clean_dry_run || !*clean_force);
-        return CallUnary<v1::GitService>(s, &Stub::Clean, request);
-      });
+  CLI::App* clean =
+      cli.AddCommand(git, "clean", "Remove untracked files (never the models or state directories)",
+                     "  llorch-pool git clean --dry-run\n  llorch-pool git clean --force\n",
+                     [clean_dry_run, clean_force](Session& s) {
+                       v1::CleanRequest request;
+                       request.set_dry_run(*clean_dry_run || !*clean_force);
+                       return CallUnary<v1::GitService>(s, &Stub::Clean, request);
+                     });
   clean->add_flag("--dry-run", *clean_dry_run, "Only list what would be removed");
   clean->add_flag("--force", *clean_force, "Do not ask for confirmation");
 
@@ -86,13 +81,14 @@ void AddGitCommands(CommandLine& cli) {
                  });
 
   auto status_name = std::make_shared<std::string>();
-  CLI::App* sub_status = cli.AddCommand(
-      submodules, "status", "One submodule's full status",
-      "  llorch-pool git submodules status --name reference/llama.cpp\n", [status_name](Session& s) {
-        v1::GetSubmoduleStatusRequest request;
-        request.set_name(*status_name);
-        return CallUnary<v1::GitService>(s, &Stub::GetSubmoduleStatus, request);
-      });
+  CLI::App* sub_status =
+      cli.AddCommand(submodules, "status", "One submodule's full status",
+                     "  llorch-pool git submodules status --name reference/llama.cpp\n",
+                     [status_name](Session& s) {
+                       v1::GetSubmoduleStatusRequest request;
+                       request.set_name(*status_name);
+                       return CallUnary<v1::GitService>(s, &Stub::GetSubmoduleStatus, request);
+                     });
   sub_status->add_option("--name", *status_name, "Submodule name in .gitmodules")->required();
 
   auto update_names = std::make_shared<std::vector<std::string>>();
@@ -111,12 +107,11 @@ void AddGitCommands(CommandLine& cli) {
         for (const std::string& name : *update_names) request.add_names(name);
         request.set_remote(*update_remote);
         request.set_force(*update_force);
-        return RunOperation(s, [&](grpc::ClientContext* c, const std::shared_ptr<grpc::Channel>& ch) {
-          return v1::GitService::NewStub(ch)->UpdateSubmodules(c, request);
-        });
+        return RunOperation<v1::GitService>(s, &v1::GitService::Stub::UpdateSubmodules, request);
       });
   CLI::Option* all = update->add_flag("--all", *update_all, "Update every submodule");
-  CLI::Option* name = update->add_option("--name", *update_names, "Submodule to update (repeatable)");
+  CLI::Option* name =
+      update->add_option("--name", *update_names, "Submodule to update (repeatable)");
   all->excludes(name);
   update->add_flag("--remote", *update_remote, "Move to the remote branch tip");
   update->add_flag("--force", *update_force, "Also update submodules put on a branch");
@@ -133,15 +128,16 @@ void AddGitCommands(CommandLine& cli) {
 
   auto branch_name = std::make_shared<std::string>();
   auto branch = std::make_shared<std::string>();
-  CLI::App* branch_cmd = cli.AddCommand(
-      submodules, "branch", "Check out a branch in a submodule (fetching it first)",
-      "  llorch-pool git submodules branch --name reference/candle --branch llorch/metal-bugfixes\n",
-      [branch_name, branch](Session& s) {
-        v1::SwitchSubmoduleBranchRequest request;
-        request.set_name(*branch_name);
-        request.set_branch(*branch);
-        return CallUnary<v1::GitService>(s, &Stub::SwitchSubmoduleBranch, request);
-      });
+  CLI::App* branch_cmd =
+      cli.AddCommand(submodules, "branch", "Check out a branch in a submodule (fetching it first)",
+                     "  llorch-pool git submodules branch --name reference/candle --branch "
+                     "llorch/metal-bugfixes\n",
+                     [branch_name, branch](Session& s) {
+                       v1::SwitchSubmoduleBranchRequest request;
+                       request.set_name(*branch_name);
+                       request.set_branch(*branch);
+                       return CallUnary<v1::GitService>(s, &Stub::SwitchSubmoduleBranch, request);
+                     });
   branch_cmd->add_option("--name", *branch_name, "Submodule name in .gitmodules")->required();
   branch_cmd->add_option("--branch", *branch, "Branch (default: the one .gitmodules names)");
 }

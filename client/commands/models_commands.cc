@@ -17,10 +17,14 @@ namespace v1 = pool::v1;
 
 Cell StateCell(v1::DownloadState state) {
   switch (state) {
-    case v1::DOWNLOAD_STATE_DOWNLOADED: return {"downloaded", Color::kGreen};
-    case v1::DOWNLOAD_STATE_UNVERIFIED: return {"unverified", Color::kYellow};
-    case v1::DOWNLOAD_STATE_PARTIAL: return {"partial", Color::kYellow};
-    default: return {"not downloaded", Color::kDim};
+    case v1::DOWNLOAD_STATE_DOWNLOADED:
+      return {"downloaded", Color::kGreen};
+    case v1::DOWNLOAD_STATE_UNVERIFIED:
+      return {"unverified", Color::kYellow};
+    case v1::DOWNLOAD_STATE_PARTIAL:
+      return {"partial", Color::kYellow};
+    default:
+      return {"not downloaded", Color::kDim};
   }
 }
 
@@ -69,7 +73,7 @@ void AddModelsCommands(CommandLine& cli) {
   cli.AddCommand(models, "list", "Downloaded and partial models, their files and sizes",
                  "  llorch-pool models list\n", [](Session& s) {
                    return CallUnary<v1::ModelService>(s, &v1::ModelService::Stub::ListModels,
-                                    v1::ListModelsRequest());
+                                                      v1::ListModelsRequest());
                  });
 
   auto info_id = std::make_shared<std::string>();
@@ -93,10 +97,7 @@ void AddModelsCommands(CommandLine& cli) {
         v1::DownloadModelRequest request;
         for (const std::string& id : *download_ids) request.add_ids(id);
         request.set_force(*download_force);
-        return RunOperation(s, [&](grpc::ClientContext* context,
-                                   const std::shared_ptr<grpc::Channel>& channel) {
-          return v1::ModelService::NewStub(channel)->DownloadModel(context, request);
-        });
+        return RunOperation<v1::ModelService>(s, &v1::ModelService::Stub::DownloadModel, request);
       });
   download_cmd->add_option("ids", *download_ids, "Model ids")->required();
   download_cmd->add_flag("--force", *download_force, "Download again even if already verified");
@@ -111,10 +112,7 @@ void AddModelsCommands(CommandLine& cli) {
         v1::VerifyModelRequest request;
         for (const std::string& id : *verify_ids) request.add_ids(id);
         request.set_all(*verify_all);
-        return RunOperation(s, [&](grpc::ClientContext* context,
-                                   const std::shared_ptr<grpc::Channel>& channel) {
-          return v1::ModelService::NewStub(channel)->VerifyModel(context, request);
-        });
+        return RunOperation<v1::ModelService>(s, &v1::ModelService::Stub::VerifyModel, request);
       });
   auto verify_ids_option = verify->add_option("ids", *verify_ids, "Model ids");
   verify->add_flag("--all", *verify_all, "Verify every model on disk")->excludes(verify_ids_option);
@@ -137,7 +135,7 @@ void AddModelsCommands(CommandLine& cli) {
   cli.AddCommand(models, "du", "Disk usage per model, total, and free space",
                  "  llorch-pool models du\n", [](Session& s) {
                    return CallUnary<v1::ModelService>(s, &v1::ModelService::Stub::GetDiskUsage,
-                                    v1::GetDiskUsageRequest());
+                                                      v1::GetDiskUsageRequest());
                  });
 }
 

@@ -36,19 +36,19 @@ void AddOpsCommands(CommandLine& cli) {
 
   auto watch_id = std::make_shared<std::string>();
   cli.AddCommand(ops, "watch", "Follow an operation: its history, then live progress",
-                 "  llorch-pool ops watch op-7f3a2c\n", [watch_id](Session& s) {
+                 "  llorch-pool ops watch op-7f3a2c\n",
+                 [watch_id](Session& s) {
                    v1::WatchOperationRequest request;
                    request.set_id(*watch_id);
-                   return RunOperation(
-                       s, [&](grpc::ClientContext* c, const std::shared_ptr<grpc::Channel>& ch) {
-                         return v1::OperationService::NewStub(ch)->WatchOperation(c, request);
-                       });
+                   return RunOperation<v1::OperationService>(
+                       s, &v1::OperationService::Stub::WatchOperation, request);
                  })
       ->add_option("id", *watch_id, "Operation id")
       ->required();
 
   auto cancel_id = std::make_shared<std::string>();
-  cli.AddCommand(ops, "cancel", "Cancel a running operation", "  llorch-pool ops cancel op-7f3a2c\n",
+  cli.AddCommand(ops, "cancel", "Cancel a running operation",
+                 "  llorch-pool ops cancel op-7f3a2c\n",
                  [cancel_id](Session& s) {
                    v1::CancelOperationRequest request;
                    request.set_id(*cancel_id);

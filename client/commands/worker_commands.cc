@@ -44,9 +44,7 @@ void AddWorkerCommands(CommandLine& cli) {
         request.set_port(spawn_flags->port);
         request.set_worker_id(spawn_flags->worker_id);
         request.set_wait_ready(spawn_flags->wait);
-        return RunOperation(s, [&](grpc::ClientContext* c, const std::shared_ptr<grpc::Channel>& ch) {
-          return v1::WorkerService::NewStub(ch)->SpawnWorker(c, request);
-        });
+        return RunOperation<v1::WorkerService>(s, &v1::WorkerService::Stub::SpawnWorker, request);
       });
   spawn->add_option("backend", spawn_flags->backend, "cpu, cuda or metal")
       ->required()

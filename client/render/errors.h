@@ -5,9 +5,9 @@
 #ifndef LLORCH_CLIENT_RENDER_ERRORS_H_
 #define LLORCH_CLIENT_RENDER_ERRORS_H_
 
-#include <string>
-
 #include <grpcpp/support/status.h>
+
+#include <string>
 
 #include "absl/status/status.h"
 #include "client/render/style.h"

@@ -23,8 +23,6 @@ std::string Convert(const google::protobuf::Message& message, bool indent) {
 
 std::string ToJson(const google::protobuf::Message& message) { return Convert(message, true); }
 
-std::string ToJsonLine(const google::protobuf::Message& message) {
-  return Convert(message, false);
-}
+std::string ToJsonLine(const google::protobuf::Message& message) { return Convert(message, false); }
 
 }  // namespace llorch

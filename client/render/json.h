@@ -3,9 +3,9 @@
 #ifndef LLORCH_CLIENT_RENDER_JSON_H_
 #define LLORCH_CLIENT_RENDER_JSON_H_
 
-#include <string>
-
 #include <google/protobuf/message.h>
+
+#include <string>
 
 namespace llorch {
 

@@ -16,14 +16,29 @@ std::string Style::Paint(absl::string_view text, Color color) const {
   if (!enabled_ || color == Color::kNone) return std::string(text);
   const char* code = "";
   switch (color) {
-    case Color::kNone: break;
-    case Color::kBold: code = "1"; break;
-    case Color::kDim: code = "2"; break;
-    case Color::kRed: code = "31"; break;
-    case Color::kGreen: code = "32"; break;
-    case Color::kYellow: code = "33"; break;
-    case Color::kBlue: code = "34"; break;
-    case Color::kCyan: code = "36"; break;
+    case Color::kNone:
+      break;
+    case Color::kBold:
+      code = "1";
+      break;
+    case Color::kDim:
+      code = "2";
+      break;
+    case Color::kRed:
+      code = "31";
+      break;
+    case Color::kGreen:
+      code = "32";
+      break;
+    case Color::kYellow:
+      code = "33";
+      break;
+    case Color::kBlue:
+      code = "34";
+      break;
+    case Color::kCyan:
+      code = "36";
+      break;
   }
   return absl::StrCat("\x1b[", code, "m", text, "\x1b[0m");
 }

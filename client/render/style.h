@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace llorch {

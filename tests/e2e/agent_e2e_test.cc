@@ -1,11 +1,11 @@
 // pool-agent as an operator runs it, and llorch-pool finding and using it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "common/address.h"
 #include "nlohmann/json.hpp"
@@ -45,8 +45,7 @@ class AgentE2eTest : public ::testing::Test {
 
 TEST_F(AgentE2eTest, ListensOnTheDefaultSocketAndTheCliFindsIt) {
   auto agent = StartAgent({}, default_socket());
-  EXPECT_EQ(std::filesystem::status(default_socket()).permissions() &
-                std::filesystem::perms::all,
+  EXPECT_EQ(std::filesystem::status(default_socket()).permissions() & std::filesystem::perms::all,
             std::filesystem::perms(0660));
 
   CommandResult info = env_.Run({"-v", "agent", "info", "-o", "json"});

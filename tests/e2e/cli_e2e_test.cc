@@ -1,9 +1,9 @@
 // llorch-pool as a new user runs it: installed binary, no agent running, fresh home.
-#include <filesystem>
-#include <fstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_env.h"
@@ -31,7 +31,8 @@ TEST_F(CliE2eTest, CatalogShowsAllTenModelsWithHubUrlsAndStatus) {
   CommandResult result = env_.Run({"models", "catalog"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   for (const std::string& id : kModelIds) EXPECT_THAT(result.out, HasSubstr(id + " "));
-  EXPECT_THAT(result.out, HasSubstr("https://huggingface.co/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF"));
+  EXPECT_THAT(result.out,
+              HasSubstr("https://huggingface.co/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF"));
   EXPECT_THAT(result.out, HasSubstr("https://huggingface.co/openai-community/gpt2"));
   EXPECT_THAT(result.out, HasSubstr("not downloaded"));
   EXPECT_THAT(result.out, HasSubstr("669 MB"));
@@ -42,8 +43,9 @@ TEST_F(CliE2eTest, CatalogShowsAllTenModelsWithHubUrlsAndStatus) {
 TEST_F(CliE2eTest, CatalogReadsDownloadStatusFromTheModelsDir) {
   WriteFile(env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf", "GGUF....");
   WriteFile(env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf", "GGUF");
-  WriteFile(env_.models_dir() + "/tinyllama/.llorch/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf.manifest.json",
-            R"({"size": 4})");
+  WriteFile(
+      env_.models_dir() + "/tinyllama/.llorch/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf.manifest.json",
+      R"({"size": 4})");
   WriteFile(env_.models_dir() + "/phi3/.llorch/Phi-3-mini-4k-instruct-q4.gguf.partial", "12");
   CommandResult result = env_.Run({"models", "catalog", "--output", "json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -66,9 +68,10 @@ TEST_F(CliE2eTest, CatalogReadsDownloadStatusFromTheModelsDir) {
 }
 
 TEST_F(CliE2eTest, CatalogJsonParsesWithEveryField) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"models", "catalog", "--output", "json"}, {"--output", "json", "models", "catalog"},
-           {"-o", "json", "models", "catalog"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"models", "catalog", "--output", "json"},
+                                             {"--output", "json", "models", "catalog"},
+                                             {"-o", "json", "models", "catalog"}}) {
     CommandResult result = env_.Run(args);
     ASSERT_EQ(result.exit_code, 0) << result.err;
     nlohmann::json json = nlohmann::json::parse(result.out);
@@ -98,9 +101,11 @@ TEST_F(CliE2eTest, CatalogFiltersByIdAndUnknownIdIsActionable) {
 }
 
 TEST_F(CliE2eTest, UnknownModelIdIsRejectedBeforeAnythingRuns) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"models", "info", "tinyllam"}, {"models", "download", "tinyllam"},
-           {"models", "delete", "tinyllam", "--force"}, {"models", "verify", "tinyllam"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"models", "info", "tinyllam"},
+                                             {"models", "download", "tinyllam"},
+                                             {"models", "delete", "tinyllam", "--force"},
+                                             {"models", "verify", "tinyllam"}}) {
     CommandResult result = env_.Run(args);
     EXPECT_EQ(result.exit_code, 2) << args[1];
     EXPECT_THAT(result.err, HasSubstr("unknown model 'tinyllam' (did you mean 'tinyllama'?)"));
@@ -127,18 +132,18 @@ TEST_F(CliE2eTest, GroupWithoutSubcommandShowsItsHelpAndExitsTwo) {
 }
 
 TEST_F(CliE2eTest, HelpAtEveryLevelHasExamples) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--help"},
-           {"models", "--help"},
-           {"models", "catalog", "--help"},
-           {"models", "download", "--help"},
-           {"git", "--help"},
-           {"git", "submodules", "--help"},
-           {"git", "submodules", "branch", "--help"},
-           {"worker", "spawn", "--help"},
-           {"dev", "--help"},
-           {"ops", "--help"},
-           {"agent", "info", "--help"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--help"},
+                                             {"models", "--help"},
+                                             {"models", "catalog", "--help"},
+                                             {"models", "download", "--help"},
+                                             {"git", "--help"},
+                                             {"git", "submodules", "--help"},
+                                             {"git", "submodules", "branch", "--help"},
+                                             {"worker", "spawn", "--help"},
+                                             {"dev", "--help"},
+                                             {"ops", "--help"},
+                                             {"agent", "info", "--help"}}) {
     CommandResult result = env_.Run(args);
     EXPECT_EQ(result.exit_code, 0) << args[0];
     EXPECT_THAT(result.out, HasSubstr("Examples:")) << args[0] << " " << args.back();
@@ -165,8 +170,8 @@ TEST_F(CliE2eTest, AgentInfoInProcessDescribesThisHost) {
 }
 
 TEST_F(CliE2eTest, UnreachableAgentExitsThreeWithAHint) {
-  CommandResult result = env_.Run({"--agent", "unix:" + env_.Path("run/nobody.sock"), "models",
-                                   "catalog"});
+  CommandResult result =
+      env_.Run({"--agent", "unix:" + env_.Path("run/nobody.sock"), "models", "catalog"});
   EXPECT_EQ(result.exit_code, 3);
   EXPECT_THAT(result.err, HasSubstr("no agent answers at unix:"));
   EXPECT_THAT(result.err, HasSubstr("--standalone"));
@@ -178,9 +183,11 @@ TEST_F(CliE2eTest, UnreachableAgentExitsThreeWithAHint) {
 }
 
 TEST_F(CliE2eTest, CommandsOfLaterReleasesSayNotAvailableYet) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"git", "status"}, {"worker", "list"}, {"dev", "doctor"}, {"ops", "list"},
-           {"models", "list"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"git", "status"},
+                                                                {"worker", "list"},
+                                                                {"dev", "doctor"},
+                                                                {"ops", "list"},
+                                                                {"models", "list"}}) {
     CommandResult result = env_.Run(args);
     EXPECT_EQ(result.exit_code, 1) << args[0];
     EXPECT_THAT(result.err,
@@ -205,7 +212,8 @@ TEST_F(CliE2eTest, ConfigErrorsNameFileAndLine) {
 }
 
 TEST_F(CliE2eTest, ModelsDirComesFromConfigEnvAndFlagInThatOrder) {
-  WriteFile(env_.Path("config/llorch/pool.toml"), "models_dir = \"" + env_.Path("from-file") + "\"\n");
+  WriteFile(env_.Path("config/llorch/pool.toml"),
+            "models_dir = \"" + env_.Path("from-file") + "\"\n");
   auto models_dir = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"agent", "info", "-o", "json"};
     args.insert(args.end(), extra.begin(), extra.end());

@@ -2,13 +2,13 @@
 // health and reflection served, later-release RPCs honest about it.
 #include "agent/server/agent_server.h"
 
-#include <filesystem>
-#include <fstream>
-
 #include <gmock/gmock.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/git.grpc.pb.h"
@@ -60,7 +60,8 @@ v1::ListCatalogResponse ListCatalog(const std::shared_ptr<grpc::Channel>& channe
   for (const std::string& id : ids) request.add_ids(id);
   v1::ListCatalogResponse response;
   grpc::ClientContext context;
-  grpc::Status status = v1::ModelService::NewStub(channel)->ListCatalog(&context, request, &response);
+  grpc::Status status =
+      v1::ModelService::NewStub(channel)->ListCatalog(&context, request, &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
   return response;
 }
@@ -126,12 +127,11 @@ TEST_F(AgentServerTest, ReflectionListsEveryService) {
   absl::StatusOr<std::vector<std::string>> services =
       testing::ListServicesByReflection(socket_channel_);
   ASSERT_TRUE(services.ok()) << services.status();
-  EXPECT_THAT(*services,
-              UnorderedElementsAre("llorch.pool.v1.ModelService", "llorch.pool.v1.GitService",
-                                   "llorch.pool.v1.WorkerService", "llorch.pool.v1.DevService",
-                                   "llorch.pool.v1.OperationService",
-                                   "llorch.pool.v1.AgentService", "grpc.health.v1.Health",
-                                   "grpc.reflection.v1alpha.ServerReflection"));
+  EXPECT_THAT(*services, UnorderedElementsAre(
+                             "llorch.pool.v1.ModelService", "llorch.pool.v1.GitService",
+                             "llorch.pool.v1.WorkerService", "llorch.pool.v1.DevService",
+                             "llorch.pool.v1.OperationService", "llorch.pool.v1.AgentService",
+                             "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"));
 }
 
 TEST_F(AgentServerTest, LaterReleaseRpcsAreUnimplementedAndNameTheCommand) {

@@ -1,12 +1,12 @@
 #include "tests/support/grpc_probe.h"
 
-#include <chrono>
-
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <grpcpp/completion_queue.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/byte_buffer.h>
+
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 

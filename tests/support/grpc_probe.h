@@ -4,11 +4,11 @@
 #ifndef LLORCH_TESTS_SUPPORT_GRPC_PROBE_H_
 #define LLORCH_TESTS_SUPPORT_GRPC_PROBE_H_
 
+#include <grpcpp/channel.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 

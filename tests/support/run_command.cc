@@ -8,9 +8,9 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <thread>
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -133,8 +133,7 @@ int BackgroundProcess::Wait() {
 }
 
 bool WaitFor(const std::function<bool()>& condition, double seconds) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
     if (condition()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

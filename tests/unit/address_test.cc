@@ -42,8 +42,7 @@ TEST(AddressTest, RejectsMalformedAddressesWithTheExpectedForms) {
     absl::StatusOr<Address> address = ParseAddress(bad);
     ASSERT_FALSE(address.ok()) << bad;
     EXPECT_EQ(address.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_NE(address.status().message().find("expected unix:PATH, HOST:PORT"),
-              std::string::npos)
+    EXPECT_NE(address.status().message().find("expected unix:PATH, HOST:PORT"), std::string::npos)
         << address.status();
   }
 }

@@ -112,7 +112,8 @@ TEST(CatalogTest, SyntaxErrorNamesLineAndColumn) {
 
 TEST(CatalogTest, EmptyCatalogIsAnError) {
   EXPECT_THAT(ParseError(""), HasSubstr("no [[models]] entries"));
-  EXPECT_THAT(ParseError("title = \"x\"\n"), HasSubstr("test.toml:1: unknown top-level key 'title'"));
+  EXPECT_THAT(ParseError("title = \"x\"\n"),
+              HasSubstr("test.toml:1: unknown top-level key 'title'"));
 }
 
 TEST(CatalogTest, UnknownKeyIsNamedWithItsLineAndASuggestion) {
@@ -133,7 +134,8 @@ TEST(CatalogTest, WrongTypesNameTheLine) {
   EXPECT_EQ(ParseError(With("size_bytes", "\"big\"")),
             "test.toml:7: model 'tiny': size_bytes must be an integer");
   EXPECT_THAT(ParseError(With("verified", "\"yes\"")), HasSubstr("verified must be true or false"));
-  EXPECT_THAT(ParseError(With("name", "3")), HasSubstr("test.toml:3: model 'tiny': name must be a string"));
+  EXPECT_THAT(ParseError(With("name", "3")),
+              HasSubstr("test.toml:3: model 'tiny': name must be a string"));
   EXPECT_THAT(ParseError(With("size_bytes", "0")), HasSubstr("size_bytes must be greater than 0"));
 }
 
@@ -144,12 +146,13 @@ TEST(CatalogTest, DuplicateIdsAreRejected) {
 
 TEST(CatalogTest, TwoModelsMayShareADirButNotAFile) {
   std::string second = With("id", "\"tiny2\"");
-  EXPECT_THAT(ParseError(std::string(kTiny) + second), HasSubstr("another model already uses tiny/tiny.gguf"));
-  absl::StatusOr<Catalog> shared =
-      Catalog::Parse(std::string(kTiny) + With("id", "\"tiny2\"").replace(
-                                              std::string(With("id", "\"tiny2\"")).find("tiny.gguf"),
-                                              9, "tiny2.gguf"),
-                     "test.toml");
+  EXPECT_THAT(ParseError(std::string(kTiny) + second),
+              HasSubstr("another model already uses tiny/tiny.gguf"));
+  absl::StatusOr<Catalog> shared = Catalog::Parse(
+      std::string(kTiny) +
+          With("id", "\"tiny2\"")
+              .replace(std::string(With("id", "\"tiny2\"")).find("tiny.gguf"), 9, "tiny2.gguf"),
+      "test.toml");
   EXPECT_TRUE(shared.ok()) << shared.status();
 }
 
@@ -160,7 +163,8 @@ TEST(CatalogTest, IdsMustBeLowercaseWords) {
 }
 
 TEST(CatalogTest, ReposMustBeOwnerSlashName) {
-  for (const char* repo : {"\"tiny\"", "\"a/b/c\"", "\"../x\"", "\"a/..\"", "\"-a/b\"", "\"a/b c\""}) {
+  for (const char* repo :
+       {"\"tiny\"", "\"a/b/c\"", "\"../x\"", "\"a/..\"", "\"-a/b\"", "\"a/b c\""}) {
     EXPECT_THAT(ParseError(With("repo", repo)), HasSubstr("repo must be 'owner/name'")) << repo;
   }
 }
@@ -168,17 +172,19 @@ TEST(CatalogTest, ReposMustBeOwnerSlashName) {
 TEST(CatalogTest, FileAndDirCannotEscapeTheModelsDir) {
   for (const char* file : {"\"../x.gguf\"", "\"a/x.gguf\"", "\".hidden.gguf\"", "\"a\\\\x.gguf\"",
                            "\"/etc/x.gguf\"", "\"..\""}) {
-    EXPECT_THAT(ParseError(With("file", file)), HasSubstr("file must be a plain file name")) << file;
+    EXPECT_THAT(ParseError(With("file", file)), HasSubstr("file must be a plain file name"))
+        << file;
   }
   EXPECT_THAT(ParseError(With("file", "\"x.bin\"")), HasSubstr("file must end in .gguf"));
   for (const char* dir : {"\"..\"", "\".\"", "\"a/b\"", "\"/tmp\"", "\".llorch\""}) {
-    EXPECT_THAT(ParseError(With("dir", dir)), HasSubstr("dir must be a plain directory name")) << dir;
+    EXPECT_THAT(ParseError(With("dir", dir)), HasSubstr("dir must be a plain directory name"))
+        << dir;
   }
 }
 
 TEST(CatalogTest, RevisionMustBeARefOrCommit) {
-  EXPECT_TRUE(Catalog::Parse(With("revision", "\"0123456789abcdef0123456789abcdef01234567\""),
-                             "t").ok());
+  EXPECT_TRUE(
+      Catalog::Parse(With("revision", "\"0123456789abcdef0123456789abcdef01234567\""), "t").ok());
   for (const char* revision : {"\"--upload-pack=x\"", "\"a..b\"", "\"a b\""}) {
     EXPECT_THAT(ParseError(With("revision", revision)), HasSubstr("revision must be")) << revision;
   }
@@ -201,8 +207,9 @@ TEST(CatalogTest, ConversionNeedsScriptAndArgs) {
                                               "converter_script = \"a.py\"\n"),
               HasSubstr("missing required key 'converter_args'"));
   for (const char* script : {"\"/usr/bin/x.py\"", "\"../x.py\"", "\"a/../../x.py\"", "\"-x.py\""}) {
-    EXPECT_THAT(ParseError(std::string(kTiny) + "requires_conversion = true\nconverter = \"x\"\n"
-                                                "converter_args = []\nconverter_script = " +
+    EXPECT_THAT(ParseError(std::string(kTiny) +
+                           "requires_conversion = true\nconverter = \"x\"\n"
+                           "converter_args = []\nconverter_script = " +
                            script + "\n"),
                 HasSubstr("converter_script must be a relative path inside the repository"))
         << script;

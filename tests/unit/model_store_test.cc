@@ -1,9 +1,9 @@
 #include "agent/models/model_store.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "tests/support/run_command.h"
 

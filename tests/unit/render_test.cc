@@ -50,8 +50,8 @@ TEST(ErrorsTest, DecodesHintAndReasonFromTheAgentStatus) {
   details.set_code(5);
   details.set_message("unknown model 'qwn'");
   details.add_details()->PackFrom(hint);
-  ClientError error = FromGrpcStatus(
-      grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown model 'qwn'", details.SerializeAsString()));
+  ClientError error = FromGrpcStatus(grpc::Status(
+      grpc::StatusCode::NOT_FOUND, "unknown model 'qwn'", details.SerializeAsString()));
   EXPECT_EQ(error.message, "unknown model 'qwn'");
   EXPECT_EQ(error.hint, "run llorch-pool models catalog");
   EXPECT_EQ(error.reason, "MODEL_NOT_FOUND");
