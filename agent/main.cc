@@ -133,14 +133,18 @@ int main(int argc, char** argv) {
   app.footer(llorch::kExamples);
   app.add_option("--listen", flags.listen,
                  "Address to serve on, repeatable: unix:PATH or HOST:PORT (default: the user's "
-                 "unix socket)");
+                 "unix socket)")
+      ->type_name("ADDR");
   app.add_option("--config", flags.config_file,
                  "Extra configuration file, read after /etc and "
-                 "the user file");
-  app.add_option("--catalog", flags.catalog, "Model catalog to use instead of the built-in one");
-  app.add_option("--models-dir", flags.models_dir, "Models directory");
-  app.add_option("--repo-root", flags.repo_root, "Repository checkout to manage");
+                 "the user file")
+      ->type_name("FILE");
+  app.add_option("--catalog", flags.catalog, "Model catalog to use instead of the built-in one")
+      ->type_name("FILE");
+  app.add_option("--models-dir", flags.models_dir, "Models directory")->type_name("DIR");
+  app.add_option("--repo-root", flags.repo_root, "Repository checkout to manage")->type_name("DIR");
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off")
+      ->type_name("LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.add_flag("--insecure", flags.insecure,
                "Allow TCP listeners on non-loopback addresses without TLS (isolated labs only)");

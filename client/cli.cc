@@ -51,19 +51,24 @@ CommandLine::CommandLine()
   // Global flags are accepted before or after the subcommand.
   app_.fallthrough();
   app_.add_option("--agent", flags_.agent,
-                  "Agent to talk to: unix:PATH or HOST:PORT (overrides agent.address)");
+                  "Agent to talk to: unix:PATH or HOST:PORT (overrides agent.address)")
+      ->type_name("ADDR");
   app_.add_flag("--standalone", flags_.standalone,
                 "Run the agent code inside this process, even if an agent is running");
   app_.add_option("-o,--output", flags_.output, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}));
   app_.add_flag("--no-color", flags_.no_color, "No colours (also NO_COLOR=1, or stdout not a TTY)");
   app_.add_option("--config", flags_.config_file,
-                  "Extra configuration file, read after /etc and the user file");
+                  "Extra configuration file, read after /etc and the user file")
+      ->type_name("FILE");
   app_.add_option("--catalog", flags_.catalog,
-                  "Model catalog file to use instead of the built-in one (standalone mode)");
-  app_.add_option("--models-dir", flags_.models_dir, "Models directory (standalone mode)");
-  app_.add_option("--repo-root", flags_.repo_root, "Repository checkout (standalone mode)");
-  app_.add_flag("-v,--verbose", flags_.verbosity, "Say more (which agent answers, timings)");
+                  "Model catalog file to use instead of the built-in one (standalone mode)")
+      ->type_name("FILE");
+  app_.add_option("--models-dir", flags_.models_dir, "Models directory (standalone mode)")
+      ->type_name("DIR");
+  app_.add_option("--repo-root", flags_.repo_root, "Repository checkout (standalone mode)")
+      ->type_name("DIR");
+  app_.add_flag("-v,--verbose", flags_.verbosity, "Say more (e.g. which agent answered)");
   app_.add_flag("-q,--quiet", flags_.quiet, "Print nothing but the result");
 
   AddModelsCommands(*this);
