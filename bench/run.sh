@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release preset and runs every benchmark, printing medians and ratios.
-# Usage: bench/run.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh release llorch-pool pool-agent startup_bench >&2
-build/release/bench/startup_bench "$PWD/build/release/client/llorch-pool" "${1:-50}"
+scripts/build.sh release llorch-pool pool-agent startup_bench verify_bench >&2
+cli="$PWD/build/release/client/llorch-pool"
+build/release/bench/startup_bench "$cli" 50
+build/release/bench/verify_bench "$cli" 5 1024

@@ -1,66 +1,135 @@
 #include "client/operation_stream.h"
 
-#include "absl/strings/str_cat.h"
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <mutex>
+#include <thread>
+
 #include "client/render/json.h"
-#include "client/render/units.h"
+#include "client/render/progress.h"
+#include "llorch/pool/v1/operation.grpc.pb.h"
 
 namespace llorch {
 namespace {
 
 namespace v1 = pool::v1;
 
-std::string DescribeProgress(const v1::Progress& progress) {
-  std::string amount;
-  if (progress.unit() == v1::PROGRESS_UNIT_BYTES) {
-    amount = FormatBytes(progress.done());
-    if (progress.total() > 0) amount += " / " + FormatBytes(progress.total());
-  } else {
-    amount = absl::StrCat(progress.done());
-    if (progress.total() > 0) absl::StrAppend(&amount, " / ", progress.total());
+std::atomic<bool> interrupted{false};
+
+void OnInterrupt(int) { interrupted.store(true); }
+
+// While alive: the first Ctrl-C sets `interrupted` (a second one kills the process as usual);
+// a thread asks the agent to cancel the operation once its id is known.
+class CancelOnInterrupt {
+ public:
+  CancelOnInterrupt(std::shared_ptr<grpc::Channel> channel, grpc::ClientContext* stream_context)
+      : channel_(std::move(channel)), stream_context_(stream_context) {
+    interrupted.store(false);
+    struct sigaction action {};
+    action.sa_handler = OnInterrupt;
+    action.sa_flags = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &previous_);
+    thread_ = std::thread([this] { Watch(); });
   }
-  return absl::StrCat(progress.phase(), " ", progress.current_item(),
-                      progress.current_item().empty() ? "" : " ", amount, "\n");
+
+  ~CancelOnInterrupt() {
+    done_.store(true);
+    thread_.join();
+    sigaction(SIGINT, &previous_, nullptr);
+  }
+
+  void SetOperationId(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    operation_id_ = id;
+  }
+
+ private:
+  void Watch() {
+    while (!done_.load()) {
+      if (interrupted.load() && !cancel_sent_) {
+        std::string id;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          id = operation_id_;
+        }
+        if (id.empty()) {
+          stream_context_->TryCancel();  // nothing started yet: just stop
+        } else {
+          std::fprintf(stderr, "\ncancelling %s ...\n", id.c_str());
+          v1::CancelOperationRequest request;
+          request.set_id(id);
+          v1::Operation operation;
+          grpc::ClientContext context;
+          context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+          if (!v1::OperationService::NewStub(channel_)
+                   ->CancelOperation(&context, request, &operation)
+                   .ok()) {
+            stream_context_->TryCancel();
+          }
+        }
+        cancel_sent_ = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  grpc::ClientContext* stream_context_;
+  struct sigaction previous_ {};
+  std::atomic<bool> done_{false};
+  bool cancel_sent_ = false;
+  std::mutex mutex_;
+  std::string operation_id_;
+  std::thread thread_;
+};
+
+int PrintResultAsJson(const google::protobuf::Any& result, Session& session) {
+  if (!session.json()) session.PrintJson(result);  // with --output json it was in the events
+  return kExitOk;
 }
 
 }  // namespace
 
-int RunOperation(Session& session, const OperationStarter& start) {
+int RunOperation(Session& session, const OperationStarter& start, const ResultHandler& on_result) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
   if (!channel.ok()) return session.Fail(channel.status());
   grpc::ClientContext context;  // no deadline: operations take as long as they take
+  ProgressDisplay display(stderr, isatty(STDERR_FILENO) != 0, session.quiet() || session.json(),
+                          session.err_style());
+  CancelOnInterrupt cancel(*channel, &context);
   std::unique_ptr<grpc::ClientReaderInterface<v1::OperationEvent>> reader =
       start(&context, *channel);
   v1::OperationEvent event;
-  bool failed = false;
+  v1::OperationEvent final_event;
   while (reader->Read(&event)) {
-    if (session.json()) {
-      session.Print(ToJsonLine(event) + "\n");
-      failed = event.has_error();
-      continue;
+    if (event.sequence() == 1 || !event.operation_id().empty()) {
+      cancel.SetOperationId(event.operation_id());
     }
     if (event.sequence() == 1) session.Verbose(1, "operation " + event.operation_id());
-    switch (event.payload_case()) {
-      case v1::OperationEvent::kProgress:
-        if (!session.quiet()) session.Print(DescribeProgress(event.progress()));
-        break;
-      case v1::OperationEvent::kLog:
-        if (!session.quiet()) session.Print(event.log().text() + "\n");
-        break;
-      case v1::OperationEvent::kResult:
-        session.Print(ToJson(event.result()) + "\n");
-        break;
-      case v1::OperationEvent::kError:
-        failed = true;
-        session.Fail(grpc::Status(static_cast<grpc::StatusCode>(event.error().code()),
-                                  event.error().message(), event.error().SerializeAsString()));
-        break;
-      default:
-        break;
-    }
+    if (session.json()) session.Print(ToJsonLine(event) + "\n");
+    display.OnEvent(event);
+    if (event.final()) final_event = event;
   }
+  display.Finish();
   grpc::Status status = reader->Finish();
+  if (interrupted.load()) {
+    std::fprintf(
+        stderr, "interrupted%s\n",
+        final_event.state() == v1::OPERATION_STATE_CANCELLED ? ": operation cancelled" : "");
+    return kExitInterrupted;
+  }
   if (!status.ok()) return session.Fail(status);
-  return failed ? kExitFailed : kExitOk;
+  if (final_event.has_error()) {
+    const v1::RpcStatus& error = final_event.error();
+    session.Fail(grpc::Status(static_cast<grpc::StatusCode>(error.code()), error.message(),
+                              error.SerializeAsString()));
+    return final_event.state() == v1::OPERATION_STATE_CANCELLED ? kExitInterrupted : kExitFailed;
+  }
+  if (!final_event.has_result()) return kExitOk;
+  return (on_result ? on_result : PrintResultAsJson)(final_event.result(), session);
 }
 
 }  // namespace llorch

@@ -1,11 +1,12 @@
-// Runs a streaming RPC that yields OperationEvents and reports it: JSON lines with
-// --output json, otherwise plain progress and log lines, then the result or the error.
-//
-// This is the minimal rendering every long command shares; the live progress bar (TTY), Ctrl-C
-// cancellation and per-kind result tables build on it.
+// Runs a streaming RPC that yields OperationEvents, the way every long command does:
+//   - progress on stderr (bar on a terminal, plain lines elsewhere, nothing with -q);
+//   - with --output json, every event as one JSON line on stdout;
+//   - the result on stdout through the command's result handler;
+//   - Ctrl-C asks the agent to cancel the operation, waits for its final event, exits 130.
 #ifndef LLORCH_CLIENT_OPERATION_STREAM_H_
 #define LLORCH_CLIENT_OPERATION_STREAM_H_
 
+#include <google/protobuf/any.pb.h>
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/sync_stream.h>
@@ -22,20 +23,28 @@ using OperationStarter =
     std::function<std::unique_ptr<grpc::ClientReaderInterface<pool::v1::OperationEvent>>(
         grpc::ClientContext*, const std::shared_ptr<grpc::Channel>&)>;
 
+// Handles a succeeded operation's result: prints it unless --output json (the events carried
+// it already) and returns the exit code, e.g. 1 for a verification that found problems. The
+// default prints the result as JSON and returns 0.
+using ResultHandler = std::function<int(const google::protobuf::Any& result, Session& session)>;
+
 // Starts the stream with `start`, renders every event, returns the exit code.
-int RunOperation(Session& session, const OperationStarter& start);
+int RunOperation(Session& session, const OperationStarter& start,
+                 const ResultHandler& on_result = nullptr);
 
 // The same for a streaming method of Service, e.g. RunOperation<GitService>(s, &Stub::Pull, req).
 template <typename Service, typename Request>
 int RunOperation(Session& session,
                  std::unique_ptr<grpc::ClientReader<pool::v1::OperationEvent>> (
                      Service::Stub::*method)(grpc::ClientContext*, const Request&),
-                 const Request& request) {
+                 const Request& request, const ResultHandler& on_result = nullptr) {
   return RunOperation(
-      session, [&](grpc::ClientContext* context, const std::shared_ptr<grpc::Channel>& channel) {
+      session,
+      [&](grpc::ClientContext* context, const std::shared_ptr<grpc::Channel>& channel) {
         auto stub = Service::NewStub(channel);
         return ((*stub).*method)(context, request);
-      });
+      },
+      on_result);
 }
 
 }  // namespace llorch

@@ -1,6 +1,14 @@
 #include "agent/models/model_service.h"
 
+#include <filesystem>
+#include <fstream>
+
+#include "agent/models/gguf_reader.h"
+#include "agent/models/model_verifier.h"
+#include "agent/ops/operation_registry.h"
+#include "agent/ops/operation_stream.h"
 #include "agent/server/grpc_status.h"
+#include "common/status.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -46,13 +54,123 @@ void ToProto(const CatalogModel& model, v1::CatalogModel* out) {
   }
 }
 
-void AddEntry(const CatalogModel& model, const ModelStore& store, v1::ListCatalogResponse* out) {
-  v1::CatalogEntry* entry = out->add_entries();
+void ToProto(const CatalogModel& model, const LocalModel& local, v1::CatalogEntry* entry) {
   ToProto(model, entry->mutable_model());
-  LocalModel local = store.Inspect(model);
   entry->set_state(ToProto(local.state));
   entry->set_local_bytes(local.bytes);
   entry->set_local_path(local.path.string());
+}
+
+void AddEntry(const CatalogModel& model, const ModelStore& store, v1::ListCatalogResponse* out) {
+  ToProto(model, store.Inspect(model), out->add_entries());
+}
+
+void ToProto(const StoreFile& file, v1::LocalFile* out) {
+  out->set_path(file.path);
+  out->set_size_bytes(file.bytes);
+  out->set_model_id(file.model_id);
+  out->set_partial(file.partial);
+}
+
+void ToProto(const StoreScan::Model& entry, v1::LocalModel* out) {
+  out->set_id(entry.model->id);
+  out->set_state(ToProto(entry.local.state));
+  for (const StoreFile& file : entry.files) ToProto(file, out->add_files());
+  out->set_total_bytes(entry.bytes);
+}
+
+void ToProto(const Manifest& manifest, v1::Manifest* out) {
+  out->set_repo(manifest.repo);
+  out->set_revision_commit(manifest.revision_commit);
+  out->set_file(manifest.file);
+  out->set_size_bytes(manifest.size);
+  out->set_sha256(manifest.sha256);
+  out->set_upstream_etag(manifest.upstream_etag);
+  out->mutable_downloaded_at()->set_seconds(manifest.downloaded_at);
+}
+
+void ToProto(const GgufSummary& gguf, v1::GgufMetadata* out) {
+  out->set_version(gguf.version);
+  out->set_architecture(gguf.architecture);
+  out->set_name(gguf.name);
+  out->set_context_length(gguf.context_length);
+  out->set_embedding_length(gguf.embedding_length);
+  out->set_block_count(gguf.block_count);
+  out->set_file_type(gguf.file_type);
+  out->set_tensor_count(gguf.tensor_count);
+  out->set_parameter_count(gguf.parameter_count);
+}
+
+// The model's config.json (a conversion's source, or one left next to the file), up to 1 MiB.
+std::string ReadConfigJson(const ModelStore& store, const CatalogModel& model) {
+  constexpr size_t kMaxBytes = 1 << 20;
+  const std::filesystem::path dir = store.models_dir() / model.dir;
+  for (const char* relative : {"source/config.json", "pytorch/config.json", "config.json"}) {
+    std::error_code ec;
+    const std::filesystem::path path = dir / relative;
+    if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(path, ec))) continue;
+    std::ifstream in(path, std::ios::binary);
+    std::string text(kMaxBytes, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(kMaxBytes));
+    text.resize(static_cast<size_t>(in.gcount()));
+    return text;
+  }
+  return "";
+}
+
+absl::Status FillDiskSpace(const ModelStore& store, v1::DiskSpace* out) {
+  absl::StatusOr<DiskSpace> space = store.FreeSpace();
+  if (!space.ok()) return space.status();
+  out->set_path(store.models_dir().string());
+  out->set_total_bytes(space->total_bytes);
+  out->set_free_bytes(space->free_bytes);
+  return absl::OkStatus();
+}
+
+// The work of a verify operation: hash every model's file with byte progress over all of them.
+void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& models,
+               Operation& op) {
+  uint64_t total = 0;
+  for (const CatalogModel* model : models) total += store.Inspect(*model).bytes;
+  v1::Progress progress;
+  progress.set_phase("hash");
+  progress.set_unit(v1::PROGRESS_UNIT_BYTES);
+  progress.set_total(total);
+  const absl::Time start = absl::Now();
+  uint64_t finished_bytes = 0;
+  v1::VerifyModelResult result;
+  result.set_ok(true);
+  for (const CatalogModel* model : models) {
+    progress.set_current_item(model->id);
+    absl::StatusOr<v1::ModelVerification> verification =
+        VerifyModel(store, *model, [&](uint64_t done) {
+          const uint64_t all_done = finished_bytes + done;
+          const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+          progress.set_done(all_done);
+          if (seconds > 0) {
+            const double rate = static_cast<double>(all_done) / seconds;
+            progress.set_rate_per_second(rate);
+            if (rate > 0 && total > all_done) {
+              progress.mutable_eta()->set_seconds(static_cast<int64_t>((total - all_done) / rate));
+            }
+          }
+          op.ReportProgress(progress);
+          return !op.cancel_requested();
+        });
+    if (!verification.ok()) {
+      op.Fail(verification.status());
+      return;
+    }
+    finished_bytes += store.Inspect(*model).bytes;
+    if (!verification->ok()) result.set_ok(false);
+    *result.add_models() = std::move(*verification);
+  }
+  if (progress.done() != total || progress.has_eta()) {  // else the last report said it all
+    progress.set_done(total);
+    progress.clear_eta();
+    op.ReportProgress(progress);
+  }
+  op.Succeed(result);
 }
 
 }  // namespace
@@ -74,7 +192,11 @@ absl::StatusOr<v1::ListCatalogResponse> ListCatalog(const Catalog& catalog, cons
 }
 
 ModelServiceImpl::ModelServiceImpl(std::shared_ptr<const AgentContext> context)
-    : context_(std::move(context)), store_(context_->models_dir) {}
+    : context_(std::move(context)),
+      store_(context_->models_dir),
+      in_use_check_([](const CatalogModel&) { return absl::OkStatus(); }) {}
+
+void ModelServiceImpl::SetInUseCheck(InUseCheck check) { in_use_check_ = std::move(check); }
 
 absl::Status ModelServiceImpl::CheckIds(
     const google::protobuf::RepeatedPtrField<std::string>& ids) const {
@@ -97,22 +219,41 @@ grpc::Status ModelServiceImpl::ListCatalog(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-// The store commands below arrive with the model store release; their ids are checked now so a
-// typo is reported as such rather than as "not available".
-
 grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
-                                          v1::ListModelsResponse*) {
-  return NotAvailableYet("models list");
+                                          v1::ListModelsResponse* response) {
+  StoreScan scan = store_.Scan(context_->catalog);
+  for (const StoreScan::Model& entry : scan.models) ToProto(entry, response->add_models());
+  for (const StoreFile& file : scan.unknown) ToProto(file, response->add_unknown_files());
+  response->set_total_bytes(scan.total_bytes);
+  response->set_models_dir(store_.models_dir().string());
+  return ToGrpcStatus(FillDiskSpace(store_, response->mutable_disk()));
 }
 
 grpc::Status ModelServiceImpl::GetModelInfo(grpc::ServerContext*,
                                             const v1::GetModelInfoRequest* request,
-                                            v1::ModelInfo*) {
-  if (absl::StatusOr<const CatalogModel*> model = context_->catalog.Lookup(request->id());
-      !model.ok()) {
-    return ToGrpcStatus(model.status());
+                                            v1::ModelInfo* response) {
+  absl::StatusOr<const CatalogModel*> model = context_->catalog.Lookup(request->id());
+  if (!model.ok()) return ToGrpcStatus(model.status());
+  const CatalogModel& found = **model;
+  const LocalModel local = store_.Inspect(found);
+  ToProto(found, local, response->mutable_entry());
+  for (const StoreFile& file : store_.OwnedFiles(context_->catalog, found)) {
+    ToProto(file, response->add_files());
+    response->set_disk_bytes(response->disk_bytes() + file.bytes);
   }
-  return NotAvailableYet("models info");
+  if (std::optional<Manifest> manifest = store_.ReadManifest(found)) {
+    ToProto(*manifest, response->mutable_manifest());
+  }
+  response->set_config_json(ReadConfigJson(store_, found));
+  if (local.state == LocalState::kUnverified || local.state == LocalState::kDownloaded) {
+    absl::StatusOr<GgufSummary> gguf = ReadGgufSummary(local.path.string());
+    if (gguf.ok()) {
+      ToProto(*gguf, response->mutable_gguf());
+    } else {
+      response->set_gguf_error(std::string(gguf.status().message()));
+    }
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext*,
@@ -122,26 +263,65 @@ grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext*,
   return NotAvailableYet("models download");
 }
 
-grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext*,
+grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
                                            const v1::VerifyModelRequest* request,
-                                           grpc::ServerWriter<v1::OperationEvent>*) {
+                                           grpc::ServerWriter<v1::OperationEvent>* writer) {
   if (absl::Status status = CheckIds(request->ids()); !status.ok()) return ToGrpcStatus(status);
-  return NotAvailableYet("models verify");
+  // --all: every model with its file on disk.
+  std::vector<const CatalogModel*> models;
+  if (request->all()) {
+    for (const CatalogModel& model : context_->catalog.models()) {
+      const LocalState state = store_.Inspect(model).state;
+      if (state == LocalState::kDownloaded || state == LocalState::kUnverified) {
+        models.push_back(&model);
+      }
+    }
+    if (models.empty()) {
+      return ToGrpcStatus(WithHint(absl::FailedPreconditionError("no model is on disk to verify"),
+                                   "`llorch-pool models list` shows what is on disk"));
+    }
+  } else {
+    for (const std::string& id : request->ids()) models.push_back(context_->catalog.Find(id));
+  }
+  std::string target;
+  for (const CatalogModel* model : models) target += (target.empty() ? "" : ",") + model->id;
+  std::shared_ptr<Operation> operation = context_->operations->Start(
+      "model.verify", target, /*join_key=*/"",
+      [store = store_, models](Operation& op) { RunVerify(store, models, op); });
+  return StreamOperation(server_context, *operation, 0, writer);
 }
 
 grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
                                            const v1::DeleteModelRequest* request,
-                                           v1::DeleteModelResponse*) {
-  if (absl::StatusOr<const CatalogModel*> model = context_->catalog.Lookup(request->id());
-      !model.ok()) {
-    return ToGrpcStatus(model.status());
+                                           v1::DeleteModelResponse* response) {
+  absl::StatusOr<const CatalogModel*> model = context_->catalog.Lookup(request->id());
+  if (!model.ok()) return ToGrpcStatus(model.status());
+  response->set_dry_run(request->dry_run());
+  std::vector<StoreFile> files;
+  if (request->dry_run()) {
+    files = store_.OwnedFiles(context_->catalog, **model);
+  } else {
+    if (absl::Status in_use = in_use_check_(**model); !in_use.ok()) return ToGrpcStatus(in_use);
+    absl::StatusOr<std::vector<StoreFile>> removed = store_.Delete(context_->catalog, **model);
+    if (!removed.ok()) return ToGrpcStatus(removed.status());
+    files = std::move(*removed);
   }
-  return NotAvailableYet("models delete");
+  for (const StoreFile& file : files) {
+    ToProto(file, response->add_removed());
+    response->set_freed_bytes(response->freed_bytes() + file.bytes);
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status ModelServiceImpl::GetDiskUsage(grpc::ServerContext*, const v1::GetDiskUsageRequest*,
-                                            v1::GetDiskUsageResponse*) {
-  return NotAvailableYet("models du");
+                                            v1::GetDiskUsageResponse* response) {
+  StoreScan scan = store_.Scan(context_->catalog);
+  for (const StoreScan::Model& entry : scan.models) ToProto(entry, response->add_models());
+  for (const StoreFile& file : scan.unknown) {
+    response->set_unknown_bytes(response->unknown_bytes() + file.bytes);
+  }
+  response->set_total_bytes(scan.total_bytes);
+  return ToGrpcStatus(FillDiskSpace(store_, response->mutable_disk()));
 }
 
 }  // namespace llorch

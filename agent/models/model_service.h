@@ -3,6 +3,7 @@
 #ifndef LLORCH_AGENT_MODELS_MODEL_SERVICE_H_
 #define LLORCH_AGENT_MODELS_MODEL_SERVICE_H_
 
+#include <functional>
 #include <memory>
 
 #include "agent/models/model_store.h"
@@ -18,14 +19,20 @@ absl::StatusOr<pool::v1::ListCatalogResponse> ListCatalog(const Catalog& catalog
 
 class ModelServiceImpl final : public pool::v1::ModelService::Service {
  public:
+  // Returns an error (FailedPrecondition) when `model` must not be deleted now, e.g. because a
+  // running worker serves it. The worker service installs its check; the default allows all.
+  using InUseCheck = std::function<absl::Status(const CatalogModel& model)>;
+
   explicit ModelServiceImpl(std::shared_ptr<const AgentContext> context);
+
+  void SetInUseCheck(InUseCheck check);
 
   grpc::Status ListCatalog(grpc::ServerContext*, const pool::v1::ListCatalogRequest* request,
                            pool::v1::ListCatalogResponse* response) override;
   grpc::Status ListModels(grpc::ServerContext*, const pool::v1::ListModelsRequest*,
                           pool::v1::ListModelsResponse*) override;
   grpc::Status GetModelInfo(grpc::ServerContext*, const pool::v1::GetModelInfoRequest* request,
-                            pool::v1::ModelInfo*) override;
+                            pool::v1::ModelInfo* response) override;
   grpc::Status DownloadModel(grpc::ServerContext*, const pool::v1::DownloadModelRequest* request,
                              grpc::ServerWriter<pool::v1::OperationEvent>*) override;
   grpc::Status VerifyModel(grpc::ServerContext*, const pool::v1::VerifyModelRequest* request,
@@ -41,6 +48,7 @@ class ModelServiceImpl final : public pool::v1::ModelService::Service {
 
   std::shared_ptr<const AgentContext> context_;
   ModelStore store_;
+  InUseCheck in_use_check_;
 };
 
 }  // namespace llorch

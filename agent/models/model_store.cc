@@ -1,13 +1,24 @@
 #include "agent/models/model_store.h"
 
+#include <sys/statvfs.h>
+
+#include <algorithm>
 #include <fstream>
+#include <set>
 #include <system_error>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/atomic_file.h"
+#include "common/status.h"
 #include "nlohmann/json.hpp"
 
 namespace llorch {
 namespace fs = std::filesystem;
 namespace {
+
+constexpr char kMetadataDir[] = ".llorch";
+constexpr char kHfDownloadDir[] = ".cache/huggingface/download";
 
 bool IsRegularFile(const fs::path& path, uint64_t* size) {
   std::error_code ec;
@@ -22,30 +33,64 @@ bool Exists(const fs::path& path) {
   return fs::exists(fs::symlink_status(path, ec));
 }
 
-// The manifest's recorded size, or -1 when it is missing or unreadable.
-int64_t ManifestSize(const fs::path& manifest_path) {
-  std::ifstream in(manifest_path);
-  if (!in) return -1;
-  nlohmann::json manifest = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!manifest.is_object() || !manifest.contains("size") ||
-      !manifest["size"].is_number_unsigned()) {
-    return -1;
-  }
-  return manifest["size"].get<int64_t>();
-}
-
 // Bytes held by our own partial-download files for `file` in `metadata_dir`.
 bool FindOwnPartial(const fs::path& metadata_dir, const std::string& file, uint64_t* bytes) {
   std::error_code ec;
   bool found = false;
   const std::string prefix = file + ".partial";
   for (fs::directory_iterator it(metadata_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().filename().string().rfind(prefix, 0) != 0) continue;
+    if (!absl::StartsWith(it->path().filename().string(), prefix)) continue;
     found = true;
     uint64_t size = 0;
     if (IsRegularFile(it->path(), &size)) *bytes += size;
   }
   return found;
+}
+
+struct Owner {
+  const CatalogModel* model = nullptr;
+  bool partial = false;
+};
+
+// Which catalog model owns the file at `relative` (to the models dir), by the layout above.
+Owner Classify(const Catalog& catalog, const fs::path& models_dir, const fs::path& relative) {
+  auto it = relative.begin();
+  if (it == relative.end()) return {};
+  const std::string dir = it->string();
+  const std::string rest = relative.lexically_relative(dir).generic_string();
+  std::vector<const CatalogModel*> in_dir;
+  for (const CatalogModel& model : catalog.models()) {
+    if (model.dir == dir) in_dir.push_back(&model);
+  }
+  for (const CatalogModel* model : in_dir) {
+    if (rest == model->file) return {model, false};
+    const std::string own_prefix = absl::StrCat(kMetadataDir, "/", model->file, ".");
+    if (absl::StartsWith(rest, own_prefix)) {
+      return {model, !absl::EndsWith(rest, ".manifest.json")};
+    }
+    const std::string hf_prefix = absl::StrCat(kHfDownloadDir, "/", model->file, ".");
+    if (absl::StartsWith(rest, hf_prefix)) return {model, true};
+    if (model->conversion &&
+        (absl::StartsWith(rest, "source/") || absl::StartsWith(rest, "pytorch/"))) {
+      return {model, !Exists(models_dir / dir / model->file)};
+    }
+  }
+  // The hf CLI names its incomplete downloads by a hash: give them to the model in this
+  // directory that has an hf lock but no finished file, if there is exactly one.
+  if (absl::StartsWith(rest, absl::StrCat(kHfDownloadDir, "/")) &&
+      absl::EndsWith(rest, ".incomplete")) {
+    const CatalogModel* owner = nullptr;
+    int candidates = 0;
+    for (const CatalogModel* model : in_dir) {
+      if (Exists(models_dir / dir / kHfDownloadDir / (model->file + ".lock")) &&
+          !Exists(models_dir / dir / model->file)) {
+        owner = model;
+        ++candidates;
+      }
+    }
+    if (candidates == 1) return {owner, true};
+  }
+  return {};
 }
 
 }  // namespace
@@ -57,11 +102,51 @@ fs::path ModelStore::ModelPath(const CatalogModel& model) const {
 }
 
 fs::path ModelStore::MetadataDir(const CatalogModel& model) const {
-  return models_dir_ / model.dir / ".llorch";
+  return models_dir_ / model.dir / kMetadataDir;
 }
 
 fs::path ModelStore::ManifestPath(const CatalogModel& model) const {
   return MetadataDir(model) / (model.file + ".manifest.json");
+}
+
+std::optional<Manifest> ModelStore::ReadManifest(const CatalogModel& model) const {
+  std::ifstream in(ManifestPath(model));
+  if (!in) return std::nullopt;
+  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("size") || !json["size"].is_number_unsigned()) {
+    return std::nullopt;
+  }
+  Manifest manifest;
+  manifest.size = json["size"].get<uint64_t>();
+  auto text = [&](const char* key) {
+    return json.contains(key) && json[key].is_string() ? json[key].get<std::string>() : "";
+  };
+  manifest.repo = text("repo");
+  manifest.revision_commit = text("revision_commit");
+  manifest.file = text("file");
+  manifest.sha256 = text("sha256");
+  manifest.upstream_etag = text("upstream_etag");
+  if (json.contains("downloaded_at") && json["downloaded_at"].is_number_integer()) {
+    manifest.downloaded_at = json["downloaded_at"].get<int64_t>();
+  }
+  return manifest;
+}
+
+absl::Status ModelStore::WriteManifest(const CatalogModel& model, const Manifest& manifest) const {
+  std::error_code ec;
+  fs::create_directories(MetadataDir(model), ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", MetadataDir(model).string(), ": ", ec.message()));
+  }
+  nlohmann::json json = {{"repo", manifest.repo},
+                         {"revision_commit", manifest.revision_commit},
+                         {"file", manifest.file},
+                         {"size", manifest.size},
+                         {"sha256", manifest.sha256},
+                         {"upstream_etag", manifest.upstream_etag},
+                         {"downloaded_at", manifest.downloaded_at}};
+  return WriteFileAtomically(ManifestPath(model).string(), json.dump(2) + "\n");
 }
 
 LocalModel ModelStore::Inspect(const CatalogModel& model) const {
@@ -70,21 +155,110 @@ LocalModel ModelStore::Inspect(const CatalogModel& model) const {
   uint64_t size = 0;
   if (IsRegularFile(local.path, &size)) {
     local.bytes = size;
-    int64_t manifest_size = ManifestSize(ManifestPath(model));
-    local.state = manifest_size >= 0 && static_cast<uint64_t>(manifest_size) == size
-                      ? LocalState::kDownloaded
-                      : LocalState::kUnverified;
+    std::optional<Manifest> manifest = ReadManifest(model);
+    local.state =
+        manifest && manifest->size == size ? LocalState::kDownloaded : LocalState::kUnverified;
     return local;
   }
   const fs::path dir = models_dir_ / model.dir;
-  const bool hf_partial = Exists(dir / ".cache/huggingface/download" / (model.file + ".lock"));
+  const bool hf_partial = Exists(dir / kHfDownloadDir / (model.file + ".lock"));
   const bool own_partial = FindOwnPartial(MetadataDir(model), model.file, &local.bytes);
-  // An interrupted conversion leaves its source files (`source/`, or `pytorch/` from the bash
-  // scripts) without the converted output.
+  // An interrupted conversion leaves its source files without the converted output.
   const bool conversion_partial =
       model.conversion && (Exists(dir / "source") || Exists(dir / "pytorch"));
   if (hf_partial || own_partial || conversion_partial) local.state = LocalState::kPartial;
   return local;
+}
+
+StoreScan ModelStore::Scan(const Catalog& catalog) const {
+  StoreScan scan;
+  std::vector<StoreScan::Model> by_model(catalog.models().size());
+  std::error_code ec;
+  for (fs::recursive_directory_iterator
+           it(models_dir_, fs::directory_options::skip_permission_denied, ec),
+       end;
+       !ec && it != end; it.increment(ec)) {
+    fs::file_status status = it->symlink_status(ec);
+    if (ec || fs::is_directory(status)) continue;
+    StoreFile file;
+    const fs::path relative = it->path().lexically_relative(models_dir_);
+    file.path = relative.generic_string();
+    uint64_t size = 0;
+    if (fs::is_regular_file(status) && IsRegularFile(it->path(), &size)) file.bytes = size;
+    scan.total_bytes += file.bytes;
+    Owner owner = Classify(catalog, models_dir_, relative);
+    if (!owner.model) {
+      scan.unknown.push_back(std::move(file));
+      continue;
+    }
+    file.model_id = owner.model->id;
+    file.partial = owner.partial;
+    StoreScan::Model& entry = by_model[owner.model - catalog.models().data()];
+    entry.bytes += file.bytes;
+    entry.files.push_back(std::move(file));
+  }
+  for (size_t i = 0; i < by_model.size(); ++i) {
+    if (by_model[i].files.empty()) continue;
+    by_model[i].model = &catalog.models()[i];
+    by_model[i].local = Inspect(catalog.models()[i]);
+    std::sort(by_model[i].files.begin(), by_model[i].files.end(),
+              [](const StoreFile& a, const StoreFile& b) { return a.path < b.path; });
+    scan.models.push_back(std::move(by_model[i]));
+  }
+  std::sort(scan.unknown.begin(), scan.unknown.end(),
+            [](const StoreFile& a, const StoreFile& b) { return a.path < b.path; });
+  return scan;
+}
+
+std::vector<StoreFile> ModelStore::OwnedFiles(const Catalog& catalog,
+                                              const CatalogModel& model) const {
+  for (StoreScan::Model& entry : Scan(catalog).models) {
+    if (entry.model->id == model.id) return std::move(entry.files);
+  }
+  return {};
+}
+
+absl::StatusOr<std::vector<StoreFile>> ModelStore::Delete(const Catalog& catalog,
+                                                          const CatalogModel& model) const {
+  std::error_code ec;
+  const fs::path dir = models_dir_ / model.dir;
+  if (fs::is_symlink(fs::symlink_status(dir, ec))) {
+    return WithHint(absl::FailedPreconditionError(
+                        absl::StrCat(dir.string(), " is a symlink; refusing to delete through it")),
+                    "remove the files by hand where the link points, or replace the link with "
+                    "a directory");
+  }
+  std::vector<StoreFile> files = OwnedFiles(catalog, model);
+  std::set<fs::path, std::greater<>> dirs;  // deepest first
+  for (const StoreFile& file : files) {
+    const fs::path path = models_dir_ / file.path;
+    // remove() never follows a symlink: a link is removed, not its target.
+    if (!fs::remove(path, ec) && ec) {
+      return absl::InternalError(absl::StrCat("cannot remove ", path.string(), ": ", ec.message()));
+    }
+    for (fs::path parent = path.parent_path(); parent != models_dir_ && parent.has_relative_path();
+         parent = parent.parent_path()) {
+      dirs.insert(parent);
+    }
+  }
+  for (const fs::path& empty : dirs) {
+    if (fs::is_empty(empty, ec)) fs::remove(empty, ec);
+  }
+  return files;
+}
+
+absl::StatusOr<DiskSpace> ModelStore::FreeSpace() const {
+  std::error_code ec;
+  fs::path probe = models_dir_;
+  while (!fs::exists(probe, ec) && probe.has_parent_path() && probe != probe.parent_path()) {
+    probe = probe.parent_path();
+  }
+  struct statvfs stats {};
+  if (statvfs(probe.c_str(), &stats) != 0) {
+    return absl::InternalError(absl::StrCat("cannot read free space of ", probe.string()));
+  }
+  return DiskSpace{static_cast<uint64_t>(stats.f_blocks) * stats.f_frsize,
+                   static_cast<uint64_t>(stats.f_bavail) * stats.f_frsize};
 }
 
 }  // namespace llorch

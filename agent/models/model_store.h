@@ -5,14 +5,19 @@
 //   <models_dir>/<dir>/.llorch/<file>.manifest.json   our manifest: proof the bytes were verified
 //   <models_dir>/<dir>/.llorch/<file>.partial*        our partial-download state
 //   <models_dir>/<dir>/.cache/huggingface/download/   the `hf` CLI's partial-download state
-// A model owns its files, not its directory: qwen and qwen-fp16 share `qwen/`.
+//   <models_dir>/<dir>/source/, pytorch/              conversion sources (pytorch/: bash scripts)
+// A model owns its files, not its directory: qwen and qwen-fp16 share `qwen/`. Nothing here
+// follows a symlink: a symlinked file is listed as such, never read through or deleted through.
 #ifndef LLORCH_AGENT_MODELS_MODEL_STORE_H_
 #define LLORCH_AGENT_MODELS_MODEL_STORE_H_
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "agent/models/catalog.h"
 
 namespace llorch {
@@ -30,6 +35,43 @@ struct LocalModel {
   uint64_t bytes = 0;          // size of the model file, or of the partial data
 };
 
+// The record written once a model file's SHA-256 was checked.
+struct Manifest {
+  std::string repo;
+  std::string revision_commit;
+  std::string file;
+  uint64_t size = 0;
+  std::string sha256;  // lower-case hex
+  std::string upstream_etag;
+  int64_t downloaded_at = 0;  // unix seconds
+};
+
+// One file in the models directory.
+struct StoreFile {
+  std::string path;  // relative to the models directory
+  uint64_t bytes = 0;
+  std::string model_id;  // owner; "" when no catalog entry owns it
+  bool partial = false;  // download or conversion state rather than a finished file
+};
+
+// Everything in the models directory, by owner.
+struct StoreScan {
+  struct Model {
+    const CatalogModel* model = nullptr;
+    LocalModel local;
+    std::vector<StoreFile> files;
+    uint64_t bytes = 0;
+  };
+  std::vector<Model> models;       // models with any file, in catalog order
+  std::vector<StoreFile> unknown;  // files no catalog entry owns
+  uint64_t total_bytes = 0;
+};
+
+struct DiskSpace {
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;  // available to this user
+};
+
 class ModelStore {
  public:
   explicit ModelStore(std::filesystem::path models_dir);
@@ -41,6 +83,25 @@ class ModelStore {
 
   // Reads the model's state from disk. Never fails: unreadable state counts as absent.
   LocalModel Inspect(const CatalogModel& model) const;
+
+  // The manifest, if present and well-formed.
+  std::optional<Manifest> ReadManifest(const CatalogModel& model) const;
+  // Writes the manifest atomically, creating the metadata directory.
+  absl::Status WriteManifest(const CatalogModel& model, const Manifest& manifest) const;
+
+  // Walks the models directory (a missing one is empty) and sorts every file to its owner.
+  StoreScan Scan(const Catalog& catalog) const;
+
+  // The files `model` owns, as Scan would list them.
+  std::vector<StoreFile> OwnedFiles(const Catalog& catalog, const CatalogModel& model) const;
+
+  // Removes the files `model` owns and the directories that become empty; returns what went.
+  // Refuses (FailedPrecondition) when the model's directory is reached through a symlink.
+  absl::StatusOr<std::vector<StoreFile>> Delete(const Catalog& catalog,
+                                                const CatalogModel& model) const;
+
+  // Space on the filesystem holding the models directory (or its nearest existing parent).
+  absl::StatusOr<DiskSpace> FreeSpace() const;
 
  private:
   std::filesystem::path MetadataDir(const CatalogModel& model) const;

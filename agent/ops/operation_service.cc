@@ -1,31 +1,50 @@
 #include "agent/ops/operation_service.h"
 
+#include <vector>
+
+#include "agent/ops/operation_registry.h"
+#include "agent/ops/operation_stream.h"
 #include "agent/server/grpc_status.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
 
 grpc::Status OperationServiceImpl::ListOperations(grpc::ServerContext*,
-                                                  const v1::ListOperationsRequest*,
-                                                  v1::ListOperationsResponse*) {
-  return NotAvailableYet("ops list");
+                                                  const v1::ListOperationsRequest* request,
+                                                  v1::ListOperationsResponse* response) {
+  std::vector<v1::OperationState> states;
+  for (int state : request->states()) states.push_back(static_cast<v1::OperationState>(state));
+  for (v1::Operation& operation : context_->operations->List(states, request->kind())) {
+    *response->add_operations() = std::move(operation);
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status OperationServiceImpl::GetOperation(grpc::ServerContext*,
-                                                const v1::GetOperationRequest*, v1::Operation*) {
-  return NotAvailableYet("ops get");
+                                                const v1::GetOperationRequest* request,
+                                                v1::Operation* response) {
+  absl::StatusOr<std::shared_ptr<Operation>> operation = context_->operations->Find(request->id());
+  if (!operation.ok()) return ToGrpcStatus(operation.status());
+  *response = (*operation)->Snapshot();
+  return grpc::Status::OK;
 }
 
-grpc::Status OperationServiceImpl::WatchOperation(grpc::ServerContext*,
-                                                  const v1::WatchOperationRequest*,
-                                                  grpc::ServerWriter<v1::OperationEvent>*) {
-  return NotAvailableYet("ops watch");
+grpc::Status OperationServiceImpl::WatchOperation(grpc::ServerContext* context,
+                                                  const v1::WatchOperationRequest* request,
+                                                  grpc::ServerWriter<v1::OperationEvent>* writer) {
+  absl::StatusOr<std::shared_ptr<Operation>> operation = context_->operations->Find(request->id());
+  if (!operation.ok()) return ToGrpcStatus(operation.status());
+  // The shared_ptr keeps the operation alive even if the history forgets it meanwhile.
+  return StreamOperation(context, **operation, request->after_sequence(), writer);
 }
 
 grpc::Status OperationServiceImpl::CancelOperation(grpc::ServerContext*,
-                                                   const v1::CancelOperationRequest*,
-                                                   v1::Operation*) {
-  return NotAvailableYet("ops cancel");
+                                                   const v1::CancelOperationRequest* request,
+                                                   v1::Operation* response) {
+  absl::StatusOr<v1::Operation> operation = context_->operations->Cancel(request->id());
+  if (!operation.ok()) return ToGrpcStatus(operation.status());
+  *response = std::move(*operation);
+  return grpc::Status::OK;
 }
 
 }  // namespace llorch

@@ -1,5 +1,5 @@
-// OperationService: watching and cancelling long-running operations. Part of the v1 API now; every
-// RPC answers UNIMPLEMENTED naming its command until the release that delivers it.
+// OperationService: lists, gets, watches and cancels the operations in the agent's
+// OperationRegistry (AgentContext::operations), whichever client started them.
 #ifndef LLORCH_AGENT_OPS_OPERATION_SERVICE_H_
 #define LLORCH_AGENT_OPS_OPERATION_SERVICE_H_
 

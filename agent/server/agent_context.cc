@@ -16,6 +16,7 @@ absl::StatusOr<std::shared_ptr<const AgentContext>> AgentContext::Create(
   context->config = config;
   context->in_process = in_process;
   context->started_at = absl::Now();
+  context->operations = std::make_shared<OperationRegistry>();
 
   if (!config.repo_root.empty()) {
     context->repo_root = (working_dir / config.repo_root).lexically_normal();

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/models/catalog.h"
+#include "agent/ops/operation_registry.h"
 #include "common/config.h"
 
 namespace llorch {
@@ -24,6 +25,9 @@ struct AgentContext {
   Catalog catalog;
   bool in_process = false;  // running inside llorch-pool (standalone mode)
   absl::Time started_at;
+  // Long-running operations of every service; thread-safe. Declared last so that it is
+  // destroyed first: running work is cancelled and joined while the rest is still alive.
+  std::shared_ptr<OperationRegistry> operations;
 
   // Resolves paths (relative ones against `working_dir`) and loads the catalog: the file named
   // by config.catalog, else the built-in one.

@@ -1,13 +1,18 @@
 // `llorch-pool models ...`: the catalog and the model store.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/cli.h"
 #include "client/operation_stream.h"
-#include "client/render/table.h"
+#include "client/render/model_views.h"
 #include "client/render/units.h"
 #include "client/unary_call.h"
+#include "common/status.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 
 namespace llorch {
@@ -15,37 +20,69 @@ namespace {
 
 namespace v1 = pool::v1;
 
-Cell StateCell(v1::DownloadState state) {
-  switch (state) {
-    case v1::DOWNLOAD_STATE_DOWNLOADED:
-      return {"downloaded", Color::kGreen};
-    case v1::DOWNLOAD_STATE_UNVERIFIED:
-      return {"unverified", Color::kYellow};
-    case v1::DOWNLOAD_STATE_PARTIAL:
-      return {"partial", Color::kYellow};
-    default:
-      return {"not downloaded", Color::kDim};
-  }
+using Stub = v1::ModelService::Stub;
+
+// Asks "question [y/N]" on the terminal; true only for an explicit yes.
+bool Confirm(const std::string& question) {
+  std::fprintf(stderr, "%s [y/N] ", question.c_str());
+  std::fflush(stderr);
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes";
 }
 
-std::string RenderCatalog(const v1::ListCatalogResponse& response, const Style& style) {
-  Table table({"ID", "NAME", "PARAMS", "SIZE", "STATUS", "CONVERT", "VERIFIED", "HUB"}, {3});
-  std::string notes;
-  for (const v1::CatalogEntry& entry : response.entries()) {
-    const v1::CatalogModel& model = entry.model();
-    const bool converts = model.has_conversion();
-    table.AddRow({Cell(model.id(), Color::kBold), model.name(), model.params(),
-                  "~" + FormatBytes(model.size_bytes()), StateCell(entry.state()),
-                  converts ? "yes (" + model.conversion().output_type() + ")" : "no",
-                  model.verified() ? Cell("yes") : Cell("no", Color::kYellow), model.hub_url()});
-    if (!model.note().empty()) {
-      notes += absl::StrCat("  ", style.Paint(model.id(), Color::kBold), ": ", model.note(), "\n");
+int PrintVerifyResult(const google::protobuf::Any& any, Session& session) {
+  v1::VerifyModelResult result;
+  if (!any.UnpackTo(&result)) return kExitFailed;
+  if (!session.json()) session.Print(RenderVerifyResult(result, session.out_style()));
+  return result.ok() ? kExitOk : kExitFailed;
+}
+
+// `models delete`: show what goes, ask unless --force, then delete.
+int RunDelete(Session& session, const std::string& id, bool force) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
+  if (!channel.ok()) return session.Fail(channel.status());
+  auto stub = v1::ModelService::NewStub(*channel);
+  v1::DeleteModelRequest request;
+  request.set_id(id);
+  request.set_dry_run(true);
+  v1::DeleteModelResponse plan;
+  grpc::Status status = stub->DeleteModel(session.NewCallContext().get(), request, &plan);
+  if (!status.ok()) return session.Fail(status);
+  if (plan.removed().empty()) {
+    if (session.json()) {
+      session.PrintJson(plan);
+    } else {
+      session.Print(absl::StrCat("Nothing of ", id, " is on disk.\n"));
+    }
+    return kExitOk;
+  }
+  if (!force) {
+    if (!isatty(STDIN_FILENO)) {
+      return session.Fail(
+          WithHint(absl::InvalidArgumentError(absl::StrCat(
+                       "refusing to delete ", id, " (", FormatBytes(plan.freed_bytes()),
+                       ") without confirmation, and there is no terminal to ask on")),
+                   absl::StrCat("run `llorch-pool models delete ", id,
+                                " --force` to delete without asking")));
+    }
+    std::fputs(RenderDeletedFiles(plan, session.err_style()).c_str(), stderr);
+    if (!Confirm(absl::StrCat("Delete these files of ", id, "?"))) {
+      std::fputs("Nothing deleted.\n", stderr);
+      return kExitFailed;
     }
   }
-  std::string out = table.Render(style);
-  if (!notes.empty()) out += "\nNotes:\n" + notes;
-  out += absl::StrCat("\nModels directory: ", response.models_dir(), "\n");
-  return out;
+  request.set_dry_run(false);
+  v1::DeleteModelResponse deleted;
+  status = stub->DeleteModel(session.NewCallContext().get(), request, &deleted);
+  if (!status.ok()) return session.Fail(status);
+  if (session.json()) {
+    session.PrintJson(deleted);
+  } else {
+    session.Print(absl::StrCat("Deleted ", id, ": ", deleted.removed_size(), " files, ",
+                               FormatBytes(deleted.freed_bytes()), " freed.\n"));
+  }
+  return kExitOk;
 }
 
 }  // namespace
@@ -72,8 +109,9 @@ void AddModelsCommands(CommandLine& cli) {
 
   cli.AddCommand(models, "list", "Downloaded and partial models, their files and sizes",
                  "  llorch-pool models list\n", [](Session& s) {
-                   return CallUnary<v1::ModelService>(s, &v1::ModelService::Stub::ListModels,
-                                                      v1::ListModelsRequest());
+                   return CallUnary<v1::ModelService>(
+                       s, &Stub::ListModels, v1::ListModelsRequest(),
+                       Renderer<v1::ListModelsResponse>(RenderModelList));
                  });
 
   auto info_id = std::make_shared<std::string>();
@@ -82,7 +120,8 @@ void AddModelsCommands(CommandLine& cli) {
       "  llorch-pool models info tinyllama\n", [info_id](Session& s) {
         v1::GetModelInfoRequest request;
         request.set_id(*info_id);
-        return CallUnary<v1::ModelService>(s, &v1::ModelService::Stub::GetModelInfo, request);
+        return CallUnary<v1::ModelService>(s, &Stub::GetModelInfo, request,
+                                           Renderer<v1::ModelInfo>(RenderModelInfo));
       });
   info->add_option("id", *info_id, "Model id")->required();
 
@@ -109,10 +148,13 @@ void AddModelsCommands(CommandLine& cli) {
       "  llorch-pool models verify tinyllama\n"
       "  llorch-pool models verify --all\n",
       [verify_ids, verify_all](Session& s) {
+        if (verify_ids->empty() && !*verify_all) {
+          return s.Fail(absl::InvalidArgumentError("say which models: IDs or --all"));
+        }
         v1::VerifyModelRequest request;
         for (const std::string& id : *verify_ids) request.add_ids(id);
         request.set_all(*verify_all);
-        return RunOperation<v1::ModelService>(s, &v1::ModelService::Stub::VerifyModel, request);
+        return RunOperation<v1::ModelService>(s, &Stub::VerifyModel, request, PrintVerifyResult);
       });
   auto verify_ids_option = verify->add_option("ids", *verify_ids, "Model ids");
   verify->add_flag("--all", *verify_all, "Verify every model on disk")->excludes(verify_ids_option);
@@ -123,19 +165,15 @@ void AddModelsCommands(CommandLine& cli) {
       models, "delete", "Remove one model's files (asks first unless --force)",
       "  llorch-pool models delete phi3\n"
       "  llorch-pool models delete phi3 --force\n",
-      [delete_id, delete_force](Session& s) {
-        v1::DeleteModelRequest request;
-        request.set_id(*delete_id);
-        request.set_dry_run(!*delete_force);
-        return CallUnary<v1::ModelService>(s, &v1::ModelService::Stub::DeleteModel, request);
-      });
+      [delete_id, delete_force](Session& s) { return RunDelete(s, *delete_id, *delete_force); });
   remove->add_option("id", *delete_id, "Model id")->required();
   remove->add_flag("--force", *delete_force, "Do not ask for confirmation");
 
   cli.AddCommand(models, "du", "Disk usage per model, total, and free space",
                  "  llorch-pool models du\n", [](Session& s) {
-                   return CallUnary<v1::ModelService>(s, &v1::ModelService::Stub::GetDiskUsage,
-                                                      v1::GetDiskUsageRequest());
+                   return CallUnary<v1::ModelService>(
+                       s, &Stub::GetDiskUsage, v1::GetDiskUsageRequest(),
+                       Renderer<v1::GetDiskUsageResponse>(RenderDiskUsage));
                  });
 }
 

@@ -4,6 +4,7 @@
 
 #include "client/cli.h"
 #include "client/operation_stream.h"
+#include "client/render/operation_views.h"
 #include "client/unary_call.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
 
@@ -20,8 +21,9 @@ void AddOpsCommands(CommandLine& cli) {
                                "  llorch-pool ops cancel op-7f3a2c\n");
   cli.AddCommand(ops, "list", "Running operations and recently finished ones",
                  "  llorch-pool ops list\n", [](Session& s) {
-                   return CallUnary<v1::OperationService>(s, &Stub::ListOperations,
-                                                          v1::ListOperationsRequest());
+                   return CallUnary<v1::OperationService>(
+                       s, &Stub::ListOperations, v1::ListOperationsRequest(),
+                       Renderer<v1::ListOperationsResponse>(RenderOperations));
                  });
 
   auto get_id = std::make_shared<std::string>();
@@ -29,7 +31,8 @@ void AddOpsCommands(CommandLine& cli) {
                  [get_id](Session& s) {
                    v1::GetOperationRequest request;
                    request.set_id(*get_id);
-                   return CallUnary<v1::OperationService>(s, &Stub::GetOperation, request);
+                   return CallUnary<v1::OperationService>(s, &Stub::GetOperation, request,
+                                                          Renderer<v1::Operation>(RenderOperation));
                  })
       ->add_option("id", *get_id, "Operation id")
       ->required();
@@ -52,7 +55,8 @@ void AddOpsCommands(CommandLine& cli) {
                  [cancel_id](Session& s) {
                    v1::CancelOperationRequest request;
                    request.set_id(*cancel_id);
-                   return CallUnary<v1::OperationService>(s, &Stub::CancelOperation, request);
+                   return CallUnary<v1::OperationService>(s, &Stub::CancelOperation, request,
+                                                          Renderer<v1::Operation>(RenderOperation));
                  })
       ->add_option("id", *cancel_id, "Operation id")
       ->required();

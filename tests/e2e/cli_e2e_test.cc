@@ -7,6 +7,7 @@
 
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_env.h"
+#include "tests/support/gguf_writer.h"
 
 namespace llorch::testing {
 namespace {
@@ -183,11 +184,8 @@ TEST_F(CliE2eTest, UnreachableAgentExitsThreeWithAHint) {
 }
 
 TEST_F(CliE2eTest, CommandsOfLaterReleasesSayNotAvailableYet) {
-  for (const auto& args : std::vector<std::vector<std::string>>{{"git", "status"},
-                                                                {"worker", "list"},
-                                                                {"dev", "doctor"},
-                                                                {"ops", "list"},
-                                                                {"models", "list"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"git", "status"}, {"worker", "list"}, {"dev", "doctor"}}) {
     CommandResult result = env_.Run(args);
     EXPECT_EQ(result.exit_code, 1) << args[0];
     EXPECT_THAT(result.err,
@@ -225,6 +223,88 @@ TEST_F(CliE2eTest, ModelsDirComesFromConfigEnvAndFlagInThatOrder) {
   env_.env()["LLORCH_MODELS_DIR"] = env_.Path("from-env");
   EXPECT_EQ(models_dir({}), env_.Path("from-env"));
   EXPECT_EQ(models_dir({"--models-dir", env_.Path("from-flag")}), env_.Path("from-flag"));
+}
+
+TEST_F(CliE2eTest, ListShowsModelsPartialsUnknownFilesAndFreeSpace) {
+  CommandResult empty = env_.Run({"models", "list"});
+  ASSERT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_THAT(empty.out, HasSubstr("No models in " + env_.models_dir()));
+  EXPECT_THAT(empty.out, HasSubstr("free of"));
+
+  WriteFile(env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf", std::string(2000, 'x'));
+  WriteFile(env_.models_dir() + "/phi3/.llorch/Phi-3-mini-4k-instruct-q4.gguf.partial", "12");
+  WriteFile(env_.models_dir() + "/mystery/model.gguf", "1234");
+  CommandResult result = env_.Run({"models", "list"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf"));
+  EXPECT_THAT(result.out, HasSubstr("2.00 kB"));
+  EXPECT_THAT(result.out, HasSubstr("unverified"));
+  EXPECT_THAT(result.out,
+              HasSubstr("phi3/.llorch/Phi-3-mini-4k-instruct-q4.gguf.partial (partial)"));
+  EXPECT_THAT(result.out, HasSubstr("(unknown)"));
+  EXPECT_THAT(result.out, HasSubstr("mystery/model.gguf"));
+  EXPECT_THAT(result.out, HasSubstr("Total 2.01 kB"));
+
+  CommandResult json = env_.Run({"models", "list", "-o", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  nlohmann::json parsed = nlohmann::json::parse(json.out);
+  EXPECT_EQ(parsed["models"].size(), 2u);
+  EXPECT_EQ(parsed["unknown_files"][0]["path"], "mystery/model.gguf");
+  EXPECT_GT(std::stoull(parsed["disk"]["free_bytes"].get<std::string>()), 0u);
+
+  CommandResult du = env_.Run({"models", "du"});
+  ASSERT_EQ(du.exit_code, 0) << du.err;
+  EXPECT_THAT(du.out, HasSubstr("TOTAL"));
+  EXPECT_THAT(du.out, HasSubstr("2.01 kB"));
+}
+
+TEST_F(CliE2eTest, DeleteRemovesOnlyThatModelAndAsksFirst) {
+  const std::string q4 = env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf";
+  const std::string fp16 = env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-fp16.gguf";
+  WriteFile(q4, "q4");
+  WriteFile(fp16, "fp16");
+  // No terminal and no --force: refuse, touch nothing.
+  CommandResult refused = env_.Run({"models", "delete", "qwen-fp16"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("without confirmation"));
+  EXPECT_THAT(refused.err, HasSubstr("--force"));
+  EXPECT_TRUE(std::filesystem::exists(fp16));
+
+  CommandResult deleted = env_.Run({"models", "delete", "qwen-fp16", "--force"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_THAT(deleted.out, HasSubstr("Deleted qwen-fp16: 1 files, 4 B freed."));
+  EXPECT_FALSE(std::filesystem::exists(fp16));
+  EXPECT_TRUE(std::filesystem::exists(q4));
+
+  CommandResult again = env_.Run({"models", "delete", "qwen-fp16", "--force"});
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_THAT(again.out, HasSubstr("Nothing of qwen-fp16 is on disk."));
+}
+
+TEST_F(CliE2eTest, InfoShowsCatalogDataFilesAndGgufMetadata) {
+  testing::GgufBuilder gguf(3);
+  gguf.AddString("general.architecture", "llama");
+  gguf.AddString("general.name", "TinyLlama");
+  gguf.AddUint32("llama.context_length", 2048);
+  gguf.AddUint32("llama.embedding_length", 2048);
+  gguf.AddUint32("llama.block_count", 22);
+  gguf.AddUint32("general.file_type", 15);
+  gguf.AddTensor("token_embd.weight", {2048, 32000});
+  WriteFile(env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf", gguf.Build());
+  CommandResult result = env_.Run({"models", "info", "tinyllama"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out,
+              HasSubstr("https://huggingface.co/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF"));
+  EXPECT_THAT(result.out, HasSubstr("unverified"));
+  EXPECT_THAT(result.out, HasSubstr("llama"));
+  EXPECT_THAT(result.out, HasSubstr("Q4_K_M"));
+  EXPECT_THAT(result.out, HasSubstr("65536000"));  // parameters counted from the tensor shape
+
+  CommandResult absent = env_.Run({"models", "info", "mistral", "-o", "json"});
+  ASSERT_EQ(absent.exit_code, 0) << absent.err;
+  nlohmann::json json = nlohmann::json::parse(absent.out);
+  EXPECT_EQ(json["entry"]["state"], "DOWNLOAD_STATE_NOT_DOWNLOADED");
+  EXPECT_FALSE(json.contains("gguf") && !json["gguf"].is_null());
 }
 
 TEST_F(CliE2eTest, VersionNamesTheApi) {

@@ -15,6 +15,7 @@
 #include "llorch/pool/v1/model.grpc.pb.h"
 #include "tests/support/grpc_probe.h"
 #include "tests/support/run_command.h"
+#include "tests/support/test_agent.h"
 
 namespace llorch {
 namespace {
@@ -26,18 +27,12 @@ namespace v1 = pool::v1;
 class AgentServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Config config;
-    config.models_dir = temp_.path() + "/models";
-    config.state_dir = temp_.path() + "/state";
-    absl::StatusOr<std::shared_ptr<const AgentContext>> context =
-        AgentContext::Create(config, temp_.path(), /*in_process=*/false);
-    ASSERT_TRUE(context.ok()) << context.status();
-    context_ = *context;
     socket_ = temp_.path() + "/run/agent.sock";
-    absl::StatusOr<std::unique_ptr<AgentServer>> server =
-        AgentServer::Start(context_, {UnixAddress(socket_)});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
+    absl::StatusOr<testing::TestAgent> agent =
+        testing::StartTestAgent(temp_.path(), /*in_process=*/false, {UnixAddress(socket_)});
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    context_ = agent->context;
+    server_ = std::move(agent->server);
     socket_channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
     in_process_channel_ = server_->InProcessChannel();
   }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/models/builtin_catalog.h"
 #include "tests/support/run_command.h"
 
 namespace llorch {
@@ -89,6 +90,125 @@ TEST_F(ModelStoreTest, SymlinkIsNotTakenForTheModelFile) {
   fs::create_directories(store_.models_dir() / "qwen");
   fs::create_symlink(fs::path(temp_.path()) / "elsewhere.gguf", store_.ModelPath(qwen_));
   EXPECT_NE(store_.Inspect(qwen_).state, LocalState::kDownloaded);
+}
+
+class ModelStoreScanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<Catalog> catalog = Catalog::Parse(BuiltInCatalogText(), kBuiltInCatalogName);
+    ASSERT_TRUE(catalog.ok());
+    catalog_ = std::move(*catalog);
+  }
+  fs::path Dir() const { return store_.models_dir(); }
+
+  testing::TempDir temp_;
+  ModelStore store_{fs::path(temp_.path()) / "models"};
+  Catalog catalog_;
+};
+
+TEST_F(ModelStoreScanTest, MissingModelsDirIsEmpty) {
+  StoreScan scan = store_.Scan(catalog_);
+  EXPECT_TRUE(scan.models.empty());
+  EXPECT_TRUE(scan.unknown.empty());
+  EXPECT_EQ(scan.total_bytes, 0u);
+}
+
+TEST_F(ModelStoreScanTest, SortsFilesToTheirModelsAndShowsUnknownOnes) {
+  WriteFile(Dir() / "qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf", "12345");
+  WriteFile(Dir() / "qwen/.llorch/qwen2.5-0.5b-instruct-q4_k_m.gguf.manifest.json",
+            R"({"size": 5})");
+  WriteFile(Dir() / "qwen/.cache/huggingface/download/qwen2.5-0.5b-instruct-fp16.gguf.lock", "");
+  WriteFile(Dir() / "qwen/.cache/huggingface/download/abc.etag.incomplete", "123");
+  WriteFile(Dir() / "qwen/notes.txt", "hi");
+  WriteFile(Dir() / "stray.gguf", "1234567");
+  WriteFile(Dir() / "gpt2/source/config.json", "{}");
+  StoreScan scan = store_.Scan(catalog_);
+  ASSERT_EQ(scan.models.size(), 3u);
+  EXPECT_EQ(scan.models[0].model->id, "qwen");
+  EXPECT_EQ(scan.models[0].local.state, LocalState::kDownloaded);
+  EXPECT_EQ(scan.models[0].files.size(), 2u);
+  EXPECT_EQ(scan.models[0].bytes, 5u + 11u);
+  EXPECT_EQ(scan.models[1].model->id, "qwen-fp16");
+  EXPECT_EQ(scan.models[1].local.state, LocalState::kPartial);
+  ASSERT_EQ(scan.models[1].files.size(), 2u);  // the lock and the hashed .incomplete
+  EXPECT_TRUE(scan.models[1].files[0].partial);
+  EXPECT_EQ(scan.models[2].model->id, "gpt2");
+  EXPECT_TRUE(scan.models[2].files[0].partial);
+  ASSERT_EQ(scan.unknown.size(), 2u);
+  EXPECT_EQ(scan.unknown[0].path, "qwen/notes.txt");
+  EXPECT_EQ(scan.unknown[1].path, "stray.gguf");
+  EXPECT_EQ(scan.unknown[1].bytes, 7u);
+  EXPECT_EQ(scan.total_bytes, 5u + 11u + 3u + 2u + 7u + 2u);
+}
+
+TEST_F(ModelStoreScanTest, DeleteInTheSharedQwenDirKeepsTheOtherModel) {
+  const CatalogModel& qwen = *catalog_.Find("qwen");
+  const CatalogModel& fp16 = *catalog_.Find("qwen-fp16");
+  WriteFile(store_.ModelPath(qwen), "q4");
+  WriteFile(store_.ManifestPath(qwen), R"({"size": 2})");
+  WriteFile(store_.ModelPath(fp16), "fp16");
+  WriteFile(store_.ManifestPath(fp16), R"({"size": 4})");
+  absl::StatusOr<std::vector<StoreFile>> removed = store_.Delete(catalog_, fp16);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(removed->size(), 2u);
+  EXPECT_FALSE(fs::exists(store_.ModelPath(fp16)));
+  EXPECT_FALSE(fs::exists(store_.ManifestPath(fp16)));
+  EXPECT_EQ(store_.Inspect(qwen).state, LocalState::kDownloaded);
+  // Deleting the last model of a directory removes the directory.
+  ASSERT_TRUE(store_.Delete(catalog_, qwen).ok());
+  EXPECT_FALSE(fs::exists(Dir() / "qwen"));
+}
+
+TEST_F(ModelStoreScanTest, DeleteNeverFollowsSymlinks) {
+  const CatalogModel& phi3 = *catalog_.Find("phi3");
+  WriteFile(fs::path(temp_.path()) / "outside/Phi-3-mini-4k-instruct-q4.gguf", "precious");
+  fs::create_directories(Dir());
+  fs::create_directory_symlink(fs::path(temp_.path()) / "outside", Dir() / "phi3");
+  absl::StatusOr<std::vector<StoreFile>> refused = store_.Delete(catalog_, phi3);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(fs::exists(fs::path(temp_.path()) / "outside/Phi-3-mini-4k-instruct-q4.gguf"));
+
+  // A symlinked model file is removed as a link; its target stays.
+  const CatalogModel& tiny = *catalog_.Find("tinyllama");
+  WriteFile(fs::path(temp_.path()) / "target.gguf", "data");
+  fs::create_directories(Dir() / "tinyllama");
+  fs::create_symlink(fs::path(temp_.path()) / "target.gguf", store_.ModelPath(tiny));
+  ASSERT_TRUE(store_.Delete(catalog_, tiny).ok());
+  EXPECT_FALSE(fs::exists(fs::symlink_status(store_.ModelPath(tiny))));
+  EXPECT_TRUE(fs::exists(fs::path(temp_.path()) / "target.gguf"));
+}
+
+TEST_F(ModelStoreScanTest, ManifestRoundTripsAndIsWrittenAtomically) {
+  const CatalogModel& tiny = *catalog_.Find("tinyllama");
+  Manifest manifest;
+  manifest.repo = tiny.repo;
+  manifest.file = tiny.file;
+  manifest.size = 669;
+  manifest.sha256 = std::string(64, 'a');
+  manifest.revision_commit = std::string(40, 'b');
+  manifest.upstream_etag = "\"etag\"";
+  manifest.downloaded_at = 1764300000;
+  ASSERT_TRUE(store_.WriteManifest(tiny, manifest).ok());
+  std::optional<Manifest> read = store_.ReadManifest(tiny);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->sha256, manifest.sha256);
+  EXPECT_EQ(read->size, 669u);
+  EXPECT_EQ(read->downloaded_at, 1764300000);
+  // No temp file is left next to it.
+  size_t entries = 0;
+  for (const auto& entry : fs::directory_iterator(store_.ManifestPath(tiny).parent_path())) {
+    (void)entry;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1u);
+}
+
+TEST_F(ModelStoreScanTest, FreeSpaceOfAMissingDirComesFromItsParent) {
+  absl::StatusOr<DiskSpace> space = store_.FreeSpace();
+  ASSERT_TRUE(space.ok()) << space.status();
+  EXPECT_GT(space->total_bytes, 0u);
+  EXPECT_LE(space->free_bytes, space->total_bytes);
 }
 
 }  // namespace

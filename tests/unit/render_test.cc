@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "client/render/errors.h"
+#include "client/render/progress.h"
 #include "client/render/style.h"
 #include "client/render/table.h"
 #include "client/render/units.h"
@@ -70,6 +71,77 @@ TEST(ErrorsTest, ClientSideStatusKeepsItsHint) {
       FromStatus(WithHint(absl::InvalidArgumentError("bad --agent"), "use unix:PATH"));
   EXPECT_EQ(error.exit_code, kExitUsage);
   EXPECT_EQ(error.hint, "use unix:PATH");
+}
+
+pool::v1::OperationEvent ProgressEvent(const std::string& phase, uint64_t done, uint64_t total) {
+  pool::v1::OperationEvent event;
+  pool::v1::Progress* progress = event.mutable_progress();
+  progress->set_phase(phase);
+  progress->set_current_item("tinyllama");
+  progress->set_unit(pool::v1::PROGRESS_UNIT_BYTES);
+  progress->set_done(done);
+  progress->set_total(total);
+  return event;
+}
+
+TEST(FormatProgressTest, ShowsBarPercentAmountsRateAndEta) {
+  pool::v1::Progress progress = ProgressEvent("hash", 500'000'000, 1'000'000'000).progress();
+  progress.set_rate_per_second(1.1e9);
+  progress.mutable_eta()->set_seconds(75);
+  EXPECT_EQ(FormatProgress(progress, true),
+            "hash tinyllama  [############------------]   50%  500 MB / 1.00 GB  1.10 GB/s  ETA "
+            "0:01:15");
+  EXPECT_EQ(FormatProgress(progress, false),
+            "hash tinyllama   50%  500 MB / 1.00 GB  1.10 GB/s  ETA 0:01:15");
+}
+
+// What a ProgressDisplay writes, captured through a memory stream.
+class ProgressDisplayTest : public ::testing::Test {
+ protected:
+  std::string Written() {
+    std::fflush(stream_);
+    return std::string(buffer_, size_);
+  }
+  void TearDown() override {
+    std::fclose(stream_);
+    free(buffer_);
+  }
+  char* buffer_ = nullptr;
+  size_t size_ = 0;
+  std::FILE* stream_ = open_memstream(&buffer_, &size_);
+};
+
+TEST_F(ProgressDisplayTest, PlainLinesAtMostOncePerSecondPlusPhaseChangesAndCompletion) {
+  ProgressDisplay display(stream_, /*terminal=*/false, /*quiet=*/false, Style(false));
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  display.OnEvent(ProgressEvent("hash", 1, 10), t0);
+  display.OnEvent(ProgressEvent("hash", 2, 10), t0 + absl::Milliseconds(100));  // too soon
+  display.OnEvent(ProgressEvent("hash", 3, 10), t0 + absl::Milliseconds(1100));
+  display.OnEvent(ProgressEvent("hash", 10, 10), t0 + absl::Milliseconds(1200));  // complete
+  EXPECT_EQ(Written(),
+            "hash tinyllama   10%  1 B / 10 B\n"
+            "hash tinyllama   30%  3 B / 10 B\n"
+            "hash tinyllama  100%  10 B / 10 B\n");
+}
+
+TEST_F(ProgressDisplayTest, TerminalRedrawsInPlaceAndLogsScrollAbove) {
+  ProgressDisplay display(stream_, /*terminal=*/true, /*quiet=*/false, Style(false));
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  display.OnEvent(ProgressEvent("hash", 1, 4), t0);
+  pool::v1::OperationEvent log;
+  log.mutable_log()->set_text("reading header");
+  display.OnEvent(log, t0);
+  display.Finish();
+  const std::string bar = "hash tinyllama  [######------------------]   25%  1 B / 4 B";
+  EXPECT_EQ(Written(),
+            "\r\x1b[2K" + bar + "\r\x1b[2Kreading header\n\r\x1b[2K" + bar + "\r\x1b[2K");
+}
+
+TEST_F(ProgressDisplayTest, QuietShowsNothing) {
+  ProgressDisplay display(stream_, /*terminal=*/true, /*quiet=*/true, Style(false));
+  display.OnEvent(ProgressEvent("hash", 1, 4));
+  display.Finish();
+  EXPECT_EQ(Written(), "");
 }
 
 }  // namespace

@@ -1,0 +1,250 @@
+#include "agent/ops/operation.h"
+
+#include <chrono>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace llorch {
+namespace v1 = pool::v1;
+
+namespace {
+
+void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(time);
+  out->set_seconds(seconds);
+  out->set_nanos(
+      static_cast<int32_t>((time - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+}
+
+// The same RpcStatus the gRPC edge sends in its trailer (see agent/server/grpc_status.cc).
+v1::RpcStatus ToRpcStatus(absl::StatusCode code, absl::string_view message,
+                          const absl::Status& source) {
+  v1::RpcStatus rpc_status;
+  rpc_status.set_code(static_cast<int32_t>(code));
+  rpc_status.set_message(std::string(message));
+  std::optional<std::string> hint = GetHint(source);
+  std::optional<std::string> reason = GetReason(source);
+  if (hint || reason) {
+    v1::ErrorHint detail;
+    if (hint) detail.set_hint(*hint);
+    if (reason) detail.set_reason(*reason);
+    rpc_status.add_details()->PackFrom(detail);
+  }
+  return rpc_status;
+}
+
+std::atomic<uint64_t> finish_tickets{0};
+
+bool SameAmount(const v1::Progress& a, const v1::Progress& b) {
+  return a.phase() == b.phase() && a.done() == b.done() && a.total() == b.total();
+}
+
+}  // namespace
+
+Operation::Operation(std::string id, std::string kind, std::string target, Clock clock)
+    : id_(std::move(id)),
+      kind_(std::move(kind)),
+      target_(std::move(target)),
+      clock_(std::move(clock)) {
+  const absl::Time now = clock_();
+  snapshot_.set_id(id_);
+  snapshot_.set_kind(kind_);
+  snapshot_.set_target(target_);
+  snapshot_.set_state(v1::OPERATION_STATE_PENDING);
+  SetTimestamp(now, snapshot_.mutable_created_at());
+  std::lock_guard<std::mutex> lock(mu_);
+  EmitLocked(now);
+}
+
+void Operation::SetRunning() {
+  const absl::Time now = clock_();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (snapshot_.state() != v1::OPERATION_STATE_PENDING) return;
+  MarkRunningLocked(now);
+  EmitLocked(now);
+}
+
+void Operation::ReportProgress(const v1::Progress& progress) {
+  const absl::Time now = clock_();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (FinishedLocked()) return;
+  MarkRunningLocked(now);
+  const bool first = !progress_emitted_;
+  const bool new_phase = !first && progress.phase() != last_emitted_progress_.phase();
+  const bool complete = progress.total() > 0 && progress.done() == progress.total() &&
+                        (first || !SameAmount(progress, last_emitted_progress_));
+  const bool due = now - last_progress_event_time_ >= kProgressInterval;
+  // The end of the old phase is worth an event of its own.
+  if (new_phase) FlushProgressLocked(now);
+  *snapshot_.mutable_progress() = progress;
+  if (first || new_phase || complete || due) {
+    EmitProgressLocked(progress, now);
+  } else {
+    progress_pending_ = true;
+  }
+}
+
+void Operation::Log(v1::LogLine::Stream stream, absl::string_view text) {
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  const absl::Time now = clock_();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (FinishedLocked()) return;
+  MarkRunningLocked(now);
+  v1::OperationEvent& event = EmitLocked(now);
+  v1::LogLine* line = event.mutable_log();
+  SetTimestamp(now, line->mutable_time());
+  line->set_stream(stream);
+  line->set_text(std::string(text));
+}
+
+void Operation::Succeed(const google::protobuf::Message& result) {
+  const absl::Time now = clock_();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (FinishedLocked()) return;
+  snapshot_.mutable_result()->PackFrom(result);
+  FinishLocked(v1::OPERATION_STATE_SUCCEEDED, now);
+  *events_.back().mutable_result() = snapshot_.result();
+}
+
+void Operation::Fail(const absl::Status& status) {
+  const absl::Time now = clock_();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (FinishedLocked()) return;
+  v1::OperationState state = v1::OPERATION_STATE_FAILED;
+  if (status.code() == absl::StatusCode::kCancelled) {
+    state = v1::OPERATION_STATE_CANCELLED;
+    *snapshot_.mutable_error() =
+        ToRpcStatus(absl::StatusCode::kCancelled, status.message(), status);
+  } else if (cancel_requested()) {
+    // Whatever stopped the work, it stopped because it was asked to.
+    state = v1::OPERATION_STATE_CANCELLED;
+    *snapshot_.mutable_error() =
+        ToRpcStatus(absl::StatusCode::kCancelled, absl::StrCat(kind_, " cancelled"), status);
+  } else if (status.ok()) {
+    *snapshot_.mutable_error() = ToRpcStatus(
+        absl::StatusCode::kInternal, absl::StrCat(kind_, " failed without an error"), status);
+  } else {
+    *snapshot_.mutable_error() = ToRpcStatus(status.code(), status.message(), status);
+  }
+  FinishLocked(state, now);
+  *events_.back().mutable_error() = snapshot_.error();
+}
+
+bool Operation::RequestCancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (FinishedLocked()) return false;
+  cancel_requested_.store(true, std::memory_order_release);
+  return true;
+}
+
+bool Operation::finished() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return FinishedLocked();
+}
+
+uint64_t Operation::finish_ticket() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return finish_ticket_;
+}
+
+v1::OperationState Operation::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return snapshot_.state();
+}
+
+v1::Operation Operation::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::Operation snapshot = snapshot_;
+  snapshot.set_watchers(watchers_);
+  return snapshot;
+}
+
+uint64_t Operation::last_sequence() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_.size();
+}
+
+std::vector<v1::OperationEvent> Operation::EventsAfter(uint64_t after_sequence) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (after_sequence >= events_.size()) return {};
+  return std::vector<v1::OperationEvent>(events_.begin() + static_cast<ptrdiff_t>(after_sequence),
+                                         events_.end());
+}
+
+Operation::WaitResult Operation::WaitForEvent(uint64_t after_sequence, absl::Duration timeout,
+                                              v1::OperationEvent* out) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto ready = [&] { return events_.size() > after_sequence || FinishedLocked(); };
+  if (!changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout), ready)) {
+    return WaitResult::kTimeout;
+  }
+  if (events_.size() <= after_sequence) return WaitResult::kEnded;
+  *out = events_[after_sequence];
+  return WaitResult::kEvent;
+}
+
+void Operation::AddWatcher() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++watchers_;
+}
+
+void Operation::RemoveWatcher() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (watchers_ > 0) --watchers_;
+}
+
+bool Operation::FinishedLocked() const {
+  switch (snapshot_.state()) {
+    case v1::OPERATION_STATE_SUCCEEDED:
+    case v1::OPERATION_STATE_FAILED:
+    case v1::OPERATION_STATE_CANCELLED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void Operation::MarkRunningLocked(absl::Time now) {
+  if (snapshot_.state() != v1::OPERATION_STATE_PENDING) return;
+  snapshot_.set_state(v1::OPERATION_STATE_RUNNING);
+  SetTimestamp(now, snapshot_.mutable_started_at());
+}
+
+v1::OperationEvent& Operation::EmitLocked(absl::Time now) {
+  v1::OperationEvent& event = events_.emplace_back();
+  event.set_operation_id(id_);
+  event.set_sequence(events_.size());
+  SetTimestamp(now, event.mutable_time());
+  event.set_state(snapshot_.state());
+  event.set_final(FinishedLocked());
+  // Watchers wake up after the caller has filled the payload and released mu_.
+  changed_.notify_all();
+  return event;
+}
+
+void Operation::EmitProgressLocked(const v1::Progress& progress, absl::Time now) {
+  *EmitLocked(now).mutable_progress() = progress;
+  last_emitted_progress_ = progress;
+  last_progress_event_time_ = now;
+  progress_emitted_ = true;
+  progress_pending_ = false;
+}
+
+void Operation::FlushProgressLocked(absl::Time now) {
+  if (progress_pending_) EmitProgressLocked(snapshot_.progress(), now);
+}
+
+void Operation::FinishLocked(v1::OperationState state, absl::Time now) {
+  FlushProgressLocked(now);
+  MarkRunningLocked(now);
+  snapshot_.set_state(state);
+  SetTimestamp(now, snapshot_.mutable_finished_at());
+  finish_ticket_ = ++finish_tickets;
+  EmitLocked(now);
+}
+
+}  // namespace llorch

@@ -1,0 +1,123 @@
+// One long-running operation: its identity, state, event history, watchers and cancellation.
+//
+// The work that runs it reports through ReportProgress(), Log(), then exactly one of Succeed()
+// or Fail(), and polls cancel_requested() often. Every report becomes an OperationEvent with the
+// next sequence number (1, 2, ...); events are kept for the operation's lifetime so that a late
+// watcher gets the whole history. Progress events are throttled to one per 100 ms, except the
+// first one, a change of phase and done == total; a throttled progress is flushed at the end of
+// its phase and before the final event, so the last progress shown is exact. An event without
+// payload is a state change: sequence 1 (PENDING) is emitted on creation, so every stream can show
+// the id at once. The last event has final = true. Thread-safe; the clock is injectable so
+// throttling is testable without sleeping.
+#ifndef LLORCH_AGENT_OPS_OPERATION_H_
+#define LLORCH_AGENT_OPS_OPERATION_H_
+
+#include <google/protobuf/message.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "llorch/pool/v1/operation.pb.h"
+
+namespace llorch {
+
+class Operation {
+ public:
+  using Clock = std::function<absl::Time()>;
+
+  // Progress events come at most this often (first, phase changes and completion excepted).
+  static constexpr absl::Duration kProgressInterval = absl::Milliseconds(100);
+
+  // A new operation in state PENDING, with its first event already emitted.
+  Operation(std::string id, std::string kind, std::string target, Clock clock = absl::Now);
+
+  Operation(const Operation&) = delete;
+  Operation& operator=(const Operation&) = delete;
+
+  const std::string& id() const { return id_; }
+  const std::string& kind() const { return kind_; }
+  const std::string& target() const { return target_; }
+
+  // --- For the work. Calls after the operation has finished are ignored. ---
+
+  // PENDING -> RUNNING, with an event. The other reports imply it when the work skips it.
+  void SetRunning();
+  // Keeps `progress` as the latest one and emits it unless throttled (see above).
+  void ReportProgress(const pool::v1::Progress& progress);
+  // One line of output; a trailing newline is dropped. Never throttled.
+  void Log(pool::v1::LogLine::Stream stream, absl::string_view text);
+  // Finishes SUCCEEDED with `result` packed into an Any.
+  void Succeed(const google::protobuf::Message& result);
+  // Finishes FAILED with `status` (its hint and reason travel as an ErrorHint). When `status` is
+  // CANCELLED or a cancel was requested, finishes CANCELLED with an error of code CANCELLED.
+  void Fail(const absl::Status& status);
+  // True once someone asked the operation to stop. Cheap; poll it often.
+  bool cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
+
+  // --- For everyone else. ---
+
+  // Asks the work to stop. Returns false when the operation had already finished.
+  bool RequestCancel();
+  bool finished() const;
+  // 0 while unfinished; then a number that grows in the order operations finish, process-wide.
+  uint64_t finish_ticket() const;
+  pool::v1::OperationState state() const;
+  // The operation as a whole, with the number of watchers right now.
+  pool::v1::Operation Snapshot() const;
+  // The sequence number of the latest event (at least 1).
+  uint64_t last_sequence() const;
+  // The events with a sequence greater than `after_sequence`, oldest first.
+  std::vector<pool::v1::OperationEvent> EventsAfter(uint64_t after_sequence) const;
+
+  enum class WaitResult {
+    kEvent,    // *out holds the event with sequence after_sequence + 1
+    kTimeout,  // nothing new within `timeout`
+    kEnded,    // the operation has finished and no event follows after_sequence
+  };
+  // Blocks until the event after `after_sequence` exists, the operation has ended without one,
+  // or `timeout` has passed.
+  WaitResult WaitForEvent(uint64_t after_sequence, absl::Duration timeout,
+                          pool::v1::OperationEvent* out) const;
+
+  // Watchers (streams following the operation) register for Snapshot().watchers.
+  void AddWatcher();
+  void RemoveWatcher();
+
+ private:
+  bool FinishedLocked() const;
+  void MarkRunningLocked(absl::Time now);
+  pool::v1::OperationEvent& EmitLocked(absl::Time now);
+  void EmitProgressLocked(const pool::v1::Progress& progress, absl::Time now);
+  void FlushProgressLocked(absl::Time now);
+  void FinishLocked(pool::v1::OperationState state, absl::Time now);
+
+  const std::string id_;
+  const std::string kind_;
+  const std::string target_;
+  const Clock clock_;
+  std::atomic<bool> cancel_requested_{false};
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;  // notified on every event
+  // Everything below is guarded by mu_.
+  pool::v1::Operation snapshot_;  // without watchers
+  std::vector<pool::v1::OperationEvent> events_;
+  uint32_t watchers_ = 0;
+  uint64_t finish_ticket_ = 0;
+  bool progress_emitted_ = false;  // some progress event exists
+  bool progress_pending_ = false;  // snapshot_.progress() is newer than the last progress event
+  pool::v1::Progress last_emitted_progress_;
+  absl::Time last_progress_event_time_ = absl::InfinitePast();
+};
+
+}  // namespace llorch
+
+#endif  // LLORCH_AGENT_OPS_OPERATION_H_

@@ -1,0 +1,64 @@
+// The agent's operations: starts each one's work on its own thread, finds, lists and cancels
+// them, and keeps a bounded history of finished ones.
+//
+// Start() with a non-empty join key returns the unfinished operation already started with that
+// key, if any, so two requests for the same work share one operation. Work that returns (or
+// throws) without Succeed()/Fail() fails with INTERNAL naming its kind, or ends CANCELLED when a
+// cancel was requested, so watchers never wait forever. At most `max_finished` finished
+// operations are kept; the one that finished first is forgotten first. The destructor asks every
+// running operation to stop and joins their threads. Thread-safe.
+#ifndef LLORCH_AGENT_OPS_OPERATION_REGISTRY_H_
+#define LLORCH_AGENT_OPS_OPERATION_REGISTRY_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/ops/operation.h"
+#include "llorch/pool/v1/operation.pb.h"
+
+namespace llorch {
+
+class OperationRegistry {
+ public:
+  using Work = std::function<void(Operation&)>;
+
+  struct Options {
+    size_t max_finished = 100;
+    Operation::Clock clock = absl::Now;
+  };
+
+  OperationRegistry();
+  explicit OperationRegistry(Options options);
+  ~OperationRegistry();
+
+  OperationRegistry(const OperationRegistry&) = delete;
+  OperationRegistry& operator=(const OperationRegistry&) = delete;
+
+  // Creates an operation (id "op-" + 8 hex digits, unique for the registry's lifetime) and runs
+  // `work` on a new thread; or returns the unfinished operation started with `join_key`.
+  std::shared_ptr<Operation> Start(absl::string_view kind, absl::string_view target,
+                                   absl::string_view join_key, Work work);
+
+  // NOT_FOUND (reason OPERATION_NOT_FOUND, with a hint) for an unknown or forgotten id.
+  absl::StatusOr<std::shared_ptr<Operation>> Find(absl::string_view id) const;
+
+  // Snapshots of the known operations, newest first; empty filters match everything.
+  std::vector<pool::v1::Operation> List(const std::vector<pool::v1::OperationState>& states = {},
+                                        absl::string_view kind = "") const;
+
+  // Asks the operation to stop and returns its snapshot right after the request; a finished
+  // operation's snapshot comes back unchanged. NOT_FOUND as for Find().
+  absl::StatusOr<pool::v1::Operation> Cancel(absl::string_view id);
+
+ private:
+  struct Core;
+  std::shared_ptr<Core> core_;  // shared with the work threads
+};
+
+}  // namespace llorch
+
+#endif  // LLORCH_AGENT_OPS_OPERATION_REGISTRY_H_

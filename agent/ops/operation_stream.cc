@@ -1,0 +1,60 @@
+#include "agent/ops/operation_stream.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace llorch {
+namespace v1 = pool::v1;
+
+namespace {
+
+// How often a waiting stream checks whether its client is still there.
+constexpr absl::Duration kPollInterval = absl::Milliseconds(50);
+
+// Counts the stream in Operation::Snapshot().watchers while it lives.
+class WatcherScope {
+ public:
+  explicit WatcherScope(Operation& operation) : operation_(operation) { operation_.AddWatcher(); }
+  ~WatcherScope() { operation_.RemoveWatcher(); }
+  WatcherScope(const WatcherScope&) = delete;
+  WatcherScope& operator=(const WatcherScope&) = delete;
+
+ private:
+  Operation& operation_;
+};
+
+grpc::Status ClientGone(const Operation& operation) {
+  return grpc::Status(
+      grpc::StatusCode::CANCELLED,
+      absl::StrCat("the client stopped watching; operation ", operation.id(),
+                   " goes on (`llorch-pool ops watch ", operation.id(), "` follows it again)"));
+}
+
+}  // namespace
+
+grpc::Status StreamOperation(grpc::ServerContext* context, Operation& operation,
+                             uint64_t after_sequence,
+                             grpc::ServerWriterInterface<v1::OperationEvent>* writer) {
+  WatcherScope watching(operation);
+  // Beyond the last event there is nothing to skip: the client gets the live events.
+  uint64_t sequence = std::min(after_sequence, operation.last_sequence());
+  v1::OperationEvent event;
+  while (true) {
+    if (context->IsCancelled()) return ClientGone(operation);
+    switch (operation.WaitForEvent(sequence, kPollInterval, &event)) {
+      case Operation::WaitResult::kTimeout:
+        break;
+      case Operation::WaitResult::kEnded:
+        return grpc::Status::OK;  // the client had seen the final event already
+      case Operation::WaitResult::kEvent:
+        if (!writer->Write(event)) return ClientGone(operation);
+        sequence = event.sequence();
+        if (event.final()) return grpc::Status::OK;
+        break;
+    }
+  }
+}
+
+}  // namespace llorch

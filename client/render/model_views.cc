@@ -1,0 +1,202 @@
+#include "client/render/model_views.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/render/table.h"
+#include "client/render/units.h"
+
+namespace llorch {
+namespace {
+
+namespace v1 = pool::v1;
+
+Cell StateCell(v1::DownloadState state) {
+  switch (state) {
+    case v1::DOWNLOAD_STATE_DOWNLOADED:
+      return {"downloaded", Color::kGreen};
+    case v1::DOWNLOAD_STATE_UNVERIFIED:
+      return {"unverified", Color::kYellow};
+    case v1::DOWNLOAD_STATE_PARTIAL:
+      return {"partial", Color::kYellow};
+    default:
+      return {"not downloaded", Color::kDim};
+  }
+}
+
+std::string DiskLine(const v1::DiskSpace& disk) {
+  return absl::StrCat(FormatBytes(disk.free_bytes()), " free of ", FormatBytes(disk.total_bytes()),
+                      " on the models volume (", disk.path(), ")\n");
+}
+
+// Rows of one model's files: the model id and state on its first row only.
+void AddFileRows(const v1::LocalModel& model, Table* table) {
+  bool first = true;
+  for (const v1::LocalFile& file : model.files()) {
+    table->AddRow(
+        {first ? Cell(model.id(), Color::kBold) : Cell(""),
+         first ? StateCell(model.state()) : Cell(""),
+         file.partial() ? Cell(file.path() + " (partial)", Color::kYellow) : Cell(file.path()),
+         FormatBytes(file.size_bytes())});
+    first = false;
+  }
+}
+
+void AddUnknownRows(const google::protobuf::RepeatedPtrField<v1::LocalFile>& files, Table* table) {
+  bool first = true;
+  for (const v1::LocalFile& file : files) {
+    table->AddRow({first ? Cell("(unknown)", Color::kYellow) : Cell(""), Cell(""), file.path(),
+                   FormatBytes(file.size_bytes())});
+    first = false;
+  }
+}
+
+}  // namespace
+
+std::string RenderCatalog(const v1::ListCatalogResponse& response, const Style& style) {
+  Table table({"ID", "NAME", "PARAMS", "SIZE", "STATUS", "CONVERT", "VERIFIED", "HUB"}, {3});
+  std::string notes;
+  for (const v1::CatalogEntry& entry : response.entries()) {
+    const v1::CatalogModel& model = entry.model();
+    const bool converts = model.has_conversion();
+    table.AddRow({Cell(model.id(), Color::kBold), model.name(), model.params(),
+                  "~" + FormatBytes(model.size_bytes()), StateCell(entry.state()),
+                  converts ? "yes (" + model.conversion().output_type() + ")" : "no",
+                  model.verified() ? Cell("yes") : Cell("no", Color::kYellow), model.hub_url()});
+    if (!model.note().empty()) {
+      notes += absl::StrCat("  ", style.Paint(model.id(), Color::kBold), ": ", model.note(), "\n");
+    }
+  }
+  std::string out = table.Render(style);
+  if (!notes.empty()) out += "\nNotes:\n" + notes;
+  out += absl::StrCat("\nModels directory: ", response.models_dir(), "\n");
+  return out;
+}
+
+std::string RenderModelList(const v1::ListModelsResponse& response, const Style& style) {
+  std::string out;
+  if (response.models().empty() && response.unknown_files().empty()) {
+    out = absl::StrCat("No models in ", response.models_dir(),
+                       " (`llorch-pool models catalog` shows what can be downloaded)\n");
+  } else {
+    Table table({"MODEL", "STATUS", "FILE", "SIZE"}, {3});
+    for (const v1::LocalModel& model : response.models()) AddFileRows(model, &table);
+    AddUnknownRows(response.unknown_files(), &table);
+    out = table.Render(style);
+  }
+  absl::StrAppend(&out, "\nTotal ", FormatBytes(response.total_bytes()), " in ",
+                  response.models_dir(), "; ", DiskLine(response.disk()));
+  return out;
+}
+
+std::string RenderDiskUsage(const v1::GetDiskUsageResponse& response, const Style& style) {
+  Table table({"MODEL", "STATUS", "FILES", "SIZE"}, {2, 3});
+  for (const v1::LocalModel& model : response.models()) {
+    table.AddRow({Cell(model.id(), Color::kBold), StateCell(model.state()),
+                  absl::StrCat(model.files_size()), FormatBytes(model.total_bytes())});
+  }
+  if (response.unknown_bytes() > 0) {
+    table.AddRow(
+        {Cell("(unknown)", Color::kYellow), "", "", FormatBytes(response.unknown_bytes())});
+  }
+  table.AddRow({Cell("TOTAL", Color::kBold), "", "", FormatBytes(response.total_bytes())});
+  return table.Render(style) + "\n" + DiskLine(response.disk());
+}
+
+std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
+  const v1::CatalogEntry& entry = info.entry();
+  const v1::CatalogModel& model = entry.model();
+  Table facts({"FIELD", "VALUE"});
+  facts.AddRow({"id", Cell(model.id(), Color::kBold)});
+  facts.AddRow({"name", model.name()});
+  facts.AddRow({"description", model.description()});
+  facts.AddRow({"parameters", model.params()});
+  facts.AddRow({"hub", model.hub_url()});
+  facts.AddRow({"repo file", absl::StrCat(model.file(), " @ ", model.revision())});
+  facts.AddRow({"expected size", "~" + FormatBytes(model.size_bytes())});
+  facts.AddRow({"verified entry", model.verified() ? Cell("yes") : Cell("no", Color::kYellow)});
+  if (!model.note().empty()) facts.AddRow({"note", model.note()});
+  if (model.has_conversion()) {
+    facts.AddRow({"conversion",
+                  absl::StrCat(model.conversion().converter(), " ", model.conversion().script(),
+                               " (", model.conversion().output_type(), ")")});
+  }
+  facts.AddRow({"status", StateCell(entry.state())});
+  facts.AddRow({"path", entry.local_path()});
+  facts.AddRow({"disk usage", FormatBytes(info.disk_bytes())});
+  if (info.has_manifest()) {
+    const v1::Manifest& manifest = info.manifest();
+    facts.AddRow({"sha256", manifest.sha256()});
+    facts.AddRow({"revision", manifest.revision_commit()});
+    facts.AddRow(
+        {"downloaded", absl::FormatTime("%Y-%m-%d %H:%M:%S %Z",
+                                        absl::FromUnixSeconds(manifest.downloaded_at().seconds()),
+                                        absl::LocalTimeZone())});
+  }
+  if (info.has_gguf()) {
+    const v1::GgufMetadata& gguf = info.gguf();
+    facts.AddRow({"gguf version", absl::StrCat(gguf.version())});
+    facts.AddRow({"architecture", gguf.architecture()});
+    if (!gguf.name().empty()) facts.AddRow({"gguf name", gguf.name()});
+    // Keys a file does not carry are left out rather than shown as 0.
+    for (const auto& [field, value] : {std::pair{"context length", gguf.context_length()},
+                                       std::pair{"embedding length", gguf.embedding_length()},
+                                       std::pair{"block count", gguf.block_count()}}) {
+      if (value != 0) facts.AddRow({field, absl::StrCat(value)});
+    }
+    if (!gguf.file_type().empty()) facts.AddRow({"file type", gguf.file_type()});
+    facts.AddRow({"tensors", absl::StrCat(gguf.tensor_count())});
+    facts.AddRow({"parameters (counted)", absl::StrCat(gguf.parameter_count())});
+  } else if (!info.gguf_error().empty()) {
+    facts.AddRow({"gguf", Cell(info.gguf_error(), Color::kRed)});
+  }
+  std::string out = facts.Render(style);
+  if (!info.files().empty()) {
+    Table files({"FILE", "SIZE"}, {1});
+    for (const v1::LocalFile& file : info.files()) {
+      files.AddRow({file.partial() ? file.path() + " (partial)" : file.path(),
+                    FormatBytes(file.size_bytes())});
+    }
+    out += "\n" + files.Render(style);
+  }
+  if (!info.config_json().empty()) out += "\nconfig.json:\n" + info.config_json() + "\n";
+  return out;
+}
+
+std::string RenderVerifyResult(const v1::VerifyModelResult& result, const Style& style) {
+  Table table({"MODEL", "FILE", "RESULT", "SHA-256", "PROBLEM"});
+  int failed = 0;
+  for (const v1::ModelVerification& model : result.models()) {
+    if (!model.ok()) ++failed;
+    for (const v1::FileVerification& file : model.files()) {
+      table.AddRow({Cell(model.id(), Color::kBold), file.path(),
+                    file.ok() ? Cell("ok", Color::kGreen) : Cell("FAILED", Color::kRed),
+                    file.actual_sha256().substr(0, 16), file.problem()});
+    }
+  }
+  std::string out = table.Render(style);
+  if (failed == 0) {
+    absl::StrAppend(&out,
+                    style.Paint(absl::StrCat(result.models_size(), " of ", result.models_size(),
+                                             " models verified"),
+                                Color::kGreen),
+                    "\n");
+  } else {
+    absl::StrAppend(&out,
+                    style.Paint(absl::StrCat(failed, " of ", result.models_size(),
+                                             " models failed verification"),
+                                Color::kRed),
+                    "\n");
+  }
+  return out;
+}
+
+std::string RenderDeletedFiles(const v1::DeleteModelResponse& response, const Style& style) {
+  Table table({"FILE", "SIZE"}, {1});
+  for (const v1::LocalFile& file : response.removed()) {
+    table.AddRow({file.path(), FormatBytes(file.size_bytes())});
+  }
+  return table.Render(style) + absl::StrCat(response.removed_size(), " files, ",
+                                            FormatBytes(response.freed_bytes()), "\n");
+}
+
+}  // namespace llorch

@@ -1,0 +1,65 @@
+#include "client/render/operation_views.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/render/progress.h"
+#include "client/render/table.h"
+
+namespace llorch {
+namespace {
+
+namespace v1 = pool::v1;
+
+Cell StateCell(v1::OperationState state) {
+  switch (state) {
+    case v1::OPERATION_STATE_PENDING:
+      return {"pending", Color::kDim};
+    case v1::OPERATION_STATE_RUNNING:
+      return {"running", Color::kCyan};
+    case v1::OPERATION_STATE_SUCCEEDED:
+      return {"succeeded", Color::kGreen};
+    case v1::OPERATION_STATE_FAILED:
+      return {"failed", Color::kRed};
+    case v1::OPERATION_STATE_CANCELLED:
+      return {"cancelled", Color::kYellow};
+    default:
+      return {"unknown"};
+  }
+}
+
+std::string Time(const google::protobuf::Timestamp& time) {
+  if (time.seconds() == 0) return "-";
+  return absl::FormatTime("%H:%M:%S", absl::FromUnixSeconds(time.seconds()), absl::LocalTimeZone());
+}
+
+}  // namespace
+
+std::string RenderOperations(const v1::ListOperationsResponse& response, const Style& style) {
+  if (response.operations().empty()) return "No operations.\n";
+  Table table({"ID", "KIND", "TARGET", "STATE", "STARTED", "PROGRESS"});
+  for (const v1::Operation& operation : response.operations()) {
+    table.AddRow({Cell(operation.id(), Color::kBold), operation.kind(), operation.target(),
+                  StateCell(operation.state()), Time(operation.created_at()),
+                  operation.has_progress() ? FormatProgress(operation.progress(), false) : ""});
+  }
+  return table.Render(style);
+}
+
+std::string RenderOperation(const v1::Operation& operation, const Style& style) {
+  Table table({"FIELD", "VALUE"});
+  table.AddRow({"id", Cell(operation.id(), Color::kBold)});
+  table.AddRow({"kind", operation.kind()});
+  table.AddRow({"target", operation.target()});
+  table.AddRow({"state", StateCell(operation.state())});
+  table.AddRow({"created", Time(operation.created_at())});
+  table.AddRow({"finished", Time(operation.finished_at())});
+  if (operation.has_progress()) {
+    table.AddRow({"progress", FormatProgress(operation.progress(), false)});
+  }
+  if (operation.has_error())
+    table.AddRow({"error", Cell(operation.error().message(), Color::kRed)});
+  table.AddRow({"watchers", absl::StrCat(operation.watchers())});
+  return table.Render(style);
+}
+
+}  // namespace llorch

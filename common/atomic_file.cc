@@ -1,0 +1,62 @@
+#include "common/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
+namespace llorch {
+namespace {
+
+absl::Status ErrnoError(absl::string_view what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view content) {
+  std::string temp = path + ".tmp-XXXXXX";
+  int fd = mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot create a temporary file for", path);
+  const char* data = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    ssize_t written = write(fd, data, left);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) {
+      absl::Status status = ErrnoError("cannot write", temp);
+      close(fd);
+      unlink(temp.c_str());
+      return status;
+    }
+    data += written;
+    left -= static_cast<size_t>(written);
+  }
+  if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+    absl::Status status = ErrnoError("cannot sync", temp);
+    close(fd);
+    unlink(temp.c_str());
+    return status;
+  }
+  close(fd);
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    absl::Status status = ErrnoError("cannot rename into place", path);
+    unlink(temp.c_str());
+    return status;
+  }
+  // Make the rename itself durable.
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  int dir_fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    fsync(dir_fd);
+    close(dir_fd);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace llorch

@@ -1,0 +1,19 @@
+#include "tests/support/test_agent.h"
+
+#include <utility>
+
+namespace llorch::testing {
+
+absl::StatusOr<TestAgent> StartTestAgent(const std::string& root, bool in_process,
+                                         const std::vector<Address>& listeners, Config config) {
+  config.models_dir = root + "/models";
+  config.state_dir = root + "/state";
+  absl::StatusOr<std::shared_ptr<const AgentContext>> context =
+      AgentContext::Create(config, root, in_process);
+  if (!context.ok()) return context.status();
+  absl::StatusOr<std::unique_ptr<AgentServer>> server = AgentServer::Start(*context, listeners);
+  if (!server.ok()) return server.status();
+  return TestAgent{*std::move(context), *std::move(server)};
+}
+
+}  // namespace llorch::testing

@@ -1,0 +1,139 @@
+#include "agent/models/model_verifier.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "agent/models/sha256_file.h"
+#include "tests/support/gguf_writer.h"
+#include "tests/support/run_command.h"
+
+namespace llorch {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+void WriteFile(const fs::path& path, const std::string& content) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+TEST(Sha256FileTest, MatchesKnownDigests) {
+  testing::TempDir temp;
+  WriteFile(fs::path(temp.path()) / "empty", "");
+  WriteFile(fs::path(temp.path()) / "abc", "abc");
+  EXPECT_EQ(*Sha256File(temp.path() + "/empty"),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(*Sha256File(temp.path() + "/abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256File(temp.path() + "/missing").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(Sha256FileTest, StopsWhenProgressSaysSo) {
+  testing::TempDir temp;
+  WriteFile(fs::path(temp.path()) / "big", std::string(20 << 20, 'x'));
+  uint64_t calls = 0;
+  absl::StatusOr<std::string> digest = Sha256File(temp.path() + "/big", [&](uint64_t done) {
+    ++calls;
+    return done < (4 << 20);  // stop after the first chunk
+  });
+  EXPECT_EQ(digest.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(calls, 1u);  // not one chunk more
+}
+
+class ModelVerifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_.id = "tiny";
+    model_.dir = "tiny";
+    model_.file = "tiny.gguf";
+    testing::GgufBuilder gguf(3);
+    gguf.AddString("general.architecture", "llama");
+    gguf.AddTensor("w", {4, 4});
+    content_ = gguf.Build() + std::string(1000, '\x01');
+    WriteFile(store_.ModelPath(model_), content_);
+    Manifest manifest;
+    manifest.file = model_.file;
+    manifest.size = content_.size();
+    manifest.sha256 = *Sha256File(store_.ModelPath(model_).string());
+    ASSERT_TRUE(store_.WriteManifest(model_, manifest).ok());
+  }
+
+  pool::v1::FileVerification Verify() {
+    absl::StatusOr<pool::v1::ModelVerification> result = VerifyModel(store_, model_, {});
+    EXPECT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->files_size(), 1);
+    return result->files(0);
+  }
+
+  testing::TempDir temp_;
+  ModelStore store_{fs::path(temp_.path()) / "models"};
+  CatalogModel model_;
+  std::string content_;
+};
+
+TEST_F(ModelVerifierTest, IntactFilePassesEveryCheck) {
+  pool::v1::FileVerification file = Verify();
+  EXPECT_TRUE(file.ok()) << file.problem();
+  EXPECT_TRUE(file.present());
+  EXPECT_TRUE(file.size_matches());
+  EXPECT_TRUE(file.gguf_valid());
+  EXPECT_EQ(file.actual_sha256(), file.expected_sha256());
+  EXPECT_EQ(file.path(), "tiny/tiny.gguf");
+}
+
+TEST_F(ModelVerifierTest, CatchesAFlippedByte) {
+  std::string flipped = content_;
+  flipped[flipped.size() - 10] ^= 0x01;
+  WriteFile(store_.ModelPath(model_), flipped);
+  pool::v1::FileVerification file = Verify();
+  EXPECT_FALSE(file.ok());
+  EXPECT_TRUE(file.size_matches());
+  EXPECT_NE(file.actual_sha256(), file.expected_sha256());
+  EXPECT_THAT(file.problem(), HasSubstr("SHA-256 is " + file.actual_sha256()));
+  EXPECT_THAT(file.problem(), HasSubstr("the manifest says " + file.expected_sha256()));
+}
+
+TEST_F(ModelVerifierTest, CatchesATruncatedFile) {
+  WriteFile(store_.ModelPath(model_), content_.substr(0, content_.size() / 2));
+  pool::v1::FileVerification file = Verify();
+  EXPECT_FALSE(file.ok());
+  EXPECT_FALSE(file.size_matches());
+  EXPECT_EQ(file.size_bytes(), content_.size() / 2);
+  EXPECT_EQ(file.expected_size_bytes(), content_.size());
+  EXPECT_THAT(file.problem(), HasSubstr("the manifest says " + std::to_string(content_.size())));
+}
+
+TEST_F(ModelVerifierTest, CatchesAMissingFile) {
+  fs::remove(store_.ModelPath(model_));
+  pool::v1::FileVerification file = Verify();
+  EXPECT_FALSE(file.ok());
+  EXPECT_FALSE(file.present());
+  EXPECT_EQ(file.problem(), "the model file is missing");
+}
+
+TEST_F(ModelVerifierTest, FileWithoutManifestIsNotOk) {
+  fs::remove(store_.ManifestPath(model_));
+  pool::v1::FileVerification file = Verify();
+  EXPECT_FALSE(file.ok());
+  EXPECT_FALSE(file.actual_sha256().empty());
+  EXPECT_THAT(file.problem(), HasSubstr("no manifest records its hash"));
+}
+
+TEST_F(ModelVerifierTest, CatchesABrokenGgufHeader) {
+  std::string broken = content_;
+  broken[0] = 'X';
+  WriteFile(store_.ModelPath(model_), broken);
+  Manifest manifest = *store_.ReadManifest(model_);
+  manifest.sha256 = *Sha256File(store_.ModelPath(model_).string());
+  ASSERT_TRUE(store_.WriteManifest(model_, manifest).ok());
+  pool::v1::FileVerification file = Verify();
+  EXPECT_FALSE(file.ok());
+  EXPECT_FALSE(file.gguf_valid());
+  EXPECT_THAT(file.problem(), HasSubstr("invalid GGUF header"));
+}
+
+}  // namespace
+}  // namespace llorch
