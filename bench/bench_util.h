@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,57 @@ inline void RunRounds(std::vector<Command>& commands, int runs) {
   for (int i = 0; i < runs; ++i) {
     for (Command& command : commands) command.millis.push_back(TimeCommand(command.argv));
   }
+}
+
+// The benchmarks' arguments: LLORCH_POOL (made absolute: the benchmarks chdir) [RUNS] [extra...].
+struct Args {
+  std::string cli;
+  int runs = 0;
+  std::vector<std::string> extra;
+};
+
+inline Args ParseArgs(int argc, char** argv, int default_runs, const char* extra_usage = "") {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s LLORCH_POOL [RUNS]%s\n", argv[0], extra_usage);
+    std::exit(2);
+  }
+  Args args;
+  args.cli = std::filesystem::absolute(argv[1]).string();
+  args.runs = argc > 2 ? std::atoi(argv[2]) : default_runs;
+  for (int i = 3; i < argc; ++i) args.extra.push_back(argv[i]);
+  return args;
+}
+
+// Makes a fresh temp dir the working directory, with XDG dirs inside it so that no agent answers
+// and no user config is read: the CLI runs standalone. Returns its path; exits on failure.
+inline std::string EnterStandaloneWorkDir() {
+  char work[] = "/tmp/llorch-bench-XXXXXX";
+  if (mkdtemp(work) == nullptr || chdir(work) != 0) {
+    std::perror("cannot make a work directory");
+    std::exit(1);
+  }
+  setenv("XDG_RUNTIME_DIR", work, 1);
+  setenv("XDG_CONFIG_HOME", work, 1);
+  return work;
+}
+
+// The smallest valid GGUF v3 header: no tensors, general.architecture = "llama".
+inline std::string MinimalGgufHeader() {
+  std::string out = "GGUF";
+  auto put = [&out](uint64_t value, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(value >> (8 * i)));
+  };
+  auto put_string = [&](const std::string& text) {
+    put(text.size(), 8);
+    out += text;
+  };
+  put(3, 4);  // version
+  put(0, 8);  // tensors
+  put(1, 8);  // metadata entries
+  put_string("general.architecture");
+  put(8, 4);  // type: string
+  put_string("llama");
+  return out;
 }
 
 inline double Median(std::vector<double> values) {

@@ -5,22 +5,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "bench/bench_util.h"
 
 int main(int argc, char** argv) {
   using llorch::bench::Command;
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s LLORCH_POOL [RUNS]\n", argv[0]);
-    return 2;
-  }
-  const std::string cli = argv[1];
-  const int runs = argc > 2 ? std::atoi(argv[2]) : 50;
-  // No agent answers here, so the catalog runs in-process (standalone mode).
-  char work[] = "/tmp/llorch-bench-XXXXXX";
-  if (mkdtemp(work) == nullptr) return 1;
-  setenv("XDG_RUNTIME_DIR", work, 1);
-  setenv("XDG_CONFIG_HOME", work, 1);
-  if (chdir(work) != 0) return 1;
+  const llorch::bench::Args args = llorch::bench::ParseArgs(argc, argv, 50);
+  const std::string work = llorch::bench::EnterStandaloneWorkDir();
+  const std::string& cli = args.cli;
+  const int runs = args.runs;
 
   std::vector<Command> commands = {
       {"python3 -c pass", {"python3", "-c", "pass"}, {}},
@@ -31,7 +25,7 @@ int main(int argc, char** argv) {
     commands.push_back({"/usr/bin/python3 -c pass", {"/usr/bin/python3", "-c", "pass"}, {}});
   }
   llorch::bench::RunRounds(commands, runs);
-  rmdir(work);
+  std::filesystem::remove_all(work);
   const double floor = llorch::bench::Median(commands[0].millis);
   std::printf("startup, median of %d runs (python3 as found on PATH)\n", runs);
   for (const Command& command : commands) {

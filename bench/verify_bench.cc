@@ -12,40 +12,15 @@
 
 #include "bench/bench_util.h"
 
-namespace {
-
-// A minimal valid GGUF v3 header: no tensors, general.architecture = "llama".
-std::string GgufHeader() {
-  std::string out = "GGUF";
-  auto u32 = [&](uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); };
-  auto u64 = [&](uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); };
-  auto str = [&](const std::string& s) {
-    u64(s.size());
-    out += s;
-  };
-  u32(3);
-  u64(0);
-  u64(1);
-  str("general.architecture");
-  u32(8);
-  str("llama");
-  return out;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using llorch::bench::Command;
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s LLORCH_POOL [RUNS] [MIB]\n", argv[0]);
-    return 2;
-  }
-  const std::string cli = argv[1];
-  const int runs = argc > 2 ? std::atoi(argv[2]) : 5;
-  const uint64_t mib = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 1024;
-  char work[] = "/tmp/llorch-verify-bench-XXXXXX";
-  if (mkdtemp(work) == nullptr) return 1;
-  const std::string dir = std::string(work) + "/models/tinyllama";
+  const llorch::bench::Args args = llorch::bench::ParseArgs(argc, argv, 5, " [MIB]");
+  const std::string& cli = args.cli;
+  const int runs = args.runs;
+  const uint64_t mib =
+      args.extra.empty() ? 1024 : std::strtoull(args.extra[0].c_str(), nullptr, 10);
+  const std::string work = llorch::bench::EnterStandaloneWorkDir();
+  const std::string dir = work + "/models/tinyllama";
   const std::string file = dir + "/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
   std::filesystem::create_directories(dir + "/.llorch");
 
@@ -53,7 +28,7 @@ int main(int argc, char** argv) {
   EVP_MD_CTX* context = EVP_MD_CTX_new();
   EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
   std::ofstream out(file, std::ios::binary);
-  std::string header = GgufHeader();
+  std::string header = llorch::bench::MinimalGgufHeader();
   out << header;
   EVP_DigestUpdate(context, header.data(), header.size());
   uint64_t state = 0x9E3779B97F4A7C15ull;
@@ -83,7 +58,7 @@ int main(int argc, char** argv) {
   std::ofstream(dir + "/.llorch/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf.manifest.json")
       << "{\"size\": " << bytes << ", \"sha256\": \"" << hex << "\"}\n";
 
-  const std::string models_dir = std::string(work) + "/models";
+  const std::string models_dir = work + "/models";
   std::vector<Command> commands = {
       {"openssl dgst -sha256", {"openssl", "dgst", "-sha256", file}, {}},
       {"sha256sum", {"sha256sum", file}, {}},

@@ -1,8 +1,10 @@
 #include "client/operation_stream.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <mutex>
 #include <thread>
@@ -17,16 +19,22 @@ namespace {
 namespace v1 = pool::v1;
 
 std::atomic<bool> interrupted{false};
+int wake_pipe[2] = {-1, -1};  // the signal handler and the destructor wake the watcher here
 
-void OnInterrupt(int) { interrupted.store(true); }
+void OnInterrupt(int) {
+  interrupted.store(true);
+  const char byte = 'i';
+  [[maybe_unused]] ssize_t n = write(wake_pipe[1], &byte, 1);
+}
 
 // While alive: the first Ctrl-C sets `interrupted` (a second one kills the process as usual);
-// a thread asks the agent to cancel the operation once its id is known.
+// a thread, asleep until then, asks the agent to cancel the operation once its id is known.
 class CancelOnInterrupt {
  public:
   CancelOnInterrupt(std::shared_ptr<grpc::Channel> channel, grpc::ClientContext* stream_context)
       : channel_(std::move(channel)), stream_context_(stream_context) {
     interrupted.store(false);
+    if (pipe2(wake_pipe, O_CLOEXEC) != 0) return;  // no Ctrl-C handling; the default applies
     struct sigaction action {};
     action.sa_handler = OnInterrupt;
     action.sa_flags = SA_RESETHAND;
@@ -36,9 +44,14 @@ class CancelOnInterrupt {
   }
 
   ~CancelOnInterrupt() {
-    done_.store(true);
-    thread_.join();
+    if (!thread_.joinable()) return;
     sigaction(SIGINT, &previous_, nullptr);
+    done_.store(true);
+    const char byte = 'd';
+    [[maybe_unused]] ssize_t n = write(wake_pipe[1], &byte, 1);
+    thread_.join();
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
   }
 
   void SetOperationId(const std::string& id) {
@@ -48,31 +61,31 @@ class CancelOnInterrupt {
 
  private:
   void Watch() {
-    while (!done_.load()) {
-      if (interrupted.load() && !cancel_sent_) {
-        std::string id;
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          id = operation_id_;
-        }
-        if (id.empty()) {
-          stream_context_->TryCancel();  // nothing started yet: just stop
-        } else {
-          std::fprintf(stderr, "\ncancelling %s ...\n", id.c_str());
-          v1::CancelOperationRequest request;
-          request.set_id(id);
-          v1::Operation operation;
-          grpc::ClientContext context;
-          context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-          if (!v1::OperationService::NewStub(channel_)
-                   ->CancelOperation(&context, request, &operation)
-                   .ok()) {
-            stream_context_->TryCancel();
-          }
-        }
-        cancel_sent_ = true;
+    char byte;
+    while (read(wake_pipe[0], &byte, 1) == 1 || errno == EINTR) {
+      if (done_.load()) return;
+      if (!interrupted.load()) continue;
+      std::string id;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        id = operation_id_;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (id.empty()) {
+        stream_context_->TryCancel();  // nothing started yet: just stop
+        return;
+      }
+      std::fprintf(stderr, "\ncancelling %s ...\n", id.c_str());
+      v1::CancelOperationRequest request;
+      request.set_id(id);
+      v1::Operation operation;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      if (!v1::OperationService::NewStub(channel_)
+               ->CancelOperation(&context, request, &operation)
+               .ok()) {
+        stream_context_->TryCancel();
+      }
+      return;
     }
   }
 
@@ -80,7 +93,6 @@ class CancelOnInterrupt {
   grpc::ClientContext* stream_context_;
   struct sigaction previous_ {};
   std::atomic<bool> done_{false};
-  bool cancel_sent_ = false;
   std::mutex mutex_;
   std::string operation_id_;
   std::thread thread_;

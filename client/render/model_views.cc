@@ -59,15 +59,15 @@ std::string RenderCatalog(const v1::ListCatalogResponse& response, const Style& 
     const v1::CatalogModel& model = entry.model();
     const bool converts = model.has_conversion();
     table.AddRow({Cell(model.id(), Color::kBold), model.name(), model.params(),
-                  "~" + FormatBytes(model.size_bytes()), StateCell(entry.state()),
-                  converts ? "yes (" + model.conversion().output_type() + ")" : "no",
+                  absl::StrCat("~", FormatBytes(model.size_bytes())), StateCell(entry.state()),
+                  converts ? absl::StrCat("yes (", model.conversion().output_type(), ")") : "no",
                   model.verified() ? Cell("yes") : Cell("no", Color::kYellow), model.hub_url()});
     if (!model.note().empty()) {
       notes += absl::StrCat("  ", style.Paint(model.id(), Color::kBold), ": ", model.note(), "\n");
     }
   }
   std::string out = table.Render(style);
-  if (!notes.empty()) out += "\nNotes:\n" + notes;
+  if (!notes.empty()) absl::StrAppend(&out, "\nNotes:\n", notes);
   out += absl::StrCat("\nModels directory: ", response.models_dir(), "\n");
   return out;
 }
@@ -99,7 +99,7 @@ std::string RenderDiskUsage(const v1::GetDiskUsageResponse& response, const Styl
         {Cell("(unknown)", Color::kYellow), "", "", FormatBytes(response.unknown_bytes())});
   }
   table.AddRow({Cell("TOTAL", Color::kBold), "", "", FormatBytes(response.total_bytes())});
-  return table.Render(style) + "\n" + DiskLine(response.disk());
+  return absl::StrCat(table.Render(style), "\n", DiskLine(response.disk()));
 }
 
 std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
@@ -112,7 +112,7 @@ std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
   facts.AddRow({"parameters", model.params()});
   facts.AddRow({"hub", model.hub_url()});
   facts.AddRow({"repo file", absl::StrCat(model.file(), " @ ", model.revision())});
-  facts.AddRow({"expected size", "~" + FormatBytes(model.size_bytes())});
+  facts.AddRow({"expected size", absl::StrCat("~", FormatBytes(model.size_bytes()))});
   facts.AddRow({"verified entry", model.verified() ? Cell("yes") : Cell("no", Color::kYellow)});
   if (!model.note().empty()) facts.AddRow({"note", model.note()});
   if (model.has_conversion()) {
@@ -153,12 +153,13 @@ std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
   if (!info.files().empty()) {
     Table files({"FILE", "SIZE"}, {1});
     for (const v1::LocalFile& file : info.files()) {
-      files.AddRow({file.partial() ? file.path() + " (partial)" : file.path(),
+      files.AddRow({file.partial() ? absl::StrCat(file.path(), " (partial)") : file.path(),
                     FormatBytes(file.size_bytes())});
     }
-    out += "\n" + files.Render(style);
+    absl::StrAppend(&out, "\n", files.Render(style));
   }
-  if (!info.config_json().empty()) out += "\nconfig.json:\n" + info.config_json() + "\n";
+  if (!info.config_json().empty())
+    absl::StrAppend(&out, "\nconfig.json:\n", info.config_json(), "\n");
   return out;
 }
 

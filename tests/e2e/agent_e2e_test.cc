@@ -132,5 +132,32 @@ TEST_F(AgentE2eTest, VersionAndHelp) {
   EXPECT_THAT(help.out, HasSubstr("Examples:"));
 }
 
+TEST_F(AgentE2eTest, CtrlCCancelsTheOperationThisClientStartedAndExits130) {
+  // A 64 GiB sparse model file: hashing it takes far longer than this test.
+  const std::string file = env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+  std::ofstream(file) << "GGUF";
+  std::filesystem::resize_file(file, uint64_t{64} << 30);
+  auto agent = StartAgent({}, default_socket());
+
+  CommandOptions options;
+  options.env = env_.env();
+  options.working_dir = env_.Path("work");
+  BackgroundProcess verify({InstalledBinary("llorch-pool"), "models", "verify", "tinyllama"},
+                           options, env_.Path("verify.log"));
+  auto state = [&] {
+    const std::string out = env_.Run({"ops", "list", "-o", "json"}).out;
+    nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+    if (!json.contains("operations") || json["operations"].empty()) return std::string();
+    return json["operations"][0].value("state", std::string());
+  };
+  ASSERT_TRUE(WaitFor([&] { return state() == "OPERATION_STATE_RUNNING"; })) << state();
+
+  EXPECT_EQ(verify.Stop(SIGINT), 130);
+  EXPECT_THAT(ReadFile(env_.Path("verify.log")), HasSubstr("cancelling op-"));
+  // The agent stopped the work: the operation this client started ends cancelled.
+  EXPECT_TRUE(WaitFor([&] { return state() == "OPERATION_STATE_CANCELLED"; })) << state();
+}
+
 }  // namespace
 }  // namespace llorch::testing
