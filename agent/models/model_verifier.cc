@@ -4,13 +4,15 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "agent/models/gguf_reader.h"
 
 namespace llorch {
 
 absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
                                                         const CatalogModel& model,
-                                                        const HashProgress& progress) {
+                                                        const HashProgress& progress,
+                                                        const UpstreamLookup& lookup) {
   pool::v1::ModelVerification result;
   result.set_id(model.id);
   pool::v1::FileVerification* file = result.add_files();
@@ -29,7 +31,22 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
   const uint64_t size = std::filesystem::file_size(path, ec);
   file->set_size_bytes(size);
   file->set_size_nonzero(size > 0);
-  const std::optional<Manifest> manifest = store.ReadManifest(model);
+  std::optional<Manifest> manifest = store.ReadManifest(model);
+  // Without a manifest the Hub's record is the reference; asked before hashing, which is long.
+  std::optional<absl::StatusOr<UpstreamFile>> upstream;
+  if (!manifest && lookup) upstream = lookup(model);
+  const bool from_hub = upstream && upstream->ok();
+  if (from_hub) {
+    Manifest record;
+    record.repo = model.repo;
+    record.revision_commit = (*upstream)->revision_commit;
+    record.file = model.file;
+    record.size = (*upstream)->size;
+    record.sha256 = (*upstream)->sha256;
+    record.upstream_etag = (*upstream)->etag;
+    manifest = record;
+  }
+  const char* const reference = from_hub ? "the Hub says" : "the manifest says";
   file->set_size_matches(manifest && manifest->size == size);
   if (manifest) {
     file->set_expected_sha256(manifest->sha256);
@@ -48,18 +65,29 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
   if (!file->size_nonzero()) {
     problem = "the model file is empty";
   } else if (!manifest) {
-    problem =
-        "no manifest records its hash (downloaded outside llorch-pool?); download it again "
-        "with `llorch-pool models download " +
-        model.id + " --force` to record one";
+    problem = absl::StrCat(
+        "no manifest records its hash (downloaded outside llorch-pool?)",
+        upstream ? absl::StrCat(" and the Hub could not be asked: ", upstream->status().message())
+                 : "",
+        "; `llorch-pool models verify ", model.id,
+        "` adopts it when the Hub is reachable, or `llorch-pool models download ", model.id,
+        " --force` fetches it again");
   } else if (!file->size_matches()) {
-    problem = absl::StrCat("size is ", size, " bytes, the manifest says ", manifest->size);
+    problem = absl::StrCat("size is ", size, " bytes, ", reference, " ", manifest->size);
   } else if (!actual.ok()) {
     problem = std::string(actual.status().message());
   } else if (*actual != manifest->sha256) {
-    problem = absl::StrCat("SHA-256 is ", *actual, ", the manifest says ", manifest->sha256);
+    problem = absl::StrCat("SHA-256 is ", *actual, ", ", reference, " ", manifest->sha256);
   } else if (!gguf.ok()) {
     problem = absl::StrCat("invalid GGUF header: ", gguf.status().message());
+  } else if (from_hub) {
+    manifest->downloaded_at = absl::ToUnixSeconds(absl::Now());
+    if (absl::Status written = store.WriteManifest(model, *manifest); !written.ok()) {
+      problem = absl::StrCat("the bytes match the Hub's but the manifest could not be written: ",
+                             written.message());
+    } else {
+      file->set_adopted(true);
+    }
   }
   file->set_problem(problem);
   file->set_ok(problem.empty());

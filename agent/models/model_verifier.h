@@ -1,7 +1,13 @@
 // `models verify`: checks a model's file against its manifest: present, size above zero, size as
-// recorded, SHA-256 recomputed and compared, GGUF header valid.
+// recorded, SHA-256 recomputed and compared, GGUF header valid. A file without a manifest (put
+// there by hand or by the bash scripts) is checked against the Hub's record instead, when one can
+// be looked up, and adopted: its manifest is written once its bytes are proven.
 #ifndef LLORCH_AGENT_MODELS_MODEL_VERIFIER_H_
 #define LLORCH_AGENT_MODELS_MODEL_VERIFIER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "agent/models/model_store.h"
@@ -10,11 +16,24 @@
 
 namespace llorch {
 
+// What the Hub records for a model's file at the catalog revision.
+struct UpstreamFile {
+  std::string sha256;  // lower-case hex (the LFS etag)
+  uint64_t size = 0;
+  std::string revision_commit;
+  std::string etag;
+};
+
+// Asks the Hub about `model`'s file; an error when offline, unreachable or unknown there.
+using UpstreamLookup = std::function<absl::StatusOr<UpstreamFile>(const CatalogModel& model)>;
+
 // Verifies `model`. Every check that fails is reported in the result (ok = false), not as an
 // error; the status is an error only when hashing was cancelled (CANCELLED) through `progress`.
+// `lookup` (may be empty) is asked only for a file without a manifest.
 absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
                                                         const CatalogModel& model,
-                                                        const HashProgress& progress);
+                                                        const HashProgress& progress,
+                                                        const UpstreamLookup& lookup = {});
 
 }  // namespace llorch
 

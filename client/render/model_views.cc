@@ -170,7 +170,9 @@ std::string RenderVerifyResult(const v1::VerifyModelResult& result, const Style&
     if (!model.ok()) ++failed;
     for (const v1::FileVerification& file : model.files()) {
       table.AddRow({Cell(model.id(), Color::kBold), file.path(),
-                    file.ok() ? Cell("ok", Color::kGreen) : Cell("FAILED", Color::kRed),
+                    !file.ok()       ? Cell("FAILED", Color::kRed)
+                    : file.adopted() ? Cell("ok (adopted)", Color::kGreen)
+                                     : Cell("ok", Color::kGreen),
                     file.actual_sha256().substr(0, 16), file.problem()});
     }
   }

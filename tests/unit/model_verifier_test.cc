@@ -61,8 +61,8 @@ class ModelVerifierTest : public ::testing::Test {
     ASSERT_TRUE(store_.WriteManifest(model_, manifest).ok());
   }
 
-  pool::v1::FileVerification Verify() {
-    absl::StatusOr<pool::v1::ModelVerification> result = VerifyModel(store_, model_, {});
+  pool::v1::FileVerification Verify(const UpstreamLookup& lookup = {}) {
+    absl::StatusOr<pool::v1::ModelVerification> result = VerifyModel(store_, model_, {}, lookup);
     EXPECT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(result->files_size(), 1);
     return result->files(0);
@@ -120,6 +120,56 @@ TEST_F(ModelVerifierTest, FileWithoutManifestIsNotOk) {
   EXPECT_FALSE(file.ok());
   EXPECT_FALSE(file.actual_sha256().empty());
   EXPECT_THAT(file.problem(), HasSubstr("no manifest records its hash"));
+}
+
+TEST_F(ModelVerifierTest, FileWithoutManifestIsAdoptedWhenItMatchesTheHub) {
+  const Manifest recorded = *store_.ReadManifest(model_);
+  fs::remove(store_.ManifestPath(model_));
+  int lookups = 0;
+  pool::v1::FileVerification file = Verify([&](const CatalogModel& model) {
+    ++lookups;
+    EXPECT_EQ(model.id, "tiny");
+    return UpstreamFile{recorded.sha256, recorded.size, std::string(40, 'c'), recorded.sha256};
+  });
+  EXPECT_TRUE(file.ok()) << file.problem();
+  EXPECT_TRUE(file.adopted());
+  EXPECT_EQ(file.expected_sha256(), recorded.sha256);
+  const std::optional<Manifest> written = store_.ReadManifest(model_);
+  ASSERT_TRUE(written.has_value());
+  EXPECT_EQ(written->sha256, recorded.sha256);
+  EXPECT_EQ(written->size, content_.size());
+  EXPECT_EQ(written->revision_commit, std::string(40, 'c'));
+  EXPECT_GT(written->downloaded_at, 0);
+  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kDownloaded);
+
+  // With a manifest the Hub is not asked again.
+  EXPECT_TRUE(Verify([&](const CatalogModel&) -> absl::StatusOr<UpstreamFile> {
+                ++lookups;
+                return absl::UnavailableError("offline");
+              }).ok());
+  EXPECT_EQ(lookups, 1);
+}
+
+TEST_F(ModelVerifierTest, FileWithoutManifestThatDiffersFromTheHubIsNotAdopted) {
+  fs::remove(store_.ManifestPath(model_));
+  const std::string hub_sha = std::string(64, 'a');
+  pool::v1::FileVerification file = Verify([&](const CatalogModel&) {
+    return UpstreamFile{hub_sha, content_.size(), std::string(40, 'c'), hub_sha};
+  });
+  EXPECT_FALSE(file.ok());
+  EXPECT_FALSE(file.adopted());
+  EXPECT_THAT(file.problem(), HasSubstr("the Hub says " + hub_sha));
+  EXPECT_FALSE(fs::exists(store_.ManifestPath(model_)));
+}
+
+TEST_F(ModelVerifierTest, FileWithoutManifestWhenTheHubCannotBeAskedSaysWhy) {
+  fs::remove(store_.ManifestPath(model_));
+  pool::v1::FileVerification file = Verify([](const CatalogModel&) -> absl::StatusOr<UpstreamFile> {
+    return absl::UnavailableError("HF_HUB_OFFLINE is set");
+  });
+  EXPECT_FALSE(file.ok());
+  EXPECT_THAT(file.problem(), HasSubstr("the Hub could not be asked: HF_HUB_OFFLINE is set"));
+  EXPECT_FALSE(fs::exists(store_.ManifestPath(model_)));
 }
 
 TEST_F(ModelVerifierTest, CatchesABrokenGgufHeader) {
