@@ -36,6 +36,9 @@ class Session {
   // The channel to the agent, connecting on first use (see connection.h for the order).
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel();
 
+  // True once connected to an agent running inside this process (standalone mode).
+  bool standalone() const { return connection_ != nullptr && connection_->in_process(); }
+
   // A context for one unary call, with a deadline.
   std::unique_ptr<grpc::ClientContext> NewCallContext(
       std::chrono::seconds timeout = std::chrono::seconds(60)) const;

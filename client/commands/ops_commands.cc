@@ -1,4 +1,5 @@
 // `llorch-pool ops ...`: long-running operations, from any client.
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -12,6 +13,20 @@ namespace llorch {
 namespace {
 namespace v1 = pool::v1;
 using Stub = v1::OperationService::Stub;
+
+// In standalone mode the agent lives only as long as this command: say why the list is short.
+int NoteIfStandalone(Session& s, int exit_code) {
+  if (s.standalone() && !s.quiet()) {
+    std::fprintf(stderr, "%s\n",
+                 s.err_style()
+                     .Paint("note: no agent is running, so only this command's operations are "
+                            "visible; start `pool-agent` to keep and watch operations across "
+                            "commands",
+                            Color::kDim)
+                     .c_str());
+  }
+  return exit_code;
+}
 }  // namespace
 
 void AddOpsCommands(CommandLine& cli) {
@@ -21,9 +36,10 @@ void AddOpsCommands(CommandLine& cli) {
                                "  llorch-pool ops cancel op-7f3a2c\n");
   cli.AddCommand(ops, "list", "Running operations and recently finished ones",
                  "  llorch-pool ops list\n", [](Session& s) {
-                   return CallUnary<v1::OperationService>(
-                       s, &Stub::ListOperations, v1::ListOperationsRequest(),
-                       Renderer<v1::ListOperationsResponse>(RenderOperations));
+                   return NoteIfStandalone(
+                       s, CallUnary<v1::OperationService>(
+                              s, &Stub::ListOperations, v1::ListOperationsRequest(),
+                              Renderer<v1::ListOperationsResponse>(RenderOperations)));
                  });
 
   auto get_id = std::make_shared<std::string>();
@@ -31,8 +47,9 @@ void AddOpsCommands(CommandLine& cli) {
                  [get_id](Session& s) {
                    v1::GetOperationRequest request;
                    request.set_id(*get_id);
-                   return CallUnary<v1::OperationService>(s, &Stub::GetOperation, request,
-                                                          Renderer<v1::Operation>(RenderOperation));
+                   return NoteIfStandalone(s, CallUnary<v1::OperationService>(
+                                                  s, &Stub::GetOperation, request,
+                                                  Renderer<v1::Operation>(RenderOperation)));
                  })
       ->add_option("id", *get_id, "Operation id")
       ->required();
@@ -43,21 +60,23 @@ void AddOpsCommands(CommandLine& cli) {
                  [watch_id](Session& s) {
                    v1::WatchOperationRequest request;
                    request.set_id(*watch_id);
-                   return RunOperation<v1::OperationService>(
-                       s, &v1::OperationService::Stub::WatchOperation, request);
+                   return NoteIfStandalone(
+                       s, RunOperation<v1::OperationService>(
+                              s, &v1::OperationService::Stub::WatchOperation, request));
                  })
       ->add_option("id", *watch_id, "Operation id")
       ->required();
 
   auto cancel_id = std::make_shared<std::string>();
-  cli.AddCommand(ops, "cancel", "Cancel a running operation",
-                 "  llorch-pool ops cancel op-7f3a2c\n",
-                 [cancel_id](Session& s) {
-                   v1::CancelOperationRequest request;
-                   request.set_id(*cancel_id);
-                   return CallUnary<v1::OperationService>(s, &Stub::CancelOperation, request,
-                                                          Renderer<v1::Operation>(RenderOperation));
-                 })
+  cli.AddCommand(
+         ops, "cancel", "Cancel a running operation", "  llorch-pool ops cancel op-7f3a2c\n",
+         [cancel_id](Session& s) {
+           v1::CancelOperationRequest request;
+           request.set_id(*cancel_id);
+           return NoteIfStandalone(
+               s, CallUnary<v1::OperationService>(s, &Stub::CancelOperation, request,
+                                                  Renderer<v1::Operation>(RenderOperation)));
+         })
       ->add_option("id", *cancel_id, "Operation id")
       ->required();
 }

@@ -194,6 +194,21 @@ TEST_F(CliE2eTest, CommandsOfLaterReleasesSayNotAvailableYet) {
   }
 }
 
+TEST_F(CliE2eTest, OpsWithoutAnAgentSayWhyTheyAreEmpty) {
+  CommandResult list = env_.Run({"ops", "list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(list.out, "No operations.\n");
+  EXPECT_THAT(list.err, HasSubstr("no agent is running"));
+  EXPECT_THAT(list.err, HasSubstr("start `pool-agent`"));
+
+  CommandResult watch = env_.Run({"ops", "watch", "op-12345678"});
+  EXPECT_EQ(watch.exit_code, 2);  // an unknown id is bad input, like an unknown model id
+  EXPECT_THAT(watch.err, HasSubstr("no operation 'op-12345678'"));
+  EXPECT_THAT(watch.err, HasSubstr("no agent is running"));
+
+  EXPECT_THAT(env_.Run({"-q", "ops", "list"}).err, ::testing::IsEmpty());
+}
+
 TEST_F(CliE2eTest, BadCatalogFileNamesFileAndLine) {
   WriteFile(env_.Path("work/bad.toml"), "[[models]]\nid = \"x\"\nbogus = 1\n");
   CommandResult result = env_.Run({"--catalog", env_.Path("work/bad.toml"), "models", "catalog"});
