@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "client/render/json.h"
 #include "client/render/progress.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
@@ -136,9 +137,15 @@ int RunOperation(Session& session, const OperationStarter& start, const ResultHa
   if (!status.ok()) return session.Fail(status);
   if (final_event.has_error()) {
     const v1::RpcStatus& error = final_event.error();
-    session.Fail(grpc::Status(static_cast<grpc::StatusCode>(error.code()), error.message(),
+    const bool cancelled = final_event.state() == v1::OPERATION_STATE_CANCELLED;
+    // Not by this client (that was handled above): say so, or the stop looks like a failure.
+    const std::string message =
+        cancelled ? absl::StrCat("operation ", final_event.operation_id(),
+                                 " was cancelled by another client: ", error.message())
+                  : error.message();
+    session.Fail(grpc::Status(static_cast<grpc::StatusCode>(error.code()), message,
                               error.SerializeAsString()));
-    return final_event.state() == v1::OPERATION_STATE_CANCELLED ? kExitInterrupted : kExitFailed;
+    return cancelled ? kExitInterrupted : kExitFailed;
   }
   if (!final_event.has_result()) return kExitOk;
   return (on_result ? on_result : PrintResultAsJson)(final_event.result(), session);

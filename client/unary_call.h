@@ -14,6 +14,17 @@ namespace llorch {
 template <typename Response>
 using Renderer = std::function<std::string(const Response&, const Style&)>;
 
+// Prints `response` as JSON with --output json or without `render`, else as `render` makes it.
+template <typename Response>
+void PrintResponse(const Session& session, const Response& response,
+                   const Renderer<Response>& render) {
+  if (session.json() || !render) {
+    session.PrintJson(response);
+  } else {
+    session.Print(render(response, session.out_style()));
+  }
+}
+
 template <typename Service, typename Request, typename Response>
 int CallUnary(Session& session,
               grpc::Status (Service::Stub::*method)(grpc::ClientContext*, const Request&,
@@ -25,11 +36,7 @@ int CallUnary(Session& session,
   Response response;
   grpc::Status status = ((*stub).*method)(session.NewCallContext().get(), request, &response);
   if (!status.ok()) return session.Fail(status);
-  if (session.json() || !render) {
-    session.PrintJson(response);
-  } else {
-    session.Print(render(response, session.out_style()));
-  }
+  PrintResponse(session, response, render);
   return kExitOk;
 }
 

@@ -1,5 +1,6 @@
 // `llorch-pool ops ...`: long-running operations, from any client.
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,38 @@ int NoteIfStandalone(Session& s, int exit_code) {
   }
   return exit_code;
 }
+// Asks the agent to cancel `id`, then waits (up to 10 s) for the work to stop, so that the state
+// shown is the final one rather than "running".
+int CancelOperation(Session& s, const std::string& id) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.Channel();
+  if (!channel.ok()) return s.Fail(channel.status());
+  auto stub = v1::OperationService::NewStub(*channel);
+  v1::CancelOperationRequest request;
+  request.set_id(id);
+  v1::Operation operation;
+  if (grpc::Status status = stub->CancelOperation(s.NewCallContext().get(), request, &operation);
+      !status.ok()) {
+    return s.Fail(status);
+  }
+  if (!IsFinished(operation.state())) {
+    v1::WatchOperationRequest watch;
+    watch.set_id(id);
+    watch.set_after_sequence(std::numeric_limits<uint64_t>::max());  // live events only
+    std::unique_ptr<grpc::ClientContext> context = s.NewCallContext(std::chrono::seconds(10));
+    auto events = stub->WatchOperation(context.get(), watch);
+    v1::OperationEvent event;
+    while (events->Read(&event) && !event.final()) {
+    }
+    events->Finish();  // a deadline here just means the work is slow to stop
+    v1::GetOperationRequest get;
+    get.set_id(id);
+    v1::Operation latest;
+    if (stub->GetOperation(s.NewCallContext().get(), get, &latest).ok()) operation = latest;
+  }
+  PrintResponse(s, operation, Renderer<v1::Operation>(RenderOperation));
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddOpsCommands(CommandLine& cli) {
@@ -70,13 +103,7 @@ void AddOpsCommands(CommandLine& cli) {
   auto cancel_id = std::make_shared<std::string>();
   cli.AddCommand(
          ops, "cancel", "Cancel a running operation", "  llorch-pool ops cancel op-7f3a2c\n",
-         [cancel_id](Session& s) {
-           v1::CancelOperationRequest request;
-           request.set_id(*cancel_id);
-           return NoteIfStandalone(
-               s, CallUnary<v1::OperationService>(s, &Stub::CancelOperation, request,
-                                                  Renderer<v1::Operation>(RenderOperation)));
-         })
+         [cancel_id](Session& s) { return NoteIfStandalone(s, CancelOperation(s, *cancel_id)); })
       ->add_option("id", *cancel_id, "Operation id")
       ->required();
 }

@@ -32,7 +32,23 @@ std::string Time(const google::protobuf::Timestamp& time) {
   return absl::FormatTime("%H:%M:%S", absl::FromUnixSeconds(time.seconds()), absl::LocalTimeZone());
 }
 
+// The last progress; once the operation has finished, without rate and ETA, which no longer apply.
+std::string ProgressCell(const v1::Operation& operation) {
+  if (!operation.has_progress()) return "";
+  v1::Progress progress = operation.progress();
+  if (IsFinished(operation.state())) {
+    progress.clear_rate_per_second();
+    progress.clear_eta();
+  }
+  return FormatProgress(progress, /*with_bar=*/false);
+}
+
 }  // namespace
+
+bool IsFinished(v1::OperationState state) {
+  return state == v1::OPERATION_STATE_SUCCEEDED || state == v1::OPERATION_STATE_FAILED ||
+         state == v1::OPERATION_STATE_CANCELLED;
+}
 
 std::string RenderOperations(const v1::ListOperationsResponse& response, const Style& style) {
   if (response.operations().empty()) return "No operations.\n";
@@ -40,7 +56,7 @@ std::string RenderOperations(const v1::ListOperationsResponse& response, const S
   for (const v1::Operation& operation : response.operations()) {
     table.AddRow({Cell(operation.id(), Color::kBold), operation.kind(), operation.target(),
                   StateCell(operation.state()), Time(operation.created_at()),
-                  operation.has_progress() ? FormatProgress(operation.progress(), false) : ""});
+                  ProgressCell(operation)});
   }
   return table.Render(style);
 }
@@ -53,9 +69,7 @@ std::string RenderOperation(const v1::Operation& operation, const Style& style) 
   table.AddRow({"state", StateCell(operation.state())});
   table.AddRow({"created", Time(operation.created_at())});
   table.AddRow({"finished", Time(operation.finished_at())});
-  if (operation.has_progress()) {
-    table.AddRow({"progress", FormatProgress(operation.progress(), false)});
-  }
+  if (operation.has_progress()) table.AddRow({"progress", ProgressCell(operation)});
   if (operation.has_error())
     table.AddRow({"error", Cell(operation.error().message(), Color::kRed)});
   table.AddRow({"watchers", absl::StrCat(operation.watchers())});

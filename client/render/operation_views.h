@@ -9,6 +9,9 @@
 
 namespace llorch {
 
+// SUCCEEDED, FAILED or CANCELLED.
+bool IsFinished(pool::v1::OperationState state);
+
 std::string RenderOperations(const pool::v1::ListOperationsResponse& response, const Style& style);
 std::string RenderOperation(const pool::v1::Operation& operation, const Style& style);
 

@@ -132,31 +132,56 @@ TEST_F(AgentE2eTest, VersionAndHelp) {
   EXPECT_THAT(help.out, HasSubstr("Examples:"));
 }
 
-TEST_F(AgentE2eTest, CtrlCCancelsTheOperationThisClientStartedAndExits130) {
-  // A 64 GiB sparse model file: hashing it takes far longer than this test.
-  const std::string file = env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
-  std::filesystem::create_directories(std::filesystem::path(file).parent_path());
-  std::ofstream(file) << "GGUF";
-  std::filesystem::resize_file(file, uint64_t{64} << 30);
-  auto agent = StartAgent({}, default_socket());
+// Runs `llorch-pool models verify` against an agent on a file that takes far longer to hash than
+// any test (64 GiB, sparse); returns once the agent runs it.
+class LongVerifyTest : public AgentE2eTest {
+ protected:
+  void SetUp() override {
+    const std::string file = env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
+    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+    std::ofstream(file) << "GGUF";
+    std::filesystem::resize_file(file, uint64_t{64} << 30);
+    agent_ = StartAgent({}, default_socket());
+    CommandOptions options;
+    options.env = env_.env();
+    options.working_dir = env_.Path("work");
+    verify_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{InstalledBinary("llorch-pool"), "models", "verify", "tinyllama"},
+        options, env_.Path("verify.log"));
+    ASSERT_TRUE(WaitFor([&] { return Latest().value("state", "") == "OPERATION_STATE_RUNNING"; }))
+        << Latest();
+  }
 
-  CommandOptions options;
-  options.env = env_.env();
-  options.working_dir = env_.Path("work");
-  BackgroundProcess verify({InstalledBinary("llorch-pool"), "models", "verify", "tinyllama"},
-                           options, env_.Path("verify.log"));
-  auto state = [&] {
+  // The latest operation, as `llorch-pool ops list -o json` shows it.
+  nlohmann::json Latest() const {
     const std::string out = env_.Run({"ops", "list", "-o", "json"}).out;
     nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
-    if (!json.contains("operations") || json["operations"].empty()) return std::string();
-    return json["operations"][0].value("state", std::string());
-  };
-  ASSERT_TRUE(WaitFor([&] { return state() == "OPERATION_STATE_RUNNING"; })) << state();
+    if (!json.contains("operations") || json["operations"].empty()) return nlohmann::json::object();
+    return json["operations"][0];
+  }
 
-  EXPECT_EQ(verify.Stop(SIGINT), 130);
+  std::unique_ptr<BackgroundProcess> agent_;
+  std::unique_ptr<BackgroundProcess> verify_;
+};
+
+TEST_F(LongVerifyTest, CtrlCCancelsTheOperationThisClientStartedAndExits130) {
+  EXPECT_EQ(verify_->Stop(SIGINT), 130);
   EXPECT_THAT(ReadFile(env_.Path("verify.log")), HasSubstr("cancelling op-"));
   // The agent stopped the work: the operation this client started ends cancelled.
-  EXPECT_TRUE(WaitFor([&] { return state() == "OPERATION_STATE_CANCELLED"; })) << state();
+  EXPECT_TRUE(WaitFor([&] { return Latest().value("state", "") == "OPERATION_STATE_CANCELLED"; }))
+      << Latest();
+}
+
+TEST_F(LongVerifyTest, CancelFromASecondTerminalStopsTheWorkAndShowsTheFinalState) {
+  const std::string id = Latest().value("id", "");
+  CommandResult cancel = env_.Run({"ops", "cancel", id});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_THAT(cancel.out, HasSubstr(id));
+  EXPECT_THAT(cancel.out, ::testing::ContainsRegex("state +cancelled"));
+  // The client that started the verify says who stopped it, and exits as interrupted.
+  EXPECT_EQ(verify_->Wait(), 130);
+  EXPECT_THAT(ReadFile(env_.Path("verify.log")),
+              HasSubstr("operation " + id + " was cancelled by another client"));
 }
 
 }  // namespace
