@@ -199,6 +199,27 @@ TEST_F(HfBackendTest, AMissingRepoOrFileIsNotFoundNamingRepoFileAndRevision) {
   EXPECT_THAT(manifest.status().message(), HasSubstr("File not found in repository."));
 }
 
+TEST_F(HfBackendTest, AGatedRepoIsPermissionDeniedWithTheLoginHint) {
+  testing::WriteFileBytes(root() / "hub" / model_.repo / ".gated", "");
+  absl::StatusOr<Manifest> manifest = Download();
+  EXPECT_EQ(manifest.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(manifest.status().message(),
+              HasSubstr("failed (exit 1): Access denied. This repository requires approval."));
+  EXPECT_THAT(GetHint(manifest.status()).value_or(""), HasSubstr("hf auth login"));
+  ExpectNothingInstalled();
+}
+
+TEST_F(HfBackendTest, ACliThatRejectsTheCommandLineIsToldToUpgrade) {
+  options_.env["FAKE_HF_MODE"] = "no-local-dir";
+  absl::StatusOr<Manifest> manifest = Download();
+  EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(manifest.status().message(),
+              HasSubstr("failed (exit 2): No such option: --local-dir"));
+  EXPECT_THAT(GetHint(manifest.status()).value_or(""),
+              HasSubstr("pip install -U \"huggingface_hub[cli]\""));
+  ExpectNothingInstalled();
+}
+
 TEST_F(HfBackendTest, WrongBytesInstallNothingAndNameBothHashes) {
   options_.env["FAKE_HF_MODE"] = "corrupt";
   std::string corrupt = payload_;

@@ -10,12 +10,14 @@
 //   - exit 0 on success (stdout: the file's path); 1 with "Error: <message>" and a "Hint:" line
 //     on stderr for Hub errors; 2 with a click usage message for a command line it does not take.
 // "The Hub" is a directory: $FAKE_HF_HUB/<owner>/<name>/<file>; the etag is the file's SHA-256,
-// the commit $FAKE_HF_COMMIT (default 40 'c's); --revision accepts "main" and that commit.
+// the commit $FAKE_HF_COMMIT (default 40 'c's); --revision accepts "main" and that commit; a
+// repository holding a file named ".gated" is a gated one the caller has no access to.
 // Faults, by $FAKE_HF_MODE:
 //   fail         exit 1 with an HTTP 500 error after starting the partial file
 //   corrupt      one byte flipped in the middle of the written file (size unchanged)
 //   gate         writes half, then waits until the file $FAKE_HF_GATE exists
 //   ignore-term  as gate, with SIGTERM ignored (only SIGKILL stops it)
+//   no-local-dir an `hf` from before --local-dir existed: the option is a usage error
 // $FAKE_HF_ARGV: a file each run appends its argv to (one line, words separated by spaces);
 // $FAKE_HF_PID_FILE: a file it writes its pid to.
 #include <openssl/evp.h>
@@ -115,6 +117,9 @@ int main(int argc, char** argv) {
       }
       return false;
     };
+    if (Env("FAKE_HF_MODE") == "no-local-dir" && arg.rfind("--local-dir", 0) == 0) {
+      return UsageError("No such option: --local-dir");
+    }
     if (value("--local-dir", &local_dir) || value("--revision", &revision)) continue;
     if (arg.rfind("--", 0) == 0) return UsageError("No such option: " + arg);
     positional.push_back(arg);
@@ -130,6 +135,9 @@ int main(int argc, char** argv) {
     return HubError(
         "Repository not found. Check the `repo_id` and `repo_type` parameters. If the repo is "
         "private, make sure you are authenticated.");
+  }
+  if (fs::exists(repo_dir / ".gated")) {
+    return HubError("Access denied. This repository requires approval.");
   }
   if (revision != "main" && revision != commit) {
     return HubError("Revision not found. Check the `revision` parameter.");
