@@ -263,7 +263,14 @@ absl::StatusOr<SubprocessResult> RunSubprocess(const SubprocessOptions& options)
     const int timeout_ms =
         pipes_open ? static_cast<int>(absl::ToInt64Milliseconds(options.poll_interval)) : 10;
     const int ready = poll(polled, 2, std::max(timeout_ms, 1));
-    if (ready < 0 && errno != EINTR) break;
+    if (ready < 0 && errno != EINTR) {
+      // Cannot happen with valid descriptors; stop reading but still reap the child.
+      for (int i = 0; i < 2; ++i) {
+        if (fds[i] >= 0) splitters[i]->Finish();
+        CloseFd(&fds[i]);
+      }
+      continue;
+    }
     for (int i = 0; i < 2 && ready > 0; ++i) {
       if (polled[i].fd < 0 || polled[i].revents == 0) continue;
       const ssize_t n = read(fds[i], buffer, sizeof(buffer));

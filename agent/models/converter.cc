@@ -77,6 +77,15 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
         absl::StrCat("model '", model.id, "' has a GGUF file on the Hub; it is not converted"));
   }
   const ModelConversion& conversion = *model.conversion;
+  if (!options.repo_root.is_absolute()) {
+    return WithHint(
+        absl::FailedPreconditionError(absl::StrCat(
+            "cannot find the converter ", conversion.script,
+            ": no repository root is known (not configured, and the agent does not run inside "
+            "the llama-orch checkout)")),
+        "set repo_root in pool.toml (or LLORCH_REPO_ROOT, or --repo-root) to the llama-orch "
+        "checkout");
+  }
   const fs::path script = (options.repo_root / conversion.script).lexically_normal();
   if (!IsRegularFile(script)) {
     return WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(

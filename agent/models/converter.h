@@ -27,7 +27,8 @@ namespace llorch {
 struct ConverterOptions {
   // config convert.python: a name looked up in PATH, or a path.
   std::string python = "python3";
-  // Absolute; the catalog's converter_script is relative to it.
+  // Absolute (AgentContext::repo_root); the catalog's converter_script is relative to it. Empty
+  // (no checkout known) is a FailedPrecondition that says how to set it.
   std::filesystem::path repo_root;
   // The source repository's commit the files in source/ came from: the manifest's revision.
   std::string source_commit;

@@ -150,6 +150,17 @@ TEST_F(ConverterTest, AMissingScriptNamesItsPathAndTheSubmodule) {
   ExpectNothingInstalled();
 }
 
+TEST_F(ConverterTest, WithoutARepositoryRootSaysHowToSetIt) {
+  options_.repo_root.clear();
+  absl::StatusOr<Manifest> manifest = Convert();
+  EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(manifest.status().message(),
+              HasSubstr("cannot find the converter reference/llama.cpp/convert_hf_to_gguf.py: no "
+                        "repository root is known"));
+  EXPECT_THAT(GetHint(manifest.status()).value_or(""), HasSubstr("repo_root"));
+  ExpectNothingInstalled();
+}
+
 TEST_F(ConverterTest, AMissingPythonNamesWhereItWasLookedFor) {
   const fs::path empty = root() / "empty-bin";
   fs::create_directories(empty);
