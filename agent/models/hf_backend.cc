@@ -73,6 +73,11 @@ absl::Status HfFailure(const SubprocessResult& result, const CatalogModel& model
         "this `hf` does not understand the command line: upgrade it with "
         "`pip install -U \"huggingface_hub[cli]\"` (or `pipx upgrade huggingface_hub`)");
   }
+  if (ContainsAny(error, {"outgoing traffic has been disabled", "LocalEntryNotFoundError"})) {
+    return WithHint(absl::FailedPreconditionError(absl::StrCat(
+                        what, ": offline (HF_HUB_OFFLINE is set) and the file is not on disk")),
+                    "unset HF_HUB_OFFLINE (or set it to 0) where the agent runs to download it");
+  }
   if (ContainsAny(error, {"Repository not found", "Revision not found", "File not found",
                           "Entry not found", "404"})) {
     return WithReason(WithHint(absl::NotFoundError(message),

@@ -46,7 +46,8 @@ struct HfCliOptions {
 // the CLI's metadata for it are removed and the error (DataLoss) names both hashes. Errors:
 // NotFound with an install hint when there is no `hf`; the CLI's exit mapped to NotFound (repo,
 // revision or file missing on the Hub), PermissionDenied (gated, private, bad token),
-// FailedPrecondition (exit 2: too old an `hf`), Unavailable (anything else), each with the
+// FailedPrecondition (exit 2: too old an `hf`; HF_HUB_OFFLINE set and the file not on disk),
+// Unavailable (anything else), each with the
 // CLI's own error line; CANCELLED when `op` was cancelled (the CLI's whole process group is
 // stopped: SIGTERM, then SIGKILL after kill_grace).
 absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const CatalogModel& model,

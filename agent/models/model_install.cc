@@ -13,7 +13,7 @@ namespace v1 = pool::v1;
 
 void ChildOutputLog::operator()(const OutputLine& line) {
   if (line.redraw) {
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_();
     if (now - last_redraw_ < absl::Seconds(1)) return;
     last_redraw_ = now;
   }

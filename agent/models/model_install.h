@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -20,11 +21,13 @@ namespace llorch {
 // otherwise add ten lines a second to the history every watcher replays.
 class ChildOutputLog {
  public:
-  explicit ChildOutputLog(Operation& op) : op_(op) {}
+  explicit ChildOutputLog(Operation& op, Operation::Clock clock = absl::Now)
+      : op_(op), clock_(std::move(clock)) {}
   void operator()(const OutputLine& line);
 
  private:
   Operation& op_;
+  const Operation::Clock clock_;
   absl::Time last_redraw_ = absl::InfinitePast();
 };
 

@@ -220,6 +220,25 @@ TEST_F(HfBackendTest, ACliThatRejectsTheCommandLineIsToldToUpgrade) {
   ExpectNothingInstalled();
 }
 
+TEST_F(HfBackendTest, OfflineUsesWhatIsOnDiskAndOtherwiseSaysItIsOffline) {
+  options_.env["HF_HUB_OFFLINE"] = "1";
+  absl::StatusOr<Manifest> manifest = Download();
+  EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(manifest.status().message(),
+            absl::StrCat("hf download org/tiny-GGUF ", model_.file,
+                         " (revision main): offline (HF_HUB_OFFLINE is set) and the file is not "
+                         "on disk"));
+  EXPECT_THAT(GetHint(manifest.status()).value_or(""), HasSubstr("unset HF_HUB_OFFLINE"));
+
+  options_.env.erase("HF_HUB_OFFLINE");
+  ASSERT_TRUE(Download().ok());
+  options_.env["HF_HUB_OFFLINE"] = "1";
+  manifest = Download();  // checked again against the etag the CLI recorded
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(manifest->sha256, payload_sha256_);
+  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kDownloaded);
+}
+
 TEST_F(HfBackendTest, WrongBytesInstallNothingAndNameBothHashes) {
   options_.env["FAKE_HF_MODE"] = "corrupt";
   std::string corrupt = payload_;

@@ -7,6 +7,8 @@
 //     DIR/<file> (an outdated DIR/<file> is removed before downloading);
 //   - a DIR/<file> whose metadata etag (or, without metadata, SHA-256) matches is not fetched;
 //   - only the size is checked, never the hash;
+//   - HF_HUB_OFFLINE=1: no Hub at all; a DIR/<file> with metadata is returned as it is, anything
+//     else is the LocalEntryNotFoundError the CLI reports as "Invalid value. ...";
 //   - exit 0 on success (stdout: the file's path); 1 with "Error: <message>" and a "Hint:" line
 //     on stderr for Hub errors; 2 with a click usage message for a command line it does not take.
 // "The Hub" is a directory: $FAKE_HF_HUB/<owner>/<name>/<file>; the etag is the file's SHA-256,
@@ -129,6 +131,20 @@ int main(int argc, char** argv) {
   }
   const std::string& repo = positional[0];
   const std::string& file = positional[1];
+  const fs::path target = fs::path(local_dir) / file;
+  const fs::path metadata =
+      fs::path(local_dir) / ".cache/huggingface/download" / (file + ".metadata");
+  if (const std::string offline = Env("HF_HUB_OFFLINE");
+      offline == "1" || offline == "ON" || offline == "YES" || offline == "TRUE") {
+    if (fs::is_regular_file(target) && fs::is_regular_file(metadata)) {
+      std::cout << target.string() << "\n";
+      return 0;
+    }
+    return HubError(
+        "Invalid value. Cannot find the requested files in the disk cache and outgoing traffic "
+        "has been disabled. To enable hf.co look-ups and downloads online, set "
+        "'local_files_only' to False.");
+  }
   const std::string commit = Env("FAKE_HF_COMMIT", std::string(40, 'c').c_str());
   const fs::path repo_dir = fs::path(Env("FAKE_HF_HUB")) / repo;
   if (!fs::is_directory(repo_dir)) {
@@ -151,8 +167,6 @@ int main(int argc, char** argv) {
   fs::create_directories(download);
   if (!fs::exists(cache / ".gitignore")) std::ofstream(cache / ".gitignore") << "*";
   std::ofstream(download / (file + ".lock")).flush();
-  const fs::path target = fs::path(local_dir) / file;
-  const fs::path metadata = download / (file + ".metadata");
   auto write_metadata = [&] {
     std::ofstream(metadata) << commit << "\n" << etag << "\n" << std::time(nullptr) << ".0\n";
   };
