@@ -21,15 +21,21 @@ constexpr char kInstallHint[] =
     "install the Hugging Face CLI with `pipx install 'huggingface_hub[cli]'` (or "
     "`pip install -U \"huggingface_hub[cli]\"`), or set download.hf_command to its path";
 
-// The CLI's partial download of `file`: <file>.<etag>.incomplete; its size, 0 when none yet.
+// The CLI's partial download of `file`, <file>.<etag>.incomplete, by its size; 0 when there is
+// none yet. An older etag's leftover may lie beside it: the newest one is the live download.
 uint64_t IncompleteBytes(const fs::path& download_dir, const std::string& file) {
   uint64_t bytes = 0;
+  fs::file_time_type newest = fs::file_time_type::min();
   std::error_code ec;
   for (fs::directory_iterator it(download_dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (!absl::StartsWith(name, file + ".") || !absl::EndsWith(name, ".incomplete")) continue;
-    const uint64_t size = it->file_size(ec);
-    if (!ec && size > bytes) bytes = size;
+    std::error_code stat_ec;
+    const fs::file_time_type modified = it->last_write_time(stat_ec);
+    const uint64_t size = it->file_size(stat_ec);
+    if (stat_ec || modified < newest) continue;
+    newest = modified;
+    bytes = size;
   }
   return bytes;
 }
@@ -38,14 +44,16 @@ uint64_t IncompleteBytes(const fs::path& download_dir, const std::string& file) 
 std::string ErrorLine(const std::vector<std::string>& stderr_tail) {
   for (auto it = stderr_tail.rbegin(); it != stderr_tail.rend(); ++it) {
     absl::string_view line = absl::StripAsciiWhitespace(*it);
-    if (absl::StartsWith(line, "Error:"))
+    if (absl::StartsWith(line, "Error:")) {
       return std::string(absl::StripAsciiWhitespace(line.substr(6)));
+    }
   }
   std::vector<std::string> last;
   for (auto it = stderr_tail.rbegin(); it != stderr_tail.rend() && last.size() < 3; ++it) {
     absl::string_view line = absl::StripAsciiWhitespace(*it);
-    if (!line.empty() && !absl::StartsWith(line, "Hint:"))
+    if (!line.empty() && !absl::StartsWith(line, "Hint:")) {
       last.insert(last.begin(), std::string(line));
+    }
   }
   return last.empty() ? "no error message" : absl::StrJoin(last, " / ");
 }
