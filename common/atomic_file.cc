@@ -17,6 +17,16 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
+// Makes renames in the directory of `path` durable.
+void SyncParentDirectory(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  int dir_fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    fsync(dir_fd);
+    close(dir_fd);
+  }
+}
+
 }  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view content) {
@@ -49,13 +59,21 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     unlink(temp.c_str());
     return status;
   }
-  // Make the rename itself durable.
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  int dir_fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    fsync(dir_fd);
-    close(dir_fd);
+  SyncParentDirectory(path);
+  return absl::OkStatus();
+}
+
+absl::Status RenameDurably(const std::string& from, const std::string& to) {
+  int fd = open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return ErrnoError("cannot open", from);
+  if (fsync(fd) != 0) {
+    absl::Status status = ErrnoError("cannot sync", from);
+    close(fd);
+    return status;
   }
+  close(fd);
+  if (rename(from.c_str(), to.c_str()) != 0) return ErrnoError("cannot rename into place", to);
+  SyncParentDirectory(to);
   return absl::OkStatus();
 }
 

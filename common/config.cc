@@ -54,6 +54,8 @@ const std::vector<KeySpec>& Specs() {
        [](Config& c) { return &c.client.color; },
        nullptr,
        {"auto", "always", "never"}},
+      {"download.hf_command", [](Config& c) { return &c.download.hf_command; }, nullptr, {}},
+      {"convert.python", [](Config& c) { return &c.convert.python; }, nullptr, {}},
   };
   return specs;
 }
@@ -96,6 +98,18 @@ std::string ValueProblem(const KeySpec& spec, absl::string_view label, absl::str
   const absl::string_view key = spec.key;
   if (key == "models_dir" && value.empty()) {
     return "models_dir must not be empty (the default is \".test-models\")";
+  }
+  if (key == "download.hf_command" || key == "convert.python") {
+    // A program, run by argv: "python3 -m x" would be looked up as one file name and never found.
+    if (value.empty())
+      return absl::StrCat(label, " must name a program (a name in PATH or a path)");
+    if (value.find('/') == absl::string_view::npos &&
+        value.find_first_of(" \t") != absl::string_view::npos) {
+      return absl::StrCat(label,
+                          " must be one program (a name in PATH or a path), not a command "
+                          "line: got '",
+                          value, "'");
+    }
   }
   if ((key == "agent.address" && !value.empty()) || key == "agent.listen") {
     absl::StatusOr<Address> address = ParseAddress(value);

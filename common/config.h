@@ -43,6 +43,13 @@ struct Config {
     std::string output = "table";  // table | json
     std::string color = "auto";    // auto | always | never
   } client;
+  struct Download {
+    std::string hf_command =
+        "hf";  // the `hf` CLI (download.backend "hf"): a name in PATH or a path
+  } download;
+  struct Convert {
+    std::string python = "python3";  // runs the catalog's converter scripts: name in PATH or path
+  } convert;
 
   // For every key, the layer that set its value last: "default", a file path,
   // "env LLORCH_MODELS_DIR", "flag --models-dir". Keys are dotted: "agent.listen".

@@ -1,4 +1,5 @@
-// Small string helpers shared by both binaries: "did you mean" suggestions for typos.
+// Small string helpers shared by both binaries: "did you mean" suggestions for typos, UTF-8
+// repair.
 //
 // ClosestMatch() compares case-insensitively by optimal-string-alignment distance (insertions,
 // deletions, substitutions and swaps of two neighbouring characters each cost 1), so
@@ -23,6 +24,11 @@ std::string ClosestMatch(absl::string_view word, const std::vector<std::string>&
 
 // " (did you mean 'x'?)" for the closest candidate, or "" when none is close.
 std::string DidYouMean(absl::string_view word, const std::vector<std::string>& candidates);
+
+// `text` with every byte that is not part of a well-formed UTF-8 sequence (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF) replaced by U+FFFD. For a child's output, which
+// must become a proto3 string.
+std::string ToValidUtf8(absl::string_view text);
 
 }  // namespace llorch
 

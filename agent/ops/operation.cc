@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "common/strings.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -98,7 +99,7 @@ void Operation::Log(v1::LogLine::Stream stream, absl::string_view text) {
   v1::LogLine* line = event.mutable_log();
   SetTimestamp(now, line->mutable_time());
   line->set_stream(stream);
-  line->set_text(std::string(text));
+  line->set_text(ToValidUtf8(text));  // child output can be any bytes; proto3 wants UTF-8
 }
 
 void Operation::Succeed(const google::protobuf::Message& result) {

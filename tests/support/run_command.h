@@ -52,6 +52,11 @@ bool WaitFor(const std::function<bool()>& condition, double seconds = 10);
 // The current environment as a map, to copy and modify.
 std::map<std::string, std::string> CurrentEnvironment();
 
+// The bytes of the file at `path`; "" when it cannot be read.
+std::string ReadFileBytes(const std::string& path);
+// Writes `bytes` to `path`, creating its parent directories.
+void WriteFileBytes(const std::string& path, const std::string& bytes);
+
 // A fresh temporary directory, removed with its contents when the object is destroyed.
 class TempDir {
  public:

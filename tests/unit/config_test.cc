@@ -223,6 +223,8 @@ TEST_F(ConfigTest, DefaultsApplyWhenNoFileOrVariableIsPresent) {
   EXPECT_EQ(config->agent.log_level, "info");
   EXPECT_EQ(config->client.output, "table");
   EXPECT_EQ(config->client.color, "auto");
+  EXPECT_EQ(config->download.hf_command, "hf");
+  EXPECT_EQ(config->convert.python, "python3");
   ASSERT_EQ(config->origin.size(), ConfigKeys().size());
   for (const std::string& key : ConfigKeys()) EXPECT_EQ(config->origin.at(key), "default") << key;
 }
@@ -230,7 +232,8 @@ TEST_F(ConfigTest, DefaultsApplyWhenNoFileOrVariableIsPresent) {
 TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
   EXPECT_EQ(ConfigKeys(), (std::vector<std::string>{
                               "repo_root", "models_dir", "state_dir", "catalog", "agent.address",
-                              "agent.listen", "agent.log_level", "client.output", "client.color"}));
+                              "agent.listen", "agent.log_level", "client.output", "client.color",
+                              "download.hf_command", "convert.python"}));
   EXPECT_EQ(Config().origin.at("agent.listen"), "default");
 }
 
@@ -247,6 +250,10 @@ log_level = "debug"
 [client]
 output = "json"
 color = "always"
+[download]
+hf_command = "/opt/hf/bin/hf"
+[convert]
+python = "/usr/bin/python3.11"
 )");
   absl::StatusOr<Config> config = LoadConfig(sources);
   ASSERT_TRUE(config.ok()) << config.status();
@@ -260,6 +267,8 @@ color = "always"
   EXPECT_EQ(config->agent.log_level, "debug");
   EXPECT_EQ(config->client.output, "json");
   EXPECT_EQ(config->client.color, "always");
+  EXPECT_EQ(config->download.hf_command, "/opt/hf/bin/hf");
+  EXPECT_EQ(config->convert.python, "/usr/bin/python3.11");
   for (const std::string& key : ConfigKeys()) {
     EXPECT_EQ(config->origin.at(key), sources.system_file) << key;
   }
@@ -584,6 +593,27 @@ TEST_F(ConfigTest, BadEnumValueListsTheAllowedValues) {
   EXPECT_EQ(status.message(),
             "f.toml:2: client.color must be one of auto, always, never, got 'allways' (did you "
             "mean 'always'?)");
+}
+
+TEST_F(ConfigTest, ProgramKeysTakeANameOrAPathButNoCommandLine) {
+  Config config;
+  ASSERT_TRUE(MergeConfigText("[download]\nhf_command = \"/opt/hf venv/bin/hf\"\n[convert]\n"
+                              "python = \"python3.11\"\n",
+                              "f.toml", &config)
+                  .ok());
+  EXPECT_EQ(config.download.hf_command, "/opt/hf venv/bin/hf");
+  EXPECT_EQ(config.convert.python, "python3.11");
+  EXPECT_EQ(config.origin.at("convert.python"), "f.toml");
+
+  absl::Status status =
+      MergeConfigText("[convert]\npython = \"python3 -X utf8\"\n", "f.toml", &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:2: convert.python must be one program (a name in PATH or a path), not a "
+            "command line: got 'python3 -X utf8'");
+  status = MergeConfigText("[download]\nhf_command = \"\"\n", "f.toml", &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:2: download.hf_command must name a program (a name in PATH or a path)");
+  EXPECT_EQ(config.convert.python, "python3.11");  // unchanged by the bad layers
 }
 
 TEST_F(ConfigTest, InvalidAddressesAndAnEmptyModelsDirAreRejected) {

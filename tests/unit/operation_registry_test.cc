@@ -126,6 +126,17 @@ v1::ErrorHint HintOf(const v1::RpcStatus& status) {
 // ---------------------------------------------------------------------------------------------
 // Operation
 
+TEST(OperationTest, LogLinesAreMadeValidUtf8) {
+  FakeClock clock;
+  Operation op("op-1", "model.convert", "gpt2", clock.AsClock());
+  op.Log(v1::LogLine::STREAM_STDERR, "caf\xc3\xa9 \xff\xfe latin-1\n");
+  const std::vector<v1::OperationEvent> events = op.EventsAfter(0);
+  ASSERT_TRUE(events.back().has_log());
+  EXPECT_EQ(events.back().log().text(), "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd latin-1");
+  std::string wire;
+  EXPECT_TRUE(events.back().SerializeToString(&wire));
+}
+
 TEST(OperationTest, StartsPendingWithAFirstEventCarryingTheId) {
   FakeClock clock;
   Operation op("op-0000abcd", "model.verify", "qwen", clock.AsClock());

@@ -1,0 +1,236 @@
+#include "agent/models/hf_backend.h"
+
+#include <fstream>
+#include <system_error>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/models/model_install.h"
+#include "common/status.h"
+#include "common/subprocess.h"
+
+namespace llorch {
+namespace fs = std::filesystem;
+namespace v1 = pool::v1;
+namespace {
+
+constexpr char kInstallHint[] =
+    "install the Hugging Face CLI with `pipx install 'huggingface_hub[cli]'` (or "
+    "`pip install -U \"huggingface_hub[cli]\"`), or set download.hf_command to its path";
+
+// The CLI's partial download of `file`, <file>.<etag>.incomplete, by its size; 0 when there is
+// none yet. An older etag's leftover may lie beside it: the newest one is the live download.
+uint64_t IncompleteBytes(const fs::path& download_dir, const std::string& file) {
+  uint64_t bytes = 0;
+  fs::file_time_type newest = fs::file_time_type::min();
+  std::error_code ec;
+  for (fs::directory_iterator it(download_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!absl::StartsWith(name, file + ".") || !absl::EndsWith(name, ".incomplete")) continue;
+    std::error_code stat_ec;
+    const fs::file_time_type modified = it->last_write_time(stat_ec);
+    const uint64_t size = it->file_size(stat_ec);
+    if (stat_ec || modified < newest) continue;
+    newest = modified;
+    bytes = size;
+  }
+  return bytes;
+}
+
+// The line that says what went wrong: the CLI's "Error: ..." line, else the end of a traceback.
+std::string ErrorLine(const std::vector<std::string>& stderr_tail) {
+  for (auto it = stderr_tail.rbegin(); it != stderr_tail.rend(); ++it) {
+    absl::string_view line = absl::StripAsciiWhitespace(*it);
+    if (absl::StartsWith(line, "Error:")) {
+      return std::string(absl::StripAsciiWhitespace(line.substr(6)));
+    }
+  }
+  std::vector<std::string> last;
+  for (auto it = stderr_tail.rbegin(); it != stderr_tail.rend() && last.size() < 3; ++it) {
+    absl::string_view line = absl::StripAsciiWhitespace(*it);
+    if (!line.empty() && !absl::StartsWith(line, "Hint:")) {
+      last.insert(last.begin(), std::string(line));
+    }
+  }
+  return last.empty() ? "no error message" : absl::StrJoin(last, " / ");
+}
+
+bool ContainsAny(absl::string_view text, std::initializer_list<absl::string_view> needles) {
+  const std::string lower = absl::AsciiStrToLower(text);
+  for (absl::string_view needle : needles) {
+    if (absl::StrContains(lower, absl::AsciiStrToLower(needle))) return true;
+  }
+  return false;
+}
+
+// The CLI's failure as an error that says what to do.
+absl::Status HfFailure(const SubprocessResult& result, const CatalogModel& model) {
+  const std::string what =
+      absl::StrCat("hf download ", model.repo, " ", model.file, " (revision ", model.revision, ")");
+  if (result.signal != 0) {
+    return absl::AbortedError(absl::StrCat(what, " was ", result.Describe()));
+  }
+  const std::string error = ErrorLine(result.stderr_tail);
+  const std::string message = absl::StrCat(what, " failed (", result.Describe(), "): ", error);
+  if (result.exit_code == 2) {
+    return WithHint(
+        absl::FailedPreconditionError(message),
+        "this `hf` does not understand the command line: upgrade it with "
+        "`pip install -U \"huggingface_hub[cli]\"` (or `pipx upgrade huggingface_hub`)");
+  }
+  if (ContainsAny(error, {"outgoing traffic has been disabled", "LocalEntryNotFoundError"})) {
+    return WithHint(absl::FailedPreconditionError(absl::StrCat(
+                        what, ": offline (HF_HUB_OFFLINE is set) and the file is not on disk")),
+                    "unset HF_HUB_OFFLINE (or set it to 0) where the agent runs to download it");
+  }
+  if (ContainsAny(error, {"Repository not found", "Revision not found", "File not found",
+                          "Entry not found", "404"})) {
+    return WithReason(WithHint(absl::NotFoundError(message),
+                               absl::StrCat("check the catalog entry against ", model.HubUrl(),
+                                            " (`llorch-pool models info ", model.id, "`)")),
+                      "HUB_NOT_FOUND");
+  }
+  if (ContainsAny(error, {"Access denied", "gated", "Not logged in", "401", "403", "Unauthorized",
+                          "Forbidden"})) {
+    return WithHint(absl::PermissionDeniedError(message),
+                    absl::StrCat("log in with `hf auth login` or set HF_TOKEN; a gated model "
+                                 "needs its access request accepted on ",
+                                 model.HubUrl()));
+  }
+  return WithHint(absl::UnavailableError(message),
+                  "the CLI's whole output is in the operation log; run the same `hf download` "
+                  "by hand to see more (HF_DEBUG=1 shows its traceback)");
+}
+
+// Removes what the CLI installed for `file`, so that nothing unverified stays behind.
+void DiscardDownload(const fs::path& local_dir, const std::string& file) {
+  std::error_code ec;
+  fs::remove(local_dir / file, ec);
+  fs::remove(HfDownloadDir(local_dir) / (file + ".metadata"), ec);
+}
+
+}  // namespace
+
+fs::path HfDownloadDir(const fs::path& local_dir) {
+  return local_dir / ".cache" / "huggingface" / "download";
+}
+
+std::optional<HfDownloadMetadata> ReadHfDownloadMetadata(const fs::path& local_dir,
+                                                         const std::string& file) {
+  std::ifstream in(HfDownloadDir(local_dir) / (file + ".metadata"));
+  HfDownloadMetadata metadata;
+  if (!in || !std::getline(in, metadata.commit) || !std::getline(in, metadata.etag)) {
+    return std::nullopt;
+  }
+  metadata.commit = std::string(absl::StripAsciiWhitespace(metadata.commit));
+  metadata.etag = std::string(absl::StripAsciiWhitespace(metadata.etag));
+  if (metadata.commit.empty() || metadata.etag.empty()) return std::nullopt;
+  return metadata;
+}
+
+absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const CatalogModel& model,
+                                           const HfCliOptions& options, Operation& op) {
+  SubprocessOptions run;
+  run.env = options.env;
+  run.env["HF_HUB_DISABLE_PROGRESS_BARS"] = "1";
+  std::optional<std::string> hf = FindExecutable(options.hf_command, EffectivePath(run));
+  if (!hf) {
+    const std::string where =
+        options.hf_command.find('/') != std::string::npos
+            ? absl::StrCat(options.hf_command, " (download.hf_command) is not an executable file")
+            : absl::StrCat("the `", options.hf_command, "` command was not found in PATH (",
+                           EffectivePath(run), ")");
+    return WithReason(WithHint(absl::NotFoundError(where), kInstallHint), "HF_CLI_MISSING");
+  }
+
+  const fs::path local_dir = store.models_dir() / model.dir;
+  std::error_code ec;
+  fs::create_directories(local_dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", local_dir.string(), ": ", ec.message()));
+  }
+  // The CLI replaces the file: no manifest may vouch for it meanwhile.
+  if (absl::Status status = RemoveManifest(store, model); !status.ok()) return status;
+
+  run.argv = {*hf, "download", model.repo, model.file, "--local-dir", local_dir.string()};
+  if (!model.revision.empty() && model.revision != "main") {
+    run.argv.push_back("--revision");
+    run.argv.push_back(model.revision);
+  }
+  op.Log(v1::LogLine::STREAM_AGENT, absl::StrJoin(run.argv, " "));
+  ChildOutputLog log(op);
+  ByteProgress download(op, "download", model.size_bytes, model.file);
+  const fs::path download_dir = HfDownloadDir(local_dir);
+  download.Report(0);
+  run.on_line = [&log](const OutputLine& line) { log(line); };
+  run.on_tick = [&] { download.Report(IncompleteBytes(download_dir, model.file)); };
+  run.should_stop = [&op] { return op.cancel_requested(); };
+  run.poll_interval = options.poll_interval;
+  run.kill_grace = options.kill_grace;
+  absl::StatusOr<SubprocessResult> result = RunSubprocess(run);
+  if (!result.ok()) return result.status();
+  if (result->stopped) {
+    return absl::CancelledError(absl::StrCat("download of ", model.id, " cancelled"));
+  }
+  if (!result->succeeded()) return HfFailure(*result, model);
+
+  const fs::path path = store.ModelPath(model);
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("hf download exited 0 but ", path.string(), " is not there: ", ec.message()));
+  }
+  download.Report(size);
+  const std::optional<HfDownloadMetadata> metadata = ReadHfDownloadMetadata(local_dir, model.file);
+  if (!metadata) {
+    return WithHint(absl::FailedPreconditionError(absl::StrCat(
+                        "hf download left no commit and etag in ",
+                        (download_dir / (model.file + ".metadata")).string(),
+                        ", so the file cannot be checked against the Hub; it stays unverified")),
+                    "upgrade the CLI: `pip install -U \"huggingface_hub[cli]\"`");
+  }
+
+  absl::StatusOr<std::string> sha256 = HashWithProgress(path.string(), size, model.file, op);
+  if (!sha256.ok()) return sha256.status();
+  const std::string hub_sha256 = absl::AsciiStrToLower(metadata->etag);
+  if (IsSha256Hex(hub_sha256)) {
+    if (*sha256 != hub_sha256) {
+      DiscardDownload(local_dir, model.file);
+      return WithReason(
+          WithHint(absl::DataLossError(absl::StrCat(
+                       "SHA-256 mismatch for ", model.file, ": the downloaded file has ", *sha256,
+                       ", the Hub says ", hub_sha256, "; nothing was installed")),
+                   "download it again; if it repeats, a proxy or the Hub's CDN serves corrupt "
+                   "bytes"),
+          "HASH_MISMATCH");
+    }
+    op.Log(v1::LogLine::STREAM_AGENT,
+           absl::StrCat("SHA-256 ", *sha256, " matches the Hub's for ", model.file));
+  } else {
+    op.Log(v1::LogLine::STREAM_AGENT,
+           absl::StrCat("the Hub's etag for ", model.file, " (", metadata->etag,
+                        ") is not a SHA-256 (not an LFS file); recorded the local hash only"));
+  }
+  if (absl::Status gguf = CheckGguf(path.string(), absl::StrCat("hf download of ", model.repo));
+      !gguf.ok()) {
+    DiscardDownload(local_dir, model.file);
+    return gguf;
+  }
+
+  Manifest manifest;
+  manifest.repo = model.repo;
+  manifest.revision_commit = metadata->commit;
+  manifest.file = model.file;
+  manifest.size = size;
+  manifest.sha256 = *sha256;
+  manifest.upstream_etag = metadata->etag;
+  manifest.downloaded_at = NowUnixSeconds();
+  if (absl::Status status = store.WriteManifest(model, manifest); !status.ok()) return status;
+  return manifest;
+}
+
+}  // namespace llorch

@@ -1,0 +1,89 @@
+#include "agent/models/model_install.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "agent/models/gguf_reader.h"
+#include "agent/models/sha256_file.h"
+
+namespace llorch {
+namespace v1 = pool::v1;
+
+void ChildOutputLog::operator()(const OutputLine& line) {
+  if (line.redraw) {
+    const absl::Time now = clock_();
+    if (now - last_redraw_ < absl::Seconds(1)) return;
+    last_redraw_ = now;
+  }
+  op_.Log(line.stream == OutputLine::Stream::kStdout ? v1::LogLine::STREAM_STDOUT
+                                                     : v1::LogLine::STREAM_STDERR,
+          line.text);
+}
+
+ByteProgress::ByteProgress(Operation& op, absl::string_view phase, uint64_t total,
+                           absl::string_view item)
+    : op_(op), start_(absl::Now()) {
+  progress_.set_phase(std::string(phase));
+  progress_.set_unit(v1::PROGRESS_UNIT_BYTES);
+  progress_.set_total(total);
+  progress_.set_current_item(std::string(item));
+}
+
+void ByteProgress::Report(uint64_t done) {
+  if (progress_.total() > 0 && done > progress_.total()) progress_.set_total(0);
+  progress_.set_done(done);
+  progress_.clear_eta();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
+  if (seconds > 0) {
+    const double rate = static_cast<double>(done) / seconds;
+    progress_.set_rate_per_second(rate);
+    if (rate > 0 && progress_.total() > done) {
+      progress_.mutable_eta()->set_seconds(
+          static_cast<int64_t>(static_cast<double>(progress_.total() - done) / rate));
+    }
+  }
+  op_.ReportProgress(progress_);
+}
+
+absl::StatusOr<std::string> HashWithProgress(const std::string& path, uint64_t size,
+                                             absl::string_view item, Operation& op) {
+  op.Log(v1::LogLine::STREAM_AGENT, absl::StrCat("computing the SHA-256 of ", path));
+  ByteProgress progress(op, "hash", size, item);
+  absl::StatusOr<std::string> sha256 = Sha256File(path, [&](uint64_t done) {
+    progress.Report(done);
+    return !op.cancel_requested();
+  });
+  if (sha256.ok() && size == 0) progress.Report(0);
+  return sha256;
+}
+
+absl::Status CheckGguf(const std::string& path, absl::string_view produced_by) {
+  absl::StatusOr<GgufSummary> gguf = ReadGgufSummary(path);
+  if (gguf.ok()) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(produced_by, " produced a file that is not a valid GGUF ",
+                                          "model: ", gguf.status().message()));
+}
+
+absl::Status RemoveManifest(const ModelStore& store, const CatalogModel& model) {
+  std::error_code ec;
+  std::filesystem::remove(store.ManifestPath(model), ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot remove ", store.ManifestPath(model).string(), ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+bool IsSha256Hex(absl::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+int64_t NowUnixSeconds() { return absl::ToUnixSeconds(absl::Now()); }
+
+}  // namespace llorch
