@@ -17,6 +17,7 @@
 // toml::parse_error is caught below and never leaves this file.
 #include <toml++/toml.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/address.h"
@@ -35,7 +36,14 @@ struct KeySpec {
   std::string* (*text)(Config&);               // string keys
   std::vector<std::string>* (*list)(Config&);  // array-of-string keys
   std::vector<std::string> allowed;            // empty = any string
+  int64_t* (*integer)(Config&) = nullptr;      // integer keys, within [min, max]
+  int64_t min = 0;
+  int64_t max = 0;
 };
+
+KeySpec IntegerKey(const char* key, int64_t* (*integer)(Config&), int64_t min, int64_t max) {
+  return KeySpec{key, nullptr, nullptr, {}, integer, min, max};
+}
 
 const std::vector<KeySpec>& Specs() {
   static const std::vector<KeySpec> specs = {
@@ -54,7 +62,21 @@ const std::vector<KeySpec>& Specs() {
        [](Config& c) { return &c.client.color; },
        nullptr,
        {"auto", "always", "never"}},
+      {"download.backend",
+       [](Config& c) { return &c.download.backend; },
+       nullptr,
+       {"native", "hf"}},
       {"download.hf_command", [](Config& c) { return &c.download.hf_command; }, nullptr, {}},
+      IntegerKey(
+          "download.connections", [](Config& c) { return &c.download.connections; }, 1, 64),
+      IntegerKey(
+          "download.parallel_min_mib", [](Config& c) { return &c.download.parallel_min_mib; },
+          1, int64_t{1} << 30),
+      IntegerKey(
+          "download.stall_timeout_seconds",
+          [](Config& c) { return &c.download.stall_timeout_seconds; }, 1, 3600),
+      IntegerKey(
+          "download.max_attempts", [](Config& c) { return &c.download.max_attempts; }, 1, 1000),
       {"convert.python", [](Config& c) { return &c.convert.python; }, nullptr, {}},
   };
   return specs;
@@ -116,6 +138,11 @@ std::string ValueProblem(const KeySpec& spec, absl::string_view label, absl::str
     if (!address.ok()) return absl::StrCat(label, ": ", address.status().message());
   }
   return "";
+}
+
+std::string IntegerProblem(const KeySpec& spec, int64_t value) {
+  if (value >= spec.min && value <= spec.max) return "";
+  return absl::StrCat(spec.key, " must be between ", spec.min, " and ", spec.max, ", got ", value);
 }
 
 std::string ListProblem(const KeySpec& spec, const std::vector<std::string>& values) {
@@ -193,7 +220,21 @@ class TomlMerger {
   }
 
   void MergeValue(const KeySpec& spec, const toml::node& node) {
-    if (spec.text) {
+    if (spec.integer) {
+      const toml::value<int64_t>* value = node.as_integer();
+      if (value == nullptr) {
+        std::string message =
+            absl::StrCat(spec.key, " must be an integer, got ", TypeName(node));
+        if (node.is_string()) absl::StrAppend(&message, " (write it without quotes)");
+        Add(node.source(), std::move(message));
+        return;
+      }
+      if (std::string problem = IntegerProblem(spec, value->get()); !problem.empty()) {
+        Add(node.source(), std::move(problem));
+        return;
+      }
+      *spec.integer(*config_) = value->get();
+    } else if (spec.text) {
       const toml::value<std::string>* value = node.as_string();
       if (value == nullptr) {
         Add(node.source(), absl::StrCat(spec.key, " must be a string, got ", TypeName(node)));
@@ -512,6 +553,19 @@ absl::Status SetFromFlag(Config* config, absl::string_view key, absl::string_vie
   }
   if (spec->list)
     return SetFromFlag(config, key, std::vector<std::string>{std::string(value)}, flag);
+  if (spec->integer) {
+    int64_t number = 0;
+    std::string problem =
+        absl::SimpleAtoi(value, &number)
+            ? IntegerProblem(*spec, number)
+            : absl::StrCat(spec->key, " must be an integer, got '", value, "'");
+    if (!problem.empty()) {
+      return ProblemsToStatus({ConfigProblem{absl::StrCat("flag ", flag), 0, 0, problem}});
+    }
+    *spec->integer(*config) = number;
+    config->origin[spec->key] = absl::StrCat("flag ", flag);
+    return absl::OkStatus();
+  }
   if (std::string problem = ValueProblem(*spec, spec->key, value); !problem.empty()) {
     return ProblemsToStatus({ConfigProblem{absl::StrCat("flag ", flag), 0, 0, problem}});
   }
@@ -549,6 +603,7 @@ std::string ConfigValueAsToml(const Config& config, absl::string_view key) {
   const KeySpec* spec = FindSpec(key);
   if (spec == nullptr) return "";
   Config copy = config;  // the accessors hand out mutable addresses
+  if (spec->integer) return absl::StrCat(*spec->integer(copy));
   if (spec->text) return TomlQuote(*spec->text(copy));
   std::vector<std::string> quoted;
   for (const std::string& value : *spec->list(copy)) quoted.push_back(TomlQuote(value));

@@ -11,6 +11,7 @@
 #ifndef LLORCH_COMMON_CONFIG_H_
 #define LLORCH_COMMON_CONFIG_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -44,8 +45,12 @@ struct Config {
     std::string color = "auto";    // auto | always | never
   } client;
   struct Download {
-    std::string hf_command =
-        "hf";  // the `hf` CLI (download.backend "hf"): a name in PATH or a path
+    std::string backend = "native";  // native (the agent's own Hub client) | hf (the `hf` CLI)
+    std::string hf_command = "hf";   // the `hf` CLI: a name in PATH or a path
+    int64_t connections = 8;         // parallel connections for one large file, 1..64
+    int64_t parallel_min_mib = 64;   // files at least this big download in parallel parts
+    int64_t stall_timeout_seconds = 30;  // no byte for this long: reconnect
+    int64_t max_attempts = 8;  // failed requests in a row (without progress) before giving up
   } download;
   struct Convert {
     std::string python = "python3";  // runs the catalog's converter scripts: name in PATH or path

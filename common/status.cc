@@ -1,6 +1,7 @@
 #include "common/status.h"
 
 #include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 
 namespace llorch {
 namespace {
@@ -36,6 +37,15 @@ absl::Status WithReason(absl::Status status, absl::string_view reason) {
 
 std::optional<std::string> GetReason(const absl::Status& status) {
   return GetPayload(status, kReasonPayload);
+}
+
+absl::Status WithPrefix(const absl::Status& status, absl::string_view prefix) {
+  if (status.ok()) return status;
+  absl::Status prefixed(status.code(), absl::StrCat(prefix, ": ", status.message()));
+  status.ForEachPayload([&](absl::string_view key, const absl::Cord& value) {
+    prefixed.SetPayload(key, value);
+  });
+  return prefixed;
 }
 
 }  // namespace llorch

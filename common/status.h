@@ -24,6 +24,9 @@ std::optional<std::string> GetHint(const absl::Status& status);
 absl::Status WithReason(absl::Status status, absl::string_view reason);
 std::optional<std::string> GetReason(const absl::Status& status);
 
+// `status` with "<prefix>: " before its message, hint and reason kept. OK stays OK.
+absl::Status WithPrefix(const absl::Status& status, absl::string_view prefix);
+
 }  // namespace llorch
 
 #endif  // LLORCH_COMMON_STATUS_H_

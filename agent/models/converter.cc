@@ -70,8 +70,8 @@ fs::path ConversionTempPath(const ModelStore& store, const CatalogModel& model) 
   return store.ManifestPath(model).parent_path() / (model.file + ".partial-convert");
 }
 
-absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogModel& model,
-                                      const ConverterOptions& options, Operation& op) {
+absl::StatusOr<ConverterProgram> FindConverter(const CatalogModel& model,
+                                               const ConverterOptions& options) {
   if (!model.conversion) {
     return absl::InvalidArgumentError(
         absl::StrCat("model '", model.id, "' has a GGUF file on the Hub; it is not converted"));
@@ -111,6 +111,16 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
                               " if it is missing too")),
         "PYTHON_MISSING");
   }
+  return ConverterProgram{script, *python};
+}
+
+absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogModel& model,
+                                      const ConverterOptions& options, Operation& op) {
+  absl::StatusOr<ConverterProgram> program = FindConverter(model, options);
+  if (!program.ok()) return program.status();
+  const fs::path& script = program->script;
+  SubprocessOptions run;
+  run.env = options.env;
   const std::optional<fs::path> source = SourceDir(store, model);
   if (!source) {
     return WithHint(absl::FailedPreconditionError(absl::StrCat(
@@ -125,8 +135,8 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
   std::error_code ec;
   fs::create_directories(temp.parent_path(), ec);
   fs::remove(temp, ec);  // a leftover of an interrupted conversion
-  run.argv = {*python, script.string(), source->string(), "--outfile", temp.string()};
-  run.argv.insert(run.argv.end(), conversion.args.begin(), conversion.args.end());
+  run.argv = {program->python, script.string(), source->string(), "--outfile", temp.string()};
+  run.argv.insert(run.argv.end(), model.conversion->args.begin(), model.conversion->args.end());
   run.working_dir = source->string();
   op.Log(v1::LogLine::STREAM_AGENT, absl::StrJoin(run.argv, " "));
   ChildOutputLog log(op);

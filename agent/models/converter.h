@@ -50,6 +50,16 @@ struct ConverterOptions {
 absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogModel& model,
                                       const ConverterOptions& options, Operation& op);
 
+// The converter's script and interpreter, as ConvertModel would run them; checked before the
+// sources are fetched, so a host without the converter learns it before gigabytes arrive.
+struct ConverterProgram {
+  std::filesystem::path script;  // absolute
+  std::string python;            // absolute
+};
+// The errors ConvertModel gives for a missing repository root, script or python.
+absl::StatusOr<ConverterProgram> FindConverter(const CatalogModel& model,
+                                               const ConverterOptions& options);
+
 // Where the converter writes before the result is checked: <dir>/.llorch/<file>.partial-convert.
 std::filesystem::path ConversionTempPath(const ModelStore& store, const CatalogModel& model);
 

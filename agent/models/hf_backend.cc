@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/models/hub_client.h"
 #include "agent/models/model_install.h"
 #include "common/status.h"
 #include "common/subprocess.h"

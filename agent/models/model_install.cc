@@ -1,9 +1,9 @@
 #include "agent/models/model_install.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/models/gguf_reader.h"
 #include "agent/models/sha256_file.h"
@@ -23,8 +23,8 @@ void ChildOutputLog::operator()(const OutputLine& line) {
 }
 
 ByteProgress::ByteProgress(Operation& op, absl::string_view phase, uint64_t total,
-                           absl::string_view item)
-    : op_(op), start_(absl::Now()) {
+                           absl::string_view item, Operation::Clock clock)
+    : op_(op), clock_(std::move(clock)) {
   progress_.set_phase(std::string(phase));
   progress_.set_unit(v1::PROGRESS_UNIT_BYTES);
   progress_.set_total(total);
@@ -32,12 +32,16 @@ ByteProgress::ByteProgress(Operation& op, absl::string_view phase, uint64_t tota
 }
 
 void ByteProgress::Report(uint64_t done) {
+  const absl::Time now = clock_();
   if (progress_.total() > 0 && done > progress_.total()) progress_.set_total(0);
   progress_.set_done(done);
   progress_.clear_eta();
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
+  samples_.emplace_back(now, done);
+  while (samples_.size() > 2 && now - samples_[1].first >= kRateWindow) samples_.pop_front();
+  const double seconds = absl::ToDoubleSeconds(now - samples_.front().first);
   if (seconds > 0) {
-    const double rate = static_cast<double>(done) / seconds;
+    const double rate = static_cast<double>(done - std::min(done, samples_.front().second)) /
+                        seconds;
     progress_.set_rate_per_second(rate);
     if (rate > 0 && progress_.total() > done) {
       progress_.mutable_eta()->set_seconds(
@@ -74,14 +78,6 @@ absl::Status RemoveManifest(const ModelStore& store, const CatalogModel& model) 
         absl::StrCat("cannot remove ", store.ManifestPath(model).string(), ": ", ec.message()));
   }
   return absl::OkStatus();
-}
-
-bool IsSha256Hex(absl::string_view text) {
-  if (text.size() != 64) return false;
-  for (char c : text) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
 }
 
 int64_t NowUnixSeconds() { return absl::ToUnixSeconds(absl::Now()); }

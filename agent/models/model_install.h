@@ -4,6 +4,7 @@
 #define LLORCH_AGENT_MODELS_MODEL_INSTALL_H_
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <utility>
 
@@ -31,18 +32,23 @@ class ChildOutputLog {
   absl::Time last_redraw_ = absl::InfinitePast();
 };
 
-// Byte progress for one phase, with rate and time left measured from the phase's start.
+// Byte progress for one phase, with the rate of the last few seconds and the time left at that
+// rate (so a resumed download's kept bytes do not count as speed, and a stall shows).
 class ByteProgress {
  public:
   // `total` 0 = unknown.
-  ByteProgress(Operation& op, absl::string_view phase, uint64_t total, absl::string_view item);
+  ByteProgress(Operation& op, absl::string_view phase, uint64_t total, absl::string_view item,
+               Operation::Clock clock = absl::Now);
   // `done` beyond an estimated total makes the total unknown rather than over 100 %.
   void Report(uint64_t done);
 
  private:
+  static constexpr absl::Duration kRateWindow = absl::Seconds(3);
+
   Operation& op_;
+  const Operation::Clock clock_;
   pool::v1::Progress progress_;
-  const absl::Time start_;
+  std::deque<std::pair<absl::Time, uint64_t>> samples_;  // (time, done), oldest first
 };
 
 // SHA-256 of `path` (`size` bytes) as phase "hash" of `op`; CANCELLED when `op` is cancelled.
@@ -55,10 +61,6 @@ absl::Status CheckGguf(const std::string& path, absl::string_view produced_by);
 // Removes the model's manifest (before its file is replaced, so that a crash in between never
 // leaves a manifest vouching for other bytes). A missing manifest is fine.
 absl::Status RemoveManifest(const ModelStore& store, const CatalogModel& model);
-
-// True for 64 lower- or upper-case hex digits: a Hub etag that is the file's SHA-256 (LFS files;
-// other files' etags are git blob ids of 40 digits).
-bool IsSha256Hex(absl::string_view text);
 
 // The current time in unix seconds, for Manifest::downloaded_at.
 int64_t NowUnixSeconds();

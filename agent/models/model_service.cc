@@ -1,9 +1,11 @@
 #include "agent/models/model_service.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "agent/models/gguf_reader.h"
+#include "agent/models/model_lock.h"
 #include "agent/models/model_verifier.h"
 #include "agent/ops/operation_registry.h"
 #include "agent/ops/operation_stream.h"
@@ -79,16 +81,6 @@ void ToProto(const StoreScan::Model& entry, v1::LocalModel* out) {
   out->set_total_bytes(entry.bytes);
 }
 
-void ToProto(const Manifest& manifest, v1::Manifest* out) {
-  out->set_repo(manifest.repo);
-  out->set_revision_commit(manifest.revision_commit);
-  out->set_file(manifest.file);
-  out->set_size_bytes(manifest.size);
-  out->set_sha256(manifest.sha256);
-  out->set_upstream_etag(manifest.upstream_etag);
-  out->mutable_downloaded_at()->set_seconds(manifest.downloaded_at);
-}
-
 void ToProto(const GgufSummary& gguf, v1::GgufMetadata* out) {
   out->set_version(gguf.version);
   out->set_architecture(gguf.architecture);
@@ -127,9 +119,18 @@ absl::Status FillDiskSpace(const ModelStore& store, v1::DiskSpace* out) {
   return absl::OkStatus();
 }
 
+// A file without a manifest is checked against the Hub only when it answers quickly: verify is
+// about the disk, and an unreachable Hub must not hold it up for long.
+HubOptions VerifyLookupOptions(HubOptions options) {
+  options.retry.max_attempts = 2;
+  options.connect_timeout = absl::Seconds(5);
+  options.stall_timeout = absl::Seconds(10);
+  return options;
+}
+
 // The work of a verify operation: hash every model's file with byte progress over all of them.
 void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& models,
-               Operation& op) {
+               const UpstreamLookup& lookup, Operation& op) {
   uint64_t total = 0;
   for (const CatalogModel* model : models) total += store.Inspect(*model).bytes;
   v1::Progress progress;
@@ -156,7 +157,8 @@ void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& 
           }
           op.ReportProgress(progress);
           return !op.cancel_requested();
-        });
+        },
+        lookup);
     if (!verification.ok()) {
       op.Fail(verification.status());
       return;
@@ -191,9 +193,25 @@ absl::StatusOr<v1::ListCatalogResponse> ListCatalog(const Catalog& catalog, cons
   return response;
 }
 
+DownloadSettings DownloadSettingsFor(const AgentContext& context, const Environment& env) {
+  const Config::Download& download = context.config.download;
+  DownloadSettings settings;
+  settings.backend = download.backend;
+  settings.hub = HubOptionsFromEnvironment(env);
+  settings.hub.stall_timeout = absl::Seconds(download.stall_timeout_seconds);
+  settings.hub.retry.max_attempts = static_cast<int>(download.max_attempts);
+  settings.fetch.connections = static_cast<int>(download.connections);
+  settings.fetch.parallel_min_bytes = static_cast<uint64_t>(download.parallel_min_mib) << 20;
+  settings.hf.hf_command = download.hf_command;
+  settings.convert.python = context.config.convert.python;
+  settings.convert.repo_root = context.repo_root;
+  return settings;
+}
+
 ModelServiceImpl::ModelServiceImpl(std::shared_ptr<const AgentContext> context)
     : context_(std::move(context)),
       store_(context_->models_dir),
+      download_settings_(DownloadSettingsFor(*context_, EnvironmentSnapshot())),
       in_use_check_([](const CatalogModel&) { return absl::OkStatus(); }) {}
 
 void ModelServiceImpl::SetInUseCheck(InUseCheck check) { in_use_check_ = std::move(check); }
@@ -256,11 +274,34 @@ grpc::Status ModelServiceImpl::GetModelInfo(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext*,
+grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context,
                                              const v1::DownloadModelRequest* request,
-                                             grpc::ServerWriter<v1::OperationEvent>*) {
+                                             grpc::ServerWriter<v1::OperationEvent>* writer) {
   if (absl::Status status = CheckIds(request->ids()); !status.ok()) return ToGrpcStatus(status);
-  return NotAvailableYet("models download");
+  if (request->ids().empty()) {
+    return ToGrpcStatus(WithHint(absl::InvalidArgumentError("no model id given"),
+                                 "`llorch-pool models catalog` lists the ids"));
+  }
+  std::vector<const CatalogModel*> models;
+  std::string target;
+  for (const std::string& id : request->ids()) {
+    const CatalogModel* model = context_->catalog.Find(id);
+    if (std::find(models.begin(), models.end(), model) != models.end()) continue;
+    models.push_back(model);
+    target += (target.empty() ? "" : ",") + model->id;
+  }
+  DownloadSettings settings = download_settings_;
+  if (request->backend() == v1::DOWNLOAD_BACKEND_NATIVE) settings.backend = "native";
+  if (request->backend() == v1::DOWNLOAD_BACKEND_HF) settings.backend = "hf";
+  // The same request joins the operation already at work on it.
+  const std::string join_key = absl::StrCat("model.download:", target, ":", settings.backend,
+                                            request->force() ? ":force" : "");
+  std::shared_ptr<Operation> operation = context_->operations->Start(
+      "model.download", target, join_key,
+      [store = store_, models, force = request->force(), settings](Operation& op) {
+        RunDownload(store, models, force, settings, op);
+      });
+  return StreamOperation(server_context, *operation, 0, writer);
 }
 
 grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
@@ -287,7 +328,8 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
   for (const CatalogModel* model : models) target += (target.empty() ? "" : ",") + model->id;
   std::shared_ptr<Operation> operation = context_->operations->Start(
       "model.verify", target, /*join_key=*/"",
-      [store = store_, models](Operation& op) { RunVerify(store, models, op); });
+      [store = store_, models, lookup = HubLookup(VerifyLookupOptions(download_settings_.hub))](
+          Operation& op) { RunVerify(store, models, lookup, op); });
   return StreamOperation(server_context, *operation, 0, writer);
 }
 
@@ -302,6 +344,8 @@ grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
     files = store_.OwnedFiles(context_->catalog, **model);
   } else {
     if (absl::Status in_use = in_use_check_(**model); !in_use.ok()) return ToGrpcStatus(in_use);
+    absl::StatusOr<ModelLock> lock = ModelLock::TryAcquire(store_, **model);
+    if (!lock.ok()) return ToGrpcStatus(lock.status());
     absl::StatusOr<std::vector<StoreFile>> removed = store_.Delete(context_->catalog, **model);
     if (!removed.ok()) return ToGrpcStatus(removed.status());
     files = std::move(*removed);

@@ -6,11 +6,16 @@
 #include <functional>
 #include <memory>
 
+#include "agent/models/model_download.h"
 #include "agent/models/model_store.h"
 #include "agent/server/agent_context.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 
 namespace llorch {
+
+// How DownloadModel fetches, from the agent's configuration and environment (HF_ENDPOINT,
+// HF_TOKEN, HF_HUB_OFFLINE).
+DownloadSettings DownloadSettingsFor(const AgentContext& context, const Environment& env);
 
 // The catalog entries named by `ids` (all when empty) with their state in `store`.
 absl::StatusOr<pool::v1::ListCatalogResponse> ListCatalog(const Catalog& catalog,
@@ -48,6 +53,7 @@ class ModelServiceImpl final : public pool::v1::ModelService::Service {
 
   std::shared_ptr<const AgentContext> context_;
   ModelStore store_;
+  DownloadSettings download_settings_;
   InUseCheck in_use_check_;
 };
 

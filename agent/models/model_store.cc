@@ -50,6 +50,7 @@ bool FindOwnPartial(const fs::path& metadata_dir, const std::string& file, uint6
 struct Owner {
   const CatalogModel* model = nullptr;
   bool partial = false;
+  bool lock = false;  // a ModelLock's file: there only while someone works on the model
 };
 
 // Which catalog model owns the file at `relative` (to the models dir), by the layout above.
@@ -66,7 +67,10 @@ Owner Classify(const Catalog& catalog, const fs::path& models_dir, const fs::pat
     if (rest == model->file) return {model, false};
     const std::string own_prefix = absl::StrCat(kMetadataDir, "/", model->file, ".");
     if (absl::StartsWith(rest, own_prefix)) {
-      return {model, !absl::EndsWith(rest, ".manifest.json")};
+      const absl::string_view suffix = absl::string_view(rest).substr(own_prefix.size());
+      if (suffix == "lock") return {model, false, true};
+      // The manifest and the record of verified conversion sources describe finished work.
+      return {model, suffix != "manifest.json" && suffix != "sources.json"};
     }
     const std::string hf_prefix = absl::StrCat(kHfDownloadDir, "/", model->file, ".");
     if (absl::StartsWith(rest, hf_prefix)) return {model, true};
@@ -107,6 +111,10 @@ fs::path ModelStore::MetadataDir(const CatalogModel& model) const {
 
 fs::path ModelStore::ManifestPath(const CatalogModel& model) const {
   return MetadataDir(model) / (model.file + ".manifest.json");
+}
+
+fs::path ModelStore::LockPath(const CatalogModel& model) const {
+  return MetadataDir(model) / (model.file + ".lock");
 }
 
 std::optional<Manifest> ModelStore::ReadManifest(const CatalogModel& model) const {
@@ -185,8 +193,9 @@ StoreScan ModelStore::Scan(const Catalog& catalog) const {
     file.path = relative.generic_string();
     uint64_t size = 0;
     if (fs::is_regular_file(status) && IsRegularFile(it->path(), &size)) file.bytes = size;
-    scan.total_bytes += file.bytes;
     Owner owner = Classify(catalog, models_dir_, relative);
+    if (owner.lock) continue;  // not the model's data; its holder removes it
+    scan.total_bytes += file.bytes;
     if (!owner.model) {
       scan.unknown.push_back(std::move(file));
       continue;

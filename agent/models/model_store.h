@@ -4,6 +4,8 @@
 //   <models_dir>/<dir>/<file>                         the model file
 //   <models_dir>/<dir>/.llorch/<file>.manifest.json   our manifest: proof the bytes were verified
 //   <models_dir>/<dir>/.llorch/<file>.partial*        our partial-download state
+//   <models_dir>/<dir>/.llorch/<file>.sources.json    conversion sources verified so far
+//   <models_dir>/<dir>/.llorch/<file>.lock            held while a download or delete runs
 //   <models_dir>/<dir>/.cache/huggingface/download/   the `hf` CLI's partial-download state
 //   <models_dir>/<dir>/source/, pytorch/              conversion sources (pytorch/: bash scripts)
 // A model owns its files, not its directory: qwen and qwen-fp16 share `qwen/`. Nothing here
@@ -80,6 +82,8 @@ class ModelStore {
 
   std::filesystem::path ModelPath(const CatalogModel& model) const;
   std::filesystem::path ManifestPath(const CatalogModel& model) const;
+  // The ModelLock's file; never listed as one of the model's files.
+  std::filesystem::path LockPath(const CatalogModel& model) const;
 
   // Reads the model's state from disk. Never fails: unreadable state counts as absent.
   LocalModel Inspect(const CatalogModel& model) const;

@@ -3,6 +3,7 @@
 #ifndef LLORCH_AGENT_MODELS_SHA256_FILE_H_
 #define LLORCH_AGENT_MODELS_SHA256_FILE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -10,6 +11,25 @@
 #include "absl/status/statusor.h"
 
 namespace llorch {
+
+// An incremental digest (OpenSSL EVP), for bytes that arrive in pieces: SHA-256 for file
+// contents, SHA-1 for git blob ids.
+class Digest {
+ public:
+  enum class Algorithm { kSha256, kSha1 };
+
+  explicit Digest(Algorithm algorithm = Algorithm::kSha256);
+  ~Digest();
+  Digest(const Digest&) = delete;
+  Digest& operator=(const Digest&) = delete;
+
+  void Update(const void* data, size_t size);
+  // Lower-case hex of everything given to Update(); call once, at the end.
+  std::string HexDigest();
+
+ private:
+  void* context_;  // EVP_MD_CTX*
+};
 
 // Called after each chunk with the bytes hashed so far; returning false stops the hashing,
 // which then fails with CANCELLED.

@@ -4,7 +4,7 @@
 #include "absl/time/time.h"
 #include "client/cli.h"
 #include "client/render/table.h"
-#include "client/render/units.h"
+#include "common/units.h"
 #include "client/unary_call.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 

@@ -10,7 +10,7 @@
 #include "client/cli.h"
 #include "client/operation_stream.h"
 #include "client/render/model_views.h"
-#include "client/render/units.h"
+#include "common/units.h"
 #include "client/unary_call.h"
 #include "common/status.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
@@ -36,6 +36,13 @@ int PrintVerifyResult(const google::protobuf::Any& any, Session& session) {
   if (!any.UnpackTo(&result)) return kExitFailed;
   if (!session.json()) session.Print(RenderVerifyResult(result, session.out_style()));
   return result.ok() ? kExitOk : kExitFailed;
+}
+
+int PrintDownloadResult(const google::protobuf::Any& any, Session& session) {
+  v1::DownloadModelResult result;
+  if (!any.UnpackTo(&result)) return kExitFailed;
+  if (!session.json()) session.Print(RenderDownloadResult(result, session.out_style()));
+  return kExitOk;
 }
 
 // `models delete`: show what goes, ask unless --force, then delete.
@@ -131,15 +138,23 @@ void AddModelsCommands(CommandLine& cli) {
       models, "download", "Download models from the Hub (converting where needed), verified",
       "  llorch-pool models download tinyllama\n"
       "  llorch-pool models download qwen qwen-fp16\n"
-      "  llorch-pool models download gpt2 --force   download and convert again\n",
+      "  llorch-pool models download gpt2 --force   download and convert again\n"
+      "  HF_TOKEN=hf_... llorch-pool models download llama3   a gated model\n"
+      "\n"
+      "Interrupted downloads resume where they stopped (also after a crash); the file is\n"
+      "installed only when its SHA-256 matches the Hub's. HF_ENDPOINT, HF_TOKEN and\n"
+      "HF_HUB_OFFLINE work as for the hf CLI; download.* in pool.toml tunes connections,\n"
+      "retries and the backend (docs/configuration.md).\n",
       [download_ids, download_force](Session& s) {
         v1::DownloadModelRequest request;
         for (const std::string& id : *download_ids) request.add_ids(id);
         request.set_force(*download_force);
-        return RunOperation<v1::ModelService>(s, &v1::ModelService::Stub::DownloadModel, request);
+        return RunOperation<v1::ModelService>(s, &Stub::DownloadModel, request,
+                                              PrintDownloadResult);
       });
   download_cmd->add_option("ids", *download_ids, "Model ids")->required();
-  download_cmd->add_flag("--force", *download_force, "Download again even if already verified");
+  download_cmd->add_flag("--force", *download_force,
+                         "Download again even if already downloaded and verified");
 
   auto verify_ids = std::make_shared<std::vector<std::string>>();
   auto verify_all = std::make_shared<bool>(false);

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/render/table.h"
-#include "client/render/units.h"
+#include "common/units.h"
 
 namespace llorch {
 namespace {
@@ -191,6 +191,23 @@ std::string RenderVerifyResult(const v1::VerifyModelResult& result, const Style&
                     "\n");
   }
   return out;
+}
+
+std::string RenderDownloadResult(const v1::DownloadModelResult& result, const Style& style) {
+  Table table({"MODEL", "RESULT", "SIZE", "FETCHED", "SHA-256", "PATH"}, {2, 3});
+  for (const v1::DownloadedModel& model : result.models()) {
+    const Cell outcome = model.already_present() ? Cell("already downloaded", Color::kGreen)
+                         : model.converted()     ? Cell("converted", Color::kGreen)
+                                                 : Cell("downloaded", Color::kGreen);
+    table.AddRow({Cell(model.id(), Color::kBold), outcome,
+                  FormatBytes(model.manifest().size_bytes()), FormatBytes(model.bytes_fetched()),
+                  model.manifest().sha256().substr(0, 16), model.local_path()});
+  }
+  return table.Render(style) +
+         style.Paint(absl::StrCat(result.models_size(),
+                                  result.models_size() == 1 ? " model" : " models",
+                                  " downloaded and verified by SHA-256\n"),
+                     Color::kGreen);
 }
 
 std::string RenderDeletedFiles(const v1::DeleteModelResponse& response, const Style& style) {

@@ -15,6 +15,8 @@ std::string RenderDiskUsage(const pool::v1::GetDiskUsageResponse& response, cons
 std::string RenderModelInfo(const pool::v1::ModelInfo& info, const Style& style);
 // Per file: the checks' outcome and the first problem; then the overall verdict.
 std::string RenderVerifyResult(const pool::v1::VerifyModelResult& result, const Style& style);
+// Per model: downloaded, converted or already there, with sizes, hash and path.
+std::string RenderDownloadResult(const pool::v1::DownloadModelResult& result, const Style& style);
 // The files a delete removes (or, for a dry run, would remove), with the total.
 std::string RenderDeletedFiles(const pool::v1::DeleteModelResponse& response, const Style& style);
 

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/render/units.h"
+#include "common/units.h"
 
 namespace llorch {
 namespace {

@@ -223,7 +223,12 @@ TEST_F(ConfigTest, DefaultsApplyWhenNoFileOrVariableIsPresent) {
   EXPECT_EQ(config->agent.log_level, "info");
   EXPECT_EQ(config->client.output, "table");
   EXPECT_EQ(config->client.color, "auto");
+  EXPECT_EQ(config->download.backend, "native");
   EXPECT_EQ(config->download.hf_command, "hf");
+  EXPECT_EQ(config->download.connections, 8);
+  EXPECT_EQ(config->download.parallel_min_mib, 64);
+  EXPECT_EQ(config->download.stall_timeout_seconds, 30);
+  EXPECT_EQ(config->download.max_attempts, 8);
   EXPECT_EQ(config->convert.python, "python3");
   ASSERT_EQ(config->origin.size(), ConfigKeys().size());
   for (const std::string& key : ConfigKeys()) EXPECT_EQ(config->origin.at(key), "default") << key;
@@ -233,7 +238,10 @@ TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
   EXPECT_EQ(ConfigKeys(), (std::vector<std::string>{
                               "repo_root", "models_dir", "state_dir", "catalog", "agent.address",
                               "agent.listen", "agent.log_level", "client.output", "client.color",
-                              "download.hf_command", "convert.python"}));
+                              "download.backend", "download.hf_command",
+                              "download.connections", "download.parallel_min_mib",
+                              "download.stall_timeout_seconds", "download.max_attempts",
+                              "convert.python"}));
   EXPECT_EQ(Config().origin.at("agent.listen"), "default");
 }
 
@@ -251,7 +259,12 @@ log_level = "debug"
 output = "json"
 color = "always"
 [download]
+backend = "hf"
 hf_command = "/opt/hf/bin/hf"
+connections = 16
+parallel_min_mib = 128
+stall_timeout_seconds = 60
+max_attempts = 20
 [convert]
 python = "/usr/bin/python3.11"
 )");
@@ -267,7 +280,12 @@ python = "/usr/bin/python3.11"
   EXPECT_EQ(config->agent.log_level, "debug");
   EXPECT_EQ(config->client.output, "json");
   EXPECT_EQ(config->client.color, "always");
+  EXPECT_EQ(config->download.backend, "hf");
   EXPECT_EQ(config->download.hf_command, "/opt/hf/bin/hf");
+  EXPECT_EQ(config->download.connections, 16);
+  EXPECT_EQ(config->download.parallel_min_mib, 128);
+  EXPECT_EQ(config->download.stall_timeout_seconds, 60);
+  EXPECT_EQ(config->download.max_attempts, 20);
   EXPECT_EQ(config->convert.python, "/usr/bin/python3.11");
   for (const std::string& key : ConfigKeys()) {
     EXPECT_EQ(config->origin.at(key), sources.system_file) << key;
@@ -614,6 +632,32 @@ TEST_F(ConfigTest, ProgramKeysTakeANameOrAPathButNoCommandLine) {
   EXPECT_EQ(status.message(),
             "f.toml:2: download.hf_command must name a program (a name in PATH or a path)");
   EXPECT_EQ(config.convert.python, "python3.11");  // unchanged by the bad layers
+}
+
+TEST_F(ConfigTest, IntegerKeysTakeIntegersInTheirRange) {
+  Config config;
+  absl::Status status =
+      MergeConfigText("[download]\nconnections = \"8\"\n", "f.toml", &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:2: download.connections must be an integer, got string (write it without "
+            "quotes)");
+  status = MergeConfigText("[download]\nconnections = 0\nmax_attempts = 2.5\n", "f.toml",
+                           &config);
+  EXPECT_EQ(status.message(),
+            "f.toml:2: download.connections must be between 1 and 64, got 0\n"
+            "f.toml:3: download.max_attempts must be an integer, got float");
+  EXPECT_EQ(config.download.connections, 8);  // a layer with a problem changes nothing
+
+  ASSERT_TRUE(SetFromFlag(&config, "download.connections", "4", "--connections").ok());
+  EXPECT_EQ(config.download.connections, 4);
+  EXPECT_EQ(config.origin.at("download.connections"), "flag --connections");
+  EXPECT_EQ(ConfigValueAsToml(config, "download.connections"), "4");
+  EXPECT_EQ(SetFromFlag(&config, "download.connections", "many", "--connections").message(),
+            "flag --connections: download.connections must be an integer, got 'many'");
+  EXPECT_EQ(SetFromFlag(&config, "download.connections", "65", "--connections").message(),
+            "flag --connections: download.connections must be between 1 and 64, got 65");
+  EXPECT_EQ(MergeConfigText("[download]\nbackend = \"curl\"\n", "f.toml", &config).message(),
+            "f.toml:2: download.backend must be one of native, hf, got 'curl'");
 }
 
 TEST_F(ConfigTest, InvalidAddressesAndAnEmptyModelsDirAreRejected) {

@@ -1,6 +1,5 @@
 // The pieces the hf backend and the converter share: forwarding a child's output (redraws
-// throttled on a fake clock), byte progress with an estimated total, the GGUF check, and
-// recognising a SHA-256 etag.
+// throttled on a fake clock), byte progress with an estimated total, and the GGUF check.
 #include "agent/models/model_install.h"
 
 #include <gmock/gmock.h>
@@ -72,14 +71,6 @@ TEST(CheckGgufTest, AcceptsAGgufFileAndNamesTheFaultOfAnythingElse) {
   EXPECT_THAT(status.message(),
               HasSubstr("converter x produced a file that is not a valid GGUF model: " + bad +
                         ": not a GGUF file"));
-}
-
-TEST(IsSha256HexTest, AcceptsOnly64HexDigits) {
-  EXPECT_TRUE(IsSha256Hex(std::string(64, 'a')));
-  EXPECT_TRUE(IsSha256Hex(std::string(64, 'F')));
-  EXPECT_FALSE(IsSha256Hex(std::string(40, 'a')));  // a git blob id: a non-LFS file's etag
-  EXPECT_FALSE(IsSha256Hex(std::string(63, 'a') + "g"));
-  EXPECT_FALSE(IsSha256Hex(""));
 }
 
 }  // namespace

@@ -106,6 +106,25 @@ class ModelStoreScanTest : public ::testing::Test {
   Catalog catalog_;
 };
 
+TEST_F(ModelStoreScanTest, LockFilesAreNotModelFilesAndSourceRecordsAreNotPartial) {
+  const CatalogModel& qwen = *catalog_.Find("qwen");
+  const CatalogModel& gpt2 = *catalog_.Find("gpt2");
+  WriteFile(store_.ModelPath(qwen), "12345");
+  WriteFile(store_.ManifestPath(qwen), R"({"size": 5})");
+  WriteFile(store_.LockPath(qwen), "4242\n");  // a download or delete at work
+  WriteFile(store_.ModelPath(gpt2), "GGUF");
+  WriteFile(store_.ManifestPath(gpt2), R"({"size": 4})");
+  WriteFile(Dir() / "gpt2/.llorch/gpt2-fp32.gguf.sources.json", "{}");
+  WriteFile(Dir() / "gpt2/source/config.json", "{}");
+  StoreScan scan = store_.Scan(catalog_);
+  ASSERT_EQ(scan.models.size(), 2u);
+  EXPECT_EQ(scan.models[0].files.size(), 2u);  // file and manifest, not the lock
+  EXPECT_EQ(scan.total_bytes, 5u + 11u + 4u + 11u + 2u + 2u);
+  ASSERT_EQ(scan.models[1].files.size(), 4u);
+  for (const StoreFile& file : scan.models[1].files) EXPECT_FALSE(file.partial) << file.path;
+  EXPECT_EQ(scan.models[1].local.state, LocalState::kDownloaded);
+}
+
 TEST_F(ModelStoreScanTest, MissingModelsDirIsEmpty) {
   StoreScan scan = store_.Scan(catalog_);
   EXPECT_TRUE(scan.models.empty());

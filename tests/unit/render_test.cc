@@ -4,7 +4,7 @@
 #include "client/render/progress.h"
 #include "client/render/style.h"
 #include "client/render/table.h"
-#include "client/render/units.h"
+#include "common/units.h"
 #include "common/status.h"
 #include "llorch/pool/v1/common.pb.h"
 

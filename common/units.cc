@@ -1,4 +1,4 @@
-#include "client/render/units.h"
+#include "common/units.h"
 
 #include "absl/strings/str_format.h"
 

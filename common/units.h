@@ -1,6 +1,6 @@
-// Human-readable quantities for tables and progress lines.
-#ifndef LLORCH_CLIENT_RENDER_UNITS_H_
-#define LLORCH_CLIENT_RENDER_UNITS_H_
+// Human-readable quantities for tables, progress lines and messages.
+#ifndef LLORCH_COMMON_UNITS_H_
+#define LLORCH_COMMON_UNITS_H_
 
 #include <cstdint>
 #include <string>
@@ -12,4 +12,4 @@ std::string FormatBytes(uint64_t bytes);
 
 }  // namespace llorch
 
-#endif  // LLORCH_CLIENT_RENDER_UNITS_H_
+#endif  // LLORCH_COMMON_UNITS_H_

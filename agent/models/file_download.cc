@@ -1,0 +1,520 @@
+#include "agent/models/file_download.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/models/sha256_file.h"
+#include "common/atomic_file.h"
+#include "common/status.h"
+#include "nlohmann/json.hpp"
+
+namespace llorch {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int kStateVersion = 1;
+constexpr uint64_t kMiB = 1 << 20;
+constexpr size_t kHashBlockBytes = 4 << 20;
+// Start writing hashed data back to disk in steps this big, so the fsync before the install
+// has little left to do.
+constexpr uint64_t kWritebackBytes = 64 << 20;
+constexpr int kMaxUrlRefreshes = 3;  // in a row, for one part
+
+// How the file is cut into parts: part i covers [i * part_bytes, min(size, (i+1) * part_bytes)).
+struct Layout {
+  uint64_t size = 0;
+  uint64_t part_bytes = 1;
+
+  size_t parts() const { return static_cast<size_t>((size + part_bytes - 1) / part_bytes); }
+  uint64_t start(size_t part) const { return part * part_bytes; }
+  uint64_t length(size_t part) const { return std::min(part_bytes, size - start(part)); }
+};
+
+uint64_t ChoosePartBytes(uint64_t size, const FetchOptions& options) {
+  if (options.part_bytes > 0) return options.part_bytes;
+  if (size < options.parallel_min_bytes || options.connections <= 1) return std::max<uint64_t>(size, 1);
+  // Several parts per connection keep the hashed prefix close behind the downloaded bytes.
+  uint64_t part = size / (static_cast<uint64_t>(options.connections) * 4);
+  part = std::clamp<uint64_t>(part, 8 * kMiB, 64 * kMiB);
+  return (part + kMiB - 1) / kMiB * kMiB;
+}
+
+struct SavedState {
+  std::string etag;
+  Layout layout;
+  std::vector<uint64_t> done;
+};
+
+std::optional<SavedState> LoadState(const PartialFile& partial) {
+  std::ifstream in(partial.state());
+  if (!in) return std::nullopt;
+  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || json.value("version", 0) != kStateVersion) return std::nullopt;
+  SavedState state;
+  state.etag = json.value("etag", "");
+  state.layout.size = json.value("size", uint64_t{0});
+  state.layout.part_bytes = json.value("part_bytes", uint64_t{0});
+  if (state.layout.part_bytes == 0 || !json.contains("done") || !json["done"].is_array()) {
+    return std::nullopt;
+  }
+  for (const nlohmann::json& done : json["done"]) {
+    if (!done.is_number_unsigned()) return std::nullopt;
+    state.done.push_back(done.get<uint64_t>());
+  }
+  if (state.done.size() != state.layout.parts()) return std::nullopt;
+  for (size_t i = 0; i < state.done.size(); ++i) {
+    if (state.done[i] > state.layout.length(i)) return std::nullopt;
+  }
+  return state;
+}
+
+// The saved state fits `file`, and the data it describes is there.
+bool Fits(const SavedState& state, const PartialFile& partial, const RemoteFile& file) {
+  struct stat info {};
+  return state.etag == file.etag && state.layout.size == file.size &&
+         lstat(partial.data.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+         static_cast<uint64_t>(info.st_size) == file.size;
+}
+
+absl::Status ErrnoStatus(int error, absl::string_view what, const fs::path& path) {
+  const std::string message = absl::StrCat(what, " ", path.string(), ": ", std::strerror(error));
+  if (error == ENOSPC || error == EDQUOT) {
+    return WithHint(absl::ResourceExhaustedError(message),
+                    "free space on the models volume (`llorch-pool models du` shows what is "
+                    "there), then run the download again: it resumes");
+  }
+  return absl::InternalError(message);
+}
+
+class Fetcher {
+ public:
+  Fetcher(const HubClient& hub, const RemoteFile& file, const PartialFile& partial,
+          const FetchOptions& options, const FetchHooks& hooks)
+      : hub_(hub), file_(file), partial_(partial), options_(options), hooks_(hooks) {}
+
+  ~Fetcher() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  absl::StatusOr<FetchResult> Run() {
+    if (absl::Status status = Open(); !status.ok()) return status;
+    std::thread hasher([this] { Hash(); });
+    std::vector<std::thread> workers;
+    size_t missing_parts = 0;
+    for (size_t i = 0; i < layout_.parts(); ++i) {
+      if (done_[i].load() < layout_.length(i)) ++missing_parts;
+    }
+    const size_t worker_count =
+        std::min<size_t>(missing_parts, static_cast<size_t>(std::max(options_.connections, 1)));
+    active_workers_ = static_cast<int>(worker_count);
+    for (size_t i = 0; i < worker_count; ++i) workers.emplace_back([this] { Work(); });
+
+    absl::Time last_save = absl::Now();
+    WaitUntil([this] { return active_workers_ == 0; }, [&] {
+      if (absl::Now() - last_save >= options_.state_interval) {
+        SaveStateOrSay();
+        last_save = absl::Now();
+      }
+    });
+    for (std::thread& worker : workers) worker.join();
+    absl::Status error = Error();
+    if (error.ok() && Stopping()) error = absl::CancelledError("download cancelled");
+    if (!error.ok()) stop_.store(true);
+    WaitUntil([this] { return hash_finished_; }, [] {});
+    hasher.join();
+    SaveStateOrSay();
+    Report();
+    if (error.ok()) error = Error();  // the hasher's
+    if (!error.ok()) {
+      if (GetReason(error) == "UPSTREAM_CHANGED") DiscardPartial(partial_);
+      return error;
+    }
+    return FetchResult{sha256_, fetched_.load(), kept_};
+  }
+
+ private:
+  // Keeps a fitting partial or starts a new one, preallocated; saves the initial state.
+  absl::Status Open() {
+    std::optional<SavedState> saved = LoadState(partial_);
+    std::error_code ec;
+    if (saved && Fits(*saved, partial_, file_)) {
+      layout_ = saved->layout;
+      done_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
+      for (size_t i = 0; i < layout_.parts(); ++i) {
+        done_[i] = saved->done[i];
+        kept_ += saved->done[i];
+      }
+      fd_ = open(partial_.data.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+      if (fd_ < 0) return ErrnoStatus(errno, "cannot open", partial_.data);
+      if (kept_ > 0) {
+        Log(absl::StrCat("resuming: ", kept_, " of ", file_.size, " bytes of ", file_.path,
+                         " are already here"));
+      }
+    } else {
+      if (saved || fs::exists(fs::symlink_status(partial_.data, ec))) {
+        Log(absl::StrCat("discarding a partial download of other bytes (the Hub's ", file_.path,
+                         " is now etag ", file_.etag, ", ", file_.size, " bytes)"));
+      }
+      DiscardPartial(partial_);
+      layout_ = Layout{file_.size, ChoosePartBytes(file_.size, options_)};
+      done_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
+      for (size_t i = 0; i < layout_.parts(); ++i) done_[i] = 0;
+      fs::create_directories(partial_.data.parent_path(), ec);
+      fd_ = open(partial_.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (fd_ < 0) return ErrnoStatus(errno, "cannot create", partial_.data);
+      // Reserving the space up front: a full disk fails now, not after hours of downloading.
+      if (file_.size > 0 && fallocate(fd_, 0, 0, static_cast<off_t>(file_.size)) != 0) {
+        const int error = errno;
+        if (error != EOPNOTSUPP && error != ENOSYS) {
+          absl::Status status = ErrnoStatus(error, "cannot reserve space for", partial_.data);
+          close(fd_);
+          fd_ = -1;
+          DiscardPartial(partial_);
+          return status;
+        }
+        if (ftruncate(fd_, static_cast<off_t>(file_.size)) != 0) {
+          return ErrnoStatus(errno, "cannot size", partial_.data);
+        }
+      }
+    }
+    url_ = file_.url;
+    return SaveState();
+  }
+
+  // Runs `tick` every progress_interval (with a progress report) until `done` holds.
+  void WaitUntil(const std::function<bool()>& done, const std::function<void()>& tick) {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!done()) {
+      changed_.wait_for(lock, absl::ToChronoMilliseconds(options_.progress_interval));
+      if (done()) break;
+      lock.unlock();
+      Report();
+      tick();
+      lock.lock();
+    }
+  }
+
+  void Report() {
+    if (!hooks_.on_progress) return;
+    FetchProgress progress;
+    progress.size = layout_.size;
+    for (size_t i = 0; i < layout_.parts(); ++i) progress.present += done_[i].load();
+    progress.fetched = fetched_.load();
+    progress.hashed = hashed_.load();
+    hooks_.on_progress(progress);
+  }
+
+  bool Stopping() const {
+    return stop_.load(std::memory_order_relaxed) || (hooks_.cancelled && hooks_.cancelled());
+  }
+
+  // The first error wins and stops every thread.
+  void Fail(absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.ok()) error_ = std::move(status);
+    stop_.store(true);
+    changed_.notify_all();
+  }
+
+  absl::Status Error() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+
+  void Log(const std::string& line) {
+    if (!hooks_.log) return;
+    std::lock_guard<std::mutex> lock(log_mu_);
+    hooks_.log(line);
+  }
+
+  absl::Status SaveState() {
+    nlohmann::json done = nlohmann::json::array();
+    for (size_t i = 0; i < layout_.parts(); ++i) done.push_back(done_[i].load());
+    const nlohmann::json state = {{"version", kStateVersion}, {"repo", file_.repo},
+                                  {"path", file_.path},       {"revision", file_.revision},
+                                  {"commit", file_.commit},   {"etag", file_.etag},
+                                  {"size", layout_.size},     {"part_bytes", layout_.part_bytes},
+                                  {"done", done}};
+    return WriteFileAtomically(partial_.state().string(), state.dump() + "\n");
+  }
+
+  // The periodic saves only bound how much a crash loses: a failed one is worth a line, once.
+  void SaveStateOrSay() {
+    absl::Status status = SaveState();
+    if (status.ok() || state_error_said_) return;
+    state_error_said_ = true;
+    Log(absl::StrCat("cannot save the download state (a crash now would lose the progress): ",
+                     status.message()));
+  }
+
+  void Work() {
+    HttpConnection connection;
+    while (!Stopping()) {
+      const size_t part = next_part_.fetch_add(1);
+      if (part >= layout_.parts()) break;
+      if (done_[part].load() == layout_.length(part)) continue;
+      if (absl::Status status = FetchPart(connection, part); !status.ok()) {
+        Fail(std::move(status));
+        break;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    --active_workers_;
+    changed_.notify_all();
+  }
+
+  absl::Status FetchPart(HttpConnection& connection, size_t part) {
+    const uint64_t start = layout_.start(part);
+    const uint64_t length = layout_.length(part);
+    int refreshes = 0;
+    int empty_answers = 0;
+    while (done_[part].load() < length) {
+      uint64_t generation = 0;
+      uint64_t mark = done_[part].load();
+      const uint64_t before = mark;
+      absl::StatusOr<HttpResponse> response = PerformWithRetries(
+          connection,
+          [&] {
+            HttpRequest request;
+            std::tie(request.url, generation) = Url();
+            request.headers = hub_.HeadersFor(request.url);
+            request.range = absl::StrCat(start + done_[part].load(), "-", start + length - 1);
+            request.on_body = [this, part](long status, const char* data, size_t size) {
+              return Write(part, status, data, size);
+            };
+            request.cancelled = [this] { return Stopping(); };
+            request.connect_timeout = hub_.options().connect_timeout;
+            request.stall_timeout = hub_.options().stall_timeout;
+            return request;
+          },
+          hub_.options().retry, RetryRandom(),
+          [this](absl::string_view why, absl::Duration wait) {
+            Log(absl::StrCat(why, "; retrying in ", absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100)))));
+          },
+          [&] {
+            const uint64_t now = done_[part].load();
+            const bool moved = now != mark;
+            mark = now;
+            return moved;
+          });
+      if (!response.ok()) {
+        absl::Status error = Error();  // a write error is the real cause of an aborted body
+        return error.ok() ? response.status() : error;
+      }
+      const long status = response->status;
+      const bool whole_file = status == 200 && start == 0 && before == 0 && length == layout_.size;
+      if (status == 206 || whole_file) {
+        if (done_[part].load() == before && ++empty_answers >= hub_.options().retry.max_attempts) {
+          return absl::UnavailableError(absl::StrCat("the server sends no bytes of ", file_.path,
+                                                     " from byte ", start + before));
+        }
+        refreshes = 0;
+        continue;
+      }
+      if (status == 401 || status == 403) {  // the signed URL expired: ask the Hub again
+        if (++refreshes > kMaxUrlRefreshes) {
+          return WithHint(absl::PermissionDeniedError(absl::StrCat(
+                              "the download server refused ", file_.path, " (HTTP ", status,
+                              ") even after ", kMaxUrlRefreshes, " fresh URLs from the Hub")),
+                          "run the download again later; it resumes");
+        }
+        if (absl::Status refreshed = RefreshUrl(generation); !refreshed.ok()) return refreshed;
+        continue;
+      }
+      if (status == 404 || status == 410) {
+        return absl::NotFoundError(absl::StrCat("the download server has no ", file_.path,
+                                                " any more (HTTP ", status, ")"));
+      }
+      if (status == 416) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the download server has fewer bytes of ", file_.path, " than the ",
+                         file_.size, " the Hub announced (HTTP 416 for byte ",
+                         start + done_[part].load(), ")"));
+      }
+      return absl::UnavailableError(absl::StrCat("unexpected HTTP ", status, " for ", file_.path,
+                                                 " from ", UrlForDisplay(Url().first)));
+    }
+    return absl::OkStatus();
+  }
+
+  // Writes body bytes of `part` in place; false (with the error recorded) when it cannot.
+  bool Write(size_t part, long status, const char* data, size_t size) {
+    const uint64_t done = done_[part].load(std::memory_order_relaxed);  // only this thread writes
+    // A 200 is the whole file from its first byte: only right where that is what was asked.
+    if (status != 206 && !(status == 200 && part == 0 && done == 0 &&
+                           layout_.length(0) == layout_.size)) {
+      Fail(absl::FailedPreconditionError(absl::StrCat(
+          "the download server of ", file_.path, " answered a Range request with HTTP ", status,
+          " instead of 206: it cannot serve the file in parts or resume it")));
+      return false;
+    }
+    if (size > layout_.length(part) - done) {
+      Fail(absl::FailedPreconditionError(absl::StrCat(
+          "the download server sent more bytes of ", file_.path, " than asked for")));
+      return false;
+    }
+    uint64_t offset = layout_.start(part) + done;
+    for (size_t left = size; left > 0;) {
+      const ssize_t written = pwrite(fd_, data, left, static_cast<off_t>(offset));
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) {
+        Fail(ErrnoStatus(written < 0 ? errno : EIO, "cannot write", partial_.data));
+        return false;
+      }
+      data += written;
+      offset += static_cast<uint64_t>(written);
+      left -= static_cast<size_t>(written);
+    }
+    done_[part].store(done + size, std::memory_order_release);
+    fetched_.fetch_add(size, std::memory_order_relaxed);
+    data_arrived_.notify_one();
+    return true;
+  }
+
+  std::pair<std::string, uint64_t> Url() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {url_, url_generation_};
+  }
+
+  // A new download URL from the Hub, unless another worker got one since `generation`.
+  absl::Status RefreshUrl(uint64_t generation) {
+    std::lock_guard<std::mutex> refresh(refresh_mu_);
+    if (Url().second != generation) return absl::OkStatus();
+    Log(absl::StrCat("the download URL of ", file_.path, " expired; asking the Hub again"));
+    absl::StatusOr<RemoteFile> fresh =
+        hub_.Resolve(file_.repo, file_.revision, file_.path, [this] { return Stopping(); });
+    if (!fresh.ok()) return fresh.status();
+    if (fresh->etag != file_.etag || fresh->size != file_.size) {
+      return WithReason(absl::AbortedError(absl::StrCat(
+                            "the Hub's ", file_.path, " changed during the download (etag ",
+                            file_.etag, " -> ", fresh->etag, ")")),
+                        "UPSTREAM_CHANGED");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    url_ = fresh->url;
+    ++url_generation_;
+    return absl::OkStatus();
+  }
+
+  // Hashes the contiguous prefix as it grows, reading back what the workers wrote.
+  void Hash() {
+    Digest sha256;
+    std::vector<char> buffer(kHashBlockBytes);
+    uint64_t hashed = 0;
+    uint64_t written_back = 0;
+    size_t first_incomplete = 0;
+    while (hashed < layout_.size && !stop_.load()) {
+      while (first_incomplete < layout_.parts() &&
+             done_[first_incomplete].load(std::memory_order_acquire) ==
+                 layout_.length(first_incomplete)) {
+        ++first_incomplete;
+      }
+      const uint64_t end =
+          first_incomplete < layout_.parts()
+              ? layout_.start(first_incomplete) +
+                    done_[first_incomplete].load(std::memory_order_acquire)
+              : layout_.size;
+      if (end <= hashed) {
+        std::unique_lock<std::mutex> lock(hash_mu_);
+        data_arrived_.wait_for(lock, std::chrono::milliseconds(20));
+        continue;
+      }
+      const size_t size = static_cast<size_t>(std::min<uint64_t>(end - hashed, buffer.size()));
+      const ssize_t n = pread(fd_, buffer.data(), size, static_cast<off_t>(hashed));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        Fail(ErrnoStatus(n < 0 ? errno : EIO, "cannot read back", partial_.data));
+        break;
+      }
+      sha256.Update(buffer.data(), static_cast<size_t>(n));
+      hashed += static_cast<uint64_t>(n);
+      hashed_.store(hashed);
+      if (hashed - written_back >= kWritebackBytes) {
+        sync_file_range(fd_, static_cast<off_t>(written_back),
+                        static_cast<off_t>(hashed - written_back), SYNC_FILE_RANGE_WRITE);
+        written_back = hashed;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (hashed == layout_.size) sha256_ = sha256.HexDigest();
+    hash_finished_ = true;
+    changed_.notify_all();
+  }
+
+  const HubClient& hub_;
+  const RemoteFile& file_;
+  const PartialFile& partial_;
+  const FetchOptions& options_;
+  const FetchHooks& hooks_;
+
+  Layout layout_;
+  std::unique_ptr<std::atomic<uint64_t>[]> done_;  // per part: bytes written from its start
+  uint64_t kept_ = 0;
+  int fd_ = -1;
+  bool state_error_said_ = false;  // main thread only
+  std::atomic<size_t> next_part_{0};
+  std::atomic<uint64_t> fetched_{0};
+  std::atomic<uint64_t> hashed_{0};
+  std::atomic<bool> stop_{false};
+
+  mutable std::mutex mu_;  // guards what follows, up to log_mu_
+  std::condition_variable changed_;
+  absl::Status error_;
+  int active_workers_ = 0;
+  bool hash_finished_ = false;
+  std::string sha256_;
+  std::string url_;
+  uint64_t url_generation_ = 0;
+
+  std::mutex log_mu_;
+  std::mutex refresh_mu_;
+  std::mutex hash_mu_;  // only for waiting on data_arrived_
+  std::condition_variable data_arrived_;
+};
+
+}  // namespace
+
+absl::StatusOr<FetchResult> FetchFile(const HubClient& hub, const RemoteFile& file,
+                                      const PartialFile& partial, const FetchOptions& options,
+                                      const FetchHooks& hooks) {
+  return Fetcher(hub, file, partial, options, hooks).Run();
+}
+
+uint64_t KeptPartialBytes(const PartialFile& partial, const RemoteFile& file) {
+  std::optional<SavedState> saved = LoadState(partial);
+  if (!saved || !Fits(*saved, partial, file)) return 0;
+  uint64_t kept = 0;
+  for (uint64_t done : saved->done) kept += done;
+  return kept;
+}
+
+void DiscardPartial(const PartialFile& partial) {
+  std::error_code ec;
+  fs::remove(partial.data, ec);
+  fs::remove(partial.state(), ec);
+}
+
+absl::Status InstallPartial(const PartialFile& partial, const fs::path& path) {
+  if (absl::Status status = RenameDurably(partial.data.string(), path.string()); !status.ok()) {
+    return status;
+  }
+  std::error_code ec;
+  fs::remove(partial.state(), ec);
+  return absl::OkStatus();
+}
+
+}  // namespace llorch

@@ -1,0 +1,93 @@
+// Fetching one file's bytes from where the Hub says they are: in parallel ranged parts when it
+// is large, resumable after any crash, its SHA-256 computed while the bytes arrive.
+//
+// On disk, wherever the caller puts them (the store: <dir>/.llorch/<file>.partial):
+//   <data>         the file's bytes, preallocated to its full size; parts are written in place
+//   <data>.json    what of it is there: repo, path, commit, etag and size the bytes belong to,
+//                  the part size, and for each part how many bytes from its start are written
+// The state is saved (temp file, rename) every state_interval and when the fetch stops, and it
+// only ever claims bytes that were written before it was saved, so after kill -9 the next fetch
+// keeps everything it claims and fetches the rest. The SHA-256 is not saved: a resumed fetch
+// hashes the kept prefix again, reading it back while the missing parts download.
+//
+// Parts are handed out in file order to `connections` workers, each with its own keep-alive
+// connection; a hashing thread follows the contiguous prefix, so when the last byte arrives
+// little is left to hash. Failed requests are retried as the Hub client's RetryPolicy says
+// (a request that moved data starts the count over); a stall (no byte for stall_timeout)
+// reconnects; a 401/403 from the CDN (its signed URL expired) resolves the URL again, pinned to
+// the commit the fetch started with.
+#ifndef LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
+#define LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "agent/models/hub_client.h"
+
+namespace llorch {
+
+struct FetchOptions {
+  int connections = 8;                      // parallel parts of a large file
+  uint64_t parallel_min_bytes = 64 << 20;   // smaller files use one connection
+  uint64_t part_bytes = 0;                  // 0 = chosen from the size and connections
+  absl::Duration state_interval = absl::Milliseconds(500);
+  absl::Duration progress_interval = absl::Milliseconds(100);
+};
+
+struct FetchProgress {
+  uint64_t size = 0;     // the file's size
+  uint64_t present = 0;  // bytes on disk: kept from an earlier fetch plus fetched now
+  uint64_t fetched = 0;  // bytes received over the network by this fetch
+  uint64_t hashed = 0;   // bytes hashed, from the start of the file
+};
+
+struct FetchResult {
+  std::string sha256;    // of the whole file, lower-case hex
+  uint64_t fetched = 0;  // bytes received over the network by this fetch
+  uint64_t kept = 0;     // bytes an earlier fetch had left and this one kept
+};
+
+struct FetchHooks {
+  std::function<bool()> cancelled;
+  // Every progress_interval, and once at the end, on the calling thread.
+  std::function<void(const FetchProgress&)> on_progress;
+  // The fetch's narration: what it keeps, retries, URL refreshes. Any thread; serialised.
+  std::function<void(absl::string_view line)> log;
+};
+
+// The partial download at `data` (and data + ".json").
+struct PartialFile {
+  std::filesystem::path data;
+  std::filesystem::path state() const { return data.string() + ".json"; }
+};
+
+// Fetches `file` (as HubClient::Resolve described it) into partial.data, keeping what an earlier
+// fetch of the same bytes (same etag and size) left there and discarding a partial of other
+// bytes. Returns once every byte is on disk and hashed; comparing the hash with the Hub's and
+// installing the file are the caller's. Errors (the partial stays, to resume, unless said):
+// Cancelled; Unavailable when the retries ran out; DeadlineExceeded likewise for stalls;
+// ResourceExhausted when the disk is full; Aborted with reason UPSTREAM_CHANGED when the Hub's
+// file changed under the fetch (the partial is discarded); FailedPrecondition when the server
+// ignores Range requests or has fewer bytes than the Hub said; NotFound when the bytes vanished.
+absl::StatusOr<FetchResult> FetchFile(const HubClient& hub, const RemoteFile& file,
+                                      const PartialFile& partial, const FetchOptions& options,
+                                      const FetchHooks& hooks);
+
+// Bytes an earlier fetch of `file` left in `partial` that FetchFile would keep; 0 when none.
+uint64_t KeptPartialBytes(const PartialFile& partial, const RemoteFile& file);
+
+// Removes the partial's data and state; missing files are fine.
+void DiscardPartial(const PartialFile& partial);
+
+// Moves the finished data to `path` durably (fsync, rename, fsync of the directory) and removes
+// the state.
+absl::Status InstallPartial(const PartialFile& partial, const std::filesystem::path& path);
+
+}  // namespace llorch
+
+#endif  // LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_

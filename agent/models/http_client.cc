@@ -1,0 +1,303 @@
+#include "agent/models/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/version.h"
+
+namespace llorch {
+namespace {
+
+void InitCurlOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+// What the callbacks of one exchange share.
+// How much of an error response's body is kept when the caller streams bodies.
+constexpr size_t kErrorBodyBytes = 64 << 10;
+
+struct Exchange {
+  const HttpRequest& request;
+  HttpResponse& response;
+  absl::Time last_byte;
+  long status = 0;  // of the response being received, from its status line
+  bool cancelled = false;
+  bool stalled = false;
+  bool refused = false;
+  bool too_big = false;
+};
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto& exchange = *static_cast<Exchange*>(user);
+  const size_t length = size * count;
+  exchange.last_byte = absl::Now();
+  absl::string_view line(data, length);
+  if (absl::StartsWith(line, "HTTP/")) {
+    exchange.response.headers.clear();  // a new response (after 100 Continue, say)
+    std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (words.size() < 2 || !absl::SimpleAtoi(words[1], &exchange.status)) exchange.status = 0;
+    return length;
+  }
+  const size_t colon = line.find(':');
+  if (colon == absl::string_view::npos) return length;
+  exchange.response.headers[absl::AsciiStrToLower(line.substr(0, colon))] =
+      std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  return length;
+}
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto& exchange = *static_cast<Exchange*>(user);
+  const size_t length = size * count;
+  exchange.last_byte = absl::Now();
+  exchange.response.body_bytes += length;
+  // Only a successful response's body is the payload; an error's is kept for the message.
+  if (exchange.request.on_body && exchange.status >= 200 && exchange.status < 300) {
+    if (exchange.request.on_body(exchange.status, data, length)) return length;
+    exchange.refused = true;
+    return 0;
+  }
+  const size_t limit = exchange.request.on_body ? kErrorBodyBytes : exchange.request.max_body_bytes;
+  if (exchange.response.body.size() + length > limit) {
+    if (exchange.request.on_body) return length;  // the rest of an error page: not needed
+    exchange.too_big = true;
+    return 0;
+  }
+  exchange.response.body.append(data, length);
+  return length;
+}
+
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto& exchange = *static_cast<Exchange*>(user);
+  if (exchange.request.cancelled && exchange.request.cancelled()) {
+    exchange.cancelled = true;
+    return 1;
+  }
+  if (absl::Now() - exchange.last_byte > exchange.request.stall_timeout) {
+    exchange.stalled = true;
+    return 1;
+  }
+  return 0;
+}
+
+long Millis(absl::Duration duration) {
+  return static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(duration)));
+}
+
+}  // namespace
+
+std::string HttpResponse::Header(absl::string_view name) const {
+  auto it = headers.find(std::string(name));
+  return it == headers.end() ? "" : it->second;
+}
+
+HttpConnection::HttpConnection() {
+  InitCurlOnce();
+  curl_ = curl_easy_init();
+}
+
+HttpConnection::~HttpConnection() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+absl::StatusOr<HttpResponse> HttpConnection::Perform(const HttpRequest& request) {
+  CURL* curl = static_cast<CURL*>(curl_);
+  if (curl == nullptr) return absl::InternalError("cannot initialise libcurl");
+  const std::string what = absl::StrCat(request.method, " ", UrlForDisplay(request.url));
+  HttpResponse response;
+  Exchange exchange{request, response, absl::Now()};
+  char error[CURL_ERROR_SIZE] = "";
+  curl_slist* headers = nullptr;
+  for (const std::string& header : request.headers) {
+    headers = curl_slist_append(headers, header.c_str());
+  }
+  static const std::string user_agent = absl::StrCat("llorch-pool/", kVersion);
+
+  // Reset keeps the connection cache: the next request to the same host reuses the socket.
+  curl_easy_reset(curl);
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str());
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, Millis(request.connect_timeout));
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L << 10);  // fewer, larger writes
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  if (request.method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  if (!request.range.empty()) curl_easy_setopt(curl, CURLOPT_RANGE, request.range.c_str());
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &exchange);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &exchange);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &exchange);
+  const CURLcode code = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+
+  if (exchange.cancelled) return absl::CancelledError(absl::StrCat(what, ": cancelled"));
+  if (exchange.stalled) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": no data for ", absl::FormatDuration(request.stall_timeout)));
+  }
+  if (exchange.refused) return absl::AbortedError(absl::StrCat(what, ": body not written"));
+  if (exchange.too_big) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(what, ": response larger than ", request.max_body_bytes, " bytes"));
+  }
+  if (code != CURLE_OK) {
+    const std::string detail = error[0] != '\0' ? error : curl_easy_strerror(code);
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      return absl::DeadlineExceededError(absl::StrCat(what, ": ", detail));
+    }
+    return absl::UnavailableError(absl::StrCat(what, ": ", detail));
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+absl::StatusOr<HttpResponse> PerformWithRetries(
+    HttpConnection& connection, const std::function<HttpRequest()>& make_request,
+    const RetryPolicy& policy, std::mt19937_64& random,
+    const std::function<void(absl::string_view why, absl::Duration wait)>& on_retry,
+    const std::function<bool()>& progressed) {
+  int failures = 0;
+  for (;;) {
+    const HttpRequest request = make_request();
+    absl::StatusOr<HttpResponse> response = connection.Perform(request);
+    std::string why;
+    std::optional<absl::Duration> server_wait;
+    if (response.ok()) {
+      if (!IsRetryableHttpStatus(response->status)) return response;
+      why = absl::StrCat(request.method, " ", UrlForDisplay(request.url), ": HTTP ",
+                         response->status);
+      server_wait = ParseRetryAfter(response->Header("retry-after"), absl::Now());
+    } else if (absl::IsUnavailable(response.status()) ||
+               absl::IsDeadlineExceeded(response.status())) {
+      why = std::string(response.status().message());
+    } else {
+      return response.status();
+    }
+    if (progressed && progressed()) failures = 0;
+    if (++failures >= policy.max_attempts) {
+      const std::string message =
+          absl::StrCat(why, " (gave up after ", failures, " attempts in a row)");
+      return response.ok() ? absl::UnavailableError(message)
+                           : absl::Status(response.status().code(), message);
+    }
+    const absl::Duration wait = server_wait ? std::min(*server_wait, policy.max_backoff * 10)
+                                            : RetryDelay(policy, failures, random);
+    if (on_retry) on_retry(why, wait);
+    if (!SleepUnlessCancelled(wait, request.cancelled)) {
+      return absl::CancelledError(absl::StrCat(why, "; cancelled while waiting to retry"));
+    }
+  }
+}
+
+std::string UrlForDisplay(absl::string_view url) {
+  return std::string(url.substr(0, url.find('?')));
+}
+
+absl::Duration RetryDelay(const RetryPolicy& policy, int retry, std::mt19937_64& random) {
+  const double exponent = std::min(std::max(retry - 1, 0), 30);
+  absl::Duration delay = policy.initial_backoff * std::pow(2.0, exponent);
+  delay = std::min(delay, policy.max_backoff);
+  std::uniform_real_distribution<double> half_to_all(0.5, 1.0);
+  return delay * half_to_all(random);
+}
+
+std::mt19937_64& RetryRandom() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return random;
+}
+
+bool IsRetryableHttpStatus(long status) {
+  return status == 408 || status == 425 || status == 429 || (status >= 500 && status <= 599);
+}
+
+std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now) {
+  value = absl::StripAsciiWhitespace(value);
+  if (value.empty()) return std::nullopt;
+  int64_t seconds = 0;
+  if (absl::SimpleAtoi(value, &seconds)) return absl::Seconds(std::max<int64_t>(seconds, 0));
+  const time_t when = curl_getdate(std::string(value).c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  return std::max(absl::FromTimeT(when) - now, absl::ZeroDuration());
+}
+
+bool SleepUnlessCancelled(absl::Duration duration, const std::function<bool()>& cancelled) {
+  const absl::Time until = absl::Now() + duration;
+  for (;;) {
+    if (cancelled && cancelled()) return false;
+    const absl::Duration left = until - absl::Now();
+    if (left <= absl::ZeroDuration()) return true;
+    absl::SleepFor(std::min(left, absl::Milliseconds(50)));
+  }
+}
+
+std::string UrlOrigin(absl::string_view url) {
+  InitCurlOnce();
+  CURLU* handle = curl_url();
+  std::string origin;
+  char* scheme = nullptr;
+  char* host = nullptr;
+  char* port = nullptr;
+  if (curl_url_set(handle, CURLUPART_URL, std::string(url).c_str(), 0) == CURLUE_OK &&
+      curl_url_get(handle, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+      curl_url_get(handle, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+      curl_url_get(handle, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+    const std::string lower_scheme = absl::AsciiStrToLower(scheme);
+    if (lower_scheme == "http" || lower_scheme == "https") {
+      origin = absl::StrCat(lower_scheme, "://", absl::AsciiStrToLower(host), ":", port);
+    }
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(handle);
+  return origin;
+}
+
+std::string ResolveUrl(absl::string_view base, absl::string_view location) {
+  InitCurlOnce();
+  CURLU* handle = curl_url();
+  std::string resolved(location);
+  char* url = nullptr;
+  if (curl_url_set(handle, CURLUPART_URL, std::string(base).c_str(), 0) == CURLUE_OK &&
+      curl_url_set(handle, CURLUPART_URL, std::string(location).c_str(), 0) == CURLUE_OK &&
+      curl_url_get(handle, CURLUPART_URL, &url, 0) == CURLUE_OK) {
+    resolved = url;
+  }
+  curl_free(url);
+  curl_url_cleanup(handle);
+  return resolved;
+}
+
+std::string PercentEncode(absl::string_view text, bool keep_slash) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (absl::ascii_isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~' ||
+        (keep_slash && c == '/')) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace llorch

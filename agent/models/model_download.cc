@@ -1,0 +1,485 @@
+#include "agent/models/model_download.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <system_error>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/models/model_install.h"
+#include "agent/models/model_lock.h"
+#include "agent/models/sha256_file.h"
+#include "common/atomic_file.h"
+#include "common/status.h"
+#include "common/units.h"
+#include "nlohmann/json.hpp"
+
+namespace llorch {
+namespace fs = std::filesystem;
+namespace v1 = pool::v1;
+namespace {
+
+void Narrate(Operation& op, absl::string_view text) { op.Log(v1::LogLine::STREAM_AGENT, text); }
+
+HubClient::RetryLog RetryNarration(Operation& op) {
+  return [&op](absl::string_view why, absl::Duration wait) {
+    Narrate(op, absl::StrCat(why, "; retrying in ",
+                             absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100)))));
+  };
+}
+
+std::function<bool()> CancelledBy(const Operation& op) {
+  return [&op] { return op.cancel_requested(); };
+}
+
+PartialFile ModelPartial(const ModelStore& store, const CatalogModel& model) {
+  return PartialFile{store.ManifestPath(model).parent_path() / (model.file + ".partial")};
+}
+
+// An error about the Hub's answer for `model`, with what the catalog says of doubtful entries.
+absl::Status WithCatalogNote(absl::Status status, const CatalogModel& model) {
+  if (status.ok() || model.verified || model.note.empty() || !absl::IsNotFound(status)) {
+    return status;
+  }
+  const std::string hint = GetHint(status).value_or("");
+  return WithHint(std::move(status),
+                  absl::StrCat("the catalog marks ", model.id, " unverified: ", model.note,
+                               hint.empty() ? "" : "; ", hint));
+}
+
+absl::Status CheckFreeSpace(const ModelStore& store, uint64_t needed, absl::string_view what) {
+  absl::StatusOr<DiskSpace> space = store.FreeSpace();
+  if (!space.ok()) return space.status();
+  if (space->free_bytes >= needed) return absl::OkStatus();
+  return WithReason(
+      WithHint(absl::ResourceExhaustedError(absl::StrCat(
+                   "not enough disk space for ", what, ": it needs ", FormatBytes(needed), " (",
+                   needed, " bytes), ", store.models_dir().string(), " has ",
+                   FormatBytes(space->free_bytes), " free")),
+               "free space on that volume (`llorch-pool models du` shows what the models use), "
+               "or point models_dir at a bigger one"),
+      "NOT_ENOUGH_SPACE");
+}
+
+absl::Status HashMismatch(absl::string_view file, absl::string_view actual,
+                          absl::string_view expected) {
+  return WithReason(
+      WithHint(absl::DataLossError(absl::StrCat("SHA-256 mismatch for ", file,
+                                                ": the downloaded bytes hash to ", actual,
+                                                ", the Hub says ", expected,
+                                                "; nothing was installed")),
+               "download it again; if it repeats, a proxy or the Hub's CDN serves corrupt bytes"),
+      "HASH_MISMATCH");
+}
+
+// FetchFile with its progress as phase `phase` (bytes present, after `base` bytes of earlier
+// files of the same phase, out of `total`), then, when `hash_phase` and the hash has not caught
+// up when the last byte arrives, phase "hash".
+absl::StatusOr<FetchResult> FetchWithProgress(const HubClient& hub, const RemoteFile& remote,
+                                              const PartialFile& partial,
+                                              const FetchOptions& options, Operation& op,
+                                              ByteProgress& progress, uint64_t base,
+                                              bool hash_phase) {
+  std::optional<ByteProgress> hashing;
+  FetchHooks hooks;
+  hooks.cancelled = CancelledBy(op);
+  hooks.log = [&op](absl::string_view line) { Narrate(op, line); };
+  hooks.on_progress = [&](const FetchProgress& fetch) {
+    const bool hash_lags = hash_phase && fetch.present == fetch.size && fetch.hashed < fetch.size;
+    if (!hashing && !hash_lags) {
+      progress.Report(base + fetch.present);
+      return;
+    }
+    if (!hashing) {
+      progress.Report(base + fetch.present);  // the download phase ends complete
+      hashing.emplace(op, "hash", fetch.size, remote.path);
+    }
+    hashing->Report(fetch.hashed);
+  };
+  return FetchFile(hub, remote, partial, options, hooks);
+}
+
+// Hashes a file that is on disk without a manifest and adopts it when it is the Hub's.
+absl::StatusOr<bool> AdoptIfHubs(const ModelStore& store, const CatalogModel& model,
+                                 const RemoteFile& remote, const LocalModel& local,
+                                 Operation& op) {
+  if (remote.sha256.empty() || local.bytes != remote.size) return false;
+  Narrate(op, absl::StrCat(local.path.string(), " has no manifest: checking it against the Hub"));
+  absl::StatusOr<std::string> sha256 =
+      HashWithProgress(local.path.string(), local.bytes, model.file, op);
+  if (!sha256.ok()) return sha256.status();
+  if (*sha256 != remote.sha256) {
+    Narrate(op, absl::StrCat("the file on disk hashes to ", *sha256, ", the Hub's to ",
+                             remote.sha256, ": downloading it again (the old file stays until "
+                             "the new one is verified)"));
+    return false;
+  }
+  if (absl::Status gguf = CheckGguf(local.path.string(), "the file on disk"); !gguf.ok()) {
+    Narrate(op, gguf.message());
+    return false;
+  }
+  Manifest manifest{model.repo, remote.commit, model.file, remote.size, remote.sha256,
+                    remote.etag, NowUnixSeconds()};
+  if (absl::Status status = store.WriteManifest(model, manifest); !status.ok()) return status;
+  Narrate(op, absl::StrCat("the file on disk is the Hub's (SHA-256 ", *sha256,
+                           "): adopted, nothing downloaded"));
+  return true;
+}
+
+// The native backend for a model whose Hub file is GGUF.
+absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogModel& model,
+                                      const LocalModel& local, bool force,
+                                      const DownloadSettings& settings, Operation& op,
+                                      v1::DownloadedModel* out) {
+  const HubClient hub(settings.hub);
+  Narrate(op, absl::StrCat("resolving ", model.file, " in ", model.repo, " at revision ",
+                           model.revision, " (", settings.hub.endpoint, ")"));
+  absl::StatusOr<RemoteFile> remote =
+      hub.Resolve(model.repo, model.revision, model.file, CancelledBy(op), RetryNarration(op));
+  if (!remote.ok()) return WithCatalogNote(remote.status(), model);
+  Narrate(op, absl::StrCat(model.file, ": ", FormatBytes(remote->size), " (", remote->size,
+                           " bytes) at commit ", remote->commit,
+                           remote->sha256.empty() ? ", no SHA-256 (not an LFS file)"
+                                                  : absl::StrCat(", SHA-256 ", remote->sha256)));
+  if (local.state == LocalState::kUnverified && !force) {
+    absl::StatusOr<bool> adopted = AdoptIfHubs(store, model, *remote, local, op);
+    if (!adopted.ok()) return adopted.status();
+    if (*adopted) {
+      out->set_already_present(true);
+      return *store.ReadManifest(model);
+    }
+  }
+  const PartialFile partial = ModelPartial(store, model);
+  const uint64_t kept = KeptPartialBytes(partial, *remote);
+  if (absl::Status space = CheckFreeSpace(store, remote->size - kept, model.file); !space.ok()) {
+    return space;
+  }
+  absl::StatusOr<FetchResult> fetched;
+  for (int attempt = 0;; ++attempt) {
+    ByteProgress progress(op, "download", remote->size, model.file);
+    fetched = FetchWithProgress(hub, *remote, partial, settings.fetch, op, progress, 0,
+                                /*hash_phase=*/true);
+    if (fetched.ok() || GetReason(fetched.status()) != "UPSTREAM_CHANGED" || attempt > 0) break;
+    Narrate(op, absl::StrCat(fetched.status().message(), ": starting over"));
+    remote = hub.Resolve(model.repo, model.revision, model.file, CancelledBy(op),
+                         RetryNarration(op));
+    if (!remote.ok()) return remote.status();
+  }
+  if (!fetched.ok()) return fetched.status();
+  out->set_bytes_fetched(fetched->fetched);
+  if (remote->sha256.empty()) {
+    Narrate(op, absl::StrCat("the Hub gives no SHA-256 for ", model.file, " (etag ", remote->etag,
+                             "): recorded the local hash only"));
+  } else if (fetched->sha256 != remote->sha256) {
+    DiscardPartial(partial);
+    return HashMismatch(model.file, fetched->sha256, remote->sha256);
+  }
+  if (absl::Status gguf = CheckGguf(partial.data.string(),
+                                    absl::StrCat("the download of ", model.repo, "/", model.file));
+      !gguf.ok()) {
+    DiscardPartial(partial);
+    return gguf;
+  }
+  // Manifest out, file in, manifest in: a crash anywhere leaves no manifest for other bytes.
+  if (absl::Status status = RemoveManifest(store, model); !status.ok()) return status;
+  if (absl::Status status = InstallPartial(partial, store.ModelPath(model)); !status.ok()) {
+    return status;
+  }
+  Manifest manifest{model.repo,      remote->commit, model.file,      remote->size,
+                    fetched->sha256, remote->etag,   NowUnixSeconds()};
+  if (absl::Status status = store.WriteManifest(model, manifest); !status.ok()) return status;
+  Narrate(op, absl::StrCat("installed ", store.ModelPath(model).string(), " (",
+                           FormatBytes(remote->size),
+                           remote->sha256.empty() ? "" : ", SHA-256 matches the Hub's", ")"));
+  return manifest;
+}
+
+// --- Converted models ---
+
+fs::path SourcesRecordPath(const ModelStore& store, const CatalogModel& model) {
+  return store.ManifestPath(model).parent_path() / (model.file + ".sources.json");
+}
+
+// The record of verified source files: path -> the Hub's id of its bytes (SHA-256 or blob id).
+struct SourcesRecord {
+  std::string commit;
+  std::map<std::string, std::string> files;
+};
+
+SourcesRecord ReadSourcesRecord(const fs::path& path) {
+  SourcesRecord record;
+  std::ifstream in(path);
+  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return record;
+  record.commit = json.value("commit", "");
+  if (json.contains("files") && json["files"].is_object()) {
+    for (const auto& [file, id] : json["files"].items()) {
+      if (id.is_string()) record.files[file] = id.get<std::string>();
+    }
+  }
+  return record;
+}
+
+absl::Status WriteSourcesRecord(const fs::path& path, const SourcesRecord& record) {
+  const nlohmann::json json = {{"commit", record.commit}, {"files", record.files}};
+  return WriteFileAtomically(path.string(), json.dump(2) + "\n");
+}
+
+// The git blob id of a file (what the Hub's etag is for files not in LFS): SHA-1 of
+// "blob <size>\0" and the bytes.
+absl::StatusOr<std::string> GitBlobId(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path.string()));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string header = absl::StrCat("blob ", bytes.size(), std::string(1, '\0'));
+  Digest sha1(Digest::Algorithm::kSha1);
+  sha1.Update(header.data(), header.size());
+  sha1.Update(bytes.data(), bytes.size());
+  return sha1.HexDigest();
+}
+
+bool MatchesAny(const std::string& path, const std::vector<std::string>& patterns) {
+  for (const std::string& pattern : patterns) {
+    if (fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME) == 0) return true;
+  }
+  return false;
+}
+
+// Checks one fetched source file against the Hub's id of its bytes.
+absl::Status CheckSource(const RemoteFile& remote, const FetchResult& fetched,
+                         const PartialFile& partial) {
+  if (!remote.sha256.empty()) {
+    if (fetched.sha256 == remote.sha256) return absl::OkStatus();
+    return HashMismatch(remote.path, fetched.sha256, remote.sha256);
+  }
+  absl::StatusOr<std::string> blob_id = GitBlobId(partial.data);
+  if (!blob_id.ok()) return blob_id.status();
+  if (*blob_id == absl::AsciiStrToLower(remote.etag)) return absl::OkStatus();
+  return WithReason(absl::DataLossError(absl::StrCat(
+                        "git blob id mismatch for ", remote.path, ": the downloaded bytes are ",
+                        *blob_id, ", the Hub says ", remote.etag, "; nothing was installed")),
+                    "HASH_MISMATCH");
+}
+
+// Removes files in source/ that are not among `sources` (an earlier commit's shards, say), so
+// the converter, which globs the directory, sees one snapshot.
+void RemoveStaleSources(const fs::path& source_dir, const std::vector<RemoteTreeEntry>& sources,
+                        Operation& op) {
+  std::set<std::string> wanted;
+  for (const RemoteTreeEntry& entry : sources) wanted.insert(entry.path);
+  std::vector<fs::path> stale;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(source_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->is_regular_file(ec) &&
+        !wanted.count(it->path().lexically_relative(source_dir).generic_string())) {
+      stale.push_back(it->path());
+    }
+  }
+  for (const fs::path& path : stale) {
+    Narrate(op, absl::StrCat("removing ", path.string(), ": not part of this snapshot"));
+    fs::remove(path, ec);
+  }
+}
+
+// Fetches the source files of a converted model into <dir>/source/; returns the commit.
+absl::StatusOr<std::string> FetchSources(const ModelStore& store, const CatalogModel& model,
+                                         const DownloadSettings& settings, Operation& op,
+                                         v1::DownloadedModel* out) {
+  const HubClient hub(settings.hub);
+  // config.json first: the commit it resolves to pins the listing and every other file to one
+  // snapshot of the repository.
+  Narrate(op, absl::StrCat("resolving ", model.repo, " at revision ", model.revision, " (",
+                           settings.hub.endpoint, ")"));
+  absl::StatusOr<RemoteFile> config =
+      hub.Resolve(model.repo, model.revision, "config.json", CancelledBy(op), RetryNarration(op));
+  if (!config.ok()) {
+    return WithCatalogNote(
+        WithPrefix(config.status(), absl::StrCat("cannot convert ", model.id,
+                                                 " without the source's config.json")),
+        model);
+  }
+  const std::string commit = config->commit;
+  absl::StatusOr<std::vector<RemoteTreeEntry>> listing =
+      hub.ListFiles(model.repo, commit, CancelledBy(op), RetryNarration(op));
+  if (!listing.ok()) return listing.status();
+  std::vector<RemoteTreeEntry> sources;
+  for (RemoteTreeEntry& entry : *listing) {
+    if (entry.path == "config.json" || MatchesAny(entry.path, model.conversion->source_patterns)) {
+      sources.push_back(std::move(entry));
+    }
+  }
+  Narrate(op, absl::StrCat(model.repo, " at commit ", commit, ": ", sources.size(),
+                           " of its ", listing->size(), " files match the catalog's source "
+                           "patterns (", absl::StrJoin(model.conversion->source_patterns, ", "),
+                           ")"));
+
+  const fs::path source_dir = store.models_dir() / model.dir / "source";
+  const fs::path record_path = SourcesRecordPath(store, model);
+  SourcesRecord record = ReadSourcesRecord(record_path);
+  uint64_t total = 0;
+  uint64_t needed = model.size_bytes;  // the converted output
+  auto have = [&](const RemoteTreeEntry& entry) {
+    auto it = record.files.find(entry.path);
+    std::error_code ec;
+    const std::string id = entry.sha256.empty() ? entry.blob_id : entry.sha256;
+    return it != record.files.end() && it->second == id &&
+           fs::file_size(source_dir / entry.path, ec) == entry.size && !ec;
+  };
+  for (const RemoteTreeEntry& entry : sources) {
+    total += entry.size;
+    if (!have(entry)) needed += entry.size;
+  }
+  if (absl::Status space = CheckFreeSpace(
+          store, needed, absl::StrCat(model.id, "'s source files and the converted file"));
+      !space.ok()) {
+    return space;
+  }
+  ByteProgress progress(op, "fetch", total, model.repo);
+  uint64_t done = 0;
+  record.commit = commit;
+  for (const RemoteTreeEntry& entry : sources) {
+    if (have(entry)) {  // the same bytes as an earlier run verified
+      done += entry.size;
+      progress.Report(done);
+      continue;
+    }
+    absl::StatusOr<RemoteFile> remote =
+        entry.path == "config.json"
+            ? config
+            : hub.Resolve(model.repo, commit, entry.path, CancelledBy(op), RetryNarration(op));
+    if (!remote.ok()) return remote.status();
+    const PartialFile partial{store.ManifestPath(model).parent_path() /
+                              (model.file + ".partial-source") / entry.path};
+    absl::StatusOr<FetchResult> fetched = FetchWithProgress(
+        hub, *remote, partial, settings.fetch, op, progress, done, /*hash_phase=*/false);
+    if (!fetched.ok()) return fetched.status();
+    out->set_bytes_fetched(out->bytes_fetched() + fetched->fetched);
+    if (absl::Status check = CheckSource(*remote, *fetched, partial); !check.ok()) {
+      DiscardPartial(partial);
+      return check;
+    }
+    const fs::path target = source_dir / entry.path;
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (absl::Status status = InstallPartial(partial, target); !status.ok()) return status;
+    record.files[entry.path] = remote->sha256.empty() ? remote->etag : remote->sha256;
+    if (absl::Status status = WriteSourcesRecord(record_path, record); !status.ok()) return status;
+    done += entry.size;
+    progress.Report(done);
+  }
+  std::error_code ec;
+  fs::remove_all(store.ManifestPath(model).parent_path() / (model.file + ".partial-source"), ec);
+  RemoveStaleSources(source_dir, sources, op);
+  Narrate(op, absl::StrCat(sources.size(), " source files of ", model.repo, " (",
+                           FormatBytes(total), ") at commit ", commit, " in ",
+                           source_dir.string()));
+  return commit;
+}
+
+absl::StatusOr<Manifest> DownloadAndConvert(const ModelStore& store, const CatalogModel& model,
+                                            const DownloadSettings& settings, Operation& op,
+                                            v1::DownloadedModel* out) {
+  // Before gigabytes of sources arrive: can this host convert at all?
+  if (absl::StatusOr<ConverterProgram> converter = FindConverter(model, settings.convert);
+      !converter.ok()) {
+    return converter.status();
+  }
+  absl::StatusOr<std::string> commit = FetchSources(store, model, settings, op, out);
+  if (!commit.ok()) return commit.status();
+  ConverterOptions convert = settings.convert;
+  convert.source_commit = *commit;
+  absl::StatusOr<Manifest> manifest = ConvertModel(store, model, convert, op);
+  if (manifest.ok()) out->set_converted(true);
+  return manifest;
+}
+
+}  // namespace
+
+void ToProto(const Manifest& manifest, v1::Manifest* out) {
+  out->set_repo(manifest.repo);
+  out->set_revision_commit(manifest.revision_commit);
+  out->set_file(manifest.file);
+  out->set_size_bytes(manifest.size);
+  out->set_sha256(manifest.sha256);
+  out->set_upstream_etag(manifest.upstream_etag);
+  out->mutable_downloaded_at()->set_seconds(manifest.downloaded_at);
+}
+
+absl::StatusOr<v1::DownloadedModel> DownloadCatalogModel(const ModelStore& store,
+                                                         const CatalogModel& model, bool force,
+                                                         const DownloadSettings& settings,
+                                                         Operation& op) {
+  absl::StatusOr<ModelLock> lock = ModelLock::Acquire(
+      store, model, CancelledBy(op),
+      [&](int holder) {
+        Narrate(op, absl::StrCat("waiting for another process",
+                                 holder > 0 ? absl::StrCat(" (pid ", holder, ")") : "",
+                                 " that is downloading ", model.id));
+      },
+      settings.lock_poll);
+  if (!lock.ok()) return lock.status();
+  const LocalModel local = store.Inspect(model);
+  v1::DownloadedModel out;
+  out.set_id(model.id);
+  out.set_local_path(store.ModelPath(model).string());
+  std::optional<Manifest> present = store.ReadManifest(model);
+  if (local.state == LocalState::kDownloaded && present && !force) {
+    Narrate(op, absl::StrCat(model.id, " is already downloaded and verified (SHA-256 ",
+                             present->sha256, "); --force downloads it again"));
+    ToProto(*present, out.mutable_manifest());
+    out.set_already_present(true);
+    return out;
+  }
+  absl::StatusOr<Manifest> manifest;
+  if (model.conversion) {
+    manifest = DownloadAndConvert(store, model, settings, op, &out);
+  } else if (settings.backend == "hf") {
+    manifest = DownloadWithHfCli(store, model, settings.hf, op);
+  } else {
+    manifest = DownloadGguf(store, model, local, force, settings, op, &out);
+  }
+  if (!manifest.ok()) return manifest.status();
+  ToProto(*manifest, out.mutable_manifest());
+  return out;
+}
+
+void RunDownload(const ModelStore& store, const std::vector<const CatalogModel*>& models,
+                 bool force, const DownloadSettings& settings, Operation& op) {
+  v1::DownloadModelResult result;
+  for (const CatalogModel* model : models) {
+    absl::StatusOr<v1::DownloadedModel> downloaded =
+        DownloadCatalogModel(store, *model, force, settings, op);
+    if (!downloaded.ok()) {
+      op.Fail(models.size() > 1 ? WithPrefix(downloaded.status(), model->id)
+                                : downloaded.status());
+      return;
+    }
+    *result.add_models() = std::move(*downloaded);
+  }
+  op.Succeed(result);
+}
+
+UpstreamLookup HubLookup(const HubOptions& options) {
+  return [options](const CatalogModel& model) -> absl::StatusOr<UpstreamFile> {
+    if (model.conversion) {
+      return absl::NotFoundError(absl::StrCat(
+          model.file, " is converted locally from ", model.repo, "; the Hub has no record of it"));
+    }
+    absl::StatusOr<RemoteFile> remote =
+        HubClient(options).Resolve(model.repo, model.revision, model.file);
+    if (!remote.ok()) return remote.status();
+    if (remote->sha256.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the Hub gives no SHA-256 for ", model.file, " (not an LFS file)"));
+    }
+    return UpstreamFile{remote->sha256, remote->size, remote->commit, remote->etag};
+  };
+}
+
+}  // namespace llorch

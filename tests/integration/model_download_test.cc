@@ -1,0 +1,536 @@
+// Downloads with the native Hub client against tests/support/fake_hub: what lands on disk, what
+// crosses the wire, and each fault of design.md: dropped connections, 5xx and 429 bursts,
+// corrupt bytes, stalls, expired CDN URLs, a file that changed upstream, a token that must not
+// reach the CDN, offline mode, 404s and a disk too small. Also conversion sources, adoption of
+// files without a manifest, and two downloads of one model at once.
+#include "agent/models/model_download.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "agent/models/model_verifier.h"
+#include "agent/models/sha256_file.h"
+#include "common/status.h"
+#include "tests/support/fake_hub.h"
+#include "tests/support/gguf_writer.h"
+#include "tests/support/operation_events.h"
+#include "tests/support/run_command.h"
+
+namespace llorch {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = pool::v1;
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+
+// A valid GGUF file of exactly `size` bytes whose tensor data is pseudo-random, so that a part
+// written at the wrong offset changes the hash.
+std::string GgufBytes(uint64_t size, uint32_t seed) {
+  testing::GgufBuilder gguf(3);
+  gguf.AddString("general.architecture", "llama").AddTensor("t", {size / 4});
+  std::string bytes = gguf.BuildWithData();
+  bytes.resize(size);
+  std::mt19937 random(seed);
+  for (size_t i = gguf.Build().size(); i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>(random());
+  }
+  return bytes;
+}
+
+std::string Sha256Of(const std::string& bytes) {
+  Digest sha256;
+  sha256.Update(bytes.data(), bytes.size());
+  return sha256.HexDigest();
+}
+
+class DownloadTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kSize = 3 << 20;
+
+  DownloadTest() : store_(fs::path(temp_.path()) / "models") {
+    model_.id = "tiny";
+    model_.name = "Tiny";
+    model_.repo = "owner/Tiny-GGUF";
+    model_.file = "tiny.Q4_K_M.gguf";
+    model_.dir = "tiny";
+    model_.revision = "main";
+    model_.size_bytes = kSize;
+    model_.verified = true;
+    content_ = GgufBytes(kSize, 1);
+    hub_.AddFile(model_.repo, model_.file, content_);
+    settings_.hub.endpoint = hub_.endpoint();
+    settings_.hub.retry = RetryPolicy{6, absl::Milliseconds(10), absl::Milliseconds(100)};
+    settings_.hub.stall_timeout = absl::Seconds(1);
+    settings_.fetch.connections = 4;
+    settings_.fetch.parallel_min_bytes = 1 << 20;
+    settings_.fetch.part_bytes = 256 << 10;  // 12 parts
+    settings_.fetch.progress_interval = absl::Milliseconds(10);
+    settings_.fetch.state_interval = absl::Milliseconds(10);
+    settings_.lock_poll = absl::Milliseconds(10);
+  }
+
+  absl::StatusOr<v1::DownloadedModel> Download(bool force = false) {
+    return DownloadCatalogModel(store_, model_, force, settings_, op_);
+  }
+
+  // A paced download that this test cancels once a third of it is there.
+  absl::StatusOr<v1::DownloadedModel> DownloadCancelledAtAThird() {
+    hub_.SetFaults({.bytes_per_second_per_connection = 1 << 20});
+    std::thread canceller([this] {
+      testing::WaitForProgress(op_, [](const v1::Progress& p) { return p.done() >= kSize / 3; });
+      op_.RequestCancel();
+    });
+    absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+    canceller.join();
+    return downloaded;
+  }
+
+  // Another download, in a new operation, with no faults and fresh statistics.
+  absl::StatusOr<v1::DownloadedModel> DownloadAgain() {
+    hub_.SetFaults({});
+    hub_.ResetStats();
+    return DownloadCatalogModel(store_, model_, false, settings_, second_op_);
+  }
+
+  fs::path Partial() const { return store_.ManifestPath(model_).parent_path() / (model_.file + ".partial"); }
+
+  std::vector<testing::FakeHubRequest> CdnRequests() const {
+    std::vector<testing::FakeHubRequest> cdn;
+    for (const testing::FakeHubRequest& request : hub_.requests()) {
+      if (request.server == "cdn") cdn.push_back(request);
+    }
+    return cdn;
+  }
+
+  std::vector<std::string> Narration() const {
+    return testing::LogTexts(op_, v1::LogLine::STREAM_AGENT);
+  }
+
+  void ExpectInstalled() {
+    ASSERT_EQ(testing::ReadFileBytes(store_.ModelPath(model_).string()), content_);
+    std::optional<Manifest> manifest = store_.ReadManifest(model_);
+    ASSERT_TRUE(manifest.has_value());
+    EXPECT_EQ(manifest->sha256, Sha256Of(content_));
+    EXPECT_EQ(manifest->upstream_etag, Sha256Of(content_));
+    EXPECT_EQ(manifest->revision_commit, hub_.commit(model_.repo));
+    EXPECT_EQ(manifest->size, content_.size());
+    EXPECT_EQ(manifest->repo, model_.repo);
+    EXPECT_EQ(store_.Inspect(model_).state, LocalState::kDownloaded);
+    EXPECT_FALSE(fs::exists(Partial()));
+    EXPECT_FALSE(fs::exists(Partial().string() + ".json"));
+  }
+
+  void ExpectNothingInstalled() {
+    EXPECT_FALSE(fs::exists(store_.ModelPath(model_)));
+    EXPECT_FALSE(fs::exists(store_.ManifestPath(model_)));
+    EXPECT_NE(store_.Inspect(model_).state, LocalState::kDownloaded);
+  }
+
+  testing::TempDir temp_;
+  testing::FakeHub hub_;
+  ModelStore store_;
+  CatalogModel model_;
+  std::string content_;
+  DownloadSettings settings_;
+  Operation op_{"op-1", "model.download", "tiny"};
+  Operation second_op_{"op-2", "model.download", "tiny"};
+};
+
+TEST_F(DownloadTest, InstallsTheHubsBytesInParallelPartsWithAManifest) {
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  ExpectInstalled();
+  EXPECT_EQ(downloaded->bytes_fetched(), kSize);
+  EXPECT_FALSE(downloaded->already_present());
+  EXPECT_EQ(downloaded->local_path(), store_.ModelPath(model_).string());
+  EXPECT_EQ(downloaded->manifest().sha256(), Sha256Of(content_));
+  // One ranged GET per part, nothing fetched twice.
+  std::set<std::string> ranges;
+  for (const testing::FakeHubRequest& request : CdnRequests()) ranges.insert(request.range);
+  EXPECT_EQ(ranges.size(), 12u);
+  EXPECT_THAT(ranges, Contains("bytes=0-262143"));
+  EXPECT_EQ(hub_.bytes_sent(), kSize);
+  std::vector<v1::Progress> progress = testing::ProgressOf(op_, "download");
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back().done(), kSize);
+  EXPECT_EQ(progress.back().total(), kSize);
+  EXPECT_EQ(progress.back().current_item(), model_.file);
+}
+
+TEST_F(DownloadTest, ASmallFileTakesOneConnection) {
+  settings_.fetch.part_bytes = 0;
+  settings_.fetch.parallel_min_bytes = 64 << 20;
+  ASSERT_TRUE(Download().ok());
+  ExpectInstalled();
+  ASSERT_EQ(CdnRequests().size(), 1u);
+  EXPECT_EQ(CdnRequests()[0].range, absl::StrCat("bytes=0-", kSize - 1));
+}
+
+TEST_F(DownloadTest, AlreadyDownloadedIsSaidAndNothingIsFetchedUnlessForced) {
+  ASSERT_TRUE(Download().ok());
+  hub_.ResetStats();
+  absl::StatusOr<v1::DownloadedModel> again = Download();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->already_present());
+  EXPECT_EQ(again->bytes_fetched(), 0u);
+  EXPECT_TRUE(hub_.requests().empty());
+  EXPECT_THAT(Narration(), Contains(HasSubstr("tiny is already downloaded and verified")));
+
+  absl::StatusOr<v1::DownloadedModel> forced = Download(/*force=*/true);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  EXPECT_FALSE(forced->already_present());
+  EXPECT_EQ(forced->bytes_fetched(), kSize);
+  ExpectInstalled();
+}
+
+TEST_F(DownloadTest, ADroppedConnectionResumesFromWhereItBroke) {
+  settings_.fetch.part_bytes = 0;
+  settings_.fetch.parallel_min_bytes = 64 << 20;  // one stream, so the drop is mid-file
+  hub_.SetFaults({.drop_after_bytes = 1 << 20, .drop_count = 2});
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  ExpectInstalled();
+  std::vector<testing::FakeHubRequest> cdn = CdnRequests();
+  ASSERT_EQ(cdn.size(), 3u);
+  EXPECT_EQ(cdn[0].range, absl::StrCat("bytes=0-", kSize - 1));
+  EXPECT_EQ(cdn[1].range, absl::StrCat("bytes=1048576-", kSize - 1));
+  EXPECT_EQ(cdn[2].range, absl::StrCat("bytes=2097152-", kSize - 1));
+  EXPECT_EQ(hub_.bytes_sent(), kSize);  // nothing fetched twice
+  EXPECT_EQ(downloaded->bytes_fetched(), kSize);
+  EXPECT_THAT(Narration(), Contains(HasSubstr("retrying in")));
+}
+
+TEST_F(DownloadTest, ServerErrorBurstsAreRetried) {
+  hub_.SetFaults({.error_count = 4, .error_status = 503});
+  ASSERT_TRUE(Download().ok());
+  ExpectInstalled();
+  EXPECT_THAT(Narration(), Contains(AllOf(HasSubstr("HTTP 503"), HasSubstr("retrying in"))));
+}
+
+TEST_F(DownloadTest, TooManyRequestsHonoursRetryAfter) {
+  hub_.SetFaults({.error_count = 1, .error_status = 429, .retry_after_seconds = 1});
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(Download().ok());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));  // the server's wait, not 10 ms
+  ExpectInstalled();
+  EXPECT_THAT(Narration(), Contains(AllOf(HasSubstr("HTTP 429"), HasSubstr("retrying in 1s"))));
+}
+
+TEST_F(DownloadTest, RetriesRunOutIntoAClearError) {
+  hub_.SetFaults({.error_count = 1000, .error_status = 502});
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(downloaded.status().message(),
+              AllOf(HasSubstr("HTTP 502"), HasSubstr("gave up after 6 attempts")));
+  ExpectNothingInstalled();
+}
+
+TEST_F(DownloadTest, ACorruptByteIsRefusedAndNothingIsInstalled) {
+  hub_.SetFaults({.corrupt_offset = kSize / 2});
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kDataLoss);
+  std::string corrupt = content_;
+  corrupt[kSize / 2] = static_cast<char>(corrupt[kSize / 2] ^ 0xff);
+  EXPECT_THAT(downloaded.status().message(),
+              AllOf(HasSubstr("SHA-256 mismatch for tiny.Q4_K_M.gguf"),
+                    HasSubstr(Sha256Of(corrupt)), HasSubstr(Sha256Of(content_)),
+                    HasSubstr("nothing was installed")));
+  EXPECT_EQ(GetReason(downloaded.status()), "HASH_MISMATCH");
+  ExpectNothingInstalled();
+  EXPECT_FALSE(fs::exists(Partial()));  // discarded: those bytes are wrong
+}
+
+TEST_F(DownloadTest, AStallReconnects) {
+  settings_.fetch.part_bytes = 0;
+  settings_.fetch.parallel_min_bytes = 64 << 20;
+  hub_.SetFaults({.stall_after_bytes = 1 << 20,
+                  .stall_count = 1,
+                  .stall_duration = absl::Seconds(30)});
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(Download().ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));  // did not sit out the stall
+  ExpectInstalled();
+  EXPECT_THAT(Narration(), Contains(HasSubstr("no data for 1s")));
+  EXPECT_EQ(CdnRequests().back().range, absl::StrCat("bytes=1048576-", kSize - 1));
+}
+
+TEST_F(DownloadTest, AnExpiredCdnUrlIsResolvedAgain) {
+  hub_.SetFaults({.bytes_per_second_per_connection = 1 << 20,
+                  .url_lifetime = absl::Milliseconds(300)});
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  ExpectInstalled();
+  int heads = 0;
+  int refused = 0;
+  for (const testing::FakeHubRequest& request : hub_.requests()) {
+    if (request.server == "hub" && request.method == "HEAD") ++heads;
+    if (request.server == "cdn" && request.status == 403) ++refused;
+  }
+  EXPECT_GE(refused, 1);
+  EXPECT_GE(heads, 2);
+  EXPECT_THAT(Narration(), Contains(HasSubstr("expired; asking the Hub again")));
+}
+
+TEST_F(DownloadTest, ACancelledDownloadResumesWithFewerBytesFetched) {
+  absl::StatusOr<v1::DownloadedModel> first = DownloadCancelledAtAThird();
+  ASSERT_EQ(first.status().code(), absl::StatusCode::kCancelled) << first.status();
+  ExpectNothingInstalled();
+  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kPartial);
+  ASSERT_TRUE(fs::exists(Partial().string() + ".json"));
+
+  absl::StatusOr<v1::DownloadedModel> second = DownloadAgain();
+  ASSERT_TRUE(second.ok()) << second.status();
+  ExpectInstalled();
+  EXPECT_LT(second->bytes_fetched(), kSize);
+  EXPECT_EQ(hub_.bytes_sent(), second->bytes_fetched());
+  EXPECT_THAT(testing::LogTexts(second_op_, v1::LogLine::STREAM_AGENT),
+              Contains(HasSubstr("resuming: ")));
+}
+
+TEST_F(DownloadTest, APartialOfBytesTheHubNoLongerHasIsDiscarded) {
+  ASSERT_FALSE(DownloadCancelledAtAThird().ok());
+  content_ = GgufBytes(kSize, 2);  // a new upload of the same file
+  hub_.AddFile(model_.repo, model_.file, content_);
+  absl::StatusOr<v1::DownloadedModel> second = DownloadAgain();
+  ASSERT_TRUE(second.ok()) << second.status();
+  ExpectInstalled();  // the new bytes, not a mix
+  EXPECT_EQ(second->bytes_fetched(), kSize);
+  EXPECT_THAT(testing::LogTexts(second_op_, v1::LogLine::STREAM_AGENT),
+              Contains(HasSubstr("discarding a partial download of other bytes")));
+}
+
+TEST_F(DownloadTest, TheTokenGoesToTheHubAndNeverToTheCdn) {
+  hub_.RequireToken(model_.repo, "hf_secret");
+  absl::StatusOr<v1::DownloadedModel> anonymous = Download();
+  ASSERT_EQ(anonymous.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(anonymous.status().message(), HasSubstr("the Hub refused access to owner/Tiny-GGUF"));
+  EXPECT_THAT(GetHint(anonymous.status()).value_or(""), HasSubstr("set HF_TOKEN"));
+
+  settings_.hub.token = "hf_secret";
+  settings_.hub.token_source = "HF_TOKEN";
+  hub_.ResetStats();
+  ASSERT_TRUE(Download().ok());
+  ExpectInstalled();
+  int hub_requests = 0;
+  for (const testing::FakeHubRequest& request : hub_.requests()) {
+    if (request.server == "hub") {
+      ++hub_requests;
+      EXPECT_EQ(request.authorization, "Bearer hf_secret");
+    } else {
+      EXPECT_EQ(request.authorization, "") << request.path;
+    }
+  }
+  EXPECT_GE(hub_requests, 1);
+  EXPECT_FALSE(CdnRequests().empty());
+}
+
+TEST_F(DownloadTest, OfflineTouchesNoNetworkAndSaysWhy) {
+  settings_.hub.offline = true;
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(downloaded.status().message(), HasSubstr("HF_HUB_OFFLINE"));
+  EXPECT_TRUE(hub_.requests().empty());
+  ExpectNothingInstalled();
+
+  settings_.hub.offline = false;
+  ASSERT_TRUE(Download().ok());
+  settings_.hub.offline = true;
+  hub_.ResetStats();
+  absl::StatusOr<v1::DownloadedModel> present = Download();
+  ASSERT_TRUE(present.ok()) << present.status();  // what is on disk needs no network
+  EXPECT_TRUE(present->already_present());
+  EXPECT_TRUE(hub_.requests().empty());
+}
+
+TEST_F(DownloadTest, NotFoundNamesRepoFileAndRevision) {
+  model_.file = "tiny.f16.gguf";
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(downloaded.status().message(),
+              AllOf(HasSubstr("tiny.f16.gguf"), HasSubstr("owner/Tiny-GGUF"), HasSubstr("main")));
+  EXPECT_EQ(GetReason(downloaded.status()), "HUB_NOT_FOUND");
+
+  model_.repo = "owner/Missing";
+  model_.verified = false;
+  model_.note = "the repo may publish no f16 file";
+  downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(downloaded.status().message(),
+              AllOf(HasSubstr("repository owner/Missing not found"), HasSubstr("tiny.f16.gguf"),
+                    HasSubstr("main")));
+  EXPECT_THAT(GetHint(downloaded.status()).value_or(""),
+              HasSubstr("the catalog marks tiny unverified: the repo may publish no f16 file"));
+
+  model_.repo = "owner/Tiny-GGUF";
+  model_.file = "tiny.Q4_K_M.gguf";
+  model_.revision = "v9";
+  downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(downloaded.status().message(), HasSubstr("revision 'v9' not found in owner/Tiny-GGUF"));
+}
+
+TEST_F(DownloadTest, NotEnoughDiskSpaceIsRefusedBeforeAnyByte) {
+  hub_.AdvertiseSize(model_.repo, model_.file, uint64_t{1} << 60);  // an exabyte
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(downloaded.status().message(),
+              AllOf(HasSubstr("not enough disk space for tiny.Q4_K_M.gguf"),
+                    HasSubstr("(1152921504606846976 bytes)"), HasSubstr(" free")));
+  EXPECT_EQ(GetReason(downloaded.status()), "NOT_ENOUGH_SPACE");
+  EXPECT_TRUE(CdnRequests().empty());
+  EXPECT_FALSE(fs::exists(Partial()));
+}
+
+TEST_F(DownloadTest, AFileWithoutManifestIsAdoptedWhenItIsTheHubs) {
+  testing::WriteFileBytes(store_.ModelPath(model_).string(), content_);  // left by the bash script
+  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kUnverified);
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  EXPECT_TRUE(downloaded->already_present());
+  EXPECT_EQ(downloaded->bytes_fetched(), 0u);
+  EXPECT_TRUE(CdnRequests().empty());
+  ExpectInstalled();
+  EXPECT_THAT(Narration(), Contains(HasSubstr("adopted, nothing downloaded")));
+}
+
+TEST_F(DownloadTest, AFileWithoutManifestThatDiffersIsReplaced) {
+  std::string other = GgufBytes(kSize, 7);
+  testing::WriteFileBytes(store_.ModelPath(model_).string(), other);
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  EXPECT_FALSE(downloaded->already_present());
+  ExpectInstalled();
+}
+
+TEST_F(DownloadTest, ASecondDownloadOfTheSameModelWaitsAndFindsItDone) {
+  hub_.SetFaults({.bytes_per_second_per_connection = 2 << 20});
+  absl::StatusOr<v1::DownloadedModel> first;
+  std::thread first_download([&] { first = Download(); });
+  ASSERT_TRUE(testing::WaitForProgress(op_, [](const v1::Progress& p) { return p.done() > 0; }));
+  absl::StatusOr<v1::DownloadedModel> second =
+      DownloadCatalogModel(store_, model_, false, settings_, second_op_);
+  first_download.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->already_present());
+  EXPECT_THAT(testing::LogTexts(second_op_, v1::LogLine::STREAM_AGENT),
+              Contains(HasSubstr("waiting for another process")));
+  EXPECT_EQ(hub_.bytes_sent(), kSize);  // fetched once
+  ExpectInstalled();
+  EXPECT_FALSE(fs::exists(store_.LockPath(model_)));
+}
+
+TEST_F(DownloadTest, VerifyAdoptsAFileWithoutManifestByAskingTheHub) {
+  testing::WriteFileBytes(store_.ModelPath(model_).string(), content_);
+  absl::StatusOr<v1::ModelVerification> verification =
+      VerifyModel(store_, model_, {}, HubLookup(settings_.hub));
+  ASSERT_TRUE(verification.ok()) << verification.status();
+  EXPECT_TRUE(verification->ok()) << verification->files(0).problem();
+  EXPECT_TRUE(verification->files(0).adopted());
+  ExpectInstalled();
+}
+
+// A converted model: only the source files the catalog asks for, verified, pinned to one
+// commit, then fake_converter (in place of python3) makes the GGUF file.
+class ConvertedDownloadTest : public DownloadTest {
+ protected:
+  ConvertedDownloadTest() {
+    model_.id = "gpt2";
+    model_.repo = "openai-community/gpt2";
+    model_.file = "gpt2-fp32.gguf";
+    model_.dir = "gpt2";
+    model_.size_bytes = 8000;
+    model_.conversion = ModelConversion{"llama.cpp",
+                                        "reference/llama.cpp/convert_hf_to_gguf.py",
+                                        {"--outtype", "f32"},
+                                        {"config.json", "tokenizer.json", "*.safetensors"},
+                                        "f32"};
+    sources_ = {{"config.json", "{\"architectures\": [\"GPT2LMHeadModel\"]}\n"},
+                {"tokenizer.json", "{\"model\": {}}\n"},
+                {"model.safetensors", GgufBytes(2 << 20, 3)}};
+    hub_.AddFile(model_.repo, "config.json", sources_["config.json"], /*lfs=*/false);
+    hub_.AddFile(model_.repo, "tokenizer.json", sources_["tokenizer.json"], /*lfs=*/false);
+    hub_.AddFile(model_.repo, "model.safetensors", sources_["model.safetensors"]);
+    hub_.AddFile(model_.repo, "pytorch_model.bin", std::string(1 << 20, 'p'));
+    hub_.AddFile(model_.repo, "onnx/model.safetensors", std::string(1 << 20, 'o'));
+    hub_.AddFile(model_.repo, "README.md", "# gpt2\n", /*lfs=*/false);
+    testing::WriteFileBytes(Script().string(), "# fake_converter runs in place of python3\n");
+    settings_.convert.python = FAKE_CONVERTER;
+    settings_.convert.repo_root = fs::path(temp_.path()) / "repo";
+    settings_.convert.env = {{"FAKE_CONVERTER_ARGV", temp_.path() + "/argv.log"}};
+    settings_.convert.poll_interval = absl::Milliseconds(5);
+  }
+
+  fs::path Script() const {
+    return fs::path(temp_.path()) / "repo/reference/llama.cpp/convert_hf_to_gguf.py";
+  }
+  fs::path Source() const { return store_.models_dir() / "gpt2" / "source"; }
+
+  std::map<std::string, std::string> sources_;
+};
+
+TEST_F(ConvertedDownloadTest, FetchesOnlyTheSourcePatternsThenConverts) {
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  EXPECT_TRUE(downloaded->converted());
+  uint64_t source_bytes = 0;
+  for (const auto& [path, bytes] : sources_) {
+    EXPECT_EQ(testing::ReadFileBytes((Source() / path).string()), bytes) << path;
+    source_bytes += bytes.size();
+  }
+  EXPECT_EQ(downloaded->bytes_fetched(), source_bytes);
+  for (const testing::FakeHubRequest& request : hub_.requests()) {
+    EXPECT_THAT(request.path, ::testing::Not(HasSubstr("pytorch_model.bin")));
+    EXPECT_THAT(request.path, ::testing::Not(HasSubstr("onnx")));
+    EXPECT_THAT(request.path, ::testing::Not(HasSubstr("README.md")));
+  }
+  std::optional<Manifest> manifest = store_.ReadManifest(model_);
+  ASSERT_TRUE(manifest.has_value());
+  EXPECT_EQ(manifest->revision_commit, hub_.commit(model_.repo));
+  EXPECT_EQ(manifest->sha256, *Sha256File(store_.ModelPath(model_).string()));
+  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kDownloaded);
+  EXPECT_THAT(testing::ReadFileBytes(temp_.path() + "/argv.log"),
+              HasSubstr(Source().string() + " --outfile "));
+  ASSERT_FALSE(testing::ProgressOf(op_, "fetch").empty());
+  EXPECT_EQ(testing::ProgressOf(op_, "fetch").back().done(), source_bytes);
+}
+
+TEST_F(ConvertedDownloadTest, AForcedRunKeepsVerifiedSourcesAndConvertsAgain) {
+  ASSERT_TRUE(Download().ok());
+  hub_.ResetStats();
+  absl::StatusOr<v1::DownloadedModel> again = Download(/*force=*/true);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->converted());
+  EXPECT_EQ(again->bytes_fetched(), 0u);
+  EXPECT_TRUE(CdnRequests().empty());
+}
+
+TEST_F(ConvertedDownloadTest, AMissingConverterIsSaidBeforeAnyFileIsFetched) {
+  fs::remove(Script());
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(downloaded.status().message(), HasSubstr(Script().string() + " does not exist"));
+  EXPECT_THAT(GetHint(downloaded.status()).value_or(""),
+              HasSubstr("llorch-pool git submodules update --name reference/llama.cpp"));
+  EXPECT_TRUE(hub_.requests().empty());
+}
+
+TEST_F(ConvertedDownloadTest, ASourceFileWithOtherBytesThanTheHubsIsRefused) {
+  hub_.SetFaults({.corrupt_offset = 3});
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(downloaded.status().message(), HasSubstr("git blob id mismatch for config.json"));
+  EXPECT_FALSE(fs::exists(Source() / "config.json"));
+  ExpectNothingInstalled();
+}
+
+}  // namespace
+}  // namespace llorch
