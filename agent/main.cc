@@ -108,12 +108,19 @@ int Serve(const Flags& flags) {
                absl::StrJoin((*server)->BoundAddresses(), ", "), (*context)->models_dir.string(),
                (*context)->repo_root.empty() ? "none" : (*context)->repo_root.string());
 
-  std::thread signal_thread([&server, signals] {
+  std::thread signal_thread([&server, &context, signals] {
     int signal_number = 0;
     sigwait(&signals, &signal_number);
-    spdlog::info("received {}, shutting down (running calls get 5 s to finish)",
-                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-    (*server)->Shutdown(absl::Seconds(5));
+    spdlog::info("received {}, shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    // Operations first, so that their watchers see them end CANCELLED (partial downloads stay
+    // and resume) rather than a broken stream; then the calls get a moment to deliver that.
+    const std::string reason = absl::StrCat("the agent is shutting down (",
+                                            signal_number == SIGTERM ? "SIGTERM" : "SIGINT", ")");
+    if (const size_t cancelled = (*context)->operations->CancelAll(reason, absl::Seconds(5));
+        cancelled > 0) {
+      spdlog::info("cancelled {} running operation(s)", cancelled);
+    }
+    (*server)->Shutdown(absl::Seconds(2));
   });
   (*server)->Wait();
   signal_thread.join();

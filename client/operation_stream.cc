@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/operation_results.h"
 #include "client/render/json.h"
 #include "client/render/progress.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
@@ -99,11 +100,6 @@ class CancelOnInterrupt {
   std::thread thread_;
 };
 
-int PrintResultAsJson(const google::protobuf::Any& result, Session& session) {
-  if (!session.json()) session.PrintJson(result);  // with --output json it was in the events
-  return kExitOk;
-}
-
 }  // namespace
 
 int RunOperation(Session& session, const OperationStarter& start, const ResultHandler& on_result) {
@@ -141,14 +137,14 @@ int RunOperation(Session& session, const OperationStarter& start, const ResultHa
     // Not by this client (that was handled above): say so, or the stop looks like a failure.
     const std::string message =
         cancelled ? absl::StrCat("operation ", final_event.operation_id(),
-                                 " was cancelled by another client: ", error.message())
+                                 " was cancelled, not by this client: ", error.message())
                   : error.message();
     session.Fail(grpc::Status(static_cast<grpc::StatusCode>(error.code()), message,
                               error.SerializeAsString()));
     return cancelled ? kExitInterrupted : kExitFailed;
   }
   if (!final_event.has_result()) return kExitOk;
-  return (on_result ? on_result : PrintResultAsJson)(final_event.result(), session);
+  return (on_result ? on_result : PrintOperationResult)(final_event.result(), session);
 }
 
 }  // namespace llorch

@@ -25,7 +25,7 @@ using OperationStarter =
 
 // Handles a succeeded operation's result: prints it unless --output json (the events carried
 // it already) and returns the exit code, e.g. 1 for a verification that found problems. The
-// default prints the result as JSON and returns 0.
+// default is PrintOperationResult (operation_results.h), by the result's type.
 using ResultHandler = std::function<int(const google::protobuf::Any& result, Session& session)>;
 
 // Starts the stream with `start`, renders every event, returns the exit code.

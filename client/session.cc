@@ -22,8 +22,24 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Session::Channel() {
     if (!connection.ok()) return connection.status();
     connection_ = std::move(*connection);
     Verbose(1, "using " + connection_->description());
+    if (!connection_->in_process() && !quiet_) NoteIgnoredPathFlags();
   }
   return connection_->channel();
+}
+
+void Session::NoteIgnoredPathFlags() const {
+  for (const char* key : {"models_dir", "catalog", "repo_root"}) {
+    auto origin = config_.origin.find(key);
+    if (origin == config_.origin.end() || origin->second.rfind("flag ", 0) != 0) continue;
+    const std::string flag = origin->second.substr(5);
+    std::fprintf(stderr, "%s\n",
+                 err_style_
+                     .Paint("note: " + flag + " configures an agent in this process only; the " +
+                                connection_->description() +
+                                " keeps its own (add --standalone to use " + flag + ")",
+                            Color::kYellow)
+                     .c_str());
+  }
 }
 
 std::unique_ptr<grpc::ClientContext> Session::NewCallContext(std::chrono::seconds timeout) const {

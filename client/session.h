@@ -55,6 +55,9 @@ class Session {
   int Fail(const absl::Status& status) const;
 
  private:
+  // Says on stderr that --models-dir, --catalog or --repo-root do not reach a running agent.
+  void NoteIgnoredPathFlags() const;
+
   Config config_;
   ConnectOptions connect_options_;
   int verbosity_;

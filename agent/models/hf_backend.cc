@@ -136,7 +136,7 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
                                            const HfCliOptions& options, Operation& op) {
   SubprocessOptions run;
   run.env = options.env;
-  run.env["HF_HUB_DISABLE_PROGRESS_BARS"] = "1";
+  run.env.insert_or_assign("HF_HUB_DISABLE_PROGRESS_BARS", "1");
   std::optional<std::string> hf = FindExecutable(options.hf_command, EffectivePath(run));
   if (!hf) {
     const std::string where =

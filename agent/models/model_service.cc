@@ -119,6 +119,24 @@ absl::Status FillDiskSpace(const ModelStore& store, v1::DiskSpace* out) {
   return absl::OkStatus();
 }
 
+// The models named by `ids` (all known), each once, in the order first named.
+std::vector<const CatalogModel*> UniqueModels(
+    const Catalog& catalog, const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  std::vector<const CatalogModel*> models;
+  for (const std::string& id : ids) {
+    const CatalogModel* model = catalog.Find(id);
+    if (std::find(models.begin(), models.end(), model) == models.end()) models.push_back(model);
+  }
+  return models;
+}
+
+// Operation::target: the model ids, comma-separated.
+std::string Target(const std::vector<const CatalogModel*>& models) {
+  std::string target;
+  for (const CatalogModel* model : models) target += (target.empty() ? "" : ",") + model->id;
+  return target;
+}
+
 // A file without a manifest is checked against the Hub only when it answers quickly: verify is
 // about the disk, and an unreachable Hub must not hold it up for long.
 HubOptions VerifyLookupOptions(HubOptions options) {
@@ -282,14 +300,8 @@ grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context
     return ToGrpcStatus(WithHint(absl::InvalidArgumentError("no model id given"),
                                  "`llorch-pool models catalog` lists the ids"));
   }
-  std::vector<const CatalogModel*> models;
-  std::string target;
-  for (const std::string& id : request->ids()) {
-    const CatalogModel* model = context_->catalog.Find(id);
-    if (std::find(models.begin(), models.end(), model) != models.end()) continue;
-    models.push_back(model);
-    target += (target.empty() ? "" : ",") + model->id;
-  }
+  const std::vector<const CatalogModel*> models = UniqueModels(context_->catalog, request->ids());
+  const std::string target = Target(models);
   DownloadSettings settings = download_settings_;
   if (request->backend() == v1::DOWNLOAD_BACKEND_NATIVE) settings.backend = "native";
   if (request->backend() == v1::DOWNLOAD_BACKEND_HF) settings.backend = "hf";
@@ -308,12 +320,13 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
                                            const v1::VerifyModelRequest* request,
                                            grpc::ServerWriter<v1::OperationEvent>* writer) {
   if (absl::Status status = CheckIds(request->ids()); !status.ok()) return ToGrpcStatus(status);
-  // --all: every model with its file on disk.
+  // --all: every model with its file on disk, or a manifest that says it should be there.
   std::vector<const CatalogModel*> models;
   if (request->all()) {
     for (const CatalogModel& model : context_->catalog.models()) {
       const LocalState state = store_.Inspect(model).state;
-      if (state == LocalState::kDownloaded || state == LocalState::kUnverified) {
+      if (state == LocalState::kDownloaded || state == LocalState::kUnverified ||
+          store_.ReadManifest(model)) {
         models.push_back(&model);
       }
     }
@@ -322,12 +335,10 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
                                    "`llorch-pool models list` shows what is on disk"));
     }
   } else {
-    for (const std::string& id : request->ids()) models.push_back(context_->catalog.Find(id));
+    models = UniqueModels(context_->catalog, request->ids());
   }
-  std::string target;
-  for (const CatalogModel* model : models) target += (target.empty() ? "" : ",") + model->id;
   std::shared_ptr<Operation> operation = context_->operations->Start(
-      "model.verify", target, /*join_key=*/"",
+      "model.verify", Target(models), /*join_key=*/"",
       [store = store_, models, lookup = HubLookup(VerifyLookupOptions(download_settings_.hub))](
           Operation& op) { RunVerify(store, models, lookup, op); });
   return StreamOperation(server_context, *operation, 0, writer);
@@ -365,6 +376,7 @@ grpc::Status ModelServiceImpl::GetDiskUsage(grpc::ServerContext*, const v1::GetD
     response->set_unknown_bytes(response->unknown_bytes() + file.bytes);
   }
   response->set_total_bytes(scan.total_bytes);
+  response->set_models_dir(store_.models_dir().string());
   return ToGrpcStatus(FillDiskSpace(store_, response->mutable_disk()));
 }
 

@@ -116,15 +116,16 @@ void Operation::Fail(const absl::Status& status) {
   std::lock_guard<std::mutex> lock(mu_);
   if (FinishedLocked()) return;
   v1::OperationState state = v1::OPERATION_STATE_FAILED;
+  const std::string why = cancel_reason_.empty() ? "" : absl::StrCat(cancel_reason_, ": ");
   if (status.code() == absl::StatusCode::kCancelled) {
     state = v1::OPERATION_STATE_CANCELLED;
     *snapshot_.mutable_error() =
-        ToRpcStatus(absl::StatusCode::kCancelled, status.message(), status);
+        ToRpcStatus(absl::StatusCode::kCancelled, absl::StrCat(why, status.message()), status);
   } else if (cancel_requested()) {
     // Whatever stopped the work, it stopped because it was asked to.
     state = v1::OPERATION_STATE_CANCELLED;
-    *snapshot_.mutable_error() =
-        ToRpcStatus(absl::StatusCode::kCancelled, absl::StrCat(kind_, " cancelled"), status);
+    *snapshot_.mutable_error() = ToRpcStatus(absl::StatusCode::kCancelled,
+                                             absl::StrCat(why, kind_, " cancelled"), status);
   } else if (status.ok()) {
     *snapshot_.mutable_error() = ToRpcStatus(
         absl::StatusCode::kInternal, absl::StrCat(kind_, " failed without an error"), status);
@@ -135,9 +136,10 @@ void Operation::Fail(const absl::Status& status) {
   *events_.back().mutable_error() = snapshot_.error();
 }
 
-bool Operation::RequestCancel() {
+bool Operation::RequestCancel(absl::string_view reason) {
   std::lock_guard<std::mutex> lock(mu_);
   if (FinishedLocked()) return false;
+  if (cancel_reason_.empty()) cancel_reason_ = std::string(reason);
   cancel_requested_.store(true, std::memory_order_release);
   return true;
 }

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -207,8 +208,25 @@ std::vector<v1::Operation> OperationRegistry::List(const std::vector<v1::Operati
 absl::StatusOr<v1::Operation> OperationRegistry::Cancel(absl::string_view id) {
   absl::StatusOr<std::shared_ptr<Operation>> operation = Find(id);
   if (!operation.ok()) return operation.status();
-  (*operation)->RequestCancel();
+  (*operation)->RequestCancel("cancelled on request (CancelOperation, `llorch-pool ops cancel`)");
   return (*operation)->Snapshot();
+}
+
+size_t OperationRegistry::CancelAll(absl::string_view reason, absl::Duration wait) {
+  std::vector<std::shared_ptr<Operation>> running;
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    for (const Core::Entry& entry : core_->entries) {
+      if (entry.operation->RequestCancel(reason)) running.push_back(entry.operation);
+    }
+  }
+  const absl::Time deadline = absl::Now() + wait;
+  for (const std::shared_ptr<Operation>& operation : running) {
+    while (!operation->finished() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+  return running.size();
 }
 
 }  // namespace llorch

@@ -54,6 +54,11 @@ class OperationRegistry {
   // operation's snapshot comes back unchanged. NOT_FOUND as for Find().
   absl::StatusOr<pool::v1::Operation> Cancel(absl::string_view id);
 
+  // Asks every unfinished operation to stop, saying `reason`, and waits up to `wait` for them to
+  // finish (so their watchers get the final event before the agent goes). Returns how many were
+  // asked.
+  size_t CancelAll(absl::string_view reason, absl::Duration wait);
+
  private:
   struct Core;
   std::shared_ptr<Core> core_;  // shared with the work threads

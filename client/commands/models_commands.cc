@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/cli.h"
+#include "client/operation_results.h"
 #include "client/operation_stream.h"
 #include "client/render/model_views.h"
 #include "common/units.h"
@@ -29,20 +30,6 @@ bool Confirm(const std::string& question) {
   std::string answer;
   if (!std::getline(std::cin, answer)) return false;
   return answer == "y" || answer == "Y" || answer == "yes";
-}
-
-int PrintVerifyResult(const google::protobuf::Any& any, Session& session) {
-  v1::VerifyModelResult result;
-  if (!any.UnpackTo(&result)) return kExitFailed;
-  if (!session.json()) session.Print(RenderVerifyResult(result, session.out_style()));
-  return result.ok() ? kExitOk : kExitFailed;
-}
-
-int PrintDownloadResult(const google::protobuf::Any& any, Session& session) {
-  v1::DownloadModelResult result;
-  if (!any.UnpackTo(&result)) return kExitFailed;
-  if (!session.json()) session.Print(RenderDownloadResult(result, session.out_style()));
-  return kExitOk;
 }
 
 // `models delete`: show what goes, ask unless --force, then delete.
@@ -86,7 +73,8 @@ int RunDelete(Session& session, const std::string& id, bool force) {
   if (session.json()) {
     session.PrintJson(deleted);
   } else {
-    session.Print(absl::StrCat("Deleted ", id, ": ", deleted.removed_size(), " files, ",
+    session.Print(absl::StrCat("Deleted ", id, ": ", deleted.removed_size(),
+                               deleted.removed_size() == 1 ? " file, " : " files, ",
                                FormatBytes(deleted.freed_bytes()), " freed.\n"));
   }
   return kExitOk;

@@ -215,7 +215,8 @@ std::string RenderDeletedFiles(const v1::DeleteModelResponse& response, const St
   for (const v1::LocalFile& file : response.removed()) {
     table.AddRow({file.path(), FormatBytes(file.size_bytes())});
   }
-  return table.Render(style) + absl::StrCat(response.removed_size(), " files, ",
+  return table.Render(style) + absl::StrCat(response.removed_size(),
+                                            response.removed_size() == 1 ? " file, " : " files, ",
                                             FormatBytes(response.freed_bytes()), "\n");
 }
 

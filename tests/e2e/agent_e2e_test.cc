@@ -181,7 +181,44 @@ TEST_F(LongVerifyTest, CancelFromASecondTerminalStopsTheWorkAndShowsTheFinalStat
   // The client that started the verify says who stopped it, and exits as interrupted.
   EXPECT_EQ(verify_->Wait(), 130);
   EXPECT_THAT(ReadFile(env_.Path("verify.log")),
-              HasSubstr("operation " + id + " was cancelled by another client"));
+              HasSubstr("operation " + id + " was cancelled, not by this client: cancelled on "
+                                            "request (CancelOperation, `llorch-pool ops cancel`)"));
+}
+
+TEST_F(LongVerifyTest, StoppingTheAgentCancelsItsOperationsAndTellsTheirClients) {
+  EXPECT_EQ(agent_->Stop(SIGTERM), 0);
+  EXPECT_EQ(verify_->Wait(), 130);
+  EXPECT_THAT(ReadFile(env_.Path("verify.log")),
+              HasSubstr("was cancelled, not by this client: the agent is shutting down (SIGTERM)"));
+  EXPECT_THAT(ReadFile(log_path()), HasSubstr("cancelled 1 running operation(s)"));
+}
+
+TEST_F(AgentE2eTest, WatchingAFailedVerifyShowsItsResultAndExits1) {
+  const std::string file = env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path() / ".llorch");
+  std::ofstream(file) << "GGUF";
+  std::ofstream(file.substr(0, file.rfind('/')) +
+                "/.llorch/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf.manifest.json")
+      << R"({"size": 4, "sha256": "0000000000000000000000000000000000000000000000000000000000000000"})";
+  auto agent = StartAgent({}, default_socket());
+  CommandResult verify = env_.Run({"models", "verify", "tinyllama"});
+  EXPECT_EQ(verify.exit_code, 1) << verify.err;
+  const nlohmann::json listed = nlohmann::json::parse(env_.Run({"ops", "list", "-o", "json"}).out);
+  const std::string id = listed["operations"][0]["id"];
+  CommandResult watch = env_.Run({"ops", "watch", id});
+  EXPECT_EQ(watch.exit_code, 1) << watch.err;
+  EXPECT_THAT(watch.out, HasSubstr("FAILED"));
+  EXPECT_THAT(watch.out, HasSubstr("1 of 1 models failed verification"));
+}
+
+TEST_F(AgentE2eTest, PathFlagsThatCannotReachARunningAgentAreSaidToBeIgnored) {
+  auto agent = StartAgent({}, default_socket());
+  CommandResult list = env_.Run({"--models-dir", "/elsewhere", "models", "list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.err, HasSubstr("note: --models-dir configures an agent in this process only; "
+                                  "the agent at unix:" +
+                                  default_socket() + " (default socket) keeps its own"));
+  EXPECT_EQ(env_.Run({"--models-dir", "/elsewhere", "--standalone", "models", "list"}).err, "");
 }
 
 }  // namespace

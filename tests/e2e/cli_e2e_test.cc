@@ -273,6 +273,15 @@ TEST_F(CliE2eTest, ListShowsModelsPartialsUnknownFilesAndFreeSpace) {
   EXPECT_THAT(du.out, HasSubstr("2.01 kB"));
 }
 
+TEST_F(CliE2eTest, VerifyAllChecksAModelWhoseFileVanishedButWhoseManifestRemains) {
+  WriteFile(env_.models_dir() + "/qwen/.llorch/qwen2.5-0.5b-instruct-q4_k_m.gguf.manifest.json",
+            R"({"size": 4, "sha256": "ab"})");
+  CommandResult result = env_.Run({"models", "verify", "--all"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("the model file is missing"));
+  EXPECT_THAT(result.out, HasSubstr("1 of 1 models failed verification"));
+}
+
 TEST_F(CliE2eTest, DeleteRemovesOnlyThatModelAndAsksFirst) {
   const std::string q4 = env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf";
   const std::string fp16 = env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-fp16.gguf";
@@ -287,7 +296,7 @@ TEST_F(CliE2eTest, DeleteRemovesOnlyThatModelAndAsksFirst) {
 
   CommandResult deleted = env_.Run({"models", "delete", "qwen-fp16", "--force"});
   ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
-  EXPECT_THAT(deleted.out, HasSubstr("Deleted qwen-fp16: 1 files, 4 B freed."));
+  EXPECT_THAT(deleted.out, HasSubstr("Deleted qwen-fp16: 1 file, 4 B freed."));
   EXPECT_FALSE(std::filesystem::exists(fp16));
   EXPECT_TRUE(std::filesystem::exists(q4));
 

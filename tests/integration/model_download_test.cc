@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -31,20 +30,6 @@ using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
-// A valid GGUF file of exactly `size` bytes whose tensor data is pseudo-random, so that a part
-// written at the wrong offset changes the hash.
-std::string GgufBytes(uint64_t size, uint32_t seed) {
-  testing::GgufBuilder gguf(3);
-  gguf.AddString("general.architecture", "llama").AddTensor("t", {size / 4});
-  std::string bytes = gguf.BuildWithData();
-  bytes.resize(size);
-  std::mt19937 random(seed);
-  for (size_t i = gguf.Build().size(); i < bytes.size(); ++i) {
-    bytes[i] = static_cast<char>(random());
-  }
-  return bytes;
-}
-
 std::string Sha256Of(const std::string& bytes) {
   Digest sha256;
   sha256.Update(bytes.data(), bytes.size());
@@ -64,7 +49,7 @@ class DownloadTest : public ::testing::Test {
     model_.revision = "main";
     model_.size_bytes = kSize;
     model_.verified = true;
-    content_ = GgufBytes(kSize, 1);
+    content_ = testing::GgufFileOfSize(kSize, 1);
     hub_.AddFile(model_.repo, model_.file, content_);
     settings_.hub.endpoint = hub_.endpoint();
     settings_.hub.retry = RetryPolicy{6, absl::Milliseconds(10), absl::Milliseconds(100)};
@@ -297,7 +282,7 @@ TEST_F(DownloadTest, ACancelledDownloadResumesWithFewerBytesFetched) {
 
 TEST_F(DownloadTest, APartialOfBytesTheHubNoLongerHasIsDiscarded) {
   ASSERT_FALSE(DownloadCancelledAtAThird().ok());
-  content_ = GgufBytes(kSize, 2);  // a new upload of the same file
+  content_ = testing::GgufFileOfSize(kSize, 2);  // a new upload of the same file
   hub_.AddFile(model_.repo, model_.file, content_);
   absl::StatusOr<v1::DownloadedModel> second = DownloadAgain();
   ASSERT_TRUE(second.ok()) << second.status();
@@ -402,7 +387,7 @@ TEST_F(DownloadTest, AFileWithoutManifestIsAdoptedWhenItIsTheHubs) {
 }
 
 TEST_F(DownloadTest, AFileWithoutManifestThatDiffersIsReplaced) {
-  std::string other = GgufBytes(kSize, 7);
+  std::string other = testing::GgufFileOfSize(kSize, 7);
   testing::WriteFileBytes(store_.ModelPath(model_).string(), other);
   absl::StatusOr<v1::DownloadedModel> downloaded = Download();
   ASSERT_TRUE(downloaded.ok()) << downloaded.status();
@@ -455,7 +440,7 @@ class ConvertedDownloadTest : public DownloadTest {
                                         "f32"};
     sources_ = {{"config.json", "{\"architectures\": [\"GPT2LMHeadModel\"]}\n"},
                 {"tokenizer.json", "{\"model\": {}}\n"},
-                {"model.safetensors", GgufBytes(2 << 20, 3)}};
+                {"model.safetensors", testing::GgufFileOfSize(2 << 20, 3)}};
     hub_.AddFile(model_.repo, "config.json", sources_["config.json"], /*lfs=*/false);
     hub_.AddFile(model_.repo, "tokenizer.json", sources_["tokenizer.json"], /*lfs=*/false);
     hub_.AddFile(model_.repo, "model.safetensors", sources_["model.safetensors"]);

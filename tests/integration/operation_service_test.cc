@@ -326,7 +326,8 @@ TEST_F(OperationServiceTest, CancelOperationStopsCooperativeWorkWithAFinalCancel
   EXPECT_TRUE(last.final());
   EXPECT_EQ(last.state(), v1::OPERATION_STATE_CANCELLED);
   EXPECT_EQ(last.error().code(), grpc::StatusCode::CANCELLED);
-  EXPECT_EQ(last.error().message(), "hashing cancelled");
+  EXPECT_EQ(last.error().message(),
+            "cancelled on request (CancelOperation, `llorch-pool ops cancel`): hashing cancelled");
 
   const v1::Operation finished = Get(op->id());
   EXPECT_EQ(finished.state(), v1::OPERATION_STATE_CANCELLED);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 namespace llorch::testing {
 namespace {
@@ -232,6 +233,18 @@ uint64_t GgufBuilder::parameter_count() const {
     if (tensor.raw.empty()) total += Elements(tensor.dims);
   }
   return total;
+}
+
+std::string GgufFileOfSize(uint64_t size, uint32_t seed) {
+  GgufBuilder gguf(3);
+  gguf.AddString("general.architecture", "llama").AddTensor("t", {size / 4});
+  std::string bytes = gguf.BuildWithData();
+  bytes.resize(size);
+  std::mt19937 random(seed);
+  for (size_t i = gguf.Build().size(); i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>(random());
+  }
+  return bytes;
 }
 
 }  // namespace llorch::testing

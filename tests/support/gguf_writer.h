@@ -139,6 +139,11 @@ class GgufBuilder {
   uint64_t tensor_count_ = 0, metadata_count_ = 0;
 };
 
+// A valid GGUF model file of exactly `size` bytes (at least a few hundred) whose tensor data is
+// pseudo-random from `seed`, so that bytes in the wrong place change its hash: what the fake Hub
+// serves as a model.
+std::string GgufFileOfSize(uint64_t size, uint32_t seed);
+
 }  // namespace llorch::testing
 
 #endif  // LLORCH_TESTS_SUPPORT_GGUF_WRITER_H_

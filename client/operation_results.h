@@ -1,0 +1,23 @@
+// How a finished operation's result is shown and which exit code it gives, by the result's type:
+// the same whether the command started the operation (`models verify`) or follows it
+// (`llorch-pool ops watch ID`). With --output json the events carried the result already, so
+// nothing more is printed, but the exit code still says whether the work found problems.
+#ifndef LLORCH_CLIENT_OPERATION_RESULTS_H_
+#define LLORCH_CLIENT_OPERATION_RESULTS_H_
+
+#include <google/protobuf/any.pb.h>
+
+#include "client/session.h"
+
+namespace llorch {
+
+// A VerifyModelResult as a table; exit 1 when any file failed its checks.
+int PrintVerifyResult(const google::protobuf::Any& result, Session& session);
+// A DownloadModelResult as a table; exit 0.
+int PrintDownloadResult(const google::protobuf::Any& result, Session& session);
+// Any of the above by its type; other types as JSON, exit 0.
+int PrintOperationResult(const google::protobuf::Any& result, Session& session);
+
+}  // namespace llorch
+
+#endif  // LLORCH_CLIENT_OPERATION_RESULTS_H_

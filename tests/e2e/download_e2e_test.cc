@@ -1,0 +1,187 @@
+// `llorch-pool models download` as a user runs it, installed, against the fake Hub (HF_ENDPOINT):
+// standalone with progress and a result table, JSON lines, a 404, an agent killed with -9
+// mid-download and restarted (the download resumes), and two standalone CLIs at once (one
+// downloads, the other waits and finds it done).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "agent/models/sha256_file.h"
+#include "nlohmann/json.hpp"
+#include "tests/e2e/e2e_env.h"
+#include "tests/support/fake_hub.h"
+#include "tests/support/gguf_writer.h"
+
+namespace llorch::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr uint64_t kSize = 8 << 20;
+constexpr char kRepo[] = "owner/Tiny-GGUF";
+constexpr char kFile[] = "tiny.Q4_K_M.gguf";
+
+std::string Sha256Of(const std::string& bytes) {
+  Digest sha256;
+  sha256.Update(bytes.data(), bytes.size());
+  return sha256.HexDigest();
+}
+
+class DownloadE2eTest : public ::testing::Test {
+ protected:
+  DownloadE2eTest() : content_(GgufFileOfSize(kSize, 11)) {
+    hub_.AddFile(kRepo, kFile, content_);
+    WriteFileBytes(env_.Path("catalog.toml"), absl::StrCat(R"([[models]]
+id = "tiny"
+name = "Tiny"
+repo = ")", kRepo, R"("
+file = ")", kFile, R"("
+dir = "tiny"
+size_bytes = )", kSize, R"(
+verified = true
+
+[[models]]
+id = "ghost"
+name = "Ghost"
+repo = "owner/Ghost-GGUF"
+file = "ghost.f16.gguf"
+dir = "ghost"
+size_bytes = 1000
+verified = false
+note = "the repo may publish no f16 file"
+)"));
+    env_.env()["LLORCH_CATALOG"] = env_.Path("catalog.toml");
+    env_.env()["HF_ENDPOINT"] = hub_.endpoint();
+  }
+
+  std::string ModelPath() const { return env_.models_dir() + "/tiny/" + kFile; }
+  std::string StatePath() const {
+    return env_.models_dir() + "/tiny/.llorch/" + std::string(kFile) + ".partial.json";
+  }
+
+  // Bytes the partial download's saved state claims.
+  uint64_t SavedBytes() const {
+    nlohmann::json state = nlohmann::json::parse(ReadFileBytes(StatePath()), nullptr, false);
+    uint64_t bytes = 0;
+    if (state.is_object() && state["done"].is_array()) {
+      for (const auto& done : state["done"]) bytes += done.get<uint64_t>();
+    }
+    return bytes;
+  }
+
+  CommandOptions Options() {
+    CommandOptions options;
+    options.env = env_.env();
+    options.working_dir = env_.Path("work");
+    return options;
+  }
+
+  E2eEnvironment env_;
+  FakeHub hub_;
+  std::string content_;
+};
+
+TEST_F(DownloadE2eTest, DownloadsWithProgressAndSaysSoTheSecondTime) {
+  CommandResult result = env_.Run({"models", "download", "tiny"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
+  EXPECT_THAT(result.out, HasSubstr("tiny"));
+  EXPECT_THAT(result.out, HasSubstr("downloaded"));
+  EXPECT_THAT(result.out, HasSubstr(Sha256Of(content_).substr(0, 16)));
+  EXPECT_THAT(result.out, HasSubstr("1 model downloaded and verified by SHA-256"));
+  // Not a terminal: plain progress lines and the agent's narration on stderr.
+  EXPECT_THAT(result.err, HasSubstr("download tiny.Q4_K_M.gguf"));
+  EXPECT_THAT(result.err, HasSubstr("100%  8.39 MB / 8.39 MB"));
+  EXPECT_THAT(result.err, HasSubstr("SHA-256 matches the Hub's"));
+
+  CommandResult list = env_.Run({"models", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("downloaded"));
+
+  CommandResult again = env_.Run({"models", "download", "tiny"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("already downloaded"));
+  EXPECT_THAT(again.err, HasSubstr("tiny is already downloaded and verified"));
+}
+
+TEST_F(DownloadE2eTest, JsonOutputIsOneEventPerLineEndingWithTheResult) {
+  CommandResult result = env_.Run({"models", "download", "tiny", "-o", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::istringstream lines(result.out);
+  std::string line;
+  nlohmann::json last;
+  int events = 0;
+  while (std::getline(lines, line)) {
+    last = nlohmann::json::parse(line);
+    ++events;
+  }
+  EXPECT_GT(events, 2);
+  EXPECT_EQ(last["final"], true);
+  EXPECT_EQ(last["state"], "OPERATION_STATE_SUCCEEDED");
+  EXPECT_EQ(last["result"]["@type"], "type.googleapis.com/llorch.pool.v1.DownloadModelResult");
+  EXPECT_EQ(last["result"]["models"][0]["manifest"]["sha256"], Sha256Of(content_));
+  EXPECT_EQ(result.err, "");  // JSON mode: no progress on stderr
+}
+
+TEST_F(DownloadE2eTest, AFileTheHubDoesNotHaveIsAnActionableError) {
+  CommandResult result = env_.Run({"models", "download", "ghost"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("error: repository owner/Ghost-GGUF not found"));
+  EXPECT_THAT(result.err, HasSubstr("ghost.f16.gguf at revision main"));
+  EXPECT_THAT(result.err, HasSubstr("hint: the catalog marks ghost unverified"));
+}
+
+TEST_F(DownloadE2eTest, AnAgentKilledMidDownloadResumesAfterRestart) {
+  hub_.SetFaults({.bytes_per_second_per_connection = 2 << 20});  // 4 s for the file
+  const std::string socket = env_.Path("run/agent.sock");
+  const std::vector<std::string> agent_argv = {InstalledBinary("pool-agent"), "--listen",
+                                               "unix:" + socket};
+  const std::vector<std::string> cli_argv = {InstalledBinary("llorch-pool"), "--agent",
+                                             "unix:" + socket, "models", "download", "tiny"};
+  {
+    BackgroundProcess agent(agent_argv, Options(), env_.Path("agent1.log"));
+    ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(socket); }));
+    BackgroundProcess cli(cli_argv, Options(), env_.Path("cli1.log"));
+    ASSERT_TRUE(WaitFor([&] { return SavedBytes() >= kSize / 4; }))
+        << ReadFileBytes(env_.Path("cli1.log"));
+    agent.Stop(SIGKILL);
+    EXPECT_NE(cli.Wait(), 0);
+  }
+  const uint64_t kept = SavedBytes();
+  ASSERT_GT(kept, 0u);
+  ASSERT_FALSE(std::filesystem::exists(ModelPath()));
+
+  hub_.SetFaults({});
+  hub_.ResetStats();
+  BackgroundProcess agent(agent_argv, Options(), env_.Path("agent2.log"));
+  // The killed agent's socket file is still there: wait for the new one to serve.
+  ASSERT_TRUE(WaitFor([&] { return ReadFileBytes(env_.Path("agent2.log")).find("serving") !=
+                                   std::string::npos; }));
+  CommandResult result = RunCommand(cli_argv, Options());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
+  EXPECT_LE(hub_.bytes_sent(), kSize - kept);  // the kept bytes were not fetched again
+  EXPECT_THAT(result.err, HasSubstr("resuming: "));
+}
+
+TEST_F(DownloadE2eTest, TwoStandaloneClisDownloadTheModelOnce) {
+  hub_.SetFaults({.bytes_per_second_per_connection = 4 << 20});
+  const std::vector<std::string> argv = {InstalledBinary("llorch-pool"), "models", "download",
+                                         "tiny"};
+  BackgroundProcess first(argv, Options(), env_.Path("first.log"));
+  ASSERT_TRUE(WaitFor([&] { return SavedBytes() > 0; }));
+  BackgroundProcess second(argv, Options(), env_.Path("second.log"));
+  EXPECT_EQ(first.Wait(), 0) << ReadFileBytes(env_.Path("first.log"));
+  EXPECT_EQ(second.Wait(), 0) << ReadFileBytes(env_.Path("second.log"));
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
+  EXPECT_EQ(hub_.bytes_sent(), kSize);  // fetched once
+  const std::string second_log = ReadFileBytes(env_.Path("second.log"));
+  EXPECT_THAT(second_log, HasSubstr("waiting for another process"));
+  EXPECT_THAT(second_log, HasSubstr("already downloaded"));
+}
+
+}  // namespace
+}  // namespace llorch::testing
