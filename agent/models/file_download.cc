@@ -28,7 +28,7 @@ namespace {
 
 constexpr int kStateVersion = 1;
 constexpr uint64_t kMiB = 1 << 20;
-constexpr size_t kHashBlockBytes = 4 << 20;
+constexpr size_t kHashBlockBytes = 256 << 10;  // as in sha256_file.cc: stays in the L2 cache
 // Start writing hashed data back to disk in steps this big, so the fsync before the install
 // has little left to do.
 constexpr uint64_t kWritebackBytes = 64 << 20;
