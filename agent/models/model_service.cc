@@ -350,6 +350,9 @@ grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
   absl::StatusOr<const CatalogModel*> model = context_->catalog.Lookup(request->id());
   if (!model.ok()) return ToGrpcStatus(model.status());
   response->set_dry_run(request->dry_run());
+  if (absl::Status status = store_.CheckDirIsNoSymlink(**model); !status.ok()) {
+    return ToGrpcStatus(status);
+  }
   std::vector<StoreFile> files;
   if (request->dry_run()) {
     files = store_.OwnedFiles(context_->catalog, **model);

@@ -63,6 +63,8 @@ Owner Classify(const Catalog& catalog, const fs::path& models_dir, const fs::pat
   for (const CatalogModel& model : catalog.models()) {
     if (model.dir == dir) in_dir.push_back(&model);
   }
+  // The model directory itself, listed because it is a symlink: the first model using it.
+  if (rest == "." && !in_dir.empty()) return {in_dir.front(), false};
   for (const CatalogModel* model : in_dir) {
     if (rest == model->file) return {model, false};
     const std::string own_prefix = absl::StrCat(kMetadataDir, "/", model->file, ".");
@@ -157,9 +159,23 @@ absl::Status ModelStore::WriteManifest(const CatalogModel& model, const Manifest
   return WriteFileAtomically(ManifestPath(model).string(), json.dump(2) + "\n");
 }
 
+absl::Status ModelStore::CheckDirIsNoSymlink(const CatalogModel& model) const {
+  std::error_code ec;
+  const fs::path dir = models_dir_ / model.dir;
+  if (!fs::is_symlink(fs::symlink_status(dir, ec))) return absl::OkStatus();
+  return WithHint(absl::FailedPreconditionError(absl::StrCat(
+                      dir.string(), " is a symlink; llorch-pool reads, verifies and deletes "
+                      "nothing through one")),
+                  "replace the link with a directory (or point models_dir at the other volume)");
+}
+
 LocalModel ModelStore::Inspect(const CatalogModel& model) const {
   LocalModel local;
   local.path = ModelPath(model);
+  if (!CheckDirIsNoSymlink(model).ok()) {
+    local.state = LocalState::kUnverified;
+    return local;
+  }
   uint64_t size = 0;
   if (IsRegularFile(local.path, &size)) {
     local.bytes = size;
@@ -229,14 +245,8 @@ std::vector<StoreFile> ModelStore::OwnedFiles(const Catalog& catalog,
 
 absl::StatusOr<std::vector<StoreFile>> ModelStore::Delete(const Catalog& catalog,
                                                           const CatalogModel& model) const {
+  if (absl::Status status = CheckDirIsNoSymlink(model); !status.ok()) return status;
   std::error_code ec;
-  const fs::path dir = models_dir_ / model.dir;
-  if (fs::is_symlink(fs::symlink_status(dir, ec))) {
-    return WithHint(absl::FailedPreconditionError(
-                        absl::StrCat(dir.string(), " is a symlink; refusing to delete through it")),
-                    "remove the files by hand where the link points, or replace the link with "
-                    "a directory");
-  }
   std::vector<StoreFile> files = OwnedFiles(catalog, model);
   std::set<fs::path, std::greater<>> dirs;  // deepest first
   for (const StoreFile& file : files) {

@@ -9,7 +9,8 @@
 //   <models_dir>/<dir>/.cache/huggingface/download/   the `hf` CLI's partial-download state
 //   <models_dir>/<dir>/source/, pytorch/              conversion sources (pytorch/: bash scripts)
 // A model owns its files, not its directory: qwen and qwen-fp16 share `qwen/`. Nothing here
-// follows a symlink: a symlinked file is listed as such, never read through or deleted through.
+// follows a symlink: a symlinked file or model directory is listed as such (the link itself,
+// owned by the model), never read through or deleted through.
 #ifndef LLORCH_AGENT_MODELS_MODEL_STORE_H_
 #define LLORCH_AGENT_MODELS_MODEL_STORE_H_
 
@@ -85,8 +86,14 @@ class ModelStore {
   // The ModelLock's file; never listed as one of the model's files.
   std::filesystem::path LockPath(const CatalogModel& model) const;
 
-  // Reads the model's state from disk. Never fails: unreadable state counts as absent.
+  // Reads the model's state from disk. Never fails: unreadable state counts as absent. A model
+  // directory that is a symlink is not looked through: the model is kUnverified (something is
+  // there that nothing here vouches for).
   LocalModel Inspect(const CatalogModel& model) const;
+
+  // FailedPrecondition, with a hint, when <models_dir>/<dir> is a symlink: nothing reads,
+  // verifies or deletes through one.
+  absl::Status CheckDirIsNoSymlink(const CatalogModel& model) const;
 
   // The manifest, if present and well-formed.
   std::optional<Manifest> ReadManifest(const CatalogModel& model) const;

@@ -19,6 +19,10 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
   const std::filesystem::path path = store.ModelPath(model);
   file->set_path((std::filesystem::path(model.dir) / model.file).generic_string());
 
+  if (absl::Status dir = store.CheckDirIsNoSymlink(model); !dir.ok()) {
+    file->set_problem(std::string(dir.message()));
+    return result;
+  }
   std::error_code ec;
   const auto status = std::filesystem::symlink_status(path, ec);
   file->set_present(std::filesystem::is_regular_file(status));

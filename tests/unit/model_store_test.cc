@@ -187,6 +187,14 @@ TEST_F(ModelStoreScanTest, DeleteNeverFollowsSymlinks) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(fs::exists(fs::path(temp_.path()) / "outside/Phi-3-mini-4k-instruct-q4.gguf"));
+  // Every view agrees: something is there (the link, owned by phi3) that nothing vouches for.
+  EXPECT_EQ(store_.Inspect(phi3).state, LocalState::kUnverified);
+  StoreScan scan = store_.Scan(catalog_);
+  ASSERT_EQ(scan.models.size(), 1u);
+  EXPECT_EQ(scan.models[0].model->id, "phi3");
+  ASSERT_EQ(scan.models[0].files.size(), 1u);
+  EXPECT_EQ(scan.models[0].files[0].path, "phi3");
+  EXPECT_TRUE(scan.unknown.empty());
 
   // A symlinked model file is removed as a link; its target stays.
   const CatalogModel& tiny = *catalog_.Find("tinyllama");

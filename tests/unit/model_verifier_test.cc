@@ -114,6 +114,17 @@ TEST_F(ModelVerifierTest, CatchesAMissingFile) {
   EXPECT_EQ(file.problem(), "the model file is missing");
 }
 
+TEST_F(ModelVerifierTest, ReadsNothingThroughASymlinkedModelDirectory) {
+  const fs::path elsewhere = fs::path(temp_.path()) / "elsewhere";
+  fs::rename(store_.models_dir() / "tiny", elsewhere);
+  fs::create_directory_symlink(elsewhere, store_.models_dir() / "tiny");
+  pool::v1::FileVerification file = Verify();
+  EXPECT_FALSE(file.ok());
+  EXPECT_FALSE(file.present());
+  EXPECT_THAT(file.problem(), HasSubstr("tiny is a symlink; llorch-pool reads, verifies and "
+                                        "deletes nothing through one"));
+}
+
 TEST_F(ModelVerifierTest, FileWithoutManifestIsNotOk) {
   fs::remove(store_.ManifestPath(model_));
   pool::v1::FileVerification file = Verify();
