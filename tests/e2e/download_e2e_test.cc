@@ -167,6 +167,23 @@ TEST_F(DownloadE2eTest, AnAgentKilledMidDownloadResumesAfterRestart) {
   EXPECT_THAT(result.err, HasSubstr("resuming: "));
 }
 
+TEST_F(DownloadE2eTest, AStandaloneCliKilledMidDownloadResumesNextTime) {
+  hub_.SetFaults({.bytes_per_second_per_connection = 2 << 20});
+  {
+    BackgroundProcess cli({InstalledBinary("llorch-pool"), "models", "download", "tiny"},
+                          Options(), env_.Path("cli.log"));
+    ASSERT_TRUE(WaitFor([&] { return SavedBytes() >= kSize / 4; }));
+    EXPECT_EQ(cli.Stop(SIGKILL), 128 + SIGKILL);
+  }
+  const uint64_t kept = SavedBytes();
+  hub_.SetFaults({});
+  hub_.ResetStats();
+  CommandResult result = env_.Run({"models", "download", "tiny"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
+  EXPECT_LE(hub_.bytes_sent(), kSize - kept);
+}
+
 TEST_F(DownloadE2eTest, TwoStandaloneClisDownloadTheModelOnce) {
   hub_.SetFaults({.bytes_per_second_per_connection = 4 << 20});
   const std::vector<std::string> argv = {InstalledBinary("llorch-pool"), "models", "download",

@@ -2,6 +2,7 @@
 // flags, on-disk layout and exit codes: what lands in the models directory, the manifest, the
 // errors a user reads, progress from the growing partial file, and cancellation.
 #include "agent/models/hf_backend.h"
+#include "agent/models/model_download.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -324,6 +325,25 @@ TEST(HfDownloadMetadataTest, ReadsCommitAndEtagAndRejectsAnIncompleteRecord) {
   EXPECT_EQ(metadata->etag, "feed");
   testing::WriteFileBytes(HfDownloadDir(dir) / "m.gguf.metadata", "abc123\n");
   EXPECT_FALSE(ReadHfDownloadMetadata(dir, "m.gguf").has_value());
+}
+
+TEST_F(HfBackendTest, IsWhatModelsDownloadRunsWhenConfigured) {
+  DownloadSettings settings;
+  settings.backend = "hf";
+  settings.hf = options_;
+  settings.hub.endpoint = "http://127.0.0.1:1";  // the native client must not be asked
+  absl::StatusOr<v1::DownloadedModel> downloaded =
+      DownloadCatalogModel(store_, model_, /*force=*/false, settings, op_);
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  EXPECT_EQ(downloaded->manifest().sha256(), payload_sha256_);
+  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kDownloaded);
+  EXPECT_THAT(testing::ReadFileBytes(root() / "argv.log"), HasSubstr("download org/tiny-GGUF"));
+
+  Operation again("op-2", "model.download", "tiny");
+  absl::StatusOr<v1::DownloadedModel> present =
+      DownloadCatalogModel(store_, model_, /*force=*/false, settings, again);
+  ASSERT_TRUE(present.ok()) << present.status();
+  EXPECT_TRUE(present->already_present());
 }
 
 }  // namespace
