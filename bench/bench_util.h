@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,11 +53,20 @@ inline double TimeCommand(const std::vector<std::string>& argv) {
   return std::chrono::duration<double, std::milli>(end - start).count();
 }
 
-// Runs every command once to warm caches, then `runs` interleaved rounds.
-inline void RunRounds(std::vector<Command>& commands, int runs) {
-  for (Command& command : commands) TimeCommand(command.argv);
+// Runs every command once to warm caches (unless `warm_up` is false), then `runs` interleaved
+// rounds. `before_each` (may be unset) runs, untimed, before every run of every command: e.g. to
+// delete what the last run made.
+inline void RunRounds(std::vector<Command>& commands, int runs,
+                      const std::function<void()>& before_each = {}, bool warm_up = true) {
+  auto time = [&before_each](const Command& command) {
+    if (before_each) before_each();
+    return TimeCommand(command.argv);
+  };
+  if (warm_up) {
+    for (Command& command : commands) time(command);
+  }
   for (int i = 0; i < runs; ++i) {
-    for (Command& command : commands) command.millis.push_back(TimeCommand(command.argv));
+    for (Command& command : commands) command.millis.push_back(time(command));
   }
 }
 

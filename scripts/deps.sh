@@ -9,6 +9,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libssl-dev libcurl4-openssl-dev libcpp-httplib-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  curl  # bench/download_bench runs it side by side with our downloader
 )
 
 missing=()

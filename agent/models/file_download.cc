@@ -20,6 +20,7 @@
 #include "agent/models/sha256_file.h"
 #include "common/atomic_file.h"
 #include "common/status.h"
+#include "common/units.h"
 #include "nlohmann/json.hpp"
 
 namespace llorch {
@@ -33,6 +34,13 @@ constexpr size_t kHashBlockBytes = 256 << 10;  // as in sha256_file.cc: stays in
 // has little left to do.
 constexpr uint64_t kWritebackBytes = 64 << 20;
 constexpr int kMaxUrlRefreshes = 3;  // in a row, for one part
+constexpr uint64_t kAlignBytes = 64 << 10;
+constexpr size_t kWriteBytes = 1 << 20;  // body bytes are written in pieces this big
+// How far the bytes on disk may run ahead of the hash. Beyond it, every part but the one the
+// hash waits for pauses: on a link faster than the hash, receiving ahead only moves the hashing
+// to the end (and, for a file larger than the page cache, back to the disk), and the paused
+// connections leave the CPU to the hash.
+constexpr uint64_t kMaxUnhashedBytes = 256 << 20;
 
 // How the file is cut into parts: part i covers [i * part_bytes, min(size, (i+1) * part_bytes)).
 struct Layout {
@@ -46,11 +54,15 @@ struct Layout {
 
 uint64_t ChoosePartBytes(uint64_t size, const FetchOptions& options) {
   if (options.part_bytes > 0) return options.part_bytes;
-  if (size < options.parallel_min_bytes || options.connections <= 1) return std::max<uint64_t>(size, 1);
-  // Several parts per connection keep the hashed prefix close behind the downloaded bytes.
-  uint64_t part = size / (static_cast<uint64_t>(options.connections) * 4);
-  part = std::clamp<uint64_t>(part, 8 * kMiB, 64 * kMiB);
-  return (part + kMiB - 1) / kMiB * kMiB;
+  if (size < options.parallel_min_bytes || options.connections <= 1) {
+    return std::max<uint64_t>(size, 1);
+  }
+  // Four parts per connection keep the hashed prefix close behind the downloaded bytes; a part
+  // count that is a multiple of the connections keeps them all busy to the end (a capped CDN
+  // would otherwise leave most idle while a few fetch one more part). Rounded up to 64 KiB.
+  const uint64_t parts = static_cast<uint64_t>(options.connections) * 4;
+  uint64_t part = std::clamp<uint64_t>((size + parts - 1) / parts, 8 * kMiB, 64 * kMiB);
+  return (part + kAlignBytes - 1) / kAlignBytes * kAlignBytes;
 }
 
 struct SavedState {
@@ -120,14 +132,36 @@ class Fetcher {
     }
     const size_t worker_count =
         std::min<size_t>(missing_parts, static_cast<size_t>(std::max(options_.connections, 1)));
-    active_workers_ = static_cast<int>(worker_count);
-    for (size_t i = 0; i < worker_count; ++i) workers.emplace_back([this] { Work(); });
-
-    absl::Time last_save = absl::Now();
+    const absl::Time start = absl::Now();
+    auto add_workers = [&](size_t count) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        active_workers_ += static_cast<int>(count);
+      }
+      for (size_t i = 0; i < count; ++i) workers.emplace_back([this] { Work(); });
+    };
+    add_workers(options_.ramp_up > absl::ZeroDuration() ? std::min<size_t>(worker_count, 1)
+                                                        : worker_count);
+    absl::Time last_save = start;
     WaitUntil([this] { return active_workers_ == 0; }, [&] {
-      if (absl::Now() - last_save >= options_.state_interval) {
+      const absl::Time now = absl::Now();
+      if (!worker_count_settled_ && workers.size() < worker_count &&
+          now - start >= options_.ramp_up) {
+        const double rate = static_cast<double>(fetched_.load()) /
+                            absl::ToDoubleSeconds(now - start);
+        const std::string speed = FormatBytes(static_cast<uint64_t>(rate));
+        if (rate < static_cast<double>(options_.one_connection_enough)) {
+          Log(absl::StrCat("one connection brings ", speed, "/s: opening ",
+                           worker_count - workers.size(), " more"));
+          add_workers(worker_count - workers.size());
+        } else {
+          Log(absl::StrCat("one connection brings ", speed, "/s: no more are opened"));
+          worker_count_settled_ = true;
+        }
+      }
+      if (now - last_save >= options_.state_interval) {
         SaveStateOrSay();
-        last_save = absl::Now();
+        last_save = now;
       }
     });
     for (std::thread& worker : workers) worker.join();
@@ -212,7 +246,7 @@ class Fetcher {
     if (!hooks_.on_progress) return;
     FetchProgress progress;
     progress.size = layout_.size;
-    for (size_t i = 0; i < layout_.parts(); ++i) progress.present += done_[i].load();
+    progress.present = Present();
     progress.fetched = fetched_.load();
     progress.hashed = hashed_.load();
     hooks_.on_progress(progress);
@@ -261,13 +295,22 @@ class Fetcher {
                      status.message()));
   }
 
+  // A worker's body bytes of one part not yet on disk. libcurl hands over at most 16 KiB per
+  // callback; a pwrite for each cost a tenth of a fast download's system time.
+  struct PendingBytes {
+    size_t part = 0;
+    std::string bytes;
+  };
+
   void Work() {
     HttpConnection connection;
+    PendingBytes pending;
+    pending.bytes.reserve(kWriteBytes + (64 << 10));
     while (!Stopping()) {
       const size_t part = next_part_.fetch_add(1);
       if (part >= layout_.parts()) break;
       if (done_[part].load() == layout_.length(part)) continue;
-      if (absl::Status status = FetchPart(connection, part); !status.ok()) {
+      if (absl::Status status = FetchPart(connection, part, pending); !status.ok()) {
         Fail(std::move(status));
         break;
       }
@@ -277,7 +320,7 @@ class Fetcher {
     changed_.notify_all();
   }
 
-  absl::Status FetchPart(HttpConnection& connection, size_t part) {
+  absl::Status FetchPart(HttpConnection& connection, size_t part, PendingBytes& pending) {
     const uint64_t start = layout_.start(part);
     const uint64_t length = layout_.length(part);
     int refreshes = 0;
@@ -289,12 +332,14 @@ class Fetcher {
       absl::StatusOr<HttpResponse> response = PerformWithRetries(
           connection,
           [&] {
+            Flush(pending);  // what the last attempt received, before the range moves on
             HttpRequest request;
             std::tie(request.url, generation) = Url();
             request.headers = hub_.HeadersFor(request.url);
             request.range = absl::StrCat(start + done_[part].load(), "-", start + length - 1);
-            request.on_body = [this, part](long status, const char* data, size_t size) {
-              return Write(part, status, data, size);
+            request.on_body = [this, part, &pending](long status, const char* data,
+                                                     size_t size) {
+              return Write(pending, part, status, data, size);
             };
             request.cancelled = [this] { return Stopping(); };
             request.connect_timeout = hub_.options().connect_timeout;
@@ -306,11 +351,13 @@ class Fetcher {
             Log(absl::StrCat(why, "; retrying in ", absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100)))));
           },
           [&] {
+            Flush(pending);
             const uint64_t now = done_[part].load();
             const bool moved = now != mark;
             mark = now;
             return moved;
           });
+      Flush(pending);
       if (!response.ok()) {
         absl::Status error = Error();  // a write error is the real cause of an aborted body
         return error.ok() ? response.status() : error;
@@ -351,9 +398,10 @@ class Fetcher {
     return absl::OkStatus();
   }
 
-  // Writes body bytes of `part` in place; false (with the error recorded) when it cannot.
-  bool Write(size_t part, long status, const char* data, size_t size) {
-    const uint64_t done = done_[part].load(std::memory_order_relaxed);  // only this thread writes
+  // Takes body bytes of `part`; false (with the error recorded) when they cannot be used.
+  bool Write(PendingBytes& pending, size_t part, long status, const char* data, size_t size) {
+    // Only this thread writes this part, so done_ cannot move under it.
+    const uint64_t done = done_[part].load(std::memory_order_relaxed) + pending.bytes.size();
     // A 200 is the whole file from its first byte: only right where that is what was asked.
     if (status != 206 && !(status == 200 && part == 0 && done == 0 &&
                            layout_.length(0) == layout_.size)) {
@@ -367,22 +415,53 @@ class Fetcher {
           "the download server sent more bytes of ", file_.path, " than asked for")));
       return false;
     }
+    pending.part = part;
+    pending.bytes.append(data, size);
+    return pending.bytes.size() < kWriteBytes || Flush(pending);
+  }
+
+  // Writes the pending bytes in place and counts them as present; false (with the error
+  // recorded) when they cannot be written.
+  bool Flush(PendingBytes& pending) {
+    if (pending.bytes.empty()) return true;
+    const size_t part = pending.part;
+    WaitForTheHash(part);
+    const uint64_t done = done_[part].load(std::memory_order_relaxed);
     uint64_t offset = layout_.start(part) + done;
-    for (size_t left = size; left > 0;) {
+    const char* data = pending.bytes.data();
+    for (size_t left = pending.bytes.size(); left > 0;) {
       const ssize_t written = pwrite(fd_, data, left, static_cast<off_t>(offset));
       if (written < 0 && errno == EINTR) continue;
       if (written <= 0) {
         Fail(ErrnoStatus(written < 0 ? errno : EIO, "cannot write", partial_.data));
+        pending.bytes.clear();
         return false;
       }
       data += written;
       offset += static_cast<uint64_t>(written);
       left -= static_cast<size_t>(written);
     }
-    done_[part].store(done + size, std::memory_order_release);
-    fetched_.fetch_add(size, std::memory_order_relaxed);
+    done_[part].store(done + pending.bytes.size(), std::memory_order_release);
+    fetched_.fetch_add(pending.bytes.size(), std::memory_order_relaxed);
+    pending.bytes.clear();
     data_arrived_.notify_one();
     return true;
+  }
+
+  // Pauses the worker of `part` while the bytes written run too far ahead of the hash, unless
+  // `part` is the one the hash waits for (pausing it would wait forever).
+  void WaitForTheHash(size_t part) {
+    while (part != hash_frontier_part_.load(std::memory_order_acquire) && !Stopping() &&
+           Present() - hashed_.load(std::memory_order_acquire) > kMaxUnhashedBytes) {
+      std::unique_lock<std::mutex> lock(hash_mu_);
+      hash_advanced_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+  }
+
+  uint64_t Present() const {
+    uint64_t present = 0;
+    for (size_t i = 0; i < layout_.parts(); ++i) present += done_[i].load(std::memory_order_relaxed);
+    return present;
   }
 
   std::pair<std::string, uint64_t> Url() const {
@@ -423,6 +502,7 @@ class Fetcher {
                  layout_.length(first_incomplete)) {
         ++first_incomplete;
       }
+      hash_frontier_part_.store(first_incomplete, std::memory_order_release);
       const uint64_t end =
           first_incomplete < layout_.parts()
               ? layout_.start(first_incomplete) +
@@ -442,7 +522,8 @@ class Fetcher {
       }
       sha256.Update(buffer.data(), static_cast<size_t>(n));
       hashed += static_cast<uint64_t>(n);
-      hashed_.store(hashed);
+      hashed_.store(hashed, std::memory_order_release);
+      hash_advanced_.notify_all();
       if (hashed - written_back >= kWritebackBytes) {
         sync_file_range(fd_, static_cast<off_t>(written_back),
                         static_cast<off_t>(hashed - written_back), SYNC_FILE_RANGE_WRITE);
@@ -466,6 +547,7 @@ class Fetcher {
   uint64_t kept_ = 0;
   int fd_ = -1;
   bool state_error_said_ = false;  // main thread only
+  bool worker_count_settled_ = false;  // main thread only: no more workers will be added
   std::atomic<size_t> next_part_{0};
   std::atomic<uint64_t> fetched_{0};
   std::atomic<uint64_t> hashed_{0};
@@ -482,8 +564,10 @@ class Fetcher {
 
   std::mutex log_mu_;
   std::mutex refresh_mu_;
-  std::mutex hash_mu_;  // only for waiting on data_arrived_
+  std::mutex hash_mu_;  // only for waiting on data_arrived_ and hash_advanced_
   std::condition_variable data_arrived_;
+  std::condition_variable hash_advanced_;
+  std::atomic<size_t> hash_frontier_part_{0};  // the first part not yet complete
 };
 
 }  // namespace

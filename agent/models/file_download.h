@@ -10,12 +10,14 @@
 // keeps everything it claims and fetches the rest. The SHA-256 is not saved: a resumed fetch
 // hashes the kept prefix again, reading it back while the missing parts download.
 //
-// Parts are handed out in file order to `connections` workers, each with its own keep-alive
-// connection; a hashing thread follows the contiguous prefix, so when the last byte arrives
-// little is left to hash. Failed requests are retried as the Hub client's RetryPolicy says
-// (a request that moved data starts the count over); a stall (no byte for stall_timeout)
-// reconnects; a 401/403 from the CDN (its signed URL expired) resolves the URL again, pinned to
-// the commit the fetch started with.
+// Parts are handed out in file order to up to `connections` workers (see FetchOptions::ramp_up),
+// each with its own keep-alive connection; a hashing thread follows the contiguous prefix, so when the last byte arrives
+// little is left to hash. When the bytes on disk run more than 256 MiB ahead of the hash (a link
+// faster than SHA-256 on a busy CPU), the workers pause, except the one the hash waits for: the
+// download then goes at the hash's pace instead of leaving the hashing for the end. Failed
+// requests are retried as the Hub client's RetryPolicy says (a request that moved data starts
+// the count over); a stall (no byte for stall_timeout) reconnects; a 401/403 from the CDN (its
+// signed URL expired) asks the Hub again, and a changed etag there means the file changed.
 #ifndef LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
 #define LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
 
@@ -35,6 +37,12 @@ struct FetchOptions {
   int connections = 8;                      // parallel parts of a large file
   uint64_t parallel_min_bytes = 64 << 20;   // smaller files use one connection
   uint64_t part_bytes = 0;                  // 0 = chosen from the size and connections
+  // A large file starts on one connection; the others open after `ramp_up` unless that one
+  // already brings `one_connection_enough` bytes a second. More connections help only where
+  // each is held back (a CDN's or proxy's per-connection limit, a long fat pipe); where one
+  // fills the line, they cost CPU the hash needs. Zero ramp_up opens them all at once.
+  absl::Duration ramp_up = absl::Milliseconds(250);
+  uint64_t one_connection_enough = 512 << 20;
   absl::Duration state_interval = absl::Milliseconds(500);
   absl::Duration progress_interval = absl::Milliseconds(100);
 };

@@ -57,6 +57,7 @@ class DownloadTest : public ::testing::Test {
     settings_.fetch.connections = 4;
     settings_.fetch.parallel_min_bytes = 1 << 20;
     settings_.fetch.part_bytes = 256 << 10;  // 12 parts
+    settings_.fetch.ramp_up = absl::ZeroDuration();  // all connections at once
     settings_.fetch.progress_interval = absl::Milliseconds(10);
     settings_.fetch.state_interval = absl::Milliseconds(10);
     settings_.lock_poll = absl::Milliseconds(10);
@@ -148,6 +149,22 @@ TEST_F(DownloadTest, InstallsTheHubsBytesInParallelPartsWithAManifest) {
   EXPECT_EQ(progress.back().done(), kSize);
   EXPECT_EQ(progress.back().total(), kSize);
   EXPECT_EQ(progress.back().current_item(), model_.file);
+}
+
+TEST_F(DownloadTest, MoreConnectionsOpenOnlyWhenOneIsHeldBack) {
+  settings_.fetch.ramp_up = absl::Milliseconds(50);
+  hub_.SetFaults({.bytes_per_second_per_connection = 2 << 20});  // a CDN's per-connection limit
+  ASSERT_TRUE(Download().ok());
+  ExpectInstalled();
+  EXPECT_THAT(Narration(), Contains(AllOf(HasSubstr("one connection brings"),
+                                          HasSubstr("/s: opening 3 more"))));
+
+  settings_.fetch.one_connection_enough = 1;  // as if any rate filled the line
+  hub_.SetFaults({.bytes_per_second_per_connection = 8 << 20});
+  Operation fast_op("op-2", "model.download", "tiny");
+  ASSERT_TRUE(DownloadCatalogModel(store_, model_, /*force=*/true, settings_, fast_op).ok());
+  EXPECT_THAT(testing::LogTexts(fast_op, v1::LogLine::STREAM_AGENT),
+              Contains(HasSubstr("/s: no more are opened")));
 }
 
 TEST_F(DownloadTest, ASmallFileTakesOneConnection) {
