@@ -1,11 +1,26 @@
 #include "client/operation_results.h"
 
 #include "client/render/errors.h"
+#include "client/render/git_views.h"
 #include "client/render/model_views.h"
+#include "llorch/pool/v1/git.pb.h"
 #include "llorch/pool/v1/model.pb.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
+namespace {
+
+// Unpacks a Result and prints it with `render` (nothing more with --output json); exit 0.
+template <typename Result>
+int PrintRendered(const google::protobuf::Any& any, Session& session,
+                  std::string (*render)(const Result&, const Style&)) {
+  Result result;
+  if (!any.UnpackTo(&result)) return kExitFailed;
+  if (!session.json()) session.Print(render(result, session.out_style()));
+  return kExitOk;
+}
+
+}  // namespace
 
 int PrintVerifyResult(const google::protobuf::Any& any, Session& session) {
   v1::VerifyModelResult result;
@@ -14,16 +29,18 @@ int PrintVerifyResult(const google::protobuf::Any& any, Session& session) {
   return result.ok() ? kExitOk : kExitFailed;
 }
 
-int PrintDownloadResult(const google::protobuf::Any& any, Session& session) {
-  v1::DownloadModelResult result;
-  if (!any.UnpackTo(&result)) return kExitFailed;
-  if (!session.json()) session.Print(RenderDownloadResult(result, session.out_style()));
-  return kExitOk;
+int PrintDownloadResult(const google::protobuf::Any& result, Session& session) {
+  return PrintRendered(result, session, RenderDownloadResult);
 }
 
 int PrintOperationResult(const google::protobuf::Any& result, Session& session) {
   if (result.Is<v1::VerifyModelResult>()) return PrintVerifyResult(result, session);
   if (result.Is<v1::DownloadModelResult>()) return PrintDownloadResult(result, session);
+  if (result.Is<v1::GitPullResult>()) return PrintRendered(result, session, RenderPullResult);
+  if (result.Is<v1::GitSyncResult>()) return PrintRendered(result, session, RenderSyncResult);
+  if (result.Is<v1::SubmoduleUpdateResult>()) {
+    return PrintRendered(result, session, RenderSubmoduleUpdate);
+  }
   if (!session.json()) session.PrintJson(result);
   return kExitOk;
 }

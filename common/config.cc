@@ -77,6 +77,11 @@ const std::vector<KeySpec>& Specs() {
           [](Config& c) { return &c.download.stall_timeout_seconds; }, 1, 3600),
       IntegerKey(
           "download.max_attempts", [](Config& c) { return &c.download.max_attempts; }, 1, 1000),
+      {"git.pull_mode",
+       [](Config& c) { return &c.git.pull_mode; },
+       nullptr,
+       {"rebase", "ff-only", "merge"}},
+      {"git.sync_branch", [](Config& c) { return &c.git.sync_branch; }, nullptr, {}},
       {"convert.python", [](Config& c) { return &c.convert.python; }, nullptr, {}},
   };
   return specs;
@@ -120,6 +125,10 @@ std::string ValueProblem(const KeySpec& spec, absl::string_view label, absl::str
   const absl::string_view key = spec.key;
   if (key == "models_dir" && value.empty()) {
     return "models_dir must not be empty (the default is \".test-models\")";
+  }
+  if (key == "git.sync_branch" && (value.empty() || value.front() == '-' ||
+                                   value.find_first_of(" ~^:?*[\\") != absl::string_view::npos)) {
+    return absl::StrCat(label, " must be a branch name, got '", value, "'");
   }
   if (key == "download.hf_command" || key == "convert.python") {
     // A program, run by argv: "python3 -m x" would be looked up as one file name and never found.

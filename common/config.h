@@ -52,6 +52,10 @@ struct Config {
     int64_t stall_timeout_seconds = 30;  // no byte for this long: reconnect
     int64_t max_attempts = 8;  // failed requests in a row (without progress) before giving up
   } download;
+  struct Git {
+    std::string pull_mode = "rebase";  // rebase (as the bash script did) | ff-only | merge
+    std::string sync_branch = "main";  // `git sync` resets to origin/<this>
+  } git;
   struct Convert {
     std::string python = "python3";  // runs the catalog's converter scripts: name in PATH or path
   } convert;

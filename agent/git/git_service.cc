@@ -1,56 +1,127 @@
 #include "agent/git/git_service.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/ops/operation_registry.h"
+#include "agent/ops/operation_stream.h"
 #include "agent/server/grpc_status.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
+namespace {
 
-grpc::Status GitServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
-                                       v1::GitStatus*) {
-  return NotAvailableYet("git status");
+// The result of `work` as the end of `op`.
+template <typename Result>
+void Finish(Operation& op, absl::StatusOr<Result> result) {
+  if (result.ok()) {
+    op.Succeed(*result);
+  } else {
+    op.Fail(result.status());
+  }
 }
 
-grpc::Status GitServiceImpl::Pull(grpc::ServerContext*, const v1::PullRequest*,
-                                  grpc::ServerWriter<v1::OperationEvent>*) {
-  return NotAvailableYet("git pull");
+template <typename Response>
+grpc::Status Reply(absl::StatusOr<Response> result, Response* response) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
 }
 
-grpc::Status GitServiceImpl::Sync(grpc::ServerContext*, const v1::SyncRequest*,
-                                  grpc::ServerWriter<v1::OperationEvent>*) {
-  return NotAvailableYet("git sync");
+}  // namespace
+
+GitRepoOptions GitRepoOptionsFor(const AgentContext& context) {
+  GitRepoOptions options;
+  options.root = context.repo_root;
+  options.pull_mode = PullModeFromConfig(context.config.git.pull_mode);
+  options.sync_branch = context.config.git.sync_branch;
+  options.protected_paths = {context.models_dir, context.state_dir};
+  return options;
+}
+
+GitServiceImpl::GitServiceImpl(std::shared_ptr<const AgentContext> context)
+    : context_(std::move(context)),
+      repo_(std::make_shared<const GitRepo>(GitRepoOptionsFor(*context_))) {}
+
+grpc::Status GitServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest* request,
+                                       v1::GitStatus* response) {
+  return Reply(repo_->Status(request->include_files()), response);
+}
+
+grpc::Status GitServiceImpl::Pull(grpc::ServerContext* server_context,
+                                  const v1::PullRequest* request,
+                                  grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status repo = repo_->CheckRepo(); !repo.ok()) return ToGrpcStatus(repo);
+  std::shared_ptr<Operation> operation = context_->operations->Start(
+      "git.pull", "", /*join_key=*/"git.pull",
+      [repo = repo_, mode = request->mode()](Operation& op) { Finish(op, repo->Pull(mode, op)); });
+  return StreamOperation(server_context, *operation, 0, writer);
+}
+
+grpc::Status GitServiceImpl::Sync(grpc::ServerContext* server_context,
+                                  const v1::SyncRequest* request,
+                                  grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status repo = repo_->CheckRepo(); !repo.ok()) return ToGrpcStatus(repo);
+  if (!request->branch().empty()) {
+    if (absl::Status name = repo_->CheckBranchName(request->branch()); !name.ok()) {
+      return ToGrpcStatus(name);
+    }
+  }
+  std::shared_ptr<Operation> operation = context_->operations->Start(
+      "git.sync", request->branch(),
+      absl::StrCat("git.sync:", request->branch(), request->preview_only() ? ":preview" : ""),
+      [repo = repo_, branch = request->branch(), preview = request->preview_only()](Operation& op) {
+        Finish(op, repo->Sync(branch, preview, op));
+      });
+  return StreamOperation(server_context, *operation, 0, writer);
 }
 
 grpc::Status GitServiceImpl::ListSubmodules(grpc::ServerContext*, const v1::ListSubmodulesRequest*,
-                                            v1::ListSubmodulesResponse*) {
-  return NotAvailableYet("git submodules list");
+                                            v1::ListSubmodulesResponse* response) {
+  absl::StatusOr<std::vector<v1::Submodule>> submodules = repo_->Submodules();
+  if (!submodules.ok()) return ToGrpcStatus(submodules.status());
+  for (v1::Submodule& submodule : *submodules) *response->add_submodules() = std::move(submodule);
+  return grpc::Status::OK;
 }
 
 grpc::Status GitServiceImpl::GetSubmoduleStatus(grpc::ServerContext*,
-                                                const v1::GetSubmoduleStatusRequest*,
-                                                v1::Submodule*) {
-  return NotAvailableYet("git submodules status");
+                                                const v1::GetSubmoduleStatusRequest* request,
+                                                v1::Submodule* response) {
+  return Reply(repo_->Submodule(request->name()), response);
 }
 
-grpc::Status GitServiceImpl::UpdateSubmodules(grpc::ServerContext*,
-                                              const v1::UpdateSubmodulesRequest*,
-                                              grpc::ServerWriter<v1::OperationEvent>*) {
-  return NotAvailableYet("git submodules update");
+grpc::Status GitServiceImpl::UpdateSubmodules(grpc::ServerContext* server_context,
+                                              const v1::UpdateSubmodulesRequest* request,
+                                              grpc::ServerWriter<v1::OperationEvent>* writer) {
+  const std::vector<std::string> names(request->names().begin(), request->names().end());
+  if (absl::Status check = repo_->CheckSubmoduleNames(names); !check.ok()) {
+    return ToGrpcStatus(check);
+  }
+  const std::string target = absl::StrJoin(names, ",");
+  std::shared_ptr<Operation> operation = context_->operations->Start(
+      "git.submodules.update", target,
+      absl::StrCat("git.submodules.update:", target, request->remote() ? ":remote" : "",
+                   request->force() ? ":force" : ""),
+      [repo = repo_, names, remote = request->remote(), force = request->force()](Operation& op) {
+        Finish(op, repo->UpdateSubmodules(names, remote, force, op));
+      });
+  return StreamOperation(server_context, *operation, 0, writer);
 }
 
-grpc::Status GitServiceImpl::ResetSubmodule(grpc::ServerContext*, const v1::ResetSubmoduleRequest*,
-                                            v1::ResetSubmoduleResponse*) {
-  return NotAvailableYet("git submodules reset");
+grpc::Status GitServiceImpl::ResetSubmodule(grpc::ServerContext*,
+                                            const v1::ResetSubmoduleRequest* request,
+                                            v1::ResetSubmoduleResponse* response) {
+  return Reply(repo_->ResetSubmodule(request->name()), response);
 }
 
 grpc::Status GitServiceImpl::SwitchSubmoduleBranch(grpc::ServerContext*,
-                                                   const v1::SwitchSubmoduleBranchRequest*,
-                                                   v1::Submodule*) {
-  return NotAvailableYet("git submodules branch");
+                                                   const v1::SwitchSubmoduleBranchRequest* request,
+                                                   v1::Submodule* response) {
+  return Reply(repo_->SwitchSubmoduleBranch(request->name(), request->branch()), response);
 }
 
-grpc::Status GitServiceImpl::Clean(grpc::ServerContext*, const v1::CleanRequest*,
-                                   v1::CleanResponse*) {
-  return NotAvailableYet("git clean");
+grpc::Status GitServiceImpl::Clean(grpc::ServerContext*, const v1::CleanRequest* request,
+                                   v1::CleanResponse* response) {
+  return Reply(repo_->Clean(request->dry_run()), response);
 }
 
 }  // namespace llorch

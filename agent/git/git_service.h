@@ -1,19 +1,24 @@
-// GitService: the repository checkout and its submodules. Part of the v1 API now; every RPC answers
-// UNIMPLEMENTED naming its command until the release that delivers it.
+// GitService: the gRPC adapter over GitRepo (git_repo.h). Thin: it validates what can be checked
+// before an operation exists (checkout, submodule names, branch names), starts the long commands
+// as operations, and translates results and errors.
 #ifndef LLORCH_AGENT_GIT_GIT_SERVICE_H_
 #define LLORCH_AGENT_GIT_GIT_SERVICE_H_
 
 #include <memory>
 
+#include "agent/git/git_repo.h"
 #include "agent/server/agent_context.h"
 #include "llorch/pool/v1/git.grpc.pb.h"
 
 namespace llorch {
 
+// The repository options from the agent's configuration: its checkout, pull mode and sync
+// branch, and the models and state directories that git clean must never touch.
+GitRepoOptions GitRepoOptionsFor(const AgentContext& context);
+
 class GitServiceImpl final : public pool::v1::GitService::Service {
  public:
-  explicit GitServiceImpl(std::shared_ptr<const AgentContext> context)
-      : context_(std::move(context)) {}
+  explicit GitServiceImpl(std::shared_ptr<const AgentContext> context);
 
   grpc::Status GetStatus(grpc::ServerContext*, const pool::v1::GetStatusRequest*,
                          pool::v1::GitStatus*) override;
@@ -37,6 +42,7 @@ class GitServiceImpl final : public pool::v1::GitService::Service {
 
  private:
   std::shared_ptr<const AgentContext> context_;
+  std::shared_ptr<const GitRepo> repo_;  // shared with the operations' threads
 };
 
 }  // namespace llorch

@@ -11,17 +11,6 @@
 namespace llorch {
 namespace v1 = pool::v1;
 
-void ChildOutputLog::operator()(const OutputLine& line) {
-  if (line.redraw) {
-    const absl::Time now = clock_();
-    if (now - last_redraw_ < absl::Seconds(1)) return;
-    last_redraw_ = now;
-  }
-  op_.Log(line.stream == OutputLine::Stream::kStdout ? v1::LogLine::STREAM_STDOUT
-                                                     : v1::LogLine::STREAM_STDERR,
-          line.text);
-}
-
 ByteProgress::ByteProgress(Operation& op, absl::string_view phase, uint64_t total,
                            absl::string_view item, Operation::Clock clock)
     : op_(op), clock_(std::move(clock)) {

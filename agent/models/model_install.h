@@ -1,5 +1,5 @@
-// What the `hf` backend and the converter share once a child process makes a model file: its
-// output in the operation log, byte progress, the SHA-256 pass, the GGUF check and the manifest.
+// What the download paths share once bytes of a model file are on disk: byte progress, the
+// SHA-256 pass, the GGUF check and the manifest.
 #ifndef LLORCH_AGENT_MODELS_MODEL_INSTALL_H_
 #define LLORCH_AGENT_MODELS_MODEL_INSTALL_H_
 
@@ -12,25 +12,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/models/model_store.h"
+#include "agent/ops/child_output_log.h"
 #include "agent/ops/operation.h"
-#include "common/subprocess.h"
 
 namespace llorch {
-
-// Forwards a child's output lines into the operation log (stdout and stderr as such). Progress
-// bar redraws (lines ended by a lone '\r') are kept to one a second: a conversion's tqdm bar would
-// otherwise add ten lines a second to the history every watcher replays.
-class ChildOutputLog {
- public:
-  explicit ChildOutputLog(Operation& op, Operation::Clock clock = absl::Now)
-      : op_(op), clock_(std::move(clock)) {}
-  void operator()(const OutputLine& line);
-
- private:
-  Operation& op_;
-  const Operation::Clock clock_;
-  absl::Time last_redraw_ = absl::InfinitePast();
-};
 
 // Byte progress for one phase, with the rate of the last few seconds and the time left at that
 // rate (so a resumed download's kept bytes do not count as speed, and a stall shows).

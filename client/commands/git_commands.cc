@@ -2,8 +2,13 @@
 #include <memory>
 #include <string>
 
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
 #include "client/cli.h"
+#include "client/confirm.h"
 #include "client/operation_stream.h"
+#include "client/render/git_views.h"
 #include "client/unary_call.h"
 #include "llorch/pool/v1/git.grpc.pb.h"
 
@@ -11,6 +16,76 @@ namespace llorch {
 namespace {
 namespace v1 = pool::v1;
 using Stub = v1::GitService::Stub;
+
+// `git sync`: fetch and show what would be lost, ask unless --force (or nothing would be lost),
+// then sync.
+int RunSync(Session& session, const std::string& branch, bool force) {
+  v1::SyncRequest request;
+  request.set_branch(branch);
+  if (!force) {
+    request.set_preview_only(true);
+    v1::GitSyncResult preview;
+    const int previewed = RunOperation<v1::GitService>(
+        session, &Stub::Sync, request,
+        [&preview](const google::protobuf::Any& any, Session&) {
+          return any.UnpackTo(&preview) ? kExitOk : kExitFailed;
+        });
+    if (previewed != kExitOk) return previewed;
+    if (!SyncLosesNothing(preview)) {
+      std::fputs(RenderSyncResult(preview, session.err_style()).c_str(), stderr);
+      absl::StatusOr<bool> yes =
+          Confirm(absl::StrCat("Discard this and reset to ", preview.upstream(), "?"),
+                  absl::StrCat("discard local work and reset to ", preview.upstream()),
+                  "llorch-pool git sync --force");
+      if (!yes.ok()) return session.Fail(yes.status());
+      if (!*yes) {
+        std::fputs("Nothing changed.\n", stderr);
+        return kExitFailed;
+      }
+    }
+    request.set_preview_only(false);
+  }
+  return RunOperation<v1::GitService>(session, &Stub::Sync, request);
+}
+
+// `git clean`: list what would go, ask unless --force, then clean. --dry-run only lists.
+int RunClean(Session& session, bool dry_run, bool force) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
+  if (!channel.ok()) return session.Fail(channel.status());
+  auto stub = v1::GitService::NewStub(*channel);
+  v1::CleanRequest request;
+  request.set_dry_run(true);
+  v1::CleanResponse plan;
+  if (grpc::Status status = stub->Clean(session.NewCallContext().get(), request, &plan);
+      !status.ok()) {
+    return session.Fail(status);
+  }
+  if (dry_run || plan.removed().empty()) {
+    PrintResponse(session, plan, Renderer<v1::CleanResponse>(RenderClean));
+    return kExitOk;
+  }
+  if (!force) {
+    std::fputs(RenderClean(plan, session.err_style()).c_str(), stderr);
+    absl::StatusOr<bool> yes = Confirm(
+        absl::StrCat("Remove these ", plan.removed_size(), " untracked paths?"),
+        absl::StrCat("remove ", plan.removed_size(), " untracked paths"),
+        "llorch-pool git clean --force");
+    if (!yes.ok()) return session.Fail(yes.status());
+    if (!*yes) {
+      std::fputs("Nothing removed.\n", stderr);
+      return kExitFailed;
+    }
+  }
+  request.set_dry_run(false);
+  v1::CleanResponse cleaned;
+  if (grpc::Status status = stub->Clean(session.NewCallContext().get(), request, &cleaned);
+      !status.ok()) {
+    return session.Fail(status);
+  }
+  PrintResponse(session, cleaned, Renderer<v1::CleanResponse>(RenderClean));
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddGitCommands(CommandLine& cli) {
@@ -25,7 +100,8 @@ void AddGitCommands(CommandLine& cli) {
       "  llorch-pool git status\n  llorch-pool git status --files\n", [verbose_files](Session& s) {
         v1::GetStatusRequest request;
         request.set_include_files(*verbose_files || s.verbosity() > 0);
-        return CallUnary<v1::GitService>(s, &Stub::GetStatus, request);
+        return CallUnary<v1::GitService>(s, &Stub::GetStatus, request,
+                                         Renderer<v1::GitStatus>(RenderGitStatus));
       });
   status->add_flag("--files", *verbose_files, "List the changed files, not just counts");
 
@@ -47,14 +123,9 @@ void AddGitCommands(CommandLine& cli) {
   CLI::App* sync = cli.AddCommand(
       git, "sync", "Hard reset to origin/<branch> and update submodules (asks first)",
       "  llorch-pool git sync\n  llorch-pool git sync --force --branch main\n",
-      [sync_force, sync_branch](Session& s) {
-        v1::SyncRequest request;
-        request.set_branch(*sync_branch);
-        request.set_preview_only(!*sync_force);
-        return RunOperation<v1::GitService>(s, &v1::GitService::Stub::Sync, request);
-      });
+      [sync_force, sync_branch](Session& s) { return RunSync(s, *sync_branch, *sync_force); });
   sync->add_flag("--force", *sync_force, "Do not ask for confirmation");
-  sync->add_option("--branch", *sync_branch, "Branch to reset to (default: main)");
+  sync->add_option("--branch", *sync_branch, "Branch to reset to (default: git.sync_branch, main)");
 
   auto clean_dry_run = std::make_shared<bool>(false);
   auto clean_force = std::make_shared<bool>(false);
@@ -62,9 +133,7 @@ void AddGitCommands(CommandLine& cli) {
       cli.AddCommand(git, "clean", "Remove untracked files (never the models or state directories)",
                      "  llorch-pool git clean --dry-run\n  llorch-pool git clean --force\n",
                      [clean_dry_run, clean_force](Session& s) {
-                       v1::CleanRequest request;
-                       request.set_dry_run(*clean_dry_run || !*clean_force);
-                       return CallUnary<v1::GitService>(s, &Stub::Clean, request);
+                       return RunClean(s, *clean_dry_run, *clean_force);
                      });
   clean->add_flag("--dry-run", *clean_dry_run, "Only list what would be removed");
   clean->add_flag("--force", *clean_force, "Do not ask for confirmation");
@@ -76,8 +145,9 @@ void AddGitCommands(CommandLine& cli) {
                                       "--branch metal-fixes\n");
   cli.AddCommand(submodules, "list", "Every submodule with its status",
                  "  llorch-pool git submodules list\n", [](Session& s) {
-                   return CallUnary<v1::GitService>(s, &Stub::ListSubmodules,
-                                                    v1::ListSubmodulesRequest());
+                   return CallUnary<v1::GitService>(
+                       s, &Stub::ListSubmodules, v1::ListSubmodulesRequest(),
+                       Renderer<v1::ListSubmodulesResponse>(RenderSubmodules));
                  });
 
   auto status_name = std::make_shared<std::string>();
@@ -87,7 +157,8 @@ void AddGitCommands(CommandLine& cli) {
                      [status_name](Session& s) {
                        v1::GetSubmoduleStatusRequest request;
                        request.set_name(*status_name);
-                       return CallUnary<v1::GitService>(s, &Stub::GetSubmoduleStatus, request);
+                       return CallUnary<v1::GitService>(s, &Stub::GetSubmoduleStatus, request,
+                                                        Renderer<v1::Submodule>(RenderSubmodule));
                      });
   sub_status->add_option("--name", *status_name, "Submodule name in .gitmodules")->required();
 
@@ -122,7 +193,9 @@ void AddGitCommands(CommandLine& cli) {
       "  llorch-pool git submodules reset --name reference/candle\n", [reset_name](Session& s) {
         v1::ResetSubmoduleRequest request;
         request.set_name(*reset_name);
-        return CallUnary<v1::GitService>(s, &Stub::ResetSubmodule, request);
+        return CallUnary<v1::GitService>(
+            s, &Stub::ResetSubmodule, request,
+            Renderer<v1::ResetSubmoduleResponse>(RenderSubmoduleReset));
       });
   reset->add_option("--name", *reset_name, "Submodule name in .gitmodules")->required();
 
@@ -136,7 +209,8 @@ void AddGitCommands(CommandLine& cli) {
                        v1::SwitchSubmoduleBranchRequest request;
                        request.set_name(*branch_name);
                        request.set_branch(*branch);
-                       return CallUnary<v1::GitService>(s, &Stub::SwitchSubmoduleBranch, request);
+                       return CallUnary<v1::GitService>(s, &Stub::SwitchSubmoduleBranch, request,
+                                                        Renderer<v1::Submodule>(RenderSubmodule));
                      });
   branch_cmd->add_option("--name", *branch_name, "Submodule name in .gitmodules")->required();
   branch_cmd->add_option("--branch", *branch, "Branch (default: the one .gitmodules names)");

@@ -2,12 +2,12 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/cli.h"
+#include "client/confirm.h"
 #include "client/operation_results.h"
 #include "client/operation_stream.h"
 #include "client/render/model_views.h"
@@ -22,15 +22,6 @@ namespace {
 namespace v1 = pool::v1;
 
 using Stub = v1::ModelService::Stub;
-
-// Asks "question [y/N]" on the terminal; true only for an explicit yes.
-bool Confirm(const std::string& question) {
-  std::fprintf(stderr, "%s [y/N] ", question.c_str());
-  std::fflush(stderr);
-  std::string answer;
-  if (!std::getline(std::cin, answer)) return false;
-  return answer == "y" || answer == "Y" || answer == "yes";
-}
 
 // `models delete`: show what goes, ask unless --force, then delete.
 int RunDelete(Session& session, const std::string& id, bool force) {
@@ -52,16 +43,15 @@ int RunDelete(Session& session, const std::string& id, bool force) {
     return kExitOk;
   }
   if (!force) {
-    if (!isatty(STDIN_FILENO)) {
-      return session.Fail(
-          WithHint(absl::InvalidArgumentError(absl::StrCat(
-                       "refusing to delete ", id, " (", FormatBytes(plan.freed_bytes()),
-                       ") without confirmation, and there is no terminal to ask on")),
-                   absl::StrCat("run `llorch-pool models delete ", id,
-                                " --force` to delete without asking")));
+    if (isatty(STDIN_FILENO)) {
+      std::fputs(RenderDeletedFiles(plan, session.err_style()).c_str(), stderr);
     }
-    std::fputs(RenderDeletedFiles(plan, session.err_style()).c_str(), stderr);
-    if (!Confirm(absl::StrCat("Delete these files of ", id, "?"))) {
+    absl::StatusOr<bool> yes = Confirm(
+        absl::StrCat("Delete these files of ", id, "?"),
+        absl::StrCat("delete ", id, " (", FormatBytes(plan.freed_bytes()), ")"),
+        absl::StrCat("llorch-pool models delete ", id, " --force"));
+    if (!yes.ok()) return session.Fail(yes.status());
+    if (!*yes) {
       std::fputs("Nothing deleted.\n", stderr);
       return kExitFailed;
     }

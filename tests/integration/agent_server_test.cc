@@ -11,8 +11,8 @@
 #include <fstream>
 
 #include "llorch/pool/v1/agent.grpc.pb.h"
-#include "llorch/pool/v1/git.grpc.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
+#include "llorch/pool/v1/worker.grpc.pb.h"
 #include "tests/support/grpc_probe.h"
 #include "tests/support/run_command.h"
 #include "tests/support/test_agent.h"
@@ -130,12 +130,12 @@ TEST_F(AgentServerTest, ReflectionListsEveryService) {
 }
 
 TEST_F(AgentServerTest, LaterReleaseRpcsAreUnimplementedAndNameTheCommand) {
-  v1::GitStatus status_response;
+  v1::ListWorkersResponse workers;
   grpc::ClientContext context;
-  grpc::Status status = v1::GitService::NewStub(socket_channel_)
-                            ->GetStatus(&context, v1::GetStatusRequest(), &status_response);
+  grpc::Status status = v1::WorkerService::NewStub(socket_channel_)
+                            ->ListWorkers(&context, v1::ListWorkersRequest(), &workers);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(status.error_message(), "`llorch-pool git status` is not available yet in this agent");
+  EXPECT_EQ(status.error_message(), "`llorch-pool worker list` is not available yet in this agent");
   v1::RpcStatus details;
   ASSERT_TRUE(details.ParseFromString(status.error_details()));
   ASSERT_EQ(details.details_size(), 1);

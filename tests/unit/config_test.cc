@@ -241,7 +241,7 @@ TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
                               "download.backend", "download.hf_command",
                               "download.connections", "download.parallel_min_mib",
                               "download.stall_timeout_seconds", "download.max_attempts",
-                              "convert.python"}));
+                              "git.pull_mode", "git.sync_branch", "convert.python"}));
   EXPECT_EQ(Config().origin.at("agent.listen"), "default");
 }
 
@@ -265,6 +265,9 @@ connections = 16
 parallel_min_mib = 128
 stall_timeout_seconds = 60
 max_attempts = 20
+[git]
+pull_mode = "ff-only"
+sync_branch = "release"
 [convert]
 python = "/usr/bin/python3.11"
 )");
@@ -286,6 +289,8 @@ python = "/usr/bin/python3.11"
   EXPECT_EQ(config->download.parallel_min_mib, 128);
   EXPECT_EQ(config->download.stall_timeout_seconds, 60);
   EXPECT_EQ(config->download.max_attempts, 20);
+  EXPECT_EQ(config->git.pull_mode, "ff-only");
+  EXPECT_EQ(config->git.sync_branch, "release");
   EXPECT_EQ(config->convert.python, "/usr/bin/python3.11");
   for (const std::string& key : ConfigKeys()) {
     EXPECT_EQ(config->origin.at(key), sources.system_file) << key;

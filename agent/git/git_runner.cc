@@ -1,0 +1,103 @@
+#include "agent/git/git_runner.h"
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/status.h"
+
+namespace llorch {
+
+std::string GitResult::LastError() const {
+  for (auto it = err.rbegin(); it != err.rend(); ++it) {
+    absl::string_view line = absl::StripAsciiWhitespace(*it);
+    if (line.empty()) continue;
+    for (absl::string_view prefix : {"fatal: ", "error: "}) {
+      if (absl::StartsWith(line, prefix)) line.remove_prefix(prefix.size());
+    }
+    return std::string(line);
+  }
+  return "";
+}
+
+GitRunner::GitRunner(GitOptions options) : options_(std::move(options)) {
+  options_.env["GIT_TERMINAL_PROMPT"] = "0";
+  options_.env["LC_ALL"] = "C";
+  options_.env["LANGUAGE"] = "";
+  // ssh would ask for a passphrase or host key on the terminal of a standalone CLI; fail instead.
+  if (std::getenv("GIT_SSH_COMMAND") == nullptr && !options_.env.count("GIT_SSH_COMMAND")) {
+    options_.env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes";
+  }
+}
+
+absl::StatusOr<GitResult> GitRunner::Run(const std::filesystem::path& dir,
+                                         const std::vector<std::string>& args, bool network,
+                                         const GitWatch& watch) const {
+  SubprocessOptions run;
+  run.argv = {options_.git, "-C", dir.string()};
+  run.argv.insert(run.argv.end(), args.begin(), args.end());
+  run.env = options_.env;
+  run.max_line_bytes = 1 << 20;  // porcelain lines are parsed whole
+  GitResult result;
+  std::vector<std::string> out_lines;
+  run.on_line = [&](const OutputLine& line) {
+    if (line.stream == OutputLine::Stream::kStdout) {
+      out_lines.emplace_back(line.text);
+    } else if (watch.on_line) {
+      watch.on_line(line);
+    }
+  };
+  const absl::Time deadline =
+      absl::Now() + (network ? options_.network_timeout : options_.local_timeout);
+  run.should_stop = [&] {
+    if (watch.cancelled && watch.cancelled()) {
+      result.cancelled = true;
+      return true;
+    }
+    if (absl::Now() >= deadline) {
+      result.timed_out = true;
+      return true;
+    }
+    return false;
+  };
+  absl::StatusOr<SubprocessResult> done = RunSubprocess(run);
+  if (!done.ok()) {
+    if (absl::IsNotFound(done.status())) {
+      return WithReason(WithHint(done.status(), "install git (`apt-get install git`)"),
+                        "GIT_MISSING");
+    }
+    return done.status();
+  }
+  result.exit_code = done->exit_code;
+  result.err = std::move(done->stderr_tail);
+  result.out = absl::StrJoin(out_lines, "\n");
+  return result;
+}
+
+absl::Status GitRunner::Failure(const std::filesystem::path& dir,
+                                const std::vector<std::string>& args, const GitResult& result) {
+  const std::string what = absl::StrCat("git ", absl::StrJoin(args, " "), " in ", dir.string());
+  if (result.cancelled) return absl::CancelledError(absl::StrCat(what, " cancelled"));
+  if (result.timed_out) {
+    return WithHint(absl::DeadlineExceededError(absl::StrCat(what, " took too long and was stopped")),
+                    "a network operation may be stuck on an unreachable remote; try it by hand "
+                    "to see git's own output");
+  }
+  const std::string error = result.LastError();
+  return absl::InternalError(absl::StrCat(what, " failed (exit ", result.exit_code, ")",
+                                          error.empty() ? "" : ": ", error));
+}
+
+absl::StatusOr<std::string> GitRunner::Output(const std::filesystem::path& dir,
+                                              const std::vector<std::string>& args, bool network,
+                                              const GitWatch& watch) const {
+  absl::StatusOr<GitResult> result = Run(dir, args, network, watch);
+  if (!result.ok()) return result.status();
+  if (!result->ok()) return Failure(dir, args, *result);
+  return std::move(result->out);
+}
+
+}  // namespace llorch
