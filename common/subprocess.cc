@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -227,6 +228,9 @@ absl::StatusOr<SubprocessResult> RunSubprocess(const SubprocessOptions& options)
   int fds[2] = {out_pipe[0], err_pipe[0]};
   LineSplitter* splitters[2] = {&out_lines, &err_lines};
 
+  // Readable once the child has exited, so its end wakes the loop at once (kernels before 5.3
+  // have none; then the exit is looked for every 10 ms).
+  int exit_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   bool reaped = false;
   bool killed = false;
   absl::Time exited_at, term_sent_at;
@@ -237,6 +241,7 @@ absl::StatusOr<SubprocessResult> RunSubprocess(const SubprocessOptions& options)
       int status = 0;
       if (waitpid(pid, &status, WNOHANG) == pid) {
         reaped = true;
+        CloseFd(&exit_fd);
         exited_at = absl::Now();
         if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
         if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
@@ -258,11 +263,13 @@ absl::StatusOr<SubprocessResult> RunSubprocess(const SubprocessOptions& options)
       next_tick = absl::Now() + options.poll_interval;
       if (!reaped) options.on_tick();
     }
-    pollfd polled[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};  // fd -1 is skipped
-    // With the pipes closed only the exit is awaited: look again soon.
-    const int timeout_ms =
-        pipes_open ? static_cast<int>(absl::ToInt64Milliseconds(options.poll_interval)) : 10;
-    const int ready = poll(polled, 2, std::max(timeout_ms, 1));
+    pollfd polled[3] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {exit_fd, POLLIN, 0}};
+    // fd -1 is skipped. Without a pidfd, with the pipes closed, only the exit is awaited: look
+    // again soon.
+    const int timeout_ms = pipes_open || exit_fd >= 0
+                               ? static_cast<int>(absl::ToInt64Milliseconds(options.poll_interval))
+                               : 10;
+    const int ready = poll(polled, 3, std::max(timeout_ms, 1));
     if (ready < 0 && errno != EINTR) {
       // Cannot happen with valid descriptors; stop reading but still reap the child.
       for (int i = 0; i < 2; ++i) {
@@ -286,6 +293,7 @@ absl::StatusOr<SubprocessResult> RunSubprocess(const SubprocessOptions& options)
     if (fds[i] >= 0) splitters[i]->Finish();
     CloseFd(&fds[i]);
   }
+  CloseFd(&exit_fd);
   // Whatever of a stopped child's group is still alive goes too.
   if (result.stopped) kill(-pid, SIGKILL);
   result.stderr_tail.assign(tail.begin(), tail.end());

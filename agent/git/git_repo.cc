@@ -179,8 +179,11 @@ absl::Status GitRepo::CheckBranchName(const std::string& branch) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<WorktreeStatus> GitRepo::WorktreeOf(const fs::path& dir) const {
-  absl::StatusOr<std::string> text = runner_.Output(dir, {"status", "--porcelain=v2", "--branch"});
+absl::StatusOr<WorktreeStatus> GitRepo::WorktreeOf(const fs::path& dir,
+                                                   bool submodule_content) const {
+  std::vector<std::string> args = {"status", "--porcelain=v2", "--branch"};
+  if (!submodule_content) args.push_back("--ignore-submodules=dirty");
+  absl::StatusOr<std::string> text = runner_.Output(dir, args);
   if (!text.ok()) return text.status();
   return ParseStatusV2(*text);
 }
@@ -250,8 +253,8 @@ absl::StatusOr<v1::Submodule> GitRepo::Submodule(const std::string& name) const 
 
 absl::StatusOr<v1::GitStatus> GitRepo::Status(bool include_files) const {
   if (absl::Status repo = CheckRepo(); !repo.ok()) return repo;
-  auto worktree =
-      InParallel<absl::StatusOr<WorktreeStatus>>([this] { return WorktreeOf(options_.root); });
+  auto worktree = InParallel<absl::StatusOr<WorktreeStatus>>(
+      [this] { return WorktreeOf(options_.root, /*submodule_content=*/false); });
   auto head = InParallel<absl::StatusOr<GitResult>>(
       [this] { return runner_.Run(options_.root, {"log", "-1", "--format=%H%x1f%s"}); });
   auto submodules =

@@ -74,7 +74,11 @@ class GitRepo {
 
  private:
   absl::StatusOr<std::string> Git(const std::vector<std::string>& args) const;
-  absl::StatusOr<WorktreeStatus> WorktreeOf(const std::filesystem::path& dir) const;
+  // `git status` of the checkout or a submodule at `dir`. Without submodule_content, changes
+  // inside submodules' work trees are left out (each submodule's own status says them; asking
+  // the superproject makes git visit every submodule again, one after another).
+  absl::StatusOr<WorktreeStatus> WorktreeOf(const std::filesystem::path& dir,
+                                            bool submodule_content = true) const;
   absl::StatusOr<std::vector<GitmodulesEntry>> Declared() const;
   absl::StatusOr<pool::v1::Submodule> Describe(const GitmodulesEntry& entry,
                                                const std::string& recorded_sha) const;

@@ -24,12 +24,13 @@ std::string GitResult::LastError() const {
 }
 
 GitRunner::GitRunner(GitOptions options) : options_(std::move(options)) {
-  options_.env["GIT_TERMINAL_PROMPT"] = "0";
-  options_.env["LC_ALL"] = "C";
-  options_.env["LANGUAGE"] = "";
+  // insert_or_assign rather than operator[]: GCC 12 at -O3 warns (-Wrestrict) on the latter.
+  options_.env.insert_or_assign("GIT_TERMINAL_PROMPT", "0");
+  options_.env.insert_or_assign("LC_ALL", "C");
+  options_.env.insert_or_assign("LANGUAGE", "");
   // ssh would ask for a passphrase or host key on the terminal of a standalone CLI; fail instead.
   if (std::getenv("GIT_SSH_COMMAND") == nullptr && !options_.env.count("GIT_SSH_COMMAND")) {
-    options_.env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes";
+    options_.env.insert_or_assign("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
   }
 }
 
