@@ -151,16 +151,22 @@ void AddGitCommands(CommandLine& cli) {
                  });
 
   auto status_name = std::make_shared<std::string>();
-  CLI::App* sub_status =
-      cli.AddCommand(submodules, "status", "One submodule's full status",
-                     "  llorch-pool git submodules status --name reference/llama.cpp\n",
-                     [status_name](Session& s) {
-                       v1::GetSubmoduleStatusRequest request;
-                       request.set_name(*status_name);
-                       return CallUnary<v1::GitService>(s, &Stub::GetSubmoduleStatus, request,
-                                                        Renderer<v1::Submodule>(RenderSubmodule));
-                     });
-  sub_status->add_option("--name", *status_name, "Submodule name in .gitmodules")->required();
+  CLI::App* sub_status = cli.AddCommand(
+      submodules, "status", "Every submodule's status, or one submodule's in full",
+      "  llorch-pool git submodules status\n"
+      "  llorch-pool git submodules status --name reference/llama.cpp\n",
+      [status_name](Session& s) {
+        if (status_name->empty()) {
+          return CallUnary<v1::GitService>(
+              s, &Stub::ListSubmodules, v1::ListSubmodulesRequest(),
+              Renderer<v1::ListSubmodulesResponse>(RenderSubmodules));
+        }
+        v1::GetSubmoduleStatusRequest request;
+        request.set_name(*status_name);
+        return CallUnary<v1::GitService>(s, &Stub::GetSubmoduleStatus, request,
+                                         Renderer<v1::Submodule>(RenderSubmodule));
+      });
+  sub_status->add_option("--name", *status_name, "Submodule name in .gitmodules (default: all)");
 
   auto update_names = std::make_shared<std::vector<std::string>>();
   auto update_all = std::make_shared<bool>(false);
