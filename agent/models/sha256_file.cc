@@ -47,6 +47,12 @@ std::string Digest::HexDigest() {
   return hex;
 }
 
+std::string Sha256Of(absl::string_view bytes) {
+  Digest sha256;
+  sha256.Update(bytes.data(), bytes.size());
+  return sha256.HexDigest();
+}
+
 absl::StatusOr<std::string> Sha256File(const std::string& path, const HashProgress& progress) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {

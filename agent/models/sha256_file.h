@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace llorch {
 
@@ -34,6 +35,9 @@ class Digest {
 // Called after each chunk with the bytes hashed so far; returning false stops the hashing,
 // which then fails with CANCELLED.
 using HashProgress = std::function<bool(uint64_t bytes_done)>;
+
+// Lower-case hex SHA-256 of `bytes`.
+std::string Sha256Of(absl::string_view bytes);
 
 // Lower-case hex SHA-256 of the file at `path`. NotFound when it does not exist.
 absl::StatusOr<std::string> Sha256File(const std::string& path, const HashProgress& progress = {});

@@ -24,12 +24,6 @@ constexpr uint64_t kSize = 8 << 20;
 constexpr char kRepo[] = "owner/Tiny-GGUF";
 constexpr char kFile[] = "tiny.Q4_K_M.gguf";
 
-std::string Sha256Of(const std::string& bytes) {
-  Digest sha256;
-  sha256.Update(bytes.data(), bytes.size());
-  return sha256.HexDigest();
-}
-
 class DownloadE2eTest : public ::testing::Test {
  protected:
   DownloadE2eTest() : content_(GgufFileOfSize(kSize, 11)) {

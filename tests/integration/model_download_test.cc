@@ -30,12 +30,6 @@ using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
-std::string Sha256Of(const std::string& bytes) {
-  Digest sha256;
-  sha256.Update(bytes.data(), bytes.size());
-  return sha256.HexDigest();
-}
-
 class DownloadTest : public ::testing::Test {
  protected:
   static constexpr uint64_t kSize = 3 << 20;

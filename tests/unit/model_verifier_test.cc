@@ -29,6 +29,7 @@ TEST(Sha256FileTest, MatchesKnownDigests) {
   EXPECT_EQ(*Sha256File(temp.path() + "/abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(Sha256File(temp.path() + "/missing").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Sha256Of("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(Sha256FileTest, StopsWhenProgressSaysSo) {
