@@ -132,16 +132,14 @@ int RunOperation(Session& session, const OperationStarter& start, const ResultHa
   }
   if (!status.ok()) return session.Fail(status);
   if (final_event.has_error()) {
-    const v1::RpcStatus& error = final_event.error();
-    const bool cancelled = final_event.state() == v1::OPERATION_STATE_CANCELLED;
-    // Not by this client (that was handled above): say so, or the stop looks like a failure.
-    const std::string message =
-        cancelled ? absl::StrCat("operation ", final_event.operation_id(),
-                                 " was cancelled, not by this client: ", error.message())
-                  : error.message();
-    session.Fail(grpc::Status(static_cast<grpc::StatusCode>(error.code()), message,
-                              error.SerializeAsString()));
-    return cancelled ? kExitInterrupted : kExitFailed;
+    ClientError error = FromOperationError(final_event.error());
+    if (final_event.state() == v1::OPERATION_STATE_CANCELLED) {
+      // Not by this client (that was handled above): say so, or the stop looks like a failure.
+      error.message = absl::StrCat("operation ", final_event.operation_id(),
+                                   " was cancelled, not by this client: ", error.message);
+      error.exit_code = kExitInterrupted;
+    }
+    return ReportError(error, session.err_style());
   }
   if (!final_event.has_result()) return kExitOk;
   return (on_result ? on_result : PrintOperationResult)(final_event.result(), session);

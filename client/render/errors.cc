@@ -3,7 +3,6 @@
 #include <cstdio>
 
 #include "common/status.h"
-#include "llorch/pool/v1/common.pb.h"
 
 namespace llorch {
 
@@ -22,6 +21,29 @@ int ExitCodeFor(absl::StatusCode code) {
   }
 }
 
+namespace {
+
+// The ErrorHint among `status`'s details, into `error`.
+void TakeHint(const pool::v1::RpcStatus& status, ClientError* error) {
+  for (const auto& any : status.details()) {
+    pool::v1::ErrorHint hint;
+    if (any.UnpackTo(&hint)) {
+      error->hint = hint.hint();
+      error->reason = hint.reason();
+    }
+  }
+}
+
+}  // namespace
+
+ClientError FromOperationError(const pool::v1::RpcStatus& status) {
+  ClientError error;
+  error.message = status.message().empty() ? "the operation failed without a message"
+                                           : status.message();
+  TakeHint(status, &error);
+  return error;
+}
+
 ClientError FromGrpcStatus(const grpc::Status& status) {
   ClientError error;
   error.message = status.error_message();
@@ -29,13 +51,7 @@ ClientError FromGrpcStatus(const grpc::Status& status) {
   error.exit_code = ExitCodeFor(code);
   pool::v1::RpcStatus details;
   if (!status.error_details().empty() && details.ParseFromString(status.error_details())) {
-    for (const auto& any : details.details()) {
-      pool::v1::ErrorHint hint;
-      if (any.UnpackTo(&hint)) {
-        error.hint = hint.hint();
-        error.reason = hint.reason();
-      }
-    }
+    TakeHint(details, &error);
   }
   // An UNAVAILABLE without our details comes from the transport, not from a service.
   if (code == absl::StatusCode::kUnavailable && error.reason.empty()) {

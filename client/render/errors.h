@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "client/render/style.h"
+#include "llorch/pool/v1/common.pb.h"
 
 namespace llorch {
 
@@ -31,6 +32,9 @@ struct ClientError {
 ClientError FromGrpcStatus(const grpc::Status& status);
 // The same for an error raised inside the client (config, connection, arguments).
 ClientError FromStatus(const absl::Status& status);
+// The error an operation ended with (its final event): the agent's own account of the work, so
+// never taken for an unreachable agent, whatever its code. Exit code 1.
+ClientError FromOperationError(const pool::v1::RpcStatus& status);
 
 // Prints the error (and hint) to stderr and returns its exit code.
 int ReportError(const ClientError& error, const Style& stderr_style);

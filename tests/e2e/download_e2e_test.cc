@@ -128,6 +128,17 @@ TEST_F(DownloadE2eTest, AFileTheHubDoesNotHaveIsAnActionableError) {
   EXPECT_THAT(result.err, HasSubstr("hint: the catalog marks ghost unverified"));
 }
 
+TEST_F(DownloadE2eTest, AHubThatKeepsFailingEndsInItsOwnErrorNotInAnUnreachableAgent) {
+  WriteFileBytes(env_.Path("config/llorch/pool.toml"), "[download]\nmax_attempts = 2\n");
+  hub_.SetFaults({.error_count = 1000, .error_status = 503});
+  CommandResult result = env_.Run({"models", "download", "tiny"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("error: cannot reach the Hub at " + hub_.endpoint()));
+  EXPECT_THAT(result.err, HasSubstr("HTTP 503 (gave up after 2 attempts in a row)"));
+  EXPECT_THAT(result.err, ::testing::Not(HasSubstr("cannot reach the agent")));
+  EXPECT_THAT(result.err, HasSubstr("hint: check the network"));
+}
+
 TEST_F(DownloadE2eTest, AnAgentKilledMidDownloadResumesAfterRestart) {
   hub_.SetFaults({.bytes_per_second_per_connection = 2 << 20});  // 4 s for the file
   const std::string socket = env_.Path("run/agent.sock");
