@@ -90,6 +90,9 @@ CLI::App* CommandLine::AddCommand(CLI::App* parent, const std::string& name,
                                   const std::string& description, const std::string& examples,
                                   Action action) {
   CLI::App* command = AddGroup(parent, name, description, examples);
+  command->footer(absl::StrCat(
+      command->get_footer(), "\nGlobal options (--agent, -o json, -q, -v, --no-color, ...) work\n"
+      "here too; `llorch-pool --help` lists them."));
   command->callback([this, action = std::move(action)] { action_ = action; });
   return command;
 }
@@ -114,7 +117,8 @@ int CommandLine::Run(int argc, const char* const* argv) {
   CLI::App* selected = DeepestSelected(&app_);
   if (!action_) {
     // A group without its subcommand: show what it offers.
-    std::fprintf(stderr, "%s", selected->help().c_str());
+    // help() names the command from `prev`, the path of its parent ("llorch-pool git").
+    std::fprintf(stderr, "%s", selected->help(CommandPath(selected->get_parent())).c_str());
     ClientError error;
     error.message = absl::StrCat("`", CommandPath(selected), "` needs a subcommand");
     error.exit_code = kExitUsage;
