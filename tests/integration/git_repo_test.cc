@@ -151,6 +151,12 @@ TEST_F(GitRepoTest, PullBringsTheCommitsAndMovesTheSubmodulesAlong) {
   EXPECT_EQ(Head(clone_ + "/reference/alpha"), alpha_tip);
   EXPECT_THAT(testing::LogTexts(op_, v1::LogLine::STREAM_AGENT),
               Contains("git pull --rebase --progress --no-recurse-submodules"));
+  // git's own progress ("Receiving objects: 100% (3/3)") became operation progress.
+  std::vector<v1::Progress> fetch = testing::ProgressOf(op_, "fetch");
+  ASSERT_FALSE(fetch.empty());
+  EXPECT_EQ(fetch.back().unit(), v1::PROGRESS_UNIT_ITEMS);
+  EXPECT_EQ(fetch.back().done(), fetch.back().total());
+  EXPECT_FALSE(fetch.back().current_item().empty());
 
   absl::StatusOr<v1::GitPullResult> again = Repo().Pull(v1::PULL_MODE_FF_ONLY, op_);
   ASSERT_TRUE(again.ok()) << again.status();
