@@ -1,15 +1,15 @@
 #include "agent/models/file_download.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "agent/models/partial_data.h"
 #include "agent/models/sha256_file.h"
 #include "common/atomic_file.h"
 #include "common/status.h"
@@ -35,9 +36,17 @@ constexpr size_t kHashBlockBytes = 256 << 10;  // as in sha256_file.cc: stays in
 constexpr uint64_t kWritebackBytes = 64 << 20;
 constexpr int kMaxUrlRefreshes = 3;  // in a row, for one part
 constexpr uint64_t kAlignBytes = 64 << 10;
-constexpr size_t kWriteBytes = 1 << 20;  // body bytes are written in pieces this big
-// How far the bytes on disk may run ahead of the hash. Beyond it, every part but the one the
-// hash waits for pauses: on a link faster than the hash, receiving ahead only moves the hashing
+// Body bytes are written in chunks this big: direct writes of 1 MiB took a quarter longer per
+// GiB than of 4 MiB, and 8 MiB chunks fall out of the CPU's cache before they are hashed.
+constexpr size_t kWriteBytes = 4 << 20;
+// Received chunks this close ahead of the hashed prefix stay in memory for the hash (more and
+// they no longer fit the cache: hashing bytes from memory costs half as much again); those
+// further ahead it reads back from disk.
+constexpr uint64_t kHashWindowBytes = 16 << 20;
+// Chunks received but not yet written; beyond, the workers wait for the disk.
+constexpr size_t kWriteQueueChunks = 8;
+// How far the bytes on disk may run ahead of the hash. Beyond it, every part but the one
+// continuing the hashed prefix pauses: on a link faster than the hash, receiving ahead only moves the hashing
 // to the end (and, for a file larger than the page cache, back to the disk), and the paused
 // connections leave the CPU to the hash.
 constexpr uint64_t kMaxUnhashedBytes = 256 << 20;
@@ -102,29 +111,16 @@ bool Fits(const SavedState& state, const PartialFile& partial, const RemoteFile&
          static_cast<uint64_t>(info.st_size) == file.size;
 }
 
-absl::Status ErrnoStatus(int error, absl::string_view what, const fs::path& path) {
-  const std::string message = absl::StrCat(what, " ", path.string(), ": ", std::strerror(error));
-  if (error == ENOSPC || error == EDQUOT) {
-    return WithHint(absl::ResourceExhaustedError(message),
-                    "free space on the models volume (`llorch-pool models du` shows what is "
-                    "there), then run the download again: it resumes");
-  }
-  return absl::InternalError(message);
-}
-
 class Fetcher {
  public:
   Fetcher(const HubClient& hub, const RemoteFile& file, const PartialFile& partial,
           const FetchOptions& options, const FetchHooks& hooks)
       : hub_(hub), file_(file), partial_(partial), options_(options), hooks_(hooks) {}
 
-  ~Fetcher() {
-    if (fd_ >= 0) close(fd_);
-  }
-
   absl::StatusOr<FetchResult> Run() {
     if (absl::Status status = Open(); !status.ok()) return status;
     std::thread hasher([this] { Hash(); });
+    std::thread writer([this] { WriteOut(); });
     std::vector<std::thread> workers;
     size_t missing_parts = 0;
     for (size_t i = 0; i < layout_.parts(); ++i) {
@@ -165,6 +161,12 @@ class Fetcher {
       }
     });
     for (std::thread& worker : workers) worker.join();
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      receiving_done_ = true;
+      to_write_.notify_one();
+    }
+    writer.join();
     absl::Status error = Error();
     if (error.ok() && Stopping()) error = absl::CancelledError("download cancelled");
     if (!error.ok()) stop_.store(true);
@@ -188,12 +190,16 @@ class Fetcher {
     if (saved && Fits(*saved, partial_, file_)) {
       layout_ = saved->layout;
       done_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
+      received_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
       for (size_t i = 0; i < layout_.parts(); ++i) {
         done_[i] = saved->done[i];
+        received_[i] = saved->done[i];
         kept_ += saved->done[i];
       }
-      fd_ = open(partial_.data.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-      if (fd_ < 0) return ErrnoStatus(errno, "cannot open", partial_.data);
+      absl::StatusOr<std::unique_ptr<PartialData>> data =
+          PartialData::Open(partial_.data, options_.direct_io);
+      if (!data.ok()) return data.status();
+      data_ = *std::move(data);
       if (kept_ > 0) {
         Log(absl::StrCat("resuming: ", kept_, " of ", file_.size, " bytes of ", file_.path,
                          " are already here"));
@@ -206,24 +212,16 @@ class Fetcher {
       DiscardPartial(partial_);
       layout_ = Layout{file_.size, ChoosePartBytes(file_.size, options_)};
       done_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
-      for (size_t i = 0; i < layout_.parts(); ++i) done_[i] = 0;
+      received_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
+      for (size_t i = 0; i < layout_.parts(); ++i) done_[i] = received_[i] = 0;
       fs::create_directories(partial_.data.parent_path(), ec);
-      fd_ = open(partial_.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-      if (fd_ < 0) return ErrnoStatus(errno, "cannot create", partial_.data);
-      // Reserving the space up front: a full disk fails now, not after hours of downloading.
-      if (file_.size > 0 && fallocate(fd_, 0, 0, static_cast<off_t>(file_.size)) != 0) {
-        const int error = errno;
-        if (error != EOPNOTSUPP && error != ENOSYS) {
-          absl::Status status = ErrnoStatus(error, "cannot reserve space for", partial_.data);
-          close(fd_);
-          fd_ = -1;
-          DiscardPartial(partial_);
-          return status;
-        }
-        if (ftruncate(fd_, static_cast<off_t>(file_.size)) != 0) {
-          return ErrnoStatus(errno, "cannot size", partial_.data);
-        }
+      absl::StatusOr<std::unique_ptr<PartialData>> data =
+          PartialData::Create(partial_.data, file_.size, options_.direct_io);
+      if (!data.ok()) {
+        DiscardPartial(partial_);
+        return data.status();
       }
+      data_ = *std::move(data);
     }
     url_ = file_.url;
     return SaveState();
@@ -246,7 +244,7 @@ class Fetcher {
     if (!hooks_.on_progress) return;
     FetchProgress progress;
     progress.size = layout_.size;
-    progress.present = Present();
+    progress.present = Sum(received_);
     progress.fetched = fetched_.load();
     progress.hashed = hashed_.load();
     hooks_.on_progress(progress);
@@ -295,21 +293,21 @@ class Fetcher {
                      status.message()));
   }
 
-  // A worker's body bytes of one part not yet on disk. libcurl hands over at most 16 KiB per
-  // callback; a pwrite for each cost a tenth of a fast download's system time.
+  // A worker's body bytes of one part not yet on disk, in a buffer aligned for O_DIRECT.
+  // libcurl hands over at most its buffer size per callback; writing in whole chunks keeps the
+  // writes few, large and aligned.
   struct PendingBytes {
     size_t part = 0;
-    std::string bytes;
+    std::shared_ptr<Chunk> chunk;
   };
 
   void Work() {
     HttpConnection connection;
     PendingBytes pending;
-    pending.bytes.reserve(kWriteBytes + (64 << 10));
     while (!Stopping()) {
       const size_t part = next_part_.fetch_add(1);
       if (part >= layout_.parts()) break;
-      if (done_[part].load() == layout_.length(part)) continue;
+      if (received_[part].load() == layout_.length(part)) continue;
       if (absl::Status status = FetchPart(connection, part, pending); !status.ok()) {
         Fail(std::move(status));
         break;
@@ -325,9 +323,9 @@ class Fetcher {
     const uint64_t length = layout_.length(part);
     int refreshes = 0;
     int empty_answers = 0;
-    while (done_[part].load() < length) {
+    while (received_[part].load() < length) {
       uint64_t generation = 0;
-      uint64_t mark = done_[part].load();
+      uint64_t mark = received_[part].load();
       const uint64_t before = mark;
       absl::StatusOr<HttpResponse> response = PerformWithRetries(
           connection,
@@ -336,7 +334,7 @@ class Fetcher {
             HttpRequest request;
             std::tie(request.url, generation) = Url();
             request.headers = hub_.HeadersFor(request.url);
-            request.range = absl::StrCat(start + done_[part].load(), "-", start + length - 1);
+            request.range = absl::StrCat(start + received_[part].load(), "-", start + length - 1);
             request.on_body = [this, part, &pending](long status, const char* data,
                                                      size_t size) {
               return Write(pending, part, status, data, size);
@@ -352,7 +350,7 @@ class Fetcher {
           },
           [&] {
             Flush(pending);
-            const uint64_t now = done_[part].load();
+            const uint64_t now = received_[part].load();
             const bool moved = now != mark;
             mark = now;
             return moved;
@@ -365,7 +363,7 @@ class Fetcher {
       const long status = response->status;
       const bool whole_file = status == 200 && start == 0 && before == 0 && length == layout_.size;
       if (status == 206 || whole_file) {
-        if (done_[part].load() == before && ++empty_answers >= hub_.options().retry.max_attempts) {
+        if (received_[part].load() == before && ++empty_answers >= hub_.options().retry.max_attempts) {
           return absl::UnavailableError(absl::StrCat("the server sends no bytes of ", file_.path,
                                                      " from byte ", start + before));
         }
@@ -390,7 +388,7 @@ class Fetcher {
         return absl::FailedPreconditionError(
             absl::StrCat("the download server has fewer bytes of ", file_.path, " than the ",
                          file_.size, " the Hub announced (HTTP 416 for byte ",
-                         start + done_[part].load(), ")"));
+                         start + received_[part].load(), ")"));
       }
       return absl::UnavailableError(absl::StrCat("unexpected HTTP ", status, " for ", file_.path,
                                                  " from ", UrlForDisplay(Url().first)));
@@ -400,8 +398,9 @@ class Fetcher {
 
   // Takes body bytes of `part`; false (with the error recorded) when they cannot be used.
   bool Write(PendingBytes& pending, size_t part, long status, const char* data, size_t size) {
-    // Only this thread writes this part, so done_ cannot move under it.
-    const uint64_t done = done_[part].load(std::memory_order_relaxed) + pending.bytes.size();
+    // Only this thread receives this part, so received_ cannot move under it.
+    const size_t buffered = pending.chunk ? pending.chunk->size : 0;
+    const uint64_t done = received_[part].load(std::memory_order_relaxed) + buffered;
     // A 200 is the whole file from its first byte: only right where that is what was asked.
     if (status != 206 && !(status == 200 && part == 0 && done == 0 &&
                            layout_.length(0) == layout_.size)) {
@@ -416,52 +415,99 @@ class Fetcher {
       return false;
     }
     pending.part = part;
-    pending.bytes.append(data, size);
-    return pending.bytes.size() < kWriteBytes || Flush(pending);
-  }
-
-  // Writes the pending bytes in place and counts them as present; false (with the error
-  // recorded) when they cannot be written.
-  bool Flush(PendingBytes& pending) {
-    if (pending.bytes.empty()) return true;
-    const size_t part = pending.part;
-    WaitForTheHash(part);
-    const uint64_t done = done_[part].load(std::memory_order_relaxed);
-    uint64_t offset = layout_.start(part) + done;
-    const char* data = pending.bytes.data();
-    for (size_t left = pending.bytes.size(); left > 0;) {
-      const ssize_t written = pwrite(fd_, data, left, static_cast<off_t>(offset));
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) {
-        Fail(ErrnoStatus(written < 0 ? errno : EIO, "cannot write", partial_.data));
-        pending.bytes.clear();
-        return false;
-      }
-      data += written;
-      offset += static_cast<uint64_t>(written);
-      left -= static_cast<size_t>(written);
+    fetched_.fetch_add(size, std::memory_order_relaxed);
+    while (size > 0) {
+      if (!pending.chunk) pending.chunk = chunks_.Acquire();
+      Chunk& chunk = *pending.chunk;
+      const size_t taken = std::min(size, chunk.capacity() - chunk.size);
+      std::memcpy(chunk.data() + chunk.size, data, taken);
+      chunk.size += taken;
+      data += taken;
+      size -= taken;
+      if (chunk.size == chunk.capacity() && !Flush(pending)) return false;
     }
-    done_[part].store(done + pending.bytes.size(), std::memory_order_release);
-    fetched_.fetch_add(pending.bytes.size(), std::memory_order_relaxed);
-    pending.bytes.clear();
-    data_arrived_.notify_one();
     return true;
   }
 
-  // Pauses the worker of `part` while the bytes written run too far ahead of the hash, unless
-  // `part` is the one the hash waits for (pausing it would wait forever).
-  void WaitForTheHash(size_t part) {
-    while (part != hash_frontier_part_.load(std::memory_order_acquire) && !Stopping() &&
-           Present() - hashed_.load(std::memory_order_acquire) > kMaxUnhashedBytes) {
-      std::unique_lock<std::mutex> lock(hash_mu_);
+  // Queues the pending bytes for the writer (waiting while it is kWriteQueueChunks behind);
+  // false when the fetch is stopping.
+  bool Flush(PendingBytes& pending) {
+    if (!pending.chunk || pending.chunk->size == 0) return true;
+    const size_t part = pending.part;
+    const uint64_t offset = layout_.start(part) + received_[part].load(std::memory_order_relaxed);
+    WaitForTheHash(part, offset, offset + pending.chunk->size);
+    std::unique_lock<std::mutex> lock(write_mu_);
+    while (write_queue_.size() >= kWriteQueueChunks && !Stopping()) {
+      written_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+    if (Stopping()) {
+      pending.chunk->size = 0;
+      return false;
+    }
+    pending.chunk->offset = offset;
+    received_[part].fetch_add(pending.chunk->size, std::memory_order_relaxed);
+    std::shared_ptr<Chunk> chunk = std::move(pending.chunk);
+    write_queue_.push_back({part, chunk});
+    to_write_.notify_one();
+    lock.unlock();
+    OfferToTheHash(std::move(chunk));
+    return true;
+  }
+
+  // The writer thread: writes the queued chunks in order and counts them as present; until the
+  // workers are done and the queue is empty, or a write fails. Writing here lets the workers
+  // receive while the disk writes.
+  void WriteOut() {
+    while (true) {
+      WriteJob job;
+      {
+        std::unique_lock<std::mutex> lock(write_mu_);
+        to_write_.wait(lock, [this] { return !write_queue_.empty() || receiving_done_; });
+        if (write_queue_.empty()) return;
+        job = std::move(write_queue_.front());
+        write_queue_.pop_front();
+        written_.notify_all();
+      }
+      if (absl::Status status = data_->Write(*job.chunk); !status.ok()) {
+        Fail(std::move(status));
+        return;
+      }
+      done_[job.part].fetch_add(job.chunk->size, std::memory_order_release);
+      { std::lock_guard<std::mutex> lock(hash_mu_); }  // the hash does not miss the wake-up
+      data_arrived_.notify_one();
+    }
+  }
+
+  // Pauses the worker of `part`, about to queue the bytes [offset, end), while it runs too far
+  // ahead of the hash. The part that continues the bytes received without a gap from the hashed
+  // prefix on, near the hash, keeps within kHashWindowBytes of it: its bytes go to the hash from
+  // memory, while still in the CPU's cache. (It never waits for anything but the hash, and the
+  // hash never waits for it: all the bytes before it are there. Far ahead, as while the hash
+  // reads back what an earlier fetch kept, it goes on.) Every other part pauses while the bytes
+  // on disk run kMaxUnhashedBytes ahead.
+  void WaitForTheHash(size_t part, uint64_t offset, uint64_t end) {
+    auto too_far = [&] {
+      const uint64_t hashed = hashed_.load(std::memory_order_acquire);
+      size_t continuing = static_cast<size_t>(hashed / layout_.part_bytes);
+      while (continuing < layout_.parts() &&
+             received_[continuing].load(std::memory_order_relaxed) == layout_.length(continuing)) {
+        ++continuing;
+      }
+      const uint64_t window_end = hashed + kHashWindowBytes;
+      if (part == continuing) return offset <= window_end && end > window_end;
+      return Sum(done_) > hashed + kMaxUnhashedBytes;
+    };
+    std::unique_lock<std::mutex> lock(hash_mu_);
+    while (!Stopping() && too_far()) {
       hash_advanced_.wait_for(lock, std::chrono::milliseconds(20));
     }
   }
 
-  uint64_t Present() const {
-    uint64_t present = 0;
-    for (size_t i = 0; i < layout_.parts(); ++i) present += done_[i].load(std::memory_order_relaxed);
-    return present;
+  // Of done_ or received_: the bytes over all parts.
+  uint64_t Sum(const std::unique_ptr<std::atomic<uint64_t>[]>& per_part) const {
+    uint64_t sum = 0;
+    for (size_t i = 0; i < layout_.parts(); ++i) sum += per_part[i].load(std::memory_order_relaxed);
+    return sum;
   }
 
   std::pair<std::string, uint64_t> Url() const {
@@ -489,44 +535,81 @@ class Fetcher {
     return absl::OkStatus();
   }
 
-  // Hashes the contiguous prefix as it grows, reading back what the workers wrote.
+  // Hands the just received `chunk` to the hash as well when it lies within kHashWindowBytes
+  // of the hashed prefix: the hash then reads nothing back, and hashes the bytes while they are
+  // still in the CPU's cache (further behind, hashing them costs half as much again).
+  void OfferToTheHash(std::shared_ptr<Chunk> chunk) {
+    if (chunk->offset >= hashed_.load(std::memory_order_acquire) + kHashWindowBytes) return;
+    std::lock_guard<std::mutex> lock(hash_mu_);
+    const uint64_t offset = chunk->offset;
+    for_the_hash_.emplace(offset, std::move(chunk));
+    data_arrived_.notify_one();
+  }
+
+  // The waiting chunk holding byte `offset`, if any; those wholly before it are dropped.
+  std::shared_ptr<Chunk> TakeForTheHash(uint64_t offset) {
+    std::lock_guard<std::mutex> lock(hash_mu_);
+    while (!for_the_hash_.empty() && for_the_hash_.begin()->first <= offset) {
+      std::shared_ptr<Chunk> chunk = std::move(for_the_hash_.begin()->second);
+      for_the_hash_.erase(for_the_hash_.begin());
+      if (chunk->offset + chunk->size > offset) return chunk;
+    }
+    return nullptr;
+  }
+
+  // Hashes the contiguous prefix as it grows: from the chunks handed over, else reading back
+  // what the workers wrote.
   void Hash() {
     Digest sha256;
     std::vector<char> buffer(kHashBlockBytes);
     uint64_t hashed = 0;
     uint64_t written_back = 0;
     size_t first_incomplete = 0;
-    while (hashed < layout_.size && !stop_.load()) {
+    // The end of the bytes on disk from the start of the file.
+    auto end_on_disk = [&] {
       while (first_incomplete < layout_.parts() &&
              done_[first_incomplete].load(std::memory_order_acquire) ==
                  layout_.length(first_incomplete)) {
         ++first_incomplete;
       }
-      hash_frontier_part_.store(first_incomplete, std::memory_order_release);
-      const uint64_t end =
-          first_incomplete < layout_.parts()
-              ? layout_.start(first_incomplete) +
-                    done_[first_incomplete].load(std::memory_order_acquire)
-              : layout_.size;
-      if (end <= hashed) {
+      return first_incomplete < layout_.parts()
+                 ? layout_.start(first_incomplete) +
+                       done_[first_incomplete].load(std::memory_order_acquire)
+                 : layout_.size;
+    };
+    while (hashed < layout_.size && !stop_.load()) {
+      if (std::shared_ptr<Chunk> chunk = TakeForTheHash(hashed)) {
+        const size_t skip = static_cast<size_t>(hashed - chunk->offset);
+        sha256.Update(chunk->data() + skip, chunk->size - skip);
+        hashed = chunk->offset + chunk->size;
+      } else if (const uint64_t end = end_on_disk(); end > hashed) {
+        const size_t size =
+            static_cast<size_t>(std::min<uint64_t>(end - hashed, buffer.size()));
+        absl::StatusOr<size_t> n = data_->Read(buffer.data(), size, hashed);
+        if (!n.ok() || *n == 0) {
+          Fail(n.ok() ? absl::DataLossError(absl::StrCat(partial_.data.string(),
+                                                         " is shorter than its state says"))
+                      : n.status());
+          break;
+        }
+        sha256.Update(buffer.data(), *n);
+        hashed += *n;
+      } else {
         std::unique_lock<std::mutex> lock(hash_mu_);
-        data_arrived_.wait_for(lock, std::chrono::milliseconds(20));
+        data_arrived_.wait_for(lock, std::chrono::milliseconds(20), [&] {
+          return stop_.load() ||
+                 (!for_the_hash_.empty() && for_the_hash_.begin()->first <= hashed) ||
+                 end_on_disk() > hashed;
+        });
         continue;
       }
-      const size_t size = static_cast<size_t>(std::min<uint64_t>(end - hashed, buffer.size()));
-      const ssize_t n = pread(fd_, buffer.data(), size, static_cast<off_t>(hashed));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        Fail(ErrnoStatus(n < 0 ? errno : EIO, "cannot read back", partial_.data));
-        break;
+      {
+        std::lock_guard<std::mutex> lock(hash_mu_);  // no worker misses the wake-up
+        hashed_.store(hashed, std::memory_order_release);
       }
-      sha256.Update(buffer.data(), static_cast<size_t>(n));
-      hashed += static_cast<uint64_t>(n);
-      hashed_.store(hashed, std::memory_order_release);
       hash_advanced_.notify_all();
       if (hashed - written_back >= kWritebackBytes) {
-        sync_file_range(fd_, static_cast<off_t>(written_back),
-                        static_cast<off_t>(hashed - written_back), SYNC_FILE_RANGE_WRITE);
+        data_->StartWriteback(written_back, hashed - written_back);
         written_back = hashed;
       }
     }
@@ -544,8 +627,11 @@ class Fetcher {
 
   Layout layout_;
   std::unique_ptr<std::atomic<uint64_t>[]> done_;  // per part: bytes written from its start
+  // Per part: bytes received from its start, written or queued for the writer.
+  std::unique_ptr<std::atomic<uint64_t>[]> received_;
   uint64_t kept_ = 0;
-  int fd_ = -1;
+  std::unique_ptr<PartialData> data_;
+  ChunkPool chunks_{kWriteBytes};
   bool state_error_said_ = false;  // main thread only
   bool worker_count_settled_ = false;  // main thread only: no more workers will be added
   std::atomic<size_t> next_part_{0};
@@ -562,12 +648,22 @@ class Fetcher {
   std::string url_;
   uint64_t url_generation_ = 0;
 
+  struct WriteJob {
+    size_t part = 0;
+    std::shared_ptr<Chunk> chunk;
+  };
+  std::mutex write_mu_;  // guards what follows, up to log_mu_
+  std::condition_variable to_write_;
+  std::condition_variable written_;
+  std::deque<WriteJob> write_queue_;
+  bool receiving_done_ = false;
+
   std::mutex log_mu_;
   std::mutex refresh_mu_;
-  std::mutex hash_mu_;  // only for waiting on data_arrived_ and hash_advanced_
+  std::mutex hash_mu_;  // guards for_the_hash_; and for waiting on the two below
+  std::map<uint64_t, std::shared_ptr<Chunk>> for_the_hash_;  // by offset
   std::condition_variable data_arrived_;
   std::condition_variable hash_advanced_;
-  std::atomic<size_t> hash_frontier_part_{0};  // the first part not yet complete
 };
 
 }  // namespace

@@ -11,13 +11,18 @@
 // hashes the kept prefix again, reading it back while the missing parts download.
 //
 // Parts are handed out in file order to up to `connections` workers (see FetchOptions::ramp_up),
-// each with its own keep-alive connection; a hashing thread follows the contiguous prefix, so when the last byte arrives
-// little is left to hash. When the bytes on disk run more than 256 MiB ahead of the hash (a link
-// faster than SHA-256 on a busy CPU), the workers pause, except the one the hash waits for: the
-// download then goes at the hash's pace instead of leaving the hashing for the end. Failed
-// requests are retried as the Hub client's RetryPolicy says (a request that moved data starts
-// the count over); a stall (no byte for stall_timeout) reconnects; a 401/403 from the CDN (its
-// signed URL expired) asks the Hub again, and a changed etag there means the file changed.
+// each with its own keep-alive connection. A worker gathers body bytes in 4 MiB chunks and
+// queues them to one writer thread, so it goes on receiving while the disk writes (past the page
+// cache where it can: partial_data.h). A hashing thread follows the contiguous prefix: chunks
+// just received next to it it hashes from memory, while they are still in the CPU's cache;
+// anything else it reads back. The worker continuing the prefix runs at most 16 MiB ahead of
+// the hash; the others pause while the bytes on disk run more than 256 MiB ahead of it (a link
+// faster than SHA-256 on a busy CPU), so the download goes at the hash's pace instead of leaving
+// the hashing for the end. In memory: a chunk per connection, at most 8 queued for the disk and
+// 16 MiB waiting for the hash (80 MiB with 8 connections). Failed requests are retried as the
+// Hub client's RetryPolicy says (a request that moved data starts the count over); a stall (no
+// byte for stall_timeout) reconnects; a 401/403 from the CDN (its signed URL expired) asks the
+// Hub again, and a changed etag there means the file changed.
 #ifndef LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
 #define LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
 
@@ -43,13 +48,17 @@ struct FetchOptions {
   // fills the line, they cost CPU the hash needs. Zero ramp_up opens them all at once.
   absl::Duration ramp_up = absl::Milliseconds(250);
   uint64_t one_connection_enough = 512 << 20;
+  // Writes skip the page cache where the filesystem allows (see partial_data.h).
+  bool direct_io = true;
   absl::Duration state_interval = absl::Milliseconds(500);
   absl::Duration progress_interval = absl::Milliseconds(100);
 };
 
 struct FetchProgress {
   uint64_t size = 0;     // the file's size
-  uint64_t present = 0;  // bytes on disk: kept from an earlier fetch plus fetched now
+  // Bytes here: kept from an earlier fetch plus fetched now (the last few MiB of which may still
+  // be on their way to the disk).
+  uint64_t present = 0;
   uint64_t fetched = 0;  // bytes received over the network by this fetch
   uint64_t hashed = 0;   // bytes hashed, from the start of the file
 };

@@ -204,6 +204,30 @@ TEST_F(DownloadTest, ADroppedConnectionResumesFromWhereItBroke) {
   EXPECT_THAT(Narration(), Contains(HasSubstr("retrying in")));
 }
 
+// After a drop at an odd byte the rest cannot be written past the page cache (O_DIRECT wants
+// aligned offsets): it goes through it, and the file is the same.
+TEST_F(DownloadTest, ADropAtAnOddByteResumesThroughThePageCache) {
+  settings_.fetch.part_bytes = 0;
+  settings_.fetch.parallel_min_bytes = 64 << 20;
+  hub_.SetFaults({.drop_after_bytes = (1 << 20) + 123, .drop_count = 1});
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  ExpectInstalled();
+  std::vector<testing::FakeHubRequest> cdn = CdnRequests();
+  ASSERT_EQ(cdn.size(), 2u);
+  EXPECT_EQ(cdn[1].range, absl::StrCat("bytes=", (1 << 20) + 123, "-", kSize - 1));
+  EXPECT_EQ(hub_.bytes_sent(), kSize);
+}
+
+TEST_F(DownloadTest, WithoutDirectWritesTheSameBytesAreInstalled) {
+  settings_.fetch.direct_io = false;
+  hub_.SetFaults({.drop_after_bytes = 100000, .drop_count = 3});
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  ExpectInstalled();
+  EXPECT_EQ(hub_.bytes_sent(), kSize);
+}
+
 TEST_F(DownloadTest, ServerErrorBurstsAreRetried) {
   hub_.SetFaults({.error_count = 4, .error_status = 503});
   ASSERT_TRUE(Download().ok());
