@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <mutex>
 #include <thread>
@@ -23,14 +24,16 @@ void InitCurlOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-// What the callbacks of one exchange share.
 // How much of an error response's body is kept when the caller streams bodies.
 constexpr size_t kErrorBodyBytes = 64 << 10;
 
+// What the callbacks of one exchange share.
 struct Exchange {
   const HttpRequest& request;
   HttpResponse& response;
-  absl::Time last_byte;
+  // steady_clock, not absl::Now(): this is read and set for every piece of a body, and
+  // absl::Now() cost a downloading thread 8% of its time.
+  std::chrono::steady_clock::time_point last_byte;
   long status = 0;  // of the response being received, from its status line
   bool cancelled = false;
   bool stalled = false;
@@ -41,7 +44,7 @@ struct Exchange {
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto& exchange = *static_cast<Exchange*>(user);
   const size_t length = size * count;
-  exchange.last_byte = absl::Now();
+  exchange.last_byte = std::chrono::steady_clock::now();
   absl::string_view line(data, length);
   if (absl::StartsWith(line, "HTTP/")) {
     exchange.response.headers.clear();  // a new response (after 100 Continue, say)
@@ -59,12 +62,12 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto& exchange = *static_cast<Exchange*>(user);
   const size_t length = size * count;
-  exchange.last_byte = absl::Now();
+  exchange.last_byte = std::chrono::steady_clock::now();
   exchange.response.body_bytes += length;
   // Only a successful response's body is the payload; an error's is kept for the message.
   if (exchange.request.on_body && exchange.status >= 200 && exchange.status < 300) {
     const bool taken = exchange.request.on_body(exchange.status, data, length);
-    exchange.last_byte = absl::Now();  // time the receiver spent in on_body is no stall
+    exchange.last_byte = std::chrono::steady_clock::now();  // time the receiver spent in on_body is no stall
     if (taken) return length;
     exchange.refused = true;
     return 0;
@@ -85,7 +88,8 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     exchange.cancelled = true;
     return 1;
   }
-  if (absl::Now() - exchange.last_byte > exchange.request.stall_timeout) {
+  if (std::chrono::steady_clock::now() - exchange.last_byte >
+      absl::ToChronoNanoseconds(exchange.request.stall_timeout)) {
     exchange.stalled = true;
     return 1;
   }
@@ -115,7 +119,7 @@ absl::StatusOr<HttpResponse> HttpConnection::Perform(const HttpRequest& request)
   if (curl == nullptr) return absl::InternalError("cannot initialise libcurl");
   const std::string what = absl::StrCat(request.method, " ", UrlForDisplay(request.url));
   HttpResponse response;
-  Exchange exchange{request, response, absl::Now()};
+  Exchange exchange{request, response, std::chrono::steady_clock::now()};
   char error[CURL_ERROR_SIZE] = "";
   curl_slist* headers = nullptr;
   for (const std::string& header : request.headers) {
