@@ -179,7 +179,7 @@ class Fetcher {
       if (GetReason(error) == "UPSTREAM_CHANGED") DiscardPartial(partial_);
       return error;
     }
-    return FetchResult{sha256_, fetched_.load(), kept_};
+    return FetchResult{sha256_, fetched_.load(), kept_, read_back_};
   }
 
  private:
@@ -594,6 +594,7 @@ class Fetcher {
         }
         sha256.Update(buffer.data(), *n);
         hashed += *n;
+        read_back_ += *n;
       } else {
         std::unique_lock<std::mutex> lock(hash_mu_);
         data_arrived_.wait_for(lock, std::chrono::milliseconds(20), [&] {
@@ -631,6 +632,7 @@ class Fetcher {
   std::unique_ptr<std::atomic<uint64_t>[]> received_;
   uint64_t kept_ = 0;
   std::unique_ptr<PartialData> data_;
+  uint64_t read_back_ = 0;  // the hasher's until it finishes
   ChunkPool chunks_{kWriteBytes};
   bool state_error_said_ = false;  // main thread only
   bool worker_count_settled_ = false;  // main thread only: no more workers will be added

@@ -67,6 +67,9 @@ struct FetchResult {
   std::string sha256;    // of the whole file, lower-case hex
   uint64_t fetched = 0;  // bytes received over the network by this fetch
   uint64_t kept = 0;     // bytes an earlier fetch had left and this one kept
+  // Bytes the hash read back from disk rather than taking from memory: the kept ones, and those
+  // a parallel part received too far ahead of the hash. None on one connection from scratch.
+  uint64_t read_back = 0;
 };
 
 struct FetchHooks {

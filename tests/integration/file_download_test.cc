@@ -1,0 +1,78 @@
+// FetchFile on its own against the fake Hub: where the hash takes its bytes from. A download
+// from scratch on one connection hashes every byte from memory, none read back from disk (the
+// benchmark's throughput depends on it); a resumed one reads back what it kept.
+#include "agent/models/file_download.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+#include "agent/models/sha256_file.h"
+#include "tests/support/fake_hub.h"
+#include "tests/support/gguf_writer.h"
+#include "tests/support/run_command.h"
+
+namespace llorch {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FetchFileTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kSize = 48 << 20;  // three times what may wait for the hash
+
+  FetchFileTest() : content_(testing::GgufFileOfSize(kSize, 9)) {
+    hub_.AddFile("owner/Big-GGUF", "big.gguf", content_);
+    HubOptions options;
+    options.endpoint = hub_.endpoint();
+    client_ = std::make_unique<HubClient>(options);
+    options_.parallel_min_bytes = kSize + 1;  // one connection
+    options_.progress_interval = absl::Milliseconds(5);
+  }
+
+  absl::StatusOr<FetchResult> Fetch(const FetchHooks& hooks = {}) {
+    absl::StatusOr<RemoteFile> file = client_->Resolve("owner/Big-GGUF", "main", "big.gguf");
+    if (!file.ok()) return file.status();
+    return FetchFile(*client_, *file, partial_, options_, hooks);
+  }
+
+  testing::TempDir temp_;
+  testing::FakeHub hub_;
+  std::string content_;
+  std::unique_ptr<HubClient> client_;
+  FetchOptions options_;
+  PartialFile partial_{fs::path(temp_.path()) / "big.gguf.partial"};
+};
+
+TEST_F(FetchFileTest, OneConnectionFromScratchHashesEveryByteFromMemory) {
+  absl::StatusOr<FetchResult> result = Fetch();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->sha256, Sha256Of(content_));
+  EXPECT_EQ(result->fetched, kSize);
+  EXPECT_EQ(result->read_back, 0u);
+  EXPECT_EQ(testing::ReadFileBytes(partial_.data.string()), content_);
+}
+
+TEST_F(FetchFileTest, AResumedFetchReadsBackWhatItKept) {
+  hub_.SetFaults({.bytes_per_second_per_connection = 32 << 20});
+  std::atomic<bool> cancel{false};
+  FetchHooks hooks;
+  hooks.cancelled = [&] { return cancel.load(); };
+  hooks.on_progress = [&](const FetchProgress& progress) {
+    if (progress.present >= kSize / 3) cancel = true;
+  };
+  ASSERT_TRUE(absl::IsCancelled(Fetch(hooks).status()));
+  hub_.SetFaults({});
+  absl::StatusOr<FetchResult> result = Fetch();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->sha256, Sha256Of(content_));
+  EXPECT_GT(result->kept, 0u);
+  EXPECT_EQ(result->kept + result->fetched, kSize);
+  EXPECT_GE(result->read_back, result->kept);
+  EXPECT_EQ(testing::ReadFileBytes(partial_.data.string()), content_);
+}
+
+}  // namespace
+}  // namespace llorch
