@@ -46,9 +46,9 @@ constexpr uint64_t kHashWindowBytes = 16 << 20;
 // Chunks received but not yet written; beyond, the workers wait for the disk.
 constexpr size_t kWriteQueueChunks = 8;
 // How far the bytes on disk may run ahead of the hash. Beyond it, every part but the one
-// continuing the hashed prefix pauses: on a link faster than the hash, receiving ahead only moves the hashing
-// to the end (and, for a file larger than the page cache, back to the disk), and the paused
-// connections leave the CPU to the hash.
+// continuing the hashed prefix pauses: on a link faster than the hash, receiving ahead only
+// moves the hashing to the end (and, for a file larger than the page cache, back to the disk),
+// and the paused connections leave the CPU to the hash.
 constexpr uint64_t kMaxUnhashedBytes = 256 << 20;
 
 // How the file is cut into parts: part i covers [i * part_bytes, min(size, (i+1) * part_bytes)).
@@ -346,7 +346,8 @@ class Fetcher {
           },
           hub_.options().retry, RetryRandom(),
           [this](absl::string_view why, absl::Duration wait) {
-            Log(absl::StrCat(why, "; retrying in ", absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100)))));
+            Log(absl::StrCat(why, "; retrying in ",
+                             absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100)))));
           },
           [&] {
             Flush(pending);
@@ -363,7 +364,8 @@ class Fetcher {
       const long status = response->status;
       const bool whole_file = status == 200 && start == 0 && before == 0 && length == layout_.size;
       if (status == 206 || whole_file) {
-        if (received_[part].load() == before && ++empty_answers >= hub_.options().retry.max_attempts) {
+        if (received_[part].load() == before &&
+            ++empty_answers >= hub_.options().retry.max_attempts) {
           return absl::UnavailableError(absl::StrCat("the server sends no bytes of ", file_.path,
                                                      " from byte ", start + before));
         }

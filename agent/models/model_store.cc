@@ -142,6 +142,16 @@ std::optional<Manifest> ModelStore::ReadManifest(const CatalogModel& model) cons
   return manifest;
 }
 
+absl::Status ModelStore::RemoveManifest(const CatalogModel& model) const {
+  std::error_code ec;
+  fs::remove(ManifestPath(model), ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot remove ", ManifestPath(model).string(), ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ModelStore::WriteManifest(const CatalogModel& model, const Manifest& manifest) const {
   std::error_code ec;
   fs::create_directories(MetadataDir(model), ec);

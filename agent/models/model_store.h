@@ -99,6 +99,9 @@ class ModelStore {
   std::optional<Manifest> ReadManifest(const CatalogModel& model) const;
   // Writes the manifest atomically, creating the metadata directory.
   absl::Status WriteManifest(const CatalogModel& model, const Manifest& manifest) const;
+  // Removes the manifest (a missing one is fine): the file stays, no longer vouched for, so the
+  // model counts as unverified.
+  absl::Status RemoveManifest(const CatalogModel& model) const;
 
   // Walks the models directory (a missing one is empty) and sorts every file to its owner.
   StoreScan Scan(const Catalog& catalog) const;

@@ -1,7 +1,9 @@
 // `models verify`: checks a model's file against its manifest: present, size above zero, size as
 // recorded, SHA-256 recomputed and compared, GGUF header valid. A file without a manifest (put
 // there by hand or by the bash scripts) is checked against the Hub's record instead, when one can
-// be looked up, and adopted: its manifest is written once its bytes are proven.
+// be looked up, and adopted: its manifest is written once its bytes are proven. A file whose
+// SHA-256 differs from its manifest's loses the manifest (withdrawn): the model then counts as
+// unverified, not downloaded, until a download replaces the file.
 #ifndef LLORCH_AGENT_MODELS_MODEL_VERIFIER_H_
 #define LLORCH_AGENT_MODELS_MODEL_VERIFIER_H_
 

@@ -51,8 +51,7 @@ void ChunkPool::Return(Chunk* chunk) {
   free_.emplace_back(chunk);
 }
 
-absl::StatusOr<std::unique_ptr<PartialData>> PartialData::Open(const fs::path& path,
-                                                               bool direct) {
+absl::StatusOr<std::unique_ptr<PartialData>> PartialData::Open(const fs::path& path, bool direct) {
   const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
   return WithDirectWrites(path, fd, direct);
@@ -109,8 +108,7 @@ absl::Status PartialData::Write(const Chunk& chunk) {
   return WriteAll(fd_, chunk.data() + direct, chunk.size - direct, chunk.offset + direct);
 }
 
-absl::Status PartialData::WriteAll(int fd, const char* data, size_t size,
-                                   uint64_t offset) const {
+absl::Status PartialData::WriteAll(int fd, const char* data, size_t size, uint64_t offset) const {
   while (size > 0) {
     const ssize_t written = pwrite(fd, data, size, static_cast<off_t>(offset));
     if (written < 0 && errno == EINTR) continue;
@@ -134,8 +132,7 @@ absl::StatusOr<size_t> PartialData::Read(char* data, size_t size, uint64_t offse
 }
 
 void PartialData::StartWriteback(uint64_t offset, uint64_t size) const {
-  sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(size),
-                  SYNC_FILE_RANGE_WRITE);
+  sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(size), SYNC_FILE_RANGE_WRITE);
 }
 
 }  // namespace llorch

@@ -86,8 +86,8 @@ class PartialData {
  private:
   PartialData(std::filesystem::path path, int fd, int direct_fd)
       : path_(std::move(path)), fd_(fd), direct_fd_(direct_fd) {}
-  static absl::StatusOr<std::unique_ptr<PartialData>> WithDirectWrites(
-      std::filesystem::path path, int fd, bool direct);
+  static absl::StatusOr<std::unique_ptr<PartialData>> WithDirectWrites(std::filesystem::path path,
+                                                                       int fd, bool direct);
   absl::Status WriteAll(int fd, const char* data, size_t size, uint64_t offset) const;
 
   const std::filesystem::path path_;

@@ -282,6 +282,30 @@ TEST_F(CliE2eTest, VerifyAllChecksAModelWhoseFileVanishedButWhoseManifestRemains
   EXPECT_THAT(result.out, HasSubstr("1 of 1 models failed verification"));
 }
 
+// "downloaded" means verified: a verify that finds other bytes than the manifest's takes that
+// back, for every view, until a download replaces the file.
+TEST_F(CliE2eTest, AVerifyThatFindsOtherBytesTakesBackDownloaded) {
+  const std::string file = env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
+  const std::string manifest =
+      env_.models_dir() + "/tinyllama/.llorch/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf.manifest.json";
+  WriteFile(file, "GGUF");
+  WriteFile(manifest, R"({"size": 4, "sha256": ")" + std::string(64, '0') + R"("})");
+  auto state = [&] {
+    CommandResult catalog = env_.Run({"models", "catalog", "tinyllama", "-o", "json"});
+    EXPECT_EQ(catalog.exit_code, 0) << catalog.err;
+    return nlohmann::json::parse(catalog.out)["entries"][0]["state"].get<std::string>();
+  };
+  ASSERT_EQ(state(), "DOWNLOAD_STATE_DOWNLOADED");
+
+  CommandResult verify = env_.Run({"models", "verify", "tinyllama"});
+  EXPECT_EQ(verify.exit_code, 1) << verify.err;
+  EXPECT_THAT(verify.out, HasSubstr("the manifest is withdrawn"));
+  EXPECT_THAT(verify.out, HasSubstr("llorch-pool models download tinyllama"));
+  EXPECT_EQ(state(), "DOWNLOAD_STATE_UNVERIFIED");
+  EXPECT_FALSE(std::filesystem::exists(manifest));
+  EXPECT_TRUE(std::filesystem::exists(file));
+}
+
 TEST_F(CliE2eTest, DeleteRemovesOnlyThatModelAndAsksFirst) {
   const std::string q4 = env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf";
   const std::string fp16 = env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-fp16.gguf";

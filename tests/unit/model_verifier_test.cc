@@ -95,6 +95,12 @@ TEST_F(ModelVerifierTest, CatchesAFlippedByte) {
   EXPECT_NE(file.actual_sha256(), file.expected_sha256());
   EXPECT_THAT(file.problem(), HasSubstr("SHA-256 is " + file.actual_sha256()));
   EXPECT_THAT(file.problem(), HasSubstr("the manifest says " + file.expected_sha256()));
+  // The manifest vouched for other bytes: it goes, and the model is no longer "downloaded".
+  EXPECT_TRUE(file.manifest_withdrawn());
+  EXPECT_THAT(file.problem(), HasSubstr("the manifest is withdrawn"));
+  EXPECT_FALSE(store_.ReadManifest(model_).has_value());
+  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kUnverified);
+  EXPECT_EQ(testing::ReadFileBytes(store_.ModelPath(model_).string()), flipped);  // kept
 }
 
 TEST_F(ModelVerifierTest, CatchesATruncatedFile) {
