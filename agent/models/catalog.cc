@@ -43,6 +43,7 @@ constexpr KeySpec kKeys[] = {
     {"revision", Kind::kString},
     {"verified", Kind::kBool},
     {"note", Kind::kString},
+    {"former_files", Kind::kStringArray},
     {"requires_conversion", Kind::kBool},
     {"converter", Kind::kString},
     {"converter_script", Kind::kString},
@@ -430,6 +431,15 @@ absl::StatusOr<CatalogModel> ReadModel(const Entry& entry) {
     return entry.Error(entry.KeyLine("file"),
                        absl::StrCat("file must end in .gguf, got ", Quote(model.file)));
   }
+  model.former_files = entry.Strings("former_files");
+  for (const std::string& former : model.former_files) {
+    if (!ValidPathComponent(former) || !absl::EndsWith(former, ".gguf") || former == model.file) {
+      return entry.Error(entry.KeyLine("former_files"),
+                         absl::StrCat("former_files entries must be plain file names ending in "
+                                      ".gguf, other than file, got ",
+                                      Quote(former)));
+    }
+  }
   if (!ValidPathComponent(model.dir)) {
     return entry.Error(entry.KeyLine("dir"),
                        absl::StrCat("dir must be a plain directory name, got ", Quote(model.dir)));
@@ -566,13 +576,17 @@ absl::StatusOr<Catalog> Catalog::Parse(absl::string_view toml_text, absl::string
     // The store's pointers stay valid: models_ was reserved for every entry.
     catalog.models_.push_back(*std::move(model));
     const CatalogModel& added = catalog.models_.back();
-    auto [location, location_is_new] =
-        by_location.emplace(std::pair(added.dir, added.file), &added);
-    if (!location_is_new) {
-      return entry.Error(entry.KeyLine("file"),
-                         absl::StrCat("dir and file ", Quote(added.dir + "/" + added.file),
-                                      " are already used by model '", location->second->id,
-                                      "' (line ", location->second->line, ")"));
+    // A former name is the model's file as much as its current one: no other entry may use it.
+    std::vector<std::pair<const char*, std::string>> names = {{"file", added.file}};
+    for (const std::string& former : added.former_files) names.emplace_back("former_files", former);
+    for (const auto& [key, name] : names) {
+      auto [location, location_is_new] = by_location.emplace(std::pair(added.dir, name), &added);
+      if (!location_is_new) {
+        return entry.Error(entry.KeyLine(key),
+                           absl::StrCat("dir and file ", Quote(added.dir + "/" + name),
+                                        " are already used by model '", location->second->id,
+                                        "' (line ", location->second->line, ")"));
+      }
     }
     if (added.conversion) {
       auto [other, dir_is_new] = conversion_dirs.emplace(added.dir, &added);

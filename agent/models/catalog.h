@@ -39,6 +39,9 @@ struct CatalogModel {
   std::string params;       // parameter count as usually written, e.g. "0.5B"
   std::string description;  // one line
   std::string note;         // known doubts in plain words; "" when none
+  // Names the file had on older hosts, in the same dir: a download renames such a file to
+  // `file` and adopts it when its bytes are the Hub's.
+  std::vector<std::string> former_files;
   uint64_t size_bytes = 0;  // expected size: for display and the free-space check only
   bool verified = false;    // false when anything about the entry is in doubt
   std::optional<ModelConversion> conversion;  // set when the model is converted locally

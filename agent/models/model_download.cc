@@ -424,6 +424,12 @@ absl::StatusOr<v1::DownloadedModel> DownloadCatalogModel(const ModelStore& store
       },
       settings.lock_poll);
   if (!lock.ok()) return lock.status();
+  absl::StatusOr<std::string> former = store.RenameFormerFile(model);
+  if (!former.ok()) return former.status();
+  if (!former->empty()) {
+    Narrate(op, absl::StrCat("found ", *former, ", the name older hosts gave ", model.file,
+                             ": renamed it to ", model.file));
+  }
   const LocalModel local = store.Inspect(model);
   v1::DownloadedModel out;
   out.set_id(model.id);

@@ -67,6 +67,9 @@ Owner Classify(const Catalog& catalog, const fs::path& models_dir, const fs::pat
   if (rest == "." && !in_dir.empty()) return {in_dir.front(), false};
   for (const CatalogModel* model : in_dir) {
     if (rest == model->file) return {model, false};
+    for (const std::string& former : model->former_files) {
+      if (rest == former) return {model, false};
+    }
     const std::string own_prefix = absl::StrCat(kMetadataDir, "/", model->file, ".");
     if (absl::StartsWith(rest, own_prefix)) {
       const absl::string_view suffix = absl::string_view(rest).substr(own_prefix.size());
@@ -179,6 +182,27 @@ absl::Status ModelStore::CheckDirIsNoSymlink(const CatalogModel& model) const {
                   "replace the link with a directory (or point models_dir at the other volume)");
 }
 
+std::optional<fs::path> ModelStore::FormerFile(const CatalogModel& model) const {
+  uint64_t size = 0;
+  if (Exists(ModelPath(model))) return std::nullopt;
+  for (const std::string& former : model.former_files) {
+    const fs::path path = models_dir_ / model.dir / former;
+    if (IsRegularFile(path, &size)) return path;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::string> ModelStore::RenameFormerFile(const CatalogModel& model) const {
+  if (absl::Status status = CheckDirIsNoSymlink(model); !status.ok()) return status;
+  std::optional<fs::path> former = FormerFile(model);
+  if (!former) return std::string();
+  if (absl::Status status = RenameDurably(former->string(), ModelPath(model).string());
+      !status.ok()) {
+    return status;
+  }
+  return former->filename().string();
+}
+
 LocalModel ModelStore::Inspect(const CatalogModel& model) const {
   LocalModel local;
   local.path = ModelPath(model);
@@ -192,6 +216,11 @@ LocalModel ModelStore::Inspect(const CatalogModel& model) const {
     std::optional<Manifest> manifest = ReadManifest(model);
     local.state =
         manifest && manifest->size == size ? LocalState::kDownloaded : LocalState::kUnverified;
+    return local;
+  }
+  if (std::optional<fs::path> former = FormerFile(model)) {
+    IsRegularFile(*former, &local.bytes);
+    local.state = LocalState::kUnverified;
     return local;
   }
   const fs::path dir = models_dir_ / model.dir;

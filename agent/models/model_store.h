@@ -2,6 +2,7 @@
 //
 // Layout (kept from the bash scripts so existing hosts keep their files):
 //   <models_dir>/<dir>/<file>                         the model file
+//   <models_dir>/<dir>/<former file>                  the same under a name older hosts used
 //   <models_dir>/<dir>/.llorch/<file>.manifest.json   our manifest: proof the bytes were verified
 //   <models_dir>/<dir>/.llorch/<file>.partial*        our partial-download state
 //   <models_dir>/<dir>/.llorch/<file>.sources.json    conversion sources verified so far
@@ -90,6 +91,13 @@ class ModelStore {
   // directory that is a symlink is not looked through: the model is kUnverified (something is
   // there that nothing here vouches for).
   LocalModel Inspect(const CatalogModel& model) const;
+
+  // The model file under one of its former names (CatalogModel::former_files), when one is there
+  // as a regular file and the file under its current name is not. Counts as unverified.
+  std::optional<std::filesystem::path> FormerFile(const CatalogModel& model) const;
+  // Gives the FormerFile() its current name (rename, fsync of the directory) and returns the
+  // former name; "" when there is none. The caller holds the ModelLock.
+  absl::StatusOr<std::string> RenameFormerFile(const CatalogModel& model) const;
 
   // FailedPrecondition, with a hint, when <models_dir>/<dir> is a symlink: nothing reads,
   // verifies or deletes through one.

@@ -27,9 +27,15 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
   const auto status = std::filesystem::symlink_status(path, ec);
   file->set_present(std::filesystem::is_regular_file(status));
   if (!file->present()) {
-    file->set_problem(std::filesystem::is_symlink(status)
-                          ? "the model file is a symlink; verify follows no links"
-                          : "the model file is missing");
+    std::string problem = std::filesystem::is_symlink(status)
+                              ? "the model file is a symlink; verify follows no links"
+                              : "the model file is missing";
+    if (std::optional<std::filesystem::path> former = store.FormerFile(model)) {
+      absl::StrAppend(&problem, "; ", former->filename().string(),
+                      ", the name older hosts gave it, is there: `llorch-pool models download ",
+                      model.id, "` renames it and adopts it when its bytes are the Hub's");
+    }
+    file->set_problem(problem);
     return result;
   }
   const uint64_t size = std::filesystem::file_size(path, ec);

@@ -421,6 +421,21 @@ TEST_F(DownloadTest, AFileWithoutManifestIsAdoptedWhenItIsTheHubs) {
   EXPECT_THAT(Narration(), Contains(HasSubstr("adopted, nothing downloaded")));
 }
 
+// phi3's file on older hosts has a lower-cased name: found, renamed, adopted, not downloaded.
+TEST_F(DownloadTest, AFileUnderAFormerNameIsRenamedAndAdopted) {
+  model_.former_files = {"TINY.Q4_K_M.gguf"};
+  const fs::path former = store_.ModelPath(model_).parent_path() / "TINY.Q4_K_M.gguf";
+  testing::WriteFileBytes(former.string(), content_);
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  EXPECT_TRUE(downloaded->already_present());
+  EXPECT_TRUE(CdnRequests().empty());
+  ExpectInstalled();
+  EXPECT_FALSE(fs::exists(former));
+  EXPECT_THAT(Narration(), Contains(HasSubstr("found TINY.Q4_K_M.gguf, the name older hosts gave "
+                                              "tiny.Q4_K_M.gguf: renamed it")));
+}
+
 TEST_F(DownloadTest, AFileWithoutManifestThatDiffersIsReplaced) {
   std::string other = testing::GgufFileOfSize(kSize, 7);
   testing::WriteFileBytes(store_.ModelPath(model_).string(), other);

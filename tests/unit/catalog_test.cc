@@ -132,6 +132,8 @@ TEST_F(RealCatalogTest, KnownDoubtsAreFlagged) {
   EXPECT_LE(Model("granite").size_bytes, 16'000'000'000u);
   EXPECT_CONTAINS(Model("llama32").name, "Komodo");
   EXPECT_CONTAINS(Model("phi3").note, "phi-3-mini-4k-instruct-q4.gguf");
+  EXPECT_EQ(Model("phi3").former_files,
+            std::vector<std::string>{"phi-3-mini-4k-instruct-q4.gguf"});
   EXPECT_TRUE(Model("tinyllama").verified);
   EXPECT_TRUE(Model("tinyllama").note.empty());
   for (const CatalogModel& model : catalog_.models()) {
@@ -333,6 +335,25 @@ TEST(CatalogTest, ModelsMayShareADirButNotAFile) {
   // The same file name in another dir is fine too.
   EXPECT_TRUE(
       Catalog::Parse(std::string(kTiny) + "\n" + With(second, "dir", "\"other\""), "t").ok());
+}
+
+TEST(CatalogTest, FormerFilesArePlainGgufNamesNoOtherEntryUses) {
+  absl::StatusOr<Catalog> catalog =
+      Catalog::Parse(With("former_files", R"(["TINY.gguf", "tiny-old.gguf"])"), "t");
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  EXPECT_EQ(catalog->models()[0].former_files,
+            (std::vector<std::string>{"TINY.gguf", "tiny-old.gguf"}));
+  for (const char* bad : {R"(["../x.gguf"])", R"(["tiny.bin"])", R"(["tiny.gguf"])"}) {
+    EXPECT_CONTAINS(ParseError(With("former_files", bad)),
+                    "test.toml:8: model 'tiny': former_files entries must be plain file names "
+                    "ending in .gguf, other than file");
+  }
+  // Another entry's file in the same dir cannot be this one's former name.
+  const std::string second =
+      With(With("id", "\"tiny2\""), "file", "\"tiny2.gguf\"");  // from line 10
+  EXPECT_EQ(ParseError(With(kTiny, "former_files", R"(["tiny2.gguf"])") + "\n" + second),
+            "test.toml:14: model 'tiny2': dir and file 'tiny/tiny2.gguf' are already used by "
+            "model 'tiny' (line 1)");
 }
 
 TEST(CatalogTest, SizeMustBePositive) {

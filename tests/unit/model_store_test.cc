@@ -160,6 +160,39 @@ TEST_F(ModelStoreScanTest, SortsFilesToTheirModelsAndShowsUnknownOnes) {
   EXPECT_EQ(scan.total_bytes, 5u + 11u + 3u + 2u + 7u + 2u);
 }
 
+// Older hosts hold phi3's file lower-cased: it is phi3's (not unknown), unverified, renamed to
+// the current name on request, and deleted with the model.
+TEST_F(ModelStoreScanTest, AFileUnderAFormerNameIsTheModelsAndCanBeRenamed) {
+  const CatalogModel& phi3 = *catalog_.Find("phi3");
+  const fs::path former = Dir() / "phi3/phi-3-mini-4k-instruct-q4.gguf";
+  WriteFile(former, "GGUF5678");
+  EXPECT_EQ(store_.FormerFile(phi3), former);
+  LocalModel local = store_.Inspect(phi3);
+  EXPECT_EQ(local.state, LocalState::kUnverified);
+  EXPECT_EQ(local.bytes, 8u);
+  StoreScan scan = store_.Scan(catalog_);
+  EXPECT_TRUE(scan.unknown.empty());
+  ASSERT_EQ(scan.models.size(), 1u);
+  ASSERT_EQ(scan.models[0].files.size(), 1u);
+  EXPECT_EQ(scan.models[0].files[0].path, "phi3/phi-3-mini-4k-instruct-q4.gguf");
+  EXPECT_FALSE(scan.models[0].files[0].partial);
+
+  absl::StatusOr<std::string> renamed = store_.RenameFormerFile(phi3);
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_EQ(*renamed, "phi-3-mini-4k-instruct-q4.gguf");
+  EXPECT_FALSE(fs::exists(former));
+  EXPECT_EQ(testing::ReadFileBytes(store_.ModelPath(phi3).string()), "GGUF5678");
+  EXPECT_EQ(store_.RenameFormerFile(phi3).value(), "");  // nothing left to rename
+
+  // Both names at once: the current one is the model file; the former one is left alone.
+  WriteFile(former, "older");
+  EXPECT_FALSE(store_.FormerFile(phi3).has_value());
+  EXPECT_EQ(store_.RenameFormerFile(phi3).value(), "");
+  EXPECT_EQ(testing::ReadFileBytes(former.string()), "older");
+  ASSERT_TRUE(store_.Delete(catalog_, phi3).ok());
+  EXPECT_FALSE(fs::exists(Dir() / "phi3"));
+}
+
 TEST_F(ModelStoreScanTest, DeleteInTheSharedQwenDirKeepsTheOtherModel) {
   const CatalogModel& qwen = *catalog_.Find("qwen");
   const CatalogModel& fp16 = *catalog_.Find("qwen-fp16");

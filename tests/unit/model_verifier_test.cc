@@ -121,6 +121,16 @@ TEST_F(ModelVerifierTest, CatchesAMissingFile) {
   EXPECT_EQ(file.problem(), "the model file is missing");
 }
 
+TEST_F(ModelVerifierTest, AMissingFileUnderAFormerNameSaysHowToAdoptIt) {
+  model_.former_files = {"TINY.gguf"};
+  fs::rename(store_.ModelPath(model_), store_.ModelPath(model_).parent_path() / "TINY.gguf");
+  pool::v1::FileVerification file = Verify();
+  EXPECT_FALSE(file.ok());
+  EXPECT_THAT(file.problem(),
+              HasSubstr("the model file is missing; TINY.gguf, the name older hosts gave it, is "
+                        "there: `llorch-pool models download tiny` renames it and adopts it"));
+}
+
 TEST_F(ModelVerifierTest, ReadsNothingThroughASymlinkedModelDirectory) {
   const fs::path elsewhere = fs::path(temp_.path()) / "elsewhere";
   fs::rename(store_.models_dir() / "tiny", elsewhere);
