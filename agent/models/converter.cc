@@ -180,7 +180,7 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
   if (!sha256.ok()) return sha256.status();
 
   // Manifest out, file in, manifest in: a crash anywhere leaves no manifest for other bytes.
-  if (absl::Status status = RemoveManifest(store, model); !status.ok()) return status;
+  if (absl::Status status = store.RemoveManifest(model); !status.ok()) return status;
   const fs::path path = store.ModelPath(model);
   if (absl::Status status = RenameDurably(temp.string(), path.string()); !status.ok()) {
     return status;

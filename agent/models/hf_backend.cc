@@ -155,7 +155,7 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
         absl::StrCat("cannot create ", local_dir.string(), ": ", ec.message()));
   }
   // The CLI replaces the file: no manifest may vouch for it meanwhile.
-  if (absl::Status status = RemoveManifest(store, model); !status.ok()) return status;
+  if (absl::Status status = store.RemoveManifest(model); !status.ok()) return status;
 
   run.argv = {*hf, "download", model.repo, model.file, "--local-dir", local_dir.string()};
   if (!model.revision.empty() && model.revision != "main") {

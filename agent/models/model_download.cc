@@ -186,7 +186,7 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
     return gguf;
   }
   // Manifest out, file in, manifest in: a crash anywhere leaves no manifest for other bytes.
-  if (absl::Status status = RemoveManifest(store, model); !status.ok()) return status;
+  if (absl::Status status = store.RemoveManifest(model); !status.ok()) return status;
   if (absl::Status status = InstallPartial(partial, store.ModelPath(model)); !status.ok()) {
     return status;
   }

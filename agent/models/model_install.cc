@@ -59,16 +59,6 @@ absl::Status CheckGguf(const std::string& path, absl::string_view produced_by) {
                                           "model: ", gguf.status().message()));
 }
 
-absl::Status RemoveManifest(const ModelStore& store, const CatalogModel& model) {
-  std::error_code ec;
-  std::filesystem::remove(store.ManifestPath(model), ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot remove ", store.ManifestPath(model).string(), ": ", ec.message()));
-  }
-  return absl::OkStatus();
-}
-
 int64_t NowUnixSeconds() { return absl::ToUnixSeconds(absl::Now()); }
 
 }  // namespace llorch

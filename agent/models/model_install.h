@@ -43,10 +43,6 @@ absl::StatusOr<std::string> HashWithProgress(const std::string& path, uint64_t s
 // OK when `path` starts with a valid GGUF header, else DataLoss naming the file and the fault.
 absl::Status CheckGguf(const std::string& path, absl::string_view produced_by);
 
-// Removes the model's manifest (before its file is replaced, so that a crash in between never
-// leaves a manifest vouching for other bytes). A missing manifest is fine.
-absl::Status RemoveManifest(const ModelStore& store, const CatalogModel& model);
-
 // The current time in unix seconds, for Manifest::downloaded_at.
 int64_t NowUnixSeconds();
 

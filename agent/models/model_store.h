@@ -108,7 +108,8 @@ class ModelStore {
   // Writes the manifest atomically, creating the metadata directory.
   absl::Status WriteManifest(const CatalogModel& model, const Manifest& manifest) const;
   // Removes the manifest (a missing one is fine): the file stays, no longer vouched for, so the
-  // model counts as unverified.
+  // model counts as unverified. Done before a file is replaced, so that a crash in between never
+  // leaves a manifest vouching for other bytes, and when a verify finds other bytes.
   absl::Status RemoveManifest(const CatalogModel& model) const;
 
   // Walks the models directory (a missing one is empty) and sorts every file to its owner.
