@@ -276,6 +276,9 @@ class Fetcher {
   absl::Status SaveState() {
     nlohmann::json done = nlohmann::json::array();
     for (size_t i = 0; i < layout_.parts(); ++i) done.push_back(done_[i].load());
+    // What the state claims is on the disk first, also after a power loss (cheap: the direct
+    // writes are on the device already; this flushes its cache).
+    if (absl::Status synced = data_->Sync(); !synced.ok()) return synced;
     const nlohmann::json state = {{"version", kStateVersion}, {"repo", file_.repo},
                                   {"path", file_.path},       {"revision", file_.revision},
                                   {"commit", file_.commit},   {"etag", file_.etag},

@@ -6,8 +6,8 @@
 //   <data>.json    what of it is there: repo, path, commit, etag and size the bytes belong to,
 //                  the part size, and for each part how many bytes from its start are written
 // The state is saved (temp file, rename) every state_interval and when the fetch stops, and it
-// only ever claims bytes that were written before it was saved, so after kill -9 the next fetch
-// keeps everything it claims and fetches the rest. The SHA-256 is not saved: a resumed fetch
+// only ever claims bytes that were written and synced before it was saved, so after kill -9 or
+// a power loss the next fetch keeps everything it claims and fetches the rest. The SHA-256 is not saved: a resumed fetch
 // hashes the kept prefix again, reading it back while the missing parts download.
 //
 // Parts are handed out in file order to up to `connections` workers (see FetchOptions::ramp_up),

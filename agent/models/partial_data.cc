@@ -131,6 +131,11 @@ absl::StatusOr<size_t> PartialData::Read(char* data, size_t size, uint64_t offse
   }
 }
 
+absl::Status PartialData::Sync() const {
+  if (fdatasync(fd_) != 0) return ErrnoStatus(errno, "cannot sync", path_);
+  return absl::OkStatus();
+}
+
 void PartialData::StartWriteback(uint64_t offset, uint64_t size) const {
   sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(size), SYNC_FILE_RANGE_WRITE);
 }

@@ -79,6 +79,8 @@ class PartialData {
   absl::Status Write(const Chunk& chunk);
   // Reads up to `size` bytes at `offset`; the count read, 0 at the end of the file.
   absl::StatusOr<size_t> Read(char* data, size_t size, uint64_t offset) const;
+  // Makes what was written so far durable (fdatasync).
+  absl::Status Sync() const;
   // Starts writing back what the page cache holds of [offset, offset + size), so that the
   // fsync before the install has little left to do.
   void StartWriteback(uint64_t offset, uint64_t size) const;
