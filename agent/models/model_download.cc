@@ -150,7 +150,7 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
     absl::StatusOr<bool> adopted = AdoptIfHubs(store, model, *remote, local, op);
     if (!adopted.ok()) return adopted.status();
     if (*adopted) {
-      out->set_already_present(true);
+      out->set_adopted(true);
       return *store.ReadManifest(model);
     }
   }

@@ -197,6 +197,7 @@ std::string RenderDownloadResult(const v1::DownloadModelResult& result, const St
   Table table({"MODEL", "RESULT", "SIZE", "FETCHED", "SHA-256", "PATH"}, {2, 3});
   for (const v1::DownloadedModel& model : result.models()) {
     const Cell outcome = model.already_present() ? Cell("already downloaded", Color::kGreen)
+                         : model.adopted()       ? Cell("adopted", Color::kGreen)
                          : model.converted()     ? Cell("converted", Color::kGreen)
                                                  : Cell("downloaded", Color::kGreen);
     table.AddRow({Cell(model.id(), Color::kBold), outcome,

@@ -101,6 +101,18 @@ TEST_F(DownloadE2eTest, DownloadsWithProgressAndSaysSoTheSecondTime) {
   EXPECT_THAT(again.err, HasSubstr("tiny is already downloaded and verified"));
 }
 
+// What the bash scripts left is hashed, found to be the Hub's and adopted: the result says so.
+TEST_F(DownloadE2eTest, AFileTheBashScriptsLeftIsAdoptedNotDownloaded) {
+  WriteFileBytes(ModelPath(), content_);
+  CommandResult result = env_.Run({"models", "download", "tiny"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("adopted"));
+  EXPECT_THAT(result.out, Not(HasSubstr("already downloaded")));
+  EXPECT_THAT(result.err, HasSubstr("adopted, nothing downloaded"));
+  EXPECT_EQ(hub_.bytes_sent(), 0u);
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
+}
+
 TEST_F(DownloadE2eTest, JsonOutputIsOneEventPerLineEndingWithTheResult) {
   CommandResult result = env_.Run({"models", "download", "tiny", "-o", "json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;

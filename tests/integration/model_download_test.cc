@@ -414,7 +414,8 @@ TEST_F(DownloadTest, AFileWithoutManifestIsAdoptedWhenItIsTheHubs) {
   EXPECT_EQ(store_.Inspect(model_).state, LocalState::kUnverified);
   absl::StatusOr<v1::DownloadedModel> downloaded = Download();
   ASSERT_TRUE(downloaded.ok()) << downloaded.status();
-  EXPECT_TRUE(downloaded->already_present());
+  EXPECT_TRUE(downloaded->adopted());
+  EXPECT_FALSE(downloaded->already_present());
   EXPECT_EQ(downloaded->bytes_fetched(), 0u);
   EXPECT_TRUE(CdnRequests().empty());
   ExpectInstalled();
@@ -428,7 +429,8 @@ TEST_F(DownloadTest, AFileUnderAFormerNameIsRenamedAndAdopted) {
   testing::WriteFileBytes(former.string(), content_);
   absl::StatusOr<v1::DownloadedModel> downloaded = Download();
   ASSERT_TRUE(downloaded.ok()) << downloaded.status();
-  EXPECT_TRUE(downloaded->already_present());
+  EXPECT_TRUE(downloaded->adopted());
+  EXPECT_FALSE(downloaded->already_present());
   EXPECT_TRUE(CdnRequests().empty());
   ExpectInstalled();
   EXPECT_FALSE(fs::exists(former));
@@ -442,6 +444,7 @@ TEST_F(DownloadTest, AFileWithoutManifestThatDiffersIsReplaced) {
   absl::StatusOr<v1::DownloadedModel> downloaded = Download();
   ASSERT_TRUE(downloaded.ok()) << downloaded.status();
   EXPECT_FALSE(downloaded->already_present());
+  EXPECT_FALSE(downloaded->adopted());
   ExpectInstalled();
 }
 
