@@ -337,10 +337,11 @@ class Fetcher {
             HttpRequest request;
             std::tie(request.url, generation) = Url();
             request.headers = hub_.HeadersFor(request.url);
-            request.range = absl::StrCat(start + received_[part].load(), "-", start + length - 1);
-            request.on_body = [this, part, &pending](long status, const char* data,
-                                                     size_t size) {
-              return Write(pending, part, status, data, size);
+            const uint64_t from = received_[part].load();
+            request.range = absl::StrCat(start + from, "-", start + length - 1);
+            request.on_body = [this, part, from, &pending](long status, const char* data,
+                                                           size_t size) {
+              return Write(pending, part, from, status, data, size);
             };
             request.cancelled = [this] { return Stopping(); };
             request.connect_timeout = hub_.options().connect_timeout;
@@ -362,6 +363,7 @@ class Fetcher {
       Flush(pending);
       if (!response.ok()) {
         absl::Status error = Error();  // a write error is the real cause of an aborted body
+        if (error.ok() && Stopping()) return absl::CancelledError("download cancelled");
         return error.ok() ? response.status() : error;
       }
       const long status = response->status;
@@ -401,13 +403,15 @@ class Fetcher {
     return absl::OkStatus();
   }
 
-  // Takes body bytes of `part`; false (with the error recorded) when they cannot be used.
-  bool Write(PendingBytes& pending, size_t part, long status, const char* data, size_t size) {
+  // Takes body bytes of `part`, of a response to a request from byte `from` of it; false (with
+  // the error recorded) when they cannot be used.
+  bool Write(PendingBytes& pending, size_t part, uint64_t from, long status, const char* data,
+             size_t size) {
     // Only this thread receives this part, so received_ cannot move under it.
     const size_t buffered = pending.chunk ? pending.chunk->size : 0;
     const uint64_t done = received_[part].load(std::memory_order_relaxed) + buffered;
     // A 200 is the whole file from its first byte: only right where that is what was asked.
-    if (status != 206 && !(status == 200 && part == 0 && done == 0 &&
+    if (status != 206 && !(status == 200 && part == 0 && from == 0 &&
                            layout_.length(0) == layout_.size)) {
       Fail(absl::FailedPreconditionError(absl::StrCat(
           "the download server of ", file_.path, " answered a Range request with HTTP ", status,

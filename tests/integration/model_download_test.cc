@@ -228,6 +228,29 @@ TEST_F(DownloadTest, WithoutDirectWritesTheSameBytesAreInstalled) {
   EXPECT_EQ(hub_.bytes_sent(), kSize);
 }
 
+// Some mirrors and proxies answer a Range request with 200 and the whole file: fine for a file
+// fetched whole from its first byte, not for parts.
+TEST_F(DownloadTest, AServerThatIgnoresRangeServesAFileWholeButNoParts) {
+  settings_.fetch.part_bytes = 0;
+  settings_.fetch.parallel_min_bytes = 64 << 20;  // one part: the whole file
+  hub_.SetFaults({.ignore_range = true});
+  absl::StatusOr<v1::DownloadedModel> whole = Download();
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  ExpectInstalled();
+
+  settings_.fetch.part_bytes = 256 << 10;
+  settings_.fetch.parallel_min_bytes = 1 << 20;
+  absl::StatusOr<v1::DownloadedModel> parts = DownloadCatalogModel(store_, model_, /*force=*/true,
+                                                                   settings_, second_op_);
+  ASSERT_EQ(parts.status().code(), absl::StatusCode::kFailedPrecondition) << parts.status();
+  EXPECT_THAT(parts.status().message(),
+              HasSubstr("answered a Range request with HTTP 200 instead of 206: it cannot "
+                        "serve the file in parts or resume it"));
+  // The verified file stays, and is still the model's.
+  EXPECT_EQ(testing::ReadFileBytes(store_.ModelPath(model_).string()), content_);
+  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kDownloaded);
+}
+
 TEST_F(DownloadTest, ServerErrorBurstsAreRetried) {
   hub_.SetFaults({.error_count = 4, .error_status = 503});
   ASSERT_TRUE(Download().ok());

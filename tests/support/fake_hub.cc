@@ -568,8 +568,14 @@ void FakeHub::State::ServeContent(const httplib::Request& req,
                                   std::shared_ptr<const std::string> content, bool cdn,
                                   httplib::Response& res) {
   uint64_t size = content->size();
-  res.set_header("Accept-Ranges", "bytes");
-  ByteRange range = ParseRange(req.get_header_value("Range"), size);
+  bool ignore_range = false;
+  {
+    std::lock_guard lock(mu);
+    ignore_range = faults.ignore_range;
+  }
+  if (!ignore_range) res.set_header("Accept-Ranges", "bytes");
+  ByteRange range =
+      ParseRange(ignore_range ? std::string() : req.get_header_value("Range"), size);
   if (range.unsatisfiable) {
     res.status = 416;
     res.set_header("Content-Range", "bytes */" + std::to_string(size));

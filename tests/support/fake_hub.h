@@ -62,6 +62,9 @@ struct FakeHubFaults {
   absl::Duration stall_duration = absl::Seconds(30);
   // Each CDN response is paced to at most this many body bytes per second. 0 = unlimited.
   uint64_t bytes_per_second_per_connection = 0;
+  // Every response ignores the Range header: 200 with the whole file, as some mirrors and
+  // proxies answer.
+  bool ignore_range = false;
   // How long the CDN URLs the Hub hands out stay valid (real Hub: about an hour).
   absl::Duration url_lifetime = absl::Hours(1);
 };
