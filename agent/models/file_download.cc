@@ -61,6 +61,12 @@ struct Layout {
   uint64_t length(size_t part) const { return std::min(part_bytes, size - start(part)); }
 };
 
+// Of `length` bytes from file offset `offset`, those up to the last aligned offset.
+uint64_t AlignedLength(uint64_t offset, uint64_t length) {
+  const uint64_t end = (offset + length) / Chunk::kAlignment * Chunk::kAlignment;
+  return end > offset ? end - offset : 0;
+}
+
 uint64_t ChoosePartBytes(uint64_t size, const FetchOptions& options) {
   if (options.part_bytes > 0) return options.part_bytes;
   if (size < options.parallel_min_bytes || options.connections <= 1) {
@@ -191,15 +197,19 @@ class Fetcher {
       layout_ = saved->layout;
       done_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
       received_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
-      for (size_t i = 0; i < layout_.parts(); ++i) {
-        done_[i] = saved->done[i];
-        received_[i] = saved->done[i];
-        kept_ += saved->done[i];
-      }
       absl::StatusOr<std::unique_ptr<PartialData>> data =
           PartialData::Open(partial_.data, options_.direct_io);
       if (!data.ok()) return data.status();
       data_ = *std::move(data);
+      for (size_t i = 0; i < layout_.parts(); ++i) {
+        // An unfinished part goes on from an aligned byte, so that its writes can go direct.
+        const uint64_t done = saved->done[i] == layout_.length(i)
+                                  ? saved->done[i]
+                                  : AlignedLength(layout_.start(i), saved->done[i]);
+        done_[i] = done;
+        received_[i] = done;
+        kept_ += done;
+      }
       if (kept_ > 0) {
         Log(absl::StrCat("resuming: ", kept_, " of ", file_.size, " bytes of ", file_.path,
                          " are already here"));
@@ -333,7 +343,7 @@ class Fetcher {
       absl::StatusOr<HttpResponse> response = PerformWithRetries(
           connection,
           [&] {
-            Flush(pending);  // what the last attempt received, before the range moves on
+            FlushAligned(pending);  // what the last attempt received, before the range moves on
             HttpRequest request;
             std::tie(request.url, generation) = Url();
             request.headers = hub_.HeadersFor(request.url);
@@ -354,7 +364,7 @@ class Fetcher {
                              absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100)))));
           },
           [&] {
-            Flush(pending);
+            FlushAligned(pending);
             const uint64_t now = received_[part].load();
             const bool moved = now != mark;
             mark = now;
@@ -436,6 +446,18 @@ class Fetcher {
       if (chunk.size == chunk.capacity() && !Flush(pending)) return false;
     }
     return true;
+  }
+
+  // Flush() for between the attempts of a request: when writes go direct, only up to the last
+  // aligned byte, dropping the rest (under 4 KiB, fetched again), so that the next attempt goes
+  // on from an aligned byte and its writes can go direct too.
+  bool FlushAligned(PendingBytes& pending) {
+    if (pending.chunk && data_->direct()) {
+      const uint64_t offset =
+          layout_.start(pending.part) + received_[pending.part].load(std::memory_order_relaxed);
+      pending.chunk->size = static_cast<size_t>(AlignedLength(offset, pending.chunk->size));
+    }
+    return Flush(pending);
   }
 
   // Queues the pending bytes for the writer (waiting while it is kWriteQueueChunks behind);

@@ -7,7 +7,9 @@
 //                  the part size, and for each part how many bytes from its start are written
 // The state is saved (temp file, rename) every state_interval and when the fetch stops, and it
 // only ever claims bytes that were written and synced before it was saved, so after kill -9 or
-// a power loss the next fetch keeps everything it claims and fetches the rest. The SHA-256 is not saved: a resumed fetch
+// a power loss the next fetch keeps everything it claims and fetches the rest. (Where writes go
+// direct, a part goes on from the last aligned byte it holds, and after a failed request from
+// the last aligned byte received: under 4 KiB are fetched again, and its writes stay direct.) The SHA-256 is not saved: a resumed fetch
 // hashes the kept prefix again, reading it back while the missing parts download.
 //
 // Parts are handed out in file order to up to `connections` workers (see FetchOptions::ramp_up),

@@ -1,6 +1,7 @@
-// FetchFile on its own against the fake Hub: where the hash takes its bytes from. A download
-// from scratch on one connection hashes every byte from memory, none read back from disk (the
-// benchmark's throughput depends on it); a resumed one reads back what it kept.
+// FetchFile on its own against the fake Hub: where the hash takes its bytes from, and where a
+// resume goes on from. A download from scratch on one connection hashes every byte from memory,
+// none read back from disk (the benchmark's throughput depends on it); a resumed one reads back
+// what it kept, and goes on from an aligned byte.
 #include "agent/models/file_download.h"
 
 #include <gtest/gtest.h>
@@ -9,7 +10,10 @@
 #include <filesystem>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "agent/models/partial_data.h"
 #include "agent/models/sha256_file.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/fake_hub.h"
 #include "tests/support/gguf_writer.h"
 #include "tests/support/run_command.h"
@@ -72,6 +76,34 @@ TEST_F(FetchFileTest, AResumedFetchReadsBackWhatItKept) {
   EXPECT_EQ(result->kept + result->fetched, kSize);
   EXPECT_GE(result->read_back, result->kept);
   EXPECT_EQ(testing::ReadFileBytes(partial_.data.string()), content_);
+}
+
+// A partial that ends at an odd byte goes on from the last aligned byte before it, so that the
+// rest can be written past the page cache (where the filesystem takes O_DIRECT).
+TEST_F(FetchFileTest, AResumeGoesOnFromAnAlignedByte) {
+  std::atomic<bool> cancel{false};
+  FetchHooks hooks;
+  hooks.cancelled = [&] { return cancel.load(); };
+  hooks.on_progress = [&](const FetchProgress& progress) {
+    if (progress.present >= kSize / 3) cancel = true;
+  };
+  hub_.SetFaults({.bytes_per_second_per_connection = 32 << 20});
+  ASSERT_TRUE(absl::IsCancelled(Fetch(hooks).status()));
+  nlohmann::json state = nlohmann::json::parse(testing::ReadFileBytes(partial_.state()));
+  const uint64_t odd = state["done"][0].get<uint64_t>() - 1000;
+  state["done"][0] = odd;
+  testing::WriteFileBytes(partial_.state(), state.dump());
+
+  hub_.SetFaults({});
+  hub_.ResetStats();
+  absl::StatusOr<FetchResult> result = Fetch();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->sha256, Sha256Of(content_));
+  const bool direct = PartialData::Open(partial_.data, true).value()->direct();
+  const uint64_t kept = direct ? odd / 4096 * 4096 : odd;
+  EXPECT_EQ(result->kept, kept);
+  ASSERT_FALSE(hub_.requests().empty());
+  EXPECT_EQ(hub_.requests().back().range, absl::StrCat("bytes=", kept, "-", kSize - 1));
 }
 
 }  // namespace
