@@ -1,14 +1,7 @@
 #include "common/config.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <optional>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -20,7 +13,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/address.h"
+#include "common/file_read.h"
 #include "common/status.h"
 #include "common/strings.h"
 
@@ -350,67 +345,19 @@ absl::Status ProblemsToStatus(const std::vector<ConfigProblem>& problems) {
   return WithHint(absl::InvalidArgumentError(absl::StrJoin(lines, "\n")), kDocsHint);
 }
 
-// Why a configuration file cannot be used: a status code and a message without the path.
-struct FileError {
-  absl::StatusCode code;
-  std::string what;
-  std::string hint;
-};
-
-// The text of a configuration file in `text`; false (and `*error` unset) when it does not exist.
-bool ReadConfigFile(const std::string& path, std::string* text, std::optional<FileError>* error) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int code = errno;
-    if (code == ENOENT || code == ENOTDIR) return false;
-    if (code == EACCES) {
-      *error = FileError{absl::StatusCode::kPermissionDenied,
-                         absl::StrCat("cannot read the configuration file: ", std::strerror(code)),
-                         absl::StrCat("make it readable for this user, e.g. chmod a+r ", path)};
-    } else {
-      *error =
-          FileError{absl::StatusCode::kFailedPrecondition,
-                    absl::StrCat("cannot read the configuration file: ", std::strerror(code)), ""};
-    }
-    return true;
-  }
-  struct stat info {};
-  if (fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
-    close(fd);
-    *error = FileError{absl::StatusCode::kInvalidArgument,
-                       "is a directory, not a configuration file", ""};
-    return true;
-  }
-  char buffer[8192];
-  for (;;) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *error =
-          FileError{absl::StatusCode::kFailedPrecondition,
-                    absl::StrCat("cannot read the configuration file: ", std::strerror(errno)), ""};
-      break;
-    }
-    text->append(buffer, static_cast<size_t>(n));
-  }
-  close(fd);
-  return true;
+// The text of the configuration file at `path`, read as every small input file is (file_read.h).
+absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
+  return ReadRegularFile(path, {.what = "configuration file"});
 }
 
 absl::Status MergeConfigFile(const std::string& path, bool must_exist, Config* config) {
-  std::string text;
-  std::optional<FileError> error;
-  if (!ReadConfigFile(path, &text, &error)) {
+  absl::StatusOr<std::string> text = ReadConfigFile(path);
+  if (absl::IsNotFound(text.status())) {
     if (!must_exist) return absl::OkStatus();
-    return WithHint(absl::NotFoundError(absl::StrCat(path, ": configuration file does not exist")),
-                    "check the path given with --config");
+    return WithHint(text.status(), "check the path given with --config");
   }
-  if (error) {
-    absl::Status status(error->code, absl::StrCat(path, ": ", error->what));
-    return error->hint.empty() ? status : WithHint(std::move(status), error->hint);
-  }
-  return MergeConfigText(text, path, config);
+  if (!text.ok()) return text.status();
+  return MergeConfigText(*text, path, config);
 }
 
 // TOML basic string syntax for `text`.
@@ -626,14 +573,15 @@ std::vector<ConfigProblem> CheckConfigText(absl::string_view toml_text,
 }
 
 std::vector<ConfigProblem> CheckConfigFile(const std::string& path, bool must_exist) {
-  std::string text;
-  std::optional<FileError> error;
-  if (!ReadConfigFile(path, &text, &error)) {
-    if (!must_exist) return {};
-    return {ConfigProblem{path, 0, 0, "configuration file does not exist"}};
+  absl::StatusOr<std::string> text = ReadConfigFile(path);
+  if (absl::IsNotFound(text.status()) && !must_exist) return {};
+  if (!text.ok()) {
+    // The reader's messages start with the path, which the problem carries as its source.
+    absl::string_view message = text.status().message();
+    absl::ConsumePrefix(&message, absl::StrCat(path, ": "));
+    return {ConfigProblem{path, 0, 0, std::string(message)}};
   }
-  if (error) return {ConfigProblem{path, 0, 0, error->what}};
-  return CheckConfigText(text, path);
+  return CheckConfigText(*text, path);
 }
 
 }  // namespace llorch

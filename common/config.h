@@ -3,7 +3,9 @@
 // Layers, lowest first: defaults < /etc/llorch/pool.toml < $XDG_CONFIG_HOME/llorch/pool.toml <
 // --config FILE < environment (LLORCH_*, NO_COLOR) < flags. LoadConfig() applies all but the
 // flags; the caller then applies its flags with SetFromFlag(). Missing system and user files are
-// fine; a missing --config file is NotFound. Unknown keys and tables, wrong types and bad values
+// fine; a missing --config file is NotFound. Every file must be a regular file of at most
+// kMaxInputFileBytes (1 MiB): a FIFO, device or directory, or a bigger file, is InvalidArgument
+// before anything is read (file_read.h). Unknown keys and tables, wrong types and bad values
 // are InvalidArgument errors naming the file and line ("pool.toml:3: unknown key 'modles_dir'
 // (did you mean 'models_dir'?)"), all of a file's problems at once, one per line. A layer with a
 // problem changes nothing. Values are stored as written (relative paths stay relative; see

@@ -1,12 +1,12 @@
 #include "common/paths.h"
 
 #include <filesystem>
-#include <fstream>
 #include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/file_read.h"
 #include "common/status.h"
 
 extern char** environ;
@@ -36,11 +36,8 @@ bool HasGitMarker(const fs::path& dir) {
   std::error_code ec;
   const fs::path marker = dir / ".git";
   if (fs::is_directory(marker, ec)) return fs::exists(marker / "HEAD", ec);
-  if (!fs::is_regular_file(marker, ec)) return false;
-  std::ifstream in(marker);
-  std::string first_line;
-  std::getline(in, first_line);
-  return absl::StartsWith(first_line, "gitdir:");
+  absl::StatusOr<std::string> link = ReadRegularFile(marker, {.max_bytes = 64 << 10});
+  return link.ok() && absl::StartsWith(*link, "gitdir:");
 }
 
 }  // namespace

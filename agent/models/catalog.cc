@@ -1,12 +1,8 @@
 #include "agent/models/catalog.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -17,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/file_read.h"
 #include "common/status.h"
 #include "common/strings.h"
 
@@ -70,7 +67,6 @@ constexpr char kDefaultConverter[] = "llama.cpp";
 constexpr size_t kMaxIdLength = 64;
 constexpr size_t kMaxNameLength = 255;  // file and dir names: the usual file system limit
 constexpr size_t kMaxRepoPartLength = 96;
-constexpr off_t kMaxCatalogBytes = 16 << 20;
 
 std::vector<std::string> KeyNames() {
   std::vector<std::string> names;
@@ -472,44 +468,6 @@ absl::StatusOr<CatalogModel> ReadModel(const Entry& entry) {
   return model;
 }
 
-// Reads at most kMaxCatalogBytes of a regular file.
-absl::StatusOr<std::string> ReadCatalogFile(const std::string& path) {
-  const std::string what = absl::StrCat("cannot read catalog ", path);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, what);
-  struct stat info;
-  if (fstat(fd, &info) != 0) {
-    const int error = errno;
-    close(fd);
-    return absl::ErrnoToStatus(error, what);
-  }
-  if (!S_ISREG(info.st_mode)) {
-    close(fd);
-    return absl::FailedPreconditionError(absl::StrCat(what, ": not a regular file"));
-  }
-  if (info.st_size > kMaxCatalogBytes) {
-    close(fd);
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, ": larger than ", kMaxCatalogBytes >> 20, " MiB"));
-  }
-  std::string text(static_cast<size_t>(info.st_size), '\0');
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = read(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      close(fd);
-      return absl::ErrnoToStatus(error, what);
-    }
-    if (n == 0) break;  // the file shrank while we read it
-    done += static_cast<size_t>(n);
-  }
-  close(fd);
-  text.resize(done);
-  return text;
-}
-
 }  // namespace
 
 std::string CatalogModel::HubUrl() const { return "https://huggingface.co/" + repo; }
@@ -603,11 +561,12 @@ absl::StatusOr<Catalog> Catalog::Parse(absl::string_view toml_text, absl::string
 }
 
 absl::StatusOr<Catalog> Catalog::LoadFile(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadCatalogFile(path);
-  if (!text.ok()) {
+  absl::StatusOr<std::string> text = ReadRegularFile(path, {.what = "catalog"});
+  if (absl::IsNotFound(text.status())) {
     return WithHint(text.status(),
                     "check the path given with --catalog or the `catalog` configuration key");
   }
+  if (!text.ok()) return text.status();
   return Parse(*text, path);
 }
 

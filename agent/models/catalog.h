@@ -57,7 +57,8 @@ class Catalog {
 
   // Parses and validates `toml_text`; `source_name` prefixes every error message.
   static absl::StatusOr<Catalog> Parse(absl::string_view toml_text, absl::string_view source_name);
-  // Reads `path` and parses it with `path` as the source name. NotFound if it does not exist.
+  // Reads `path` and parses it with `path` as the source name. NotFound if it does not exist;
+  // InvalidArgument if it is not a regular file or larger than 1 MiB (common/file_read.h).
   static absl::StatusOr<Catalog> LoadFile(const std::string& path);
 
   // In file order.

@@ -1,13 +1,11 @@
 #include "agent/models/hub_client.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/file_read.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
 
@@ -85,10 +83,11 @@ HubOptions HubOptionsFromEnvironment(const Environment& env) {
     if (!hf_home.empty()) token_path = hf_home + "/token";
   }
   if (token_path.empty()) return options;
-  std::ifstream in(token_path);
-  std::stringstream text;
-  text << in.rdbuf();
-  options.token = std::string(absl::StripAsciiWhitespace(text.str()));
+  // A token file that cannot be read (missing, a FIFO, too big) means no token, as for `hf`.
+  absl::StatusOr<std::string> text =
+      ReadRegularFile(token_path, {.max_bytes = 64 << 10, .what = "Hub token file"});
+  if (!text.ok()) return options;
+  options.token = std::string(absl::StripAsciiWhitespace(*text));
   if (!options.token.empty()) options.token_source = token_path;
   return options;
 }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
 #include "agent/models/gguf_reader.h"
 #include "agent/models/model_lock.h"
@@ -10,6 +9,7 @@
 #include "agent/ops/operation_registry.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/server/grpc_status.h"
+#include "common/file_read.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -93,19 +93,14 @@ void ToProto(const GgufSummary& gguf, v1::GgufMetadata* out) {
   out->set_parameter_count(gguf.parameter_count);
 }
 
-// The model's config.json (a conversion's source, or one left next to the file), up to 1 MiB.
+// The model's config.json (a conversion's source, or one left next to the file): the first of
+// these that is a regular file (not a symlink) of at most 1 MiB.
 std::string ReadConfigJson(const ModelStore& store, const CatalogModel& model) {
-  constexpr size_t kMaxBytes = 1 << 20;
   const std::filesystem::path dir = store.models_dir() / model.dir;
   for (const char* relative : {"source/config.json", "pytorch/config.json", "config.json"}) {
-    std::error_code ec;
-    const std::filesystem::path path = dir / relative;
-    if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(path, ec))) continue;
-    std::ifstream in(path, std::ios::binary);
-    std::string text(kMaxBytes, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(kMaxBytes));
-    text.resize(static_cast<size_t>(in.gcount()));
-    return text;
+    absl::StatusOr<std::string> text =
+        ReadRegularFile((dir / relative).string(), {.follow_symlinks = false});
+    if (text.ok()) return *std::move(text);
   }
   return "";
 }

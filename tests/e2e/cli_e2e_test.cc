@@ -2,6 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -222,6 +225,45 @@ TEST_F(CliE2eTest, ConfigErrorsNameFileAndLine) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("pool.toml:2"));
   EXPECT_THAT(result.err, HasSubstr("modles_dir"));
+}
+
+// Configuration and catalog input is a small regular file. A device, a FIFO or an oversized file
+// is refused before it is read (a FIFO would block forever, /dev/zero never ends), with exit 2
+// naming the file, what it is and the limit.
+TEST_F(CliE2eTest, ConfigAndCatalogFilesMustBeSmallRegularFiles) {
+  const std::string fifo = env_.Path("work/fifo.toml");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string big = env_.Path("work/big.toml");  // sparse: 1 MiB + 1 byte
+  WriteFile(big, "");
+  ASSERT_EQ(truncate(big.c_str(), (1 << 20) + 1), 0);
+  struct Case {
+    std::vector<std::string> args;
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--config", "/dev/zero"}, "/dev/zero: the configuration file is a character device"},
+           {{"--config", fifo}, fifo + ": the configuration file is a FIFO"},
+           {{"--config", big}, big + ": the configuration file is 1048577 bytes, over the limit"},
+           {{"--catalog", fifo}, fifo + ": the catalog is a FIFO"},
+           {{"--catalog", big}, big + ": the catalog is 1048577 bytes, over the limit of 1 MiB"},
+           {{"--config", env_.Path("work")}, env_.Path("work") + ": the configuration file is a directory"}}) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.end(), {"models", "catalog"});
+    CommandResult result = env_.Run(args);
+    EXPECT_EQ(result.exit_code, 2) << c.args[1] << ": " << result.err;
+    EXPECT_THAT(result.err, HasSubstr("error: " + c.expected)) << c.args[1];
+    EXPECT_THAT(result.err, HasSubstr("hint: ")) << c.args[1];
+  }
+  // The user's own file too, and pool-agent the same way.
+  std::filesystem::create_directories(env_.Path("config/llorch"));
+  ASSERT_EQ(mkfifo(env_.Path("config/llorch/pool.toml").c_str(), 0600), 0);
+  for (const std::string binary : {"llorch-pool", "pool-agent"}) {
+    CommandResult result = env_.Run(
+        binary == "pool-agent" ? std::vector<std::string>{} : std::vector<std::string>{"agent", "info"},
+        binary);
+    EXPECT_EQ(result.exit_code, 2) << binary << ": " << result.err;
+    EXPECT_THAT(result.err, HasSubstr("pool.toml: the configuration file is a FIFO")) << binary;
+  }
 }
 
 TEST_F(CliE2eTest, ModelsDirComesFromConfigEnvAndFlagInThatOrder) {

@@ -531,14 +531,14 @@ TEST(CatalogTest, LoadFileReportsMissingAndUnreadableFiles) {
   absl::StatusOr<Catalog> missing = Catalog::LoadFile("/nonexistent/catalog.toml");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_CONTAINS(missing.status().message(), "cannot read catalog /nonexistent/catalog.toml");
+  EXPECT_EQ(missing.status().message(), "/nonexistent/catalog.toml: the catalog does not exist");
   EXPECT_CONTAINS(GetHint(missing.status()).value_or(""), "--catalog");
 
   absl::StatusOr<Catalog> directory =
       Catalog::LoadFile(std::filesystem::temp_directory_path().string());
   ASSERT_FALSE(directory.ok());
-  EXPECT_EQ(directory.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_CONTAINS(directory.status().message(), "not a regular file");
+  EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_CONTAINS(directory.status().message(), "the catalog is a directory, not a regular file");
 }
 
 TEST(CatalogTest, LoadFileUsesThePathAsSourceName) {

@@ -1,8 +1,10 @@
-// Tests for the layered configuration (common/config.h), the XDG path helpers (common/paths.h)
+// Tests for the layered configuration (common/config.h), the bounded file reader
+// (common/file_read.h), the XDG path helpers (common/paths.h)
 // and the "did you mean" helper (common/strings.h). Files are written to a fresh mkdtemp
 // directory per test; the environment is always injected, never read.
 #include "common/config.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "common/file_read.h"
 #include "common/paths.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -351,7 +354,7 @@ TEST_F(ConfigTest, MissingSystemAndUserFilesAreFineButAMissingConfigFileIsNotFou
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(config.status().message(),
-            sources.explicit_file + ": configuration file does not exist");
+            sources.explicit_file + ": the configuration file does not exist");
   EXPECT_PRED_FORMAT2(::testing::IsSubstring, "--config", GetHint(config.status()).value_or(""));
 }
 
@@ -362,7 +365,7 @@ TEST_F(ConfigTest, ADirectoryInPlaceOfAConfigFileIsAnError) {
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(config.status().message(),
-            sources.system_file + ": is a directory, not a configuration file");
+            sources.system_file + ": the configuration file is a directory, not a regular file");
 }
 
 TEST_F(ConfigTest, AnUnreadableConfigFileIsPermissionDeniedWithAHint) {
@@ -714,6 +717,58 @@ TEST_F(ConfigTest, LoadConfigStopsAtTheFirstBadFile) {
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().message(),
             sources.system_file + ":2: client.output must be one of table, json, got 'xml'");
+}
+
+// --- file_read.h: the bounded reader every small input file goes through ----------------------
+
+TEST_F(ConfigTest, ReadRegularFileReadsASmallFileRelativeToADirectory) {
+  Write("sub/a.toml", "x = 1\n");
+  EXPECT_EQ(ReadRegularFile(Path("sub/a.toml")).value_or("?"), "x = 1\n");
+  const int dir_fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dir_fd, 0);
+  EXPECT_EQ(ReadRegularFileAt(dir_fd, "sub/a.toml").value_or("?"), "x = 1\n");
+  absl::StatusOr<std::string> missing = ReadRegularFileAt(dir_fd, "sub/b.toml", {.what = "thing"});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(), "sub/b.toml: the thing does not exist");
+  close(dir_fd);
+}
+
+TEST_F(ConfigTest, ReadRegularFileRefusesFifosDevicesAndDirectoriesWithoutReading) {
+  ASSERT_EQ(mkfifo(Path("fifo").c_str(), 0600), 0);  // nobody writes: a read would block forever
+  for (const auto& [path, type] : std::vector<std::pair<std::string, std::string>>{
+           {Path("fifo"), "a FIFO (named pipe)"},
+           {"/dev/zero", "a character device"},
+           {dir_.string(), "a directory"}}) {
+    absl::StatusOr<std::string> text = ReadRegularFile(path, {.what = "catalog"});
+    EXPECT_EQ(text.status().code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_EQ(text.status().message(),
+              path + ": the catalog is " + type + ", not a regular file");
+    EXPECT_TRUE(GetHint(text.status()).has_value());
+  }
+}
+
+TEST_F(ConfigTest, ReadRegularFileRefusesFilesOverTheLimitBeforeReadingThem) {
+  const std::string big = Write("big.toml", "");
+  ASSERT_EQ(truncate(big.c_str(), int64_t{2} << 30), 0);  // sparse: 2 GiB of nothing
+  absl::StatusOr<std::string> text = ReadRegularFile(big, {.what = "configuration file"});
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(text.status().message(),
+            big + ": the configuration file is 2147483648 bytes, over the limit of 1 MiB");
+  Write("ten.toml", "0123456789");
+  EXPECT_EQ(ReadRegularFile(Path("ten.toml"), {.max_bytes = 10}).value_or("?"), "0123456789");
+  EXPECT_EQ(ReadRegularFile(Path("ten.toml"), {.max_bytes = 9}).status().message(),
+            Path("ten.toml") + ": the file is 10 bytes, over the limit of 9 bytes");
+}
+
+TEST_F(ConfigTest, ReadRegularFileFollowsASymlinkOnlyWhenAsked) {
+  Write("real.toml", "x");
+  fs::create_symlink(Path("real.toml"), Path("link.toml"));
+  EXPECT_EQ(ReadRegularFile(Path("link.toml")).value_or("?"), "x");
+  absl::StatusOr<std::string> refused =
+      ReadRegularFile(Path("link.toml"), {.follow_symlinks = false, .what = "manifest"});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(),
+            Path("link.toml") + ": the manifest is a symbolic link, which is not followed here");
 }
 
 // --- config.h: check-config helpers ------------------------------------------------------------
