@@ -281,7 +281,9 @@ absl::StatusOr<SubprocessResult> RunSubprocess(const SubprocessOptions& options)
     for (int i = 0; i < 2 && ready > 0; ++i) {
       if (polled[i].fd < 0 || polled[i].revents == 0) continue;
       const ssize_t n = read(fds[i], buffer, sizeof(buffer));
-      if (n > 0) {
+      if (n > 0 && i == 0 && options.on_stdout_bytes) {
+        options.on_stdout_bytes(absl::string_view(buffer, static_cast<size_t>(n)));
+      } else if (n > 0) {
         splitters[i]->Feed(buffer, static_cast<size_t>(n));
       } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
         splitters[i]->Finish();

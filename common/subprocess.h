@@ -51,6 +51,9 @@ struct SubprocessOptions {
   std::string working_dir;  // "" = the agent's
   // Called for every complete line; lines longer than `max_line_bytes` are cut into pieces.
   std::function<void(const OutputLine&)> on_line;
+  // When set, stdout is handed over byte for byte as it is read (NUL-separated formats), and
+  // on_line sees only stderr.
+  std::function<void(absl::string_view bytes)> on_stdout_bytes;
   // Polled every `poll_interval`; once it returns true the child's group is stopped.
   std::function<bool()> should_stop;
   // Called every `poll_interval` while the child runs (for progress by polling files).

@@ -135,6 +135,64 @@ std::vector<LoggedCommit> ParseLog(absl::string_view text) {
   return commits;
 }
 
+std::vector<std::string> SplitNul(absl::string_view text) {
+  std::vector<std::string> entries;
+  for (absl::string_view entry : absl::StrSplit(text, '\0', absl::SkipEmpty())) {
+    entries.emplace_back(entry);
+  }
+  return entries;
+}
+
+absl::StatusOr<std::vector<TreeEntry>> ParseTreeZ(absl::string_view text) {
+  std::vector<TreeEntry> entries;
+  for (absl::string_view record : absl::StrSplit(text, '\0', absl::SkipEmpty())) {
+    const size_t tab = record.find('\t');
+    const size_t space = record.find(' ');
+    if (tab == absl::string_view::npos || space == absl::string_view::npos || space > tab) {
+      return absl::InternalError(absl::StrCat("unreadable git ls-tree entry: ", record));
+    }
+    entries.push_back({std::string(record.substr(0, space)), std::string(record.substr(tab + 1))});
+  }
+  return entries;
+}
+
+std::string UnquotePath(absl::string_view text) {
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"') return std::string(text);
+  text = text.substr(1, text.size() - 2);
+  std::string path;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\' || i + 1 == text.size()) {
+      path.push_back(text[i]);
+      continue;
+    }
+    const char escaped = text[++i];
+    if (escaped >= '0' && escaped <= '3' && i + 2 < text.size()) {  // \ooo, one byte
+      path.push_back(static_cast<char>(((escaped - '0') << 6) | ((text[i + 1] - '0') << 3) |
+                                       (text[i + 2] - '0')));
+      i += 2;
+      continue;
+    }
+    switch (escaped) {
+      case 'a': path.push_back('\a'); break;
+      case 'b': path.push_back('\b'); break;
+      case 't': path.push_back('\t'); break;
+      case 'n': path.push_back('\n'); break;
+      case 'v': path.push_back('\v'); break;
+      case 'f': path.push_back('\f'); break;
+      case 'r': path.push_back('\r'); break;
+      default: path.push_back(escaped);  // '"' and '\\'
+    }
+  }
+  return path;
+}
+
+std::optional<std::string> ParseCleanLine(absl::string_view line) {
+  if (!absl::ConsumePrefix(&line, "Would remove ") && !absl::ConsumePrefix(&line, "Removing ")) {
+    return std::nullopt;
+  }
+  return UnquotePath(line);
+}
+
 std::optional<GitProgress> ParseGitProgress(absl::string_view line) {
   // "remote: " prefixes the server's own counting ("remote: Counting objects: 50% (1/2)").
   absl::ConsumePrefix(&line, "remote: ");

@@ -60,6 +60,25 @@ struct LoggedCommit {
 // `git log --format=%H%x1f%s` output.
 std::vector<LoggedCommit> ParseLog(absl::string_view text);
 
+// The entries of a NUL-terminated listing (`git ls-files -z`), bytes as they are.
+std::vector<std::string> SplitNul(absl::string_view text);
+
+// One entry of `git ls-tree -r -z` ("<mode> <type> <object>\t<path>\0").
+struct TreeEntry {
+  std::string mode;  // "100644", "100755", "120000" (symlink), "160000" (submodule)
+  std::string path;
+  bool is_gitlink() const { return mode == "160000"; }
+};
+absl::StatusOr<std::vector<TreeEntry>> ParseTreeZ(absl::string_view text);
+
+// A path as git prints it for people: C-quoted ("\"a\\\\b\"", octal escapes) when it holds
+// unusual bytes, else as it is.
+std::string UnquotePath(absl::string_view text);
+
+// The path of a `git clean` line ("Would remove x/", "Removing x"), unquoted; nullopt for
+// other lines ("Would skip repository x/").
+std::optional<std::string> ParseCleanLine(absl::string_view line);
+
 // One progress line of git's stderr, e.g. "Receiving objects:  45% (450/1000), 1.2 MiB | ...".
 struct GitProgress {
   std::string what;  // "Receiving objects"

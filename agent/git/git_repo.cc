@@ -9,6 +9,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "agent/git/git_clean.h"
+#include "agent/git/worktree_move.h"
 #include "agent/ops/child_output_log.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -109,7 +111,7 @@ v1::PullMode PullModeFromConfig(const std::string& mode) {
 }
 
 GitRepo::GitRepo(GitRepoOptions options)
-    : options_(std::move(options)), runner_(options_.git) {}
+    : options_(std::move(options)), runner_(options_.git), protected_(options_.protected_dirs) {}
 
 absl::StatusOr<std::string> GitRepo::Git(const std::vector<std::string>& args) const {
   return runner_.Output(options_.root, args);
@@ -141,6 +143,19 @@ absl::StatusOr<std::vector<GitmodulesEntry>> GitRepo::Declared() const {
   absl::StatusOr<std::string> list = Git({"config", "-f", ".gitmodules", "--list"});
   if (!list.ok()) return list.status();
   return ParseGitmodules(*list);
+}
+
+absl::Status GitRepo::CheckHoldsNothingProtected(const v1::Submodule& submodule) const {
+  const ProtectedDir* held = protected_.In(options_.root).AtOrBelow(submodule.path());
+  if (held == nullptr) return absl::OkStatus();
+  return WithReason(
+      WithHint(absl::FailedPreconditionError(absl::StrCat(
+                   "submodule ", submodule.name(), " holds ", held->what, " (",
+                   held->path.string(), "): git would check out its files over it; nothing was "
+                                        "changed")),
+               absl::StrCat("move ", held->what, " out of ", submodule.path(),
+                            " (models_dir or state_dir in pool.toml)")),
+      "PROTECTED_PATH");
 }
 
 absl::Status GitRepo::CheckSubmoduleNames(const std::vector<std::string>& names) const {
@@ -388,6 +403,7 @@ absl::StatusOr<v1::SubmoduleUpdateResult> GitRepo::UpdateSubmodules(
                                             "it to")),
                       "add it with `git submodule add`, or remove its section from .gitmodules");
     }
+    if (absl::Status held = CheckHoldsNothingProtected(submodule); !held.ok()) return held;
     targets.push_back(submodule);
   }
   return UpdateEach(targets, remote, force, op);
@@ -430,16 +446,51 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
   absl::StatusOr<std::vector<v1::Submodule>> submodules_before = Submodules();
   if (!submodules_before.ok()) return submodules_before.status();
 
+  // `git pull` in three steps, so that the tree it brings is checked before git touches the
+  // work tree (git overwrites ignored files in the way of a merge or rebase without asking).
+  const std::vector<std::string> fetch = {"fetch", "--progress", "--no-recurse-submodules"};
+  op.Log(v1::LogLine::STREAM_AGENT, absl::StrCat("git ", absl::StrJoin(fetch, " ")));
+  absl::StatusOr<GitResult> fetched = RunNetwork(options_.root, fetch, &op);
+  if (!fetched.ok()) return fetched.status();
+  if (!fetched->ok()) {
+    if (RemoteUnreachable(*fetched)) return Unreachable(*fetched, "pull", before->upstream);
+    return GitRunner::Failure(options_.root, fetch, *fetched);
+  }
+  absl::StatusOr<std::string> target =
+      Git({"rev-parse", "--verify", "--quiet", "@{upstream}^{commit}"});
+  if (!target.ok()) return target.status();
+  absl::StatusOr<std::vector<PathInTheWay>> in_the_way =
+      CheckMove(runner_, options_.root, protected_.In(options_.root), *target, before->upstream);
+  if (!in_the_way.ok()) return in_the_way.status();
+  if (!in_the_way->empty()) {
+    std::vector<std::string> paths;
+    for (const PathInTheWay& path : *in_the_way) paths.push_back(path.path);
+    return WithReason(
+        WithHint(absl::FailedPreconditionError(absl::StrCat(
+                     "untracked or ignored paths are in the way of ", before->upstream, ": ",
+                     ListPaths(paths), " (git would overwrite or remove them); nothing was "
+                                       "changed")),
+                 absl::StrCat("move them out of the way, or `llorch-pool git sync` to replace "
+                              "them with ", before->upstream, "'s files (it lists them and asks)")),
+        "UNTRACKED_IN_THE_WAY");
+  }
+
   const char* flag = mode == v1::PULL_MODE_FF_ONLY ? "--ff-only"
                      : mode == v1::PULL_MODE_MERGE ? "--no-rebase"
                                                    : "--rebase";
-  const std::vector<std::string> args = {"pull", flag, "--progress", "--no-recurse-submodules"};
+  const std::vector<std::string> args =
+      mode == v1::PULL_MODE_FF_ONLY ? std::vector<std::string>{"merge", "--ff-only", *target}
+      : mode == v1::PULL_MODE_MERGE
+          ? std::vector<std::string>{"merge", "--no-edit", "-m",
+                                     absl::StrCat("Merge ", before->upstream, " into ",
+                                                  before->branch),
+                                     *target}
+          : std::vector<std::string>{"rebase", *target};
   op.Log(v1::LogLine::STREAM_AGENT, absl::StrCat("git ", absl::StrJoin(args, " ")));
   absl::StatusOr<GitResult> pulled = RunNetwork(options_.root, args, &op);
   if (!pulled.ok()) return pulled.status();
   if (!pulled->ok()) {
     if (pulled->cancelled || pulled->timed_out) return GitRunner::Failure(options_.root, args, *pulled);
-    if (RemoteUnreachable(*pulled)) return Unreachable(*pulled, "pull", before->upstream);
     // A conflict leaves a rebase or merge in progress: undo it, so the checkout is as it was.
     absl::StatusOr<WorktreeStatus> stuck = WorktreeOf(options_.root);
     const std::vector<std::string> conflicted =
@@ -528,6 +579,9 @@ absl::StatusOr<v1::GitSyncResult> GitRepo::Sync(const std::string& requested_bra
   if (!before.ok()) return before.status();
   absl::StatusOr<std::vector<v1::Submodule>> submodules = Submodules();
   if (!submodules.ok()) return submodules.status();
+  absl::StatusOr<std::vector<PathInTheWay>> in_the_way =
+      CheckMove(runner_, options_.root, protected_.In(options_.root), *target, upstream);
+  if (!in_the_way.ok()) return in_the_way.status();
 
   v1::GitSyncResult result;
   result.set_preview(preview);
@@ -536,6 +590,11 @@ absl::StatusOr<v1::GitSyncResult> GitRepo::Sync(const std::string& requested_bra
   result.set_new_sha(*target);
   for (const ChangedPath& change : before->changes) {
     if (change.status != "??") *result.add_discarded_changes() = ToChangedFile(change);
+  }
+  for (const PathInTheWay& path : *in_the_way) {
+    v1::PathInTheWay* replaced = result.add_untracked_replaced();
+    replaced->set_path(path.path);
+    replaced->set_upstream_path(path.upstream_path);
   }
   if (!before->head_sha.empty()) {
     absl::StatusOr<std::string> local =
@@ -561,6 +620,10 @@ absl::StatusOr<v1::GitSyncResult> GitRepo::Sync(const std::string& requested_bra
       move->set_new_sha(it->second);
     }
     return result;
+  }
+  for (const PathInTheWay& path : *in_the_way) {
+    op.Log(v1::LogLine::STREAM_AGENT, absl::StrCat("replacing untracked ", path.path, " with ",
+                                                   upstream, "'s ", path.upstream_path));
   }
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"reset", "--hard", *target},
@@ -597,6 +660,7 @@ absl::StatusOr<v1::ResetSubmoduleResponse> GitRepo::ResetSubmodule(const std::st
   std::lock_guard<std::mutex> lock(write_mu_);
   absl::StatusOr<v1::Submodule> submodule = Find(name);
   if (!submodule.ok()) return submodule.status();
+  if (absl::Status held = CheckHoldsNothingProtected(*submodule); !held.ok()) return held;
   if (submodule->missing()) {
     return absl::FailedPreconditionError(absl::StrCat(
         name, " is declared in .gitmodules, but the checkout records no commit to reset it to"));
@@ -635,6 +699,7 @@ absl::StatusOr<v1::Submodule> GitRepo::SwitchSubmoduleBranch(const std::string& 
   std::lock_guard<std::mutex> lock(write_mu_);
   absl::StatusOr<v1::Submodule> submodule = Find(name);
   if (!submodule.ok()) return submodule.status();
+  if (absl::Status held = CheckHoldsNothingProtected(*submodule); !held.ok()) return held;
   if (!requested.empty()) {
     if (absl::Status valid = CheckBranchName(requested); !valid.ok()) return valid;
   }
@@ -713,52 +778,7 @@ absl::StatusOr<v1::Submodule> GitRepo::SwitchSubmoduleBranch(const std::string& 
 absl::StatusOr<v1::CleanResponse> GitRepo::Clean(bool dry_run) const {
   std::lock_guard<std::mutex> lock(write_mu_);
   if (absl::Status repo = CheckRepo(); !repo.ok()) return repo;
-  // The protected paths inside the checkout, as anchored exclude patterns ("/.test-models").
-  std::vector<std::string> protected_relative;
-  const fs::path root = options_.root.lexically_normal();
-  for (const fs::path& path : options_.protected_paths) {
-    const fs::path relative = path.lexically_normal().lexically_relative(root);
-    if (relative.empty() || *relative.begin() == "..") continue;
-    std::string text = relative.generic_string();
-    while (!text.empty() && text.back() == '/') text.pop_back();
-    if (!text.empty() && text != ".") protected_relative.push_back(text);
-  }
-  auto is_protected = [&](const std::string& path) {
-    std::string bare = path;
-    while (!bare.empty() && bare.back() == '/') bare.pop_back();
-    for (const std::string& kept : protected_relative) {
-      // The path is a protected one, inside one, or holds one.
-      if (bare == kept || absl::StartsWith(bare, kept + "/") || absl::StartsWith(kept, bare + "/")) {
-        return true;
-      }
-    }
-    return false;
-  };
-  v1::CleanResponse response;
-  response.set_dry_run(dry_run);
-  absl::StatusOr<std::string> preview = Git({"clean", "-n", "-d"});
-  if (!preview.ok()) return preview.status();
-  for (absl::string_view line : absl::StrSplit(*preview, '\n', absl::SkipEmpty())) {
-    if (!absl::ConsumePrefix(&line, "Would remove ")) continue;
-    const std::string path(line);
-    if (is_protected(path)) {
-      response.add_kept(path);
-    } else if (dry_run) {
-      response.add_removed(path);
-    }
-  }
-  if (dry_run) return response;
-  std::vector<std::string> args = {"clean", "-f", "-d"};
-  for (const std::string& kept : protected_relative) {
-    args.push_back("-e");
-    args.push_back("/" + kept);
-  }
-  absl::StatusOr<std::string> cleaned = Git(args);
-  if (!cleaned.ok()) return cleaned.status();
-  for (absl::string_view line : absl::StrSplit(*cleaned, '\n', absl::SkipEmpty())) {
-    if (absl::ConsumePrefix(&line, "Removing ")) response.add_removed(std::string(line));
-  }
-  return response;
+  return CleanWorktree(runner_, options_.root, protected_.In(options_.root), dry_run);
 }
 
 }  // namespace llorch

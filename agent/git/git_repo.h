@@ -8,13 +8,18 @@
 //
 // The commands that change the checkout never lose work silently:
 //   - Pull refuses when tracked files have local changes (LOCAL_CHANGES), on a detached HEAD or
-//     without an upstream; a pull that stops on a conflict is rolled back (rebase/merge --abort)
-//     and the error names the files (CONFLICT); ff-only on diverged branches says so (DIVERGED).
-//   - Sync reports, before (preview) and after, the changes to tracked files and the local
-//     commits it discards; untracked files stay.
+//     without an upstream, and when untracked or ignored paths are in the way of the upstream's
+//     tree (UNTRACKED_IN_THE_WAY, worktree_move.h: git would overwrite ignored ones silently); a
+//     pull that stops on a conflict is rolled back (rebase/merge --abort) and the error names the
+//     files (CONFLICT); ff-only on diverged branches says so (DIVERGED).
+//   - Sync reports, before (preview) and after, the changes to tracked files, the local commits
+//     and the untracked and ignored paths in the way that it discards; other untracked files stay.
 //   - Updating submodules keeps a submodule the operator put on a branch on it (unless force),
 //     where the bash script silently detached it; reset reports what it discarded.
-//   - Clean never removes the protected paths (the models and state directories), ignored or not.
+// No command replaces or removes the protected directories (the models and state directories,
+// protected_paths.h), with or without force: pull and sync refuse (PROTECTED_PATH) when the
+// target tree has a path at or above one or would replace anything in one, the submodule
+// commands refuse for a submodule that holds one, and clean leaves them out (git_clean.h).
 // An unreachable remote is UNAVAILABLE (REMOTE_UNREACHABLE) naming it, and leaves the checkout as
 // it was. Independent git calls of a status run in parallel; the changing commands of one agent
 // run one at a time. Thread-safe.
@@ -29,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "agent/git/git_parsers.h"
 #include "agent/git/git_runner.h"
+#include "agent/git/protected_paths.h"
 #include "agent/ops/operation.h"
 #include "llorch/pool/v1/git.pb.h"
 
@@ -39,8 +45,8 @@ struct GitRepoOptions {
   GitOptions git;
   pool::v1::PullMode pull_mode = pool::v1::PULL_MODE_REBASE;  // config git.pull_mode
   std::string sync_branch = "main";                           // config git.sync_branch
-  // Never removed by Clean, wherever they are (models_dir, state_dir).
-  std::vector<std::filesystem::path> protected_paths;
+  // Never replaced or removed by any command (models_dir, state_dir).
+  std::vector<ProtectedDir> protected_dirs;
   std::string rustc = "rustc";
   std::string cargo = "cargo";
 };
@@ -80,6 +86,8 @@ class GitRepo {
   absl::StatusOr<WorktreeStatus> WorktreeOf(const std::filesystem::path& dir,
                                             bool submodule_content = true) const;
   absl::StatusOr<std::vector<GitmodulesEntry>> Declared() const;
+  // PROTECTED_PATH when the work tree of `submodule` holds a protected directory.
+  absl::Status CheckHoldsNothingProtected(const pool::v1::Submodule& submodule) const;
   absl::StatusOr<pool::v1::Submodule> Describe(const GitmodulesEntry& entry,
                                                const std::string& recorded_sha) const;
   absl::StatusOr<pool::v1::Submodule> Find(const std::string& name) const;
@@ -93,6 +101,7 @@ class GitRepo {
 
   GitRepoOptions options_;
   GitRunner runner_;
+  ProtectedDirs protected_;
   // The commands that change the checkout run one at a time (git's index.lock would fail the
   // second; across processes it still does, with git's own message).
   mutable std::mutex write_mu_;

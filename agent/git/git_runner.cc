@@ -37,6 +37,12 @@ GitRunner::GitRunner(GitOptions options) : options_(std::move(options)) {
 absl::StatusOr<GitResult> GitRunner::Run(const std::filesystem::path& dir,
                                          const std::vector<std::string>& args, bool network,
                                          const GitWatch& watch) const {
+  return Execute(dir, args, network, watch, /*exact=*/false);
+}
+
+absl::StatusOr<GitResult> GitRunner::Execute(const std::filesystem::path& dir,
+                                             const std::vector<std::string>& args, bool network,
+                                             const GitWatch& watch, bool exact) const {
   SubprocessOptions run;
   run.argv = {options_.git, "-C", dir.string()};
   run.argv.insert(run.argv.end(), args.begin(), args.end());
@@ -44,6 +50,7 @@ absl::StatusOr<GitResult> GitRunner::Run(const std::filesystem::path& dir,
   run.max_line_bytes = 1 << 20;  // porcelain lines are parsed whole
   GitResult result;
   std::vector<std::string> out_lines;
+  if (exact) run.on_stdout_bytes = [&](absl::string_view bytes) { result.out.append(bytes.data(), bytes.size()); };
   run.on_line = [&](const OutputLine& line) {
     if (line.stream == OutputLine::Stream::kStdout) {
       out_lines.emplace_back(line.text);
@@ -74,7 +81,7 @@ absl::StatusOr<GitResult> GitRunner::Run(const std::filesystem::path& dir,
   }
   result.exit_code = done->exit_code;
   result.err = std::move(done->stderr_tail);
-  result.out = absl::StrJoin(out_lines, "\n");
+  if (!exact) result.out = absl::StrJoin(out_lines, "\n");
   return result;
 }
 
@@ -90,6 +97,14 @@ absl::Status GitRunner::Failure(const std::filesystem::path& dir,
   const std::string error = result.LastError();
   return absl::InternalError(absl::StrCat(what, " failed (exit ", result.exit_code, ")",
                                           error.empty() ? "" : ": ", error));
+}
+
+absl::StatusOr<std::string> GitRunner::OutputBytes(const std::filesystem::path& dir,
+                                                   const std::vector<std::string>& args) const {
+  absl::StatusOr<GitResult> result = Execute(dir, args, /*network=*/false, {}, /*exact=*/true);
+  if (!result.ok()) return result.status();
+  if (!result->ok()) return Failure(dir, args, *result);
+  return std::move(result->out);
 }
 
 absl::StatusOr<std::string> GitRunner::Output(const std::filesystem::path& dir,

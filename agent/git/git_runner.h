@@ -28,7 +28,8 @@ struct GitOptions {
 
 struct GitResult {
   int exit_code = -1;
-  std::string out;                  // stdout, lines joined by '\n', no trailing newline
+  std::string out;                  // stdout, lines joined by '\n', no trailing newline (but see
+                                    // OutputBytes)
   std::vector<std::string> err;     // the last lines of stderr
   bool timed_out = false;
   bool cancelled = false;
@@ -61,11 +62,21 @@ class GitRunner {
                                      const std::vector<std::string>& args,
                                      bool network = false, const GitWatch& watch = {}) const;
 
+  // Output() with stdout byte for byte, for the NUL-separated formats (`-z`): paths come
+  // unquoted, whatever bytes they hold.
+  absl::StatusOr<std::string> OutputBytes(const std::filesystem::path& dir,
+                                          const std::vector<std::string>& args) const;
+
   // The error for a failed result, as Output() words it.
   static absl::Status Failure(const std::filesystem::path& dir,
                               const std::vector<std::string>& args, const GitResult& result);
 
  private:
+  // Run(); with `exact`, result.out is stdout as git wrote it.
+  absl::StatusOr<GitResult> Execute(const std::filesystem::path& dir,
+                                    const std::vector<std::string>& args, bool network,
+                                    const GitWatch& watch, bool exact) const;
+
   GitOptions options_;
 };
 

@@ -34,7 +34,8 @@ GitRepoOptions GitRepoOptionsFor(const AgentContext& context) {
   options.root = context.repo_root;
   options.pull_mode = PullModeFromConfig(context.config.git.pull_mode);
   options.sync_branch = context.config.git.sync_branch;
-  options.protected_paths = {context.models_dir, context.state_dir};
+  options.protected_dirs = {{"the models directory", context.models_dir},
+                            {"the agent's state directory", context.state_dir}};
   return options;
 }
 

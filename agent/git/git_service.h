@@ -13,7 +13,7 @@
 namespace llorch {
 
 // The repository options from the agent's configuration: its checkout, pull mode and sync
-// branch, and the models and state directories that git clean must never touch.
+// branch, and the models and state directories that no git command may replace or remove.
 GitRepoOptions GitRepoOptionsFor(const AgentContext& context);
 
 class GitServiceImpl final : public pool::v1::GitService::Service {

@@ -1,6 +1,7 @@
 #include "client/render/git_views.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "client/render/table.h"
 
 namespace llorch {
@@ -149,7 +150,8 @@ std::string RenderPullResult(const v1::GitPullResult& result, const Style& style
 }
 
 bool SyncLosesNothing(const v1::GitSyncResult& result) {
-  return result.discarded_changes().empty() && result.discarded_commits().empty();
+  return result.discarded_changes().empty() && result.discarded_commits().empty() &&
+         result.untracked_replaced().empty();
 }
 
 std::string RenderSyncResult(const v1::GitSyncResult& result, const Style& style) {
@@ -158,6 +160,21 @@ std::string RenderSyncResult(const v1::GitSyncResult& result, const Style& style
   if (!result.discarded_changes().empty()) {
     absl::StrAppend(&out, style.Paint(absl::StrCat("Uncommitted changes ", verb, ":"), Color::kYellow),
                     "\n", ChangedFiles(result.discarded_changes()));
+  }
+  if (!result.untracked_replaced().empty()) {
+    absl::StrAppend(&out,
+                    style.Paint(absl::StrCat("Untracked paths ", result.upstream(),
+                                             result.preview() ? " would replace:" : " replaced:"),
+                                Color::kYellow),
+                    "\n");
+    for (const v1::PathInTheWay& path : result.untracked_replaced()) {
+      absl::StrAppend(&out, "  ", path.path());
+      // Say which tracked path takes its place when it is not the same one.
+      if (absl::StripSuffix(path.path(), "/") != path.upstream_path()) {
+        absl::StrAppend(&out, "  (", result.upstream(), "'s ", path.upstream_path(), ")");
+      }
+      out += "\n";
+    }
   }
   if (!result.discarded_commits().empty()) {
     absl::StrAppend(&out,

@@ -16,7 +16,8 @@ std::string RenderSubmodules(const pool::v1::ListSubmodulesResponse& response, c
 std::string RenderSubmodule(const pool::v1::Submodule& submodule, const Style& style);
 // old..new, the commits pulled, files changed, submodules moved.
 std::string RenderPullResult(const pool::v1::GitPullResult& result, const Style& style);
-// What a sync discards (preview: would discard) and where it leaves HEAD and the submodules.
+// What a sync discards (preview: would discard: tracked changes, local commits, untracked paths
+// the upstream replaces) and where it leaves HEAD and the submodules.
 std::string RenderSyncResult(const pool::v1::GitSyncResult& result, const Style& style);
 std::string RenderSubmoduleUpdate(const pool::v1::SubmoduleUpdateResult& result,
                                   const Style& style);
@@ -24,7 +25,8 @@ std::string RenderSubmoduleReset(const pool::v1::ResetSubmoduleResponse& respons
                                  const Style& style);
 std::string RenderClean(const pool::v1::CleanResponse& response, const Style& style);
 
-// True when a sync preview shows nothing that the sync would discard.
+// True when a sync preview shows nothing that the sync would discard (untracked paths in the way
+// count).
 bool SyncLosesNothing(const pool::v1::GitSyncResult& result);
 
 }  // namespace llorch

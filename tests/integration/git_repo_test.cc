@@ -32,12 +32,16 @@ class GitRepoTest : public ::testing::Test {
   }
 
   GitRepo Repo(const std::string& root) const {
-    GitRepoOptions options;
-    options.root = root;
-    options.protected_paths = {fs::path(root) / ".test-models", fs::path(root) / "state"};
-    return GitRepo(options);
+    return Repo(root, fs::path(root) / ".test-models", fs::path(root) / "state");
   }
   GitRepo Repo() const { return Repo(clone_); }
+  GitRepo Repo(const std::string& root, const fs::path& models, const fs::path& state) const {
+    GitRepoOptions options;
+    options.root = root;
+    options.protected_dirs = {{"the models directory", models},
+                              {"the agent's state directory", state}};
+    return GitRepo(options);
+  }
 
   std::string Head(const std::string& dir) const { return git_.Git(dir, {"rev-parse", "HEAD"}); }
 
@@ -150,7 +154,7 @@ TEST_F(GitRepoTest, PullBringsTheCommitsAndMovesTheSubmodulesAlong) {
   EXPECT_EQ(pulled->submodules_moved(0).new_sha(), alpha_tip);
   EXPECT_EQ(Head(clone_ + "/reference/alpha"), alpha_tip);
   EXPECT_THAT(testing::LogTexts(op_, v1::LogLine::STREAM_AGENT),
-              Contains("git pull --rebase --progress --no-recurse-submodules"));
+              Contains("git rebase " + pulled->new_sha()));
   // git's own progress ("Receiving objects: 100% (3/3)") became operation progress.
   std::vector<v1::Progress> fetch = testing::ProgressOf(op_, "fetch");
   ASSERT_FALSE(fetch.empty());
@@ -373,6 +377,115 @@ TEST_F(GitRepoTest, CleanRemovesUntrackedFilesButNeverTheModelsOrStateDirectorie
   EXPECT_FALSE(fs::exists(clone_ + "/build-output"));
   EXPECT_TRUE(fs::exists(clone_ + "/.test-models/qwen/qwen.gguf"));
   EXPECT_TRUE(fs::exists(clone_ + "/state/workers/w1.json"));
+}
+
+TEST_F(GitRepoTest, CleanGoesAroundAProtectedDirectoryInsideAnUntrackedOne) {
+  git_.WriteFile(clone_, "data/models/qwen/qwen.gguf", "GGUF precious\n");
+  git_.WriteFile(clone_, "data/junk/a.txt", "junk\n");
+  git_.WriteFile(clone_, "data/notes.txt", "junk\n");
+  git_.WriteFile(clone_, "data/target/x.o", "ignored\n");  // /target/ is ignored only at the top
+  const GitRepo repo = Repo(clone_, clone_ + "/data/models", clone_ + "/state");
+  absl::StatusOr<v1::CleanResponse> preview = repo.Clean(/*dry_run=*/true);
+  ASSERT_TRUE(preview.ok()) << preview.status();
+  EXPECT_THAT(preview->removed(),
+              ::testing::UnorderedElementsAre("data/junk/", "data/notes.txt", "data/target/"));
+  EXPECT_THAT(preview->kept(), ElementsAre("data/models/"));
+  absl::StatusOr<v1::CleanResponse> cleaned = repo.Clean(/*dry_run=*/false);
+  ASSERT_TRUE(cleaned.ok()) << cleaned.status();
+  EXPECT_THAT(cleaned->removed(), ::testing::ElementsAreArray(preview->removed()));
+  EXPECT_EQ(testing::ReadFileBytes(clone_ + "/data/models/qwen/qwen.gguf"), "GGUF precious\n");
+  EXPECT_FALSE(fs::exists(clone_ + "/data/junk"));
+  EXPECT_FALSE(fs::exists(clone_ + "/data/notes.txt"));
+}
+
+TEST_F(GitRepoTest, CleanKeepsASymlinkThatStandsForTheModelsDirectory) {
+  const std::string store = git_.root() + "/model-store";
+  git_.WriteFile(store, "qwen/qwen.gguf", "GGUF precious\n");
+  fs::create_directory_symlink(store, clone_ + "/.test-models");  // "/.test-models/" ignores dirs only
+  git_.WriteFile(clone_, "junk.txt", "junk\n");
+  absl::StatusOr<v1::CleanResponse> cleaned = Repo().Clean(/*dry_run=*/false);
+  ASSERT_TRUE(cleaned.ok()) << cleaned.status();
+  EXPECT_THAT(cleaned->removed(), ElementsAre("junk.txt"));
+  EXPECT_THAT(cleaned->kept(), ElementsAre(".test-models"));
+  EXPECT_TRUE(fs::is_symlink(clone_ + "/.test-models"));
+  EXPECT_EQ(testing::ReadFileBytes(store + "/qwen/qwen.gguf"), "GGUF precious\n");
+}
+
+TEST_F(GitRepoTest, NothingIsCleanedWhenTheModelsDirectoryHoldsTheCheckout) {
+  git_.WriteFile(clone_, "tinyllama/model.gguf", "GGUF\n");
+  for (const std::string& models : {clone_, git_.root()}) {
+    const GitRepo repo = Repo(clone_, models, clone_ + "/state");
+    for (bool dry_run : {true, false}) {
+      absl::StatusOr<v1::CleanResponse> cleaned = repo.Clean(dry_run);
+      EXPECT_EQ(GetReason(cleaned.status()), "PROTECTED_PATH") << models;
+      EXPECT_THAT(cleaned.status().message(), HasSubstr("lies in the models directory"));
+    }
+  }
+  EXPECT_TRUE(fs::exists(clone_ + "/tinyllama/model.gguf"));
+}
+
+TEST_F(GitRepoTest, SyncListsEveryUntrackedOrIgnoredPathInTheWay) {
+  git_.PushToOrigin("build", "now a file\n", "A file where a build directory was");
+  git_.PushToOrigin("docs/guide.md", "guide\n", "A directory where a file was");
+  const std::string tip = git_.PushToOrigin("target/debug/out.txt", "tracked\n", "Track an output");
+  git_.WriteFile(clone_, "build/a.o", "untracked directory\n");
+  git_.WriteFile(clone_, "docs", "untracked file\n");
+  git_.WriteFile(clone_, "target/debug/out.txt", "ignored\n");
+  git_.WriteFile(clone_, "target/debug/keep.txt", "ignored, not in the way\n");
+  Operation preview_op("op-2", "git.sync", "");
+  absl::StatusOr<v1::GitSyncResult> preview = Repo().Sync("", /*preview=*/true, preview_op);
+  ASSERT_TRUE(preview.ok()) << preview.status();
+  std::vector<std::string> listed;
+  for (const v1::PathInTheWay& path : preview->untracked_replaced()) {
+    listed.push_back(path.path() + " <- " + path.upstream_path());
+  }
+  EXPECT_THAT(listed, ElementsAre("build/ <- build", "docs <- docs/guide.md",
+                                  "target/debug/out.txt <- target/debug/out.txt"));
+  EXPECT_EQ(testing::ReadFileBytes(clone_ + "/docs"), "untracked file\n");
+
+  Operation sync_op("op-3", "git.sync", "");
+  absl::StatusOr<v1::GitSyncResult> synced = Repo().Sync("", /*preview=*/false, sync_op);
+  ASSERT_TRUE(synced.ok()) << synced.status();
+  EXPECT_EQ(synced->untracked_replaced_size(), 3);
+  EXPECT_EQ(Head(clone_), tip);
+  EXPECT_EQ(testing::ReadFileBytes(clone_ + "/target/debug/keep.txt"), "ignored, not in the way\n");
+  EXPECT_THAT(testing::LogTexts(sync_op, v1::LogLine::STREAM_AGENT),
+              Contains("replacing untracked docs with origin/main's docs/guide.md"));
+}
+
+TEST_F(GitRepoTest, SyncNeverReplacesAProtectedDirectoryThatDoesNotExistYetOrIsReachedThroughASymlink) {
+  const std::string link = git_.root() + "/link-to-checkout";
+  fs::create_directory_symlink(clone_, link);
+  git_.PushToOrigin("state", "a file where the state goes\n", "Add a file named state");
+  for (const std::string& base : {clone_, link}) {
+    const GitRepo repo = Repo(clone_, base + "/.test-models", base + "/state");
+    Operation sync_op("op-2", "git.sync", "");
+    absl::StatusOr<v1::GitSyncResult> synced = repo.Sync("", /*preview=*/false, sync_op);
+    EXPECT_EQ(GetReason(synced.status()), "PROTECTED_PATH");
+    EXPECT_THAT(synced.status().message(),
+                HasSubstr("origin/main has a file at state, where the agent's state directory is"));
+  }
+  EXPECT_FALSE(fs::exists(clone_ + "/state"));
+}
+
+TEST_F(GitRepoTest, SubmodulesHoldingAProtectedDirectoryAreNeverMoved) {
+  const std::string models = clone_ + "/reference/alpha/models";
+  git_.WriteFile(models, "tinyllama/model.gguf", "GGUF\n");
+  const GitRepo repo = Repo(clone_, models, clone_ + "/state");
+  Operation update_op("op-2", "git.submodules.update", "");
+  absl::StatusOr<v1::SubmoduleUpdateResult> updated =
+      repo.UpdateSubmodules({"reference/alpha"}, /*remote=*/true, /*force=*/true, update_op);
+  EXPECT_EQ(GetReason(updated.status()), "PROTECTED_PATH");
+  EXPECT_THAT(updated.status().message(),
+              HasSubstr("submodule reference/alpha holds the models directory"));
+  EXPECT_EQ(GetReason(repo.ResetSubmodule("reference/alpha").status()), "PROTECTED_PATH");
+  Operation sync_op("op-3", "git.sync", "");
+  absl::StatusOr<v1::GitSyncResult> synced = repo.Sync("", /*preview=*/true, sync_op);
+  EXPECT_EQ(GetReason(synced.status()), "PROTECTED_PATH");
+  EXPECT_THAT(synced.status().message(),
+              HasSubstr("origin/main has a submodule at reference/alpha, in the way of the models "
+                        "directory"));
+  EXPECT_EQ(testing::ReadFileBytes(models + "/tinyllama/model.gguf"), "GGUF\n");
 }
 
 TEST_F(GitRepoTest, NamesAndBranchesThatCouldBeOptionsNeverReachGit) {

@@ -143,7 +143,7 @@ void GitFixture::WriteFile(const std::string& dir, const std::string& path,
 std::string GitFixture::Commit(const std::string& dir, const std::string& path,
                                const std::string& content, const std::string& message) const {
   WriteFile(dir, path, content);
-  Git(dir, {"add", "--", path});
+  Git(dir, {"add", "-f", "--", path});
   Git(dir, {"commit", "-q", "-m", message});
   return Git(dir, {"rev-parse", "HEAD"});
 }

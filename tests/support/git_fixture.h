@@ -58,7 +58,8 @@ class GitFixture {
   // Writes `content` to <dir>/<path> (creating directories).
   void WriteFile(const std::string& dir, const std::string& path, const std::string& content) const;
 
-  // Commits `content` as `path` in the checkout `dir` (git add + commit); returns the commit.
+  // Commits `content` as `path` in the checkout `dir` (git add -f, so also a path .gitignore
+  // ignores, + commit); returns the commit.
   std::string Commit(const std::string& dir, const std::string& path, const std::string& content,
                      const std::string& message) const;
 

@@ -8,6 +8,7 @@ namespace llorch {
 namespace {
 
 using ::testing::ElementsAre;
+using namespace std::string_literals;
 
 TEST(StatusV2Test, ReadsBranchUpstreamAndEveryKindOfEntry) {
   absl::StatusOr<WorktreeStatus> status = ParseStatusV2(
@@ -83,6 +84,32 @@ TEST(GitlinksTest, ReadsLsFilesAndLsTreeAndSkipsOtherEntries) {
             (std::map<std::string, std::string>{{"reference/alpha", "aaaa"}}));
   EXPECT_EQ(ParseGitlinks("160000 commit cccc\treference/beta\n040000 tree dddd\tsrc\n"),
             (std::map<std::string, std::string>{{"reference/beta", "cccc"}}));
+}
+
+TEST(TreeTest, ReadsModesAndPathsWhateverBytesThePathsHold) {
+  absl::StatusOr<std::vector<TreeEntry>> entries = ParseTreeZ(
+      "100644 blob aaaa\tnotes.txt\0" "160000 commit bbbb\treference/alpha\0"
+      "120000 blob cccc\ta\nb c\0"s);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 3u);
+  EXPECT_EQ((*entries)[0].path, "notes.txt");
+  EXPECT_FALSE((*entries)[0].is_gitlink());
+  EXPECT_TRUE((*entries)[1].is_gitlink());
+  EXPECT_EQ((*entries)[2].mode, "120000");
+  EXPECT_EQ((*entries)[2].path, "a\nb c");
+  EXPECT_FALSE(ParseTreeZ("garbage\0"s).ok());
+  EXPECT_THAT(SplitNul("a b\0c\nd/\0"s), ElementsAre("a b", "c\nd/"));
+}
+
+TEST(CleanLineTest, UnquotesWhatGitQuotes) {
+  EXPECT_EQ(ParseCleanLine("Would remove junk.txt"), "junk.txt");
+  EXPECT_EQ(ParseCleanLine("Removing build/"), "build/");
+  EXPECT_EQ(ParseCleanLine("Would remove \"a\\\\b/\""), "a\\b/");
+  EXPECT_EQ(ParseCleanLine("Would remove \"mod\\303\\250les/\""), "mod\303\250les/");
+  EXPECT_EQ(ParseCleanLine("Removing \"build \\\"x\\\"/\""), "build \"x\"/");
+  EXPECT_EQ(ParseCleanLine("Removing \"tab\\there\\nline\""), "tab\there\nline");
+  EXPECT_EQ(ParseCleanLine("Would skip repository nested/"), std::nullopt);
+  EXPECT_EQ(UnquotePath("caf\xc3\xa9.txt"), "caf\xc3\xa9.txt");
 }
 
 TEST(LogTest, SplitsShaAndSubject) {

@@ -72,6 +72,15 @@ TEST(SubprocessTest, CutsOverlongLinesIntoPieces) {
                           Captured{kOut, "ij", false}));
 }
 
+TEST(SubprocessTest, HandsOverStdoutByteForByteWhenAsked) {
+  SubprocessOptions options;
+  options.max_line_bytes = 4;
+  std::string bytes;
+  options.on_stdout_bytes = [&](absl::string_view data) { bytes.append(data.data(), data.size()); };
+  EXPECT_THAT(Lines({"printf", "a\\r\\nb\\0c\\rdefghij"}, nullptr, options), ElementsAre());
+  EXPECT_EQ(bytes, std::string("a\r\nb\0c\rdefghij", 14));
+}
+
 TEST(SubprocessTest, ReportsStderrAndKeepsItsTailForErrors) {
   SubprocessOptions options;
   options.tail_lines = 2;
