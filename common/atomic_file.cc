@@ -6,75 +6,72 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 
 namespace llorch {
 namespace {
 
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+absl::Status ErrnoError(absl::string_view what, const std::filesystem::path& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path.string(), ": ", std::strerror(errno)));
 }
 
-// Makes renames in the directory of `path` durable.
-void SyncParentDirectory(const std::string& path) {
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  int dir_fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    fsync(dir_fd);
-    close(dir_fd);
+// A new temp file beside `name`, created exclusively (never an existing file or link).
+absl::StatusOr<std::pair<UniqueFd, std::string>> CreateTemp(const DirFd& dir,
+                                                            absl::string_view name) {
+  static constexpr char kLetters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device random;
+  for (int attempt = 0;; ++attempt) {
+    std::string temp = absl::StrCat(name, ".tmp-");
+    for (int i = 0; i < 8; ++i) temp.push_back(kLetters[random() % (sizeof(kLetters) - 1)]);
+    absl::StatusOr<UniqueFd> fd = dir.OpenFile(temp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd.ok()) return std::pair(std::move(*fd), std::move(temp));
+    if (!dir.Stat(temp) || attempt >= 100) {
+      return absl::Status(fd.status().code(),
+                          absl::StrCat("cannot create a temporary file for ",
+                                       dir.PathOf(name).string(), ": ", fd.status().message()));
+    }
   }
 }
 
 }  // namespace
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view content) {
-  std::string temp = path + ".tmp-XXXXXX";
-  int fd = mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) return ErrnoError("cannot create a temporary file for", path);
+absl::Status WriteFileAtomically(const DirFd& dir, absl::string_view name,
+                                 absl::string_view content) {
+  absl::StatusOr<std::pair<UniqueFd, std::string>> temp = CreateTemp(dir, name);
+  if (!temp.ok()) return temp.status();
+  const auto& [fd, temp_name] = *temp;
+  auto fail = [&](absl::string_view what) {
+    absl::Status status = ErrnoError(what, dir.PathOf(temp_name));
+    dir.Unlink(temp_name).IgnoreError();
+    return status;
+  };
   const char* data = content.data();
   size_t left = content.size();
   while (left > 0) {
-    ssize_t written = write(fd, data, left);
+    const ssize_t written = write(fd.get(), data, left);
     if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) {
-      absl::Status status = ErrnoError("cannot write", temp);
-      close(fd);
-      unlink(temp.c_str());
-      return status;
-    }
+    if (written <= 0) return fail("cannot write");
     data += written;
     left -= static_cast<size_t>(written);
   }
-  if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
-    absl::Status status = ErrnoError("cannot sync", temp);
-    close(fd);
-    unlink(temp.c_str());
+  if (fchmod(fd.get(), 0644) != 0 || fsync(fd.get()) != 0) return fail("cannot sync");
+  if (absl::Status status = dir.Rename(temp_name, dir, name); !status.ok()) {
+    dir.Unlink(temp_name).IgnoreError();
     return status;
   }
-  close(fd);
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    absl::Status status = ErrnoError("cannot rename into place", path);
-    unlink(temp.c_str());
-    return status;
-  }
-  SyncParentDirectory(path);
-  return absl::OkStatus();
+  return dir.Sync();
 }
 
-absl::Status RenameDurably(const std::string& from, const std::string& to) {
-  int fd = open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return ErrnoError("cannot open", from);
-  if (fsync(fd) != 0) {
-    absl::Status status = ErrnoError("cannot sync", from);
-    close(fd);
-    return status;
-  }
-  close(fd);
-  if (rename(from.c_str(), to.c_str()) != 0) return ErrnoError("cannot rename into place", to);
-  SyncParentDirectory(to);
-  return absl::OkStatus();
+absl::Status RenameDurably(const DirFd& dir, absl::string_view name, const DirFd& to,
+                           absl::string_view to_name) {
+  absl::StatusOr<UniqueFd> fd = dir.OpenRegularFile(name);
+  if (!fd.ok()) return fd.status();
+  if (fsync(fd->get()) != 0) return ErrnoError("cannot sync", dir.PathOf(name));
+  if (absl::Status status = dir.Rename(name, to, to_name); !status.ok()) return status;
+  if (absl::Status status = to.Sync(); !status.ok()) return status;
+  return dir.Sync();
 }
 
 }  // namespace llorch

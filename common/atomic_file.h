@@ -1,21 +1,26 @@
 // Writing files that matter: a temp file in the same directory, fsync, rename, fsync of the
 // directory. Readers see the old content or the new, never a torn file, even after a crash.
+// Everything is reached relative to a DirFd, so no symlink is followed (dir_fd.h).
 #ifndef LLORCH_COMMON_ATOMIC_FILE_H_
 #define LLORCH_COMMON_ATOMIC_FILE_H_
 
-#include <string>
-
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/dir_fd.h"
 
 namespace llorch {
 
-// Replaces `path` with `content` atomically (mode 0644). Creates no directories.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view content);
+// Replaces `name` in `dir` with `content` atomically (mode 0644); a symlink at `name` is
+// replaced, never written through. The temp file is `<name>.tmp-<random>`.
+absl::Status WriteFileAtomically(const DirFd& dir, absl::string_view name,
+                                 absl::string_view content);
 
-// Moves the finished file `from` to `to` (same filesystem) the same way: fsync of `from`, rename
-// over `to`, fsync of the directory. For files another program wrote, e.g. a converter's output.
-absl::Status RenameDurably(const std::string& from, const std::string& to);
+// Moves the finished regular file `name` in `dir` to `to_name` in `to` (same filesystem) the
+// same way: fsync of the file, rename over `to_name`, fsync of both directories. For files
+// written elsewhere, e.g. a download's partial or a converter's output. FailedPrecondition
+// when `name` is a symlink or not a regular file.
+absl::Status RenameDurably(const DirFd& dir, absl::string_view name, const DirFd& to,
+                           absl::string_view to_name);
 
 }  // namespace llorch
 

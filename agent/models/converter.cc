@@ -1,5 +1,7 @@
 #include "agent/models/converter.h"
 
+#include <sys/stat.h>
+
 #include <system_error>
 #include <vector>
 
@@ -30,11 +32,16 @@ std::string SubmoduleHint(const ModelConversion& conversion) {
                       submodule.empty() ? "reference/llama.cpp" : submodule, "`");
 }
 
-// The source directory: source/, or pytorch/ where the bash scripts put it.
-std::optional<fs::path> SourceDir(const ModelStore& store, const CatalogModel& model) {
+// The source directory: source/, or pytorch/ where the bash scripts put it; nullopt when neither
+// holds a config.json. A symlink in the way is an error.
+absl::StatusOr<std::optional<fs::path>> SourceDir(const ModelStore& store,
+                                                  const CatalogModel& model) {
   for (const char* name : {"source", "pytorch"}) {
-    const fs::path dir = store.models_dir() / model.dir / name;
-    if (IsRegularFile(dir / "config.json")) return dir;
+    absl::StatusOr<DirFd> dir = store.OpenDir(model, name, false);
+    if (absl::IsNotFound(dir.status())) continue;
+    if (!dir.ok()) return dir.status();
+    std::optional<struct stat> config = dir->Stat("config.json");
+    if (config && S_ISREG(config->st_mode)) return std::optional<fs::path>(dir->path());
   }
   return std::nullopt;
 }
@@ -64,10 +71,12 @@ absl::Status ConverterFailure(const SubprocessResult& result, const std::string&
                   "<id>`)");
 }
 
+std::string TempName(const CatalogModel& model) { return model.file + ".partial-convert"; }
+
 }  // namespace
 
 fs::path ConversionTempPath(const ModelStore& store, const CatalogModel& model) {
-  return store.ManifestPath(model).parent_path() / (model.file + ".partial-convert");
+  return store.ManifestPath(model).parent_path() / TempName(model);
 }
 
 absl::StatusOr<ConverterProgram> FindConverter(const CatalogModel& model,
@@ -121,7 +130,9 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
   const fs::path& script = program->script;
   SubprocessOptions run;
   run.env = options.env;
-  const std::optional<fs::path> source = SourceDir(store, model);
+  absl::StatusOr<std::optional<fs::path>> found = SourceDir(store, model);
+  if (!found.ok()) return found.status();
+  const std::optional<fs::path>& source = *found;
   if (!source) {
     return WithHint(absl::FailedPreconditionError(absl::StrCat(
                         "no conversion source for ", model.id, ": ",
@@ -131,10 +142,14 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
                                  model.id, "`)"));
   }
 
-  const fs::path temp = ConversionTempPath(store, model);
-  std::error_code ec;
-  fs::create_directories(temp.parent_path(), ec);
-  fs::remove(temp, ec);  // a leftover of an interrupted conversion
+  // The converter writes by path: into the metadata directory, checked to be real here, under
+  // a name nothing else is at; what it leaves is checked again through the directory's fd.
+  absl::StatusOr<DirFd> metadata_dir = store.OpenDir(model, ModelStore::kMetadataDir, true);
+  if (!metadata_dir.ok()) return metadata_dir.status();
+  const std::string temp_name = TempName(model);
+  const fs::path temp = metadata_dir->PathOf(temp_name);
+  // A leftover of an interrupted conversion.
+  if (absl::Status status = metadata_dir->RemoveTree(temp_name); !status.ok()) return status;
   run.argv = {program->python, script.string(), source->string(), "--outfile", temp.string()};
   run.argv.insert(run.argv.end(), model.conversion->args.begin(), model.conversion->args.end());
   run.working_dir = source->string();
@@ -144,9 +159,10 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
   convert.Report(0);
   run.on_line = [&log](const OutputLine& line) { log(line); };
   run.on_tick = [&] {
-    std::error_code size_ec;
-    const uint64_t written = fs::file_size(temp, size_ec);
-    if (!size_ec) convert.Report(written);
+    std::optional<struct stat> written = metadata_dir->Stat(temp_name);
+    if (written && S_ISREG(written->st_mode)) {
+      convert.Report(static_cast<uint64_t>(written->st_size));
+    }
   };
   run.should_stop = [&op] { return op.cancel_requested(); };
   run.poll_interval = options.poll_interval;
@@ -155,34 +171,38 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
   if (!result.ok()) return result.status();
   // From here on, whatever fails leaves no temp file behind.
   struct RemoveTemp {
-    const fs::path& path;
-    ~RemoveTemp() {
-      std::error_code ignored;
-      fs::remove(path, ignored);
-    }
-  } remove_temp{temp};
+    const DirFd& dir;
+    const std::string& name;
+    ~RemoveTemp() { dir.RemoveTree(name).IgnoreError(); }
+  } remove_temp{*metadata_dir, temp_name};
   if (result->stopped) {
     return absl::CancelledError(absl::StrCat("conversion of ", model.id, " cancelled"));
   }
   if (!result->succeeded()) return ConverterFailure(*result, script.string());
 
-  const uint64_t size = fs::file_size(temp, ec);
-  if (ec) {
+  const std::optional<struct stat> written = metadata_dir->Stat(temp_name);
+  if (!written) {
     return absl::DataLossError(
         absl::StrCat("converter ", script.string(), " exited 0 but wrote no ", temp.string()));
   }
+  const uint64_t size = static_cast<uint64_t>(written->st_size);
   convert.Report(size);
-  if (absl::Status gguf = CheckGguf(temp.string(), absl::StrCat("converter ", script.string()));
+  if (absl::Status gguf =
+          CheckGguf(*metadata_dir, temp_name, absl::StrCat("converter ", script.string()));
       !gguf.ok()) {
     return gguf;
   }
-  absl::StatusOr<std::string> sha256 = HashWithProgress(temp.string(), size, model.file, op);
+  absl::StatusOr<std::string> sha256 =
+      HashWithProgress(*metadata_dir, temp_name, size, model.file, op);
   if (!sha256.ok()) return sha256.status();
 
   // Manifest out, file in, manifest in: a crash anywhere leaves no manifest for other bytes.
   if (absl::Status status = store.RemoveManifest(model); !status.ok()) return status;
   const fs::path path = store.ModelPath(model);
-  if (absl::Status status = RenameDurably(temp.string(), path.string()); !status.ok()) {
+  absl::StatusOr<DirFd> model_dir = store.OpenDir(model, "", false);
+  if (!model_dir.ok()) return model_dir.status();
+  if (absl::Status status = RenameDurably(*metadata_dir, temp_name, *model_dir, model.file);
+      !status.ok()) {
     return status;
   }
   Manifest manifest;

@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,7 +24,6 @@
 #include "nlohmann/json.hpp"
 
 namespace llorch {
-namespace fs = std::filesystem;
 namespace {
 
 constexpr int kStateVersion = 1;
@@ -50,6 +48,8 @@ constexpr size_t kWriteQueueChunks = 8;
 // moves the hashing to the end (and, for a file larger than the page cache, back to the disk),
 // and the paused connections leave the CPU to the hash.
 constexpr uint64_t kMaxUnhashedBytes = 256 << 20;
+// A saved state is a few bytes per part; anything larger was not written by us.
+constexpr uint64_t kMaxStateBytes = 16 << 20;
 
 // How the file is cut into parts: part i covers [i * part_bytes, min(size, (i+1) * part_bytes)).
 struct Layout {
@@ -87,9 +87,9 @@ struct SavedState {
 };
 
 std::optional<SavedState> LoadState(const PartialFile& partial) {
-  std::ifstream in(partial.state());
-  if (!in) return std::nullopt;
-  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  absl::StatusOr<std::string> text = partial.dir.ReadFile(partial.state_name(), kMaxStateBytes);
+  if (!text.ok()) return std::nullopt;
+  nlohmann::json json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object() || json.value("version", 0) != kStateVersion) return std::nullopt;
   SavedState state;
   state.etag = json.value("etag", "");
@@ -111,10 +111,9 @@ std::optional<SavedState> LoadState(const PartialFile& partial) {
 
 // The saved state fits `file`, and the data it describes is there.
 bool Fits(const SavedState& state, const PartialFile& partial, const RemoteFile& file) {
-  struct stat info {};
-  return state.etag == file.etag && state.layout.size == file.size &&
-         lstat(partial.data.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
-         static_cast<uint64_t>(info.st_size) == file.size;
+  std::optional<struct stat> info = partial.dir.Stat(partial.name);
+  return state.etag == file.etag && state.layout.size == file.size && info &&
+         S_ISREG(info->st_mode) && static_cast<uint64_t>(info->st_size) == file.size;
 }
 
 class Fetcher {
@@ -192,13 +191,12 @@ class Fetcher {
   // Keeps a fitting partial or starts a new one, preallocated; saves the initial state.
   absl::Status Open() {
     std::optional<SavedState> saved = LoadState(partial_);
-    std::error_code ec;
     if (saved && Fits(*saved, partial_, file_)) {
       layout_ = saved->layout;
       done_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
       received_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
       absl::StatusOr<std::unique_ptr<PartialData>> data =
-          PartialData::Open(partial_.data, options_.direct_io);
+          PartialData::Open(partial_.dir, partial_.name, options_.direct_io);
       if (!data.ok()) return data.status();
       data_ = *std::move(data);
       for (size_t i = 0; i < layout_.parts(); ++i) {
@@ -215,7 +213,7 @@ class Fetcher {
                          " are already here"));
       }
     } else {
-      if (saved || fs::exists(fs::symlink_status(partial_.data, ec))) {
+      if (saved || partial_.dir.Stat(partial_.name)) {
         Log(absl::StrCat("discarding a partial download of other bytes (the Hub's ", file_.path,
                          " is now etag ", file_.etag, ", ", file_.size, " bytes)"));
       }
@@ -224,9 +222,8 @@ class Fetcher {
       done_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
       received_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
       for (size_t i = 0; i < layout_.parts(); ++i) done_[i] = received_[i] = 0;
-      fs::create_directories(partial_.data.parent_path(), ec);
       absl::StatusOr<std::unique_ptr<PartialData>> data =
-          PartialData::Create(partial_.data, file_.size, options_.direct_io);
+          PartialData::Create(partial_.dir, partial_.name, file_.size, options_.direct_io);
       if (!data.ok()) {
         DiscardPartial(partial_);
         return data.status();
@@ -294,7 +291,7 @@ class Fetcher {
                                   {"commit", file_.commit},   {"etag", file_.etag},
                                   {"size", layout_.size},     {"part_bytes", layout_.part_bytes},
                                   {"done", done}};
-    return WriteFileAtomically(partial_.state().string(), state.dump() + "\n");
+    return WriteFileAtomically(partial_.dir, partial_.state_name(), state.dump() + "\n");
   }
 
   // The periodic saves only bound how much a crash loses: a failed one is worth a line, once.
@@ -618,7 +615,7 @@ class Fetcher {
             static_cast<size_t>(std::min<uint64_t>(end - hashed, buffer.size()));
         absl::StatusOr<size_t> n = data_->Read(buffer.data(), size, hashed);
         if (!n.ok() || *n == 0) {
-          Fail(n.ok() ? absl::DataLossError(absl::StrCat(partial_.data.string(),
+          Fail(n.ok() ? absl::DataLossError(absl::StrCat(partial_.data().string(),
                                                          " is shorter than its state says"))
                       : n.status());
           break;
@@ -716,17 +713,17 @@ uint64_t KeptPartialBytes(const PartialFile& partial, const RemoteFile& file) {
 }
 
 void DiscardPartial(const PartialFile& partial) {
-  std::error_code ec;
-  fs::remove(partial.data, ec);
-  fs::remove(partial.state(), ec);
+  partial.dir.Unlink(partial.name).IgnoreError();
+  partial.dir.Unlink(partial.state_name()).IgnoreError();
 }
 
-absl::Status InstallPartial(const PartialFile& partial, const fs::path& path) {
-  if (absl::Status status = RenameDurably(partial.data.string(), path.string()); !status.ok()) {
+absl::Status InstallPartial(const PartialFile& partial, const DirFd& to,
+                            const std::string& to_name) {
+  if (absl::Status status = RenameDurably(partial.dir, partial.name, to, to_name);
+      !status.ok()) {
     return status;
   }
-  std::error_code ec;
-  fs::remove(partial.state(), ec);
+  partial.dir.Unlink(partial.state_name()).IgnoreError();
   return absl::OkStatus();
 }
 

@@ -37,6 +37,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/models/hub_client.h"
+#include "common/dir_fd.h"
 
 namespace llorch {
 
@@ -82,13 +83,16 @@ struct FetchHooks {
   std::function<void(absl::string_view line)> log;
 };
 
-// The partial download at `data` (and data + ".json").
+// The partial download `name` (and name + ".json") in `dir`, reached without following a
+// symlink: every file here is created, opened, renamed and removed relative to `dir`.
 struct PartialFile {
-  std::filesystem::path data;
-  std::filesystem::path state() const { return data.string() + ".json"; }
+  DirFd dir;
+  std::string name;
+  std::string state_name() const { return name + ".json"; }
+  std::filesystem::path data() const { return dir.PathOf(name); }  // for messages
 };
 
-// Fetches `file` (as HubClient::Resolve described it) into partial.data, keeping what an earlier
+// Fetches `file` (as HubClient::Resolve described it) into the partial's data, keeping what an earlier
 // fetch of the same bytes (same etag and size) left there and discarding a partial of other
 // bytes. Returns once every byte is on disk and hashed; comparing the hash with the Hub's and
 // installing the file are the caller's. Errors (the partial stays, to resume, unless said):
@@ -106,9 +110,10 @@ uint64_t KeptPartialBytes(const PartialFile& partial, const RemoteFile& file);
 // Removes the partial's data and state; missing files are fine.
 void DiscardPartial(const PartialFile& partial);
 
-// Moves the finished data to `path` durably (fsync, rename, fsync of the directory) and removes
-// the state.
-absl::Status InstallPartial(const PartialFile& partial, const std::filesystem::path& path);
+// Moves the finished data to `to_name` in `to` durably (fsync, rename, fsync of the
+// directories) and removes the state.
+absl::Status InstallPartial(const PartialFile& partial, const DirFd& to,
+                            const std::string& to_name);
 
 }  // namespace llorch
 

@@ -127,8 +127,8 @@ class MemorySource : public ByteSource {
 
 class FileSource : public ByteSource {
  public:
-  FileSource(const std::string& path, int fd, uint64_t size) : path_(path), fd_(fd), size_(size) {}
-  ~FileSource() override { close(fd_); }
+  // Reads `fd`, which the caller keeps open while the source lives and closes.
+  FileSource(absl::string_view path, int fd, uint64_t size) : path_(path), fd_(fd), size_(size) {}
   FileSource(const FileSource&) = delete;
   FileSource& operator=(const FileSource&) = delete;
 
@@ -662,15 +662,20 @@ absl::StatusOr<GgufSummary> ReadGgufSummary(const std::string& path) {
     }
     return absl::FailedPreconditionError(absl::StrCat(path, ": cannot open: ", strerror(error)));
   }
+  absl::StatusOr<GgufSummary> summary = ReadGgufSummaryOfOpenFile(fd, path);
+  close(fd);
+  return summary;
+}
+
+absl::StatusOr<GgufSummary> ReadGgufSummaryOfOpenFile(int fd, absl::string_view name) {
   struct stat info {};
   if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     const bool is_dir = S_ISDIR(info.st_mode);
-    close(fd);
     return absl::FailedPreconditionError(absl::StrCat(
-        path, is_dir ? ": is a directory" : ": not a regular file", ", not a GGUF model file"));
+        name, is_dir ? ": is a directory" : ": not a regular file", ", not a GGUF model file"));
   }
-  FileSource source(path, fd, static_cast<uint64_t>(info.st_size));
-  return Parser(source, path).Parse();
+  FileSource source(name, fd, static_cast<uint64_t>(info.st_size));
+  return Parser(source, name).Parse();
 }
 
 }  // namespace llorch

@@ -47,6 +47,8 @@ struct GgufSummary {
 // The numeric fields accept any integer metadata type (UINT8..INT64); negative values and
 // non-integer types are errors, as are non-string general.architecture/general.name.
 absl::StatusOr<GgufSummary> ReadGgufSummary(const std::string& path);
+// The same from the open file `fd` (left open); `name` starts every error message.
+absl::StatusOr<GgufSummary> ReadGgufSummaryOfOpenFile(int fd, absl::string_view name);
 
 // The same from bytes in memory: the whole file or a prefix of it (for tests, and for checking
 // a download's start: DataLoss then means "not enough bytes yet", InvalidArgument "not GGUF").

@@ -1,7 +1,9 @@
 #include "agent/models/hf_backend.h"
 
-#include <fstream>
-#include <system_error>
+#include <sys/stat.h>
+
+#include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -18,25 +20,30 @@ namespace fs = std::filesystem;
 namespace v1 = pool::v1;
 namespace {
 
+constexpr char kHfDownloadDir[] = ".cache/huggingface/download";
+constexpr uint64_t kMaxMetadataBytes = 4096;  // three short lines
+
 constexpr char kInstallHint[] =
     "install the Hugging Face CLI with `pipx install 'huggingface_hub[cli]'` (or "
     "`pip install -U \"huggingface_hub[cli]\"`), or set download.hf_command to its path";
 
 // The CLI's partial download of `file`, <file>.<etag>.incomplete, by its size; 0 when there is
 // none yet. An older etag's leftover may lie beside it: the newest one is the live download.
-uint64_t IncompleteBytes(const fs::path& download_dir, const std::string& file) {
+uint64_t IncompleteBytes(const DirFd& download_dir, const std::string& file) {
   uint64_t bytes = 0;
-  fs::file_time_type newest = fs::file_time_type::min();
-  std::error_code ec;
-  for (fs::directory_iterator it(download_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
+  struct timespec newest {};
+  absl::StatusOr<std::vector<std::string>> names = download_dir.List();
+  if (!names.ok()) return 0;
+  for (const std::string& name : *names) {
     if (!absl::StartsWith(name, file + ".") || !absl::EndsWith(name, ".incomplete")) continue;
-    std::error_code stat_ec;
-    const fs::file_time_type modified = it->last_write_time(stat_ec);
-    const uint64_t size = it->file_size(stat_ec);
-    if (stat_ec || modified < newest) continue;
+    std::optional<struct stat> info = download_dir.Stat(name);
+    if (!info || !S_ISREG(info->st_mode)) continue;
+    const struct timespec modified = info->st_mtim;
+    if (std::tie(modified.tv_sec, modified.tv_nsec) < std::tie(newest.tv_sec, newest.tv_nsec)) {
+      continue;
+    }
     newest = modified;
-    bytes = size;
+    bytes = static_cast<uint64_t>(info->st_size);
   }
   return bytes;
 }
@@ -107,23 +114,22 @@ absl::Status HfFailure(const SubprocessResult& result, const CatalogModel& model
 }
 
 // Removes what the CLI installed for `file`, so that nothing unverified stays behind.
-void DiscardDownload(const fs::path& local_dir, const std::string& file) {
-  std::error_code ec;
-  fs::remove(local_dir / file, ec);
-  fs::remove(HfDownloadDir(local_dir) / (file + ".metadata"), ec);
+void DiscardDownload(const DirFd& local_dir, const DirFd& download_dir, const std::string& file) {
+  local_dir.Unlink(file).IgnoreError();
+  download_dir.Unlink(file + ".metadata").IgnoreError();
 }
 
 }  // namespace
 
-fs::path HfDownloadDir(const fs::path& local_dir) {
-  return local_dir / ".cache" / "huggingface" / "download";
-}
+fs::path HfDownloadDir(const fs::path& local_dir) { return local_dir / kHfDownloadDir; }
 
-std::optional<HfDownloadMetadata> ReadHfDownloadMetadata(const fs::path& local_dir,
+std::optional<HfDownloadMetadata> ReadHfDownloadMetadata(const DirFd& download_dir,
                                                          const std::string& file) {
-  std::ifstream in(HfDownloadDir(local_dir) / (file + ".metadata"));
+  absl::StatusOr<std::string> text = download_dir.ReadFile(file + ".metadata", kMaxMetadataBytes);
+  if (!text.ok()) return std::nullopt;
+  std::istringstream in(*text);
   HfDownloadMetadata metadata;
-  if (!in || !std::getline(in, metadata.commit) || !std::getline(in, metadata.etag)) {
+  if (!std::getline(in, metadata.commit) || !std::getline(in, metadata.etag)) {
     return std::nullopt;
   }
   metadata.commit = std::string(absl::StripAsciiWhitespace(metadata.commit));
@@ -147,17 +153,16 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
     return WithReason(WithHint(absl::NotFoundError(where), kInstallHint), "HF_CLI_MISSING");
   }
 
-  const fs::path local_dir = store.models_dir() / model.dir;
-  std::error_code ec;
-  fs::create_directories(local_dir, ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot create ", local_dir.string(), ": ", ec.message()));
-  }
+  // The CLI writes by path: into directories checked to be real here (made now if missing, so
+  // that none is a symlink); what it leaves is checked again through their fds.
+  absl::StatusOr<DirFd> local_dir = store.OpenDir(model, "", true);
+  if (!local_dir.ok()) return local_dir.status();
+  absl::StatusOr<DirFd> download_dir = local_dir->OpenDir(kHfDownloadDir, true);
+  if (!download_dir.ok()) return download_dir.status();
   // The CLI replaces the file: no manifest may vouch for it meanwhile.
   if (absl::Status status = store.RemoveManifest(model); !status.ok()) return status;
 
-  run.argv = {*hf, "download", model.repo, model.file, "--local-dir", local_dir.string()};
+  run.argv = {*hf, "download", model.repo, model.file, "--local-dir", local_dir->path().string()};
   if (!model.revision.empty() && model.revision != "main") {
     run.argv.push_back("--revision");
     run.argv.push_back(model.revision);
@@ -165,10 +170,9 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
   op.Log(v1::LogLine::STREAM_AGENT, absl::StrJoin(run.argv, " "));
   ChildOutputLog log(op);
   ByteProgress download(op, "download", model.size_bytes, model.file);
-  const fs::path download_dir = HfDownloadDir(local_dir);
   download.Report(0);
   run.on_line = [&log](const OutputLine& line) { log(line); };
-  run.on_tick = [&] { download.Report(IncompleteBytes(download_dir, model.file)); };
+  run.on_tick = [&] { download.Report(IncompleteBytes(*download_dir, model.file)); };
   run.should_stop = [&op] { return op.cancel_requested(); };
   run.poll_interval = options.poll_interval;
   run.kill_grace = options.kill_grace;
@@ -180,27 +184,38 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
   if (!result->succeeded()) return HfFailure(*result, model);
 
   const fs::path path = store.ModelPath(model);
-  const uint64_t size = fs::file_size(path, ec);
-  if (ec) {
+  const std::optional<struct stat> installed = local_dir->Stat(model.file);
+  if (!installed) {
     return absl::InternalError(
-        absl::StrCat("hf download exited 0 but ", path.string(), " is not there: ", ec.message()));
+        absl::StrCat("hf download exited 0 but ", path.string(), " is not there"));
   }
+  if (!S_ISREG(installed->st_mode)) {  // an old CLI links the file into its cache
+    const absl::Status what = local_dir->OpenRegularFile(model.file).status();
+    DiscardDownload(*local_dir, *download_dir, model.file);
+    return WithHint(absl::FailedPreconditionError(absl::StrCat(
+                        "hf download left no regular file: ", what.message(),
+                        "; it was removed, nothing was installed")),
+                    "upgrade the CLI: `pip install -U \"huggingface_hub[cli]\"`");
+  }
+  const uint64_t size = static_cast<uint64_t>(installed->st_size);
   download.Report(size);
-  const std::optional<HfDownloadMetadata> metadata = ReadHfDownloadMetadata(local_dir, model.file);
+  const std::optional<HfDownloadMetadata> metadata =
+      ReadHfDownloadMetadata(*download_dir, model.file);
   if (!metadata) {
     return WithHint(absl::FailedPreconditionError(absl::StrCat(
                         "hf download left no commit and etag in ",
-                        (download_dir / (model.file + ".metadata")).string(),
+                        download_dir->PathOf(model.file + ".metadata").string(),
                         ", so the file cannot be checked against the Hub; it stays unverified")),
                     "upgrade the CLI: `pip install -U \"huggingface_hub[cli]\"`");
   }
 
-  absl::StatusOr<std::string> sha256 = HashWithProgress(path.string(), size, model.file, op);
+  absl::StatusOr<std::string> sha256 =
+      HashWithProgress(*local_dir, model.file, size, model.file, op);
   if (!sha256.ok()) return sha256.status();
   const std::string hub_sha256 = absl::AsciiStrToLower(metadata->etag);
   if (IsSha256Hex(hub_sha256)) {
     if (*sha256 != hub_sha256) {
-      DiscardDownload(local_dir, model.file);
+      DiscardDownload(*local_dir, *download_dir, model.file);
       return WithReason(
           WithHint(absl::DataLossError(absl::StrCat(
                        "SHA-256 mismatch for ", model.file, ": the downloaded file has ", *sha256,
@@ -216,9 +231,10 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
            absl::StrCat("the Hub's etag for ", model.file, " (", metadata->etag,
                         ") is not a SHA-256 (not an LFS file); recorded the local hash only"));
   }
-  if (absl::Status gguf = CheckGguf(path.string(), absl::StrCat("hf download of ", model.repo));
+  if (absl::Status gguf =
+          CheckGguf(*local_dir, model.file, absl::StrCat("hf download of ", model.repo));
       !gguf.ok()) {
-    DiscardDownload(local_dir, model.file);
+    DiscardDownload(*local_dir, *download_dir, model.file);
     return gguf;
   }
 

@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "agent/models/model_store.h"
 #include "agent/ops/operation.h"
+#include "common/dir_fd.h"
 
 namespace llorch {
 
@@ -41,7 +42,11 @@ struct HfCliOptions {
 
 // Downloads `model` with the `hf` CLI into the store and verifies it; returns the manifest it
 // wrote. Reports into `op` (log lines, phase "download" then "hash" progress) but leaves
-// finishing it to the caller. The file is installed only when its SHA-256 equals the Hub's etag
+// finishing it to the caller. The CLI gets the model directory only once it and the CLI's
+// download directory proved real (made if missing; a symlink there is refused, reason
+// SYMLINK_REFUSED, before the CLI runs), and what it leaves at <dir>/<file> must be a regular
+// file (an old CLI's link into its cache is removed and refused, FailedPrecondition). The file
+// is installed only when its SHA-256 equals the Hub's etag
 // (when the etag is a SHA-256) and its GGUF header is valid; otherwise the downloaded file and
 // the CLI's metadata for it are removed and the error (DataLoss) names both hashes. Errors:
 // NotFound with an install hint when there is no `hf`; the CLI's exit mapped to NotFound (repo,
@@ -62,8 +67,9 @@ struct HfDownloadMetadata {
 // <local_dir>/.cache/huggingface/download
 std::filesystem::path HfDownloadDir(const std::filesystem::path& local_dir);
 
-// Reads <local_dir>/.cache/huggingface/download/<file>.metadata; nullopt when absent or malformed.
-std::optional<HfDownloadMetadata> ReadHfDownloadMetadata(const std::filesystem::path& local_dir,
+// Reads <file>.metadata in `download_dir` (the HfDownloadDir); nullopt when absent, malformed or
+// not a small regular file.
+std::optional<HfDownloadMetadata> ReadHfDownloadMetadata(const DirFd& download_dir,
                                                          const std::string& file);
 
 }  // namespace llorch

@@ -2,11 +2,14 @@
 
 #include <fnmatch.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
 #include <map>
 #include <set>
-#include <system_error>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -37,8 +40,10 @@ std::function<bool()> CancelledBy(const Operation& op) {
   return [&op] { return op.cancel_requested(); };
 }
 
-PartialFile ModelPartial(const ModelStore& store, const CatalogModel& model) {
-  return PartialFile{store.ManifestPath(model).parent_path() / (model.file + ".partial")};
+absl::StatusOr<PartialFile> ModelPartial(const ModelStore& store, const CatalogModel& model) {
+  absl::StatusOr<DirFd> dir = store.OpenDir(model, ModelStore::kMetadataDir, true);
+  if (!dir.ok()) return dir.status();
+  return PartialFile{*std::move(dir), model.file + ".partial"};
 }
 
 // An error about the Hub's answer for `model`, with what the catalog says of doubtful entries.
@@ -110,8 +115,9 @@ absl::StatusOr<bool> AdoptIfHubs(const ModelStore& store, const CatalogModel& mo
                                  Operation& op) {
   if (remote.sha256.empty() || local.bytes != remote.size) return false;
   Narrate(op, absl::StrCat(local.path.string(), " has no manifest: checking it against the Hub"));
-  absl::StatusOr<std::string> sha256 =
-      HashWithProgress(local.path.string(), local.bytes, model.file, op);
+  absl::StatusOr<DirFd> dir = store.OpenDir(model, "", false);
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<std::string> sha256 = HashWithProgress(*dir, model.file, local.bytes, model.file, op);
   if (!sha256.ok()) return sha256.status();
   if (*sha256 != remote.sha256) {
     Narrate(op, absl::StrCat("the file on disk hashes to ", *sha256, ", the Hub's to ",
@@ -119,7 +125,7 @@ absl::StatusOr<bool> AdoptIfHubs(const ModelStore& store, const CatalogModel& mo
                              "the new one is verified)"));
     return false;
   }
-  if (absl::Status gguf = CheckGguf(local.path.string(), "the file on disk"); !gguf.ok()) {
+  if (absl::Status gguf = CheckGguf(*dir, model.file, "the file on disk"); !gguf.ok()) {
     Narrate(op, gguf.message());
     return false;
   }
@@ -154,7 +160,9 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
       return *store.ReadManifest(model);
     }
   }
-  const PartialFile partial = ModelPartial(store, model);
+  absl::StatusOr<PartialFile> opened = ModelPartial(store, model);
+  if (!opened.ok()) return opened.status();
+  const PartialFile& partial = *opened;
   const uint64_t kept = KeptPartialBytes(partial, *remote);
   if (absl::Status space = CheckFreeSpace(store, remote->size - kept, model.file); !space.ok()) {
     return space;
@@ -179,7 +187,7 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
     DiscardPartial(partial);
     return HashMismatch(model.file, fetched->sha256, remote->sha256);
   }
-  if (absl::Status gguf = CheckGguf(partial.data.string(),
+  if (absl::Status gguf = CheckGguf(partial.dir, partial.name,
                                     absl::StrCat("the download of ", model.repo, "/", model.file));
       !gguf.ok()) {
     DiscardPartial(partial);
@@ -187,7 +195,9 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
   }
   // Manifest out, file in, manifest in: a crash anywhere leaves no manifest for other bytes.
   if (absl::Status status = store.RemoveManifest(model); !status.ok()) return status;
-  if (absl::Status status = InstallPartial(partial, store.ModelPath(model)); !status.ok()) {
+  absl::StatusOr<DirFd> model_dir = store.OpenDir(model, "", false);
+  if (!model_dir.ok()) return model_dir.status();
+  if (absl::Status status = InstallPartial(partial, *model_dir, model.file); !status.ok()) {
     return status;
   }
   Manifest manifest{model.repo,      remote->commit, model.file,      remote->size,
@@ -201,9 +211,8 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
 
 // --- Converted models ---
 
-fs::path SourcesRecordPath(const ModelStore& store, const CatalogModel& model) {
-  return store.ManifestPath(model).parent_path() / (model.file + ".sources.json");
-}
+// A record of source files is a line per file; anything larger was not written by us.
+constexpr uint64_t kMaxSourcesRecordBytes = 16 << 20;
 
 // The record of verified source files: path -> the Hub's id of its bytes (SHA-256 or blob id).
 struct SourcesRecord {
@@ -211,10 +220,11 @@ struct SourcesRecord {
   std::map<std::string, std::string> files;
 };
 
-SourcesRecord ReadSourcesRecord(const fs::path& path) {
+SourcesRecord ReadSourcesRecord(const DirFd& dir, const std::string& name) {
   SourcesRecord record;
-  std::ifstream in(path);
-  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  absl::StatusOr<std::string> text = dir.ReadFile(name, kMaxSourcesRecordBytes);
+  if (!text.ok()) return record;
+  nlohmann::json json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object()) return record;
   record.commit = json.value("commit", "");
   if (json.contains("files") && json["files"].is_object()) {
@@ -225,21 +235,30 @@ SourcesRecord ReadSourcesRecord(const fs::path& path) {
   return record;
 }
 
-absl::Status WriteSourcesRecord(const fs::path& path, const SourcesRecord& record) {
+absl::Status WriteSourcesRecord(const DirFd& dir, const std::string& name,
+                                const SourcesRecord& record) {
   const nlohmann::json json = {{"commit", record.commit}, {"files", record.files}};
-  return WriteFileAtomically(path.string(), json.dump(2) + "\n");
+  return WriteFileAtomically(dir, name, json.dump(2) + "\n");
 }
 
 // The git blob id of a file (what the Hub's etag is for files not in LFS): SHA-1 of
 // "blob <size>\0" and the bytes.
-absl::StatusOr<std::string> GitBlobId(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path.string()));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::string header = absl::StrCat("blob ", bytes.size(), std::string(1, '\0'));
+absl::StatusOr<std::string> GitBlobId(const PartialFile& partial) {
+  absl::StatusOr<UniqueFd> fd = partial.dir.OpenRegularFile(partial.name);
+  if (!fd.ok()) return fd.status();
+  struct stat info {};
+  if (fstat(fd->get(), &info) != 0) {
+    return absl::InternalError(absl::StrCat("cannot stat ", partial.data().string()));
+  }
+  const std::string header = absl::StrCat("blob ", info.st_size, std::string(1, '\0'));
   Digest sha1(Digest::Algorithm::kSha1);
   sha1.Update(header.data(), header.size());
-  sha1.Update(bytes.data(), bytes.size());
+  std::vector<char> buffer(1 << 20);
+  for (ssize_t n; (n = read(fd->get(), buffer.data(), buffer.size())) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::DataLossError(absl::StrCat("cannot read ", partial.data().string()));
+    sha1.Update(buffer.data(), static_cast<size_t>(n));
+  }
   return sha1.HexDigest();
 }
 
@@ -257,7 +276,7 @@ absl::Status CheckSource(const RemoteFile& remote, const FetchResult& fetched,
     if (fetched.sha256 == remote.sha256) return absl::OkStatus();
     return HashMismatch(remote.path, fetched.sha256, remote.sha256);
   }
-  absl::StatusOr<std::string> blob_id = GitBlobId(partial.data);
+  absl::StatusOr<std::string> blob_id = GitBlobId(partial);
   if (!blob_id.ok()) return blob_id.status();
   if (*blob_id == absl::AsciiStrToLower(remote.etag)) return absl::OkStatus();
   return WithReason(absl::DataLossError(absl::StrCat(
@@ -268,22 +287,17 @@ absl::Status CheckSource(const RemoteFile& remote, const FetchResult& fetched,
 
 // Removes files in source/ that are not among `sources` (an earlier commit's shards, say), so
 // the converter, which globs the directory, sees one snapshot.
-void RemoveStaleSources(const fs::path& source_dir, const std::vector<RemoteTreeEntry>& sources,
+void RemoveStaleSources(const DirFd& source_dir, const std::vector<RemoteTreeEntry>& sources,
                         Operation& op) {
   std::set<std::string> wanted;
   for (const RemoteTreeEntry& entry : sources) wanted.insert(entry.path);
-  std::vector<fs::path> stale;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(source_dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    if (it->is_regular_file(ec) &&
-        !wanted.count(it->path().lexically_relative(source_dir).generic_string())) {
-      stale.push_back(it->path());
-    }
-  }
-  for (const fs::path& path : stale) {
-    Narrate(op, absl::StrCat("removing ", path.string(), ": not part of this snapshot"));
-    fs::remove(path, ec);
+  for (const DirFd::TreeEntry& entry : source_dir.ListTree()) {
+    if (!S_ISREG(entry.info.st_mode) || wanted.count(entry.path)) continue;
+    absl::StatusOr<DirFd> dir = source_dir.OpenParentOf(entry.path, false);
+    if (!dir.ok()) continue;
+    Narrate(op, absl::StrCat("removing ", source_dir.PathOf(entry.path).string(),
+                             ": not part of this snapshot"));
+    dir->Unlink(fs::path(entry.path).filename().string()).IgnoreError();
   }
 }
 
@@ -319,17 +333,24 @@ absl::StatusOr<std::string> FetchSources(const ModelStore& store, const CatalogM
                            "patterns (", absl::StrJoin(model.conversion->source_patterns, ", "),
                            ")"));
 
-  const fs::path source_dir = store.models_dir() / model.dir / "source";
-  const fs::path record_path = SourcesRecordPath(store, model);
-  SourcesRecord record = ReadSourcesRecord(record_path);
+  absl::StatusOr<DirFd> metadata_dir = store.OpenDir(model, ModelStore::kMetadataDir, true);
+  if (!metadata_dir.ok()) return metadata_dir.status();
+  // source/ is made when the first file arrives; a symlink there is refused now.
+  absl::StatusOr<DirFd> source_dir = store.OpenDir(model, "source", false);
+  if (!source_dir.ok() && !absl::IsNotFound(source_dir.status())) return source_dir.status();
+  const std::string record_name = model.file + ".sources.json";
+  const std::string partial_dir = model.file + ".partial-source";
+  SourcesRecord record = ReadSourcesRecord(*metadata_dir, record_name);
   uint64_t total = 0;
   uint64_t needed = model.size_bytes;  // the converted output
   auto have = [&](const RemoteTreeEntry& entry) {
     auto it = record.files.find(entry.path);
-    std::error_code ec;
     const std::string id = entry.sha256.empty() ? entry.blob_id : entry.sha256;
-    return it != record.files.end() && it->second == id &&
-           fs::file_size(source_dir / entry.path, ec) == entry.size && !ec;
+    if (it == record.files.end() || it->second != id || !source_dir.ok()) return false;
+    absl::StatusOr<DirFd> dir = source_dir->OpenParentOf(entry.path, false);
+    std::optional<struct stat> info =
+        dir.ok() ? dir->Stat(fs::path(entry.path).filename().string()) : std::nullopt;
+    return info && S_ISREG(info->st_mode) && static_cast<uint64_t>(info->st_size) == entry.size;
   };
   for (const RemoteTreeEntry& entry : sources) {
     total += entry.size;
@@ -354,8 +375,11 @@ absl::StatusOr<std::string> FetchSources(const ModelStore& store, const CatalogM
             ? config
             : hub.Resolve(model.repo, commit, entry.path, CancelledBy(op), RetryNarration(op));
     if (!remote.ok()) return remote.status();
-    const PartialFile partial{store.ManifestPath(model).parent_path() /
-                              (model.file + ".partial-source") / entry.path};
+    const std::string leaf = fs::path(entry.path).filename().string();
+    absl::StatusOr<DirFd> partial_parent =
+        metadata_dir->OpenParentOf(absl::StrCat(partial_dir, "/", entry.path), true);
+    if (!partial_parent.ok()) return partial_parent.status();
+    const PartialFile partial{*std::move(partial_parent), leaf};
     absl::StatusOr<FetchResult> fetched = FetchWithProgress(
         hub, *remote, partial, settings.fetch, op, progress, done, /*hash_phase=*/false);
     if (!fetched.ok()) return fetched.status();
@@ -364,21 +388,26 @@ absl::StatusOr<std::string> FetchSources(const ModelStore& store, const CatalogM
       DiscardPartial(partial);
       return check;
     }
-    const fs::path target = source_dir / entry.path;
-    std::error_code ec;
-    fs::create_directories(target.parent_path(), ec);
-    if (absl::Status status = InstallPartial(partial, target); !status.ok()) return status;
+    if (!source_dir.ok()) source_dir = store.OpenDir(model, "source", true);
+    if (!source_dir.ok()) return source_dir.status();
+    absl::StatusOr<DirFd> target_dir = source_dir->OpenParentOf(entry.path, true);
+    if (!target_dir.ok()) return target_dir.status();
+    if (absl::Status status = InstallPartial(partial, *target_dir, leaf); !status.ok()) {
+      return status;
+    }
     record.files[entry.path] = remote->sha256.empty() ? remote->etag : remote->sha256;
-    if (absl::Status status = WriteSourcesRecord(record_path, record); !status.ok()) return status;
+    if (absl::Status status = WriteSourcesRecord(*metadata_dir, record_name, record);
+        !status.ok()) {
+      return status;
+    }
     done += entry.size;
     progress.Report(done);
   }
-  std::error_code ec;
-  fs::remove_all(store.ManifestPath(model).parent_path() / (model.file + ".partial-source"), ec);
-  RemoveStaleSources(source_dir, sources, op);
+  metadata_dir->RemoveTree(partial_dir).IgnoreError();
+  if (source_dir.ok()) RemoveStaleSources(*source_dir, sources, op);
   Narrate(op, absl::StrCat(sources.size(), " source files of ", model.repo, " (",
                            FormatBytes(total), ") at commit ", commit, " in ",
-                           source_dir.string()));
+                           (store.models_dir() / model.dir / "source").string()));
   return commit;
 }
 
@@ -431,6 +460,7 @@ absl::StatusOr<v1::DownloadedModel> DownloadCatalogModel(const ModelStore& store
                              ": renamed it to ", model.file));
   }
   const LocalModel local = store.Inspect(model);
+  if (local.state == LocalState::kRefused) return local.refused;
   v1::DownloadedModel out;
   out.set_id(model.id);
   out.set_local_path(store.ModelPath(model).string());

@@ -1,8 +1,6 @@
 #include "agent/models/model_install.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "agent/models/gguf_reader.h"
@@ -40,11 +38,15 @@ void ByteProgress::Report(uint64_t done) {
   op_.ReportProgress(progress_);
 }
 
-absl::StatusOr<std::string> HashWithProgress(const std::string& path, uint64_t size,
-                                             absl::string_view item, Operation& op) {
+absl::StatusOr<std::string> HashWithProgress(const DirFd& dir, const std::string& name,
+                                             uint64_t size, absl::string_view item,
+                                             Operation& op) {
+  const std::string path = dir.PathOf(name).string();
   op.Log(v1::LogLine::STREAM_AGENT, absl::StrCat("computing the SHA-256 of ", path));
+  absl::StatusOr<UniqueFd> fd = dir.OpenRegularFile(name);
+  if (!fd.ok()) return fd.status();
   ByteProgress progress(op, "hash", size, item);
-  absl::StatusOr<std::string> sha256 = Sha256File(path, [&](uint64_t done) {
+  absl::StatusOr<std::string> sha256 = Sha256OfOpenFile(fd->get(), path, [&](uint64_t done) {
     progress.Report(done);
     return !op.cancel_requested();
   });
@@ -52,8 +54,11 @@ absl::StatusOr<std::string> HashWithProgress(const std::string& path, uint64_t s
   return sha256;
 }
 
-absl::Status CheckGguf(const std::string& path, absl::string_view produced_by) {
-  absl::StatusOr<GgufSummary> gguf = ReadGgufSummary(path);
+absl::Status CheckGguf(const DirFd& dir, const std::string& name, absl::string_view produced_by) {
+  absl::StatusOr<UniqueFd> fd = dir.OpenRegularFile(name);
+  absl::StatusOr<GgufSummary> gguf =
+      fd.ok() ? ReadGgufSummaryOfOpenFile(fd->get(), dir.PathOf(name).string())
+              : absl::StatusOr<GgufSummary>(fd.status());
   if (gguf.ok()) return absl::OkStatus();
   return absl::DataLossError(absl::StrCat(produced_by, " produced a file that is not a valid GGUF ",
                                           "model: ", gguf.status().message()));

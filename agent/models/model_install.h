@@ -14,6 +14,7 @@
 #include "agent/models/model_store.h"
 #include "agent/ops/child_output_log.h"
 #include "agent/ops/operation.h"
+#include "common/dir_fd.h"
 
 namespace llorch {
 
@@ -36,12 +37,15 @@ class ByteProgress {
   std::deque<std::pair<absl::Time, uint64_t>> samples_;  // (time, done), oldest first
 };
 
-// SHA-256 of `path` (`size` bytes) as phase "hash" of `op`; CANCELLED when `op` is cancelled.
-absl::StatusOr<std::string> HashWithProgress(const std::string& path, uint64_t size,
-                                             absl::string_view item, Operation& op);
+// SHA-256 of the regular file `name` in `dir` (`size` bytes; never through a symlink) as phase
+// "hash" of `op`; CANCELLED when `op` is cancelled.
+absl::StatusOr<std::string> HashWithProgress(const DirFd& dir, const std::string& name,
+                                             uint64_t size, absl::string_view item,
+                                             Operation& op);
 
-// OK when `path` starts with a valid GGUF header, else DataLoss naming the file and the fault.
-absl::Status CheckGguf(const std::string& path, absl::string_view produced_by);
+// OK when the regular file `name` in `dir` starts with a valid GGUF header, else DataLoss naming
+// the file and the fault.
+absl::Status CheckGguf(const DirFd& dir, const std::string& name, absl::string_view produced_by);
 
 // The current time in unix seconds, for Manifest::downloaded_at.
 int64_t NowUnixSeconds();

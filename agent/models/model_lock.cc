@@ -14,7 +14,6 @@
 #include "common/status.h"
 
 namespace llorch {
-namespace fs = std::filesystem;
 namespace {
 
 int ReadPid(int fd) {
@@ -23,35 +22,32 @@ int ReadPid(int fd) {
   return n > 0 ? std::atoi(text) : 0;
 }
 
-// The locked descriptor; -1 when another process holds the lock (its pid in *holder).
-absl::StatusOr<int> TryLock(const fs::path& path, int* holder) {
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
+// The lock file, locked; an invalid fd when another process holds the lock (its pid in
+// *holder).
+absl::StatusOr<UniqueFd> TryLock(const DirFd& dir, const std::string& name, int* holder) {
   for (;;) {
-    const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-      return absl::InternalError(
-          absl::StrCat("cannot open the lock file ", path.string(), ": ", std::strerror(errno)));
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    absl::StatusOr<UniqueFd> fd = dir.OpenFile(name, O_RDWR | O_CREAT, 0644);
+    if (!fd.ok()) return WithPrefix(fd.status(), "cannot open the lock file");
+    if (flock(fd->get(), LOCK_EX | LOCK_NB) != 0) {
       const int error = errno;
-      if (error == EWOULDBLOCK) *holder = ReadPid(fd);
-      close(fd);
-      if (error == EWOULDBLOCK) return -1;
-      return absl::InternalError(
-          absl::StrCat("cannot lock ", path.string(), ": ", std::strerror(error)));
+      if (error != EWOULDBLOCK) {
+        return absl::InternalError(
+            absl::StrCat("cannot lock ", dir.PathOf(name).string(), ": ", std::strerror(error)));
+      }
+      *holder = ReadPid(fd->get());
+      return UniqueFd();
     }
     struct stat locked {};
-    struct stat named {};
-    if (fstat(fd, &locked) == 0 && stat(path.c_str(), &named) == 0 &&
-        locked.st_dev == named.st_dev && locked.st_ino == named.st_ino) {
+    std::optional<struct stat> named = dir.Stat(name);
+    if (fstat(fd->get(), &locked) == 0 && named && locked.st_dev == named->st_dev &&
+        locked.st_ino == named->st_ino) {
       const std::string pid = absl::StrCat(getpid(), "\n");
-      if (ftruncate(fd, 0) == 0) {
-        [[maybe_unused]] ssize_t n = pwrite(fd, pid.data(), pid.size(), 0);
+      if (ftruncate(fd->get(), 0) == 0) {
+        [[maybe_unused]] ssize_t n = pwrite(fd->get(), pid.data(), pid.size(), 0);
       }
       return fd;
     }
-    close(fd);  // the holder removed the file as it let go: lock the one at the path now
+    // The holder removed the file as it let go: lock the one at the path now.
   }
 }
 
@@ -61,13 +57,15 @@ absl::StatusOr<ModelLock> ModelLock::Acquire(const ModelStore& store, const Cata
                                              const std::function<bool()>& cancelled,
                                              const std::function<void(int holder_pid)>& on_wait,
                                              absl::Duration poll) {
-  const fs::path path = store.LockPath(model);
+  absl::StatusOr<DirFd> dir = store.OpenDir(model, ModelStore::kMetadataDir, true);
+  if (!dir.ok()) return dir.status();
+  const std::string name = store.LockPath(model).filename().string();
   bool told = false;
   for (;;) {
     int holder = 0;
-    absl::StatusOr<int> fd = TryLock(path, &holder);
+    absl::StatusOr<UniqueFd> fd = TryLock(*dir, name, &holder);
     if (!fd.ok()) return fd.status();
-    if (*fd >= 0) return ModelLock(*fd, path);
+    if (fd->get() >= 0) return ModelLock(*std::move(fd), *std::move(dir), name);
     if (!told && on_wait) on_wait(holder);
     told = true;
     if (!SleepUnlessCancelled(poll, cancelled)) {
@@ -79,11 +77,13 @@ absl::StatusOr<ModelLock> ModelLock::Acquire(const ModelStore& store, const Cata
 
 absl::StatusOr<ModelLock> ModelLock::TryAcquire(const ModelStore& store,
                                                 const CatalogModel& model) {
-  const fs::path path = store.LockPath(model);
+  absl::StatusOr<DirFd> dir = store.OpenDir(model, ModelStore::kMetadataDir, true);
+  if (!dir.ok()) return dir.status();
+  const std::string name = store.LockPath(model).filename().string();
   int holder = 0;
-  absl::StatusOr<int> fd = TryLock(path, &holder);
+  absl::StatusOr<UniqueFd> fd = TryLock(*dir, name, &holder);
   if (!fd.ok()) return fd.status();
-  if (*fd >= 0) return ModelLock(*fd, path);
+  if (fd->get() >= 0) return ModelLock(*std::move(fd), *std::move(dir), name);
   return WithReason(
       WithHint(absl::FailedPreconditionError(absl::StrCat(
                    model.id, " is being downloaded right now",
@@ -93,15 +93,10 @@ absl::StatusOr<ModelLock> ModelLock::TryAcquire(const ModelStore& store,
       "MODEL_BUSY");
 }
 
-ModelLock::ModelLock(ModelLock&& other) noexcept
-    : fd_(other.fd_), path_(std::move(other.path_)) {
-  other.fd_ = -1;
-}
-
 ModelLock::~ModelLock() {
-  if (fd_ < 0) return;
-  unlink(path_.c_str());  // while still locked: a waiter then sees another inode, or none
-  close(fd_);
+  if (fd_.get() < 0) return;
+  // While still locked: a waiter then sees another inode, or none.
+  dir_.Unlink(name_).IgnoreError();
 }
 
 }  // namespace llorch

@@ -3,6 +3,8 @@
 // delete never pulls files from under a download.
 //
 // The lock is flock(2) on <dir>/.llorch/<file>.lock, which holds the holder's pid for messages.
+// Taking it makes the model's directories (ModelStore::OpenDir): a symlink in the way is refused
+// (FailedPrecondition, reason SYMLINK_REFUSED) before anything is created.
 // The holder removes the file when it lets go (so no lock files pile up); whoever then holds the
 // removed file's lock notices (the path names another inode, or none) and locks anew.
 #ifndef LLORCH_AGENT_MODELS_MODEL_LOCK_H_
@@ -29,16 +31,18 @@ class ModelLock {
   // Takes the lock only if it is free; FailedPrecondition naming the holder's pid otherwise.
   static absl::StatusOr<ModelLock> TryAcquire(const ModelStore& store, const CatalogModel& model);
 
-  ModelLock(ModelLock&& other) noexcept;
+  ModelLock(ModelLock&& other) noexcept = default;
   ModelLock& operator=(ModelLock&&) = delete;
   ModelLock(const ModelLock&) = delete;
   ~ModelLock();
 
  private:
-  ModelLock(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
+  ModelLock(UniqueFd fd, DirFd dir, std::string name)
+      : fd_(std::move(fd)), dir_(std::move(dir)), name_(std::move(name)) {}
 
-  int fd_;
-  std::filesystem::path path_;
+  UniqueFd fd_;
+  DirFd dir_;  // the metadata directory
+  std::string name_;
 };
 
 }  // namespace llorch

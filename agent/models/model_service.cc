@@ -9,13 +9,19 @@
 #include "agent/ops/operation_registry.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/server/grpc_status.h"
-#include "common/file_read.h"
 #include "common/status.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
 
 namespace {
+
+// Why a model is refused, and what to do; "" when it is not.
+std::string RefusedText(const LocalModel& local) {
+  if (local.refused.ok()) return "";
+  const std::optional<std::string> hint = GetHint(local.refused);
+  return absl::StrCat(local.refused.message(), hint ? absl::StrCat("; ", *hint) : "");
+}
 
 v1::DownloadState ToProto(LocalState state) {
   switch (state) {
@@ -27,6 +33,8 @@ v1::DownloadState ToProto(LocalState state) {
       return v1::DOWNLOAD_STATE_UNVERIFIED;
     case LocalState::kDownloaded:
       return v1::DOWNLOAD_STATE_DOWNLOADED;
+    case LocalState::kRefused:
+      return v1::DOWNLOAD_STATE_REFUSED;
   }
   return v1::DOWNLOAD_STATE_UNSPECIFIED;
 }
@@ -61,6 +69,7 @@ void ToProto(const CatalogModel& model, const LocalModel& local, v1::CatalogEntr
   entry->set_state(ToProto(local.state));
   entry->set_local_bytes(local.bytes);
   entry->set_local_path(local.path.string());
+  entry->set_refused(RefusedText(local));
 }
 
 void AddEntry(const CatalogModel& model, const ModelStore& store, v1::ListCatalogResponse* out) {
@@ -72,6 +81,7 @@ void ToProto(const StoreFile& file, v1::LocalFile* out) {
   out->set_size_bytes(file.bytes);
   out->set_model_id(file.model_id);
   out->set_partial(file.partial);
+  out->set_symlink_target(file.symlink_target);
 }
 
 void ToProto(const StoreScan::Model& entry, v1::LocalModel* out) {
@@ -79,6 +89,7 @@ void ToProto(const StoreScan::Model& entry, v1::LocalModel* out) {
   out->set_state(ToProto(entry.local.state));
   for (const StoreFile& file : entry.files) ToProto(file, out->add_files());
   out->set_total_bytes(entry.bytes);
+  out->set_refused(RefusedText(entry.local));
 }
 
 void ToProto(const GgufSummary& gguf, v1::GgufMetadata* out) {
@@ -93,13 +104,14 @@ void ToProto(const GgufSummary& gguf, v1::GgufMetadata* out) {
   out->set_parameter_count(gguf.parameter_count);
 }
 
-// The model's config.json (a conversion's source, or one left next to the file): the first of
-// these that is a regular file (not a symlink) of at most 1 MiB.
+// The model's config.json (a conversion's source, or one left next to the file), up to 1 MiB;
+// never read through a symlink.
 std::string ReadConfigJson(const ModelStore& store, const CatalogModel& model) {
-  const std::filesystem::path dir = store.models_dir() / model.dir;
-  for (const char* relative : {"source/config.json", "pytorch/config.json", "config.json"}) {
-    absl::StatusOr<std::string> text =
-        ReadRegularFile((dir / relative).string(), {.follow_symlinks = false});
+  constexpr uint64_t kMaxBytes = 1 << 20;
+  for (const char* dir : {"source", "pytorch", ""}) {
+    absl::StatusOr<DirFd> opened = store.OpenDir(model, dir, false);
+    if (!opened.ok()) continue;
+    absl::StatusOr<std::string> text = opened->ReadFile("config.json", kMaxBytes);
     if (text.ok()) return *std::move(text);
   }
   return "";
@@ -277,7 +289,10 @@ grpc::Status ModelServiceImpl::GetModelInfo(grpc::ServerContext*,
   }
   response->set_config_json(ReadConfigJson(store_, found));
   if (local.state == LocalState::kUnverified || local.state == LocalState::kDownloaded) {
-    absl::StatusOr<GgufSummary> gguf = ReadGgufSummary(local.path.string());
+    absl::StatusOr<UniqueFd> fd = store_.OpenModelFile(found);
+    absl::StatusOr<GgufSummary> gguf =
+        fd.ok() ? ReadGgufSummaryOfOpenFile(fd->get(), local.path.string())
+                : absl::StatusOr<GgufSummary>(fd.status());
     if (gguf.ok()) {
       ToProto(*gguf, response->mutable_gguf());
     } else {
@@ -321,7 +336,7 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
     for (const CatalogModel& model : context_->catalog.models()) {
       const LocalState state = store_.Inspect(model).state;
       if (state == LocalState::kDownloaded || state == LocalState::kUnverified ||
-          store_.ReadManifest(model)) {
+          state == LocalState::kRefused || store_.ReadManifest(model)) {
         models.push_back(&model);
       }
     }
@@ -345,7 +360,7 @@ grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
   absl::StatusOr<const CatalogModel*> model = context_->catalog.Lookup(request->id());
   if (!model.ok()) return ToGrpcStatus(model.status());
   response->set_dry_run(request->dry_run());
-  if (absl::Status status = store_.CheckDirIsNoSymlink(**model); !status.ok()) {
+  if (absl::Status status = store_.CheckDirsAreReal(**model); !status.ok()) {
     return ToGrpcStatus(status);
   }
   std::vector<StoreFile> files;

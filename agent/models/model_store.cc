@@ -1,9 +1,9 @@
 #include "agent/models/model_store.h"
 
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 #include <system_error>
 
@@ -17,32 +17,65 @@ namespace llorch {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr char kMetadataDir[] = ".llorch";
 constexpr char kHfDownloadDir[] = ".cache/huggingface/download";
+constexpr uint64_t kMaxManifestBytes = 64 << 10;
 
-bool IsRegularFile(const fs::path& path, uint64_t* size) {
-  std::error_code ec;
-  fs::file_status status = fs::symlink_status(path, ec);
-  if (ec || !fs::is_regular_file(status)) return false;
-  *size = fs::file_size(path, ec);
-  return !ec;
+constexpr char kDirLinkHint[] =
+    "replace the link with the directory itself; to keep models on another volume, point "
+    "models_dir there instead (a link at models_dir itself is followed)";
+
+// `status` (reason SYMLINK_REFUSED from a DirFd) with the hint for one of the store's
+// directories.
+absl::Status WithDirHint(absl::Status status) {
+  if (GetReason(status) != kSymlinkRefused) return status;
+  return WithHint(std::move(status), kDirLinkHint);
 }
 
-bool Exists(const fs::path& path) {
-  std::error_code ec;
-  return fs::exists(fs::symlink_status(path, ec));
+// Whether anything (a symlink included) is at `relative` below `base`, no link followed.
+bool ExistsAt(const DirFd& base, const fs::path& relative) {
+  absl::StatusOr<DirFd> dir = base.OpenParentOf(relative.generic_string(), false);
+  return dir.ok() && dir->Stat(relative.filename().string()).has_value();
+}
+
+std::optional<Manifest> ParseManifest(const std::string& text) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("size") || !json["size"].is_number_unsigned()) {
+    return std::nullopt;
+  }
+  Manifest manifest;
+  manifest.size = json["size"].get<uint64_t>();
+  auto field = [&](const char* key) {
+    return json.contains(key) && json[key].is_string() ? json[key].get<std::string>() : "";
+  };
+  manifest.repo = field("repo");
+  manifest.revision_commit = field("revision_commit");
+  manifest.file = field("file");
+  manifest.sha256 = field("sha256");
+  manifest.upstream_etag = field("upstream_etag");
+  if (json.contains("downloaded_at") && json["downloaded_at"].is_number_integer()) {
+    manifest.downloaded_at = json["downloaded_at"].get<int64_t>();
+  }
+  return manifest;
+}
+
+std::string ManifestName(const CatalogModel& model) { return model.file + ".manifest.json"; }
+
+std::optional<Manifest> ReadManifestIn(const DirFd& metadata_dir, const CatalogModel& model) {
+  absl::StatusOr<std::string> text = metadata_dir.ReadFile(ManifestName(model), kMaxManifestBytes);
+  if (!text.ok()) return std::nullopt;
+  return ParseManifest(*text);
 }
 
 // Bytes held by our own partial-download files for `file` in `metadata_dir`.
-bool FindOwnPartial(const fs::path& metadata_dir, const std::string& file, uint64_t* bytes) {
-  std::error_code ec;
+bool FindOwnPartial(const DirFd& metadata_dir, const std::string& file, uint64_t* bytes) {
+  absl::StatusOr<std::vector<std::string>> names = metadata_dir.List();
+  if (!names.ok()) return false;
   bool found = false;
-  const std::string prefix = file + ".partial";
-  for (fs::directory_iterator it(metadata_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (!absl::StartsWith(it->path().filename().string(), prefix)) continue;
+  for (const std::string& name : *names) {
+    if (!absl::StartsWith(name, file + ".partial")) continue;
     found = true;
-    uint64_t size = 0;
-    if (IsRegularFile(it->path(), &size)) *bytes += size;
+    std::optional<struct stat> info = metadata_dir.Stat(name);
+    if (info && S_ISREG(info->st_mode)) *bytes += static_cast<uint64_t>(info->st_size);
   }
   return found;
 }
@@ -53,8 +86,9 @@ struct Owner {
   bool lock = false;  // a ModelLock's file: there only while someone works on the model
 };
 
-// Which catalog model owns the file at `relative` (to the models dir), by the layout above.
-Owner Classify(const Catalog& catalog, const fs::path& models_dir, const fs::path& relative) {
+// Which catalog model owns the file at `relative` (to the models dir, reached as `root`), by
+// the layout above.
+Owner Classify(const Catalog& catalog, const DirFd& root, const fs::path& relative) {
   auto it = relative.begin();
   if (it == relative.end()) return {};
   const std::string dir = it->string();
@@ -63,14 +97,17 @@ Owner Classify(const Catalog& catalog, const fs::path& models_dir, const fs::pat
   for (const CatalogModel& model : catalog.models()) {
     if (model.dir == dir) in_dir.push_back(&model);
   }
-  // The model directory itself, listed because it is a symlink: the first model using it.
-  if (rest == "." && !in_dir.empty()) return {in_dir.front(), false};
+  // The model directory or its metadata directory itself, listed because it is a symlink (or
+  // another kind of entry): the first model using it.
+  if ((rest == "." || rest == ModelStore::kMetadataDir) && !in_dir.empty()) {
+    return {in_dir.front(), false};
+  }
   for (const CatalogModel* model : in_dir) {
     if (rest == model->file) return {model, false};
     for (const std::string& former : model->former_files) {
       if (rest == former) return {model, false};
     }
-    const std::string own_prefix = absl::StrCat(kMetadataDir, "/", model->file, ".");
+    const std::string own_prefix = absl::StrCat(ModelStore::kMetadataDir, "/", model->file, ".");
     if (absl::StartsWith(rest, own_prefix)) {
       const absl::string_view suffix = absl::string_view(rest).substr(own_prefix.size());
       if (suffix == "lock") return {model, false, true};
@@ -81,7 +118,7 @@ Owner Classify(const Catalog& catalog, const fs::path& models_dir, const fs::pat
     if (absl::StartsWith(rest, hf_prefix)) return {model, true};
     if (model->conversion &&
         (absl::StartsWith(rest, "source/") || absl::StartsWith(rest, "pytorch/"))) {
-      return {model, !Exists(models_dir / dir / model->file)};
+      return {model, !ExistsAt(root, fs::path(dir) / model->file)};
     }
   }
   // The hf CLI names its incomplete downloads by a hash: give them to the model in this
@@ -91,8 +128,8 @@ Owner Classify(const Catalog& catalog, const fs::path& models_dir, const fs::pat
     const CatalogModel* owner = nullptr;
     int candidates = 0;
     for (const CatalogModel* model : in_dir) {
-      if (Exists(models_dir / dir / kHfDownloadDir / (model->file + ".lock")) &&
-          !Exists(models_dir / dir / model->file)) {
+      if (ExistsAt(root, fs::path(dir) / kHfDownloadDir / (model->file + ".lock")) &&
+          !ExistsAt(root, fs::path(dir) / model->file)) {
         owner = model;
         ++candidates;
       }
@@ -102,6 +139,8 @@ Owner Classify(const Catalog& catalog, const fs::path& models_dir, const fs::pat
   return {};
 }
 
+bool ByPath(const StoreFile& a, const StoreFile& b) { return a.path < b.path; }
+
 }  // namespace
 
 ModelStore::ModelStore(fs::path models_dir) : models_dir_(std::move(models_dir)) {}
@@ -110,58 +149,46 @@ fs::path ModelStore::ModelPath(const CatalogModel& model) const {
   return models_dir_ / model.dir / model.file;
 }
 
-fs::path ModelStore::MetadataDir(const CatalogModel& model) const {
-  return models_dir_ / model.dir / kMetadataDir;
-}
-
 fs::path ModelStore::ManifestPath(const CatalogModel& model) const {
-  return MetadataDir(model) / (model.file + ".manifest.json");
+  return models_dir_ / model.dir / kMetadataDir / ManifestName(model);
 }
 
 fs::path ModelStore::LockPath(const CatalogModel& model) const {
-  return MetadataDir(model) / (model.file + ".lock");
+  return models_dir_ / model.dir / kMetadataDir / (model.file + ".lock");
+}
+
+absl::StatusOr<DirFd> ModelStore::OpenDir(const CatalogModel& model, absl::string_view relative,
+                                          bool create) const {
+  absl::StatusOr<DirFd> root = DirFd::OpenRoot(models_dir_, create);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<DirFd> dir =
+      root->OpenDir(relative.empty() ? model.dir : absl::StrCat(model.dir, "/", relative), create);
+  if (!dir.ok()) return WithDirHint(dir.status());
+  return dir;
+}
+
+absl::StatusOr<UniqueFd> ModelStore::OpenModelFile(const CatalogModel& model) const {
+  absl::StatusOr<DirFd> dir = OpenDir(model, "", false);
+  if (!dir.ok()) return dir.status();
+  return dir->OpenRegularFile(model.file);
 }
 
 std::optional<Manifest> ModelStore::ReadManifest(const CatalogModel& model) const {
-  std::ifstream in(ManifestPath(model));
-  if (!in) return std::nullopt;
-  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object() || !json.contains("size") || !json["size"].is_number_unsigned()) {
-    return std::nullopt;
-  }
-  Manifest manifest;
-  manifest.size = json["size"].get<uint64_t>();
-  auto text = [&](const char* key) {
-    return json.contains(key) && json[key].is_string() ? json[key].get<std::string>() : "";
-  };
-  manifest.repo = text("repo");
-  manifest.revision_commit = text("revision_commit");
-  manifest.file = text("file");
-  manifest.sha256 = text("sha256");
-  manifest.upstream_etag = text("upstream_etag");
-  if (json.contains("downloaded_at") && json["downloaded_at"].is_number_integer()) {
-    manifest.downloaded_at = json["downloaded_at"].get<int64_t>();
-  }
-  return manifest;
+  absl::StatusOr<DirFd> metadata_dir = OpenDir(model, kMetadataDir, false);
+  if (!metadata_dir.ok()) return std::nullopt;
+  return ReadManifestIn(*metadata_dir, model);
 }
 
 absl::Status ModelStore::RemoveManifest(const CatalogModel& model) const {
-  std::error_code ec;
-  fs::remove(ManifestPath(model), ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot remove ", ManifestPath(model).string(), ": ", ec.message()));
-  }
-  return absl::OkStatus();
+  absl::StatusOr<DirFd> metadata_dir = OpenDir(model, kMetadataDir, false);
+  if (absl::IsNotFound(metadata_dir.status())) return absl::OkStatus();
+  if (!metadata_dir.ok()) return metadata_dir.status();
+  return metadata_dir->Unlink(ManifestName(model));
 }
 
 absl::Status ModelStore::WriteManifest(const CatalogModel& model, const Manifest& manifest) const {
-  std::error_code ec;
-  fs::create_directories(MetadataDir(model), ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot create ", MetadataDir(model).string(), ": ", ec.message()));
-  }
+  absl::StatusOr<DirFd> metadata_dir = OpenDir(model, kMetadataDir, true);
+  if (!metadata_dir.ok()) return metadata_dir.status();
   nlohmann::json json = {{"repo", manifest.repo},
                          {"revision_commit", manifest.revision_commit},
                          {"file", manifest.file},
@@ -169,86 +196,94 @@ absl::Status ModelStore::WriteManifest(const CatalogModel& model, const Manifest
                          {"sha256", manifest.sha256},
                          {"upstream_etag", manifest.upstream_etag},
                          {"downloaded_at", manifest.downloaded_at}};
-  return WriteFileAtomically(ManifestPath(model).string(), json.dump(2) + "\n");
+  return WriteFileAtomically(*metadata_dir, ManifestName(model), json.dump(2) + "\n");
 }
 
-absl::Status ModelStore::CheckDirIsNoSymlink(const CatalogModel& model) const {
-  std::error_code ec;
-  const fs::path dir = models_dir_ / model.dir;
-  if (!fs::is_symlink(fs::symlink_status(dir, ec))) return absl::OkStatus();
-  return WithHint(absl::FailedPreconditionError(absl::StrCat(
-                      dir.string(), " is a symlink; llorch-pool reads, verifies and deletes "
-                      "nothing through one")),
-                  "replace the link with a directory (or point models_dir at the other volume)");
+absl::Status ModelStore::CheckDirsAreReal(const CatalogModel& model) const {
+  absl::StatusOr<DirFd> metadata_dir = OpenDir(model, kMetadataDir, false);
+  return metadata_dir.ok() || absl::IsNotFound(metadata_dir.status()) ? absl::OkStatus()
+                                                                      : metadata_dir.status();
 }
 
 std::optional<fs::path> ModelStore::FormerFile(const CatalogModel& model) const {
-  uint64_t size = 0;
-  if (Exists(ModelPath(model))) return std::nullopt;
+  absl::StatusOr<DirFd> dir = OpenDir(model, "", false);
+  if (!dir.ok() || dir->Stat(model.file)) return std::nullopt;
   for (const std::string& former : model.former_files) {
-    const fs::path path = models_dir_ / model.dir / former;
-    if (IsRegularFile(path, &size)) return path;
+    std::optional<struct stat> info = dir->Stat(former);
+    if (info && S_ISREG(info->st_mode)) return dir->PathOf(former);
   }
   return std::nullopt;
 }
 
 absl::StatusOr<std::string> ModelStore::RenameFormerFile(const CatalogModel& model) const {
-  if (absl::Status status = CheckDirIsNoSymlink(model); !status.ok()) return status;
+  if (absl::Status status = CheckDirsAreReal(model); !status.ok()) return status;
   std::optional<fs::path> former = FormerFile(model);
   if (!former) return std::string();
-  if (absl::Status status = RenameDurably(former->string(), ModelPath(model).string());
-      !status.ok()) {
+  absl::StatusOr<DirFd> dir = OpenDir(model, "", false);
+  if (!dir.ok()) return dir.status();
+  const std::string name = former->filename().string();
+  if (absl::Status status = RenameDurably(*dir, name, *dir, model.file); !status.ok()) {
     return status;
   }
-  return former->filename().string();
+  return name;
 }
 
 LocalModel ModelStore::Inspect(const CatalogModel& model) const {
   LocalModel local;
   local.path = ModelPath(model);
-  if (!CheckDirIsNoSymlink(model).ok()) {
-    local.state = LocalState::kUnverified;
+  auto refuse = [&local](absl::Status why) {
+    local.state = LocalState::kRefused;
+    local.refused = std::move(why);
+    return local;
+  };
+  absl::StatusOr<DirFd> dir = OpenDir(model, "", false);
+  if (absl::IsNotFound(dir.status())) return local;
+  if (!dir.ok()) return refuse(dir.status());
+  absl::StatusOr<DirFd> metadata_dir = dir->OpenDir(kMetadataDir, false);
+  if (!metadata_dir.ok() && !absl::IsNotFound(metadata_dir.status())) {
+    return refuse(WithDirHint(metadata_dir.status()));
+  }
+  // The model file, else the first of its former names there.
+  std::vector<std::string> names = {model.file};
+  names.insert(names.end(), model.former_files.begin(), model.former_files.end());
+  for (const std::string& name : names) {
+    std::optional<struct stat> info = dir->Stat(name);
+    if (!info) continue;
+    if (!S_ISREG(info->st_mode)) {
+      return refuse(WithHint(
+          dir->OpenRegularFile(name).status(),
+          absl::StrCat("remove it (`llorch-pool models delete ", model.id,
+                       "` removes a link, never its target) or put the file itself there")));
+    }
+    local.bytes = static_cast<uint64_t>(info->st_size);
+    std::optional<Manifest> manifest;
+    if (name == model.file && metadata_dir.ok()) manifest = ReadManifestIn(*metadata_dir, model);
+    local.state = manifest && manifest->size == local.bytes ? LocalState::kDownloaded
+                                                            : LocalState::kUnverified;
     return local;
   }
-  uint64_t size = 0;
-  if (IsRegularFile(local.path, &size)) {
-    local.bytes = size;
-    std::optional<Manifest> manifest = ReadManifest(model);
-    local.state =
-        manifest && manifest->size == size ? LocalState::kDownloaded : LocalState::kUnverified;
-    return local;
-  }
-  if (std::optional<fs::path> former = FormerFile(model)) {
-    IsRegularFile(*former, &local.bytes);
-    local.state = LocalState::kUnverified;
-    return local;
-  }
-  const fs::path dir = models_dir_ / model.dir;
-  const bool hf_partial = Exists(dir / kHfDownloadDir / (model.file + ".lock"));
-  const bool own_partial = FindOwnPartial(MetadataDir(model), model.file, &local.bytes);
+  const bool hf_partial =
+      ExistsAt(*dir, fs::path(kHfDownloadDir) / (model.file + ".lock"));
+  const bool own_partial =
+      metadata_dir.ok() && FindOwnPartial(*metadata_dir, model.file, &local.bytes);
   // An interrupted conversion leaves its source files without the converted output.
   const bool conversion_partial =
-      model.conversion && (Exists(dir / "source") || Exists(dir / "pytorch"));
+      model.conversion && (dir->Stat("source").has_value() || dir->Stat("pytorch").has_value());
   if (hf_partial || own_partial || conversion_partial) local.state = LocalState::kPartial;
   return local;
 }
 
 StoreScan ModelStore::Scan(const Catalog& catalog) const {
   StoreScan scan;
+  absl::StatusOr<DirFd> root = DirFd::OpenRoot(models_dir_, false);
+  if (!root.ok()) return scan;
   std::vector<StoreScan::Model> by_model(catalog.models().size());
-  std::error_code ec;
-  for (fs::recursive_directory_iterator
-           it(models_dir_, fs::directory_options::skip_permission_denied, ec),
-       end;
-       !ec && it != end; it.increment(ec)) {
-    fs::file_status status = it->symlink_status(ec);
-    if (ec || fs::is_directory(status)) continue;
+  for (DirFd::TreeEntry& found : root->ListTree()) {
     StoreFile file;
-    const fs::path relative = it->path().lexically_relative(models_dir_);
-    file.path = relative.generic_string();
-    uint64_t size = 0;
-    if (fs::is_regular_file(status) && IsRegularFile(it->path(), &size)) file.bytes = size;
-    Owner owner = Classify(catalog, models_dir_, relative);
+    file.path = std::move(found.path);
+    if (S_ISREG(found.info.st_mode)) file.bytes = static_cast<uint64_t>(found.info.st_size);
+    file.symlink_target = std::move(found.symlink_target);
+    Owner owner = Classify(catalog, *root, fs::path(file.path));
     if (owner.lock) continue;  // not the model's data; its holder removes it
     scan.total_bytes += file.bytes;
     if (!owner.model) {
@@ -265,12 +300,10 @@ StoreScan ModelStore::Scan(const Catalog& catalog) const {
     if (by_model[i].files.empty()) continue;
     by_model[i].model = &catalog.models()[i];
     by_model[i].local = Inspect(catalog.models()[i]);
-    std::sort(by_model[i].files.begin(), by_model[i].files.end(),
-              [](const StoreFile& a, const StoreFile& b) { return a.path < b.path; });
+    std::sort(by_model[i].files.begin(), by_model[i].files.end(), ByPath);
     scan.models.push_back(std::move(by_model[i]));
   }
-  std::sort(scan.unknown.begin(), scan.unknown.end(),
-            [](const StoreFile& a, const StoreFile& b) { return a.path < b.path; });
+  std::sort(scan.unknown.begin(), scan.unknown.end(), ByPath);
   return scan;
 }
 
@@ -284,23 +317,36 @@ std::vector<StoreFile> ModelStore::OwnedFiles(const Catalog& catalog,
 
 absl::StatusOr<std::vector<StoreFile>> ModelStore::Delete(const Catalog& catalog,
                                                           const CatalogModel& model) const {
-  if (absl::Status status = CheckDirIsNoSymlink(model); !status.ok()) return status;
-  std::error_code ec;
+  if (absl::Status status = CheckDirsAreReal(model); !status.ok()) return status;
   std::vector<StoreFile> files = OwnedFiles(catalog, model);
+  if (files.empty()) return files;
+  absl::StatusOr<DirFd> root = DirFd::OpenRoot(models_dir_, false);
+  if (!root.ok()) return root.status();
+  // Opens the directory holding `relative`; nullopt when it is gone.
+  auto parent_of = [&](const fs::path& relative) -> absl::StatusOr<std::optional<DirFd>> {
+    absl::StatusOr<DirFd> dir = root->OpenParentOf(relative.generic_string(), false);
+    if (absl::IsNotFound(dir.status())) return std::nullopt;
+    if (!dir.ok()) return dir.status();
+    return std::optional<DirFd>(*std::move(dir));
+  };
   std::set<fs::path, std::greater<>> dirs;  // deepest first
   for (const StoreFile& file : files) {
-    const fs::path path = models_dir_ / file.path;
-    // remove() never follows a symlink: a link is removed, not its target.
-    if (!fs::remove(path, ec) && ec) {
-      return absl::InternalError(absl::StrCat("cannot remove ", path.string(), ": ", ec.message()));
+    const fs::path relative(file.path);
+    absl::StatusOr<std::optional<DirFd>> dir = parent_of(relative);
+    if (!dir.ok()) return dir.status();
+    if (!*dir) continue;
+    // unlinkat removes a symlink itself, never its target.
+    if (absl::Status status = (*dir)->Unlink(relative.filename().string()); !status.ok()) {
+      return status;
     }
-    for (fs::path parent = path.parent_path(); parent != models_dir_ && parent.has_relative_path();
+    for (fs::path parent = relative.parent_path(); !parent.empty();
          parent = parent.parent_path()) {
       dirs.insert(parent);
     }
   }
   for (const fs::path& empty : dirs) {
-    if (fs::is_empty(empty, ec)) fs::remove(empty, ec);
+    absl::StatusOr<std::optional<DirFd>> dir = parent_of(empty);
+    if (dir.ok() && *dir) (*dir)->RemoveEmptyDir(empty.filename().string());
   }
   return files;
 }

@@ -1,7 +1,8 @@
 #include "agent/models/model_verifier.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
-#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -19,17 +20,16 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
   const std::filesystem::path path = store.ModelPath(model);
   file->set_path((std::filesystem::path(model.dir) / model.file).generic_string());
 
-  if (absl::Status dir = store.CheckDirIsNoSymlink(model); !dir.ok()) {
-    file->set_problem(std::string(dir.message()));
+  if (absl::Status dirs = store.CheckDirsAreReal(model); !dirs.ok()) {
+    file->set_problem(std::string(dirs.message()));
     return result;
   }
-  std::error_code ec;
-  const auto status = std::filesystem::symlink_status(path, ec);
-  file->set_present(std::filesystem::is_regular_file(status));
+  // Opened once, never through a symlink: the size, hash and header are of one file.
+  absl::StatusOr<UniqueFd> fd = store.OpenModelFile(model);
+  file->set_present(fd.ok());
   if (!file->present()) {
-    std::string problem = std::filesystem::is_symlink(status)
-                              ? "the model file is a symlink; verify follows no links"
-                              : "the model file is missing";
+    std::string problem = absl::IsNotFound(fd.status()) ? "the model file is missing"
+                                                        : std::string(fd.status().message());
     if (std::optional<std::filesystem::path> former = store.FormerFile(model)) {
       absl::StrAppend(&problem, "; ", former->filename().string(),
                       ", the name older hosts gave it, is there: `llorch-pool models download ",
@@ -38,7 +38,8 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
     file->set_problem(problem);
     return result;
   }
-  const uint64_t size = std::filesystem::file_size(path, ec);
+  struct stat info {};
+  const uint64_t size = fstat(fd->get(), &info) == 0 ? static_cast<uint64_t>(info.st_size) : 0;
   file->set_size_bytes(size);
   file->set_size_nonzero(size > 0);
   std::optional<Manifest> manifest = store.ReadManifest(model);
@@ -63,11 +64,11 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
     file->set_expected_size_bytes(manifest->size);
   }
 
-  absl::StatusOr<std::string> actual = Sha256File(path.string(), progress);
+  absl::StatusOr<std::string> actual = Sha256OfOpenFile(fd->get(), path.string(), progress);
   if (actual.status().code() == absl::StatusCode::kCancelled) return actual.status();
   if (actual.ok()) file->set_actual_sha256(*actual);
 
-  absl::StatusOr<GgufSummary> gguf = ReadGgufSummary(path.string());
+  absl::StatusOr<GgufSummary> gguf = ReadGgufSummaryOfOpenFile(fd->get(), path.string());
   file->set_gguf_valid(gguf.ok());
 
   // The first failed check, in the order a user would fix them.

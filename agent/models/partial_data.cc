@@ -1,6 +1,7 @@
 #include "agent/models/partial_data.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,37 +52,56 @@ void ChunkPool::Return(Chunk* chunk) {
   free_.emplace_back(chunk);
 }
 
-absl::StatusOr<std::unique_ptr<PartialData>> PartialData::Open(const fs::path& path, bool direct) {
-  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
-  return WithDirectWrites(path, fd, direct);
+absl::StatusOr<std::unique_ptr<PartialData>> PartialData::Open(const DirFd& dir,
+                                                               const std::string& name,
+                                                               bool direct) {
+  absl::StatusOr<UniqueFd> fd = dir.OpenFile(name, O_RDWR);
+  if (!fd.ok()) return fd.status();
+  return WithDirectWrites(dir, name, *std::move(fd), direct);
 }
 
-absl::StatusOr<std::unique_ptr<PartialData>> PartialData::Create(const fs::path& path,
+absl::StatusOr<std::unique_ptr<PartialData>> PartialData::Create(const DirFd& dir,
+                                                                 const std::string& name,
                                                                  uint64_t size, bool direct) {
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) return ErrnoStatus(errno, "cannot create", path);
-  absl::StatusOr<std::unique_ptr<PartialData>> data = WithDirectWrites(path, fd, direct);
+  const fs::path path = dir.PathOf(name);
+  absl::StatusOr<UniqueFd> fd = dir.OpenFile(name, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (!fd.ok()) {
+    return absl::IsResourceExhausted(fd.status()) ? ErrnoStatus(ENOSPC, "cannot create", path)
+                                                   : fd.status();
+  }
+  const int raw = fd->get();
+  absl::StatusOr<std::unique_ptr<PartialData>> data =
+      WithDirectWrites(dir, name, *std::move(fd), direct);
   if (!data.ok() || size == 0) return data;
-  if (fallocate(fd, 0, 0, static_cast<off_t>(size)) != 0) {
+  if (fallocate(raw, 0, 0, static_cast<off_t>(size)) != 0) {
     const int error = errno;
     if (error != EOPNOTSUPP && error != ENOSYS) {
       return ErrnoStatus(error, "cannot reserve space for", path);
     }
-    if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    if (ftruncate(raw, static_cast<off_t>(size)) != 0) {
       return ErrnoStatus(errno, "cannot size", path);
     }
   }
   return data;
 }
 
-absl::StatusOr<std::unique_ptr<PartialData>> PartialData::WithDirectWrites(fs::path path, int fd,
+absl::StatusOr<std::unique_ptr<PartialData>> PartialData::WithDirectWrites(const DirFd& dir,
+                                                                           const std::string& name,
+                                                                           UniqueFd fd,
                                                                            bool direct) {
   // Filesystems without O_DIRECT (tmpfs, some FUSE ones) refuse the open: writes then all go
   // through the page cache.
-  const int direct_fd =
-      direct ? open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW) : -1;
-  return std::unique_ptr<PartialData>(new PartialData(std::move(path), fd, direct_fd));
+  absl::StatusOr<UniqueFd> direct_fd =
+      direct ? dir.OpenFile(name, O_WRONLY | O_DIRECT) : absl::StatusOr<UniqueFd>(UniqueFd());
+  struct stat buffered {};
+  struct stat unbuffered {};
+  const bool same_file = direct_fd.ok() && direct_fd->get() >= 0 &&
+                         fstat(fd.get(), &buffered) == 0 &&
+                         fstat(direct_fd->get(), &unbuffered) == 0 &&
+                         buffered.st_dev == unbuffered.st_dev &&
+                         buffered.st_ino == unbuffered.st_ino;
+  const int direct_raw = same_file ? direct_fd->Release() : -1;
+  return std::unique_ptr<PartialData>(new PartialData(dir.PathOf(name), fd.Release(), direct_raw));
 }
 
 PartialData::~PartialData() {

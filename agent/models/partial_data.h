@@ -16,10 +16,12 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/dir_fd.h"
 
 namespace llorch {
 
@@ -62,12 +64,14 @@ class ChunkPool {
 
 class PartialData {
  public:
-  // Opens the existing file at `path` to go on writing it.
-  static absl::StatusOr<std::unique_ptr<PartialData>> Open(const std::filesystem::path& path,
-                                                           bool direct);
-  // Creates (or truncates) `path` with `size` bytes reserved on disk, so that a full disk fails
-  // now rather than hours into a download (ResourceExhausted, with a hint).
-  static absl::StatusOr<std::unique_ptr<PartialData>> Create(const std::filesystem::path& path,
+  // Opens the existing file `name` in `dir` to go on writing it (never through a symlink).
+  static absl::StatusOr<std::unique_ptr<PartialData>> Open(const DirFd& dir,
+                                                           const std::string& name, bool direct);
+  // Creates (or truncates) `name` in `dir` with `size` bytes reserved on disk, so that a full
+  // disk fails now rather than hours into a download (ResourceExhausted, with a hint). A
+  // symlink there is refused, never written through.
+  static absl::StatusOr<std::unique_ptr<PartialData>> Create(const DirFd& dir,
+                                                             const std::string& name,
                                                              uint64_t size, bool direct);
   ~PartialData();
   PartialData(const PartialData&) = delete;
@@ -88,8 +92,9 @@ class PartialData {
  private:
   PartialData(std::filesystem::path path, int fd, int direct_fd)
       : path_(std::move(path)), fd_(fd), direct_fd_(direct_fd) {}
-  static absl::StatusOr<std::unique_ptr<PartialData>> WithDirectWrites(std::filesystem::path path,
-                                                                       int fd, bool direct);
+  static absl::StatusOr<std::unique_ptr<PartialData>> WithDirectWrites(const DirFd& dir,
+                                                                       const std::string& name,
+                                                                       UniqueFd fd, bool direct);
   absl::Status WriteAll(int fd, const char* data, size_t size, uint64_t offset) const;
 
   const std::filesystem::path path_;

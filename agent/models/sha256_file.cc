@@ -60,6 +60,13 @@ absl::StatusOr<std::string> Sha256File(const std::string& path, const HashProgre
     if (error == ENOENT) return absl::NotFoundError(absl::StrCat(path, " does not exist"));
     return absl::PermissionDeniedError(absl::StrCat("cannot open ", path, ": ", strerror(error)));
   }
+  absl::StatusOr<std::string> sha256 = Sha256OfOpenFile(fd, path, progress);
+  close(fd);
+  return sha256;
+}
+
+absl::StatusOr<std::string> Sha256OfOpenFile(int fd, absl::string_view name,
+                                             const HashProgress& progress) {
   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   Digest sha256;
   uint64_t done = 0;
@@ -67,11 +74,11 @@ absl::StatusOr<std::string> Sha256File(const std::string& path, const HashProgre
   std::vector<unsigned char> buffer(kReadBytes);
   uint64_t next_progress = kProgressEveryBytes;
   for (;;) {
-    const ssize_t n = read(fd, buffer.data(), buffer.size());
+    const ssize_t n = pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       failure = absl::DataLossError(
-          absl::StrCat("cannot read ", path, " at byte ", done, ": ", strerror(errno)));
+          absl::StrCat("cannot read ", name, " at byte ", done, ": ", strerror(errno)));
       break;
     }
     if (n == 0) break;
@@ -81,11 +88,10 @@ absl::StatusOr<std::string> Sha256File(const std::string& path, const HashProgre
     next_progress = done + kProgressEveryBytes;
     if (progress && !progress(done)) {
       failure =
-          absl::CancelledError(absl::StrCat("hashing of ", path, " cancelled at byte ", done));
+          absl::CancelledError(absl::StrCat("hashing of ", name, " cancelled at byte ", done));
       break;
     }
   }
-  close(fd);
   if (!failure.ok()) return failure;
   if (progress) progress(done);  // the exact total, also for files under 4 MiB
   return sha256.HexDigest();

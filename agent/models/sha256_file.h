@@ -39,8 +39,12 @@ using HashProgress = std::function<bool(uint64_t bytes_done)>;
 // Lower-case hex SHA-256 of `bytes`.
 std::string Sha256Of(absl::string_view bytes);
 
-// Lower-case hex SHA-256 of the file at `path`. NotFound when it does not exist.
+// Lower-case hex SHA-256 of the file at `path` (a symlink at its last component is refused).
+// NotFound when it does not exist.
 absl::StatusOr<std::string> Sha256File(const std::string& path, const HashProgress& progress = {});
+// The same of the open file `fd`, from its start; `name` for messages.
+absl::StatusOr<std::string> Sha256OfOpenFile(int fd, absl::string_view name,
+                                             const HashProgress& progress = {});
 
 }  // namespace llorch
 

@@ -18,6 +18,8 @@ Cell StateCell(v1::DownloadState state) {
       return {"unverified", Color::kYellow};
     case v1::DOWNLOAD_STATE_PARTIAL:
       return {"partial", Color::kYellow};
+    case v1::DOWNLOAD_STATE_REFUSED:
+      return {"refused", Color::kRed};
     default:
       return {"not downloaded", Color::kDim};
   }
@@ -28,15 +30,27 @@ std::string DiskLine(const v1::DiskSpace& disk) {
                       " on the models volume (", disk.path(), ")\n");
 }
 
+// A file's path as listed: a symlink as itself, with where it points.
+Cell FileCell(const v1::LocalFile& file) {
+  if (!file.symlink_target().empty()) {
+    return {absl::StrCat(file.path(), " -> ", file.symlink_target(), " (symlink, not followed)"),
+            Color::kRed};
+  }
+  if (file.partial()) return {file.path() + " (partial)", Color::kYellow};
+  return Cell(file.path());
+}
+
+// A file's size: a symlink has none of its own (its target is not counted).
+std::string SizeText(const v1::LocalFile& file) {
+  return file.symlink_target().empty() ? FormatBytes(file.size_bytes()) : "-";
+}
+
 // Rows of one model's files: the model id and state on its first row only.
 void AddFileRows(const v1::LocalModel& model, Table* table) {
   bool first = true;
   for (const v1::LocalFile& file : model.files()) {
-    table->AddRow(
-        {first ? Cell(model.id(), Color::kBold) : Cell(""),
-         first ? StateCell(model.state()) : Cell(""),
-         file.partial() ? Cell(file.path() + " (partial)", Color::kYellow) : Cell(file.path()),
-         FormatBytes(file.size_bytes())});
+    table->AddRow({first ? Cell(model.id(), Color::kBold) : Cell(""),
+                   first ? StateCell(model.state()) : Cell(""), FileCell(file), SizeText(file)});
     first = false;
   }
 }
@@ -44,10 +58,26 @@ void AddFileRows(const v1::LocalModel& model, Table* table) {
 void AddUnknownRows(const google::protobuf::RepeatedPtrField<v1::LocalFile>& files, Table* table) {
   bool first = true;
   for (const v1::LocalFile& file : files) {
-    table->AddRow({first ? Cell("(unknown)", Color::kYellow) : Cell(""), Cell(""), file.path(),
-                   FormatBytes(file.size_bytes())});
+    table->AddRow({first ? Cell("(unknown)", Color::kYellow) : Cell(""), Cell(""), FileCell(file),
+                   SizeText(file)});
     first = false;
   }
+}
+
+const std::string& IdOf(const v1::CatalogEntry& entry) { return entry.model().id(); }
+const std::string& IdOf(const v1::LocalModel& model) { return model.id(); }
+
+// A line per refused model (CatalogEntry or LocalModel) saying why, under a heading; "" when
+// none is.
+template <typename Models>
+std::string RefusedNotes(const Models& models, const Style& style) {
+  std::string notes;
+  for (const auto& model : models) {
+    if (model.refused().empty()) continue;
+    absl::StrAppend(&notes, "  ", style.Paint(IdOf(model), Color::kBold), ": ", model.refused(),
+                    "\n");
+  }
+  return notes.empty() ? "" : absl::StrCat("\nRefused (symlinks are never followed):\n", notes);
 }
 
 }  // namespace
@@ -68,6 +98,7 @@ std::string RenderCatalog(const v1::ListCatalogResponse& response, const Style& 
   }
   std::string out = table.Render(style);
   if (!notes.empty()) absl::StrAppend(&out, "\nNotes:\n", notes);
+  absl::StrAppend(&out, RefusedNotes(response.entries(), style));
   out += absl::StrCat("\nModels directory: ", response.models_dir(), "\n");
   return out;
 }
@@ -81,7 +112,7 @@ std::string RenderModelList(const v1::ListModelsResponse& response, const Style&
     Table table({"MODEL", "STATUS", "FILE", "SIZE"}, {3});
     for (const v1::LocalModel& model : response.models()) AddFileRows(model, &table);
     AddUnknownRows(response.unknown_files(), &table);
-    out = table.Render(style);
+    out = table.Render(style) + RefusedNotes(response.models(), style);
   }
   absl::StrAppend(&out, "\nTotal ", FormatBytes(response.total_bytes()), " in ",
                   response.models_dir(), "; ", DiskLine(response.disk()));
@@ -99,7 +130,8 @@ std::string RenderDiskUsage(const v1::GetDiskUsageResponse& response, const Styl
         {Cell("(unknown)", Color::kYellow), "", "", FormatBytes(response.unknown_bytes())});
   }
   table.AddRow({Cell("TOTAL", Color::kBold), "", "", FormatBytes(response.total_bytes())});
-  return absl::StrCat(table.Render(style), "\n", DiskLine(response.disk()));
+  return absl::StrCat(table.Render(style), RefusedNotes(response.models(), style), "\n",
+                      DiskLine(response.disk()));
 }
 
 std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
@@ -121,6 +153,7 @@ std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
                                " (", model.conversion().output_type(), ")")});
   }
   facts.AddRow({"status", StateCell(entry.state())});
+  if (!entry.refused().empty()) facts.AddRow({"refused", Cell(entry.refused(), Color::kRed)});
   facts.AddRow({"path", entry.local_path()});
   facts.AddRow({"disk usage", FormatBytes(info.disk_bytes())});
   if (info.has_manifest()) {
@@ -152,10 +185,7 @@ std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
   std::string out = facts.Render(style);
   if (!info.files().empty()) {
     Table files({"FILE", "SIZE"}, {1});
-    for (const v1::LocalFile& file : info.files()) {
-      files.AddRow({file.partial() ? absl::StrCat(file.path(), " (partial)") : file.path(),
-                    FormatBytes(file.size_bytes())});
-    }
+    for (const v1::LocalFile& file : info.files()) files.AddRow({FileCell(file), SizeText(file)});
     absl::StrAppend(&out, "\n", files.Render(style));
   }
   if (!info.config_json().empty())
@@ -213,9 +243,7 @@ std::string RenderDownloadResult(const v1::DownloadModelResult& result, const St
 
 std::string RenderDeletedFiles(const v1::DeleteModelResponse& response, const Style& style) {
   Table table({"FILE", "SIZE"}, {1});
-  for (const v1::LocalFile& file : response.removed()) {
-    table.AddRow({file.path(), FormatBytes(file.size_bytes())});
-  }
+  for (const v1::LocalFile& file : response.removed()) table.AddRow({FileCell(file), SizeText(file)});
   return table.Render(style) + absl::StrCat(response.removed_size(),
                                             response.removed_size() == 1 ? " file, " : " files, ",
                                             FormatBytes(response.freed_bytes()), "\n");

@@ -315,6 +315,57 @@ TEST_F(CliE2eTest, ListShowsModelsPartialsUnknownFilesAndFreeSpace) {
   EXPECT_THAT(du.out, HasSubstr("2.01 kB"));
 }
 
+// A symlinked model file and a symlinked model directory are shown as what they are, in the
+// table and in JSON, never as "unverified" or 0 B, and a delete never removes through them.
+TEST_F(CliE2eTest, SymlinkedModelFilesAndDirsAreListedAsWhatTheyAreAndNeverDeletedThrough) {
+  namespace fs = std::filesystem;
+  const std::string outside_file = env_.Path("elsewhere/tiny.gguf");
+  const std::string outside_dir = env_.Path("elsewhere/phi3");
+  WriteFile(outside_file, std::string(3000, 'x'));
+  WriteFile(outside_dir + "/Phi-3-mini-4k-instruct-q4.gguf", "precious");
+  const std::string tiny = env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
+  fs::create_directories(fs::path(tiny).parent_path());
+  fs::create_symlink(outside_file, tiny);
+  fs::create_directory_symlink(outside_dir, env_.models_dir() + "/phi3");
+
+  CommandResult table = env_.Run({"models", "list"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf -> " +
+                                   outside_file + " (symlink, not followed)"));
+  EXPECT_THAT(table.out, HasSubstr("phi3 -> " + outside_dir + " (symlink, not followed)"));
+  EXPECT_THAT(table.out, HasSubstr("refused"));
+  EXPECT_THAT(table.out, Not(HasSubstr("unverified")));
+  EXPECT_THAT(table.out, Not(HasSubstr(" 0 B\n")));  // no file row claims a size
+  EXPECT_THAT(table.out, HasSubstr("Refused (symlinks are never followed):"));
+  EXPECT_THAT(table.out, HasSubstr("phi3: " + env_.models_dir() + "/phi3 is a symlink (to " +
+                                   outside_dir + ")"));
+
+  CommandResult json = env_.Run({"models", "list", "-o", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  nlohmann::json parsed = nlohmann::json::parse(json.out);
+  ASSERT_EQ(parsed["models"].size(), 2u);
+  for (const auto& model : parsed["models"]) {
+    EXPECT_EQ(model["state"], "DOWNLOAD_STATE_REFUSED") << model;
+    EXPECT_THAT(model["refused"].get<std::string>(), HasSubstr("is a symlink (to ")) << model;
+  }
+  EXPECT_EQ(parsed["models"][0]["id"], "tinyllama");
+  EXPECT_EQ(parsed["models"][0]["files"][0]["symlink_target"], outside_file);
+  EXPECT_EQ(parsed["models"][1]["files"][0]["symlink_target"], outside_dir);
+
+  CommandResult catalog = env_.Run({"models", "catalog", "phi3", "-o", "json"});
+  ASSERT_EQ(catalog.exit_code, 0) << catalog.err;
+  EXPECT_EQ(nlohmann::json::parse(catalog.out)["entries"][0]["state"], "DOWNLOAD_STATE_REFUSED");
+
+  CommandResult refused = env_.Run({"models", "delete", "phi3", "--force"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("phi3 is a symlink (to " + outside_dir + ")"));
+  EXPECT_EQ(ReadFileBytes(outside_dir + "/Phi-3-mini-4k-instruct-q4.gguf"), "precious");
+  CommandResult deleted = env_.Run({"models", "delete", "tinyllama", "--force"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(tiny)));
+  EXPECT_EQ(ReadFileBytes(outside_file), std::string(3000, 'x'));
+}
+
 TEST_F(CliE2eTest, VerifyAllChecksAModelWhoseFileVanishedButWhoseManifestRemains) {
   WriteFile(env_.models_dir() + "/qwen/.llorch/qwen2.5-0.5b-instruct-q4_k_m.gguf.manifest.json",
             R"({"size": 4, "sha256": "ab"})");

@@ -140,6 +140,39 @@ TEST_F(DownloadE2eTest, AFileTheHubDoesNotHaveIsAnActionableError) {
   EXPECT_THAT(result.err, HasSubstr("hint: the catalog marks ghost unverified"));
 }
 
+// The hostile case of issue 10: <dir>/.llorch links to another directory holding a partial
+// download of other bytes. Following the link deleted those files and wrote the lock, partial
+// and manifest there; now the download stops before anything is written, and says why.
+TEST_F(DownloadE2eTest, ASymlinkedMetadataDirIsRefusedAndNothingOutsideIsTouched) {
+  namespace fs = std::filesystem;
+  const std::string outside = env_.Path("outside");
+  WriteFileBytes(outside + "/" + kFile + ".partial", "someone else's partial");
+  WriteFileBytes(outside + "/" + kFile + ".partial.json", R"({"version": 1})");
+  fs::create_directories(env_.models_dir() + "/tiny");
+  fs::create_directory_symlink(outside, env_.models_dir() + "/tiny/.llorch");
+  CommandResult result = env_.Run({"models", "download", "tiny"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("error: " + env_.models_dir() + "/tiny/.llorch is a symlink (to " +
+                                    outside + ")"));
+  EXPECT_THAT(result.err, HasSubstr("hint: replace the link with the directory itself"));
+  EXPECT_EQ(ReadFileBytes(outside + "/" + kFile + ".partial"), "someone else's partial");
+  EXPECT_EQ(ReadFileBytes(outside + "/" + kFile + ".partial.json"), R"({"version": 1})");
+  EXPECT_EQ(std::distance(fs::directory_iterator(outside), fs::directory_iterator()), 2);
+  EXPECT_FALSE(fs::exists(ModelPath()));
+  EXPECT_EQ(hub_.bytes_sent(), 0u);
+
+  // The model directory itself a link: refused, and no .llorch/ appears in its target.
+  const std::string target = env_.Path("target");
+  fs::create_directories(target);
+  fs::remove(env_.models_dir() + "/tiny/.llorch");
+  fs::remove(env_.models_dir() + "/tiny");
+  fs::create_directory_symlink(target, env_.models_dir() + "/tiny");
+  CommandResult dir = env_.Run({"models", "download", "tiny"});
+  EXPECT_EQ(dir.exit_code, 1);
+  EXPECT_THAT(dir.err, HasSubstr("/tiny is a symlink (to " + target + ")"));
+  EXPECT_TRUE(fs::is_empty(target));
+}
+
 TEST_F(DownloadE2eTest, AHubThatKeepsFailingEndsInItsOwnErrorNotInAnUnreachableAgent) {
   WriteFileBytes(env_.Path("config/llorch/pool.toml"), "[download]\nmax_attempts = 2\n");
   hub_.SetFaults({.error_count = 1000, .error_status = 503});

@@ -79,6 +79,21 @@ class ConverterTest : public ::testing::Test {
   Operation op_{"op-1", "model.download", "gpt2"};
 };
 
+// The converter reads and writes by path, so its directories are checked before it runs: a
+// source/ that links elsewhere is neither converted from nor written next to.
+TEST_F(ConverterTest, ASymlinkedSourceDirIsRefusedBeforeTheConverterRuns) {
+  const fs::path outside = root() / "outside";
+  fs::rename(Source(), outside);
+  fs::create_directory_symlink(outside, Source());
+  absl::StatusOr<Manifest> manifest = Convert();
+  ASSERT_FALSE(manifest.ok());
+  EXPECT_EQ(GetReason(manifest.status()), "SYMLINK_REFUSED");
+  EXPECT_THAT(manifest.status().message(),
+              HasSubstr(Source().string() + " is a symlink (to " + outside.string() + ")"));
+  EXPECT_FALSE(fs::exists(root() / "argv.log"));  // the converter never ran
+  ExpectNothingInstalled();
+}
+
 TEST_F(ConverterTest, ConvertsAndInstallsAValidGgufWithItsManifest) {
   absl::StatusOr<Manifest> manifest = Convert();
   ASSERT_TRUE(manifest.ok()) << manifest.status();

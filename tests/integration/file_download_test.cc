@@ -47,7 +47,7 @@ class FetchFileTest : public ::testing::Test {
   std::string content_;
   std::unique_ptr<HubClient> client_;
   FetchOptions options_;
-  PartialFile partial_{fs::path(temp_.path()) / "big.gguf.partial"};
+  PartialFile partial_{DirFd::OpenRoot(temp_.path(), false).value(), "big.gguf.partial"};
 };
 
 TEST_F(FetchFileTest, OneConnectionFromScratchHashesEveryByteFromMemory) {
@@ -56,7 +56,7 @@ TEST_F(FetchFileTest, OneConnectionFromScratchHashesEveryByteFromMemory) {
   EXPECT_EQ(result->sha256, Sha256Of(content_));
   EXPECT_EQ(result->fetched, kSize);
   EXPECT_EQ(result->read_back, 0u);
-  EXPECT_EQ(testing::ReadFileBytes(partial_.data.string()), content_);
+  EXPECT_EQ(testing::ReadFileBytes(partial_.data().string()), content_);
 }
 
 TEST_F(FetchFileTest, AResumedFetchReadsBackWhatItKept) {
@@ -75,7 +75,7 @@ TEST_F(FetchFileTest, AResumedFetchReadsBackWhatItKept) {
   EXPECT_GT(result->kept, 0u);
   EXPECT_EQ(result->kept + result->fetched, kSize);
   EXPECT_GE(result->read_back, result->kept);
-  EXPECT_EQ(testing::ReadFileBytes(partial_.data.string()), content_);
+  EXPECT_EQ(testing::ReadFileBytes(partial_.data().string()), content_);
 }
 
 // A partial that ends at an odd byte goes on from the last aligned byte before it, so that the
@@ -89,17 +89,17 @@ TEST_F(FetchFileTest, AResumeGoesOnFromAnAlignedByte) {
   };
   hub_.SetFaults({.bytes_per_second_per_connection = 32 << 20});
   ASSERT_TRUE(absl::IsCancelled(Fetch(hooks).status()));
-  nlohmann::json state = nlohmann::json::parse(testing::ReadFileBytes(partial_.state()));
+  nlohmann::json state = nlohmann::json::parse(testing::ReadFileBytes(partial_.dir.PathOf(partial_.state_name())));
   const uint64_t odd = state["done"][0].get<uint64_t>() - 1000;
   state["done"][0] = odd;
-  testing::WriteFileBytes(partial_.state(), state.dump());
+  testing::WriteFileBytes(partial_.dir.PathOf(partial_.state_name()), state.dump());
 
   hub_.SetFaults({});
   hub_.ResetStats();
   absl::StatusOr<FetchResult> result = Fetch();
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->sha256, Sha256Of(content_));
-  const bool direct = PartialData::Open(partial_.data, true).value()->direct();
+  const bool direct = PartialData::Open(partial_.dir, partial_.name, true).value()->direct();
   const uint64_t kept = direct ? odd / 4096 * 4096 : odd;
   EXPECT_EQ(result->kept, kept);
   ASSERT_FALSE(hub_.requests().empty());

@@ -314,16 +314,47 @@ TEST_F(HfBackendTest, CancelKillsACliThatIgnoresSigterm) {
   ExpectNothingInstalled();
 }
 
+// The CLI writes by path, so the directories it writes into are checked before it runs.
+TEST_F(HfBackendTest, ASymlinkInTheCliDirectoriesIsRefusedBeforeTheCliRuns) {
+  const fs::path outside = root() / "outside";
+  fs::create_directories(outside);
+  fs::create_directories(LocalDir());
+  fs::create_directory_symlink(outside, LocalDir() / ".cache");
+  absl::StatusOr<Manifest> manifest = Download();
+  ASSERT_FALSE(manifest.ok());
+  EXPECT_EQ(GetReason(manifest.status()), "SYMLINK_REFUSED");
+  EXPECT_THAT(manifest.status().message(), HasSubstr(".cache is a symlink (to " +
+                                                     outside.string() + ")"));
+  EXPECT_FALSE(fs::exists(root() / "argv.log"));  // the CLI never ran
+  EXPECT_TRUE(fs::is_empty(outside));
+}
+
+// An old CLI leaves the file in its cache and a link to it in the model directory: the link
+// is refused and removed, never installed or hashed through.
+TEST_F(HfBackendTest, ALinkTheCliLeavesInsteadOfTheFileIsRemovedAndNothingIsInstalled) {
+  options_.env["FAKE_HF_MODE"] = "symlink";
+  absl::StatusOr<Manifest> manifest = Download();
+  ASSERT_FALSE(manifest.ok());
+  EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(manifest.status().message(), HasSubstr("hf download left no regular file: " +
+                                                     store_.ModelPath(model_).string() +
+                                                     " is a symlink (to "));
+  EXPECT_THAT(GetHint(manifest.status()).value_or(""), HasSubstr("upgrade the CLI"));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(store_.ModelPath(model_))));
+  EXPECT_EQ(testing::ReadFileBytes(root() / "hub" / ".blobs" / payload_sha256_), payload_);
+  ExpectNothingInstalled();
+}
+
 TEST(HfDownloadMetadataTest, ReadsCommitAndEtagAndRejectsAnIncompleteRecord) {
   testing::TempDir temp;
-  const fs::path dir = temp.path();
+  const DirFd dir = DirFd::OpenRoot(temp.path(), false).value();
   EXPECT_FALSE(ReadHfDownloadMetadata(dir, "m.gguf").has_value());
-  testing::WriteFileBytes(HfDownloadDir(dir) / "m.gguf.metadata", "abc123\nfeed\n1712656091.123\n");
+  testing::WriteFileBytes(dir.PathOf("m.gguf.metadata").string(), "abc123\nfeed\n1712656091.123\n");
   std::optional<HfDownloadMetadata> metadata = ReadHfDownloadMetadata(dir, "m.gguf");
   ASSERT_TRUE(metadata.has_value());
   EXPECT_EQ(metadata->commit, "abc123");
   EXPECT_EQ(metadata->etag, "feed");
-  testing::WriteFileBytes(HfDownloadDir(dir) / "m.gguf.metadata", "abc123\n");
+  testing::WriteFileBytes(dir.PathOf("m.gguf.metadata").string(), "abc123\n");
   EXPECT_FALSE(ReadHfDownloadMetadata(dir, "m.gguf").has_value());
 }
 

@@ -216,7 +216,9 @@ TEST_F(DownloadTest, ADropAtAnOddByteGoesOnFromTheLastAlignedByte) {
   ASSERT_TRUE(downloaded.ok()) << downloaded.status();
   ExpectInstalled();
   const bool direct =
-      PartialData::Create(fs::path(temp_.path()) / "probe", 4096, true).value()->direct();
+      PartialData::Create(DirFd::OpenRoot(temp_.path(), false).value(), "probe", 4096, true)
+          .value()
+          ->direct();
   const uint64_t resumed_at = direct ? 1 << 20 : (1 << 20) + 123;
   std::vector<testing::FakeHubRequest> cdn = CdnRequests();
   ASSERT_EQ(cdn.size(), 2u);

@@ -1,6 +1,7 @@
-// ModelService.DownloadModel over gRPC against the fake Hub: two requests for the same models
-// join one operation, a client that goes away does not stop the download, and requests that
-// cannot start are refused before any operation exists.
+// ModelService over gRPC against the fake Hub: two requests for the same models join one
+// operation, a client that goes away does not stop the download, requests that cannot start are
+// refused before any operation exists, and symlinks under the models directory are never
+// followed.
 #include "agent/models/model_service.h"
 
 #include <gmock/gmock.h>
@@ -8,10 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "llorch/pool/v1/common.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
 #include "tests/support/fake_hub.h"
@@ -22,10 +26,12 @@
 namespace llorch {
 namespace {
 
+namespace fs = std::filesystem;
 namespace v1 = pool::v1;
 using ::testing::HasSubstr;
 
 constexpr uint64_t kSize = 4 << 20;
+constexpr char kFile[] = "tiny.gguf";
 
 class ModelServiceDownloadTest : public ::testing::Test {
  protected:
@@ -127,6 +133,149 @@ TEST_F(ModelServiceDownloadTest, RequestsThatCannotStartAreRefusedBeforeAnyOpera
   EXPECT_EQ(empty->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(agent_.context->operations->List().empty());
   EXPECT_TRUE(hub_.requests().empty());
+}
+
+// Symlinks planted under the models directory, met over gRPC as an orchestrator would: a
+// download refuses them before it creates, writes or removes anything (outside or inside), and
+// ListModels, GetModelInfo and DeleteModel show and treat them as what they are.
+class ModelServiceSymlinkTest : public ModelServiceDownloadTest {
+ protected:
+  void SetUp() override {
+    ModelServiceDownloadTest::SetUp();
+    fs::create_directories(Outside());
+  }
+
+  fs::path Models() const { return fs::path(temp_.path()) / "models"; }
+  fs::path Outside() const { return fs::path(temp_.path()) / "outside"; }
+
+  // The final event of a DownloadModel of tiny.
+  v1::OperationEvent DownloadTiny() {
+    grpc::ClientContext context;
+    auto stream = Download(&context, {"tiny"});
+    v1::OperationEvent event, last;
+    while (stream->Read(&event)) last = event;
+    EXPECT_TRUE(stream->Finish().ok());
+    EXPECT_TRUE(last.final());
+    return last;
+  }
+
+  // Every entry below `dir` with its contents ("-> target" for links), to compare before/after.
+  static std::map<std::string, std::string> Snapshot(const fs::path& dir) {
+    std::map<std::string, std::string> entries;
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+      const std::string path = entry.path().lexically_relative(dir).string();
+      entries[path] = entry.is_symlink() ? "-> " + fs::read_symlink(entry.path()).string()
+                      : entry.is_regular_file() ? testing::ReadFileBytes(entry.path().string())
+                                                : "(dir)";
+    }
+    return entries;
+  }
+
+  static std::string ReasonOf(const v1::RpcStatus& status) {
+    v1::ErrorHint hint;
+    for (const auto& detail : status.details()) {
+      if (detail.UnpackTo(&hint)) return hint.reason();
+    }
+    return "";
+  }
+
+};
+
+// The issue's case: <dir>/.llorch links to a directory holding <file>.partial and .partial.json
+// of other bytes. A download that followed the link deleted them and wrote its lock, partial and
+// manifest there.
+TEST_F(ModelServiceSymlinkTest, ADownloadRefusesASymlinkedMetadataDirAndTouchesNothingOutside) {
+  testing::WriteFileBytes((Outside() / "tiny.gguf.partial").string(), "someone else's bytes");
+  testing::WriteFileBytes((Outside() / "tiny.gguf.partial.json").string(), R"({"version": 1})");
+  fs::create_directories(Models() / "tiny");
+  fs::create_directory_symlink(Outside(), Models() / "tiny" / ".llorch");
+  const auto outside = Snapshot(Outside());
+  const auto inside = Snapshot(Models());
+
+  v1::OperationEvent last = DownloadTiny();
+  EXPECT_EQ(last.state(), v1::OPERATION_STATE_FAILED);
+  EXPECT_EQ(last.error().code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(last.error().message(),
+              HasSubstr((Models() / "tiny" / ".llorch").string() + " is a symlink (to " +
+                        Outside().string() + ")"));
+  EXPECT_EQ(ReasonOf(last.error()), "SYMLINK_REFUSED");
+  EXPECT_EQ(Snapshot(Outside()), outside);
+  EXPECT_EQ(Snapshot(Models()), inside);
+  EXPECT_TRUE(hub_.requests().empty());  // refused before the Hub was asked
+}
+
+// <dir> itself links elsewhere: refused, and no .llorch/ (nor anything else) appears there.
+TEST_F(ModelServiceSymlinkTest, ADownloadRefusesASymlinkedModelDirAndCreatesNothingInItsTarget) {
+  fs::create_directories(Models());
+  fs::create_directory_symlink(Outside(), Models() / "tiny");
+
+  v1::OperationEvent last = DownloadTiny();
+  EXPECT_EQ(last.state(), v1::OPERATION_STATE_FAILED);
+  EXPECT_THAT(last.error().message(),
+              HasSubstr((Models() / "tiny").string() + " is a symlink (to " + Outside().string() +
+                        ")"));
+  EXPECT_EQ(ReasonOf(last.error()), "SYMLINK_REFUSED");
+  EXPECT_TRUE(fs::is_empty(Outside()));
+  EXPECT_TRUE(hub_.requests().empty());
+}
+
+// A symlinked model file: listed as the link, refused by a download (nothing replaced, nothing
+// fetched), and deleted as the link; its target stays.
+TEST_F(ModelServiceSymlinkTest, ASymlinkedModelFileIsListedAsItselfAndDeletedAsTheLink) {
+  testing::WriteFileBytes((Outside() / "real.gguf").string(), "GGUF and more");
+  fs::create_directories(Models() / "tiny");
+  fs::create_symlink(Outside() / "real.gguf", Models() / "tiny" / kFile);
+
+  grpc::ClientContext list_context;
+  v1::ListModelsResponse list;
+  ASSERT_TRUE(stub_->ListModels(&list_context, {}, &list).ok());
+  ASSERT_EQ(list.models_size(), 1);
+  EXPECT_EQ(list.models(0).state(), v1::DOWNLOAD_STATE_REFUSED);
+  EXPECT_THAT(list.models(0).refused(), HasSubstr("is a symlink (to " +
+                                                  (Outside() / "real.gguf").string() + ")"));
+  ASSERT_EQ(list.models(0).files_size(), 1);
+  EXPECT_EQ(list.models(0).files(0).symlink_target(), (Outside() / "real.gguf").string());
+
+  grpc::ClientContext info_context;
+  v1::GetModelInfoRequest info_request;
+  info_request.set_id("tiny");
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub_->GetModelInfo(&info_context, info_request, &info).ok());
+  EXPECT_EQ(info.entry().state(), v1::DOWNLOAD_STATE_REFUSED);
+  EXPECT_FALSE(info.has_gguf());  // the header behind the link is not read
+
+  v1::OperationEvent last = DownloadTiny();
+  EXPECT_EQ(last.state(), v1::OPERATION_STATE_FAILED);
+  EXPECT_EQ(ReasonOf(last.error()), "SYMLINK_REFUSED");
+  EXPECT_TRUE(fs::is_symlink(Models() / "tiny" / kFile));
+  EXPECT_TRUE(hub_.requests().empty());
+
+  grpc::ClientContext delete_context;
+  v1::DeleteModelRequest remove;
+  remove.set_id("tiny");
+  v1::DeleteModelResponse removed;
+  ASSERT_TRUE(stub_->DeleteModel(&delete_context, remove, &removed).ok());
+  ASSERT_EQ(removed.removed_size(), 1);
+  EXPECT_EQ(removed.removed(0).symlink_target(), (Outside() / "real.gguf").string());
+  EXPECT_FALSE(fs::exists(fs::symlink_status(Models() / "tiny" / kFile)));
+  EXPECT_EQ(testing::ReadFileBytes((Outside() / "real.gguf").string()), "GGUF and more");
+}
+
+TEST_F(ModelServiceSymlinkTest, DeleteRefusesASymlinkedMetadataDir) {
+  testing::WriteFileBytes((Outside() / "tiny.gguf.manifest.json").string(), "{}");
+  testing::WriteFileBytes((Models() / "tiny" / kFile).string(), "GGUF");
+  fs::create_directory_symlink(Outside(), Models() / "tiny" / ".llorch");
+  const auto outside = Snapshot(Outside());
+  const auto inside = Snapshot(Models());
+  grpc::ClientContext context;
+  v1::DeleteModelRequest remove;
+  remove.set_id("tiny");
+  v1::DeleteModelResponse removed;
+  grpc::Status status = stub_->DeleteModel(&context, remove, &removed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr(".llorch is a symlink"));
+  EXPECT_EQ(Snapshot(Outside()), outside);
+  EXPECT_EQ(Snapshot(Models()), inside);
 }
 
 }  // namespace

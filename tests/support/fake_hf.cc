@@ -20,6 +20,8 @@
 //   gate         writes half, then waits until the file $FAKE_HF_GATE exists
 //   ignore-term  as gate, with SIGTERM ignored (only SIGKILL stops it)
 //   no-local-dir an `hf` from before --local-dir existed: the option is a usage error
+//   symlink      an `hf` from before 0.23 (local_dir_use_symlinks="auto"): the file goes to
+//                $FAKE_HF_HUB/.blobs/<etag> and DIR/<file> is a symlink to it
 // $FAKE_HF_ARGV: a file each run appends its argv to (one line, words separated by spaces);
 // $FAKE_HF_PID_FILE: a file it writes its pid to.
 #include <openssl/evp.h>
@@ -208,7 +210,14 @@ int main(int argc, char** argv) {
               << " but has size " << fs::file_size(incomplete) << " (" << file << ").\n";
     return 1;
   }
-  fs::rename(incomplete, target);
+  if (mode == "symlink") {
+    const fs::path blob = fs::path(Env("FAKE_HF_HUB")) / ".blobs" / etag;
+    fs::create_directories(blob.parent_path());
+    fs::rename(incomplete, blob);
+    fs::create_symlink(blob, target);
+  } else {
+    fs::rename(incomplete, target);
+  }
   write_metadata();
   std::cout << target.string() << "\n";
   return 0;

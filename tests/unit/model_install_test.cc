@@ -62,11 +62,12 @@ TEST(CheckGgufTest, AcceptsAGgufFileAndNamesTheFaultOfAnythingElse) {
   testing::GgufBuilder gguf(3);
   gguf.AddString("general.architecture", "gpt2").AddTensor("t", {4});
   testing::WriteFileBytes(good, gguf.BuildWithData());
-  EXPECT_TRUE(CheckGguf(good, "converter x").ok());
+  const DirFd opened = DirFd::OpenRoot(dir.path(), false).value();
+  EXPECT_TRUE(CheckGguf(opened, "good.gguf", "converter x").ok());
 
   const std::string bad = dir.path() + "/bad.gguf";
   testing::WriteFileBytes(bad, "GGML and then nothing useful");
-  absl::Status status = CheckGguf(bad, "converter x");
+  absl::Status status = CheckGguf(opened, "bad.gguf", "converter x");
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(status.message(),
               HasSubstr("converter x produced a file that is not a valid GGUF model: " + bad +

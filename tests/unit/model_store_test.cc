@@ -1,6 +1,8 @@
 #include "agent/models/model_store.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -90,6 +92,36 @@ TEST_F(ModelStoreTest, SymlinkIsNotTakenForTheModelFile) {
   fs::create_directories(store_.models_dir() / "qwen");
   fs::create_symlink(fs::path(temp_.path()) / "elsewhere.gguf", store_.ModelPath(qwen_));
   EXPECT_NE(store_.Inspect(qwen_).state, LocalState::kDownloaded);
+}
+
+// A manifest behind a symlinked metadata directory vouches for nothing, and nothing is written
+// or removed there.
+TEST_F(ModelStoreTest, ASymlinkedMetadataDirIsRefusedAndNeitherReadNorWritten) {
+  const fs::path outside = fs::path(temp_.path()) / "outside";
+  WriteFile(store_.ModelPath(qwen_), "GGUF1234");
+  WriteFile(outside / "qwen2.5-0.5b-instruct-q4_k_m.gguf.manifest.json", R"({"size": 8})");
+  fs::create_directory_symlink(outside, store_.models_dir() / "qwen" / ".llorch");
+  LocalModel local = store_.Inspect(qwen_);
+  EXPECT_EQ(local.state, LocalState::kRefused);
+  EXPECT_THAT(std::string(local.refused.message()),
+              ::testing::HasSubstr(".llorch is a symlink (to " + outside.string() + ")"));
+  EXPECT_EQ(store_.Inspect(qwen_fp16_).state, LocalState::kRefused);  // it shares the directory
+  EXPECT_FALSE(store_.ReadManifest(qwen_).has_value());
+  EXPECT_FALSE(store_.WriteManifest(qwen_, Manifest{}).ok());
+  EXPECT_FALSE(store_.RemoveManifest(qwen_).ok());
+  EXPECT_EQ(testing::ReadFileBytes(
+                (outside / "qwen2.5-0.5b-instruct-q4_k_m.gguf.manifest.json").string()),
+            R"({"size": 8})");
+  EXPECT_EQ(std::distance(fs::directory_iterator(outside), fs::directory_iterator()), 1);
+}
+
+// A FIFO where the manifest should be would block a plain read forever.
+TEST_F(ModelStoreTest, AFifoPlantedAsTheManifestNeitherHangsNorVouches) {
+  WriteFile(store_.ModelPath(qwen_), "GGUF1234");
+  fs::create_directories(store_.ManifestPath(qwen_).parent_path());
+  ASSERT_EQ(mkfifo(store_.ManifestPath(qwen_).c_str(), 0644), 0);
+  EXPECT_FALSE(store_.ReadManifest(qwen_).has_value());
+  EXPECT_EQ(store_.Inspect(qwen_).state, LocalState::kUnverified);
 }
 
 class ModelStoreScanTest : public ::testing::Test {
@@ -220,13 +252,15 @@ TEST_F(ModelStoreScanTest, DeleteNeverFollowsSymlinks) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(fs::exists(fs::path(temp_.path()) / "outside/Phi-3-mini-4k-instruct-q4.gguf"));
-  // Every view agrees: something is there (the link, owned by phi3) that nothing vouches for.
-  EXPECT_EQ(store_.Inspect(phi3).state, LocalState::kUnverified);
+  // Every view agrees: the link is there, owned by phi3, refused, and shown as the link.
+  EXPECT_EQ(store_.Inspect(phi3).state, LocalState::kRefused);
   StoreScan scan = store_.Scan(catalog_);
   ASSERT_EQ(scan.models.size(), 1u);
   EXPECT_EQ(scan.models[0].model->id, "phi3");
+  EXPECT_EQ(scan.models[0].local.state, LocalState::kRefused);
   ASSERT_EQ(scan.models[0].files.size(), 1u);
   EXPECT_EQ(scan.models[0].files[0].path, "phi3");
+  EXPECT_EQ(scan.models[0].files[0].symlink_target, (fs::path(temp_.path()) / "outside").string());
   EXPECT_TRUE(scan.unknown.empty());
 
   // A symlinked model file is removed as a link; its target stays.
@@ -234,6 +268,7 @@ TEST_F(ModelStoreScanTest, DeleteNeverFollowsSymlinks) {
   WriteFile(fs::path(temp_.path()) / "target.gguf", "data");
   fs::create_directories(Dir() / "tinyllama");
   fs::create_symlink(fs::path(temp_.path()) / "target.gguf", store_.ModelPath(tiny));
+  EXPECT_EQ(store_.Inspect(tiny).state, LocalState::kRefused);
   ASSERT_TRUE(store_.Delete(catalog_, tiny).ok());
   EXPECT_FALSE(fs::exists(fs::symlink_status(store_.ModelPath(tiny))));
   EXPECT_TRUE(fs::exists(fs::path(temp_.path()) / "target.gguf"));

@@ -47,15 +47,17 @@ size_t CachedPages(const fs::path& path, size_t size) {
 
 class PartialDataTest : public ::testing::TestWithParam<bool> {
  protected:
-  fs::path Path() const { return fs::path(temp_.path()) / "model.gguf.partial"; }
+  fs::path Path() const { return fs::path(temp_.path()) / kName; }
+  static constexpr char kName[] = "model.gguf.partial";
   testing::TempDir temp_;
+  DirFd dir_ = DirFd::OpenRoot(temp_.path(), false).value();
   ChunkPool pool_{1 << 20};
 };
 
 TEST_P(PartialDataTest, WritesAtAnyOffsetReadBackAsWritten) {
   const std::string bytes = Pattern(3 * 4096 + 8192 + 100, 7);
   absl::StatusOr<std::unique_ptr<PartialData>> data =
-      PartialData::Create(Path(), bytes.size(), GetParam());
+      PartialData::Create(dir_, kName, bytes.size(), GetParam());
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(fs::file_size(Path()), bytes.size());  // reserved up front
   // Aligned; aligned offset with a tail; an odd offset to the end. Out of order.
@@ -78,11 +80,11 @@ TEST_P(PartialDataTest, OpenGoesOnWritingWhatCreateStarted) {
   const std::string bytes = Pattern(2 << 20, 3);
   {
     absl::StatusOr<std::unique_ptr<PartialData>> data =
-        PartialData::Create(Path(), bytes.size(), GetParam());
+        PartialData::Create(dir_, kName, bytes.size(), GetParam());
     ASSERT_TRUE(data.ok()) << data.status();
     ASSERT_TRUE((*data)->Write(*ChunkOf(pool_, bytes.substr(0, 1 << 20), 0)).ok());
   }
-  absl::StatusOr<std::unique_ptr<PartialData>> data = PartialData::Open(Path(), GetParam());
+  absl::StatusOr<std::unique_ptr<PartialData>> data = PartialData::Open(dir_, kName, GetParam());
   ASSERT_TRUE(data.ok()) << data.status();
   ASSERT_TRUE((*data)->Write(*ChunkOf(pool_, bytes.substr(1 << 20), 1 << 20)).ok());
   EXPECT_EQ(testing::ReadFileBytes(Path().string()), bytes);
@@ -100,8 +102,10 @@ TEST(PartialDataCacheTest, DirectWritesLeaveNothingInThePageCache) {
   const size_t size = 8 << 20;
   const std::string bytes = Pattern(1 << 20, 5);
   for (bool direct : {false, true}) {
-    const fs::path path = fs::path(temp.path()) / (direct ? "direct" : "cached");
-    absl::StatusOr<std::unique_ptr<PartialData>> data = PartialData::Create(path, size, direct);
+    const std::string name = direct ? "direct" : "cached";
+    const fs::path path = fs::path(temp.path()) / name;
+    absl::StatusOr<std::unique_ptr<PartialData>> data =
+        PartialData::Create(DirFd::OpenRoot(temp.path(), false).value(), name, size, direct);
     ASSERT_TRUE(data.ok()) << data.status();
     if (direct && !(*data)->direct()) GTEST_SKIP() << "this filesystem refuses O_DIRECT";
     for (uint64_t at = 0; at < size; at += bytes.size()) {
