@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/paths.h"
+#include "common/standard_fds.h"
 #include "common/status.h"
 #include "common/version.h"
 #include "spdlog/spdlog.h"
@@ -132,6 +133,7 @@ int Serve(const Flags& flags) {
 }  // namespace llorch
 
 int main(int argc, char** argv) {
+  llorch::ReserveStandardDescriptors();  // no model file may become our stderr
   llorch::Flags flags;
   CLI::App app("pool-agent: the llorch-pool agent for this host (gRPC API llorch.pool.v1)",
                "pool-agent");

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "client/output.h"
 #include "client/render/json.h"
 
 namespace llorch {
@@ -48,14 +49,10 @@ std::unique_ptr<grpc::ClientContext> Session::NewCallContext(std::chrono::second
   return context;
 }
 
-void Session::Print(const std::string& text) const {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-}
+void Session::Print(const std::string& text) const { WriteOutput(text); }
 
 void Session::PrintJson(const google::protobuf::Message& message) const {
-  std::string text = ToJson(message);
-  text += '\n';
-  std::fwrite(text.data(), 1, text.size(), stdout);
+  WriteOutput(ToJson(message) + "\n");
 }
 
 void Session::Verbose(int level, const std::string& text) const {

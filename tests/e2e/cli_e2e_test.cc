@@ -448,6 +448,34 @@ TEST_F(CliE2eTest, InfoShowsCatalogDataFilesAndGgufMetadata) {
   EXPECT_FALSE(json.contains("gguf") && !json["gguf"].is_null());
 }
 
+// A result that did not reach stdout is a failure: a full disk or a closed stdout exits 1 and
+// says so on stderr. A reader that went away (`| head`) is not worth a message.
+TEST_F(CliE2eTest, OutputThatCannotBeWrittenExitsOneWithAMessage) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"models", "catalog"},
+                                             {"models", "catalog", "-o", "json"},
+                                             {"--help"}}) {
+    CommandOptions full;
+    full.stdout_target = StdoutTarget::kFile;
+    full.stdout_file = "/dev/full";
+    CommandResult on_full = env_.Run(args, "llorch-pool", full);
+    EXPECT_EQ(on_full.exit_code, 1) << args[0];
+    EXPECT_EQ(on_full.err, "error: cannot write output: No space left on device\n") << args[0];
+
+    CommandOptions closed;
+    closed.stdout_target = StdoutTarget::kClosed;
+    CommandResult on_closed = env_.Run(args, "llorch-pool", closed);
+    EXPECT_EQ(on_closed.exit_code, 1) << args[0];
+    EXPECT_EQ(on_closed.err, "error: cannot write output: Bad file descriptor\n") << args[0];
+
+    CommandOptions pipe;
+    pipe.stdout_target = StdoutTarget::kBrokenPipe;
+    CommandResult on_pipe = env_.Run(args, "llorch-pool", pipe);
+    EXPECT_EQ(on_pipe.exit_code, 141) << args[0];  // as if killed by SIGPIPE, like cat
+    EXPECT_EQ(on_pipe.err, "") << args[0];
+  }
+}
+
 TEST_F(CliE2eTest, VersionNamesTheApi) {
   CommandResult result = env_.Run({"--version"});
   EXPECT_EQ(result.exit_code, 0);

@@ -36,12 +36,13 @@ class E2eEnvironment {
   std::string models_dir() const { return Path("work/.test-models"); }
   std::map<std::string, std::string>& env() { return env_; }
 
-  // Runs llorch-pool (or another installed binary) in the work directory.
+  // Runs llorch-pool (or another installed binary) in the work directory; `options` may say
+  // where stdout goes (its env and working directory are this environment's).
   CommandResult Run(const std::vector<std::string>& args,
-                    const std::string& binary = "llorch-pool") const {
+                    const std::string& binary = "llorch-pool",
+                    CommandOptions options = {}) const {
     std::vector<std::string> argv = {InstalledBinary(binary)};
     argv.insert(argv.end(), args.begin(), args.end());
-    CommandOptions options;
     options.env = env_;
     options.working_dir = Path("work");
     return RunCommand(argv, options);

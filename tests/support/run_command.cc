@@ -64,23 +64,43 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOpti
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  switch (options.stdout_target) {
+    case StdoutTarget::kCaptured:
+      posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+      break;
+    case StdoutTarget::kFile:
+      posix_spawn_file_actions_addopen(&actions, 1, options.stdout_file.c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      break;
+    case StdoutTarget::kClosed:
+      posix_spawn_file_actions_addclose(&actions, 1);
+      break;
+    case StdoutTarget::kBrokenPipe:
+      close(out_pipe[0]);  // nobody will read: the first write fails with EPIPE
+      out_pipe[0] = -1;
+      posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+      break;
+  }
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   pid_t pid = Spawn(argv, options, &actions);
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);
+  if (options.stdout_target != StdoutTarget::kCaptured && out_pipe[0] >= 0) {
+    close(out_pipe[0]);
+    out_pipe[0] = -1;
+  }
   CommandResult result;
   if (pid < 0) {
-    close(out_pipe[0]);
+    if (out_pipe[0] >= 0) close(out_pipe[0]);
     close(err_pipe[0]);
     result.err = "spawn failed: " + argv[0];
     return result;
   }
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};  // poll skips fd -1
   std::string* sinks[2] = {&result.out, &result.err};
-  int open_fds = 2;
+  int open_fds = out_pipe[0] >= 0 ? 2 : 1;
   char buffer[65536];
   while (open_fds > 0) {
     if (poll(fds, 2, -1) < 0) continue;

@@ -17,10 +17,20 @@ struct CommandResult {
   std::string err;
 };
 
+// Where a program's stdout goes.
+enum class StdoutTarget {
+  kCaptured,    // into CommandResult::out
+  kFile,        // the file CommandOptions::stdout_file, opened for writing (e.g. "/dev/full")
+  kClosed,      // nowhere: descriptor 1 is closed, as with `cmd >&-`
+  kBrokenPipe,  // a pipe whose reader is gone, as with `cmd | head` after head exited
+};
+
 struct CommandOptions {
   // Replaces the whole environment when set; otherwise the test's environment is inherited.
   std::optional<std::map<std::string, std::string>> env;
   std::string working_dir;  // empty: inherit
+  StdoutTarget stdout_target = StdoutTarget::kCaptured;
+  std::string stdout_file;  // for StdoutTarget::kFile
 };
 
 CommandResult RunCommand(const std::vector<std::string>& argv, const CommandOptions& options = {});
