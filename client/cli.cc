@@ -9,6 +9,7 @@
 #include "client/render/errors.h"
 #include "common/config.h"
 #include "common/paths.h"
+#include "common/strings.h"
 #include "common/version.h"
 
 namespace llorch {
@@ -22,7 +23,8 @@ constexpr char kRootExamples[] = R"(Examples:
 
 Connection: --agent ADDR, else agent.address from the configuration (or LLORCH_AGENT), else the
 default socket if an agent answers there, else an agent inside this process (standalone mode).
-Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 agent unreachable, 130 interrupted.)";
+Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 agent unreachable, 130 interrupted,
+141 stdout's reader went away.)";
 
 // The help of the deepest subcommand the user selected, or of the root.
 CLI::App* DeepestSelected(CLI::App* app) {
@@ -99,6 +101,16 @@ CLI::App* CommandLine::AddCommand(CLI::App* parent, const std::string& name,
 
 int CommandLine::Run(int argc, const char* const* argv) {
   Style err_style = Style::For(stderr, std::getenv("NO_COLOR") ? "never" : "auto");
+  // Ids, names and paths travel to the agent as proto3 strings, which must be UTF-8.
+  for (int i = 1; i < argc; ++i) {
+    if (IsValidUtf8(argv[i])) continue;
+    ClientError error;
+    error.message = absl::StrCat("argument '", ToValidUtf8(argv[i]), "' is not valid UTF-8");
+    error.hint = "give ids, names and paths in UTF-8; reach a file whose name is not through a "
+                 "symlink or directory whose name is";
+    error.exit_code = kExitUsage;
+    return ReportError(error, err_style);
+  }
   try {
     app_.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -13,8 +13,6 @@
 
 namespace llorch {
 
-inline constexpr int kExitBrokenPipe = 141;
-
 // Call first in main(): reserves descriptors 0-2 (common/standard_fds.h), ignores SIGPIPE.
 void PrepareStandardStreams();
 

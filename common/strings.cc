@@ -49,34 +49,58 @@ std::string DidYouMean(absl::string_view word, const std::vector<std::string>& c
   return match.empty() ? "" : absl::StrCat(" (did you mean '", match, "'?)");
 }
 
+size_t DecodeUtf8(absl::string_view text, size_t i, char32_t* code_point) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t length = 0;
+  char32_t value = 0;
+  unsigned char low = 0x80, high = 0xbf;  // allowed range of the second byte
+  if (lead < 0x80) {
+    *code_point = lead;
+    return 1;
+  } else if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+    value = lead & 0x1f;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    value = lead & 0x0f;
+    if (lead == 0xe0) low = 0xa0;   // overlong
+    if (lead == 0xed) high = 0x9f;  // surrogates
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    value = lead & 0x07;
+    if (lead == 0xf0) low = 0x90;   // overlong
+    if (lead == 0xf4) high = 0x8f;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  for (size_t k = 1; k < length; ++k) {
+    const unsigned char c = byte(i + k);
+    if (k == 1 ? (c < low || c > high) : (c < 0x80 || c > 0xbf)) return 0;
+    value = (value << 6) | (c & 0x3f);
+  }
+  *code_point = value;
+  return length;
+}
+
+bool IsValidUtf8(absl::string_view text) {
+  char32_t code_point;
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = DecodeUtf8(text, i, &code_point);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
 std::string ToValidUtf8(absl::string_view text) {
   std::string out;
   out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-    const unsigned char lead = byte(i);
-    size_t length = 0;
-    unsigned char low = 0x80, high = 0xbf;  // allowed range of the second byte
-    if (lead < 0x80) {
-      length = 1;
-    } else if (lead >= 0xc2 && lead <= 0xdf) {
-      length = 2;
-    } else if (lead >= 0xe0 && lead <= 0xef) {
-      length = 3;
-      if (lead == 0xe0) low = 0xa0;   // overlong
-      if (lead == 0xed) high = 0x9f;  // surrogates
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-      length = 4;
-      if (lead == 0xf0) low = 0x90;   // overlong
-      if (lead == 0xf4) high = 0x8f;  // above U+10FFFF
-    }
-    bool valid = length > 0 && i + length <= text.size();
-    for (size_t k = 1; valid && k < length; ++k) {
-      const unsigned char c = byte(i + k);
-      valid = k == 1 ? (c >= low && c <= high) : (c >= 0x80 && c <= 0xbf);
-    }
-    if (valid) {
+  char32_t code_point;
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = DecodeUtf8(text, i, &code_point);
+    if (length > 0) {
       out.append(text.data() + i, length);
       i += length;
     } else {

@@ -1,5 +1,5 @@
 // Small string helpers shared by both binaries: "did you mean" suggestions for typos, UTF-8
-// repair.
+// checks and repair.
 //
 // ClosestMatch() compares case-insensitively by optimal-string-alignment distance (insertions,
 // deletions, substitutions and swaps of two neighbouring characters each cost 1), so
@@ -25,9 +25,17 @@ std::string ClosestMatch(absl::string_view word, const std::vector<std::string>&
 // " (did you mean 'x'?)" for the closest candidate, or "" when none is close.
 std::string DidYouMean(absl::string_view word, const std::vector<std::string>& candidates);
 
-// `text` with every byte that is not part of a well-formed UTF-8 sequence (RFC 3629: no overlong
-// forms, no surrogates, nothing above U+10FFFF) replaced by U+FFFD. For a child's output, which
-// must become a proto3 string.
+// The length (1 to 4) of the well-formed UTF-8 sequence that starts at text[i], with its code
+// point in `*code_point`; 0 when the bytes there are not one (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF). `i` must be < text.size().
+size_t DecodeUtf8(absl::string_view text, size_t i, char32_t* code_point);
+
+// True when all of `text` is well-formed UTF-8, as a proto3 string must be.
+bool IsValidUtf8(absl::string_view text);
+
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD:
+// for bytes from elsewhere (a child's output, a file name, a GGUF string) that must become a
+// proto3 string.
 std::string ToValidUtf8(absl::string_view text);
 
 }  // namespace llorch

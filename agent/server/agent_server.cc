@@ -15,6 +15,7 @@
 #include "agent/models/model_service.h"
 #include "agent/ops/operation_service.h"
 #include "agent/server/agent_service.h"
+#include "agent/server/utf8_interceptor.h"
 #include "agent/workers/worker_service.h"
 #include "common/status.h"
 #include "spdlog/spdlog.h"
@@ -112,6 +113,9 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   builder.RegisterService(&server->services_->dev);
   builder.RegisterService(&server->services_->ops);
   builder.RegisterService(&server->services_->agent);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(NewUtf8InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   server->server_ = builder.BuildAndStart();
   if (!server->server_) {

@@ -1,7 +1,8 @@
 // How the CLI reports failure: "error: <what happened>" and "hint: <what to do>" on stderr, and
 // the documented exit code.
 //
-// Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 agent unreachable, 130 interrupted.
+// Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 agent unreachable, 130 interrupted, 141
+// stdout's reader went away (client/output.h).
 #ifndef LLORCH_CLIENT_RENDER_ERRORS_H_
 #define LLORCH_CLIENT_RENDER_ERRORS_H_
 
@@ -20,6 +21,7 @@ inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitUnreachable = 3;
 inline constexpr int kExitInterrupted = 130;
+inline constexpr int kExitBrokenPipe = 141;  // 128 + SIGPIPE
 
 struct ClientError {
   std::string message;

@@ -448,6 +448,60 @@ TEST_F(CliE2eTest, InfoShowsCatalogDataFilesAndGgufMetadata) {
   EXPECT_FALSE(json.contains("gguf") && !json["gguf"].is_null());
 }
 
+// Strings in a GGUF file or a file name need not be UTF-8; what the agent sends always is
+// (bytes that are not become U+FFFD), so every answer arrives, as a table and as JSON.
+// Arguments are the user's own: one that is not UTF-8 is refused at once.
+TEST_F(CliE2eTest, BytesThatAreNotUtf8ArriveAsReplacementCharacters) {
+  const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  testing::GgufBuilder gguf(3);
+  gguf.AddString("general.architecture", "llama\xff");
+  gguf.AddString("general.name", "Tiny\xff\xfeLlama");
+  gguf.AddTensor("token_embd.weight", {16, 16});
+  WriteFile(env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf", gguf.Build());
+  WriteFile(env_.models_dir() + "/odd\xff\xfe/x.gguf", "GGUF");
+  const std::string name = "Tiny" + kReplacement + kReplacement + "Llama";
+  const std::string odd_file = "odd" + kReplacement + kReplacement + "/x.gguf";
+
+  CommandResult info = env_.Run({"models", "info", "tinyllama"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.out, HasSubstr(name));
+  EXPECT_THAT(info.out, HasSubstr("llama" + kReplacement));
+  CommandResult info_json = env_.Run({"models", "info", "tinyllama", "-o", "json"});
+  ASSERT_EQ(info_json.exit_code, 0) << info_json.err;
+  EXPECT_EQ(nlohmann::json::parse(info_json.out)["gguf"]["name"], name);
+
+  CommandResult list = env_.Run({"models", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr(odd_file));
+  CommandResult list_json = env_.Run({"models", "list", "-o", "json"});
+  ASSERT_EQ(list_json.exit_code, 0) << list_json.err;
+  EXPECT_EQ(nlohmann::json::parse(list_json.out)["unknown_files"][0]["path"], odd_file);
+  EXPECT_EQ(env_.Run({"models", "du"}).exit_code, 0);
+
+  // A models dir whose own name is not UTF-8 (set in the environment) works, shown replaced.
+  const std::string odd_dir = env_.Path("models\xff");
+  WriteFile(odd_dir + "/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf", "GGUF");
+  env_.env()["LLORCH_MODELS_DIR"] = odd_dir;
+  for (const std::string command : {"list", "du", "catalog"}) {
+    CommandResult result = env_.Run({"models", command, "-o", "json"});
+    ASSERT_EQ(result.exit_code, 0) << command << ": " << result.err;
+    EXPECT_NO_THROW(nlohmann::json::parse(result.out)) << command;
+  }
+  CommandResult odd_list = env_.Run({"models", "list"});
+  ASSERT_EQ(odd_list.exit_code, 0) << odd_list.err;
+  EXPECT_THAT(odd_list.out, HasSubstr(env_.Path("models") + kReplacement));
+  EXPECT_THAT(odd_list.out, HasSubstr("qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf"));
+  EXPECT_EQ(env_.Run({"models", "info", "qwen"}).exit_code, 0);
+
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"models", "info", "tiny\xff"}, {"--models-dir", env_.Path("m\xfe"), "models", "list"}}) {
+    CommandResult refused = env_.Run(args);
+    EXPECT_EQ(refused.exit_code, 2) << refused.err;
+    EXPECT_THAT(refused.err, HasSubstr("is not valid UTF-8"));
+    EXPECT_THAT(refused.err, HasSubstr("hint: "));
+  }
+}
+
 // A result that did not reach stdout is a failure: a full disk or a closed stdout exits 1 and
 // says so on stderr. A reader that went away (`| head`) is not worth a message.
 TEST_F(CliE2eTest, OutputThatCannotBeWrittenExitsOneWithAMessage) {

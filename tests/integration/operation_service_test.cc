@@ -20,6 +20,7 @@
 #include "agent/ops/operation_registry.h"
 #include "agent/server/agent_context.h"
 #include "agent/server/agent_server.h"
+#include "common/status.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
 #include "tests/support/run_command.h"
 #include "tests/support/test_agent.h"
@@ -212,6 +213,49 @@ TEST_F(OperationServiceTest, WatchStreamsTheHistoryThenLiveEventsToEveryWatcher)
   EXPECT_EQ(finished.state(), v1::OPERATION_STATE_SUCCEEDED);
   EXPECT_EQ(finished.progress().done(), 10u);
   EXPECT_TRUE(MessageDifferencer::Equals(finished.result(), last.result()));
+}
+
+// Whatever an operation carries, from outside the agent (a GGUF's name, a file name), arrives
+// as valid UTF-8: in the unary answer, in its events, in the result packed in an Any and in the
+// error with its hint. A request that is not valid UTF-8 is refused as such.
+TEST_F(OperationServiceTest, EverythingSentIsValidUtf8AndARequestThatIsNotIsRefused) {
+  const std::string kReplacement = "\xEF\xBF\xBD";
+  std::shared_ptr<Operation> done = registry().Start("model.verify", "q\xffwen", "", [](Operation& op) {
+    op.Log(v1::LogLine::STREAM_AGENT, "line \xfe");
+    op.Succeed(Text("result \xff\xfe"));
+  });
+  std::shared_ptr<Operation> failed = registry().Start("git.pull", "", "", [](Operation& op) {
+    op.Fail(WithHint(absl::InternalError("message \xff"), "hint \xfe"));
+  });
+
+  const std::vector<v1::OperationEvent> events = WatchToEnd(done->id());
+  ASSERT_EQ(events.size(), 3u);  // pending, the line, final
+  EXPECT_EQ(events[1].log().text(), "line " + kReplacement);
+  google::protobuf::StringValue result;
+  ASSERT_TRUE(events[2].result().UnpackTo(&result));
+  EXPECT_EQ(result.value(), "result " + kReplacement + kReplacement);
+  EXPECT_EQ(Get(done->id()).target(), "q" + kReplacement + "wen");
+
+  const std::vector<v1::OperationEvent> failure = WatchToEnd(failed->id());
+  ASSERT_FALSE(failure.empty());
+  EXPECT_EQ(failure.back().error().message(), "message " + kReplacement);
+  v1::ErrorHint hint;
+  ASSERT_EQ(failure.back().error().details_size(), 1);
+  ASSERT_TRUE(failure.back().error().details(0).UnpackTo(&hint));
+  EXPECT_EQ(hint.hint(), "hint " + kReplacement);
+
+  v1::GetOperationRequest request;
+  request.set_id("op-\xff");  // protobuf sends it, with a complaint in the log
+  v1::Operation operation;
+  grpc::ClientContext context;
+  const grpc::Status status = stub_->GetOperation(&context, request, &operation);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("not valid UTF-8"));
+  v1::RpcStatus details;
+  ASSERT_TRUE(details.ParseFromString(status.error_details()));
+  ASSERT_EQ(details.details_size(), 1);
+  ASSERT_TRUE(details.details(0).UnpackTo(&hint));
+  EXPECT_EQ(hint.reason(), "INVALID_REQUEST");
 }
 
 TEST_F(OperationServiceTest, ALateWatcherGetsTheWholeHistoryOrWhatFollowsAfterSequence) {
