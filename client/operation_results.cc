@@ -3,6 +3,7 @@
 #include "client/render/errors.h"
 #include "client/render/git_views.h"
 #include "client/render/model_views.h"
+#include "client/render/visible.h"
 #include "llorch/pool/v1/git.pb.h"
 #include "llorch/pool/v1/model.pb.h"
 
@@ -16,7 +17,7 @@ int PrintRendered(const google::protobuf::Any& any, Session& session,
                   std::string (*render)(const Result&, const Style&)) {
   Result result;
   if (!any.UnpackTo(&result)) return kExitFailed;
-  if (!session.json()) session.Print(render(result, session.out_style()));
+  if (!session.json()) session.Print(RenderVisible(render, result, session.out_style()));
   return kExitOk;
 }
 
@@ -25,7 +26,9 @@ int PrintRendered(const google::protobuf::Any& any, Session& session,
 int PrintVerifyResult(const google::protobuf::Any& any, Session& session) {
   v1::VerifyModelResult result;
   if (!any.UnpackTo(&result)) return kExitFailed;
-  if (!session.json()) session.Print(RenderVerifyResult(result, session.out_style()));
+  if (!session.json()) {
+    session.Print(RenderVisible(RenderVerifyResult, result, session.out_style()));
+  }
   return result.ok() ? kExitOk : kExitFailed;
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "client/render/visible.h"
 #include "client/session.h"
 
 namespace llorch {
@@ -14,14 +15,15 @@ namespace llorch {
 template <typename Response>
 using Renderer = std::function<std::string(const Response&, const Style&)>;
 
-// Prints `response` as JSON with --output json or without `render`, else as `render` makes it.
+// Prints `response` as JSON with --output json or without `render`, else as `render` makes it
+// (from a copy whose strings are visible: client/render/visible.h).
 template <typename Response>
 void PrintResponse(const Session& session, const Response& response,
                    const Renderer<Response>& render) {
   if (session.json() || !render) {
     session.PrintJson(response);
   } else {
-    session.Print(render(response, session.out_style()));
+    session.Print(RenderVisible(render, response, session.out_style()));
   }
 }
 

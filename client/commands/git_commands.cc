@@ -9,6 +9,7 @@
 #include "client/confirm.h"
 #include "client/operation_stream.h"
 #include "client/render/git_views.h"
+#include "client/render/visible.h"
 #include "client/unary_call.h"
 #include "llorch/pool/v1/git.grpc.pb.h"
 
@@ -32,7 +33,7 @@ int RunSync(Session& session, const std::string& branch, bool force) {
         });
     if (previewed != kExitOk) return previewed;
     if (!SyncLosesNothing(preview)) {
-      std::fputs(RenderSyncResult(preview, session.err_style()).c_str(), stderr);
+      std::fputs(RenderVisible(RenderSyncResult, preview, session.err_style()).c_str(), stderr);
       absl::StatusOr<bool> yes =
           Confirm(absl::StrCat("Discard this and reset to ", preview.upstream(), "?"),
                   absl::StrCat("discard local work and reset to ", preview.upstream()),
@@ -65,7 +66,7 @@ int RunClean(Session& session, bool dry_run, bool force) {
     return kExitOk;
   }
   if (!force) {
-    std::fputs(RenderClean(plan, session.err_style()).c_str(), stderr);
+    std::fputs(RenderVisible(RenderClean, plan, session.err_style()).c_str(), stderr);
     absl::StatusOr<bool> yes = Confirm(
         absl::StrCat("Remove these ", plan.removed_size(), " untracked paths?"),
         absl::StrCat("remove ", plan.removed_size(), " untracked paths"),

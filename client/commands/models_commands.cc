@@ -11,6 +11,7 @@
 #include "client/operation_results.h"
 #include "client/operation_stream.h"
 #include "client/render/model_views.h"
+#include "client/render/visible.h"
 #include "common/units.h"
 #include "client/unary_call.h"
 #include "common/status.h"
@@ -44,7 +45,7 @@ int RunDelete(Session& session, const std::string& id, bool force) {
   }
   if (!force) {
     if (isatty(STDIN_FILENO)) {
-      std::fputs(RenderDeletedFiles(plan, session.err_style()).c_str(), stderr);
+      std::fputs(RenderVisible(RenderDeletedFiles, plan, session.err_style()).c_str(), stderr);
     }
     absl::StatusOr<bool> yes = Confirm(
         absl::StrCat("Delete these files of ", id, "?"),

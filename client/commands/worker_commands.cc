@@ -4,6 +4,7 @@
 
 #include "client/cli.h"
 #include "client/operation_stream.h"
+#include "client/render/visible.h"
 #include "client/unary_call.h"
 #include "llorch/pool/v1/worker.grpc.pb.h"
 
@@ -90,7 +91,7 @@ void AddWorkerCommands(CommandLine& cli) {
         grpc::ClientContext context;
         auto reader = v1::WorkerService::NewStub(*channel)->GetWorkerLogs(&context, request);
         v1::LogLine line;
-        while (reader->Read(&line)) s.Print(line.text() + "\n");
+        while (reader->Read(&line)) s.Print(VisibleLines(line.text()) + "\n");
         grpc::Status status = reader->Finish();
         return status.ok() ? kExitOk : s.Fail(status);
       });

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "client/render/visible.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -76,11 +77,12 @@ ClientError FromStatus(const absl::Status& status) {
 }
 
 int ReportError(const ClientError& error, const Style& style) {
+  // Messages may quote what the agent found (file names, git's words): shown, never obeyed.
   std::fprintf(stderr, "%s %s\n", style.Paint("error:", Color::kRed).c_str(),
-               error.message.c_str());
+               VisibleLines(error.message).c_str());
   if (!error.hint.empty()) {
     std::fprintf(stderr, "%s %s\n", style.Paint("hint:", Color::kYellow).c_str(),
-                 error.hint.c_str());
+                 VisibleLines(error.hint).c_str());
   }
   return error.exit_code;
 }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/render/visible.h"
 #include "common/units.h"
 
 namespace llorch {
@@ -52,8 +53,10 @@ std::string FormatProgress(const v1::Progress& progress, bool with_bar) {
 ProgressDisplay::ProgressDisplay(std::FILE* out, bool terminal, bool quiet, Style style)
     : out_(out), terminal_(terminal), quiet_(quiet), style_(style) {}
 
-void ProgressDisplay::OnEvent(const v1::OperationEvent& event, absl::Time now) {
+void ProgressDisplay::OnEvent(const v1::OperationEvent& original, absl::Time now) {
   if (quiet_) return;
+  v1::OperationEvent event = original;
+  MakeVisible(&event);
   switch (event.payload_case()) {
     case v1::OperationEvent::kProgress: {
       const v1::Progress& progress = event.progress();

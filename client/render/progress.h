@@ -20,6 +20,7 @@ class ProgressDisplay {
  public:
   ProgressDisplay(std::FILE* out, bool terminal, bool quiet, Style style);
 
+  // Shows `event`'s progress or log line, its strings made visible (visible.h).
   void OnEvent(const pool::v1::OperationEvent& event, absl::Time now = absl::Now());
   // Clears the bar, if one is drawn.
   void Finish();

@@ -502,6 +502,44 @@ TEST_F(CliE2eTest, BytesThatAreNotUtf8ArriveAsReplacementCharacters) {
   }
 }
 
+// Text from a file is shown, not obeyed: control characters in a GGUF's strings appear as visible
+// escapes in text output (they cannot clear the screen, set the terminal's title or forge a
+// line), our own colours still work, and JSON keeps the exact strings.
+TEST_F(CliE2eTest, ControlCharactersFromAGgufAreShownNotObeyed) {
+  const std::string hostile = "\x1b[2J\x1b]0;owned\x07Tiny\r\nforged line";
+  testing::GgufBuilder gguf(3);
+  gguf.AddString("general.architecture", "llama\xe2\x80\xae");  // U+202E, right-to-left override
+  gguf.AddString("general.name", hostile);
+  gguf.AddTensor("token_embd.weight", {16, 16});
+  WriteFile(env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf", gguf.Build());
+  WriteFile(env_.Path("config/llorch/pool.toml"), "[client]\ncolor = \"always\"\n");
+
+  CommandResult info = env_.Run({"models", "info", "tinyllama"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.out, HasSubstr(R"(\x1b[2J\x1b]0;owned\x07Tiny\r\nforged line)"));
+  EXPECT_THAT(info.out, HasSubstr(R"(llama\u202e)"));
+  EXPECT_THAT(info.out, HasSubstr("\x1b[1mFIELD"));  // our bold header
+  // Without our colour codes (ESC [ digits m), no escape character and no carriage return is left,
+  // and no line starts with the forged text.
+  std::string plain = info.out;
+  for (size_t at = plain.find('\x1b'); at != std::string::npos; at = plain.find('\x1b', at)) {
+    const size_t end = plain.find_first_not_of("0123456789", at + 2);
+    if (plain.compare(at, 2, "\x1b[") == 0 && end != std::string::npos && plain[end] == 'm') {
+      plain.erase(at, end + 1 - at);
+    } else {
+      ++at;
+    }
+  }
+  EXPECT_EQ(plain.find('\x1b'), std::string::npos) << plain;
+  EXPECT_EQ(plain.find('\r'), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("\xe2\x80\xae"), std::string::npos) << plain;
+  EXPECT_THAT(plain, Not(HasSubstr("\nforged line")));
+
+  CommandResult json = env_.Run({"models", "info", "tinyllama", "-o", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(nlohmann::json::parse(json.out)["gguf"]["name"], hostile);
+}
+
 // A result that did not reach stdout is a failure: a full disk or a closed stdout exits 1 and
 // says so on stderr. A reader that went away (`| head`) is not worth a message.
 TEST_F(CliE2eTest, OutputThatCannotBeWrittenExitsOneWithAMessage) {

@@ -4,9 +4,11 @@
 #include "client/render/progress.h"
 #include "client/render/style.h"
 #include "client/render/table.h"
+#include "client/render/visible.h"
 #include "common/units.h"
 #include "common/status.h"
 #include "llorch/pool/v1/common.pb.h"
+#include "llorch/pool/v1/operation.pb.h"
 
 namespace llorch {
 namespace {
@@ -35,6 +37,35 @@ TEST(TableTest, ColourDoesNotChangeAlignment) {
   table.AddRow({Cell("x", Color::kGreen), "y"});
   const std::string out = table.Render(Style(true));
   EXPECT_NE(out.find("\x1b[32mx\x1b[0m  y"), std::string::npos) << out;
+}
+
+TEST(VisibleTest, ShowsWhatATerminalWouldObey) {
+  EXPECT_EQ(Visible("plain text, ünïcode, \\ and 日本"), "plain text, ünïcode, \\ and 日本");
+  EXPECT_EQ(Visible("\x1b[2J\x1b]0;title\x07x\r\ny\tz\x7f"),
+            R"(\x1b[2J\x1b]0;title\x07x\r\ny\tz\x7f)");
+  // C1 controls (U+009B is a one-character CSI), separators and bidi overrides.
+  EXPECT_EQ(Visible("a\xc2\x9b" "2Jb\xe2\x80\xa8" "c\xe2\x80\xae" "d\xe2\x81\xa6" "e"),
+            R"(a\u009b2Jb\u2028c\u202ed\u2066e)");
+  EXPECT_EQ(Visible("bad \xff\xfe bytes"), R"(bad \xff\xfe bytes)");
+  EXPECT_EQ(VisibleLines("line 1\n\tline 2\r\n\x1b[31m"), "line 1\n\tline 2\\r\n\\x1b[31m");
+}
+
+TEST(VisibleTest, MakeVisibleReachesNestedRepeatedAndPackedStrings) {
+  pool::v1::ErrorHint hint;
+  hint.set_hint("packed \x1b[2J");
+  pool::v1::RpcStatus status;
+  status.set_message("top\r\nforged");
+  status.add_details()->PackFrom(hint);
+  MakeVisible(&status);
+  EXPECT_EQ(status.message(), R"(top\r\nforged)");
+  ASSERT_TRUE(status.details(0).UnpackTo(&hint));
+  EXPECT_EQ(hint.hint(), R"(packed \x1b[2J)");
+
+  // Documents keep their lines.
+  pool::v1::LogLine line;
+  line.set_text("a\tb\x1b");
+  MakeVisible(&line);
+  EXPECT_EQ(line.text(), "a\tb\\x1b");
 }
 
 TEST(StyleTest, NeverAndAlwaysOverrideTheTerminalCheck) {
