@@ -58,8 +58,8 @@ absl::StatusOr<std::string> ReadRegularFileAt(int dir_fd, const std::string& pat
         return absl::NotFoundError(absl::StrCat(subject, " does not exist"));
       case EACCES:
       case EPERM:
-        return WithHint(absl::PermissionDeniedError(absl::StrCat(
-                            subject, " cannot be read: ", std::strerror(error))),
+        return WithHint(absl::PermissionDeniedError(
+                            absl::StrCat(subject, " cannot be read: ", std::strerror(error))),
                         absl::StrCat("make it readable for this user, e.g. chmod a+r ", path));
       case ELOOP:
         if (!options.follow_symlinks) {
@@ -79,19 +79,18 @@ absl::StatusOr<std::string> ReadRegularFileAt(int dir_fd, const std::string& pat
     return absl::ErrnoToStatus(errno, absl::StrCat(subject, " cannot be examined"));
   }
   if (!S_ISREG(info.st_mode)) {
-    return WithHint(absl::InvalidArgumentError(absl::StrCat(subject, " is ",
-                                                            TypeName(info.st_mode),
+    return WithHint(absl::InvalidArgumentError(absl::StrCat(subject, " is ", TypeName(info.st_mode),
                                                             ", not a regular file")),
                     absl::StrCat("give the path of a regular file; a ", options.what,
                                  " is never read from a pipe, device or directory"));
   }
   const uint64_t size = static_cast<uint64_t>(info.st_size);
   if (size > options.max_bytes) {
-    return WithHint(absl::InvalidArgumentError(absl::StrCat(subject, " is ", size,
-                                                            " bytes, over the limit of ",
-                                                            LimitText(options.max_bytes))),
-                    absl::StrCat("check that this is the right file: a ", options.what,
-                                 " is a small text file"));
+    return WithHint(
+        absl::InvalidArgumentError(absl::StrCat(subject, " is ", size, " bytes, over the limit of ",
+                                                LimitText(options.max_bytes))),
+        absl::StrCat("check that this is the right file: a ", options.what,
+                     " is a small text file"));
   }
   std::string text(size, '\0');
   size_t done = 0;

@@ -19,8 +19,7 @@ const pb::Descriptor* PackedType(const std::string& type_url) {
 }
 
 // The fields of a message of type `type` decoded without a schema: nothing is refused.
-bool RewriteFields(const pb::Descriptor& type, pb::UnknownFieldSet* fields,
-                   StringRewrite rewrite) {
+bool RewriteFields(const pb::Descriptor& type, pb::UnknownFieldSet* fields, StringRewrite rewrite) {
   bool changed = false;
   const pb::Descriptor* packed = nullptr;  // for an Any: the type of its value
   if (IsAny(type)) {
@@ -30,8 +29,8 @@ bool RewriteFields(const pb::Descriptor& type, pb::UnknownFieldSet* fields,
           field->type() != pb::UnknownField::TYPE_LENGTH_DELIMITED) {
         continue;
       }
-      changed |= rewrite(*type.FindFieldByNumber(field->number()),
-                         field->mutable_length_delimited());
+      changed |=
+          rewrite(*type.FindFieldByNumber(field->number()), field->mutable_length_delimited());
       packed = PackedType(field->length_delimited());
     }
   }
@@ -74,7 +73,8 @@ bool RewriteField(pb::Message* message, const pb::FieldDescriptor& field, String
     }
   } else if (field.type() == pb::FieldDescriptor::TYPE_MESSAGE) {
     // Map fields too: reflection shows them as repeated entries with a key and a value.
-    if (!field.is_repeated()) return RewriteStrings(reflection.MutableMessage(message, &field), rewrite);
+    if (!field.is_repeated())
+      return RewriteStrings(reflection.MutableMessage(message, &field), rewrite);
     for (int i = 0; i < reflection.FieldSize(*message, &field); ++i) {
       changed |= RewriteStrings(reflection.MutableRepeatedMessage(message, &field, i), rewrite);
     }

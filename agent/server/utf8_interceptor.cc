@@ -72,8 +72,7 @@ class Utf8Interceptor final : public grpc::experimental::Interceptor {
   std::unique_ptr<google::protobuf::Message> sent_;
 };
 
-class Utf8InterceptorFactory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
+class Utf8InterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {

@@ -9,9 +9,8 @@ namespace {
 
 // True for the code points above ASCII that a terminal acts on or that reorder the display.
 bool IsHiddenControl(char32_t c) {
-  return (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 || c == 0x061c ||
-         c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
-         (c >= 0x2066 && c <= 0x2069);
+  return (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 || c == 0x061c || c == 0x200e ||
+         c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
 std::string Escape(absl::string_view text, bool keep_lines) {

@@ -246,7 +246,8 @@ TEST_F(CliE2eTest, ConfigAndCatalogFilesMustBeSmallRegularFiles) {
            {{"--config", big}, big + ": the configuration file is 1048577 bytes, over the limit"},
            {{"--catalog", fifo}, fifo + ": the catalog is a FIFO"},
            {{"--catalog", big}, big + ": the catalog is 1048577 bytes, over the limit of 1 MiB"},
-           {{"--config", env_.Path("work")}, env_.Path("work") + ": the configuration file is a directory"}}) {
+           {{"--config", env_.Path("work")},
+            env_.Path("work") + ": the configuration file is a directory"}}) {
     std::vector<std::string> args = c.args;
     args.insert(args.end(), {"models", "catalog"});
     CommandResult result = env_.Run(args);
@@ -258,9 +259,9 @@ TEST_F(CliE2eTest, ConfigAndCatalogFilesMustBeSmallRegularFiles) {
   std::filesystem::create_directories(env_.Path("config/llorch"));
   ASSERT_EQ(mkfifo(env_.Path("config/llorch/pool.toml").c_str(), 0600), 0);
   for (const std::string binary : {"llorch-pool", "pool-agent"}) {
-    CommandResult result = env_.Run(
-        binary == "pool-agent" ? std::vector<std::string>{} : std::vector<std::string>{"agent", "info"},
-        binary);
+    std::vector<std::string> args;
+    if (binary == "llorch-pool") args = {"agent", "info"};
+    CommandResult result = env_.Run(args, binary);
     EXPECT_EQ(result.exit_code, 2) << binary << ": " << result.err;
     EXPECT_THAT(result.err, HasSubstr("pool.toml: the configuration file is a FIFO")) << binary;
   }
@@ -494,7 +495,8 @@ TEST_F(CliE2eTest, BytesThatAreNotUtf8ArriveAsReplacementCharacters) {
   EXPECT_EQ(env_.Run({"models", "info", "qwen"}).exit_code, 0);
 
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"models", "info", "tiny\xff"}, {"--models-dir", env_.Path("m\xfe"), "models", "list"}}) {
+           {"models", "info", "tiny\xff"},
+           {"--models-dir", env_.Path("m\xfe"), "models", "list"}}) {
     CommandResult refused = env_.Run(args);
     EXPECT_EQ(refused.exit_code, 2) << refused.err;
     EXPECT_THAT(refused.err, HasSubstr("is not valid UTF-8"));

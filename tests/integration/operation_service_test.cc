@@ -220,10 +220,11 @@ TEST_F(OperationServiceTest, WatchStreamsTheHistoryThenLiveEventsToEveryWatcher)
 // error with its hint. A request that is not valid UTF-8 is refused as such.
 TEST_F(OperationServiceTest, EverythingSentIsValidUtf8AndARequestThatIsNotIsRefused) {
   const std::string kReplacement = "\xEF\xBF\xBD";
-  std::shared_ptr<Operation> done = registry().Start("model.verify", "q\xffwen", "", [](Operation& op) {
-    op.Log(v1::LogLine::STREAM_AGENT, "line \xfe");
-    op.Succeed(Text("result \xff\xfe"));
-  });
+  std::shared_ptr<Operation> done =
+      registry().Start("model.verify", "q\xffwen", "", [](Operation& op) {
+        op.Log(v1::LogLine::STREAM_AGENT, "line \xfe");
+        op.Succeed(Text("result \xff\xfe"));
+      });
   std::shared_ptr<Operation> failed = registry().Start("git.pull", "", "", [](Operation& op) {
     op.Fail(WithHint(absl::InternalError("message \xff"), "hint \xfe"));
   });

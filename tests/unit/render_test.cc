@@ -40,7 +40,8 @@ TEST(TableTest, ColourDoesNotChangeAlignment) {
 }
 
 TEST(VisibleTest, ShowsWhatATerminalWouldObey) {
-  EXPECT_EQ(Visible("plain text, ünïcode, \\ and 日本"), "plain text, ünïcode, \\ and 日本");
+  const std::string plain = "plain text, ünïcode, \\ and 日本";
+  EXPECT_EQ(Visible(plain), plain);
   EXPECT_EQ(Visible("\x1b[2J\x1b]0;title\x07x\r\ny\tz\x7f"),
             R"(\x1b[2J\x1b]0;title\x07x\r\ny\tz\x7f)");
   // C1 controls (U+009B is a one-character CSI), separators and bidi overrides.
