@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -29,16 +30,18 @@ constexpr char kExamples[] = R"(Examples:
   pool-agent --listen unix:/run/llorch/pool-agent.sock --listen 127.0.0.1:9200
   pool-agent --config /etc/llorch/pool.toml --log-level debug
 
-Default socket: $XDG_RUNTIME_DIR/llorch/pool-agent.sock, or /run/llorch/pool-agent.sock as root.
+Default socket: $XDG_RUNTIME_DIR/llorch/pool-agent.sock, else /run/llorch/pool-agent.sock as root
+and ${TMPDIR:-/tmp}/llorch-<uid>/pool-agent.sock for other users; its directory must be the
+agent's user's or root's, and writable by nobody else.
 Stops gracefully on SIGTERM or SIGINT. Exit codes: 0 ok, 1 failed, 2 bad usage or input.)";
 
 struct Flags {
   std::vector<std::string> listen;
   std::string config_file;
-  std::string catalog;
-  std::string models_dir;
-  std::string repo_root;
-  std::string log_level;
+  std::optional<std::string> catalog;  // nullopt: not given
+  std::optional<std::string> models_dir;
+  std::optional<std::string> repo_root;
+  std::optional<std::string> log_level;
   bool insecure = false;
 };
 

@@ -120,8 +120,11 @@ int CommandLine::Run(int argc, const char* const* argv) {
   } catch (const CLI::CallForVersion& e) {
     return app_.exit(e);
   } catch (const CLI::ParseError& e) {
+    // CLI11 checks required arguments before leftovers, but an unknown flag is the first thing to
+    // say: `models info -x` is about -x, not "id is required".
+    const std::vector<std::string> unexpected = app_.remaining(/*recurse=*/true);
     ClientError error;
-    error.message = e.what();
+    error.message = unexpected.empty() ? e.what() : CLI::ExtrasError(unexpected).what();
     error.hint = absl::StrCat("see `", CommandPath(DeepestSelected(&app_)), " --help`");
     error.exit_code = kExitUsage;
     return ReportError(error, err_style);
@@ -155,7 +158,7 @@ int CommandLine::RunAction() {
                               {"client.output", "--output", flags_.output}});
   if (!flag_status.ok()) return ReportError(FromStatus(flag_status), err_style);
   if (flags_.no_color) (void)SetFromFlag(&*config, "client.color", "never", "--no-color");
-  if (flags_.standalone && !flags_.agent.empty()) {
+  if (flags_.standalone && flags_.agent) {
     ClientError error;
     error.message = "--agent and --standalone contradict each other";
     error.hint = "use --agent ADDR to talk to an agent, or --standalone to run in-process";

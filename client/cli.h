@@ -7,6 +7,7 @@
 #define LLORCH_CLIENT_CLI_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -16,15 +17,16 @@ namespace llorch {
 
 using Action = std::function<int(Session&)>;
 
+// Flags that set a configuration key are nullopt when not given.
 struct GlobalFlags {
-  std::string agent;
+  std::optional<std::string> agent;
   bool standalone = false;
-  std::string output;
+  std::optional<std::string> output;
   bool no_color = false;
   std::string config_file;
-  std::string catalog;
-  std::string models_dir;
-  std::string repo_root;
+  std::optional<std::string> catalog;
+  std::optional<std::string> models_dir;
+  std::optional<std::string> repo_root;
   int verbosity = 0;
   bool quiet = false;
 };

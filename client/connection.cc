@@ -2,7 +2,11 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "agent/server/agent_context.h"
@@ -10,15 +14,82 @@
 #include "common/address.h"
 #include "common/paths.h"
 #include "common/status.h"
+#include "common/trusted_dir.h"
 
 namespace llorch {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::shared_ptr<grpc::Channel> ChannelTo(const Address& address) {
   return grpc::CreateChannel(address.GrpcTarget(), grpc::InsecureChannelCredentials());
 }
 
+// EACCES on connect: no write permission on the socket, or no search permission on a directory
+// above it. Names the group of the socket (of its directory when the socket cannot be seen).
+absl::Status PermissionDenied(const std::string& path) {
+  struct stat info {};
+  const fs::path dir = fs::path(path).parent_path();
+  const bool known = stat(path.c_str(), &info) == 0 || stat(dir.c_str(), &info) == 0;
+  if (!known) {
+    return WithHint(absl::UnavailableError(absl::StrCat("permission denied on ", path)),
+                    "ask its owner for access, or run the agent code in this process with "
+                    "--standalone");
+  }
+  const std::string group = GroupName(info.st_gid);
+  return WithHint(
+      absl::UnavailableError(absl::StrCat("permission denied on ", path, ": members of group '",
+                                          group, "' may use it")),
+      absl::StrCat("ask to be added to group '", group,
+                   "' (then log in again), or run the agent code in this process "
+                   "with --standalone"));
+}
+
+absl::Status NotTrusted(const std::string& path, absl::string_view why) {
+  return WithHint(
+      absl::UnavailableError(absl::StrCat("not trusting the agent at unix:", path, ": ", why)),
+      "another user could be posing as the agent there: use an agent run by you or root on a "
+      "socket only you can replace, or run the agent code in this process with --standalone");
+}
+
 }  // namespace
+
+absl::Status CheckAgentSocket(const std::string& path, uid_t uid) {
+  const UnixSocketProbe probe = ProbeUnixSocket(path);
+  switch (probe.error) {
+    case 0:
+      break;
+    case ENOENT:
+    case ENOTDIR:
+    case ECONNREFUSED:
+      return absl::NotFoundError(absl::StrCat("no agent answers at unix:", path));
+    case EACCES:
+    case EPERM:
+      return PermissionDenied(path);
+    default:
+      return absl::UnavailableError(
+          absl::StrCat("cannot connect to unix:", path, ": ", std::strerror(probe.error)));
+  }
+  const fs::path dir = fs::path(path).parent_path();
+  if (absl::Status status = CheckTrustedDirectory(dir.empty() ? "." : dir.string(), uid);
+      !status.ok()) {
+    return NotTrusted(path, status.message());
+  }
+  struct stat info {};
+  if (lstat(path.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) {
+    return NotTrusted(path, "it is not a socket");
+  }
+  if (info.st_uid != uid && info.st_uid != 0) {
+    return NotTrusted(path, absl::StrCat("the socket is owned by ", UserDescription(info.st_uid),
+                                         ", not by ", YouOrRoot(uid)));
+  }
+  if (probe.peer_uid != uid && probe.peer_uid != 0) {
+    return NotTrusted(
+        path, absl::StrCat("the process listening on it runs as ", UserDescription(probe.peer_uid),
+                           ", not as ", YouOrRoot(uid)));
+  }
+  return absl::OkStatus();
+}
 
 Connection::~Connection() = default;
 
@@ -28,14 +99,17 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Config& confi
   if (!options.standalone && !config.agent.address.empty()) {
     absl::StatusOr<Address> address = ParseAddress(config.agent.address);
     if (!address.ok()) return address.status();
-    if (address->kind == Address::Kind::kUnix && !UnixSocketAccepts(address->path)) {
-      return WithHint(absl::UnavailableError(absl::StrCat(
-                          "no agent answers at ", address->GrpcTarget(), " (set by ",
-                          config.origin.count("agent.address") ? config.origin.at("agent.address")
-                                                               : "configuration",
-                          ")")),
-                      "start it with `pool-agent --listen " + address->GrpcTarget() +
-                          "`, or run in-process with --standalone");
+    if (address->kind == Address::Kind::kUnix) {
+      absl::Status usable = CheckAgentSocket(address->path, geteuid());
+      if (absl::IsNotFound(usable)) {
+        auto origin = config.origin.find("agent.address");
+        const std::string set_by = origin == config.origin.end() ? "configuration" : origin->second;
+        return WithHint(
+            absl::UnavailableError(absl::StrCat(usable.message(), " (set by ", set_by, ")")),
+            "start it with `pool-agent --listen " + address->GrpcTarget() +
+                "`, or run in-process with --standalone");
+      }
+      if (!usable.ok()) return usable;
     }
     connection->channel_ = ChannelTo(*address);
     connection->description_ = absl::StrCat("agent at ", address->GrpcTarget());
@@ -43,11 +117,12 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Config& confi
   }
   if (!options.standalone) {
     for (const std::string& path : {DefaultSocketPath(options.env, getuid()), SystemSocketPath()}) {
-      if (UnixSocketAccepts(path)) {
-        connection->channel_ = ChannelTo(UnixAddress(path));
-        connection->description_ = absl::StrCat("agent at unix:", path, " (default socket)");
-        return connection;
-      }
+      absl::Status usable = CheckAgentSocket(path, geteuid());
+      if (absl::IsNotFound(usable)) continue;
+      if (!usable.ok()) return usable;
+      connection->channel_ = ChannelTo(UnixAddress(path));
+      connection->description_ = absl::StrCat("agent at unix:", path, " (default socket)");
+      return connection;
     }
   }
   absl::StatusOr<std::shared_ptr<const AgentContext>> context =

@@ -3,10 +3,14 @@
 //   2. the default socket (the user's, then the system one) if an agent answers there;
 //   3. otherwise an agent started inside this process, reached over a gRPC in-process channel.
 // --standalone skips 1 and 2. All paths run the same service code.
+//
+// An agent on a unix socket is used only when CheckAgentSocket() says so; otherwise Open fails
+// with Unavailable (exit 3), whether the socket was given or is a default one.
 #ifndef LLORCH_CLIENT_CONNECTION_H_
 #define LLORCH_CLIENT_CONNECTION_H_
 
 #include <grpcpp/channel.h>
+#include <sys/types.h>
 
 #include <filesystem>
 #include <map>
@@ -19,6 +23,14 @@
 namespace llorch {
 
 class AgentServer;
+
+// Whether llorch-pool, running as `uid`, may talk to the agent on the unix socket at `path`.
+// NotFound when nothing answers there (no socket, or a stale one). Unavailable when this user may
+// not connect (permission denied: the message names the group that may), when the socket's
+// directory is not trusted by `uid` (trusted_dir.h), when the socket is not owned by `uid` or
+// root, or when the process listening on it runs as another user than `uid` or root
+// (SO_PEERCRED): anyone else could be posing as the agent.
+absl::Status CheckAgentSocket(const std::string& path, uid_t uid);
 
 struct ConnectOptions {
   bool standalone = false;

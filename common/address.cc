@@ -4,6 +4,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -41,17 +42,37 @@ Address UnixAddress(std::string path) {
   return address;
 }
 
-bool UnixSocketAccepts(const std::string& path) {
+UnixSocketProbe ProbeUnixSocket(const std::string& path) {
+  UnixSocketProbe probe;
   sockaddr_un addr{};
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) return false;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    probe.error = path.empty() ? ENOENT : ENAMETOOLONG;
+    return probe;
+  }
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.data(), path.size());
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  bool accepted = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  if (fd < 0) {
+    probe.error = errno;
+    return probe;
+  }
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    probe.error = errno;
+  } else {
+    ucred credentials{};
+    socklen_t size = sizeof(credentials);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &size) != 0) {
+      probe.error = errno;
+    } else {
+      probe.peer_uid = credentials.uid;
+      probe.peer_gid = credentials.gid;
+    }
+  }
   close(fd);
-  return accepted;
+  return probe;
 }
+
+bool UnixSocketAccepts(const std::string& path) { return ProbeUnixSocket(path).error == 0; }
 
 absl::StatusOr<Address> ParseAddress(absl::string_view text) {
   if (text.empty()) return BadAddress(text, "empty");

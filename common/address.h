@@ -5,6 +5,8 @@
 #ifndef LLORCH_COMMON_ADDRESS_H_
 #define LLORCH_COMMON_ADDRESS_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -31,8 +33,18 @@ absl::StatusOr<Address> ParseAddress(absl::string_view text);
 // The address of a unix socket at `path`.
 Address UnixAddress(std::string path);
 
-// True when something accepts connections on the unix socket at `path`. Costs one connect(2):
-// a missing file or a stale socket answers false at once.
+// What one connect(2) to a unix socket found.
+struct UnixSocketProbe {
+  int error = 0;       // errno of the connect (ENOENT, ECONNREFUSED, EACCES, ...); 0 = accepted
+  uid_t peer_uid = 0;  // when accepted: the user and group of the process that listens
+  gid_t peer_gid = 0;  // (SO_PEERCRED, as of its listen(2))
+};
+
+// Connects to the unix socket at `path` and hangs up at once. A missing file or a stale socket
+// answers at once (ENOENT, ECONNREFUSED).
+UnixSocketProbe ProbeUnixSocket(const std::string& path);
+
+// True when something accepts connections on the unix socket at `path` (ProbeUnixSocket).
 bool UnixSocketAccepts(const std::string& path);
 
 }  // namespace llorch

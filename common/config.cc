@@ -522,6 +522,11 @@ absl::Status SetFromFlag(Config* config, absl::string_view key, absl::string_vie
     config->origin[spec->key] = absl::StrCat("flag ", flag);
     return absl::OkStatus();
   }
+  if (value.empty()) {
+    return WithHint(absl::InvalidArgumentError(absl::StrCat(flag, " was given an empty value")),
+                    absl::StrCat("leave ", flag, " out to use ", spec->key,
+                                 " from the configuration, or its default"));
+  }
   if (std::string problem = ValueProblem(*spec, spec->key, value); !problem.empty()) {
     return ProblemsToStatus({ConfigProblem{absl::StrCat("flag ", flag), 0, 0, problem}});
   }
@@ -547,8 +552,8 @@ absl::Status SetFromFlag(Config* config, absl::string_view key,
 
 absl::Status SetFromFlags(Config* config, const std::vector<FlagValue>& flags) {
   for (const FlagValue& flag : flags) {
-    if (flag.value.empty()) continue;
-    if (absl::Status status = SetFromFlag(config, flag.key, flag.value, flag.flag); !status.ok()) {
+    if (!flag.value) continue;
+    if (absl::Status status = SetFromFlag(config, flag.key, *flag.value, flag.flag); !status.ok()) {
       return status;
     }
   }

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,19 +90,20 @@ absl::Status MergeEnvironment(const Environment& env, Config* config);
 
 // Sets `key` (dotted) from the command-line flag `flag` ("--models-dir"), validated like a file
 // value; the origin becomes "flag --models-dir". A list key given one string gets a one-element
-// list. Bad values are InvalidArgument and leave `config` unchanged; an unknown key or a list
-// given to a string key is Internal (a bug in the caller). E.g. --no-color is
+// list. Bad values, and an empty one (`--agent ""`: a flag is given to set something), are
+// InvalidArgument and leave `config` unchanged; an unknown key or a list given to a string key is
+// Internal (a bug in the caller). E.g. --no-color is
 // SetFromFlag(&config, "client.color", "never", "--no-color").
 absl::Status SetFromFlag(Config* config, absl::string_view key, absl::string_view value,
                          absl::string_view flag);
 absl::Status SetFromFlag(Config* config, absl::string_view key,
                          const std::vector<std::string>& values, absl::string_view flag);
 
-// One string flag that sets a configuration key; empty values mean "not given".
+// One string flag that sets a configuration key.
 struct FlagValue {
-  const char* key;   // e.g. "models_dir"
-  const char* flag;  // e.g. "--models-dir"
-  std::string value;
+  const char* key;                   // e.g. "models_dir"
+  const char* flag;                  // e.g. "--models-dir"
+  std::optional<std::string> value;  // nullopt: not given
 };
 // Applies each given flag with SetFromFlag; stops at the first invalid value.
 absl::Status SetFromFlags(Config* config, const std::vector<FlagValue>& flags);

@@ -1,10 +1,14 @@
 #include "common/paths.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/config.h"
 #include "common/file_read.h"
 #include "common/status.h"
@@ -40,6 +44,34 @@ bool HasGitMarker(const fs::path& dir) {
   return link.ok() && absl::StartsWith(*link, "gitdir:");
 }
 
+// InvalidArgument naming `key` and where it was set unless `path` (its resolved value) is a
+// directory, or does not exist and `may_be_missing`. What cannot be inspected (EACCES) is left to
+// whoever uses it.
+absl::Status CheckDirectorySetting(const Config& config, const std::string& key,
+                                   const std::string& path, bool may_be_missing,
+                                   absl::string_view hint) {
+  struct stat info {};
+  std::string problem;
+  if (stat(path.c_str(), &info) == 0) {
+    if (S_ISDIR(info.st_mode)) return absl::OkStatus();
+    problem = "is not a directory";
+  } else if (errno == ENOENT) {
+    if (may_be_missing) return absl::OkStatus();
+    problem = "does not exist";
+  } else if (errno == ENOTDIR) {
+    problem = "cannot be a directory: a part of its path is not one";
+  } else {
+    return absl::OkStatus();
+  }
+  auto origin = config.origin.find(key);
+  const std::string set_by = origin == config.origin.end() || origin->second == "default"
+                                 ? "the default"
+                                 : absl::StrCat("set by ", origin->second);
+  return WithHint(
+      absl::InvalidArgumentError(absl::StrCat(key, " '", path, "' (", set_by, ") ", problem)),
+      hint);
+}
+
 }  // namespace
 
 Environment EnvironmentSnapshot() {
@@ -59,18 +91,23 @@ std::string UserConfigFile(const Environment& env) {
   return dir.empty() ? "" : ResolvePath("llorch/pool.toml", dir);
 }
 
+std::string PrivateTempDir(const Environment& env, uid_t uid) {
+  const std::string tmp = AbsoluteVariable(env, "TMPDIR");
+  return ResolvePath(absl::StrCat("llorch-", uid), tmp.empty() ? "/tmp" : tmp);
+}
+
 std::string DefaultStateDir(const Environment& env, uid_t uid) {
   if (uid == 0) return "/var/lib/llorch/pool";
   std::string dir = XdgDir(env, "XDG_STATE_HOME", ".local/state");
-  return dir.empty() ? absl::StrCat("/tmp/llorch-", uid, "/state")
-                     : ResolvePath("llorch/pool", dir);
+  return ResolvePath(dir.empty() ? "state" : "llorch/pool",
+                     dir.empty() ? PrivateTempDir(env, uid) : dir);
 }
 
 std::string DefaultSocketPath(const Environment& env, uid_t uid) {
   std::string runtime = AbsoluteVariable(env, "XDG_RUNTIME_DIR");
   if (!runtime.empty()) return ResolvePath("llorch/pool-agent.sock", runtime);
   if (uid == 0) return SystemSocketPath();
-  return absl::StrCat("/tmp/llorch-", uid, "/pool-agent.sock");
+  return ResolvePath("pool-agent.sock", PrivateTempDir(env, uid));
 }
 
 std::string SystemSocketPath() { return "/run/llorch/pool-agent.sock"; }
@@ -104,6 +141,47 @@ std::string ResolvePath(const std::string& path, const std::string& base) {
 
 std::string ResolveModelsDir(const Config& config, const std::string& repo_root) {
   return ResolvePath(config.models_dir, repo_root);
+}
+
+absl::StatusOr<AgentPaths> ResolveAgentPaths(const Config& config, const std::string& working_dir,
+                                             const Environment& env, uid_t uid) {
+  AgentPaths paths;
+  if (!config.repo_root.empty()) {
+    paths.repo_root = ResolvePath(config.repo_root, working_dir);
+  } else if (absl::StatusOr<std::string> top = FindGitTopLevel(working_dir); top.ok()) {
+    paths.repo_root = *top;
+  }
+  // Without a checkout, relative paths are taken from the working directory.
+  paths.models_dir =
+      ResolveModelsDir(config, paths.repo_root.empty() ? working_dir : paths.repo_root);
+  paths.state_dir = config.state_dir.empty() ? DefaultStateDir(env, uid)
+                                             : ResolvePath(config.state_dir, working_dir);
+  struct Setting {
+    const char* key;
+    const std::string& path;
+    bool may_be_missing;
+    const char* hint;
+  };
+  const Setting settings[] = {
+      {"repo_root", paths.repo_root, false,
+       "point repo_root (--repo-root, LLORCH_REPO_ROOT) at the llama-orch checkout, or leave it "
+       "unset to use the checkout of the working directory"},
+      {"models_dir", paths.models_dir, true,
+       "point models_dir (--models-dir, LLORCH_MODELS_DIR) at a directory; a missing one is "
+       "created by the first download"},
+      {"state_dir", paths.state_dir, true,
+       "point state_dir (LLORCH_STATE_DIR) at a directory; a missing one is created by the "
+       "agent"},
+  };
+  for (const Setting& setting : settings) {
+    if (setting.path.empty()) continue;  // no checkout
+    if (absl::Status status = CheckDirectorySetting(config, setting.key, setting.path,
+                                                    setting.may_be_missing, setting.hint);
+        !status.ok()) {
+      return status;
+    }
+  }
+  return paths;
 }
 
 }  // namespace llorch

@@ -31,12 +31,17 @@ inline constexpr char kSystemConfigFile[] = "/etc/llorch/pool.toml";
 // neither XDG_CONFIG_HOME nor HOME is set (then there is no user file).
 std::string UserConfigFile(const Environment& env);
 
+// A user's own directory for the socket and state when the XDG variables are missing:
+// $TMPDIR/llorch-<uid>, TMPDIR defaulting to /tmp. pool-agent creates it with mode 0700 and
+// refuses one another user created (trusted_dir.h).
+std::string PrivateTempDir(const Environment& env, uid_t uid);
+
 // /var/lib/llorch/pool for uid 0; otherwise $XDG_STATE_HOME/llorch/pool, XDG_STATE_HOME
-// defaulting to $HOME/.local/state, and /tmp/llorch-<uid>/state when HOME is not set either.
+// defaulting to $HOME/.local/state, and PrivateTempDir()/state when HOME is not set either.
 std::string DefaultStateDir(const Environment& env, uid_t uid);
 
 // $XDG_RUNTIME_DIR/llorch/pool-agent.sock; without XDG_RUNTIME_DIR, SystemSocketPath() for uid 0
-// and /tmp/llorch-<uid>/pool-agent.sock for everyone else.
+// and PrivateTempDir()/pool-agent.sock for everyone else.
 std::string DefaultSocketPath(const Environment& env, uid_t uid);
 
 // The system service's socket: /run/llorch/pool-agent.sock.
@@ -54,6 +59,22 @@ std::string ResolvePath(const std::string& path, const std::string& base);
 
 // config.models_dir resolved against `repo_root` (see ResolvePath): absolute stays absolute.
 std::string ResolveModelsDir(const Config& config, const std::string& repo_root);
+
+// The directories an agent works in (pool-agent and the CLI's in-process agent alike).
+struct AgentPaths {
+  std::string repo_root;   // "" when not configured and `working_dir` is in no git checkout
+  std::string models_dir;  // absolute
+  std::string state_dir;   // absolute
+};
+
+// Resolves the configured paths: repo_root and state_dir against `working_dir`, models_dir
+// against the repo root (the working directory without one); an unset repo_root is the git top
+// level of `working_dir`, an unset state_dir DefaultStateDir(env, uid). InvalidArgument, naming
+// the setting and where it was set, when repo_root does not exist or is not a directory, or when
+// models_dir or state_dir exists but is not a directory (they may be missing: they are created
+// when first needed). A repo_root outside a git checkout is fine here: git commands refuse it.
+absl::StatusOr<AgentPaths> ResolveAgentPaths(const Config& config, const std::string& working_dir,
+                                             const Environment& env, uid_t uid);
 
 }  // namespace llorch
 

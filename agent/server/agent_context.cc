@@ -6,6 +6,7 @@
 #include "agent/models/builtin_catalog.h"
 #include "common/paths.h"
 #include "common/status.h"
+#include "common/trusted_dir.h"
 
 namespace llorch {
 namespace fs = std::filesystem;
@@ -18,18 +19,19 @@ absl::StatusOr<std::shared_ptr<const AgentContext>> AgentContext::Create(
   context->started_at = absl::Now();
   context->operations = std::make_shared<OperationRegistry>();
 
-  if (!config.repo_root.empty()) {
-    context->repo_root = (working_dir / config.repo_root).lexically_normal();
-  } else if (absl::StatusOr<std::string> top = FindGitTopLevel(working_dir.string()); top.ok()) {
-    context->repo_root = *top;
+  absl::StatusOr<AgentPaths> paths =
+      ResolveAgentPaths(config, working_dir.string(), EnvironmentSnapshot(), getuid());
+  if (!paths.ok()) return paths.status();
+  context->repo_root = paths->repo_root;
+  context->models_dir = paths->models_dir;
+  context->state_dir = paths->state_dir;
+  // pool-agent keeps worker state there; a directory another user controls could lie to it.
+  if (!in_process) {
+    if (absl::Status status = EnsureTrustedDirectory(paths->state_dir, 0700, geteuid());
+        !status.ok()) {
+      return WithPrefix(status, "cannot use the state directory");
+    }
   }
-  // Without a checkout, relative paths are taken from the working directory.
-  const fs::path base = context->repo_root.empty() ? working_dir : context->repo_root;
-  context->models_dir = ResolveModelsDir(config, base.string());
-  const std::map<std::string, std::string> env = EnvironmentSnapshot();
-  context->state_dir = config.state_dir.empty()
-                           ? fs::path(DefaultStateDir(env, getuid()))
-                           : (working_dir / config.state_dir).lexically_normal();
 
   absl::StatusOr<Catalog> catalog =
       config.catalog.empty()

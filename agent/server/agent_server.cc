@@ -5,6 +5,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <system_error>
@@ -18,6 +19,7 @@
 #include "agent/server/utf8_interceptor.h"
 #include "agent/workers/worker_service.h"
 #include "common/status.h"
+#include "common/trusted_dir.h"
 #include "spdlog/spdlog.h"
 
 namespace llorch {
@@ -42,30 +44,32 @@ struct AgentServer::Services {
 
 namespace {
 
-// Makes `path` usable as a fresh socket: parent directory present, no stale socket file.
+// Makes `path` usable as a fresh socket: its directory present and trusted (created 0750 for
+// root, so the socket's group can reach it, and 0700 for other users), no stale socket file.
 absl::Status PrepareSocketPath(const std::string& path) {
-  std::error_code ec;
+  const uid_t uid = geteuid();
   fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty() && !fs::exists(parent, ec)) {
-    fs::create_directories(parent, ec);
-    if (ec) {
-      return WithHint(absl::PermissionDeniedError(absl::StrCat(
-                          "cannot create socket directory ", parent.string(), ": ", ec.message())),
-                      "choose another path with --listen unix:PATH, or run as a user that may "
-                      "write there");
-    }
-    chmod(parent.c_str(), 0750);
+  if (parent.empty()) parent = ".";
+  if (absl::Status status = EnsureTrustedDirectory(parent.string(), uid == 0 ? 0750 : 0700, uid);
+      !status.ok()) {
+    return WithPrefix(status, "cannot use the socket directory");
   }
-  if (!fs::exists(fs::symlink_status(path, ec))) return absl::OkStatus();
+  struct stat info {};
+  if (lstat(path.c_str(), &info) != 0) return absl::OkStatus();
   if (UnixSocketAccepts(path)) {
     return WithHint(
         absl::AlreadyExistsError(absl::StrCat("another agent is already listening on unix:", path)),
         "stop it first, or listen elsewhere with --listen unix:PATH");
   }
-  if (!fs::is_socket(fs::symlink_status(path, ec))) {
+  if (!S_ISSOCK(info.st_mode)) {
     return absl::AlreadyExistsError(
         absl::StrCat(path, " exists and is not a socket; refusing to replace it"));
   }
+  if (info.st_uid != uid) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        path, " is a socket of ", UserDescription(info.st_uid), "; refusing to replace it"));
+  }
+  std::error_code ec;
   fs::remove(path, ec);  // stale socket left by an agent that died
   return absl::OkStatus();
 }

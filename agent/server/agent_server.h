@@ -23,8 +23,10 @@ namespace llorch {
 class AgentServer {
  public:
   // Starts serving on `listeners` (empty: in-process only). Unix sockets get their parent
-  // directory created, a stale socket file replaced, and mode 0660; a socket another agent
-  // still answers on is an error. Non-local TCP addresses are refused unless `insecure`.
+  // directory created (0750 as root, 0700 otherwise), a stale socket file of ours replaced, and
+  // mode 0660; a socket directory not trusted by this user (trusted_dir.h: another user's, or
+  // writable by others) and a socket another agent still answers on are errors. Non-local TCP
+  // addresses are refused unless `insecure`.
   static absl::StatusOr<std::unique_ptr<AgentServer>> Start(
       std::shared_ptr<const AgentContext> context, const std::vector<Address>& listeners,
       bool insecure = false);

@@ -1,6 +1,8 @@
 // pool-agent as an operator runs it, and llorch-pool finding and using it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -219,6 +221,166 @@ TEST_F(AgentE2eTest, PathFlagsThatCannotReachARunningAgentAreSaidToBeIgnored) {
                                   "the agent at unix:" +
                                   default_socket() + " (default socket) keeps its own"));
   EXPECT_EQ(env_.Run({"--models-dir", "/elsewhere", "--standalone", "models", "list"}).err, "");
+}
+
+// A host with several users, none with XDG_RUNTIME_DIR (as over ssh without a login session), so
+// the default socket and state live in $TMPDIR/llorch-<uid>, in a sticky TMPDIR as /tmp is.
+// Programs run as kUser and kOtherUser; switching users needs root, so the tests are skipped
+// without it.
+class OtherUsersTest : public ::testing::Test {
+ protected:
+  static constexpr unsigned kUser = 65534;  // nobody
+  static constexpr unsigned kOtherUser = 65533;
+
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+    ASSERT_EQ(chmod(temp_.path().c_str(), 0755), 0);
+    std::filesystem::create_directory(Path("tmp"));
+    ASSERT_EQ(chmod(Path("tmp").c_str(), 01777), 0);
+    for (unsigned uid : {0u, kUser, kOtherUser}) {
+      std::filesystem::create_directory(Home(uid));
+      ASSERT_EQ(chown(Home(uid).c_str(), uid, uid), 0);
+    }
+  }
+
+  std::string Path(const std::string& relative) const { return temp_.path() + "/" + relative; }
+  std::string Home(unsigned uid) const { return Path("home-" + std::to_string(uid)); }
+  // Where the agent of `uid` keeps its default socket.
+  std::string PrivateDir(unsigned uid) const { return Path("tmp/llorch-" + std::to_string(uid)); }
+
+  // Runs an installed binary as `uid`, with that user's environment and home as working dir.
+  CommandResult Run(unsigned uid, const std::vector<std::string>& args,
+                    const std::string& binary = "llorch-pool") const {
+    std::vector<std::string> argv = {InstalledBinary(binary)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(AsUser(uid, argv), Options(uid));
+  }
+  std::unique_ptr<BackgroundProcess> StartAgent(unsigned uid,
+                                                const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {InstalledBinary("pool-agent")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return std::make_unique<BackgroundProcess>(AsUser(uid, argv), Options(uid), log_path());
+  }
+  std::string log_path() const { return Path("agent.log"); }
+  // True once the agent says it serves: its socket has its final mode then.
+  bool WaitForServing() const {
+    return WaitFor([&] { return ReadFile(log_path()).find(" serving ") != std::string::npos; });
+  }
+
+  // A directory made by root for `uid`, with `mode`.
+  void MakeDirectory(const std::string& path, unsigned uid, mode_t mode) const {
+    std::filesystem::create_directory(path);
+    ASSERT_EQ(chown(path.c_str(), uid, uid), 0);
+    ASSERT_EQ(chmod(path.c_str(), mode), 0);
+  }
+
+ private:
+  CommandOptions Options(unsigned uid) const {
+    CommandOptions options;
+    // No HOME either: a user's state goes to $TMPDIR/llorch-<uid>/state.
+    options.env = std::map<std::string, std::string>{
+        {"PATH", "/usr/bin:/bin"}, {"TMPDIR", Path("tmp")}, {"HF_ENDPOINT", "http://127.0.0.1:9"}};
+    // Root's state would be /var/lib/llorch/pool.
+    if (uid == 0) (*options.env)["LLORCH_STATE_DIR"] = Path("root-state");
+    options.working_dir = Home(uid);
+    return options;
+  }
+
+  TempDir temp_;
+};
+
+mode_t ModeOf(const std::string& path) {
+  struct stat info {};
+  return lstat(path.c_str(), &info) == 0 ? info.st_mode & 07777 : 0;
+}
+
+TEST_F(OtherUsersTest, AnAgentMakesItsDirectories0700AndKeepsItsStateInItsPrivateOne) {
+  // A user's socket is theirs alone, whatever the umask.
+  const std::string given = Home(kUser) + "/run/agent.sock";
+  auto first = StartAgent(kUser, {"--listen", "unix:" + given});
+  ASSERT_TRUE(WaitForServing()) << ReadFile(log_path());
+  ASSERT_EQ(ModeOf(Home(kUser) + "/run"), 0700u);
+  EXPECT_EQ(first->Stop(SIGTERM), 0);
+
+  std::filesystem::remove(log_path());
+  auto agent = StartAgent(kUser, {});
+  const std::string socket = PrivateDir(kUser) + "/pool-agent.sock";
+  ASSERT_TRUE(WaitForServing()) << ReadFile(log_path());
+  EXPECT_EQ(ModeOf(PrivateDir(kUser)), 0700u);
+  EXPECT_EQ(ModeOf(socket), 0660u);
+  // Without HOME the state is there too, private as well.
+  CommandResult info = Run(kUser, {"agent", "info", "-o", "json", "-v"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.err, HasSubstr("using agent at unix:" + socket + " (default socket)"));
+  EXPECT_EQ(nlohmann::json::parse(info.out)["state_dir"], PrivateDir(kUser) + "/state");
+  EXPECT_EQ(ModeOf(PrivateDir(kUser) + "/state"), 0700u);
+}
+
+TEST_F(OtherUsersTest, AnAgentRefusesADirectoryAnotherUserMade) {
+  // Root made it world-writable: anyone could put their socket there.
+  MakeDirectory(Path("open"), 0, 0777);
+  const std::string given = Path("open/agent.sock");
+  auto agent = StartAgent(kUser, {"--listen", "unix:" + given});
+  ASSERT_TRUE(WaitFor([&] { return agent->Exited() || UnixSocketAccepts(given); }));
+  ASSERT_TRUE(agent->Exited());
+  EXPECT_EQ(agent->Wait(), 1);
+  EXPECT_THAT(ReadFile(log_path()),
+              HasSubstr("error: cannot use the socket directory: directory " + Path("open") +
+                        " can be written by its group and others (mode 0777)\nhint: "));
+  EXPECT_FALSE(std::filesystem::exists(given));
+  EXPECT_EQ(ModeOf(Path("open")), 0777u);  // not ours to change
+
+  // The same for the private directory, which holds the state as well (checked first).
+  std::filesystem::remove_all(PrivateDir(kUser));  // made by the agent above, for its state
+  MakeDirectory(PrivateDir(kUser), 0, 0777);
+  CommandResult open = Run(kUser, {}, "pool-agent");
+  EXPECT_EQ(open.exit_code, 1);
+  EXPECT_THAT(open.err, HasSubstr("error: cannot use the state directory: directory " +
+                                  PrivateDir(kUser) + " can be written by its group and others"));
+  EXPECT_FALSE(std::filesystem::exists(PrivateDir(kUser) + "/pool-agent.sock"));
+
+  // Another user made it, private to them.
+  std::filesystem::remove(PrivateDir(kUser));
+  MakeDirectory(PrivateDir(kUser), kOtherUser, 0700);
+  CommandResult theirs = Run(kUser, {}, "pool-agent");
+  EXPECT_EQ(theirs.exit_code, 1);
+  EXPECT_THAT(theirs.err, HasSubstr("directory " + PrivateDir(kUser) + " is owned by uid " +
+                                    std::to_string(kOtherUser) + ", not by you (nobody"));
+}
+
+TEST_F(OtherUsersTest, TheCliDoesNotTalkToAnAgentAnotherUserPutsInItsPrivateDirectory) {
+  // Another user makes kUser's private directory before kUser does, and serves an agent there.
+  MakeDirectory(PrivateDir(kUser), kOtherUser, 0755);
+  const std::string socket = PrivateDir(kUser) + "/pool-agent.sock";
+  auto impostor = StartAgent(kOtherUser, {"--listen", "unix:" + socket});
+  ASSERT_TRUE(WaitForServing()) << ReadFile(log_path());
+  ASSERT_EQ(chmod(socket.c_str(), 0666), 0);  // so that kUser can connect
+
+  const std::string refusal = "error: not trusting the agent at unix:" + socket + ": directory " +
+                              PrivateDir(kUser) + " is owned by uid " + std::to_string(kOtherUser);
+  CommandResult given = Run(kUser, {"--agent", "unix:" + socket, "agent", "info"});
+  ASSERT_EQ(given.exit_code, 3) << given.out;
+  EXPECT_THAT(given.err, HasSubstr(refusal));
+  EXPECT_THAT(given.err, HasSubstr("--standalone"));
+  EXPECT_EQ(given.out, "");
+
+  CommandResult found = Run(kUser, {"agent", "info"});  // the default socket
+  EXPECT_EQ(found.exit_code, 3) << found.out;
+  EXPECT_THAT(found.err, HasSubstr(refusal));
+  EXPECT_EQ(Run(kUser, {"agent", "info", "--standalone"}).exit_code, 0);
+}
+
+TEST_F(OtherUsersTest, PermissionDeniedOnTheSocketSaysSoAndNamesItsGroup) {
+  // Root's agent: its socket is 0660 root:root, which kUser may not use.
+  const std::string socket = Path("root-agent/agent.sock");
+  auto agent = StartAgent(0, {"--listen", "unix:" + socket});
+  ASSERT_TRUE(WaitFor([&] { return UnixSocketAccepts(socket); })) << ReadFile(log_path());
+
+  CommandResult info = Run(kUser, {"--agent", "unix:" + socket, "agent", "info"});
+  EXPECT_EQ(info.exit_code, 3);
+  EXPECT_THAT(info.err, HasSubstr("error: permission denied on " + socket +
+                                  ": members of group 'root' may use it"));
+  EXPECT_THAT(info.err, HasSubstr("hint: ask to be added to group 'root'"));
 }
 
 }  // namespace

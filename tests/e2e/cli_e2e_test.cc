@@ -128,6 +128,71 @@ TEST_F(CliE2eTest, BadFlagExitsTwoWithAMessage) {
   EXPECT_THAT(bad_output.err, HasSubstr("yaml"));
 }
 
+TEST_F(CliE2eTest, AnUnknownFlagIsReportedBeforeAMissingArgument) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"models", "info", "-x"}, {"ops", "get", "-x"}, {"worker", "stop", "--bogus"}}) {
+    CommandResult result = env_.Run(args);
+    EXPECT_EQ(result.exit_code, 2) << args[0];
+    EXPECT_THAT(result.err,
+                HasSubstr("error: The following argument was not expected: " + args.back()));
+    EXPECT_THAT(result.err, Not(HasSubstr("is required")));
+    EXPECT_THAT(result.err, HasSubstr("hint: see `llorch-pool " + args[0] + " " + args[1]));
+  }
+}
+
+TEST_F(CliE2eTest, PathsThatCannotBeUsedAreBadUsageForTheCliAndTheAgent) {
+  const std::string file = env_.Path("work/notes.txt");
+  WriteFile(file, "not a directory");
+  struct Case {
+    std::vector<std::string> flags;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {{"--repo-root", env_.Path("nonexistent")},
+       "repo_root '" + env_.Path("nonexistent") + "' (set by flag --repo-root) does not exist"},
+      {{"--repo-root", file},
+       "repo_root '" + file + "' (set by flag --repo-root) is not a directory"},
+      {{"--models-dir", file},
+       "models_dir '" + file + "' (set by flag --models-dir) is not a directory"},
+      {{"--models-dir", ""}, "--models-dir was given an empty value"},
+      {{"--repo-root", ""}, "--repo-root was given an empty value"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.flags;
+    args.insert(args.end(), {"models", "list"});
+    CommandResult cli = env_.Run(args);
+    EXPECT_EQ(cli.exit_code, 2) << c.error;
+    EXPECT_THAT(cli.err, HasSubstr("error: " + c.error));
+    EXPECT_THAT(cli.err, HasSubstr("hint: "));
+    EXPECT_EQ(cli.out, "");
+    // pool-agent checks the same before it listens.
+    std::vector<std::string> argv = {InstalledBinary("pool-agent")};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    CommandOptions options;
+    options.env = env_.env();
+    options.working_dir = env_.Path("work");
+    const std::string log = env_.Path("agent.log");
+    std::filesystem::remove(log);
+    BackgroundProcess agent(argv, options, log);
+    const std::string socket = env_.Path("run/llorch/pool-agent.sock");
+    ASSERT_TRUE(WaitFor([&] { return agent.Exited() || std::filesystem::exists(socket); }));
+    ASSERT_TRUE(agent.Exited()) << c.error << ": the agent serves";
+    EXPECT_EQ(agent.Wait(), 2) << c.error;
+    EXPECT_THAT(ReadFileBytes(log), HasSubstr("error: " + c.error));
+  }
+  CommandResult agent = env_.Run({"--agent", "", "models", "list"});
+  EXPECT_EQ(agent.exit_code, 2);
+  EXPECT_THAT(agent.err, HasSubstr("error: --agent was given an empty value"));
+  // The same from the environment and a configuration file.
+  env_.env()["LLORCH_REPO_ROOT"] = file;
+  EXPECT_EQ(env_.Run({"models", "list"}).exit_code, 2);
+  env_.env().erase("LLORCH_REPO_ROOT");
+  WriteFile(env_.Path("config/llorch/pool.toml"), "models_dir = \"" + file + "\"\n");
+  CommandResult from_file = env_.Run({"models", "list"});
+  EXPECT_EQ(from_file.exit_code, 2);
+  EXPECT_THAT(from_file.err, HasSubstr("(set by " + env_.Path("config/llorch/pool.toml") + ")"));
+}
+
 TEST_F(CliE2eTest, GroupWithoutSubcommandShowsItsHelpAndExitsTwo) {
   CommandResult result = env_.Run({"models"});
   EXPECT_EQ(result.exit_code, 2);

@@ -30,6 +30,8 @@ class E2eEnvironment {
     env_["XDG_CONFIG_HOME"] = Path("config");
     env_["XDG_RUNTIME_DIR"] = Path("run");
     env_["XDG_STATE_HOME"] = Path("state");
+    // Root's state dir is /var/lib/llorch/pool whatever XDG_STATE_HOME says: keep tests out of it.
+    env_["LLORCH_STATE_DIR"] = Path("state/llorch/pool");
   }
 
   std::string Path(const std::string& relative) const { return temp_.path() + "/" + relative; }

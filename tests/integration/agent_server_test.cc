@@ -6,10 +6,18 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "client/connection.h"
+#include "common/status.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/worker.grpc.pb.h"
@@ -177,6 +185,45 @@ TEST_F(AgentServerTest, NonLoopbackTcpNeedsInsecure) {
   absl::StatusOr<std::unique_ptr<AgentServer>> refused = AgentServer::Start(context_, {*open});
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(), HasSubstr("without TLS"));
+}
+
+TEST_F(AgentServerTest, TheCliTrustsAnAgentOfItsOwnUserOrRoot) {
+  EXPECT_TRUE(CheckAgentSocket(socket_, geteuid()).ok());
+  // Root's agent, in root's directory, serves every user who may connect.
+  if (geteuid() == 0) {
+    EXPECT_TRUE(CheckAgentSocket(socket_, 1000).ok());
+  }
+  EXPECT_TRUE(absl::IsNotFound(CheckAgentSocket(temp_.path() + "/run/none.sock", geteuid())));
+}
+
+// A socket in a directory only root can change, whose listener switched to another user before
+// listen(2): only the peer's credentials (SO_PEERCRED) tell.
+TEST(AgentSocketTest, AListenerRunningAsAnotherUserIsNotTrusted) {
+  if (geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+  testing::TempDir temp;
+  const std::string path = temp.path() + "/agent.sock";
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  ASSERT_LT(path.size(), sizeof(address.sun_path));
+  std::memcpy(address.sun_path, path.data(), path.size());
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // only async-signal-safe calls after fork
+    if (setgid(65534) != 0 || setuid(65534) != 0 || listen(fd, 8) != 0) _exit(1);
+    for (;;) pause();
+  }
+  close(fd);
+  ASSERT_TRUE(testing::WaitFor([&] { return UnixSocketAccepts(path); }));
+  absl::Status status = CheckAgentSocket(path, 0);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(status.message(), HasSubstr("not trusting the agent at unix:" + path +
+                                          ": the process listening on it runs as nobody (uid "
+                                          "65534), not as root"));
+  EXPECT_THAT(GetHint(status).value_or(""), HasSubstr("--standalone"));
 }
 
 }  // namespace

@@ -154,6 +154,21 @@ int BackgroundProcess::Wait() {
   return exit_code_;
 }
 
+bool BackgroundProcess::Exited() {
+  if (pid_ <= 0 || exit_code_ >= 0) return true;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return true;
+}
+
+std::vector<std::string> AsUser(unsigned id, const std::vector<std::string>& argv) {
+  std::vector<std::string> wrapped = {"setpriv", "--reuid=" + std::to_string(id),
+                                      "--regid=" + std::to_string(id), "--clear-groups", "--"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
 bool WaitFor(const std::function<bool()>& condition, double seconds) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -50,11 +50,17 @@ class BackgroundProcess {
   int Stop(int signal);
   // Waits for the process to exit on its own.
   int Wait();
+  // True once the process has exited (then Wait() returns at once); never blocks.
+  bool Exited();
 
  private:
   int pid_ = -1;
   int exit_code_ = -1;
 };
+
+// `argv` run as the user and group `id` with no supplementary groups (through setpriv): for tests
+// that need another user than the one running them, which must be root.
+std::vector<std::string> AsUser(unsigned id, const std::vector<std::string>& argv);
 
 // Polls `condition` every 10 ms for up to `seconds`. Returns its last value.
 bool WaitFor(const std::function<bool()>& condition, double seconds = 10);

@@ -125,6 +125,13 @@ TEST(DefaultStateDirTest, UsesXdgStateHomeThenHomeForUsers) {
             "/state/llorch/pool");
   EXPECT_EQ(DefaultStateDir({{"HOME", "/home/u"}}, 1000), "/home/u/.local/state/llorch/pool");
   EXPECT_EQ(DefaultStateDir({}, 1000), "/tmp/llorch-1000/state");
+  EXPECT_EQ(DefaultStateDir({{"TMPDIR", "/scratch/"}}, 1000), "/scratch/llorch-1000/state");
+}
+
+TEST(PrivateTempDirTest, IsInTmpdirOrTmp) {
+  EXPECT_EQ(PrivateTempDir({}, 1000), "/tmp/llorch-1000");
+  EXPECT_EQ(PrivateTempDir({{"TMPDIR", "/scratch"}}, 1000), "/scratch/llorch-1000");
+  EXPECT_EQ(PrivateTempDir({{"TMPDIR", "relative"}}, 1000), "/tmp/llorch-1000");
 }
 
 TEST(DefaultSocketPathTest, UsesXdgRuntimeDirWhenSet) {
@@ -138,6 +145,8 @@ TEST(DefaultSocketPathTest, WithoutXdgRuntimeDirIsSystemSocketForRootAndTmpForUs
   EXPECT_EQ(DefaultSocketPath({}, 0), "/run/llorch/pool-agent.sock");
   EXPECT_EQ(DefaultSocketPath({{"XDG_RUNTIME_DIR", "relative"}}, 1000),
             "/tmp/llorch-1000/pool-agent.sock");
+  EXPECT_EQ(DefaultSocketPath({{"TMPDIR", "/scratch"}}, 1000),
+            "/scratch/llorch-1000/pool-agent.sock");
   EXPECT_EQ(SystemSocketPath(), "/run/llorch/pool-agent.sock");
 }
 
@@ -150,6 +159,63 @@ TEST(ResolveModelsDirTest, KeepsAbsolutePathsAndJoinsRelativeOnesToTheRepoRoot) 
   EXPECT_EQ(ResolveModelsDir(config, "/srv/llama-orch/"), "/srv/llama-orch/models");
   config.models_dir = "../shared-models";
   EXPECT_EQ(ResolveModelsDir(config, "/srv/llama-orch"), "/srv/shared-models");
+}
+
+TEST_F(PathsTest, AgentPathsAreResolvedAgainstTheWorkingDirectoryAndTheRepoRoot) {
+  fs::create_directories(dir_ / "checkout/.git");
+  Write("checkout/.git/HEAD", "ref: refs/heads/main\n");
+  fs::create_directories(dir_ / "checkout/sub");
+  Config config;
+  absl::StatusOr<AgentPaths> found = ResolveAgentPaths(config, Path("checkout/sub"), {}, 1000);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->repo_root, fs::canonical(dir_ / "checkout").string());
+  EXPECT_EQ(found->models_dir, fs::canonical(dir_ / "checkout").string() + "/.test-models");
+  EXPECT_EQ(found->state_dir, "/tmp/llorch-1000/state");
+
+  config.repo_root = "../";
+  config.state_dir = "state";
+  absl::StatusOr<AgentPaths> relative = ResolveAgentPaths(config, Path("checkout/sub"), {}, 1000);
+  ASSERT_TRUE(relative.ok()) << relative.status();
+  EXPECT_EQ(relative->repo_root, Path("checkout"));
+  EXPECT_EQ(relative->models_dir, Path("checkout/.test-models"));  // need not exist yet
+  EXPECT_EQ(relative->state_dir, Path("checkout/sub/state"));
+}
+
+TEST_F(PathsTest, AgentPathsThatCannotBeDirectoriesAreBadInputNamingTheirOrigin) {
+  const std::string file = Write("file", "x");
+  const auto problem = [&](const std::string& key, const std::string& value) {
+    Config config;
+    EXPECT_TRUE(SetFromFlag(&config, key, value, "--" + key).ok());
+    absl::StatusOr<AgentPaths> paths = ResolveAgentPaths(config, dir_.string(), {}, 1000);
+    EXPECT_EQ(paths.status().code(), absl::StatusCode::kInvalidArgument) << key << "=" << value;
+    EXPECT_TRUE(GetHint(paths.status()).has_value());
+    return std::string(paths.status().message());
+  };
+  EXPECT_EQ(problem("repo_root", Path("missing")),
+            "repo_root '" + Path("missing") + "' (set by flag --repo_root) does not exist");
+  EXPECT_EQ(problem("repo_root", file),
+            "repo_root '" + file + "' (set by flag --repo_root) is not a directory");
+  EXPECT_EQ(problem("models_dir", file),
+            "models_dir '" + file + "' (set by flag --models_dir) is not a directory");
+  EXPECT_EQ(problem("models_dir", file + "/models"),
+            "models_dir '" + file +
+                "/models' (set by flag --models_dir) cannot be a directory: a "
+                "part of its path is not one");
+  EXPECT_EQ(problem("state_dir", file),
+            "state_dir '" + file + "' (set by flag --state_dir) is not a directory");
+}
+
+TEST(SetFromFlagTest, AnEmptyValueIsBadInputNotTheDefault) {
+  for (const char* key : {"repo_root", "models_dir", "catalog", "agent.address"}) {
+    Config config;
+    absl::Status status = SetFromFlag(&config, key, "", "--flag");
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << key;
+    EXPECT_EQ(status.message(), "--flag was given an empty value");
+    EXPECT_EQ(config.origin.at(key), "default");
+  }
+  Config config;
+  EXPECT_TRUE(SetFromFlags(&config, {{"models_dir", "--models-dir", std::nullopt}}).ok());
+  EXPECT_FALSE(SetFromFlags(&config, {{"models_dir", "--models-dir", ""}}).ok());
 }
 
 TEST(ResolvePathTest, NormalizesWithoutTouchingTheDisk) {
