@@ -37,7 +37,7 @@ Stops gracefully on SIGTERM or SIGINT. Exit codes: 0 ok, 1 failed, 2 bad usage o
 
 struct Flags {
   std::vector<std::string> listen;
-  std::string config_file;
+  std::optional<std::string> config_file;
   std::optional<std::string> catalog;  // nullopt: not given
   std::optional<std::string> models_dir;
   std::optional<std::string> repo_root;

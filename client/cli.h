@@ -23,7 +23,7 @@ struct GlobalFlags {
   bool standalone = false;
   std::optional<std::string> output;
   bool no_color = false;
-  std::string config_file;
+  std::optional<std::string> config_file;
   std::optional<std::string> catalog;
   std::optional<std::string> models_dir;
   std::optional<std::string> repo_root;

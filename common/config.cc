@@ -474,7 +474,8 @@ std::vector<std::string> ConfigFilePaths(const ConfigSources& sources) {
   std::vector<std::string> files;
   const std::string user_file =
       sources.user_file.empty() ? UserConfigFile(sources.env) : sources.user_file;
-  for (const std::string& file : {sources.system_file, user_file, sources.explicit_file}) {
+  for (const std::string& file :
+       {sources.system_file, user_file, sources.explicit_file.value_or("")}) {
     if (!file.empty()) files.push_back(file);
   }
   return files;
@@ -490,8 +491,12 @@ absl::StatusOr<Config> LoadConfig(const ConfigSources& sources) {
       return status;
     }
   }
-  if (!sources.explicit_file.empty()) {
-    if (absl::Status status = MergeConfigFile(sources.explicit_file, /*must_exist=*/true, &config);
+  if (sources.explicit_file.has_value()) {
+    if (sources.explicit_file->empty()) {
+      return WithHint(absl::InvalidArgumentError("--config was given an empty value"),
+                      "leave --config out to read only the system and user configuration files");
+    }
+    if (absl::Status status = MergeConfigFile(*sources.explicit_file, /*must_exist=*/true, &config);
         !status.ok()) {
       return status;
     }

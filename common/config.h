@@ -71,7 +71,9 @@ struct Config {
 struct ConfigSources {
   std::string system_file = kSystemConfigFile;  // "" = none
   std::string user_file;                        // "" = UserConfigFile(env)
-  std::string explicit_file;                    // --config; "" = none; must exist when given
+  // --config: nullopt = none; must exist when given, and "" is refused (a script whose variable
+  // came out empty must not run on the defaults unawares).
+  std::optional<std::string> explicit_file;
   Environment env;                              // EnvironmentSnapshot(), or a test's
 };
 

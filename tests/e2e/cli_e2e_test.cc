@@ -156,6 +156,7 @@ TEST_F(CliE2eTest, PathsThatCannotBeUsedAreBadUsageForTheCliAndTheAgent) {
        "models_dir '" + file + "' (set by flag --models-dir) is not a directory"},
       {{"--models-dir", ""}, "--models-dir was given an empty value"},
       {{"--repo-root", ""}, "--repo-root was given an empty value"},
+      {{"--config", ""}, "--config was given an empty value"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = c.flags;

@@ -384,7 +384,7 @@ TEST_F(ConfigTest, EachLayerOverridesTheOneBelowKeyByKey) {
   EXPECT_EQ(config->models_dir, "env");
   EXPECT_EQ(config->origin.at("repo_root"), sources.system_file);
   EXPECT_EQ(config->origin.at("catalog"), sources.user_file);
-  EXPECT_EQ(config->origin.at("state_dir"), sources.explicit_file);
+  EXPECT_EQ(config->origin.at("state_dir"), *sources.explicit_file);
   EXPECT_EQ(config->origin.at("models_dir"), "env LLORCH_MODELS_DIR");
   EXPECT_EQ(config->origin.at("agent.log_level"), "default");
 
@@ -420,7 +420,7 @@ TEST_F(ConfigTest, MissingSystemAndUserFilesAreFineButAMissingConfigFileIsNotFou
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(config.status().message(),
-            sources.explicit_file + ": the configuration file does not exist");
+            *sources.explicit_file + ": the configuration file does not exist");
   EXPECT_PRED_FORMAT2(::testing::IsSubstring, "--config", GetHint(config.status()).value_or(""));
 }
 
