@@ -121,7 +121,13 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   interceptors.push_back(NewUtf8InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
+  // Sockets are born 0660 (bind applies the umask to 0777): a chmod after the start would leave
+  // a moment in which they accept with whatever mode the umask gave. Nothing else creates files
+  // while the server starts (and the in-process agent has no socket).
+  const bool sockets = !server->socket_paths_.empty();
+  const mode_t umask_before = sockets ? umask(0117) : 0;
   server->server_ = builder.BuildAndStart();
+  if (sockets) umask(umask_before);
   if (!server->server_) {
     return absl::UnavailableError("could not start the gRPC server on the requested addresses");
   }
@@ -140,7 +146,6 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
     bound.push_back(address.GrpcTarget());
   }
   server->bound_addresses_->Set(std::move(bound));
-  for (const std::string& path : server->socket_paths_) chmod(path.c_str(), 0660);
   // Per-service health, so a load balancer or orchestrator can probe the service it uses.
   for (const char* service : {"llorch.pool.v1.ModelService", "llorch.pool.v1.GitService",
                               "llorch.pool.v1.WorkerService", "llorch.pool.v1.DevService",
