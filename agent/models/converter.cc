@@ -192,9 +192,10 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
       !gguf.ok()) {
     return gguf;
   }
-  absl::StatusOr<std::string> sha256 =
+  absl::StatusOr<FileHashes> hashes =
       HashWithProgress(*metadata_dir, temp_name, size, model.file, op);
-  if (!sha256.ok()) return sha256.status();
+  if (!hashes.ok()) return hashes.status();
+  const std::string& sha256 = hashes->sha256;
 
   // Manifest out, file in, manifest in: a crash anywhere leaves no manifest for other bytes.
   if (absl::Status status = store.RemoveManifest(model); !status.ok()) return status;
@@ -210,11 +211,11 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
   manifest.revision_commit = options.source_commit;
   manifest.file = model.file;
   manifest.size = size;
-  manifest.sha256 = *sha256;
+  manifest.sha256 = sha256;
   manifest.downloaded_at = NowUnixSeconds();
   if (absl::Status status = store.WriteManifest(model, manifest); !status.ok()) return status;
   op.Log(v1::LogLine::STREAM_AGENT,
-         absl::StrCat("installed ", path.string(), " (", size, " bytes, SHA-256 ", *sha256, ")"));
+         absl::StrCat("installed ", path.string(), " (", size, " bytes, SHA-256 ", sha256, ")"));
   return manifest;
 }
 

@@ -15,7 +15,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "agent/models/partial_data.h"
 #include "agent/models/sha256_file.h"
 #include "common/atomic_file.h"
@@ -85,6 +89,54 @@ struct SavedState {
   Layout layout;
   std::vector<uint64_t> done;
 };
+
+// The state of the same bytes cut into parts of `part_bytes`: what the old parts held without a
+// gap from the first byte.
+SavedState Recut(const SavedState& state, uint64_t part_bytes) {
+  uint64_t prefix = 0;
+  for (size_t i = 0; i < state.done.size(); ++i) {
+    prefix += state.done[i];
+    if (state.done[i] < state.layout.length(i)) break;
+  }
+  SavedState recut{state.etag, Layout{state.layout.size, part_bytes}, {}};
+  for (size_t i = 0; i < recut.layout.parts(); ++i) {
+    const uint64_t start = recut.layout.start(i);
+    recut.done.push_back(prefix > start ? std::min(prefix - start, recut.layout.length(i)) : 0);
+  }
+  return recut;
+}
+
+// A 200 to a ranged request of one of several parts: the fetch starts over in one part.
+constexpr char kRangeIgnored[] = "RANGE_IGNORED";
+
+// "bytes A-B/T" or "bytes A-B/*".
+struct ContentRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  std::optional<uint64_t> total;
+};
+
+std::optional<ContentRange> ParseContentRange(absl::string_view header) {
+  if (!absl::ConsumePrefix(&header, "bytes ")) return std::nullopt;
+  const size_t dash = header.find('-');
+  const size_t slash = header.find('/');
+  if (dash == absl::string_view::npos || slash == absl::string_view::npos || slash < dash) {
+    return std::nullopt;
+  }
+  ContentRange range;
+  if (!absl::SimpleAtoi(header.substr(0, dash), &range.first) ||
+      !absl::SimpleAtoi(header.substr(dash + 1, slash - dash - 1), &range.last) ||
+      range.last < range.first) {
+    return std::nullopt;
+  }
+  const absl::string_view total = header.substr(slash + 1);
+  if (total != "*") {
+    uint64_t value = 0;
+    if (!absl::SimpleAtoi(total, &value)) return std::nullopt;
+    range.total = value;
+  }
+  return range;
+}
 
 std::optional<SavedState> LoadState(const PartialFile& partial) {
   absl::StatusOr<std::string> text = partial.dir.ReadFile(partial.state_name(), kMaxStateBytes);
@@ -181,10 +233,14 @@ class Fetcher {
     Report();
     if (error.ok()) error = Error();  // the hasher's
     if (!error.ok()) {
-      if (GetReason(error) == "UPSTREAM_CHANGED") DiscardPartial(partial_);
+      if (GetReason(error) == "UPSTREAM_CHANGED") {
+        DiscardPartial(partial_);
+      } else {
+        ReleaseUnfilled();
+      }
       return error;
     }
-    return FetchResult{sha256_, fetched_.load(), kept_, read_back_};
+    return FetchResult{sha256_, git_sha1_, fetched_.load(), kept_, read_back_};
   }
 
  private:
@@ -192,6 +248,9 @@ class Fetcher {
   absl::Status Open() {
     std::optional<SavedState> saved = LoadState(partial_);
     if (saved && Fits(*saved, partial_, file_)) {
+      if (options_.part_bytes > 0 && saved->layout.part_bytes != options_.part_bytes) {
+        *saved = Recut(*saved, options_.part_bytes);
+      }
       layout_ = saved->layout;
       done_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
       received_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.parts());
@@ -199,6 +258,8 @@ class Fetcher {
           PartialData::Open(partial_.dir, partial_.name, options_.direct_io);
       if (!data.ok()) return data.status();
       data_ = *std::move(data);
+      // A failed fetch gave back the space it had not filled: reserve it again.
+      if (absl::Status reserved = data_->Reserve(file_.size); !reserved.ok()) return reserved;
       for (size_t i = 0; i < layout_.parts(); ++i) {
         // An unfinished part goes on from an aligned byte, so that its writes can go direct.
         const uint64_t done = saved->done[i] == layout_.length(i)
@@ -232,6 +293,17 @@ class Fetcher {
     }
     url_ = file_.url;
     return SaveState();
+  }
+
+  // Gives back the disk space reserved for the bytes not fetched, so that a failed fetch does
+  // not hold the whole file's size while it waits to be resumed.
+  void ReleaseUnfilled() {
+    for (size_t i = 0; i < layout_.parts(); ++i) {
+      const uint64_t done = done_[i].load();
+      if (done < layout_.length(i)) {
+        data_->Release(layout_.start(i) + done, layout_.length(i) - done);
+      }
+    }
   }
 
   // Runs `tick` every progress_interval (with a progress report) until `done` holds.
@@ -346,9 +418,15 @@ class Fetcher {
             request.headers = hub_.HeadersFor(request.url);
             const uint64_t from = received_[part].load();
             request.range = absl::StrCat(start + from, "-", start + length - 1);
-            request.on_body = [this, part, from, &pending](long status, const char* data,
-                                                           size_t size) {
-              return Write(pending, part, from, status, data, size);
+            request.on_headers = [this, first = start + from, last = start + length - 1](
+                                     long status, const HttpResponse& answer) {
+              return CheckAnswer(status, answer, first, last);
+            };
+            request.on_body = [this, part, from, &pending, body_at = uint64_t{0}](
+                                  long status, const char* data, size_t size) mutable {
+              const uint64_t at = body_at;
+              body_at += size;
+              return Write(pending, part, from, status, at, data, size);
             };
             request.cancelled = [this] { return Stopping(); };
             request.connect_timeout = hub_.options().connect_timeout;
@@ -374,8 +452,7 @@ class Fetcher {
         return error.ok() ? response.status() : error;
       }
       const long status = response->status;
-      const bool whole_file = status == 200 && start == 0 && before == 0 && length == layout_.size;
-      if (status == 206 || whole_file) {
+      if (status == 206 || (status == 200 && layout_.parts() == 1)) {
         if (received_[part].load() == before &&
             ++empty_answers >= hub_.options().retry.max_attempts) {
           return absl::UnavailableError(absl::StrCat("the server sends no bytes of ", file_.path,
@@ -410,28 +487,82 @@ class Fetcher {
     return absl::OkStatus();
   }
 
-  // Takes body bytes of `part`, of a response to a request from byte `from` of it; false (with
-  // the error recorded) when they cannot be used.
-  bool Write(PendingBytes& pending, size_t part, uint64_t from, long status, const char* data,
-             size_t size) {
+  // Whether the headers of a 2xx answer to a request for the bytes [first, last] fit the file
+  // as the Hub described it; an answer that does not is final (no retry would change it).
+  absl::Status CheckAnswer(long status, const HttpResponse& answer, uint64_t first,
+                           uint64_t last) const {
+    std::string contradiction;
+    if (status == 206) {
+      const std::string range = answer.Header("content-range");
+      std::optional<ContentRange> parsed = ParseContentRange(range);
+      if (!parsed) {
+        contradiction = absl::StrCat("an unreadable Content-Range (\"", absl::CHexEscape(range),
+                                     "\")");
+      } else if (parsed->total && *parsed->total != file_.size) {
+        contradiction = absl::StrCat("Content-Range \"", range, "\": a file of ", *parsed->total,
+                                     " bytes, where the Hub says ", file_.size, " (X-Linked-Size)");
+      } else if (parsed->first != first || parsed->last > last) {
+        contradiction = absl::StrCat("Content-Range \"", range, "\" for the bytes ", first, "-",
+                                     last, " asked for");
+      }
+    } else if (status == 200) {
+      uint64_t length = 0;
+      const std::string header = answer.Header("content-length");
+      if (!header.empty() && absl::SimpleAtoi(header, &length) && length != file_.size) {
+        contradiction = absl::StrCat("the whole file as ", length,
+                                     " bytes (Content-Length), where the Hub says ", file_.size,
+                                     " (X-Linked-Size)");
+      }
+    }
+    if (contradiction.empty()) return absl::OkStatus();
+    return WithReason(
+        WithHint(absl::FailedPreconditionError(absl::StrCat(
+                     "the download server of ", file_.path, " (", UrlForDisplay(Url().first),
+                     ") answered HTTP ", status, " with ", contradiction, "; refused")),
+                 "the Hub and its download server disagree about the file: run the download "
+                 "again later (an upload may be under way); if it persists, a proxy in between "
+                 "may alter answers"),
+        "HUB_BAD_ANSWER");
+  }
+
+  // Takes body bytes of `part`, from byte `body_at` of a response to a request from byte `from`
+  // of it; false (with the error recorded) when they cannot be used.
+  bool Write(PendingBytes& pending, size_t part, uint64_t from, long status, uint64_t body_at,
+             const char* data, size_t size) {
+    fetched_.fetch_add(size, std::memory_order_relaxed);
+    if (status != 206 && status != 200) {
+      Fail(absl::FailedPreconditionError(absl::StrCat(
+          "the download server of ", file_.path, " answered a Range request with HTTP ", status)));
+      return false;
+    }
+    if (status == 200) {
+      // The whole file from its first byte, Range ignored. Parts cannot use it: FetchFile starts
+      // over on one connection. One part goes on from where it is, skipping what it has.
+      if (layout_.parts() > 1) {
+        Fail(WithReason(absl::FailedPreconditionError(absl::StrCat(
+                            "the download server of ", file_.path,
+                            " answered a Range request with HTTP 200 and the whole file")),
+                        kRangeIgnored));
+        return false;
+      }
+      if (body_at == 0 && from > 0) {
+        Log(absl::StrCat("the download server ignores Range requests: it sends ", file_.path,
+                         " from its first byte again; the ", from,
+                         " bytes here already are skipped, not written again"));
+      }
+      const uint64_t skip = body_at < from ? std::min<uint64_t>(size, from - body_at) : 0;
+      data += skip;
+      size -= static_cast<size_t>(skip);
+    }
     // Only this thread receives this part, so received_ cannot move under it.
     const size_t buffered = pending.chunk ? pending.chunk->size : 0;
     const uint64_t done = received_[part].load(std::memory_order_relaxed) + buffered;
-    // A 200 is the whole file from its first byte: only right where that is what was asked.
-    if (status != 206 && !(status == 200 && part == 0 && from == 0 &&
-                           layout_.length(0) == layout_.size)) {
-      Fail(absl::FailedPreconditionError(absl::StrCat(
-          "the download server of ", file_.path, " answered a Range request with HTTP ", status,
-          " instead of 206: it cannot serve the file in parts or resume it")));
-      return false;
-    }
     if (size > layout_.length(part) - done) {
       Fail(absl::FailedPreconditionError(absl::StrCat(
           "the download server sent more bytes of ", file_.path, " than asked for")));
       return false;
     }
     pending.part = part;
-    fetched_.fetch_add(size, std::memory_order_relaxed);
     while (size > 0) {
       if (!pending.chunk) pending.chunk = chunks_.Acquire();
       Chunk& chunk = *pending.chunk;
@@ -589,6 +720,13 @@ class Fetcher {
   // what the workers wrote.
   void Hash() {
     Digest sha256;
+    // Only when the Hub's digest is a git blob id: the common SHA-256 path pays nothing for it.
+    std::optional<GitBlobDigest> git_blob;
+    if (!file_.git_sha1.empty()) git_blob.emplace(layout_.size);
+    auto update = [&](const char* data, size_t size) {
+      sha256.Update(data, size);
+      if (git_blob) git_blob->Update(data, size);
+    };
     std::vector<char> buffer(kHashBlockBytes);
     uint64_t hashed = 0;
     uint64_t written_back = 0;
@@ -608,7 +746,7 @@ class Fetcher {
     while (hashed < layout_.size && !stop_.load()) {
       if (std::shared_ptr<Chunk> chunk = TakeForTheHash(hashed)) {
         const size_t skip = static_cast<size_t>(hashed - chunk->offset);
-        sha256.Update(chunk->data() + skip, chunk->size - skip);
+        update(chunk->data() + skip, chunk->size - skip);
         hashed = chunk->offset + chunk->size;
       } else if (const uint64_t end = end_on_disk(); end > hashed) {
         const size_t size =
@@ -620,7 +758,7 @@ class Fetcher {
                       : n.status());
           break;
         }
-        sha256.Update(buffer.data(), *n);
+        update(buffer.data(), *n);
         hashed += *n;
         read_back_ += *n;
       } else {
@@ -643,7 +781,10 @@ class Fetcher {
       }
     }
     std::lock_guard<std::mutex> lock(mu_);
-    if (hashed == layout_.size) sha256_ = sha256.HexDigest();
+    if (hashed == layout_.size) {
+      sha256_ = sha256.HexDigest();
+      if (git_blob) git_sha1_ = git_blob->HexDigest();
+    }
     hash_finished_ = true;
     changed_.notify_all();
   }
@@ -675,6 +816,7 @@ class Fetcher {
   int active_workers_ = 0;
   bool hash_finished_ = false;
   std::string sha256_;
+  std::string git_sha1_;
   std::string url_;
   uint64_t url_generation_ = 0;
 
@@ -701,15 +843,23 @@ class Fetcher {
 absl::StatusOr<FetchResult> FetchFile(const HubClient& hub, const RemoteFile& file,
                                       const PartialFile& partial, const FetchOptions& options,
                                       const FetchHooks& hooks) {
-  return Fetcher(hub, file, partial, options, hooks).Run();
+  absl::StatusOr<FetchResult> result = Fetcher(hub, file, partial, options, hooks).Run();
+  if (result.ok() || GetReason(result.status()) != kRangeIgnored) return result;
+  if (hooks.log) {
+    hooks.log(absl::StrCat(result.status().message(),
+                           ": it cannot serve parts, so the file comes on one connection, "
+                           "from its first byte"));
+  }
+  FetchOptions whole = options;
+  whole.connections = 1;
+  whole.part_bytes = std::max<uint64_t>(file.size, 1);
+  return Fetcher(hub, file, partial, whole, hooks).Run();
 }
 
-uint64_t KeptPartialBytes(const PartialFile& partial, const RemoteFile& file) {
-  std::optional<SavedState> saved = LoadState(partial);
-  if (!saved || !Fits(*saved, partial, file)) return 0;
-  uint64_t kept = 0;
-  for (uint64_t done : saved->done) kept += done;
-  return kept;
+uint64_t PartialAllocatedBytes(const PartialFile& partial) {
+  std::optional<struct stat> info = partial.dir.Stat(partial.name);
+  if (!info || !S_ISREG(info->st_mode)) return 0;
+  return static_cast<uint64_t>(info->st_blocks) * 512;
 }
 
 void DiscardPartial(const PartialFile& partial) {

@@ -1,8 +1,12 @@
 // Fetching one file's bytes from where the Hub says they are: in parallel ranged parts when it
-// is large, resumable after any crash, its SHA-256 computed while the bytes arrive.
+// is large, resumable after any crash, its SHA-256 (and, when the Hub's digest of it is a git
+// blob id, that too) computed while the bytes arrive.
 //
 // On disk, wherever the caller puts them (the store: <dir>/.llorch/<file>.partial):
-//   <data>         the file's bytes, preallocated to its full size; parts are written in place
+//   <data>         the file's bytes, preallocated to its full size; parts are written in place.
+//                  A fetch that fails gives back the space of the bytes it did not fill (the
+//                  next one reserves it again), so a failed download holds what it fetched,
+//                  not the whole file; after a crash the preallocation stays.
 //   <data>.json    what of it is there: repo, path, commit, etag and size the bytes belong to,
 //                  the part size, and for each part how many bytes from its start are written
 // The state is saved (temp file, rename) every state_interval and when the fetch stops, and it
@@ -24,7 +28,10 @@
 // 16 MiB waiting for the hash (80 MiB with 8 connections). Failed requests are retried as the
 // Hub client's RetryPolicy says (a request that moved data starts the count over); a stall (no
 // byte for stall_timeout) reconnects; a 401/403 from the CDN (its signed URL expired) asks the
-// Hub again, and a changed etag there means the file changed.
+// Hub again, and a changed etag there means the file changed. An answer whose Content-Range or
+// Content-Length contradicts the Hub's size is refused at once (HUB_BAD_ANSWER). A server that
+// ignores Range (200 and the whole file to a ranged request) gets the file fetched on one
+// connection from its first byte; one going on from a byte past the first skips what is here.
 #ifndef LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
 #define LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
 
@@ -44,7 +51,9 @@ namespace llorch {
 struct FetchOptions {
   int connections = 8;                      // parallel parts of a large file
   uint64_t parallel_min_bytes = 64 << 20;   // smaller files use one connection
-  uint64_t part_bytes = 0;                  // 0 = chosen from the size and connections
+  // 0 = chosen from the size and connections (a partial keeps the parts it was cut into); set,
+  // a partial cut otherwise is cut again, keeping what it holds from the first byte on.
+  uint64_t part_bytes = 0;
   // A large file starts on one connection; the others open after `ramp_up` unless that one
   // already brings `one_connection_enough` bytes a second. More connections help only where
   // each is held back (a CDN's or proxy's per-connection limit, a long fat pipe); where one
@@ -68,6 +77,7 @@ struct FetchProgress {
 
 struct FetchResult {
   std::string sha256;    // of the whole file, lower-case hex
+  std::string git_sha1;  // its git blob id, when RemoteFile::git_sha1 is set; else ""
   uint64_t fetched = 0;  // bytes received over the network by this fetch
   uint64_t kept = 0;     // bytes an earlier fetch had left and this one kept
   // Bytes the hash read back from disk rather than taking from memory: the kept ones, and those
@@ -98,14 +108,16 @@ struct PartialFile {
 // installing the file are the caller's. Errors (the partial stays, to resume, unless said):
 // Cancelled; Unavailable when the retries ran out; DeadlineExceeded likewise for stalls;
 // ResourceExhausted when the disk is full; Aborted with reason UPSTREAM_CHANGED when the Hub's
-// file changed under the fetch (the partial is discarded); FailedPrecondition when the server
-// ignores Range requests or has fewer bytes than the Hub said; NotFound when the bytes vanished.
+// file changed under the fetch (the partial is discarded); FailedPrecondition when the server has
+// fewer bytes than the Hub said, or (reason HUB_BAD_ANSWER) answers what contradicts it; NotFound
+// when the bytes vanished.
 absl::StatusOr<FetchResult> FetchFile(const HubClient& hub, const RemoteFile& file,
                                       const PartialFile& partial, const FetchOptions& options,
                                       const FetchHooks& hooks);
 
-// Bytes an earlier fetch of `file` left in `partial` that FetchFile would keep; 0 when none.
-uint64_t KeptPartialBytes(const PartialFile& partial, const RemoteFile& file);
+// Disk space the partial's data holds (its allocated blocks, whatever they belong to): a fetch of
+// a file of `size` bytes into `partial` needs `size` minus this more. 0 when there is none.
+uint64_t PartialAllocatedBytes(const PartialFile& partial);
 
 // Removes the partial's data and state; missing files are fine.
 void DiscardPartial(const PartialFile& partial);

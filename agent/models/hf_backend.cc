@@ -209,28 +209,21 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
                     "upgrade the CLI: `pip install -U \"huggingface_hub[cli]\"`");
   }
 
-  absl::StatusOr<std::string> sha256 =
-      HashWithProgress(*local_dir, model.file, size, model.file, op);
-  if (!sha256.ok()) return sha256.status();
-  const std::string hub_sha256 = absl::AsciiStrToLower(metadata->etag);
-  if (IsSha256Hex(hub_sha256)) {
-    if (*sha256 != hub_sha256) {
-      DiscardDownload(*local_dir, *download_dir, model.file);
-      return WithReason(
-          WithHint(absl::DataLossError(absl::StrCat(
-                       "SHA-256 mismatch for ", model.file, ": the downloaded file has ", *sha256,
-                       ", the Hub says ", hub_sha256, "; nothing was installed")),
-                   "download it again; if it repeats, a proxy or the Hub's CDN serves corrupt "
-                   "bytes"),
-          "HASH_MISMATCH");
-    }
-    op.Log(v1::LogLine::STREAM_AGENT,
-           absl::StrCat("SHA-256 ", *sha256, " matches the Hub's for ", model.file));
-  } else {
-    op.Log(v1::LogLine::STREAM_AGENT,
-           absl::StrCat("the Hub's etag for ", model.file, " (", metadata->etag,
-                        ") is not a SHA-256 (not an LFS file); recorded the local hash only"));
+  const bool git_blob = !HubDigestOfEtag(metadata->etag).git_sha1.empty();
+  absl::StatusOr<FileHashes> hashes =
+      HashWithProgress(*local_dir, model.file, size, model.file, op, git_blob);
+  if (!hashes.ok()) return hashes.status();
+  // Without a digest from the Hub the file stays, unverified (no manifest), as the CLI left it.
+  absl::StatusOr<std::string> verified_by = CheckAgainstHub(model.file, *hashes, metadata->etag);
+  if (absl::IsDataLoss(verified_by.status())) {
+    DiscardDownload(*local_dir, *download_dir, model.file);
   }
+  if (!verified_by.ok()) return verified_by.status();
+  op.Log(v1::LogLine::STREAM_AGENT,
+         absl::StrCat(model.file, " matches the Hub's ",
+                      *verified_by == kVerifiedBySha256
+                          ? absl::StrCat("SHA-256 ", hashes->sha256)
+                          : absl::StrCat("git blob id ", hashes->git_sha1)));
   if (absl::Status gguf =
           CheckGguf(*local_dir, model.file, absl::StrCat("hf download of ", model.repo));
       !gguf.ok()) {
@@ -243,8 +236,9 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
   manifest.revision_commit = metadata->commit;
   manifest.file = model.file;
   manifest.size = size;
-  manifest.sha256 = *sha256;
+  manifest.sha256 = hashes->sha256;
   manifest.upstream_etag = metadata->etag;
+  manifest.verified_by = *verified_by;
   manifest.downloaded_at = NowUnixSeconds();
   if (absl::Status status = store.WriteManifest(model, manifest); !status.ok()) return status;
   return manifest;

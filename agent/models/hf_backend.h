@@ -1,6 +1,8 @@
 // The `hf` download backend (config download.backend = "hf"): what the spec asks for literally,
 // `hf download <repo> <file> --local-dir <models_dir>/<dir>`, with what the CLI itself leaves out
-// (it checks only the size): the SHA-256 compared with the Hub's, the GGUF header, the manifest.
+// (it checks only the size): the bytes checked against the Hub's digest (its SHA-256, or for a
+// file outside LFS its git blob id; an etag that is neither leaves the file unverified, without
+// a manifest, and fails with HUB_NO_DIGEST), the GGUF header, the manifest.
 //
 // Facts about the real CLI this relies on (huggingface_hub's file_download.py, _local_folder.py
 // and cli/, checked against its source): with --local-dir it downloads to

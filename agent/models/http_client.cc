@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/status.h"
 #include "common/version.h"
 
 namespace llorch {
@@ -39,13 +40,28 @@ struct Exchange {
   bool stalled = false;
   bool refused = false;
   bool too_big = false;
+  size_t header_bytes = 0;
+  bool headers_too_big = false;
+  absl::Status rejected = absl::OkStatus();  // on_headers' verdict
 };
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto& exchange = *static_cast<Exchange*>(user);
   const size_t length = size * count;
   exchange.last_byte = std::chrono::steady_clock::now();
+  exchange.header_bytes += length;
+  if (exchange.header_bytes > kMaxHeaderBytes) {
+    exchange.headers_too_big = true;
+    return 0;
+  }
   absl::string_view line(data, length);
+  if (absl::StripAsciiWhitespace(line).empty()) {  // the end of a response's headers
+    if (exchange.request.on_headers && exchange.status >= 200 && exchange.status < 300) {
+      exchange.rejected = exchange.request.on_headers(exchange.status, exchange.response);
+      if (!exchange.rejected.ok()) return 0;
+    }
+    return length;
+  }
   if (absl::StartsWith(line, "HTTP/")) {
     exchange.response.headers.clear();  // a new response (after 100 Continue, say)
     std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
@@ -96,6 +112,11 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return 0;
 }
 
+// A failure no retry can mend: the request or the answer is wrong.
+absl::Status Final(const std::string& message, absl::string_view hint) {
+  return WithReason(WithHint(absl::FailedPreconditionError(message), hint), "HUB_BAD_ANSWER");
+}
+
 long Millis(absl::Duration duration) {
   return static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(duration)));
 }
@@ -131,6 +152,7 @@ absl::StatusOr<HttpResponse> HttpConnection::Perform(const HttpRequest& request)
   curl_easy_reset(curl);
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str());
@@ -156,6 +178,13 @@ absl::StatusOr<HttpResponse> HttpConnection::Perform(const HttpRequest& request)
     return absl::DeadlineExceededError(
         absl::StrCat(what, ": no data for ", absl::FormatDuration(request.stall_timeout)));
   }
+  if (!exchange.rejected.ok()) return exchange.rejected;
+  if (exchange.headers_too_big) {
+    return Final(absl::StrCat(what, ": response headers over ", kMaxHeaderBytes / 1024,
+                              " KiB; refused"),
+                 "the Hub's are a few KiB: a proxy or server in between sends these; asking "
+                 "again would get the same");
+  }
   if (exchange.refused) return absl::AbortedError(absl::StrCat(what, ": body not written"));
   if (exchange.too_big) {
     return absl::ResourceExhaustedError(
@@ -165,6 +194,15 @@ absl::StatusOr<HttpResponse> HttpConnection::Perform(const HttpRequest& request)
     const std::string detail = error[0] != '\0' ? error : curl_easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT) {
       return absl::DeadlineExceededError(absl::StrCat(what, ": ", detail));
+    }
+    if (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT) {
+      return Final(absl::StrCat(what, ": ", detail, " (only http and https URLs are fetched)"),
+                   "the URL came from the Hub or a redirect: check HF_ENDPOINT and any proxy in "
+                   "between");
+    }
+    if (code == CURLE_OUT_OF_MEMORY) {  // also libcurl's answer to a header line over 100 KiB
+      return Final(absl::StrCat(what, ": ", detail, " (a response header line over 100 KiB?)"),
+                   "a proxy or server in between may send such headers");
     }
     return absl::UnavailableError(absl::StrCat(what, ": ", detail));
   }

@@ -5,6 +5,11 @@
 // from libcurl's usual environment (https_proxy, no_proxy, ...). A connection keeps its socket
 // between requests (keep-alive), so the parts of a download reuse it. Not thread-safe: one
 // HttpConnection per thread.
+//
+// Which failures are worth another attempt is decided here, once: Perform() returns Unavailable
+// or DeadlineExceeded for what may pass (network, stall), and PerformWithRetries() retries those
+// and the retryable statuses; everything else (a URL of another scheme, headers over
+// kMaxHeaderBytes, an answer on_headers refused) fails at once, with reason HUB_BAD_ANSWER.
 #ifndef LLORCH_AGENT_MODELS_HTTP_CLIENT_H_
 #define LLORCH_AGENT_MODELS_HTTP_CLIENT_H_
 
@@ -22,6 +27,11 @@
 
 namespace llorch {
 
+// Response headers beyond this are refused: the Hub's and its CDN's are a few KiB.
+inline constexpr size_t kMaxHeaderBytes = 64 << 10;
+
+struct HttpResponse;
+
 struct HttpRequest {
   std::string method = "GET";  // "GET" or "HEAD"
   std::string url;
@@ -32,6 +42,9 @@ struct HttpRequest {
   // (Aborted). Other responses' bodies go to HttpResponse::body (their first 64 KiB). Unset:
   // every body is collected into HttpResponse::body, up to max_body_bytes (more is an error).
   std::function<bool(long status, const char* data, size_t size)> on_body;
+  // Called with a 2xx response's headers before its body; an error ends the exchange with it
+  // (give it a code that is not retried: the answer itself is wrong).
+  std::function<absl::Status(long status, const HttpResponse& response)> on_headers;
   size_t max_body_bytes = 16 << 20;
   // Polled while waiting (at least once a second); true aborts the exchange (Cancelled).
   std::function<bool()> cancelled;
@@ -60,7 +73,9 @@ class HttpConnection {
 
   // Any HTTP status is a response, not an error. Errors: Unavailable for transport failures
   // (resolve, connect, reset, TLS), DeadlineExceeded for a stall or connect timeout, Cancelled,
-  // Aborted when on_body refused the data; each message names the method and URL.
+  // Aborted when on_body refused the data, on_headers' error; FailedPrecondition (reason
+  // HUB_BAD_ANSWER) for a URL that is not http(s) and for headers over kMaxHeaderBytes. Each
+  // message names the method and URL.
   absl::StatusOr<HttpResponse> Perform(const HttpRequest& request);
 
  private:

@@ -1,6 +1,7 @@
 #include "agent/models/hub_client.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -47,14 +48,40 @@ std::string NextLink(absl::string_view link) {
   return "";
 }
 
-}  // namespace
-
-bool IsSha256Hex(absl::string_view text) {
-  if (text.size() != 64) return false;
+bool IsHex(absl::string_view text) {
   for (char c : text) {
     if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
   }
-  return true;
+  return !text.empty();
+}
+
+// A header's value as a message quotes it: escaped, and cut short.
+std::string Quote(absl::string_view value) {
+  constexpr size_t kMaxQuoted = 80;
+  const bool cut = value.size() > kMaxQuoted;
+  return absl::StrCat("\"", absl::CHexEscape(value.substr(0, kMaxQuoted)), cut ? "...\"" : "\"");
+}
+
+// An answer of the Hub's that no retry can make right; `reason` HUB_BAD_ANSWER unless said.
+absl::Status BadAnswer(const std::string& message, const HubOptions& options,
+                       absl::string_view reason = "HUB_BAD_ANSWER",
+                       absl::string_view what_proxies_do = "alter answers") {
+  return WithReason(
+      WithHint(absl::FailedPreconditionError(message),
+               absl::StrCat("is HF_ENDPOINT (", options.endpoint,
+                            ") a Hugging Face Hub? a mirror or proxy in between may also ",
+                            what_proxies_do, "; asking again would get the same")),
+      reason);
+}
+
+}  // namespace
+
+FileHashes HubDigestOfEtag(absl::string_view etag) {
+  FileHashes digest;
+  if (!IsHex(etag)) return digest;
+  if (etag.size() == 64) digest.sha256 = absl::AsciiStrToLower(etag);
+  if (etag.size() == 40) digest.git_sha1 = absl::AsciiStrToLower(etag);
+  return digest;
 }
 
 HubOptions HubOptionsFromEnvironment(const Environment& env) {
@@ -130,6 +157,9 @@ absl::StatusOr<HttpResponse> HubClient::Ask(const std::string& method, const std
       },
       options_.retry, RetryRandom(), on_retry);
   if (response.ok() || absl::IsCancelled(response.status())) return response;
+  if (!absl::IsUnavailable(response.status()) && !absl::IsDeadlineExceeded(response.status())) {
+    return WithPrefix(response.status(), absl::StrCat("the Hub at ", options_.endpoint));
+  }
   return WithHint(
       absl::Status(response.status().code(),
                    absl::StrCat("cannot reach the Hub at ", options_.endpoint, ": ",
@@ -191,24 +221,41 @@ absl::Status HubError(const HttpResponse& response, const HubOptions& options,
 
 absl::StatusOr<RemoteFile> FileFromHeaders(const HttpResponse& response, const HubOptions& options,
                                            RemoteFile file) {
+  const std::string which =
+      absl::StrCat(file.path, " of ", file.repo, " at revision ", file.revision);
   file.commit = response.Header("x-repo-commit");
   std::string etag = response.Header("x-linked-etag");
   if (etag.empty()) etag = response.Header("etag");
   file.etag = NormalizeEtag(etag);
+  std::string size_header = "X-Linked-Size";
   std::string size = response.Header("x-linked-size");
-  if (size.empty()) size = response.Header("content-length");
+  if (size.empty() && response.headers.count("x-linked-size") == 0) {
+    size_header = "Content-Length";
+    size = response.Header("content-length");
+  }
   std::string missing;
   if (file.commit.empty()) missing = "X-Repo-Commit";
   if (file.etag.empty()) missing = "ETag";
-  if (!absl::SimpleAtoi(size, &file.size)) missing = "X-Linked-Size";
+  if (size.empty()) missing = size_header;
   if (!missing.empty()) {
-    return WithHint(absl::FailedPreconditionError(absl::StrCat(
-                        "the answer for ", file.path, " of ", file.repo, " at revision ",
-                        file.revision, " has no ", missing, " header")),
-                    absl::StrCat("is HF_ENDPOINT (", options.endpoint,
-                                 ") a Hugging Face Hub? a proxy may also strip the header"));
+    return BadAnswer(absl::StrCat("the Hub's answer for ", which, " has no ", missing, " header"),
+                     options);
   }
-  if (IsSha256Hex(file.etag)) file.sha256 = absl::AsciiStrToLower(file.etag);
+  if (!absl::ascii_isdigit(static_cast<unsigned char>(size.front())) ||
+      !absl::SimpleAtoi(size, &file.size)) {
+    return BadAnswer(absl::StrCat("the Hub's answer for ", which, " has an invalid ", size_header,
+                                  " header (", Quote(size), "): not a byte count"),
+                     options);
+  }
+  const FileHashes digest = HubDigestOfEtag(file.etag);
+  if (digest.sha256.empty() && digest.git_sha1.empty()) {
+    return BadAnswer(absl::StrCat("the Hub's etag for ", which, " is ", Quote(file.etag),
+                                  ": neither a SHA-256 (LFS files) nor a git blob id (other "
+                                  "files); nothing could verify its bytes, so none are fetched"),
+                     options, "HUB_NO_DIGEST", "rewrite ETag and X-Linked-Etag headers");
+  }
+  file.sha256 = digest.sha256;
+  file.git_sha1 = digest.git_sha1;
   return file;
 }
 
@@ -237,6 +284,12 @@ absl::StatusOr<RemoteFile> HubClient::Resolve(const std::string& repo, const std
             absl::StrCat("the Hub redirected ", UrlForDisplay(url), " nowhere (no Location)"));
       }
       const std::string next = ResolveUrl(url, location);
+      if (UrlOrigin(next).empty()) {
+        return BadAnswer(absl::StrCat("the Hub redirected ", path, " of ", repo, " to ",
+                                      Quote(UrlForDisplay(next)),
+                                      ", which is not an http or https URL; refused"),
+                         options_);
+      }
       // A redirect within the Hub (renamed repository, cached resolve) is followed; the LFS
       // redirect to the CDN is where the bytes are.
       if (UrlOrigin(next) == origin_ && response->Header("x-linked-etag").empty()) {

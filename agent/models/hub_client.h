@@ -7,9 +7,11 @@
 //   GET {endpoint}/api/models/{repo}/tree/{revision}?recursive=true
 //     -> [{type, path, size, oid, lfs: {oid, size}}], paginated by a Link: <...>; rel="next".
 // Redirects to the Hub's own origin (relative ones: renamed repositories, cached resolves) are
-// followed; one to another host is where the bytes are. The token goes only to the Hub's origin,
-// never to the CDN's. Network errors, 5xx and 429 are retried (RetryPolicy); with offline set
-// nothing touches the network. Thread-safe: every call uses its own connection.
+// followed; one to another http(s) host is where the bytes are; one to any other scheme is
+// refused. The token goes only to the Hub's origin, never to the CDN's. What may pass on a retry
+// (network errors, stalls, 5xx, 429) is retried (RetryPolicy); an answer that cannot be right
+// (reason HUB_BAD_ANSWER) is not. With offline set nothing touches the network. Thread-safe:
+// every call uses its own connection.
 #ifndef LLORCH_AGENT_MODELS_HUB_CLIENT_H_
 #define LLORCH_AGENT_MODELS_HUB_CLIENT_H_
 
@@ -22,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/models/http_client.h"
+#include "agent/models/sha256_file.h"
 #include "common/paths.h"
 
 namespace llorch {
@@ -48,7 +51,9 @@ struct RemoteFile {
   std::string path;
   std::string commit;  // the full commit sha the revision resolved to
   std::string etag;    // unquoted
-  std::string sha256;  // lower-case hex when the etag is the file's SHA-256 (LFS files), else ""
+  // What the etag says the bytes hash to (HubDigestOfEtag): exactly one of the two is set.
+  std::string sha256;    // lower-case hex: the file's SHA-256 (LFS files)
+  std::string git_sha1;  // lower-case hex: the file's git blob id (files outside LFS)
   uint64_t size = 0;
   std::string url;  // where to GET the bytes: the CDN URL, or the resolve URL itself
 };
@@ -61,9 +66,10 @@ struct RemoteTreeEntry {
   std::string sha256;   // lfs.oid for LFS files, else ""
 };
 
-// True for 64 lower- or upper-case hex digits: a Hub etag that is the file's SHA-256 (LFS files;
-// other files' etags are git blob ids of 40 digits).
-bool IsSha256Hex(absl::string_view text);
+// What a Hub etag (unquoted) says a file's bytes hash to: 64 hex digits are an LFS file's SHA-256,
+// 40 the git blob id of a file outside LFS; lower-cased. Any other etag vouches for nothing:
+// both empty.
+FileHashes HubDigestOfEtag(absl::string_view etag);
 
 class HubClient {
  public:
@@ -78,8 +84,10 @@ class HubClient {
   // The file's metadata and download URL. Errors name repo, file and revision: NotFound
   // (reason HUB_NOT_FOUND; repository, revision or file missing), PermissionDenied (401/403:
   // gated or private; the hint says what to do about the token), FailedPrecondition (offline,
-  // reason HUB_OFFLINE; or an answer lacking the commit, etag or size), Unavailable (network,
-  // 5xx, 429 after the retries), Cancelled.
+  // reason HUB_OFFLINE; an etag that is no digest, reason HUB_NO_DIGEST: the bytes could not be
+  // verified; an answer lacking the commit, etag or size, with an invalid size, or redirecting
+  // to a scheme other than http(s), reason HUB_BAD_ANSWER), Unavailable (network, 5xx, 429
+  // after the retries), Cancelled.
   absl::StatusOr<RemoteFile> Resolve(const std::string& repo, const std::string& revision,
                                      const std::string& path, const Cancelled& cancelled = {},
                                      const RetryLog& on_retry = {}) const;

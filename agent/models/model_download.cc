@@ -40,6 +40,13 @@ std::function<bool()> CancelledBy(const Operation& op) {
   return [&op] { return op.cancel_requested(); };
 }
 
+// "SHA-256 <hex>" or "git blob id <hex> (not an LFS file)": what the Hub vouches for `remote` by.
+std::string HubDigestText(const RemoteFile& remote) {
+  return remote.sha256.empty()
+             ? absl::StrCat("git blob id ", remote.git_sha1, " (not an LFS file)")
+             : absl::StrCat("SHA-256 ", remote.sha256);
+}
+
 absl::StatusOr<PartialFile> ModelPartial(const ModelStore& store, const CatalogModel& model) {
   absl::StatusOr<DirFd> dir = store.OpenDir(model, ModelStore::kMetadataDir, true);
   if (!dir.ok()) return dir.status();
@@ -71,17 +78,6 @@ absl::Status CheckFreeSpace(const ModelStore& store, uint64_t needed, absl::stri
       "NOT_ENOUGH_SPACE");
 }
 
-absl::Status HashMismatch(absl::string_view file, absl::string_view actual,
-                          absl::string_view expected) {
-  return WithReason(
-      WithHint(absl::DataLossError(absl::StrCat("SHA-256 mismatch for ", file,
-                                                ": the downloaded bytes hash to ", actual,
-                                                ", the Hub says ", expected,
-                                                "; nothing was installed")),
-               "download it again; if it repeats, a proxy or the Hub's CDN serves corrupt bytes"),
-      "HASH_MISMATCH");
-}
-
 // FetchFile with its progress as phase `phase` (bytes present, after `base` bytes of earlier
 // files of the same phase, out of `total`), then, when `hash_phase` and the hash has not caught
 // up when the last byte arrives, phase "hash".
@@ -109,31 +105,44 @@ absl::StatusOr<FetchResult> FetchWithProgress(const HubClient& hub, const Remote
   return FetchFile(hub, remote, partial, options, hooks);
 }
 
+// The manifest of `remote`'s bytes, which hash to `sha256` and were checked against the Hub's
+// digest named by `verified_by`.
+Manifest ManifestFor(const CatalogModel& model, const RemoteFile& remote, std::string sha256,
+                     std::string verified_by) {
+  return Manifest{model.repo,       remote.commit,    model.file,
+                  remote.size,      std::move(sha256), remote.etag,
+                  NowUnixSeconds(), std::move(verified_by)};
+}
+
 // Hashes a file that is on disk without a manifest and adopts it when it is the Hub's.
 absl::StatusOr<bool> AdoptIfHubs(const ModelStore& store, const CatalogModel& model,
                                  const RemoteFile& remote, const LocalModel& local,
                                  Operation& op) {
-  if (remote.sha256.empty() || local.bytes != remote.size) return false;
+  if (local.bytes != remote.size) return false;
   Narrate(op, absl::StrCat(local.path.string(), " has no manifest: checking it against the Hub"));
   absl::StatusOr<DirFd> dir = store.OpenDir(model, "", false);
   if (!dir.ok()) return dir.status();
-  absl::StatusOr<std::string> sha256 = HashWithProgress(*dir, model.file, local.bytes, model.file, op);
-  if (!sha256.ok()) return sha256.status();
-  if (*sha256 != remote.sha256) {
-    Narrate(op, absl::StrCat("the file on disk hashes to ", *sha256, ", the Hub's to ",
-                             remote.sha256, ": downloading it again (the old file stays until "
-                             "the new one is verified)"));
+  absl::StatusOr<FileHashes> hashes = HashWithProgress(*dir, model.file, local.bytes, model.file,
+                                                       op, !remote.git_sha1.empty());
+  if (!hashes.ok()) return hashes.status();
+  absl::StatusOr<std::string> verified_by = CheckAgainstHub(model.file, *hashes, remote.etag);
+  if (!verified_by.ok()) {
+    Narrate(op, absl::StrCat("the file on disk does not match the Hub's ", HubDigestText(remote),
+                             ": downloading it again (the old file stays until the new one is "
+                             "verified)"));
     return false;
   }
   if (absl::Status gguf = CheckGguf(*dir, model.file, "the file on disk"); !gguf.ok()) {
     Narrate(op, gguf.message());
     return false;
   }
-  Manifest manifest{model.repo, remote.commit, model.file, remote.size, remote.sha256,
-                    remote.etag, NowUnixSeconds()};
-  if (absl::Status status = store.WriteManifest(model, manifest); !status.ok()) return status;
-  Narrate(op, absl::StrCat("the file on disk is the Hub's (SHA-256 ", *sha256,
-                           "): adopted, nothing downloaded"));
+  if (absl::Status status = store.WriteManifest(
+          model, ManifestFor(model, remote, hashes->sha256, *verified_by));
+      !status.ok()) {
+    return status;
+  }
+  Narrate(op, absl::StrCat("the file on disk is the Hub's (", HubDigestText(remote),
+                           " matches): adopted, nothing downloaded"));
   return true;
 }
 
@@ -149,9 +158,7 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
       hub.Resolve(model.repo, model.revision, model.file, CancelledBy(op), RetryNarration(op));
   if (!remote.ok()) return WithCatalogNote(remote.status(), model);
   Narrate(op, absl::StrCat(model.file, ": ", FormatBytes(remote->size), " (", remote->size,
-                           " bytes) at commit ", remote->commit,
-                           remote->sha256.empty() ? ", no SHA-256 (not an LFS file)"
-                                                  : absl::StrCat(", SHA-256 ", remote->sha256)));
+                           " bytes) at commit ", remote->commit, ", ", HubDigestText(*remote)));
   if (local.state == LocalState::kUnverified && !force) {
     absl::StatusOr<bool> adopted = AdoptIfHubs(store, model, *remote, local, op);
     if (!adopted.ok()) return adopted.status();
@@ -163,8 +170,13 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
   absl::StatusOr<PartialFile> opened = ModelPartial(store, model);
   if (!opened.ok()) return opened.status();
   const PartialFile& partial = *opened;
-  const uint64_t kept = KeptPartialBytes(partial, *remote);
-  if (absl::Status space = CheckFreeSpace(store, remote->size - kept, model.file); !space.ok()) {
+  // What a partial already holds on disk (kept or discarded, its space is the download's).
+  const uint64_t allocated = std::min(PartialAllocatedBytes(partial), remote->size);
+  const std::string what =
+      allocated == 0 ? model.file
+                     : absl::StrCat(model.file, " (beyond the ", FormatBytes(allocated),
+                                    " its partial download holds)");
+  if (absl::Status space = CheckFreeSpace(store, remote->size - allocated, what); !space.ok()) {
     return space;
   }
   absl::StatusOr<FetchResult> fetched;
@@ -180,12 +192,11 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
   }
   if (!fetched.ok()) return fetched.status();
   out->set_bytes_fetched(fetched->fetched);
-  if (remote->sha256.empty()) {
-    Narrate(op, absl::StrCat("the Hub gives no SHA-256 for ", model.file, " (etag ", remote->etag,
-                             "): recorded the local hash only"));
-  } else if (fetched->sha256 != remote->sha256) {
+  absl::StatusOr<std::string> verified_by =
+      CheckAgainstHub(model.file, {fetched->sha256, fetched->git_sha1}, remote->etag);
+  if (!verified_by.ok()) {
     DiscardPartial(partial);
-    return HashMismatch(model.file, fetched->sha256, remote->sha256);
+    return verified_by.status();
   }
   if (absl::Status gguf = CheckGguf(partial.dir, partial.name,
                                     absl::StrCat("the download of ", model.repo, "/", model.file));
@@ -200,12 +211,12 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
   if (absl::Status status = InstallPartial(partial, *model_dir, model.file); !status.ok()) {
     return status;
   }
-  Manifest manifest{model.repo,      remote->commit, model.file,      remote->size,
-                    fetched->sha256, remote->etag,   NowUnixSeconds()};
+  const Manifest manifest = ManifestFor(model, *remote, fetched->sha256, *verified_by);
   if (absl::Status status = store.WriteManifest(model, manifest); !status.ok()) return status;
   Narrate(op, absl::StrCat("installed ", store.ModelPath(model).string(), " (",
-                           FormatBytes(remote->size),
-                           remote->sha256.empty() ? "" : ", SHA-256 matches the Hub's", ")"));
+                           FormatBytes(remote->size), ", ",
+                           *verified_by == kVerifiedBySha256 ? "SHA-256" : "git blob id",
+                           " matches the Hub's)"));
   return manifest;
 }
 
@@ -241,48 +252,11 @@ absl::Status WriteSourcesRecord(const DirFd& dir, const std::string& name,
   return WriteFileAtomically(dir, name, json.dump(2) + "\n");
 }
 
-// The git blob id of a file (what the Hub's etag is for files not in LFS): SHA-1 of
-// "blob <size>\0" and the bytes.
-absl::StatusOr<std::string> GitBlobId(const PartialFile& partial) {
-  absl::StatusOr<UniqueFd> fd = partial.dir.OpenRegularFile(partial.name);
-  if (!fd.ok()) return fd.status();
-  struct stat info {};
-  if (fstat(fd->get(), &info) != 0) {
-    return absl::InternalError(absl::StrCat("cannot stat ", partial.data().string()));
-  }
-  const std::string header = absl::StrCat("blob ", info.st_size, std::string(1, '\0'));
-  Digest sha1(Digest::Algorithm::kSha1);
-  sha1.Update(header.data(), header.size());
-  std::vector<char> buffer(1 << 20);
-  for (ssize_t n; (n = read(fd->get(), buffer.data(), buffer.size())) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::DataLossError(absl::StrCat("cannot read ", partial.data().string()));
-    sha1.Update(buffer.data(), static_cast<size_t>(n));
-  }
-  return sha1.HexDigest();
-}
-
 bool MatchesAny(const std::string& path, const std::vector<std::string>& patterns) {
   for (const std::string& pattern : patterns) {
     if (fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME) == 0) return true;
   }
   return false;
-}
-
-// Checks one fetched source file against the Hub's id of its bytes.
-absl::Status CheckSource(const RemoteFile& remote, const FetchResult& fetched,
-                         const PartialFile& partial) {
-  if (!remote.sha256.empty()) {
-    if (fetched.sha256 == remote.sha256) return absl::OkStatus();
-    return HashMismatch(remote.path, fetched.sha256, remote.sha256);
-  }
-  absl::StatusOr<std::string> blob_id = GitBlobId(partial);
-  if (!blob_id.ok()) return blob_id.status();
-  if (*blob_id == absl::AsciiStrToLower(remote.etag)) return absl::OkStatus();
-  return WithReason(absl::DataLossError(absl::StrCat(
-                        "git blob id mismatch for ", remote.path, ": the downloaded bytes are ",
-                        *blob_id, ", the Hub says ", remote.etag, "; nothing was installed")),
-                    "HASH_MISMATCH");
 }
 
 // Removes files in source/ that are not among `sources` (an earlier commit's shards, say), so
@@ -384,9 +358,11 @@ absl::StatusOr<std::string> FetchSources(const ModelStore& store, const CatalogM
         hub, *remote, partial, settings.fetch, op, progress, done, /*hash_phase=*/false);
     if (!fetched.ok()) return fetched.status();
     out->set_bytes_fetched(out->bytes_fetched() + fetched->fetched);
-    if (absl::Status check = CheckSource(*remote, *fetched, partial); !check.ok()) {
+    if (absl::StatusOr<std::string> checked =
+            CheckAgainstHub(remote->path, {fetched->sha256, fetched->git_sha1}, remote->etag);
+        !checked.ok()) {
       DiscardPartial(partial);
-      return check;
+      return checked.status();
     }
     if (!source_dir.ok()) source_dir = store.OpenDir(model, "source", true);
     if (!source_dir.ok()) return source_dir.status();
@@ -395,7 +371,7 @@ absl::StatusOr<std::string> FetchSources(const ModelStore& store, const CatalogM
     if (absl::Status status = InstallPartial(partial, *target_dir, leaf); !status.ok()) {
       return status;
     }
-    record.files[entry.path] = remote->sha256.empty() ? remote->etag : remote->sha256;
+    record.files[entry.path] = remote->sha256.empty() ? remote->git_sha1 : remote->sha256;
     if (absl::Status status = WriteSourcesRecord(*metadata_dir, record_name, record);
         !status.ok()) {
       return status;
@@ -437,6 +413,7 @@ void ToProto(const Manifest& manifest, v1::Manifest* out) {
   out->set_size_bytes(manifest.size);
   out->set_sha256(manifest.sha256);
   out->set_upstream_etag(manifest.upstream_etag);
+  out->set_verified_by(manifest.verified_by);
   out->mutable_downloaded_at()->set_seconds(manifest.downloaded_at);
 }
 
@@ -511,8 +488,9 @@ UpstreamLookup HubLookup(const HubOptions& options) {
         HubClient(options).Resolve(model.repo, model.revision, model.file);
     if (!remote.ok()) return remote.status();
     if (remote->sha256.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the Hub gives no SHA-256 for ", model.file, " (not an LFS file)"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the Hub gives no SHA-256 for ", model.file, " (not an LFS file: its etag is a git "
+          "blob id); `llorch-pool models download ", model.id, "` checks it against that"));
     }
     return UpstreamFile{remote->sha256, remote->size, remote->commit, remote->etag};
   };

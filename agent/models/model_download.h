@@ -8,7 +8,9 @@
 //     manifest is hashed and adopted when it is the Hub's; otherwise the free space is checked
 //     and FetchFile downloads it (resuming a partial of the same bytes) into
 //     <dir>/.llorch/<file>.partial; it is installed (manifest out, file in, manifest in) only
-//     when its SHA-256 is the Hub's and its GGUF header is valid; else the partial is discarded.
+//     when its bytes match the Hub's digest (its SHA-256, or for a file outside LFS its git blob
+//     id, computed while they stream in: Manifest::verified_by says which) and its GGUF header
+//     is valid; else the partial is discarded. A file the Hub gives no digest of is not fetched.
 //   - a GGUF model, hf backend (download.backend = "hf"): DownloadWithHfCli.
 //   - a converted model: the converter is checked first (FindConverter); the source files
 //     matching the catalog's source_patterns are fetched, each verified (SHA-256 for LFS files,

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "agent/models/gguf_reader.h"
-#include "agent/models/sha256_file.h"
+#include "agent/models/hub_client.h"
+#include "common/status.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -38,20 +40,48 @@ void ByteProgress::Report(uint64_t done) {
   op_.ReportProgress(progress_);
 }
 
-absl::StatusOr<std::string> HashWithProgress(const DirFd& dir, const std::string& name,
-                                             uint64_t size, absl::string_view item,
-                                             Operation& op) {
+absl::StatusOr<FileHashes> HashWithProgress(const DirFd& dir, const std::string& name,
+                                            uint64_t size, absl::string_view item, Operation& op,
+                                            bool git_blob_id) {
   const std::string path = dir.PathOf(name).string();
-  op.Log(v1::LogLine::STREAM_AGENT, absl::StrCat("computing the SHA-256 of ", path));
+  op.Log(v1::LogLine::STREAM_AGENT,
+         absl::StrCat("computing the SHA-256", git_blob_id ? " and git blob id" : "", " of ",
+                      path));
   absl::StatusOr<UniqueFd> fd = dir.OpenRegularFile(name);
   if (!fd.ok()) return fd.status();
   ByteProgress progress(op, "hash", size, item);
-  absl::StatusOr<std::string> sha256 = Sha256OfOpenFile(fd->get(), path, [&](uint64_t done) {
-    progress.Report(done);
-    return !op.cancel_requested();
-  });
-  if (sha256.ok() && size == 0) progress.Report(0);
-  return sha256;
+  absl::StatusOr<FileHashes> hashes =
+      HashOpenFile(fd->get(), path, git_blob_id, [&](uint64_t done) {
+        progress.Report(done);
+        return !op.cancel_requested();
+      });
+  if (hashes.ok() && size == 0) progress.Report(0);
+  return hashes;
+}
+
+absl::StatusOr<std::string> CheckAgainstHub(absl::string_view file, const FileHashes& computed,
+                                            absl::string_view hub_etag) {
+  const FileHashes hub = HubDigestOfEtag(hub_etag);
+  const bool by_sha256 = !hub.sha256.empty();
+  const std::string& expected = by_sha256 ? hub.sha256 : hub.git_sha1;
+  const std::string& actual = by_sha256 ? computed.sha256 : computed.git_sha1;
+  if (expected.empty()) {
+    return WithReason(
+        WithHint(absl::FailedPreconditionError(absl::StrCat(
+                     "the Hub's etag for ", file, " (", absl::CHexEscape(hub_etag),
+                     ") is neither a SHA-256 nor a git blob id: nothing vouches for its bytes")),
+                 "download it from the Hub itself, or through a mirror that passes its ETag "
+                 "and X-Linked-Etag headers through"),
+        "HUB_NO_DIGEST");
+  }
+  if (actual == expected) return std::string(by_sha256 ? kVerifiedBySha256 : kVerifiedByGitSha1);
+  return WithReason(
+      WithHint(absl::DataLossError(absl::StrCat(
+                   by_sha256 ? "SHA-256" : "git blob id", " mismatch for ", file,
+                   ": the downloaded bytes hash to ", actual.empty() ? "(not computed)" : actual,
+                   ", the Hub says ", expected, "; nothing was installed")),
+               "download it again; if it repeats, a proxy or the Hub's CDN serves corrupt bytes"),
+      "HASH_MISMATCH");
 }
 
 absl::Status CheckGguf(const DirFd& dir, const std::string& name, absl::string_view produced_by) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"
@@ -55,6 +56,14 @@ std::optional<Manifest> ParseManifest(const std::string& text) {
   if (json.contains("downloaded_at") && json["downloaded_at"].is_number_integer()) {
     manifest.downloaded_at = json["downloaded_at"].get<int64_t>();
   }
+  if (json.contains("verified_by")) {
+    manifest.verified_by = field("verified_by");
+  } else if (absl::AsciiStrToLower(manifest.upstream_etag) == manifest.sha256) {
+    manifest.verified_by = kVerifiedBySha256;  // written before verified_by existed
+  }
+  // A downloaded file's manifest names the Hub's digest that vouched for it; one naming none
+  // (installed with the local hash only, before verified_by existed) vouches for nothing.
+  if (manifest.verified_by.empty() && !manifest.upstream_etag.empty()) return std::nullopt;
   return manifest;
 }
 
@@ -195,7 +204,8 @@ absl::Status ModelStore::WriteManifest(const CatalogModel& model, const Manifest
                          {"size", manifest.size},
                          {"sha256", manifest.sha256},
                          {"upstream_etag", manifest.upstream_etag},
-                         {"downloaded_at", manifest.downloaded_at}};
+                         {"downloaded_at", manifest.downloaded_at},
+                         {"verified_by", manifest.verified_by}};
   return WriteFileAtomically(*metadata_dir, ManifestName(model), json.dump(2) + "\n");
 }
 

@@ -52,15 +52,22 @@ struct LocalModel {
   absl::Status refused;
 };
 
-// The record written once a model file's SHA-256 was checked.
+// Manifest::verified_by: which of the Hub's digests a downloaded file's bytes were checked against.
+inline constexpr char kVerifiedBySha256[] = "sha256";     // its SHA-256 (an LFS file)
+inline constexpr char kVerifiedByGitSha1[] = "git-sha1";  // its git blob id (outside LFS)
+
+// The record written once a model file's bytes were checked: against the Hub's digest for a
+// download, or made here by conversion from sources that were.
 struct Manifest {
   std::string repo;
   std::string revision_commit;
   std::string file;
   uint64_t size = 0;
-  std::string sha256;  // lower-case hex
+  std::string sha256;  // lower-case hex, computed here: what later verifies compare
   std::string upstream_etag;
   int64_t downloaded_at = 0;  // unix seconds
+  // kVerifiedBySha256 or kVerifiedByGitSha1; "" for a converted file (no upstream digest).
+  std::string verified_by;
 };
 
 // One file in the models directory.
@@ -133,7 +140,9 @@ class ModelStore {
   // metadata directory is a symlink: nothing reads, verifies or deletes through one.
   absl::Status CheckDirsAreReal(const CatalogModel& model) const;
 
-  // The manifest, if present and well-formed.
+  // The manifest, if present and well-formed. One written before manifests said what they were
+  // verified by counts only when its sha256 is its upstream etag (or it has none: converted);
+  // else nobody's digest vouched for its bytes, and it is ignored (the model is unverified).
   std::optional<Manifest> ReadManifest(const CatalogModel& model) const;
   // Writes the manifest atomically, creating the metadata directory.
   absl::Status WriteManifest(const CatalogModel& model, const Manifest& manifest) const;

@@ -55,6 +55,7 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
     record.size = (*upstream)->size;
     record.sha256 = (*upstream)->sha256;
     record.upstream_etag = (*upstream)->etag;
+    record.verified_by = kVerifiedBySha256;
     manifest = record;
   }
   const char* const reference = from_hub ? "the Hub says" : "the manifest says";

@@ -1,6 +1,7 @@
 #include "agent/models/partial_data.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,20 +70,31 @@ absl::StatusOr<std::unique_ptr<PartialData>> PartialData::Create(const DirFd& di
     return absl::IsResourceExhausted(fd.status()) ? ErrnoStatus(ENOSPC, "cannot create", path)
                                                    : fd.status();
   }
-  const int raw = fd->get();
   absl::StatusOr<std::unique_ptr<PartialData>> data =
       WithDirectWrites(dir, name, *std::move(fd), direct);
-  if (!data.ok() || size == 0) return data;
-  if (fallocate(raw, 0, 0, static_cast<off_t>(size)) != 0) {
-    const int error = errno;
-    if (error != EOPNOTSUPP && error != ENOSYS) {
-      return ErrnoStatus(error, "cannot reserve space for", path);
-    }
-    if (ftruncate(raw, static_cast<off_t>(size)) != 0) {
-      return ErrnoStatus(errno, "cannot size", path);
-    }
-  }
+  if (!data.ok()) return data;
+  if (absl::Status reserved = (*data)->Reserve(size); !reserved.ok()) return reserved;
   return data;
+}
+
+absl::Status PartialData::Reserve(uint64_t size) const {
+  if (size == 0) return absl::OkStatus();
+  if (fallocate(fd_, 0, 0, static_cast<off_t>(size)) == 0) return absl::OkStatus();
+  const int error = errno;
+  if (error != EOPNOTSUPP && error != ENOSYS) {
+    return ErrnoStatus(error, "cannot reserve space for", path_);
+  }
+  if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    return ErrnoStatus(errno, "cannot size", path_);
+  }
+  return absl::OkStatus();
+}
+
+void PartialData::Release(uint64_t offset, uint64_t size) const {
+  if (size == 0) return;
+  // Best effort: the space is only held, not lost, where the filesystem cannot punch holes.
+  fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+            static_cast<off_t>(size));
 }
 
 absl::StatusOr<std::unique_ptr<PartialData>> PartialData::WithDirectWrites(const DirFd& dir,

@@ -67,9 +67,8 @@ class PartialData {
   // Opens the existing file `name` in `dir` to go on writing it (never through a symlink).
   static absl::StatusOr<std::unique_ptr<PartialData>> Open(const DirFd& dir,
                                                            const std::string& name, bool direct);
-  // Creates (or truncates) `name` in `dir` with `size` bytes reserved on disk, so that a full
-  // disk fails now rather than hours into a download (ResourceExhausted, with a hint). A
-  // symlink there is refused, never written through.
+  // Creates (or truncates) `name` in `dir` and Reserve()s `size` bytes. A symlink there is
+  // refused, never written through.
   static absl::StatusOr<std::unique_ptr<PartialData>> Create(const DirFd& dir,
                                                              const std::string& name,
                                                              uint64_t size, bool direct);
@@ -83,6 +82,13 @@ class PartialData {
   absl::Status Write(const Chunk& chunk);
   // Reads up to `size` bytes at `offset`; the count read, 0 at the end of the file.
   absl::StatusOr<size_t> Read(char* data, size_t size, uint64_t offset) const;
+  // Makes the file `size` bytes long with all of them allocated on disk (what is written stays),
+  // so that a full disk fails now rather than hours into a download (ResourceExhausted, with a
+  // hint). Where the filesystem cannot preallocate, only sets the size.
+  absl::Status Reserve(uint64_t size) const;
+  // Gives the disk space of [offset, offset + size) back where the filesystem can (the size
+  // stays; the bytes there read as zeros).
+  void Release(uint64_t offset, uint64_t size) const;
   // Makes what was written so far durable (fdatasync).
   absl::Status Sync() const;
   // Starts writing back what the page cache holds of [offset, offset + size), so that the

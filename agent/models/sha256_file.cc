@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -53,6 +55,11 @@ std::string Sha256Of(absl::string_view bytes) {
   return sha256.HexDigest();
 }
 
+GitBlobDigest::GitBlobDigest(uint64_t size) {
+  const std::string header = absl::StrCat("blob ", size);
+  sha1_.Update(header.data(), header.size() + 1);  // with the string's terminating NUL
+}
+
 absl::StatusOr<std::string> Sha256File(const std::string& path, const HashProgress& progress) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
@@ -67,8 +74,23 @@ absl::StatusOr<std::string> Sha256File(const std::string& path, const HashProgre
 
 absl::StatusOr<std::string> Sha256OfOpenFile(int fd, absl::string_view name,
                                              const HashProgress& progress) {
+  absl::StatusOr<FileHashes> hashes = HashOpenFile(fd, name, /*git_blob_id=*/false, progress);
+  if (!hashes.ok()) return hashes.status();
+  return std::move(hashes->sha256);
+}
+
+absl::StatusOr<FileHashes> HashOpenFile(int fd, absl::string_view name, bool git_blob_id,
+                                        const HashProgress& progress) {
   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   Digest sha256;
+  std::optional<GitBlobDigest> git_blob;
+  if (git_blob_id) {
+    struct stat info {};
+    if (fstat(fd, &info) != 0) {
+      return absl::DataLossError(absl::StrCat("cannot stat ", name, ": ", strerror(errno)));
+    }
+    git_blob.emplace(static_cast<uint64_t>(info.st_size));
+  }
   uint64_t done = 0;
   absl::Status failure;
   std::vector<unsigned char> buffer(kReadBytes);
@@ -83,6 +105,7 @@ absl::StatusOr<std::string> Sha256OfOpenFile(int fd, absl::string_view name,
     }
     if (n == 0) break;
     sha256.Update(buffer.data(), static_cast<size_t>(n));
+    if (git_blob) git_blob->Update(buffer.data(), static_cast<size_t>(n));
     done += static_cast<uint64_t>(n);
     if (done < next_progress) continue;
     next_progress = done + kProgressEveryBytes;
@@ -94,7 +117,10 @@ absl::StatusOr<std::string> Sha256OfOpenFile(int fd, absl::string_view name,
   }
   if (!failure.ok()) return failure;
   if (progress) progress(done);  // the exact total, also for files under 4 MiB
-  return sha256.HexDigest();
+  FileHashes hashes;
+  hashes.sha256 = sha256.HexDigest();
+  if (git_blob) hashes.git_sha1 = git_blob->HexDigest();
+  return hashes;
 }
 
 }  // namespace llorch

@@ -1,5 +1,7 @@
-// SHA-256 of a file, read in large sequential chunks, with progress and cancellation between
-// chunks (every 4 MiB: a fraction of a millisecond of hashing).
+// The digests a file's bytes are checked by: SHA-256 (the Hub's id of an LFS file, and what a
+// manifest records), and the git blob id (the Hub's id of a file outside LFS). Files are read in
+// large sequential chunks, with progress and cancellation between chunks (every 4 MiB: a
+// fraction of a millisecond of hashing).
 #ifndef LLORCH_AGENT_MODELS_SHA256_FILE_H_
 #define LLORCH_AGENT_MODELS_SHA256_FILE_H_
 
@@ -32,6 +34,25 @@ class Digest {
   void* context_;  // EVP_MD_CTX*
 };
 
+// The id git gives a blob of `size` bytes: SHA-1 of "blob <size>\0" and then the bytes, fed
+// as they arrive. The one implementation: downloads compute it while the bytes stream in.
+class GitBlobDigest {
+ public:
+  explicit GitBlobDigest(uint64_t size);
+  void Update(const void* data, size_t size) { sha1_.Update(data, size); }
+  // Lower-case hex; call once, after exactly `size` bytes.
+  std::string HexDigest() { return sha1_.HexDigest(); }
+
+ private:
+  Digest sha1_{Digest::Algorithm::kSha1};
+};
+
+// What a file's bytes hash to.
+struct FileHashes {
+  std::string sha256;    // lower-case hex
+  std::string git_sha1;  // lower-case hex git blob id; "" unless asked for
+};
+
 // Called after each chunk with the bytes hashed so far; returning false stops the hashing,
 // which then fails with CANCELLED.
 using HashProgress = std::function<bool(uint64_t bytes_done)>;
@@ -45,6 +66,9 @@ absl::StatusOr<std::string> Sha256File(const std::string& path, const HashProgre
 // The same of the open file `fd`, from its start; `name` for messages.
 absl::StatusOr<std::string> Sha256OfOpenFile(int fd, absl::string_view name,
                                              const HashProgress& progress = {});
+// Its SHA-256, and its git blob id when `git_blob_id`, in one pass.
+absl::StatusOr<FileHashes> HashOpenFile(int fd, absl::string_view name, bool git_blob_id,
+                                        const HashProgress& progress = {});
 
 }  // namespace llorch
 

@@ -25,6 +25,14 @@ Cell StateCell(v1::DownloadState state) {
   }
 }
 
+// Which of the Hub's digests vouched for a manifest's bytes.
+std::string VerifiedBy(const v1::Manifest& manifest) {
+  if (manifest.verified_by() == "sha256") return "Hub SHA-256";
+  if (manifest.verified_by() == "git-sha1") return "Hub git blob id";
+  if (manifest.verified_by().empty()) return "converted here";
+  return manifest.verified_by();
+}
+
 std::string DiskLine(const v1::DiskSpace& disk) {
   return absl::StrCat(FormatBytes(disk.free_bytes()), " free of ", FormatBytes(disk.total_bytes()),
                       " on the models volume (", disk.path(), ")\n");
@@ -159,6 +167,7 @@ std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
   if (info.has_manifest()) {
     const v1::Manifest& manifest = info.manifest();
     facts.AddRow({"sha256", manifest.sha256()});
+    facts.AddRow({"verified by", VerifiedBy(manifest)});
     facts.AddRow({"revision", manifest.revision_commit()});
     facts.AddRow(
         {"downloaded", absl::FormatTime("%Y-%m-%d %H:%M:%S %Z",
@@ -224,7 +233,7 @@ std::string RenderVerifyResult(const v1::VerifyModelResult& result, const Style&
 }
 
 std::string RenderDownloadResult(const v1::DownloadModelResult& result, const Style& style) {
-  Table table({"MODEL", "RESULT", "SIZE", "FETCHED", "SHA-256", "PATH"}, {2, 3});
+  Table table({"MODEL", "RESULT", "SIZE", "FETCHED", "VERIFIED BY", "SHA-256", "PATH"}, {2, 3});
   for (const v1::DownloadedModel& model : result.models()) {
     const Cell outcome = model.already_present() ? Cell("already downloaded", Color::kGreen)
                          : model.adopted()       ? Cell("adopted", Color::kGreen)
@@ -232,12 +241,13 @@ std::string RenderDownloadResult(const v1::DownloadModelResult& result, const St
                                                  : Cell("downloaded", Color::kGreen);
     table.AddRow({Cell(model.id(), Color::kBold), outcome,
                   FormatBytes(model.manifest().size_bytes()), FormatBytes(model.bytes_fetched()),
-                  model.manifest().sha256().substr(0, 16), model.local_path()});
+                  VerifiedBy(model.manifest()), model.manifest().sha256().substr(0, 16),
+                  model.local_path()});
   }
   return table.Render(style) +
          style.Paint(absl::StrCat(result.models_size(),
                                   result.models_size() == 1 ? " model" : " models",
-                                  " downloaded and verified by SHA-256\n"),
+                                  " downloaded and verified\n"),
                      Color::kGreen);
 }
 

@@ -1,10 +1,12 @@
 // `llorch-pool models download` as a user runs it, installed, against the fake Hub (HF_ENDPOINT):
 // standalone with progress and a result table, JSON lines, a 404, an agent killed with -9
-// mid-download and restarted (the download resumes), and two standalone CLIs at once (one
-// downloads, the other waits and finds it done).
+// mid-download and restarted (the download resumes, also on a nearly full disk), two standalone
+// CLIs at once (one downloads, the other waits and finds it done), and a Hub that vouches for a
+// file by its git blob id while its CDN sends other bytes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include "tests/e2e/e2e_env.h"
 #include "tests/support/fake_hub.h"
 #include "tests/support/gguf_writer.h"
+#include "tests/support/small_disk.h"
 
 namespace llorch::testing {
 namespace {
@@ -56,9 +59,10 @@ note = "the repo may publish no f16 file"
     return env_.models_dir() + "/tiny/.llorch/" + std::string(kFile) + ".partial.json";
   }
 
-  // Bytes the partial download's saved state claims.
-  uint64_t SavedBytes() const {
-    nlohmann::json state = nlohmann::json::parse(ReadFileBytes(StatePath()), nullptr, false);
+  // Bytes the partial download's saved state (at `state_path`) claims.
+  uint64_t SavedBytes(const std::string& state_path = "") const {
+    nlohmann::json state = nlohmann::json::parse(
+        ReadFileBytes(state_path.empty() ? StatePath() : state_path), nullptr, false);
     uint64_t bytes = 0;
     if (state.is_object() && state["done"].is_array()) {
       for (const auto& done : state["done"]) bytes += done.get<uint64_t>();
@@ -85,7 +89,8 @@ TEST_F(DownloadE2eTest, DownloadsWithProgressAndSaysSoTheSecondTime) {
   EXPECT_THAT(result.out, HasSubstr("tiny"));
   EXPECT_THAT(result.out, HasSubstr("downloaded"));
   EXPECT_THAT(result.out, HasSubstr(Sha256Of(content_).substr(0, 16)));
-  EXPECT_THAT(result.out, HasSubstr("1 model downloaded and verified by SHA-256"));
+  EXPECT_THAT(result.out, HasSubstr("Hub SHA-256"));
+  EXPECT_THAT(result.out, HasSubstr("1 model downloaded and verified"));
   // Not a terminal: plain progress lines and the agent's narration on stderr.
   EXPECT_THAT(result.err, HasSubstr("download tiny.Q4_K_M.gguf"));
   EXPECT_THAT(result.err, HasSubstr("100%  8.39 MB / 8.39 MB"));
@@ -248,6 +253,66 @@ TEST_F(DownloadE2eTest, TwoStandaloneClisDownloadTheModelOnce) {
   const std::string second_log = ReadFileBytes(env_.Path("second.log"));
   EXPECT_THAT(second_log, HasSubstr("waiting for another process"));
   EXPECT_THAT(second_log, HasSubstr("already downloaded"));
+}
+
+// The Hub announces the file by its git blob id (as it does files outside LFS), and its CDN
+// sends other bytes: nothing is installed and nothing says ok; with the right bytes the file is
+// installed, verified by the git blob id, and says so.
+TEST_F(DownloadE2eTest, AGitBlobIdFromTheHubIsRequiredOfTheBytes) {
+  hub_.SetFaults({.corrupt_offset = kSize / 2, .sha1_etags = true});
+  CommandResult corrupt = env_.Run({"models", "download", "tiny"});
+  EXPECT_EQ(corrupt.exit_code, 1);
+  EXPECT_THAT(corrupt.err, HasSubstr("error: git blob id mismatch for " + std::string(kFile)));
+  EXPECT_THAT(corrupt.err, HasSubstr("nothing was installed"));
+  EXPECT_FALSE(std::filesystem::exists(ModelPath()));
+  CommandResult verify = env_.Run({"models", "verify", "tiny"});
+  EXPECT_NE(verify.exit_code, 0);
+  EXPECT_THAT(verify.out, ::testing::Not(HasSubstr("1 of 1 models verified")));
+
+  hub_.SetFaults({.sha1_etags = true});
+  CommandResult good = env_.Run({"models", "download", "tiny"});
+  ASSERT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
+  EXPECT_THAT(good.out, HasSubstr("Hub git blob id"));
+  EXPECT_THAT(good.err, HasSubstr("git blob id matches the Hub's"));
+  const nlohmann::json manifest = nlohmann::json::parse(ReadFileBytes(
+      env_.models_dir() + "/tiny/.llorch/" + std::string(kFile) + ".manifest.json"));
+  EXPECT_EQ(manifest["verified_by"], "git-sha1");
+  EXPECT_EQ(manifest["sha256"], Sha256Of(content_));
+  CommandResult info = env_.Run({"models", "info", "tiny"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.out, ::testing::ContainsRegex("verified by +Hub git blob id"));
+  EXPECT_EQ(env_.Run({"models", "verify", "tiny"}).exit_code, 0);
+}
+
+// kill -9 leaves the partial download preallocated to the file's size. On a disk with less free
+// space than the bytes still missing, the next download resumes: the space is already the
+// partial's.
+TEST_F(DownloadE2eTest, AfterACrashOnANearlyFullDiskTheDownloadResumes) {
+  std::filesystem::create_directories(env_.models_dir());
+  // 10 MiB: with the 8 MiB file preallocated, 2 MiB stay free.
+  SmallDisk disk(SMALL_DISK, env_.models_dir(), 10, env_.Path("small_disk.log"));
+  if (!disk.mounted()) GTEST_SKIP() << ReadFileBytes(env_.Path("small_disk.log"));
+  const std::vector<std::string> download =
+      disk.Command({InstalledBinary("llorch-pool"), "models", "download", "tiny"});
+  hub_.SetFaults({.bytes_per_second_per_connection = 2 << 20});  // 4 s for the file
+  {
+    BackgroundProcess cli(download, Options(), env_.Path("cli.log"));
+    ASSERT_TRUE(WaitFor([&] { return SavedBytes(disk.Path(StatePath())) > 0; }))
+        << ReadFileBytes(env_.Path("cli.log"));
+    EXPECT_EQ(cli.Stop(SIGKILL), 128 + SIGKILL);
+  }
+  const std::string partial = disk.Path(env_.models_dir() + "/tiny/.llorch/" + kFile + ".partial");
+  struct stat info {};
+  ASSERT_EQ(stat(partial.c_str(), &info), 0);
+  ASSERT_GE(static_cast<uint64_t>(info.st_blocks) * 512, kSize);  // all of it still reserved
+  ASSERT_LT(SavedBytes(disk.Path(StatePath())), kSize - (2 << 20));  // more missing than free
+
+  hub_.SetFaults({});
+  CommandResult result = RunCommand(download, Options());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("resuming: "));
+  EXPECT_EQ(ReadFileBytes(disk.Path(ModelPath())), content_);
 }
 
 }  // namespace

@@ -402,6 +402,45 @@ TEST_F(FakeHubTest, CorruptByteIsFlippedInEveryResponseCoveringIt) {
             std::string("hello ") + static_cast<char>('w' ^ 0xff) + "orld\n");
 }
 
+// Answers no retry can make right: a redirect to another scheme, a size that is no size, a
+// Content-Range that contradicts X-Linked-Size, headers bloated by a proxy.
+TEST_F(FakeHubTest, AnswersCanBeMadeWrong) {
+  hub_.SetFaults({.redirect_location = "file:///etc/passwd", .linked_size = "-5"});
+  RawResponse head = RawRequest(hub_port(), "HEAD " + ResolvePath("model.gguf") + " HTTP/1.1");
+  EXPECT_EQ(head.status, 302);
+  EXPECT_EQ(head.header("location"), "file:///etc/passwd");
+  EXPECT_EQ(head.header("x-linked-size"), "-5");
+
+  hub_.SetFaults({.sha1_etags = true});
+  head = RawRequest(hub_port(), "HEAD " + ResolvePath("config.json") + " HTTP/1.1");
+  const std::string blob_id = head.header("etag");  // a file outside LFS: its git blob id
+  hub_.AddFile(kRepo, "small.gguf", "hello world\n");
+  head = RawRequest(hub_port(), "HEAD " + ResolvePath("small.gguf") + " HTTP/1.1");
+  EXPECT_EQ(head.status, 302);
+  EXPECT_EQ(head.header("etag"), blob_id);
+  EXPECT_EQ(head.headers.count("x-linked-etag"), 0u);
+
+  hub_.SetFaults({.etag = "\"abc-123\""});
+  head = RawRequest(hub_port(), "HEAD " + ResolvePath("model.gguf") + " HTTP/1.1");
+  EXPECT_EQ(head.header("etag"), "\"abc-123\"");
+  EXPECT_EQ(head.headers.count("x-linked-etag"), 0u);
+
+  hub_.SetFaults({.content_range_total = kBigSize * 2});
+  RawResponse range = CdnGet("\r\nRange: bytes=0-99");
+  EXPECT_EQ(range.status, 206);
+  EXPECT_EQ(range.header("content-range"), "bytes 0-99/" + std::to_string(kBigSize * 2));
+  EXPECT_TRUE(range.body == big_.substr(0, 100));
+
+  hub_.SetFaults({.extra_header_bytes = 10000});
+  RawResponse padded = RawRequest(hub_port(), "HEAD " + ResolvePath("model.gguf") + " HTTP/1.1");
+  size_t padding = 0;
+  for (const auto& [name, value] : padded.headers) {
+    if (name.rfind("x-padding-", 0) == 0) padding += value.size();
+  }
+  EXPECT_EQ(padding, 10000u);
+  EXPECT_EQ(padded.status, 302);
+}
+
 TEST_F(FakeHubTest, StallPausesTheBodyWithTheConnectionOpen) {
   hub_.SetFaults(
       {.stall_after_bytes = 1000, .stall_count = 1, .stall_duration = absl::Milliseconds(300)});

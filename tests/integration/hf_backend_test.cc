@@ -103,6 +103,7 @@ TEST_F(HfBackendTest, DownloadsVerifiesAndWritesTheManifest) {
   EXPECT_EQ(manifest->size, payload_.size());
   EXPECT_EQ(manifest->sha256, payload_sha256_);
   EXPECT_EQ(manifest->upstream_etag, payload_sha256_);
+  EXPECT_EQ(manifest->verified_by, "sha256");
   EXPECT_GT(manifest->downloaded_at, 0);
 
   EXPECT_EQ(testing::ReadFileBytes(store_.ModelPath(model_)), payload_);
@@ -251,12 +252,40 @@ TEST_F(HfBackendTest, WrongBytesInstallNothingAndNameBothHashes) {
   EXPECT_EQ(manifest.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(
       manifest.status().message(),
-      absl::StrCat("SHA-256 mismatch for ", model_.file, ": the downloaded file has ",
+      absl::StrCat("SHA-256 mismatch for ", model_.file, ": the downloaded bytes hash to ",
                    corrupt_sha256, ", the Hub says ", payload_sha256_, "; nothing was installed"));
   EXPECT_EQ(GetReason(manifest.status()), "HASH_MISMATCH");
   ExpectNothingInstalled();
   // The CLI's own record is gone too, so its next run fetches the file again.
   EXPECT_FALSE(fs::exists(HfDownloadDir(LocalDir()) / (model_.file + ".metadata")));
+}
+
+// A file kept in git, not LFS: the Hub's etag (which the CLI records) is its git blob id, and
+// that is what the bytes must match; the CLI's own check of the size would let anything through.
+TEST_F(HfBackendTest, AGitBlobIdEtagIsCheckedAgainstTheBytes) {
+  options_.env["FAKE_HF_ETAG"] = "git";
+  options_.env["FAKE_HF_MODE"] = "corrupt";
+  absl::StatusOr<Manifest> corrupt = Download();
+  EXPECT_EQ(corrupt.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(corrupt.status().message(), HasSubstr("git blob id mismatch for " + model_.file));
+  ExpectNothingInstalled();
+
+  options_.env.erase("FAKE_HF_MODE");
+  absl::StatusOr<Manifest> manifest = Download();
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(manifest->verified_by, "git-sha1");
+  EXPECT_EQ(manifest->sha256, payload_sha256_);
+  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kDownloaded);
+}
+
+// An etag that is no digest vouches for nothing: the file stays, without a manifest.
+TEST_F(HfBackendTest, AnEtagThatIsNoDigestLeavesTheFileUnverified) {
+  options_.env["FAKE_HF_ETAG"] = "abc-123";
+  absl::StatusOr<Manifest> manifest = Download();
+  EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(GetReason(manifest.status()), "HUB_NO_DIGEST");
+  EXPECT_FALSE(fs::exists(store_.ManifestPath(model_)));
+  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kUnverified);
 }
 
 TEST_F(HfBackendTest, AFileThatIsNotGgufIsRefused) {

@@ -1,18 +1,23 @@
 // Downloads with the native Hub client against tests/support/fake_hub: what lands on disk, what
 // crosses the wire, and each fault of design.md: dropped connections, 5xx and 429 bursts,
 // corrupt bytes, stalls, expired CDN URLs, a file that changed upstream, a token that must not
-// reach the CDN, offline mode, 404s and a disk too small. Also conversion sources, adoption of
-// files without a manifest, and two downloads of one model at once.
+// reach the CDN, offline mode, 404s, a disk too small, a server that ignores Range, a Hub that
+// vouches by git blob id or not at all, and answers no retry can mend (each fails at once).
+// Also conversion sources, adoption of files without a manifest, the space a failed download
+// holds, and two downloads of one model at once.
 #include "agent/models/model_download.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "agent/models/model_verifier.h"
 #include "agent/models/partial_data.h"
 #include "agent/models/sha256_file.h"
@@ -30,6 +35,15 @@ namespace v1 = pool::v1;
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
+
+// What `git hash-object` says of `content`: the Hub's etag of a file outside LFS.
+std::string GitBlobIdOf(const std::string& content) {
+  testing::TempDir temp;
+  testing::WriteFileBytes(temp.path() + "/blob", content);
+  const testing::CommandResult hashed =
+      testing::RunCommand({"git", "hash-object", temp.path() + "/blob"});
+  return std::string(absl::StripAsciiWhitespace(hashed.out));
+}
 
 class DownloadTest : public ::testing::Test {
  protected:
@@ -95,12 +109,15 @@ class DownloadTest : public ::testing::Test {
     return testing::LogTexts(op_, v1::LogLine::STREAM_AGENT);
   }
 
-  void ExpectInstalled() {
+  // The Hub's bytes, with a manifest saying they were checked against its `verified_by` digest
+  // (its etag: `etag`, by default the SHA-256 of an LFS file).
+  void ExpectInstalled(const std::string& verified_by = "sha256", std::string etag = "") {
     ASSERT_EQ(testing::ReadFileBytes(store_.ModelPath(model_).string()), content_);
     std::optional<Manifest> manifest = store_.ReadManifest(model_);
     ASSERT_TRUE(manifest.has_value());
     EXPECT_EQ(manifest->sha256, Sha256Of(content_));
-    EXPECT_EQ(manifest->upstream_etag, Sha256Of(content_));
+    EXPECT_EQ(manifest->upstream_etag, etag.empty() ? Sha256Of(content_) : etag);
+    EXPECT_EQ(manifest->verified_by, verified_by);
     EXPECT_EQ(manifest->revision_commit, hub_.commit(model_.repo));
     EXPECT_EQ(manifest->size, content_.size());
     EXPECT_EQ(manifest->repo, model_.repo);
@@ -113,6 +130,18 @@ class DownloadTest : public ::testing::Test {
     EXPECT_FALSE(fs::exists(store_.ModelPath(model_)));
     EXPECT_FALSE(fs::exists(store_.ManifestPath(model_)));
     EXPECT_NE(store_.Inspect(model_).state, LocalState::kDownloaded);
+  }
+
+  // A download against a Hub answering what cannot be right (`faults`): it must fail at once,
+  // with reason HUB_BAD_ANSWER, installing nothing. Its error, for the test to read.
+  absl::Status DownloadAgainstABadAnswer(const testing::FakeHubFaults& faults) {
+    hub_.SetFaults(faults);
+    hub_.ResetStats();
+    const absl::Status status = Download().status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+    EXPECT_EQ(GetReason(status), "HUB_BAD_ANSWER");
+    ExpectNothingInstalled();
+    return status;
   }
 
   testing::TempDir temp_;
@@ -235,27 +264,31 @@ TEST_F(DownloadTest, WithoutDirectWritesTheSameBytesAreInstalled) {
   EXPECT_EQ(hub_.bytes_sent(), kSize);
 }
 
-// Some mirrors and proxies answer a Range request with 200 and the whole file: fine for a file
-// fetched whole from its first byte, not for parts.
-TEST_F(DownloadTest, AServerThatIgnoresRangeServesAFileWholeButNoParts) {
-  settings_.fetch.part_bytes = 0;
-  settings_.fetch.parallel_min_bytes = 64 << 20;  // one part: the whole file
+// Some mirrors and proxies answer a Range request with 200 and the whole file: the file then
+// comes whole, on one connection, however large; a resume skips the bytes it has.
+TEST_F(DownloadTest, AServerThatIgnoresRangeGetsTheFileWholeOnOneConnection) {
   hub_.SetFaults({.ignore_range = true});
-  absl::StatusOr<v1::DownloadedModel> whole = Download();
-  ASSERT_TRUE(whole.ok()) << whole.status();
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();  // 12 parts on 4 connections
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
   ExpectInstalled();
+  EXPECT_THAT(Narration(), Contains(AllOf(HasSubstr("answered a Range request with HTTP 200"),
+                                          HasSubstr("on one connection, from its first byte"))));
+  EXPECT_EQ(CdnRequests().back().range, absl::StrCat("bytes=0-", kSize - 1));
+}
 
-  settings_.fetch.part_bytes = 256 << 10;
-  settings_.fetch.parallel_min_bytes = 1 << 20;
-  absl::StatusOr<v1::DownloadedModel> parts = DownloadCatalogModel(store_, model_, /*force=*/true,
-                                                                   settings_, second_op_);
-  ASSERT_EQ(parts.status().code(), absl::StatusCode::kFailedPrecondition) << parts.status();
-  EXPECT_THAT(parts.status().message(),
-              HasSubstr("answered a Range request with HTTP 200 instead of 206: it cannot "
-                        "serve the file in parts or resume it"));
-  // The verified file stays, and is still the model's.
-  EXPECT_EQ(testing::ReadFileBytes(store_.ModelPath(model_).string()), content_);
-  EXPECT_EQ(store_.Inspect(model_).state, LocalState::kDownloaded);
+TEST_F(DownloadTest, AResumeFromAServerThatIgnoresRangeStartsFromTheFirstByte) {
+  ASSERT_EQ(DownloadCancelledAtAThird().status().code(), absl::StatusCode::kCancelled);
+  hub_.ResetStats();
+  hub_.SetFaults({.ignore_range = true});
+  absl::StatusOr<v1::DownloadedModel> second =
+      DownloadCatalogModel(store_, model_, false, settings_, second_op_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ExpectInstalled();
+  EXPECT_EQ(CdnRequests().back().status, 200);  // the whole file, from its first byte
+  EXPECT_THAT(testing::LogTexts(second_op_, v1::LogLine::STREAM_AGENT),
+              AllOf(Contains(HasSubstr("on one connection, from its first byte")),
+                    Contains(AllOf(HasSubstr("the download server ignores Range requests"),
+                                   HasSubstr("here already are skipped")))));
 }
 
 TEST_F(DownloadTest, ServerErrorBurstsAreRetried) {
@@ -504,6 +537,119 @@ TEST_F(DownloadTest, VerifyAdoptsAFileWithoutManifestByAskingTheHub) {
   EXPECT_TRUE(verification->ok()) << verification->files(0).problem();
   EXPECT_TRUE(verification->files(0).adopted());
   ExpectInstalled();
+}
+
+// --- The Hub's digest: a SHA-256, or a git blob id; never none ---
+
+// A Hub that announces the file by its git blob id (as it does files outside LFS), with a CDN
+// that sends other bytes: the git blob id is computed while the bytes stream in, and required.
+TEST_F(DownloadTest, AGitBlobIdEtagIsRequiredOfTheBytes) {
+  hub_.SetFaults({.corrupt_offset = kSize / 2, .sha1_etags = true});
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kDataLoss) << downloaded.status();
+  EXPECT_THAT(downloaded.status().message(),
+              AllOf(HasSubstr("git blob id mismatch for tiny.Q4_K_M.gguf"),
+                    HasSubstr("nothing was installed")));
+  EXPECT_EQ(GetReason(downloaded.status()), "HASH_MISMATCH");
+  ExpectNothingInstalled();
+  EXPECT_FALSE(fs::exists(Partial()));
+
+  hub_.SetFaults({.sha1_etags = true});
+  hub_.ResetStats();
+  absl::StatusOr<v1::DownloadedModel> good =
+      DownloadCatalogModel(store_, model_, false, settings_, second_op_);
+  ASSERT_TRUE(good.ok()) << good.status();
+  ExpectInstalled("git-sha1", GitBlobIdOf(content_));
+  EXPECT_EQ(good->manifest().verified_by(), "git-sha1");
+  EXPECT_EQ(good->manifest().sha256(), Sha256Of(content_));  // ours, for later verifies
+  EXPECT_THAT(testing::LogTexts(second_op_, v1::LogLine::STREAM_AGENT),
+              Contains(HasSubstr("git blob id matches the Hub's")));
+}
+
+TEST_F(DownloadTest, AFileOutsideLfsWithoutManifestIsAdoptedByItsGitBlobId) {
+  testing::WriteFileBytes(store_.ModelPath(model_).string(), content_);
+  hub_.SetFaults({.sha1_etags = true});
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_TRUE(downloaded.ok()) << downloaded.status();
+  EXPECT_TRUE(downloaded->adopted());
+  EXPECT_TRUE(CdnRequests().empty());
+  ExpectInstalled("git-sha1", GitBlobIdOf(content_));
+}
+
+// An etag that is no digest (a mirror that rewrites them) vouches for nothing: nothing is
+// downloaded, rather than installed as verified.
+TEST_F(DownloadTest, AFileTheHubGivesNoDigestOfIsNotDownloaded) {
+  hub_.SetFaults({.etag = "\"abc-123\""});
+  absl::StatusOr<v1::DownloadedModel> downloaded = Download();
+  ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(GetReason(downloaded.status()), "HUB_NO_DIGEST");
+  EXPECT_THAT(downloaded.status().message(),
+              AllOf(HasSubstr("\"abc-123\""), HasSubstr("neither a SHA-256"),
+                    HasSubstr("none are fetched")));
+  EXPECT_TRUE(CdnRequests().empty());
+  ExpectNothingInstalled();
+}
+
+// --- Space ---
+
+// A download that fails keeps what it fetched for the next one, and gives back the space it
+// had reserved for the rest.
+TEST_F(DownloadTest, AFailedDownloadHoldsOnlyTheSpaceOfWhatItFetched) {
+  settings_.fetch.part_bytes = 0;
+  settings_.fetch.parallel_min_bytes = 64 << 20;
+  settings_.hub.retry.max_attempts = 1;
+  hub_.SetFaults({.drop_after_bytes = 1 << 20, .drop_count = 1});
+  absl::StatusOr<v1::DownloadedModel> failed = Download();
+  ASSERT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+  struct stat info {};
+  ASSERT_EQ(stat(Partial().c_str(), &info), 0);
+  EXPECT_EQ(static_cast<uint64_t>(info.st_size), kSize);
+  EXPECT_LE(static_cast<uint64_t>(info.st_blocks) * 512, (1 << 20) + (64 << 10));
+
+  absl::StatusOr<v1::DownloadedModel> second = DownloadAgain();
+  ASSERT_TRUE(second.ok()) << second.status();
+  ExpectInstalled();
+  EXPECT_EQ(second->bytes_fetched(), kSize - (1 << 20));  // the kept MiB was not fetched again
+}
+
+// --- Answers no retry can mend fail at once, saying why: one request, no retries ---
+
+TEST_F(DownloadTest, ARedirectToAnotherSchemeFailsAtOnce) {
+  for (const std::string location : {"file:///etc/passwd", "gopher://127.0.0.1:70/1"}) {
+    SCOPED_TRACE(location);
+    const absl::Status status = DownloadAgainstABadAnswer({.redirect_location = location});
+    EXPECT_THAT(status.message(), AllOf(HasSubstr(location.substr(0, location.find(':'))),
+                                        HasSubstr("not an http or https URL")));
+    EXPECT_EQ(hub_.requests().size(), 1u);  // the HEAD
+  }
+}
+
+TEST_F(DownloadTest, HeadersOverTheLimitFailAtOnce) {
+  // Over libcurl's own limit (300 KiB) too, whose error looked like a network one.
+  const absl::Status status = DownloadAgainstABadAnswer({.extra_header_bytes = 512 << 10});
+  EXPECT_THAT(status.message(), HasSubstr("response headers over 64 KiB"));
+  EXPECT_THAT(GetHint(status).value_or(""), HasSubstr("proxy"));
+  EXPECT_EQ(hub_.requests().size(), 1u);
+}
+
+TEST_F(DownloadTest, AContentRangeThatContradictsTheHubsSizeFailsAtOnce) {
+  settings_.fetch.part_bytes = 0;
+  settings_.fetch.parallel_min_bytes = 64 << 20;  // one request, so the count is exact
+  const absl::Status status = DownloadAgainstABadAnswer({.content_range_total = kSize * 2});
+  EXPECT_THAT(status.message(), AllOf(HasSubstr(absl::StrCat("a file of ", kSize * 2, " bytes")),
+                                      HasSubstr(absl::StrCat("the Hub says ", kSize))));
+  EXPECT_EQ(CdnRequests().size(), 1u);
+}
+
+TEST_F(DownloadTest, AnInvalidLinkedSizeIsSaidToBeInvalidAndFailsAtOnce) {
+  for (const std::string size : {"-5", "12abc", "99999999999999999999999"}) {
+    SCOPED_TRACE(size);
+    const absl::Status status = DownloadAgainstABadAnswer({.linked_size = size});
+    EXPECT_THAT(status.message(),
+                AllOf(HasSubstr("invalid X-Linked-Size header (\"" + size + "\")"),
+                      ::testing::Not(HasSubstr("has no"))));
+    EXPECT_EQ(hub_.requests().size(), 1u);  // the HEAD
+  }
 }
 
 // A converted model: only the source files the catalog asks for, verified, pinned to one

@@ -11,7 +11,9 @@
 //     else is the LocalEntryNotFoundError the CLI reports as "Invalid value. ...";
 //   - exit 0 on success (stdout: the file's path); 1 with "Error: <message>" and a "Hint:" line
 //     on stderr for Hub errors; 2 with a click usage message for a command line it does not take.
-// "The Hub" is a directory: $FAKE_HF_HUB/<owner>/<name>/<file>; the etag is the file's SHA-256,
+// "The Hub" is a directory: $FAKE_HF_HUB/<owner>/<name>/<file>; the etag is the file's SHA-256
+// (an LFS file; $FAKE_HF_ETAG=git makes it the git blob id, as for a file kept in git, and any
+// other value is taken verbatim),
 // the commit $FAKE_HF_COMMIT (default 40 'c's); --revision accepts "main" and that commit; a
 // repository holding a file named ".gated" is a gated one the caller has no access to.
 // Faults, by $FAKE_HF_MODE:
@@ -56,10 +58,10 @@ std::string ReadAll(const fs::path& path) {
   return out.str();
 }
 
-std::string Sha256Hex(const std::string& bytes) {
+std::string HexDigest(const std::string& bytes, const EVP_MD* md) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, md, nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   for (unsigned int i = 0; i < length; ++i) {
@@ -67,6 +69,17 @@ std::string Sha256Hex(const std::string& bytes) {
     hex.push_back(kHex[digest[i] & 0xf]);
   }
   return hex;
+}
+
+std::string Sha256Hex(const std::string& bytes) { return HexDigest(bytes, EVP_sha256()); }
+
+// The etag the Hub gives `content`, as $FAKE_HF_ETAG asks.
+std::string EtagOf(const std::string& content) {
+  const std::string kind = Env("FAKE_HF_ETAG");
+  if (kind.empty()) return Sha256Hex(content);
+  if (kind != "git") return kind;
+  return HexDigest("blob " + std::to_string(content.size()) + std::string(1, '\0') + content,
+                   EVP_sha1());
 }
 
 int UsageError(const std::string& message) {
@@ -162,7 +175,7 @@ int main(int argc, char** argv) {
   }
   if (!fs::is_regular_file(repo_dir / file)) return HubError("File not found in repository.");
   const std::string content = ReadAll(repo_dir / file);
-  const std::string etag = Sha256Hex(content);
+  const std::string etag = EtagOf(content);
 
   const fs::path cache = fs::path(local_dir) / ".cache" / "huggingface";
   const fs::path download = cache / "download";

@@ -384,6 +384,16 @@ void FakeHub::State::Route(const std::string& server, const httplib::Request& re
       ServeCdn(req, res);
     }
   }
+  uint64_t padding = 0;
+  {
+    std::lock_guard lock(mu);
+    padding = faults.extra_header_bytes;
+  }
+  for (int line = 0; padding > 0; ++line) {
+    const uint64_t bytes = std::min<uint64_t>(padding, 4096);
+    res.set_header("X-Padding-" + std::to_string(line), std::string(bytes, 'p'));
+    padding -= bytes;
+  }
   Record(server, req, res.status);
   request_recorded = true;
 }
@@ -456,6 +466,9 @@ void FakeHub::State::ServeResolve(const httplib::Request& req, const std::string
   HubFile file;
   std::string commit;
   std::string location;
+  std::string linked_size;
+  bool sha1_etags = false;
+  std::string etag;
   {
     std::lock_guard lock(mu);
     const HubRepo* hub_repo = FindRepoLocked(req, repo, revision, res);
@@ -467,20 +480,34 @@ void FakeHub::State::ServeResolve(const httplib::Request& req, const std::string
     }
     file = it->second;
     commit = CommitLocked(repo);
-    if (file.lfs) location = SignedUrlLocked(file.sha256);
+    if (file.lfs) {
+      location = faults.redirect_location.empty() ? SignedUrlLocked(file.sha256)
+                                                  : faults.redirect_location;
+    }
+    linked_size = faults.linked_size;
+    sha1_etags = faults.sha1_etags;
+    etag = faults.etag;
   }
   res.set_header("X-Repo-Commit", commit);
   if (file.lfs) {
     res.status = 302;
     res.set_header("Location", location);
-    res.set_header("X-Linked-Etag", Quoted(file.sha256));
-    res.set_header("X-Linked-Size", std::to_string(file.advertised_size > 0
-                                                        ? file.advertised_size
-                                                        : file.content->size()));
-    res.set_header("ETag", Quoted(file.sha256));
+    if (linked_size.empty()) {
+      linked_size = std::to_string(file.advertised_size > 0 ? file.advertised_size
+                                                            : file.content->size());
+    }
+    res.set_header("X-Linked-Size", linked_size);
+    if (!etag.empty()) {
+      res.set_header("ETag", etag);
+    } else if (sha1_etags) {
+      res.set_header("ETag", Quoted(GitBlobSha1(*file.content)));
+    } else {
+      res.set_header("X-Linked-Etag", Quoted(file.sha256));
+      res.set_header("ETag", Quoted(file.sha256));
+    }
     return;
   }
-  res.set_header("ETag", Quoted(file.oid));
+  res.set_header("ETag", etag.empty() ? Quoted(file.oid) : etag);
   ServeContent(req, file.content, /*cdn=*/false, res);
 }
 
@@ -569,9 +596,11 @@ void FakeHub::State::ServeContent(const httplib::Request& req,
                                   httplib::Response& res) {
   uint64_t size = content->size();
   bool ignore_range = false;
+  uint64_t stated_total = size;
   {
     std::lock_guard lock(mu);
     ignore_range = faults.ignore_range;
+    if (faults.content_range_total > 0) stated_total = faults.content_range_total;
   }
   if (!ignore_range) res.set_header("Accept-Ranges", "bytes");
   ByteRange range =
@@ -585,7 +614,7 @@ void FakeHub::State::ServeContent(const httplib::Request& req,
   if (range.partial) {
     res.set_header("Content-Range", "bytes " + std::to_string(range.first) + "-" +
                                         std::to_string(range.first + range.length - 1) + "/" +
-                                        std::to_string(size));
+                                        std::to_string(stated_total));
   }
   if (range.length == 0) {
     // httplib takes a provider of length 0 for one of unknown length; no body sends

@@ -67,6 +67,22 @@ struct FakeHubFaults {
   bool ignore_range = false;
   // How long the CDN URLs the Hub hands out stay valid (real Hub: about an hour).
   absl::Duration url_lifetime = absl::Hours(1);
+  // The Hub's answers for LFS files redirect here instead of to the CDN ("file:///etc/passwd",
+  // "gopher://..."); "" = the CDN.
+  std::string redirect_location = {};
+  // The Hub sends this, verbatim, as X-Linked-Size ("-5", "abc"); "" = the size.
+  std::string linked_size = {};
+  // The Hub announces LFS files as it does files outside LFS, by their git blob id: ETag
+  // "<sha1 of 'blob <size>\0' + content>" and no X-Linked-Etag (the redirect to the CDN stays).
+  bool sha1_etags = false;
+  // The Hub announces every file with this ETag, verbatim, and no X-Linked-Etag; "" = the real.
+  std::string etag = {};
+  // Every 206 states this as the file's total in its Content-Range (the bytes sent stay the
+  // real ones); 0 = the real size.
+  uint64_t content_range_total = 0;
+  // Every response carries this many more bytes of headers (X-Padding-<n> lines of up to 4 KiB),
+  // as a misbehaving proxy might add.
+  uint64_t extra_header_bytes = 0;
 };
 
 // One request as the servers saw it.

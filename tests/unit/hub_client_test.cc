@@ -1,5 +1,5 @@
 // The pieces of the Hub client that need no server: where the token and endpoint come from,
-// which URLs count as the Hub's, retry timing and Retry-After, etag recognition.
+// which URLs count as the Hub's, retry timing and Retry-After, which etags are digests.
 #include "agent/models/hub_client.h"
 
 #include <gmock/gmock.h>
@@ -84,12 +84,16 @@ TEST(HubClientTest, OfflineRefusesBeforeAnyNetworkCall) {
   EXPECT_EQ(hub.ListFiles("a/b", "main").status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(IsSha256HexTest, AcceptsOnly64HexDigits) {
-  EXPECT_TRUE(IsSha256Hex(std::string(64, 'a')));
-  EXPECT_TRUE(IsSha256Hex(std::string(64, 'F')));
-  EXPECT_FALSE(IsSha256Hex(std::string(40, 'a')));  // a git blob id: a non-LFS file's etag
-  EXPECT_FALSE(IsSha256Hex(std::string(63, 'a') + "g"));
-  EXPECT_FALSE(IsSha256Hex(""));
+TEST(HubDigestOfEtagTest, A64HexEtagIsASha256And40HexAGitBlobIdNothingElseIsADigest) {
+  EXPECT_EQ(HubDigestOfEtag(std::string(64, 'F')).sha256, std::string(64, 'f'));
+  EXPECT_EQ(HubDigestOfEtag(std::string(64, 'F')).git_sha1, "");
+  EXPECT_EQ(HubDigestOfEtag(std::string(40, 'A')).git_sha1, std::string(40, 'a'));
+  EXPECT_EQ(HubDigestOfEtag(std::string(40, 'A')).sha256, "");
+  for (const std::string& etag : {std::string(63, 'a') + "g", std::string(39, 'a'),
+                                 std::string(41, 'a'), std::string("\"abc-123\""), std::string()}) {
+    const FileHashes digest = HubDigestOfEtag(etag);
+    EXPECT_EQ(digest.sha256 + digest.git_sha1, "") << etag;
+  }
 }
 
 TEST(RetryDelayTest, DoublesUpToTheCapWithJitterInTheUpperHalf) {

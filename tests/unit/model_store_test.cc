@@ -282,14 +282,16 @@ TEST_F(ModelStoreScanTest, ManifestRoundTripsAndIsWrittenAtomically) {
   manifest.size = 669;
   manifest.sha256 = std::string(64, 'a');
   manifest.revision_commit = std::string(40, 'b');
-  manifest.upstream_etag = "\"etag\"";
+  manifest.upstream_etag = std::string(40, 'c');
   manifest.downloaded_at = 1764300000;
+  manifest.verified_by = kVerifiedByGitSha1;
   ASSERT_TRUE(store_.WriteManifest(tiny, manifest).ok());
   std::optional<Manifest> read = store_.ReadManifest(tiny);
   ASSERT_TRUE(read.has_value());
   EXPECT_EQ(read->sha256, manifest.sha256);
   EXPECT_EQ(read->size, 669u);
   EXPECT_EQ(read->downloaded_at, 1764300000);
+  EXPECT_EQ(read->verified_by, "git-sha1");
   // No temp file is left next to it.
   size_t entries = 0;
   for (const auto& entry : fs::directory_iterator(store_.ManifestPath(tiny).parent_path())) {
@@ -297,6 +299,26 @@ TEST_F(ModelStoreScanTest, ManifestRoundTripsAndIsWrittenAtomically) {
     ++entries;
   }
   EXPECT_EQ(entries, 1u);
+}
+
+// Manifests written before they said what verified them: one whose sha256 is the Hub's etag was
+// checked against it; one with another etag (a git blob id) was installed with the local hash
+// only, and vouches for nothing.
+TEST_F(ModelStoreTest, AnOlderManifestCountsOnlyWhenItsSha256IsTheHubs) {
+  WriteFile(store_.ModelPath(qwen_), "GGUF1234");
+  auto write_older = [&](const std::string& etag) {
+    WriteFile(store_.ManifestPath(qwen_),
+              R"({"size": 8, "sha256": ")" + std::string(64, 'a') + R"(", "upstream_etag": ")" +
+                  etag + R"("})");
+  };
+  write_older(std::string(64, 'A'));
+  ASSERT_TRUE(store_.ReadManifest(qwen_).has_value());
+  EXPECT_EQ(store_.ReadManifest(qwen_)->verified_by, "sha256");
+  EXPECT_EQ(store_.Inspect(qwen_).state, LocalState::kDownloaded);
+
+  write_older(std::string(40, 'c'));
+  EXPECT_FALSE(store_.ReadManifest(qwen_).has_value());
+  EXPECT_EQ(store_.Inspect(qwen_).state, LocalState::kUnverified);
 }
 
 TEST_F(ModelStoreScanTest, FreeSpaceOfAMissingDirComesFromItsParent) {
