@@ -496,8 +496,8 @@ class Fetcher {
       const std::string range = answer.Header("content-range");
       std::optional<ContentRange> parsed = ParseContentRange(range);
       if (!parsed) {
-        contradiction = absl::StrCat("an unreadable Content-Range (\"", absl::CHexEscape(range),
-                                     "\")");
+        contradiction =
+            absl::StrCat("an unreadable Content-Range (\"", absl::CHexEscape(range), "\")");
       } else if (parsed->total && *parsed->total != file_.size) {
         contradiction = absl::StrCat("Content-Range \"", range, "\": a file of ", *parsed->total,
                                      " bytes, where the Hub says ", file_.size, " (X-Linked-Size)");

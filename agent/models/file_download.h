@@ -13,8 +13,9 @@
 // only ever claims bytes that were written and synced before it was saved, so after kill -9 or
 // a power loss the next fetch keeps everything it claims and fetches the rest. (Where writes go
 // direct, a part goes on from the last aligned byte it holds, and after a failed request from
-// the last aligned byte received: under 4 KiB are fetched again, and its writes stay direct.) The SHA-256 is not saved: a resumed fetch
-// hashes the kept prefix again, reading it back while the missing parts download.
+// the last aligned byte received: under 4 KiB are fetched again, and its writes stay direct.) The
+// SHA-256 is not saved: a resumed fetch hashes the kept prefix again, reading it back while the
+// missing parts download.
 //
 // Parts are handed out in file order to up to `connections` workers (see FetchOptions::ramp_up),
 // each with its own keep-alive connection. A worker gathers body bytes in 4 MiB chunks and
@@ -102,8 +103,8 @@ struct PartialFile {
   std::filesystem::path data() const { return dir.PathOf(name); }  // for messages
 };
 
-// Fetches `file` (as HubClient::Resolve described it) into the partial's data, keeping what an earlier
-// fetch of the same bytes (same etag and size) left there and discarding a partial of other
+// Fetches `file` (as HubClient::Resolve described it) into the partial's data, keeping what an
+// earlier fetch of the same bytes (same etag and size) left there and discarding a partial of other
 // bytes. Returns once every byte is on disk and hashed; comparing the hash with the Hub's and
 // installing the file are the caller's. Errors (the partial stays, to resume, unless said):
 // Cancelled; Unavailable when the retries ran out; DeadlineExceeded likewise for stalls;

@@ -180,10 +180,10 @@ absl::StatusOr<HttpResponse> HttpConnection::Perform(const HttpRequest& request)
   }
   if (!exchange.rejected.ok()) return exchange.rejected;
   if (exchange.headers_too_big) {
-    return Final(absl::StrCat(what, ": response headers over ", kMaxHeaderBytes / 1024,
-                              " KiB; refused"),
-                 "the Hub's are a few KiB: a proxy or server in between sends these; asking "
-                 "again would get the same");
+    return Final(
+        absl::StrCat(what, ": response headers over ", kMaxHeaderBytes / 1024, " KiB; refused"),
+        "the Hub's are a few KiB: a proxy or server in between sends these; asking "
+        "again would get the same");
   }
   if (exchange.refused) return absl::AbortedError(absl::StrCat(what, ": body not written"));
   if (exchange.too_big) {

@@ -42,9 +42,8 @@ std::function<bool()> CancelledBy(const Operation& op) {
 
 // "SHA-256 <hex>" or "git blob id <hex> (not an LFS file)": what the Hub vouches for `remote` by.
 std::string HubDigestText(const RemoteFile& remote) {
-  return remote.sha256.empty()
-             ? absl::StrCat("git blob id ", remote.git_sha1, " (not an LFS file)")
-             : absl::StrCat("SHA-256 ", remote.sha256);
+  return remote.sha256.empty() ? absl::StrCat("git blob id ", remote.git_sha1, " (not an LFS file)")
+                               : absl::StrCat("SHA-256 ", remote.sha256);
 }
 
 absl::StatusOr<PartialFile> ModelPartial(const ModelStore& store, const CatalogModel& model) {
@@ -109,9 +108,8 @@ absl::StatusOr<FetchResult> FetchWithProgress(const HubClient& hub, const Remote
 // digest named by `verified_by`.
 Manifest ManifestFor(const CatalogModel& model, const RemoteFile& remote, std::string sha256,
                      std::string verified_by) {
-  return Manifest{model.repo,       remote.commit,    model.file,
-                  remote.size,      std::move(sha256), remote.etag,
-                  NowUnixSeconds(), std::move(verified_by)};
+  return Manifest{model.repo,        remote.commit, model.file,       remote.size,
+                  std::move(sha256), remote.etag,   NowUnixSeconds(), std::move(verified_by)};
 }
 
 // Hashes a file that is on disk without a manifest and adopts it when it is the Hub's.
@@ -122,8 +120,8 @@ absl::StatusOr<bool> AdoptIfHubs(const ModelStore& store, const CatalogModel& mo
   Narrate(op, absl::StrCat(local.path.string(), " has no manifest: checking it against the Hub"));
   absl::StatusOr<DirFd> dir = store.OpenDir(model, "", false);
   if (!dir.ok()) return dir.status();
-  absl::StatusOr<FileHashes> hashes = HashWithProgress(*dir, model.file, local.bytes, model.file,
-                                                       op, !remote.git_sha1.empty());
+  absl::StatusOr<FileHashes> hashes =
+      HashWithProgress(*dir, model.file, local.bytes, model.file, op, !remote.git_sha1.empty());
   if (!hashes.ok()) return hashes.status();
   absl::StatusOr<std::string> verified_by = CheckAgainstHub(model.file, *hashes, remote.etag);
   if (!verified_by.ok()) {
@@ -136,8 +134,8 @@ absl::StatusOr<bool> AdoptIfHubs(const ModelStore& store, const CatalogModel& mo
     Narrate(op, gguf.message());
     return false;
   }
-  if (absl::Status status = store.WriteManifest(
-          model, ManifestFor(model, remote, hashes->sha256, *verified_by));
+  if (absl::Status status =
+          store.WriteManifest(model, ManifestFor(model, remote, hashes->sha256, *verified_by));
       !status.ok()) {
     return status;
   }
@@ -172,10 +170,10 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
   const PartialFile& partial = *opened;
   // What a partial already holds on disk (kept or discarded, its space is the download's).
   const uint64_t allocated = std::min(PartialAllocatedBytes(partial), remote->size);
-  const std::string what =
-      allocated == 0 ? model.file
-                     : absl::StrCat(model.file, " (beyond the ", FormatBytes(allocated),
-                                    " its partial download holds)");
+  const std::string what = allocated == 0
+                               ? model.file
+                               : absl::StrCat(model.file, " (beyond the ", FormatBytes(allocated),
+                                              " its partial download holds)");
   if (absl::Status space = CheckFreeSpace(store, remote->size - allocated, what); !space.ok()) {
     return space;
   }
@@ -488,9 +486,10 @@ UpstreamLookup HubLookup(const HubOptions& options) {
         HubClient(options).Resolve(model.repo, model.revision, model.file);
     if (!remote.ok()) return remote.status();
     if (remote->sha256.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the Hub gives no SHA-256 for ", model.file, " (not an LFS file: its etag is a git "
-          "blob id); `llorch-pool models download ", model.id, "` checks it against that"));
+      return absl::FailedPreconditionError(absl::StrCat("the Hub gives no SHA-256 for ", model.file,
+                                                        " (not an LFS file: its etag is a git "
+                                                        "blob id); `llorch-pool models download ",
+                                                        model.id, "` checks it against that"));
     }
     return UpstreamFile{remote->sha256, remote->size, remote->commit, remote->etag};
   };

@@ -44,9 +44,9 @@ absl::StatusOr<FileHashes> HashWithProgress(const DirFd& dir, const std::string&
                                             uint64_t size, absl::string_view item, Operation& op,
                                             bool git_blob_id) {
   const std::string path = dir.PathOf(name).string();
-  op.Log(v1::LogLine::STREAM_AGENT,
-         absl::StrCat("computing the SHA-256", git_blob_id ? " and git blob id" : "", " of ",
-                      path));
+  op.Log(
+      v1::LogLine::STREAM_AGENT,
+      absl::StrCat("computing the SHA-256", git_blob_id ? " and git blob id" : "", " of ", path));
   absl::StatusOr<UniqueFd> fd = dir.OpenRegularFile(name);
   if (!fd.ok()) return fd.status();
   ByteProgress progress(op, "hash", size, item);

@@ -245,10 +245,10 @@ std::string RenderDownloadResult(const v1::DownloadModelResult& result, const St
                   model.local_path()});
   }
   return table.Render(style) +
-         style.Paint(absl::StrCat(result.models_size(),
-                                  result.models_size() == 1 ? " model" : " models",
-                                  " downloaded and verified\n"),
-                     Color::kGreen);
+         style.Paint(
+             absl::StrCat(result.models_size(), result.models_size() == 1 ? " model" : " models",
+                          " downloaded and verified\n"),
+             Color::kGreen);
 }
 
 std::string RenderDeletedFiles(const v1::DeleteModelResponse& response, const Style& style) {

@@ -275,8 +275,8 @@ TEST_F(DownloadE2eTest, AGitBlobIdFromTheHubIsRequiredOfTheBytes) {
   EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
   EXPECT_THAT(good.out, HasSubstr("Hub git blob id"));
   EXPECT_THAT(good.err, HasSubstr("git blob id matches the Hub's"));
-  const nlohmann::json manifest = nlohmann::json::parse(ReadFileBytes(
-      env_.models_dir() + "/tiny/.llorch/" + std::string(kFile) + ".manifest.json"));
+  const nlohmann::json manifest = nlohmann::json::parse(
+      ReadFileBytes(env_.models_dir() + "/tiny/.llorch/" + std::string(kFile) + ".manifest.json"));
   EXPECT_EQ(manifest["verified_by"], "git-sha1");
   EXPECT_EQ(manifest["sha256"], Sha256Of(content_));
   CommandResult info = env_.Run({"models", "info", "tiny"});
@@ -305,7 +305,7 @@ TEST_F(DownloadE2eTest, AfterACrashOnANearlyFullDiskTheDownloadResumes) {
   const std::string partial = disk.Path(env_.models_dir() + "/tiny/.llorch/" + kFile + ".partial");
   struct stat info {};
   ASSERT_EQ(stat(partial.c_str(), &info), 0);
-  ASSERT_GE(static_cast<uint64_t>(info.st_blocks) * 512, kSize);  // all of it still reserved
+  ASSERT_GE(static_cast<uint64_t>(info.st_blocks) * 512, kSize);     // all of it still reserved
   ASSERT_LT(SavedBytes(disk.Path(StatePath())), kSize - (2 << 20));  // more missing than free
 
   hub_.SetFaults({});

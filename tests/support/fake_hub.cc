@@ -493,8 +493,8 @@ void FakeHub::State::ServeResolve(const httplib::Request& req, const std::string
     res.status = 302;
     res.set_header("Location", location);
     if (linked_size.empty()) {
-      linked_size = std::to_string(file.advertised_size > 0 ? file.advertised_size
-                                                            : file.content->size());
+      linked_size =
+          std::to_string(file.advertised_size > 0 ? file.advertised_size : file.content->size());
     }
     res.set_header("X-Linked-Size", linked_size);
     if (!etag.empty()) {

@@ -89,8 +89,9 @@ TEST(HubDigestOfEtagTest, A64HexEtagIsASha256And40HexAGitBlobIdNothingElseIsADig
   EXPECT_EQ(HubDigestOfEtag(std::string(64, 'F')).git_sha1, "");
   EXPECT_EQ(HubDigestOfEtag(std::string(40, 'A')).git_sha1, std::string(40, 'a'));
   EXPECT_EQ(HubDigestOfEtag(std::string(40, 'A')).sha256, "");
-  for (const std::string& etag : {std::string(63, 'a') + "g", std::string(39, 'a'),
-                                 std::string(41, 'a'), std::string("\"abc-123\""), std::string()}) {
+  for (const std::string& etag :
+       {std::string(63, 'a') + "g", std::string(39, 'a'), std::string(41, 'a'),
+        std::string("\"abc-123\""), std::string()}) {
     const FileHashes digest = HubDigestOfEtag(etag);
     EXPECT_EQ(digest.sha256 + digest.git_sha1, "") << etag;
   }

@@ -307,9 +307,8 @@ TEST_F(ModelStoreScanTest, ManifestRoundTripsAndIsWrittenAtomically) {
 TEST_F(ModelStoreTest, AnOlderManifestCountsOnlyWhenItsSha256IsTheHubs) {
   WriteFile(store_.ModelPath(qwen_), "GGUF1234");
   auto write_older = [&](const std::string& etag) {
-    WriteFile(store_.ManifestPath(qwen_),
-              R"({"size": 8, "sha256": ")" + std::string(64, 'a') + R"(", "upstream_etag": ")" +
-                  etag + R"("})");
+    WriteFile(store_.ManifestPath(qwen_), R"({"size": 8, "sha256": ")" + std::string(64, 'a') +
+                                              R"(", "upstream_etag": ")" + etag + R"("})");
   };
   write_older(std::string(64, 'A'));
   ASSERT_TRUE(store_.ReadManifest(qwen_).has_value());
