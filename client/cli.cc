@@ -40,6 +40,21 @@ std::string CommandPath(const CLI::App* app) {
   return path;
 }
 
+// What the first word the command line did not expect is: "unknown flag '--frce' (did you mean
+// '--force'?)" against the flags `app` and its parents accept, else "unexpected argument 'x'".
+std::string Unexpected(const std::string& word, const CLI::App* app) {
+  if (word.size() < 2 || word[0] != '-') return absl::StrCat("unexpected argument '", word, "'");
+  const std::string flag = word.substr(0, word.find('='));
+  std::vector<std::string> known;
+  for (const CLI::App* a = app; a != nullptr; a = a->get_parent()) {
+    for (const CLI::Option* option : a->get_options()) {
+      for (const std::string& name : option->get_lnames()) known.push_back("--" + name);
+      for (const std::string& name : option->get_snames()) known.push_back("-" + name);
+    }
+  }
+  return absl::StrCat("unknown flag '", flag, "'", DidYouMean(flag, known));
+}
+
 }  // namespace
 
 CommandLine::CommandLine()
@@ -124,8 +139,9 @@ int CommandLine::Run(int argc, const char* const* argv) {
     // say: `models info -x` is about -x, not "id is required".
     const std::vector<std::string> unexpected = app_.remaining(/*recurse=*/true);
     ClientError error;
-    error.message = unexpected.empty() ? e.what() : CLI::ExtrasError(unexpected).what();
-    error.hint = absl::StrCat("see `", CommandPath(DeepestSelected(&app_)), " --help`");
+    CLI::App* selected = DeepestSelected(&app_);
+    error.message = unexpected.empty() ? e.what() : Unexpected(unexpected.front(), selected);
+    error.hint = absl::StrCat("see `", CommandPath(selected), " --help`");
     error.exit_code = kExitUsage;
     return ReportError(error, err_style);
   }

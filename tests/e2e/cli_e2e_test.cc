@@ -133,11 +133,17 @@ TEST_F(CliE2eTest, AnUnknownFlagIsReportedBeforeAMissingArgument) {
            {"models", "info", "-x"}, {"ops", "get", "-x"}, {"worker", "stop", "--bogus"}}) {
     CommandResult result = env_.Run(args);
     EXPECT_EQ(result.exit_code, 2) << args[0];
-    EXPECT_THAT(result.err,
-                HasSubstr("error: The following argument was not expected: " + args.back()));
+    EXPECT_THAT(result.err, HasSubstr("error: unknown flag '" + args.back() + "'"));
     EXPECT_THAT(result.err, Not(HasSubstr("is required")));
     EXPECT_THAT(result.err, HasSubstr("hint: see `llorch-pool " + args[0] + " " + args[1]));
   }
+  // A typo of a flag of the command or a global one gets the flag it probably meant.
+  EXPECT_THAT(env_.Run({"models", "delete", "tinyllama", "--frce"}).err,
+              HasSubstr("error: unknown flag '--frce' (did you mean '--force'?)"));
+  EXPECT_THAT(env_.Run({"models", "list", "--outptu=json"}).err,
+              HasSubstr("error: unknown flag '--outptu' (did you mean '--output'?)"));
+  EXPECT_THAT(env_.Run({"models", "info", "tinyllama", "extra"}).err,
+              HasSubstr("error: unexpected argument 'extra'"));
 }
 
 TEST_F(CliE2eTest, PathsThatCannotBeUsedAreBadUsageForTheCliAndTheAgent) {
