@@ -606,10 +606,12 @@ class Fetcher {
     pending.chunk->offset = offset;
     received_[part].fetch_add(pending.chunk->size, std::memory_order_relaxed);
     std::shared_ptr<Chunk> chunk = std::move(pending.chunk);
-    write_queue_.push_back({part, chunk});
+    // To the hash before the writer: once written, the hash could find the bytes on disk before
+    // the chunk is offered, and read them back. (write_mu_ then hash_mu_: nothing takes them the
+    // other way round.)
+    OfferToTheHash(chunk);
+    write_queue_.push_back({part, std::move(chunk)});
     to_write_.notify_one();
-    lock.unlock();
-    OfferToTheHash(std::move(chunk));
     return true;
   }
 
