@@ -9,8 +9,6 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "agent/server/agent_context.h"
-#include "agent/server/agent_server.h"
 #include "common/address.h"
 #include "common/paths.h"
 #include "common/status.h"
@@ -125,13 +123,11 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Config& confi
       return connection;
     }
   }
-  absl::StatusOr<std::shared_ptr<const AgentContext>> context =
-      AgentContext::Create(config, options.working_dir, /*in_process=*/true);
-  if (!context.ok()) return context.status();
-  absl::StatusOr<std::unique_ptr<AgentServer>> server = AgentServer::Start(*context, {});
-  if (!server.ok()) return server.status();
-  connection->server_ = std::move(*server);
-  connection->channel_ = connection->server_->InProcessChannel();
+  absl::StatusOr<std::unique_ptr<InProcessAgent>> agent =
+      InProcessAgent::Start(config, options.working_dir);
+  if (!agent.ok()) return agent.status();
+  connection->agent_ = std::move(*agent);
+  connection->channel_ = connection->agent_->Channel();
   connection->description_ = options.standalone
                                  ? "in-process agent (--standalone)"
                                  : "in-process agent (no agent answers at the default socket)";

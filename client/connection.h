@@ -18,11 +18,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "agent/server/in_process_agent.h"
 #include "common/config.h"
 
 namespace llorch {
-
-class AgentServer;
 
 // Whether llorch-pool, running as `uid`, may talk to the agent on the unix socket at `path`.
 // NotFound when nothing answers there (no socket, or a stale one). Unavailable when this user may
@@ -45,14 +44,14 @@ class Connection {
   ~Connection();
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
-  bool in_process() const { return server_ != nullptr; }
+  bool in_process() const { return agent_ != nullptr; }
   // Which agent answers and why it was chosen, for -v.
   const std::string& description() const { return description_; }
 
  private:
   Connection() = default;
 
-  std::unique_ptr<AgentServer> server_;  // set in standalone mode
+  std::unique_ptr<InProcessAgent> agent_;  // set in standalone mode
   std::shared_ptr<grpc::Channel> channel_;
   std::string description_;
 };

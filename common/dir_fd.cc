@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/error_reasons.h"
 #include "common/file_read.h"
 #include "common/status.h"
 
@@ -56,7 +57,7 @@ absl::Status SymlinkRefused(const fs::path& path, const std::string& target) {
                    path.string(), " is a symlink (to ", target,
                    "); llorch-pool creates, reads and removes nothing through one")),
                "replace the link with the directory or file itself"),
-      kSymlinkRefused);
+      reasons::kSymlinkRefused);
 }
 
 // Why `name` in `dir` could not be opened as what was wanted (`error` from the open): a symlink

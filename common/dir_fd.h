@@ -24,10 +24,6 @@
 
 namespace llorch {
 
-// The reason of the FailedPrecondition a DirFd gives for a symlink where it expects a real
-// directory or file.
-inline constexpr char kSymlinkRefused[] = "SYMLINK_REFUSED";
-
 // An owned file descriptor, closed when it goes.
 class UniqueFd {
  public:
@@ -59,7 +55,7 @@ class DirFd {
   // symlink; with `create`, missing components are made (mkdirat, 0755) and nothing else is
   // touched before every component before them proved to be a real directory. `relative` is
   // plain components joined by '/' ("a", "a/b"): InvalidArgument for "", ".", "..", or a
-  // leading '/'. Errors name the full path: FailedPrecondition with reason kSymlinkRefused and
+  // leading '/'. Errors name the full path: FailedPrecondition with reason SYMLINK_REFUSED and
   // the link's target for a symlink, FailedPrecondition for another non-directory, NotFound
   // when missing (without `create`).
   absl::StatusOr<DirFd> OpenDir(absl::string_view relative, bool create) const;
@@ -68,7 +64,7 @@ class DirFd {
   absl::StatusOr<DirFd> OpenParentOf(absl::string_view relative, bool create) const;
 
   // Opens the file `name` (one component) with `flags` | O_NOFOLLOW | O_CLOEXEC; a symlink
-  // there is refused (reason kSymlinkRefused). Errors name the path: NotFound when missing,
+  // there is refused (reason SYMLINK_REFUSED). Errors name the path: NotFound when missing,
   // ResourceExhausted (with a hint) when the disk is full, else Internal.
   absl::StatusOr<UniqueFd> OpenFile(absl::string_view name, int flags, mode_t mode = 0644) const;
   // Opens `name` for reading as a regular file: O_NONBLOCK, so a FIFO planted there cannot
@@ -76,7 +72,7 @@ class DirFd {
   absl::StatusOr<UniqueFd> OpenRegularFile(absl::string_view name) const;
   // The contents of the regular file `name`, read as ReadRegularFileAt (common/file_read.h)
   // reads: a FIFO, device or file over `max_bytes` is refused at once (InvalidArgument), a
-  // symlink with reason kSymlinkRefused.
+  // symlink with reason SYMLINK_REFUSED.
   absl::StatusOr<std::string> ReadFile(absl::string_view name, uint64_t max_bytes) const;
 
   // What is at `name` itself (a symlink is not followed); nullopt when nothing is.

@@ -20,7 +20,8 @@ absl::Status WithHint(absl::Status status, absl::string_view hint);
 // Returns the hint attached to `status`, if any.
 std::optional<std::string> GetHint(const absl::Status& status);
 
-// Attaches a stable machine-readable reason such as "MODEL_NOT_FOUND".
+// Attaches a stable machine-readable reason such as "MODEL_NOT_FOUND"; every
+// reason is a constant in common/error_reasons.h.
 absl::Status WithReason(absl::Status status, absl::string_view reason);
 std::optional<std::string> GetReason(const absl::Status& status);
 

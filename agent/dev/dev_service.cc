@@ -1,6 +1,6 @@
 #include "agent/dev/dev_service.h"
 
-#include "agent/server/grpc_status.h"
+#include "agent/rpc/grpc_status.h"
 
 namespace llorch {
 namespace v1 = pool::v1;

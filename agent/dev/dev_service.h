@@ -3,27 +3,18 @@
 #ifndef LLORCH_AGENT_DEV_DEV_SERVICE_H_
 #define LLORCH_AGENT_DEV_DEV_SERVICE_H_
 
-#include <memory>
-
-#include "agent/server/agent_context.h"
 #include "llorch/pool/v1/dev.grpc.pb.h"
 
 namespace llorch {
 
 class DevServiceImpl final : public pool::v1::DevService::Service {
  public:
-  explicit DevServiceImpl(std::shared_ptr<const AgentContext> context)
-      : context_(std::move(context)) {}
-
   grpc::Status RunDoctor(grpc::ServerContext*, const pool::v1::RunDoctorRequest*,
                          pool::v1::RunDoctorResponse*) override;
   grpc::Status RunSetup(grpc::ServerContext*, const pool::v1::RunSetupRequest*,
                         grpc::ServerWriter<pool::v1::OperationEvent>*) override;
   grpc::Status CheckConfig(grpc::ServerContext*, const pool::v1::CheckConfigRequest*,
                            pool::v1::CheckConfigResponse*) override;
-
- private:
-  std::shared_ptr<const AgentContext> context_;
 };
 
 }  // namespace llorch

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/git/git_parsers.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -71,7 +72,7 @@ absl::StatusOr<pool::v1::CleanResponse> CleanWorktree(const GitRunner& git, cons
                                                "nothing was removed")),
                  absl::StrCat("keep ", enclosing->what, " out of the checkout (models_dir or "
                                                         "state_dir in pool.toml)")),
-        "PROTECTED_PATH");
+        reasons::kProtectedPath);
   }
   pool::v1::CleanResponse response;
   response.set_dry_run(dry_run);

@@ -12,6 +12,7 @@
 #include "agent/git/git_clean.h"
 #include "agent/git/worktree_move.h"
 #include "agent/ops/child_output_log.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 #include "common/strings.h"
 
@@ -77,7 +78,7 @@ absl::Status Unreachable(const GitResult& result, absl::string_view what, absl::
                                                    "); nothing was changed")),
                "check the network and the remote's URL and credentials (an ssh key without a "
                "passphrase prompt, or a credential helper): the agent cannot answer prompts"),
-      "REMOTE_UNREACHABLE");
+      reasons::kRemoteUnreachable);
 }
 
 // `rustc --version` and the like: the first line of stdout, "" when the program is missing.
@@ -125,14 +126,14 @@ absl::Status GitRepo::CheckRepo() const {
                      "run inside a git checkout)"),
                  "set repo_root in pool.toml (or LLORCH_REPO_ROOT, or --repo-root) to the "
                  "llama-orch checkout"),
-        "NOT_A_GIT_REPO");
+        reasons::kNotAGitRepo);
   }
   std::error_code ec;
   if (!fs::exists(options_.root / ".git", ec)) {
     return WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(
                                    options_.root.string(), " is not a git checkout")),
                                "point repo_root at the llama-orch checkout"),
-                      "NOT_A_GIT_REPO");
+                      reasons::kNotAGitRepo);
   }
   return absl::OkStatus();
 }
@@ -155,7 +156,7 @@ absl::Status GitRepo::CheckHoldsNothingProtected(const v1::Submodule& submodule)
                                         "changed")),
                absl::StrCat("move ", held->what, " out of ", submodule.path(),
                             " (models_dir or state_dir in pool.toml)")),
-      "PROTECTED_PATH");
+      reasons::kProtectedPath);
 }
 
 absl::Status GitRepo::CheckSubmoduleNames(const std::vector<std::string>& names) const {
@@ -171,7 +172,7 @@ absl::Status GitRepo::CheckSubmoduleNames(const std::vector<std::string>& names)
                                                   DidYouMean(name, known))),
                  known.empty() ? "this checkout declares no submodules"
                                : absl::StrCat("known submodules: ", absl::StrJoin(known, ", "))),
-        "SUBMODULE_NOT_FOUND");
+        reasons::kSubmoduleNotFound);
   }
   return absl::OkStatus();
 }
@@ -182,7 +183,7 @@ absl::Status GitRepo::CheckBranchName(const std::string& branch) const {
         WithHint(absl::InvalidArgumentError(absl::StrCat("'", branch,
                                                          "' is not a valid branch name", why)),
                  "branch names are like main or llorch/metal-bugfixes"),
-        "BAD_BRANCH_NAME");
+        reasons::kBadBranchName);
   };
   if (branch.empty()) return invalid(": it is empty");
   if (branch.front() == '-') return invalid(": it may not start with '-'");
@@ -422,7 +423,7 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
                      "HEAD is detached at ", Short(before->head_sha), ": pull needs a branch")),
                  absl::StrCat("check out a branch (`git -C ", root,
                               " switch main`), or `llorch-pool git sync` to reset to origin")),
-        "DETACHED_HEAD");
+        reasons::kDetachedHead);
   }
   if (before->upstream.empty()) {
     return WithReason(
@@ -430,7 +431,7 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
                      "branch ", before->branch, " has no upstream to pull from")),
                  absl::StrCat("`git -C ", root, " branch --set-upstream-to origin/",
                               before->branch, "`")),
-        "NO_UPSTREAM");
+        reasons::kNoUpstream);
   }
   if (before->has_tracked_changes()) {
     const std::vector<std::string> changed = TrackedChanges(*before);
@@ -441,7 +442,7 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
                      "); nothing was changed")),
                  absl::StrCat("commit or stash them (`git -C ", root,
                               " stash`), or `llorch-pool git sync` to discard them")),
-        "LOCAL_CHANGES");
+        reasons::kLocalChanges);
   }
   absl::StatusOr<std::vector<v1::Submodule>> submodules_before = Submodules();
   if (!submodules_before.ok()) return submodules_before.status();
@@ -472,7 +473,7 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
                                        "changed")),
                  absl::StrCat("move them out of the way, or `llorch-pool git sync` to replace "
                               "them with ", before->upstream, "'s files (it lists them and asks)")),
-        "UNTRACKED_IN_THE_WAY");
+        reasons::kUntrackedInTheWay);
   }
 
   const char* flag = mode == v1::PULL_MODE_FF_ONLY ? "--ff-only"
@@ -508,7 +509,7 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
                                 "`llorch-pool git sync` to take ",
                                 before->upstream, " as it is (your ", before->ahead,
                                 " local commits are then left behind)")),
-          "CONFLICT");
+          reasons::kConflict);
     }
     for (const std::string& line : pulled->err) {
       if (absl::StrContains(line, "Not possible to fast-forward") ||
@@ -520,7 +521,7 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
                          "was changed")),
                      "pull with --mode rebase or --mode merge, or `llorch-pool git sync` to take "
                      "origin's version"),
-            "DIVERGED");
+            reasons::kDiverged);
       }
     }
     return GitRunner::Failure(options_.root, args, *pulled);
@@ -573,7 +574,7 @@ absl::StatusOr<v1::GitSyncResult> GitRepo::Sync(const std::string& requested_bra
     return WithReason(WithHint(absl::NotFoundError(absl::StrCat("origin has no branch ", branch)),
                                absl::StrCat("`git -C ", options_.root.string(),
                                             " branch -r` lists origin's branches")),
-                      "BRANCH_NOT_FOUND");
+                      reasons::kBranchNotFound);
   }
   absl::StatusOr<WorktreeStatus> before = WorktreeOf(options_.root);
   if (!before.ok()) return before.status();
@@ -723,7 +724,7 @@ absl::StatusOr<v1::Submodule> GitRepo::SwitchSubmoduleBranch(const std::string& 
                  absl::StrCat("commit or stash them in ", dir.string(),
                               ", or `llorch-pool git submodules reset --name ", name,
                               "` to discard them")),
-        "LOCAL_CHANGES");
+        reasons::kLocalChanges);
   }
   std::string branch = requested.empty() ? submodule->configured_branch() : requested;
   if (branch.empty()) {  // the remote's default branch
@@ -753,7 +754,7 @@ absl::StatusOr<v1::Submodule> GitRepo::SwitchSubmoduleBranch(const std::string& 
                                                       branch)),
                      absl::StrCat("`git -C ", dir.string(), " ls-remote --heads origin` lists its "
                                   "branches")),
-            "BRANCH_NOT_FOUND");
+            reasons::kBranchNotFound);
       }
     }
     if (RemoteUnreachable(*fetched)) return Unreachable(*fetched, "fetch " + branch, submodule->url());

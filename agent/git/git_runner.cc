@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -75,7 +76,7 @@ absl::StatusOr<GitResult> GitRunner::Execute(const std::filesystem::path& dir,
   if (!done.ok()) {
     if (absl::IsNotFound(done.status())) {
       return WithReason(WithHint(done.status(), "install git (`apt-get install git`)"),
-                        "GIT_MISSING");
+                        reasons::kGitMissing);
     }
     return done.status();
   }

@@ -2,9 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/ops/operation_registry.h"
 #include "agent/ops/operation_stream.h"
-#include "agent/server/grpc_status.h"
+#include "agent/rpc/grpc_status.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -29,19 +28,21 @@ grpc::Status Reply(absl::StatusOr<Response> result, Response* response) {
 
 }  // namespace
 
-GitRepoOptions GitRepoOptionsFor(const AgentContext& context) {
+GitRepoOptions GitRepoOptionsFor(const Config& config, const std::filesystem::path& repo_root,
+                                 const std::filesystem::path& models_dir,
+                                 const std::filesystem::path& state_dir) {
   GitRepoOptions options;
-  options.root = context.repo_root;
-  options.pull_mode = PullModeFromConfig(context.config.git.pull_mode);
-  options.sync_branch = context.config.git.sync_branch;
-  options.protected_dirs = {{"the models directory", context.models_dir},
-                            {"the agent's state directory", context.state_dir}};
+  options.root = repo_root;
+  options.pull_mode = PullModeFromConfig(config.git.pull_mode);
+  options.sync_branch = config.git.sync_branch;
+  options.protected_dirs = {{"the models directory", models_dir},
+                            {"the agent's state directory", state_dir}};
   return options;
 }
 
-GitServiceImpl::GitServiceImpl(std::shared_ptr<const AgentContext> context)
-    : context_(std::move(context)),
-      repo_(std::make_shared<const GitRepo>(GitRepoOptionsFor(*context_))) {}
+GitServiceImpl::GitServiceImpl(const GitRepoOptions& options,
+                               std::shared_ptr<OperationRegistry> operations)
+    : operations_(std::move(operations)), repo_(std::make_shared<const GitRepo>(options)) {}
 
 grpc::Status GitServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest* request,
                                        v1::GitStatus* response) {
@@ -52,7 +53,7 @@ grpc::Status GitServiceImpl::Pull(grpc::ServerContext* server_context,
                                   const v1::PullRequest* request,
                                   grpc::ServerWriter<v1::OperationEvent>* writer) {
   if (absl::Status repo = repo_->CheckRepo(); !repo.ok()) return ToGrpcStatus(repo);
-  std::shared_ptr<Operation> operation = context_->operations->Start(
+  std::shared_ptr<Operation> operation = operations_->Start(
       "git.pull", "", /*join_key=*/"git.pull",
       [repo = repo_, mode = request->mode()](Operation& op) { Finish(op, repo->Pull(mode, op)); });
   return StreamOperation(server_context, *operation, 0, writer);
@@ -67,7 +68,7 @@ grpc::Status GitServiceImpl::Sync(grpc::ServerContext* server_context,
       return ToGrpcStatus(name);
     }
   }
-  std::shared_ptr<Operation> operation = context_->operations->Start(
+  std::shared_ptr<Operation> operation = operations_->Start(
       "git.sync", request->branch(),
       absl::StrCat("git.sync:", request->branch(), request->preview_only() ? ":preview" : ""),
       [repo = repo_, branch = request->branch(), preview = request->preview_only()](Operation& op) {
@@ -98,7 +99,7 @@ grpc::Status GitServiceImpl::UpdateSubmodules(grpc::ServerContext* server_contex
     return ToGrpcStatus(check);
   }
   const std::string target = absl::StrJoin(names, ",");
-  std::shared_ptr<Operation> operation = context_->operations->Start(
+  std::shared_ptr<Operation> operation = operations_->Start(
       "git.submodules.update", target,
       absl::StrCat("git.submodules.update:", target, request->remote() ? ":remote" : "",
                    request->force() ? ":force" : ""),

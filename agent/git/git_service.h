@@ -4,21 +4,26 @@
 #ifndef LLORCH_AGENT_GIT_GIT_SERVICE_H_
 #define LLORCH_AGENT_GIT_GIT_SERVICE_H_
 
+#include <filesystem>
 #include <memory>
 
 #include "agent/git/git_repo.h"
-#include "agent/server/agent_context.h"
+#include "agent/ops/operation_registry.h"
+#include "common/config.h"
 #include "llorch/pool/v1/git.grpc.pb.h"
 
 namespace llorch {
 
-// The repository options from the agent's configuration: its checkout, pull mode and sync
-// branch, and the models and state directories that no git command may replace or remove.
-GitRepoOptions GitRepoOptionsFor(const AgentContext& context);
+// The repository options from the agent's configuration: its checkout (`repo_root`), pull mode
+// and sync branch, and the models and state directories that no git command may replace or
+// remove.
+GitRepoOptions GitRepoOptionsFor(const Config& config, const std::filesystem::path& repo_root,
+                                 const std::filesystem::path& models_dir,
+                                 const std::filesystem::path& state_dir);
 
 class GitServiceImpl final : public pool::v1::GitService::Service {
  public:
-  explicit GitServiceImpl(std::shared_ptr<const AgentContext> context);
+  GitServiceImpl(const GitRepoOptions& options, std::shared_ptr<OperationRegistry> operations);
 
   grpc::Status GetStatus(grpc::ServerContext*, const pool::v1::GetStatusRequest*,
                          pool::v1::GitStatus*) override;
@@ -41,7 +46,7 @@ class GitServiceImpl final : public pool::v1::GitService::Service {
                      pool::v1::CleanResponse*) override;
 
  private:
-  std::shared_ptr<const AgentContext> context_;
+  std::shared_ptr<OperationRegistry> operations_;
   std::shared_ptr<const GitRepo> repo_;  // shared with the operations' threads
 };
 

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/git/git_parsers.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -78,7 +79,7 @@ absl::Status Refuse(std::string what_happened, const ProtectedDir& dir, absl::st
                absl::StrCat("move ", dir.what, " elsewhere (models_dir or state_dir in pool.toml, "
                             "then move its contents), or change ", upstream,
                             " so that it does not track ", upstream_path)),
-      "PROTECTED_PATH");
+      reasons::kProtectedPath);
 }
 
 }  // namespace

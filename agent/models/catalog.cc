@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/error_reasons.h"
 #include "common/file_read.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -589,7 +590,7 @@ absl::StatusOr<const CatalogModel*> Catalog::Lookup(absl::string_view id) const 
       WithHint(absl::NotFoundError(message),
                absl::StrCat("known models: ", ids.empty() ? "(none)" : absl::StrJoin(ids, ", "),
                             "; `llorch-pool models catalog` shows them all")),
-      "MODEL_NOT_FOUND");
+      reasons::kModelNotFound);
 }
 
 }  // namespace llorch

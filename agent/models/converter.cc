@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/models/model_install.h"
 #include "common/atomic_file.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 #include "common/subprocess.h"
 
@@ -100,7 +101,7 @@ absl::StatusOr<ConverterProgram> FindConverter(const CatalogModel& model,
     return WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(
                                    "the converter script ", script.string(), " does not exist")),
                                SubmoduleHint(conversion)),
-                      "CONVERTER_MISSING");
+                      reasons::kConverterMissing);
   }
   SubprocessOptions run;
   run.env = options.env;
@@ -118,7 +119,7 @@ absl::StatusOr<ConverterProgram> FindConverter(const CatalogModel& model,
                               (script.parent_path() / "requirements.txt").string(),
                               "`), or set convert.python; ", SubmoduleHint(conversion),
                               " if it is missing too")),
-        "PYTHON_MISSING");
+        reasons::kPythonMissing);
   }
   return ConverterProgram{script, *python};
 }

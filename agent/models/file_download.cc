@@ -23,6 +23,7 @@
 #include "agent/models/partial_data.h"
 #include "agent/models/sha256_file.h"
 #include "common/atomic_file.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 #include "common/units.h"
 #include "nlohmann/json.hpp"
@@ -233,7 +234,7 @@ class Fetcher {
     Report();
     if (error.ok()) error = Error();  // the hasher's
     if (!error.ok()) {
-      if (GetReason(error) == "UPSTREAM_CHANGED") {
+      if (GetReason(error) == reasons::kUpstreamChanged) {
         DiscardPartial(partial_);
       } else {
         ReleaseUnfilled();
@@ -522,7 +523,7 @@ class Fetcher {
                  "the Hub and its download server disagree about the file: run the download "
                  "again later (an upload may be under way); if it persists, a proxy in between "
                  "may alter answers"),
-        "HUB_BAD_ANSWER");
+        reasons::kHubBadAnswer);
   }
 
   // Takes body bytes of `part`, from byte `body_at` of a response to a request from byte `from`
@@ -688,7 +689,7 @@ class Fetcher {
       return WithReason(absl::AbortedError(absl::StrCat(
                             "the Hub's ", file_.path, " changed during the download (etag ",
                             file_.etag, " -> ", fresh->etag, ")")),
-                        "UPSTREAM_CHANGED");
+                        reasons::kUpstreamChanged);
     }
     std::lock_guard<std::mutex> lock(mu_);
     url_ = fresh->url;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/models/hub_client.h"
 #include "agent/models/model_install.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 #include "common/subprocess.h"
 
@@ -99,7 +100,7 @@ absl::Status HfFailure(const SubprocessResult& result, const CatalogModel& model
     return WithReason(WithHint(absl::NotFoundError(message),
                                absl::StrCat("check the catalog entry against ", model.HubUrl(),
                                             " (`llorch-pool models info ", model.id, "`)")),
-                      "HUB_NOT_FOUND");
+                      reasons::kHubNotFound);
   }
   if (ContainsAny(error, {"Access denied", "gated", "Not logged in", "401", "403", "Unauthorized",
                           "Forbidden"})) {
@@ -150,7 +151,7 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
             ? absl::StrCat(options.hf_command, " (download.hf_command) is not an executable file")
             : absl::StrCat("the `", options.hf_command, "` command was not found in PATH (",
                            EffectivePath(run), ")");
-    return WithReason(WithHint(absl::NotFoundError(where), kInstallHint), "HF_CLI_MISSING");
+    return WithReason(WithHint(absl::NotFoundError(where), kInstallHint), reasons::kHfCliMissing);
   }
 
   // The CLI writes by path: into directories checked to be real here (made now if missing, so

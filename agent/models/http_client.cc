@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 #include "common/version.h"
 
@@ -114,7 +115,7 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 // A failure no retry can mend: the request or the answer is wrong.
 absl::Status Final(const std::string& message, absl::string_view hint) {
-  return WithReason(WithHint(absl::FailedPreconditionError(message), hint), "HUB_BAD_ANSWER");
+  return WithReason(WithHint(absl::FailedPreconditionError(message), hint), reasons::kHubBadAnswer);
 }
 
 long Millis(absl::Duration duration) {

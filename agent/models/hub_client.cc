@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/error_reasons.h"
 #include "common/file_read.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
@@ -64,7 +65,7 @@ std::string Quote(absl::string_view value) {
 
 // An answer of the Hub's that no retry can make right; `reason` HUB_BAD_ANSWER unless said.
 absl::Status BadAnswer(const std::string& message, const HubOptions& options,
-                       absl::string_view reason = "HUB_BAD_ANSWER",
+                       absl::string_view reason = reasons::kHubBadAnswer,
                        absl::string_view what_proxies_do = "alter answers") {
   return WithReason(
       WithHint(absl::FailedPreconditionError(message),
@@ -136,7 +137,7 @@ absl::Status HubClient::CheckOnline(absl::string_view what) const {
       WithHint(absl::FailedPreconditionError(
                    absl::StrCat(what, ": offline mode (HF_HUB_OFFLINE is set), no network calls")),
                "unset HF_HUB_OFFLINE (or set it to 0) in the agent's environment to reach the Hub"),
-      "HUB_OFFLINE");
+      reasons::kHubOffline);
 }
 
 absl::StatusOr<HttpResponse> HubClient::Ask(const std::string& method, const std::string& url,
@@ -196,7 +197,7 @@ absl::Status HubError(const HttpResponse& response, const HubOptions& options,
     return WithReason(
         WithHint(absl::NotFoundError(absl::StrCat(message, " (HTTP ", response.status, ")")),
                  absl::StrCat("check the repository, file and revision at ", hub_page)),
-        "HUB_NOT_FOUND");
+        reasons::kHubNotFound);
   }
   if (response.status == 401 || response.status == 403) {
     const std::string message =
@@ -212,7 +213,7 @@ absl::Status HubError(const HttpResponse& response, const HubOptions& options,
             : absl::StrCat("the token from ", options.token_source,
                            " was sent but has no access: accept the model's terms at ",
                            options.endpoint, "/", repo, ", or use a token that can read it");
-    return WithReason(WithHint(absl::PermissionDeniedError(message), hint), "HUB_ACCESS_DENIED");
+    return WithReason(WithHint(absl::PermissionDeniedError(message), hint), reasons::kHubAccessDenied);
   }
   return absl::FailedPreconditionError(absl::StrCat("the Hub answered HTTP ", response.status,
                                                     detail.empty() ? "" : ": ", detail, " (",
@@ -252,7 +253,7 @@ absl::StatusOr<RemoteFile> FileFromHeaders(const HttpResponse& response, const H
     return BadAnswer(absl::StrCat("the Hub's etag for ", which, " is ", Quote(file.etag),
                                   ": neither a SHA-256 (LFS files) nor a git blob id (other "
                                   "files); nothing could verify its bytes, so none are fetched"),
-                     options, "HUB_NO_DIGEST", "rewrite ETag and X-Linked-Etag headers");
+                     options, reasons::kHubNoDigest, "rewrite ETag and X-Linked-Etag headers");
   }
   file.sha256 = digest.sha256;
   file.git_sha1 = digest.git_sha1;

@@ -18,6 +18,7 @@
 #include "agent/models/model_lock.h"
 #include "agent/models/sha256_file.h"
 #include "common/atomic_file.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 #include "common/units.h"
 #include "nlohmann/json.hpp"
@@ -74,7 +75,7 @@ absl::Status CheckFreeSpace(const ModelStore& store, uint64_t needed, absl::stri
                    FormatBytes(space->free_bytes), " free")),
                "free space on that volume (`llorch-pool models du` shows what the models use), "
                "or point models_dir at a bigger one"),
-      "NOT_ENOUGH_SPACE");
+      reasons::kNotEnoughSpace);
 }
 
 // FetchFile with its progress as phase `phase` (bytes present, after `base` bytes of earlier
@@ -182,7 +183,7 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
     ByteProgress progress(op, "download", remote->size, model.file);
     fetched = FetchWithProgress(hub, *remote, partial, settings.fetch, op, progress, 0,
                                 /*hash_phase=*/true);
-    if (fetched.ok() || GetReason(fetched.status()) != "UPSTREAM_CHANGED" || attempt > 0) break;
+    if (fetched.ok() || GetReason(fetched.status()) != reasons::kUpstreamChanged || attempt > 0) break;
     Narrate(op, absl::StrCat(fetched.status().message(), ": starting over"));
     remote = hub.Resolve(model.repo, model.revision, model.file, CancelledBy(op),
                          RetryNarration(op));

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/models/gguf_reader.h"
 #include "agent/models/hub_client.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -72,7 +73,7 @@ absl::StatusOr<std::string> CheckAgainstHub(absl::string_view file, const FileHa
                      ") is neither a SHA-256 nor a git blob id: nothing vouches for its bytes")),
                  "download it from the Hub itself, or through a mirror that passes its ETag "
                  "and X-Linked-Etag headers through"),
-        "HUB_NO_DIGEST");
+        reasons::kHubNoDigest);
   }
   if (actual == expected) return std::string(by_sha256 ? kVerifiedBySha256 : kVerifiedByGitSha1);
   return WithReason(
@@ -81,7 +82,7 @@ absl::StatusOr<std::string> CheckAgainstHub(absl::string_view file, const FileHa
                    ": the downloaded bytes hash to ", actual.empty() ? "(not computed)" : actual,
                    ", the Hub says ", expected, "; nothing was installed")),
                "download it again; if it repeats, a proxy or the Hub's CDN serves corrupt bytes"),
-      "HASH_MISMATCH");
+      reasons::kHashMismatch);
 }
 
 absl::Status CheckGguf(const DirFd& dir, const std::string& name, absl::string_view produced_by) {

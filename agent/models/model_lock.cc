@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/models/http_client.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -90,7 +91,7 @@ absl::StatusOr<ModelLock> ModelLock::TryAcquire(const ModelStore& store,
                    holder > 0 ? absl::StrCat(" (by process ", holder, ")") : "")),
                "wait for it to finish, or cancel it (`llorch-pool ops list` shows the agent's "
                "operations; a standalone CLI stops with Ctrl-C)"),
-      "MODEL_BUSY");
+      reasons::kModelBusy);
 }
 
 ModelLock::~ModelLock() {

@@ -6,9 +6,8 @@
 #include "agent/models/gguf_reader.h"
 #include "agent/models/model_lock.h"
 #include "agent/models/model_verifier.h"
-#include "agent/ops/operation_registry.h"
 #include "agent/ops/operation_stream.h"
-#include "agent/server/grpc_status.h"
+#include "agent/rpc/grpc_status.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -218,8 +217,9 @@ absl::StatusOr<v1::ListCatalogResponse> ListCatalog(const Catalog& catalog, cons
   return response;
 }
 
-DownloadSettings DownloadSettingsFor(const AgentContext& context, const Environment& env) {
-  const Config::Download& download = context.config.download;
+DownloadSettings DownloadSettingsFor(const Config& config, const std::filesystem::path& repo_root,
+                                     const Environment& env) {
+  const Config::Download& download = config.download;
   DownloadSettings settings;
   settings.backend = download.backend;
   settings.hub = HubOptionsFromEnvironment(env);
@@ -228,15 +228,19 @@ DownloadSettings DownloadSettingsFor(const AgentContext& context, const Environm
   settings.fetch.connections = static_cast<int>(download.connections);
   settings.fetch.parallel_min_bytes = static_cast<uint64_t>(download.parallel_min_mib) << 20;
   settings.hf.hf_command = download.hf_command;
-  settings.convert.python = context.config.convert.python;
-  settings.convert.repo_root = context.repo_root;
+  settings.convert.python = config.convert.python;
+  settings.convert.repo_root = repo_root;
   return settings;
 }
 
-ModelServiceImpl::ModelServiceImpl(std::shared_ptr<const AgentContext> context)
-    : context_(std::move(context)),
-      store_(context_->models_dir),
-      download_settings_(DownloadSettingsFor(*context_, EnvironmentSnapshot())),
+ModelServiceImpl::ModelServiceImpl(std::shared_ptr<const Catalog> catalog,
+                                   const std::filesystem::path& models_dir,
+                                   DownloadSettings download_settings,
+                                   std::shared_ptr<OperationRegistry> operations)
+    : catalog_(std::move(catalog)),
+      store_(models_dir),
+      download_settings_(std::move(download_settings)),
+      operations_(std::move(operations)),
       in_use_check_([](const CatalogModel&) { return absl::OkStatus(); }) {}
 
 void ModelServiceImpl::SetInUseCheck(InUseCheck check) { in_use_check_ = std::move(check); }
@@ -244,7 +248,7 @@ void ModelServiceImpl::SetInUseCheck(InUseCheck check) { in_use_check_ = std::mo
 absl::Status ModelServiceImpl::CheckIds(
     const google::protobuf::RepeatedPtrField<std::string>& ids) const {
   for (const std::string& id : ids) {
-    if (absl::StatusOr<const CatalogModel*> model = context_->catalog.Lookup(id); !model.ok()) {
+    if (absl::StatusOr<const CatalogModel*> model = catalog_->Lookup(id); !model.ok()) {
       return model.status();
     }
   }
@@ -255,7 +259,7 @@ grpc::Status ModelServiceImpl::ListCatalog(grpc::ServerContext*,
                                            const v1::ListCatalogRequest* request,
                                            v1::ListCatalogResponse* response) {
   absl::StatusOr<v1::ListCatalogResponse> result =
-      llorch::ListCatalog(context_->catalog, store_,
+      llorch::ListCatalog(*catalog_, store_,
                           std::vector<std::string>(request->ids().begin(), request->ids().end()));
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
@@ -264,7 +268,7 @@ grpc::Status ModelServiceImpl::ListCatalog(grpc::ServerContext*,
 
 grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
                                           v1::ListModelsResponse* response) {
-  StoreScan scan = store_.Scan(context_->catalog);
+  StoreScan scan = store_.Scan(*catalog_);
   for (const StoreScan::Model& entry : scan.models) ToProto(entry, response->add_models());
   for (const StoreFile& file : scan.unknown) ToProto(file, response->add_unknown_files());
   response->set_total_bytes(scan.total_bytes);
@@ -275,12 +279,12 @@ grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext*, const v1::ListMo
 grpc::Status ModelServiceImpl::GetModelInfo(grpc::ServerContext*,
                                             const v1::GetModelInfoRequest* request,
                                             v1::ModelInfo* response) {
-  absl::StatusOr<const CatalogModel*> model = context_->catalog.Lookup(request->id());
+  absl::StatusOr<const CatalogModel*> model = catalog_->Lookup(request->id());
   if (!model.ok()) return ToGrpcStatus(model.status());
   const CatalogModel& found = **model;
   const LocalModel local = store_.Inspect(found);
   ToProto(found, local, response->mutable_entry());
-  for (const StoreFile& file : store_.OwnedFiles(context_->catalog, found)) {
+  for (const StoreFile& file : store_.OwnedFiles(*catalog_, found)) {
     ToProto(file, response->add_files());
     response->set_disk_bytes(response->disk_bytes() + file.bytes);
   }
@@ -310,7 +314,7 @@ grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context
     return ToGrpcStatus(WithHint(absl::InvalidArgumentError("no model id given"),
                                  "`llorch-pool models catalog` lists the ids"));
   }
-  const std::vector<const CatalogModel*> models = UniqueModels(context_->catalog, request->ids());
+  const std::vector<const CatalogModel*> models = UniqueModels(*catalog_, request->ids());
   const std::string target = Target(models);
   DownloadSettings settings = download_settings_;
   if (request->backend() == v1::DOWNLOAD_BACKEND_NATIVE) settings.backend = "native";
@@ -318,9 +322,11 @@ grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context
   // The same request joins the operation already at work on it.
   const std::string join_key = absl::StrCat("model.download:", target, ":", settings.backend,
                                             request->force() ? ":force" : "");
-  std::shared_ptr<Operation> operation = context_->operations->Start(
+  std::shared_ptr<Operation> operation = operations_->Start(
       "model.download", target, join_key,
-      [store = store_, models, force = request->force(), settings](Operation& op) {
+      // `catalog` keeps what `models` point to alive while the work runs.
+      [catalog = catalog_, store = store_, models, force = request->force(),
+       settings](Operation& op) {
         RunDownload(store, models, force, settings, op);
       });
   return StreamOperation(server_context, *operation, 0, writer);
@@ -333,7 +339,7 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
   // --all: every model with its file on disk, or a manifest that says it should be there.
   std::vector<const CatalogModel*> models;
   if (request->all()) {
-    for (const CatalogModel& model : context_->catalog.models()) {
+    for (const CatalogModel& model : catalog_->models()) {
       const LocalState state = store_.Inspect(model).state;
       if (state == LocalState::kDownloaded || state == LocalState::kUnverified ||
           state == LocalState::kRefused || store_.ReadManifest(model)) {
@@ -345,19 +351,22 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
                                    "`llorch-pool models list` shows what is on disk"));
     }
   } else {
-    models = UniqueModels(context_->catalog, request->ids());
+    models = UniqueModels(*catalog_, request->ids());
   }
-  std::shared_ptr<Operation> operation = context_->operations->Start(
+  std::shared_ptr<Operation> operation = operations_->Start(
       "model.verify", Target(models), /*join_key=*/"",
-      [store = store_, models, lookup = HubLookup(VerifyLookupOptions(download_settings_.hub))](
-          Operation& op) { RunVerify(store, models, lookup, op); });
+      // `catalog` keeps what `models` point to alive while the work runs.
+      [catalog = catalog_, store = store_, models,
+       lookup = HubLookup(VerifyLookupOptions(download_settings_.hub))](Operation& op) {
+        RunVerify(store, models, lookup, op);
+      });
   return StreamOperation(server_context, *operation, 0, writer);
 }
 
 grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
                                            const v1::DeleteModelRequest* request,
                                            v1::DeleteModelResponse* response) {
-  absl::StatusOr<const CatalogModel*> model = context_->catalog.Lookup(request->id());
+  absl::StatusOr<const CatalogModel*> model = catalog_->Lookup(request->id());
   if (!model.ok()) return ToGrpcStatus(model.status());
   response->set_dry_run(request->dry_run());
   if (absl::Status status = store_.CheckDirsAreReal(**model); !status.ok()) {
@@ -365,12 +374,12 @@ grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
   }
   std::vector<StoreFile> files;
   if (request->dry_run()) {
-    files = store_.OwnedFiles(context_->catalog, **model);
+    files = store_.OwnedFiles(*catalog_, **model);
   } else {
     if (absl::Status in_use = in_use_check_(**model); !in_use.ok()) return ToGrpcStatus(in_use);
     absl::StatusOr<ModelLock> lock = ModelLock::TryAcquire(store_, **model);
     if (!lock.ok()) return ToGrpcStatus(lock.status());
-    absl::StatusOr<std::vector<StoreFile>> removed = store_.Delete(context_->catalog, **model);
+    absl::StatusOr<std::vector<StoreFile>> removed = store_.Delete(*catalog_, **model);
     if (!removed.ok()) return ToGrpcStatus(removed.status());
     files = std::move(*removed);
   }
@@ -383,7 +392,7 @@ grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
 
 grpc::Status ModelServiceImpl::GetDiskUsage(grpc::ServerContext*, const v1::GetDiskUsageRequest*,
                                             v1::GetDiskUsageResponse* response) {
-  StoreScan scan = store_.Scan(context_->catalog);
+  StoreScan scan = store_.Scan(*catalog_);
   for (const StoreScan::Model& entry : scan.models) ToProto(entry, response->add_models());
   for (const StoreFile& file : scan.unknown) {
     response->set_unknown_bytes(response->unknown_bytes() + file.bytes);

@@ -3,19 +3,23 @@
 #ifndef LLORCH_AGENT_MODELS_MODEL_SERVICE_H_
 #define LLORCH_AGENT_MODELS_MODEL_SERVICE_H_
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 
+#include "agent/models/catalog.h"
 #include "agent/models/model_download.h"
 #include "agent/models/model_store.h"
-#include "agent/server/agent_context.h"
+#include "agent/ops/operation_registry.h"
+#include "common/config.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 
 namespace llorch {
 
 // How DownloadModel fetches, from the agent's configuration and environment (HF_ENDPOINT,
-// HF_TOKEN, HF_HUB_OFFLINE).
-DownloadSettings DownloadSettingsFor(const AgentContext& context, const Environment& env);
+// HF_TOKEN, HF_HUB_OFFLINE); converter scripts are found in the checkout at `repo_root`.
+DownloadSettings DownloadSettingsFor(const Config& config, const std::filesystem::path& repo_root,
+                                     const Environment& env);
 
 // The catalog entries named by `ids` (all when empty) with their state in `store`.
 absl::StatusOr<pool::v1::ListCatalogResponse> ListCatalog(const Catalog& catalog,
@@ -28,7 +32,11 @@ class ModelServiceImpl final : public pool::v1::ModelService::Service {
   // running worker serves it. The worker service installs its check; the default allows all.
   using InUseCheck = std::function<absl::Status(const CatalogModel& model)>;
 
-  explicit ModelServiceImpl(std::shared_ptr<const AgentContext> context);
+  // Serves the models of `catalog` in the store at `models_dir`; downloads and verifications
+  // run as operations of `operations`.
+  ModelServiceImpl(std::shared_ptr<const Catalog> catalog, const std::filesystem::path& models_dir,
+                   DownloadSettings download_settings,
+                   std::shared_ptr<OperationRegistry> operations);
 
   void SetInUseCheck(InUseCheck check);
 
@@ -51,9 +59,10 @@ class ModelServiceImpl final : public pool::v1::ModelService::Service {
   // OK when every id is in the catalog; otherwise the NotFound for the first unknown one.
   absl::Status CheckIds(const google::protobuf::RepeatedPtrField<std::string>& ids) const;
 
-  std::shared_ptr<const AgentContext> context_;
+  std::shared_ptr<const Catalog> catalog_;  // shared with the operations' threads
   ModelStore store_;
   DownloadSettings download_settings_;
+  std::shared_ptr<OperationRegistry> operations_;
   InUseCheck in_use_check_;
 };
 

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
 
@@ -28,7 +29,7 @@ constexpr char kDirLinkHint[] =
 // `status` (reason SYMLINK_REFUSED from a DirFd) with the hint for one of the store's
 // directories.
 absl::Status WithDirHint(absl::Status status) {
-  if (GetReason(status) != kSymlinkRefused) return status;
+  if (GetReason(status) != reasons::kSymlinkRefused) return status;
   return WithHint(std::move(status), kDirLinkHint);
 }
 

@@ -1,11 +1,10 @@
 #include "agent/ops/operation.h"
 
 #include <chrono>
-#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/status.h"
+#include "agent/rpc/grpc_status.h"
 #include "common/strings.h"
 
 namespace llorch {
@@ -18,23 +17,6 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
   out->set_seconds(seconds);
   out->set_nanos(
       static_cast<int32_t>((time - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
-}
-
-// The same RpcStatus the gRPC edge sends in its trailer (see agent/server/grpc_status.cc).
-v1::RpcStatus ToRpcStatus(absl::StatusCode code, absl::string_view message,
-                          const absl::Status& source) {
-  v1::RpcStatus rpc_status;
-  rpc_status.set_code(static_cast<int32_t>(code));
-  rpc_status.set_message(std::string(message));
-  std::optional<std::string> hint = GetHint(source);
-  std::optional<std::string> reason = GetReason(source);
-  if (hint || reason) {
-    v1::ErrorHint detail;
-    if (hint) detail.set_hint(*hint);
-    if (reason) detail.set_reason(*reason);
-    rpc_status.add_details()->PackFrom(detail);
-  }
-  return rpc_status;
 }
 
 std::atomic<uint64_t> finish_tickets{0};

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -181,7 +182,7 @@ absl::StatusOr<std::shared_ptr<Operation>> OperationRegistry::Find(absl::string_
                                                 "': unknown id, or finished too long ago to be "
                                                 "kept")),
                "`llorch-pool ops list` shows the known operations"),
-      "OPERATION_NOT_FOUND");
+      reasons::kOperationNotFound);
 }
 
 std::vector<v1::Operation> OperationRegistry::List(const std::vector<v1::OperationState>& states,

@@ -2,9 +2,8 @@
 
 #include <vector>
 
-#include "agent/ops/operation_registry.h"
 #include "agent/ops/operation_stream.h"
-#include "agent/server/grpc_status.h"
+#include "agent/rpc/grpc_status.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -14,7 +13,7 @@ grpc::Status OperationServiceImpl::ListOperations(grpc::ServerContext*,
                                                   v1::ListOperationsResponse* response) {
   std::vector<v1::OperationState> states;
   for (int state : request->states()) states.push_back(static_cast<v1::OperationState>(state));
-  for (v1::Operation& operation : context_->operations->List(states, request->kind())) {
+  for (v1::Operation& operation : operations_->List(states, request->kind())) {
     *response->add_operations() = std::move(operation);
   }
   return grpc::Status::OK;
@@ -23,7 +22,7 @@ grpc::Status OperationServiceImpl::ListOperations(grpc::ServerContext*,
 grpc::Status OperationServiceImpl::GetOperation(grpc::ServerContext*,
                                                 const v1::GetOperationRequest* request,
                                                 v1::Operation* response) {
-  absl::StatusOr<std::shared_ptr<Operation>> operation = context_->operations->Find(request->id());
+  absl::StatusOr<std::shared_ptr<Operation>> operation = operations_->Find(request->id());
   if (!operation.ok()) return ToGrpcStatus(operation.status());
   *response = (*operation)->Snapshot();
   return grpc::Status::OK;
@@ -32,7 +31,7 @@ grpc::Status OperationServiceImpl::GetOperation(grpc::ServerContext*,
 grpc::Status OperationServiceImpl::WatchOperation(grpc::ServerContext* context,
                                                   const v1::WatchOperationRequest* request,
                                                   grpc::ServerWriter<v1::OperationEvent>* writer) {
-  absl::StatusOr<std::shared_ptr<Operation>> operation = context_->operations->Find(request->id());
+  absl::StatusOr<std::shared_ptr<Operation>> operation = operations_->Find(request->id());
   if (!operation.ok()) return ToGrpcStatus(operation.status());
   // The shared_ptr keeps the operation alive even if the history forgets it meanwhile.
   return StreamOperation(context, **operation, request->after_sequence(), writer);
@@ -41,7 +40,7 @@ grpc::Status OperationServiceImpl::WatchOperation(grpc::ServerContext* context,
 grpc::Status OperationServiceImpl::CancelOperation(grpc::ServerContext*,
                                                    const v1::CancelOperationRequest* request,
                                                    v1::Operation* response) {
-  absl::StatusOr<v1::Operation> operation = context_->operations->Cancel(request->id());
+  absl::StatusOr<v1::Operation> operation = operations_->Cancel(request->id());
   if (!operation.ok()) return ToGrpcStatus(operation.status());
   *response = std::move(*operation);
   return grpc::Status::OK;

@@ -1,19 +1,19 @@
 // OperationService: lists, gets, watches and cancels the operations in the agent's
-// OperationRegistry (AgentContext::operations), whichever client started them.
+// OperationRegistry, whichever client or service started them.
 #ifndef LLORCH_AGENT_OPS_OPERATION_SERVICE_H_
 #define LLORCH_AGENT_OPS_OPERATION_SERVICE_H_
 
 #include <memory>
 
-#include "agent/server/agent_context.h"
+#include "agent/ops/operation_registry.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
 
 namespace llorch {
 
 class OperationServiceImpl final : public pool::v1::OperationService::Service {
  public:
-  explicit OperationServiceImpl(std::shared_ptr<const AgentContext> context)
-      : context_(std::move(context)) {}
+  explicit OperationServiceImpl(std::shared_ptr<OperationRegistry> operations)
+      : operations_(std::move(operations)) {}
 
   grpc::Status ListOperations(grpc::ServerContext*, const pool::v1::ListOperationsRequest*,
                               pool::v1::ListOperationsResponse*) override;
@@ -25,7 +25,7 @@ class OperationServiceImpl final : public pool::v1::OperationService::Service {
                                pool::v1::Operation*) override;
 
  private:
-  std::shared_ptr<const AgentContext> context_;
+  std::shared_ptr<OperationRegistry> operations_;
 };
 
 }  // namespace llorch

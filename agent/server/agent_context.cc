@@ -38,7 +38,7 @@ absl::StatusOr<std::shared_ptr<const AgentContext>> AgentContext::Create(
           ? Catalog::Parse(BuiltInCatalogText(), kBuiltInCatalogName)
           : Catalog::LoadFile((working_dir / config.catalog).lexically_normal().string());
   if (!catalog.ok()) return catalog.status();
-  context->catalog = std::move(*catalog);
+  context->catalog = std::make_shared<const Catalog>(std::move(*catalog));
   return std::shared_ptr<const AgentContext>(std::move(context));
 }
 

@@ -1,7 +1,8 @@
-// Everything the services share: the effective configuration, resolved paths and the catalog.
+// What the agent is made of: the effective configuration, resolved paths, the catalog and the
+// operation registry. The server wires the services from it, giving each only the parts it uses.
 //
 // Built once when the agent starts (as a daemon or inside the CLI) and read-only afterwards, so
-// services may use it from any thread without locking.
+// it may be used from any thread without locking.
 #ifndef LLORCH_AGENT_SERVER_AGENT_CONTEXT_H_
 #define LLORCH_AGENT_SERVER_AGENT_CONTEXT_H_
 
@@ -22,7 +23,7 @@ struct AgentContext {
   std::filesystem::path repo_root;   // empty when not configured and not inside a git checkout
   std::filesystem::path models_dir;  // absolute
   std::filesystem::path state_dir;   // absolute
-  Catalog catalog;
+  std::shared_ptr<const Catalog> catalog;
   bool in_process = false;  // running inside llorch-pool (standalone mode)
   absl::Time started_at;
   // Long-running operations of every service; thread-safe. Declared last so that it is

@@ -18,6 +18,7 @@
 #include "agent/server/agent_service.h"
 #include "agent/server/utf8_interceptor.h"
 #include "agent/workers/worker_service.h"
+#include "common/paths.h"
 #include "common/status.h"
 #include "common/trusted_dir.h"
 #include "spdlog/spdlog.h"
@@ -28,11 +29,13 @@ namespace fs = std::filesystem;
 struct AgentServer::Services {
   Services(std::shared_ptr<const AgentContext> context,
            std::shared_ptr<const llorch::BoundAddresses> addresses)
-      : models(context),
-        git(context),
-        workers(context),
-        dev(context),
-        ops(context),
+      : models(context->catalog, context->models_dir,
+               DownloadSettingsFor(context->config, context->repo_root, EnvironmentSnapshot()),
+               context->operations),
+        git(GitRepoOptionsFor(context->config, context->repo_root, context->models_dir,
+                              context->state_dir),
+            context->operations),
+        ops(context->operations),
         agent(context, std::move(addresses)) {}
   ModelServiceImpl models;
   GitServiceImpl git;

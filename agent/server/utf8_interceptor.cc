@@ -6,7 +6,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/server/grpc_status.h"
+#include "agent/rpc/grpc_status.h"
+#include "common/error_reasons.h"
 #include "common/message_strings.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -60,7 +61,7 @@ class Utf8Interceptor final : public grpc::experimental::Interceptor {
                        ": a string field that is not valid UTF-8, or bytes of another message")),
                    "send every string as UTF-8, as proto3 requires; the .proto files in "
                    "proto/llorch/pool/v1 define each request"),
-          "INVALID_REQUEST"));
+          reasons::kInvalidRequest));
     }
     std::string details = status.error_details();
     RewriteSerializedStrings(*pool::v1::RpcStatus::descriptor(), &details, RepairUtf8);

@@ -3,18 +3,12 @@
 #ifndef LLORCH_AGENT_WORKERS_WORKER_SERVICE_H_
 #define LLORCH_AGENT_WORKERS_WORKER_SERVICE_H_
 
-#include <memory>
-
-#include "agent/server/agent_context.h"
 #include "llorch/pool/v1/worker.grpc.pb.h"
 
 namespace llorch {
 
 class WorkerServiceImpl final : public pool::v1::WorkerService::Service {
  public:
-  explicit WorkerServiceImpl(std::shared_ptr<const AgentContext> context)
-      : context_(std::move(context)) {}
-
   grpc::Status SpawnWorker(grpc::ServerContext*, const pool::v1::SpawnWorkerRequest*,
                            grpc::ServerWriter<pool::v1::OperationEvent>*) override;
   grpc::Status StopWorker(grpc::ServerContext*, const pool::v1::StopWorkerRequest*,
@@ -23,9 +17,6 @@ class WorkerServiceImpl final : public pool::v1::WorkerService::Service {
                            pool::v1::ListWorkersResponse*) override;
   grpc::Status GetWorkerLogs(grpc::ServerContext*, const pool::v1::GetWorkerLogsRequest*,
                              grpc::ServerWriter<pool::v1::LogLine>*) override;
-
- private:
-  std::shared_ptr<const AgentContext> context_;
 };
 
 }  // namespace llorch

@@ -37,7 +37,7 @@ class ModelVerifyTest : public ::testing::Test {
 
   // Writes a GGUF model file of `extra` bytes after the header, and (optionally) its manifest.
   void WriteModel(const std::string& id, uint64_t extra, bool sparse, bool manifest) {
-    const CatalogModel& model = *context_->catalog.Find(id);
+    const CatalogModel& model = *context_->catalog->Find(id);
     ModelStore store(context_->models_dir);
     fs::create_directories(store.ModelPath(model).parent_path());
     testing::GgufBuilder gguf(3);

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "common/atomic_file.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 #include "tests/support/run_command.h"
 
@@ -36,7 +37,7 @@ TEST_F(DirFdTest, ASymlinkedComponentIsRefusedAndNothingIsCreatedInItsTarget) {
   absl::StatusOr<DirFd> dir = OpenRoot().OpenDir("model/.meta/deeper", /*create=*/true);
   ASSERT_FALSE(dir.ok());
   EXPECT_EQ(dir.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(GetReason(dir.status()), kSymlinkRefused);
+  EXPECT_EQ(GetReason(dir.status()), reasons::kSymlinkRefused);
   EXPECT_THAT(dir.status().message(),
               HasSubstr((Root() / "model" / ".meta").string() + " is a symlink (to " +
                         Outside().string() + ")"));
@@ -45,7 +46,7 @@ TEST_F(DirFdTest, ASymlinkedComponentIsRefusedAndNothingIsCreatedInItsTarget) {
   // Nor is a file opened, created or removed through one.
   fs::create_symlink(Outside() / "file", Root() / "link");
   absl::StatusOr<UniqueFd> file = OpenRoot().OpenFile("link", O_WRONLY | O_CREAT);
-  EXPECT_EQ(GetReason(file.status()), kSymlinkRefused);
+  EXPECT_EQ(GetReason(file.status()), reasons::kSymlinkRefused);
   EXPECT_FALSE(fs::exists(Outside() / "file"));
   testing::WriteFileBytes((Outside() / "file").string(), "kept");
   ASSERT_TRUE(OpenRoot().Unlink("link").ok());
@@ -71,7 +72,7 @@ TEST_F(DirFdTest, AFifoOrAnOversizedFileIsRefusedWithoutWaiting) {
   EXPECT_THAT(fifo.status().message(), HasSubstr("fifo: the file in " + Root().string()));
   EXPECT_THAT(fifo.status().message(), HasSubstr("is a FIFO (named pipe), not a regular file"));
   fs::create_symlink("/dev/zero", Root() / "zero");
-  EXPECT_EQ(GetReason(root.ReadFile("zero", 1024).status()), kSymlinkRefused);
+  EXPECT_EQ(GetReason(root.ReadFile("zero", 1024).status()), reasons::kSymlinkRefused);
 
   testing::WriteFileBytes((Root() / "big").string(), std::string(2000, 'x'));
   EXPECT_THAT(root.ReadFile("big", 1999).status().message(),
@@ -93,7 +94,7 @@ TEST_F(DirFdTest, AnAtomicWriteReplacesASymlinkInsteadOfWritingThroughIt) {
   // A durable rename moves only a regular file.
   fs::create_symlink(Outside() / "target", Root() / "partial");
   absl::Status moved = RenameDurably(root, "partial", root, "model.gguf");
-  EXPECT_EQ(GetReason(moved), kSymlinkRefused);
+  EXPECT_EQ(GetReason(moved), reasons::kSymlinkRefused);
   EXPECT_FALSE(fs::exists(fs::symlink_status(Root() / "model.gguf")));
 }
 

@@ -1,0 +1,45 @@
+#include "agent/rpc/grpc_status.h"
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/error_reasons.h"
+#include "common/status.h"
+
+namespace llorch {
+
+pool::v1::RpcStatus ToRpcStatus(absl::StatusCode code, absl::string_view message,
+                                const absl::Status& details_from) {
+  pool::v1::RpcStatus rpc_status;
+  rpc_status.set_code(static_cast<int32_t>(code));
+  rpc_status.set_message(std::string(message));
+  std::optional<std::string> hint = GetHint(details_from);
+  std::optional<std::string> reason = GetReason(details_from);
+  if (hint || reason) {
+    pool::v1::ErrorHint detail;
+    if (hint) detail.set_hint(*hint);
+    if (reason) detail.set_reason(*reason);
+    rpc_status.add_details()->PackFrom(detail);
+  }
+  return rpc_status;
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  const std::string message(status.message());
+  pool::v1::RpcStatus rpc_status = ToRpcStatus(status.code(), message, status);
+  if (rpc_status.details().empty()) return grpc::Status(code, message);
+  return grpc::Status(code, message, rpc_status.SerializeAsString());
+}
+
+grpc::Status NotAvailableYet(absl::string_view command) {
+  return ToGrpcStatus(WithReason(
+      WithHint(absl::UnimplementedError(
+                   absl::StrCat("`llorch-pool ", command, "` is not available yet in this agent")),
+               "this command is part of the API but arrives in a later release of pool-agent"),
+      reasons::kNotAvailableYet));
+}
+
+}  // namespace llorch

@@ -1,0 +1,56 @@
+// The machine-readable reasons an error can carry (WithReason in common/status.h): part of the v1
+// API, sent to clients in ErrorHint.reason. docs/api.md lists the same reasons in the same order
+// with their gRPC code and meaning (tests/unit/error_reasons_test.cc keeps the two equal).
+//
+// They live at the bottom of the layers, next to WithReason, because every layer attaches some:
+// common/ itself refuses symlinks (SYMLINK_REFUSED).
+#ifndef LLORCH_COMMON_ERROR_REASONS_H_
+#define LLORCH_COMMON_ERROR_REASONS_H_
+
+namespace llorch::reasons {
+
+// Any RPC.
+inline constexpr char kInvalidRequest[] = "INVALID_REQUEST";
+inline constexpr char kNotAvailableYet[] = "NOT_AVAILABLE_YET";
+inline constexpr char kOperationNotFound[] = "OPERATION_NOT_FOUND";
+
+// Models: catalog, store, Hub, conversion.
+inline constexpr char kModelNotFound[] = "MODEL_NOT_FOUND";
+inline constexpr char kSymlinkRefused[] = "SYMLINK_REFUSED";
+inline constexpr char kNotEnoughSpace[] = "NOT_ENOUGH_SPACE";
+inline constexpr char kModelBusy[] = "MODEL_BUSY";
+inline constexpr char kHubNotFound[] = "HUB_NOT_FOUND";
+inline constexpr char kHubAccessDenied[] = "HUB_ACCESS_DENIED";
+inline constexpr char kHubOffline[] = "HUB_OFFLINE";
+inline constexpr char kHubNoDigest[] = "HUB_NO_DIGEST";
+inline constexpr char kHubBadAnswer[] = "HUB_BAD_ANSWER";
+inline constexpr char kHashMismatch[] = "HASH_MISMATCH";
+inline constexpr char kUpstreamChanged[] = "UPSTREAM_CHANGED";
+inline constexpr char kConverterMissing[] = "CONVERTER_MISSING";
+inline constexpr char kPythonMissing[] = "PYTHON_MISSING";
+inline constexpr char kHfCliMissing[] = "HF_CLI_MISSING";
+
+// Git: the checkout and its submodules.
+inline constexpr char kNotAGitRepo[] = "NOT_A_GIT_REPO";
+inline constexpr char kGitMissing[] = "GIT_MISSING";
+inline constexpr char kSubmoduleNotFound[] = "SUBMODULE_NOT_FOUND";
+inline constexpr char kBadBranchName[] = "BAD_BRANCH_NAME";
+inline constexpr char kBranchNotFound[] = "BRANCH_NOT_FOUND";
+inline constexpr char kLocalChanges[] = "LOCAL_CHANGES";
+inline constexpr char kUntrackedInTheWay[] = "UNTRACKED_IN_THE_WAY";
+inline constexpr char kProtectedPath[] = "PROTECTED_PATH";
+inline constexpr char kDetachedHead[] = "DETACHED_HEAD";
+inline constexpr char kNoUpstream[] = "NO_UPSTREAM";
+inline constexpr char kDiverged[] = "DIVERGED";
+inline constexpr char kConflict[] = "CONFLICT";
+inline constexpr char kRemoteUnreachable[] = "REMOTE_UNREACHABLE";
+
+// Workers.
+inline constexpr char kWorkerNotFound[] = "WORKER_NOT_FOUND";
+inline constexpr char kModelNotDownloaded[] = "MODEL_NOT_DOWNLOADED";
+inline constexpr char kWorkerExists[] = "WORKER_EXISTS";
+inline constexpr char kPortInUse[] = "PORT_IN_USE";
+
+}  // namespace llorch::reasons
+
+#endif  // LLORCH_COMMON_ERROR_REASONS_H_
