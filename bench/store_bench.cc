@@ -12,7 +12,7 @@
 
 #include "agent/models/builtin_catalog.h"
 #include "agent/models/catalog.h"
-#include "agent/models/model_store.h"
+#include "agent/models/store/model_store.h"
 #include "bench/bench_util.h"
 
 namespace {

@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/models/model_install.h"
+#include "agent/models/store/model_install.h"
 #include "common/atomic_file.h"
 #include "common/error_reasons.h"
 #include "common/status.h"

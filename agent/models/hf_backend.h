@@ -25,7 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "agent/models/model_store.h"
+#include "agent/models/store/model_store.h"
 #include "agent/ops/operation.h"
 #include "common/dir_fd.h"
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "agent/models/gguf_reader.h"
-#include "agent/models/model_lock.h"
+#include "agent/models/store/gguf_reader.h"
+#include "agent/models/store/model_lock.h"
 #include "agent/models/model_verifier.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"

@@ -9,7 +9,7 @@
 
 #include "agent/models/catalog.h"
 #include "agent/models/model_download.h"
-#include "agent/models/model_store.h"
+#include "agent/models/store/model_store.h"
 #include "agent/ops/operation_registry.h"
 #include "common/config.h"
 #include "llorch/pool/v1/model.grpc.pb.h"

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "agent/models/gguf_reader.h"
+#include "agent/models/store/gguf_reader.h"
 
 namespace llorch {
 

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "agent/models/model_store.h"
-#include "agent/models/sha256_file.h"
+#include "agent/models/store/model_store.h"
+#include "agent/models/store/sha256_file.h"
 #include "llorch/pool/v1/model.pb.h"
 
 namespace llorch {

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "agent/models/sha256_file.h"
+#include "agent/models/store/sha256_file.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_env.h"
 #include "tests/support/fake_hub.h"

@@ -15,8 +15,8 @@
 #include <string>
 #include <thread>
 
-#include "agent/models/gguf_reader.h"
-#include "agent/models/sha256_file.h"
+#include "agent/models/store/gguf_reader.h"
+#include "agent/models/store/sha256_file.h"
 #include "common/status.h"
 #include "tests/support/operation_events.h"
 #include "tests/support/run_command.h"

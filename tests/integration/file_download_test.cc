@@ -2,7 +2,7 @@
 // resume goes on from. A download from scratch on one connection hashes every byte from memory,
 // none read back from disk (the benchmark's throughput depends on it); a resumed one reads back
 // what it kept, and goes on from an aligned byte.
-#include "agent/models/file_download.h"
+#include "agent/models/hub/file_download.h"
 
 #include <gtest/gtest.h>
 
@@ -11,8 +11,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/models/partial_data.h"
-#include "agent/models/sha256_file.h"
+#include "agent/models/hub/partial_data.h"
+#include "agent/models/store/sha256_file.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/fake_hub.h"
 #include "tests/support/gguf_writer.h"

@@ -18,8 +18,8 @@
 
 #include "absl/strings/ascii.h"
 #include "agent/models/model_verifier.h"
-#include "agent/models/partial_data.h"
-#include "agent/models/sha256_file.h"
+#include "agent/models/hub/partial_data.h"
+#include "agent/models/store/sha256_file.h"
 #include "common/status.h"
 #include "tests/support/fake_hub.h"
 #include "tests/support/gguf_writer.h"

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "agent/models/model_store.h"
-#include "agent/models/sha256_file.h"
+#include "agent/models/store/model_store.h"
+#include "agent/models/store/sha256_file.h"
 #include "agent/server/agent_server.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"

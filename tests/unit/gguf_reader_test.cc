@@ -1,4 +1,4 @@
-#include "agent/models/gguf_reader.h"
+#include "agent/models/store/gguf_reader.h"
 
 #include <fcntl.h>
 #include <gmock/gmock.h>

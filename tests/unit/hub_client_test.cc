@@ -1,11 +1,11 @@
 // The pieces of the Hub client that need no server: where the token and endpoint come from,
 // which URLs count as the Hub's, retry timing and Retry-After, which etags are digests.
-#include "agent/models/hub_client.h"
+#include "agent/models/hub/hub_client.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "agent/models/http_client.h"
+#include "agent/models/hub/http_client.h"
 #include "tests/support/run_command.h"
 
 namespace llorch {

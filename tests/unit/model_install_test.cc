@@ -1,6 +1,6 @@
 // The pieces the hf backend and the converter share: forwarding a child's output (redraws
 // throttled on a fake clock), byte progress with an estimated total, and the GGUF check.
-#include "agent/models/model_install.h"
+#include "agent/models/store/model_install.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "agent/models/model_store.h"
+#include "agent/models/store/model_store.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "agent/models/sha256_file.h"
+#include "agent/models/store/sha256_file.h"
 #include "tests/support/gguf_writer.h"
 #include "tests/support/run_command.h"
 

@@ -1,6 +1,6 @@
 // The partial download's data file: bytes written at any offset, aligned or not, past the page
 // cache or through it, read back as written.
-#include "agent/models/partial_data.h"
+#include "agent/models/hub/partial_data.h"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>

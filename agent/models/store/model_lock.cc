@@ -1,4 +1,4 @@
-#include "agent/models/model_lock.h"
+#include "agent/models/store/model_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "agent/models/http_client.h"
+#include "agent/models/hub/http_client.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 

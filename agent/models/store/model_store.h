@@ -19,8 +19,8 @@
 // kRefused: listed as what it is, its link target shown, never read, written, verified or
 // deleted through. A download refuses it before it creates anything; a delete removes a
 // symlinked model file as the link itself, and refuses a symlinked directory.
-#ifndef LLORCH_AGENT_MODELS_MODEL_STORE_H_
-#define LLORCH_AGENT_MODELS_MODEL_STORE_H_
+#ifndef LLORCH_AGENT_MODELS_STORE_MODEL_STORE_H_
+#define LLORCH_AGENT_MODELS_STORE_MODEL_STORE_H_
 
 #include <cstdint>
 #include <filesystem>
@@ -173,4 +173,4 @@ class ModelStore {
 
 }  // namespace llorch
 
-#endif  // LLORCH_AGENT_MODELS_MODEL_STORE_H_
+#endif  // LLORCH_AGENT_MODELS_STORE_MODEL_STORE_H_

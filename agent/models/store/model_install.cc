@@ -1,11 +1,11 @@
-#include "agent/models/model_install.h"
+#include "agent/models/store/model_install.h"
 
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "agent/models/gguf_reader.h"
-#include "agent/models/hub_client.h"
+#include "agent/models/store/gguf_reader.h"
+#include "agent/models/hub/hub_client.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 

@@ -1,4 +1,4 @@
-#include "agent/models/sha256_file.h"
+#include "agent/models/store/sha256_file.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-#include "agent/models/http_client.h"
+#include "agent/models/hub/http_client.h"
 
 #include <curl/curl.h>
 

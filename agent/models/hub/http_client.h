@@ -10,8 +10,8 @@
 // or DeadlineExceeded for what may pass (network, stall), and PerformWithRetries() retries those
 // and the retryable statuses; everything else (a URL of another scheme, headers over
 // kMaxHeaderBytes, an answer on_headers refused) fails at once, with reason HUB_BAD_ANSWER.
-#ifndef LLORCH_AGENT_MODELS_HTTP_CLIENT_H_
-#define LLORCH_AGENT_MODELS_HTTP_CLIENT_H_
+#ifndef LLORCH_AGENT_MODELS_HUB_HTTP_CLIENT_H_
+#define LLORCH_AGENT_MODELS_HUB_HTTP_CLIENT_H_
 
 #include <cstdint>
 #include <functional>
@@ -136,4 +136,4 @@ std::string PercentEncode(absl::string_view text, bool keep_slash);
 
 }  // namespace llorch
 
-#endif  // LLORCH_AGENT_MODELS_HTTP_CLIENT_H_
+#endif  // LLORCH_AGENT_MODELS_HUB_HTTP_CLIENT_H_

@@ -1,4 +1,4 @@
-#include "agent/models/partial_data.h"
+#include "agent/models/hub/partial_data.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>

@@ -12,8 +12,8 @@
 // (network errors, stalls, 5xx, 429) is retried (RetryPolicy); an answer that cannot be right
 // (reason HUB_BAD_ANSWER) is not. With offline set nothing touches the network. Thread-safe:
 // every call uses its own connection.
-#ifndef LLORCH_AGENT_MODELS_HUB_CLIENT_H_
-#define LLORCH_AGENT_MODELS_HUB_CLIENT_H_
+#ifndef LLORCH_AGENT_MODELS_HUB_HUB_CLIENT_H_
+#define LLORCH_AGENT_MODELS_HUB_HUB_CLIENT_H_
 
 #include <cstdint>
 #include <functional>
@@ -23,8 +23,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "agent/models/http_client.h"
-#include "agent/models/sha256_file.h"
+#include "agent/models/hub/http_client.h"
+#include "agent/models/store/sha256_file.h"
 #include "common/paths.h"
 
 namespace llorch {
@@ -116,4 +116,4 @@ class HubClient {
 
 }  // namespace llorch
 
-#endif  // LLORCH_AGENT_MODELS_HUB_CLIENT_H_
+#endif  // LLORCH_AGENT_MODELS_HUB_HUB_CLIENT_H_

@@ -2,8 +2,8 @@
 // manifest records), and the git blob id (the Hub's id of a file outside LFS). Files are read in
 // large sequential chunks, with progress and cancellation between chunks (every 4 MiB: a
 // fraction of a millisecond of hashing).
-#ifndef LLORCH_AGENT_MODELS_SHA256_FILE_H_
-#define LLORCH_AGENT_MODELS_SHA256_FILE_H_
+#ifndef LLORCH_AGENT_MODELS_STORE_SHA256_FILE_H_
+#define LLORCH_AGENT_MODELS_STORE_SHA256_FILE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -72,4 +72,4 @@ absl::StatusOr<FileHashes> HashOpenFile(int fd, absl::string_view name, bool git
 
 }  // namespace llorch
 
-#endif  // LLORCH_AGENT_MODELS_SHA256_FILE_H_
+#endif  // LLORCH_AGENT_MODELS_STORE_SHA256_FILE_H_

@@ -1,4 +1,4 @@
-#include "agent/models/hub_client.h"
+#include "agent/models/hub/hub_client.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"

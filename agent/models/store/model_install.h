@@ -1,7 +1,7 @@
 // What the download paths share once bytes of a model file are on disk: byte progress, the
 // hashing pass, the check against the Hub's digest, the GGUF check and the manifest.
-#ifndef LLORCH_AGENT_MODELS_MODEL_INSTALL_H_
-#define LLORCH_AGENT_MODELS_MODEL_INSTALL_H_
+#ifndef LLORCH_AGENT_MODELS_STORE_MODEL_INSTALL_H_
+#define LLORCH_AGENT_MODELS_STORE_MODEL_INSTALL_H_
 
 #include <cstdint>
 #include <deque>
@@ -11,8 +11,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "agent/models/model_store.h"
-#include "agent/models/sha256_file.h"
+#include "agent/models/store/model_store.h"
+#include "agent/models/store/sha256_file.h"
 #include "agent/ops/child_output_log.h"
 #include "agent/ops/operation.h"
 #include "common/dir_fd.h"
@@ -62,4 +62,4 @@ int64_t NowUnixSeconds();
 
 }  // namespace llorch
 
-#endif  // LLORCH_AGENT_MODELS_MODEL_INSTALL_H_
+#endif  // LLORCH_AGENT_MODELS_STORE_MODEL_INSTALL_H_

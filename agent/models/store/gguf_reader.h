@@ -18,8 +18,8 @@
 // truncation, or a length/count larger than the rest of the file), InvalidArgument (anything
 // else malformed: magic, version, types, dimensions, negative or overflowing values),
 // PermissionDenied/FailedPrecondition (cannot open it; not a regular file).
-#ifndef LLORCH_AGENT_MODELS_GGUF_READER_H_
-#define LLORCH_AGENT_MODELS_GGUF_READER_H_
+#ifndef LLORCH_AGENT_MODELS_STORE_GGUF_READER_H_
+#define LLORCH_AGENT_MODELS_STORE_GGUF_READER_H_
 
 #include <cstdint>
 #include <string>
@@ -62,4 +62,4 @@ std::string GgufFileTypeName(uint64_t file_type);
 
 }  // namespace llorch
 
-#endif  // LLORCH_AGENT_MODELS_GGUF_READER_H_
+#endif  // LLORCH_AGENT_MODELS_STORE_GGUF_READER_H_

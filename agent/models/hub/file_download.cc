@@ -1,4 +1,4 @@
-#include "agent/models/file_download.h"
+#include "agent/models/hub/file_download.h"
 
 #include <sys/stat.h>
 
@@ -20,8 +20,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "agent/models/partial_data.h"
-#include "agent/models/sha256_file.h"
+#include "agent/models/hub/partial_data.h"
+#include "agent/models/store/sha256_file.h"
 #include "common/atomic_file.h"
 #include "common/error_reasons.h"
 #include "common/status.h"

@@ -1,4 +1,4 @@
-#include "agent/models/model_store.h"
+#include "agent/models/store/model_store.h"
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>

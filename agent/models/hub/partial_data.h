@@ -7,8 +7,8 @@
 // copy and a page allocation per 4 KiB (on a VM, often a fault to the hypervisor too). What
 // cannot go direct (an unaligned tail, a filesystem without O_DIRECT) goes through the page
 // cache; reads see both alike.
-#ifndef LLORCH_AGENT_MODELS_PARTIAL_DATA_H_
-#define LLORCH_AGENT_MODELS_PARTIAL_DATA_H_
+#ifndef LLORCH_AGENT_MODELS_HUB_PARTIAL_DATA_H_
+#define LLORCH_AGENT_MODELS_HUB_PARTIAL_DATA_H_
 
 #include <atomic>
 #include <cstdint>
@@ -111,4 +111,4 @@ class PartialData {
 
 }  // namespace llorch
 
-#endif  // LLORCH_AGENT_MODELS_PARTIAL_DATA_H_
+#endif  // LLORCH_AGENT_MODELS_HUB_PARTIAL_DATA_H_

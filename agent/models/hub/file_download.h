@@ -33,8 +33,8 @@
 // Content-Length contradicts the Hub's size is refused at once (HUB_BAD_ANSWER). A server that
 // ignores Range (200 and the whole file to a ranged request) gets the file fetched on one
 // connection from its first byte; one going on from a byte past the first skips what is here.
-#ifndef LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
-#define LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
+#ifndef LLORCH_AGENT_MODELS_HUB_FILE_DOWNLOAD_H_
+#define LLORCH_AGENT_MODELS_HUB_FILE_DOWNLOAD_H_
 
 #include <cstdint>
 #include <filesystem>
@@ -44,7 +44,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "agent/models/hub_client.h"
+#include "agent/models/hub/hub_client.h"
 #include "common/dir_fd.h"
 
 namespace llorch {
@@ -130,4 +130,4 @@ absl::Status InstallPartial(const PartialFile& partial, const DirFd& to,
 
 }  // namespace llorch
 
-#endif  // LLORCH_AGENT_MODELS_FILE_DOWNLOAD_H_
+#endif  // LLORCH_AGENT_MODELS_HUB_FILE_DOWNLOAD_H_

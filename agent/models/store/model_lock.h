@@ -7,15 +7,15 @@
 // (FailedPrecondition, reason SYMLINK_REFUSED) before anything is created.
 // The holder removes the file when it lets go (so no lock files pile up); whoever then holds the
 // removed file's lock notices (the path names another inode, or none) and locks anew.
-#ifndef LLORCH_AGENT_MODELS_MODEL_LOCK_H_
-#define LLORCH_AGENT_MODELS_MODEL_LOCK_H_
+#ifndef LLORCH_AGENT_MODELS_STORE_MODEL_LOCK_H_
+#define LLORCH_AGENT_MODELS_STORE_MODEL_LOCK_H_
 
 #include <functional>
 #include <optional>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "agent/models/model_store.h"
+#include "agent/models/store/model_store.h"
 
 namespace llorch {
 
@@ -47,4 +47,4 @@ class ModelLock {
 
 }  // namespace llorch
 
-#endif  // LLORCH_AGENT_MODELS_MODEL_LOCK_H_
+#endif  // LLORCH_AGENT_MODELS_STORE_MODEL_LOCK_H_
