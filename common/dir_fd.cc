@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/file_read.h"
 #include "common/status.h"
@@ -52,12 +53,15 @@ absl::Status InvalidName(absl::string_view name, const fs::path& dir) {
 }
 
 absl::Status SymlinkRefused(const fs::path& path, const std::string& target) {
-  return WithReason(
-      WithHint(absl::FailedPreconditionError(absl::StrCat(
-                   path.string(), " is a symlink (to ", target,
-                   "); llorch-pool creates, reads and removes nothing through one")),
-               "replace the link with the directory or file itself"),
-      reasons::kSymlinkRefused);
+  return WithMetadata(
+      WithMetadata(
+          WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(
+                                  path.string(), " is a symlink (to ", target,
+                                  "); llorch-pool creates, reads and removes nothing through one")),
+                              "replace the link with the directory or file itself"),
+                     reasons::kSymlinkRefused),
+          metadata::kPath, path.string()),
+      metadata::kSymlinkTarget, target);
 }
 
 // Why `name` in `dir` could not be opened as what was wanted (`error` from the open): a symlink

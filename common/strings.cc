@@ -1,6 +1,7 @@
 #include "common/strings.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -30,18 +31,24 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
   return previous[b.size()];
 }
 
-std::string ClosestMatch(absl::string_view word, const std::vector<std::string>& candidates) {
+std::vector<std::string> ClosestMatches(absl::string_view word,
+                                        const std::vector<std::string>& candidates, size_t max) {
   const size_t limit = std::max<size_t>(1, word.size() / 3);
-  std::string best;
-  size_t best_distance = limit + 1;
-  for (const std::string& candidate : candidates) {
-    const size_t distance = EditDistance(word, candidate);
-    if (distance < best_distance) {
-      best_distance = distance;
-      best = candidate;
-    }
+  std::vector<std::pair<size_t, size_t>> close;  // (distance, index in candidates)
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const size_t distance = EditDistance(word, candidates[i]);
+    if (distance <= limit) close.emplace_back(distance, i);
   }
-  return best;
+  std::stable_sort(close.begin(), close.end());
+  std::vector<std::string> matches;
+  for (size_t i = 0; i < close.size() && i < max; ++i)
+    matches.push_back(candidates[close[i].second]);
+  return matches;
+}
+
+std::string ClosestMatch(absl::string_view word, const std::vector<std::string>& candidates) {
+  std::vector<std::string> matches = ClosestMatches(word, candidates, 1);
+  return matches.empty() ? "" : matches.front();
 }
 
 std::string DidYouMean(absl::string_view word, const std::vector<std::string>& candidates) {

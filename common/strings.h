@@ -22,6 +22,11 @@ size_t EditDistance(absl::string_view a, absl::string_view b);
 // a plausible typo (at most max(1, word.size() / 3) edits). Ties go to the earlier candidate.
 std::string ClosestMatch(absl::string_view word, const std::vector<std::string>& candidates);
 
+// The candidates close enough to `word` to be plausible typos (as for ClosestMatch), closest
+// first (ties in candidate order), at most `max`: for machine-readable suggestions.
+std::vector<std::string> ClosestMatches(absl::string_view word,
+                                        const std::vector<std::string>& candidates, size_t max);
+
 // " (did you mean 'x'?)" for the closest candidate, or "" when none is close.
 std::string DidYouMean(absl::string_view word, const std::vector<std::string>& candidates);
 

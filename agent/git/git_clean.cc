@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/git/git_parsers.h"
+#include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 
@@ -65,14 +66,16 @@ absl::StatusOr<pool::v1::CleanResponse> CleanWorktree(const GitRunner& git, cons
                                                       const ProtectedLayout& layout,
                                                       bool dry_run) {
   if (const ProtectedDir* enclosing = layout.enclosing()) {
-    return WithReason(
-        WithHint(absl::FailedPreconditionError(absl::StrCat(
-                     dir.string(), " lies in ", enclosing->what, " (",
-                     enclosing->path.string(), "): git clean would remove what it holds; "
-                                               "nothing was removed")),
-                 absl::StrCat("keep ", enclosing->what, " out of the checkout (models_dir or "
-                                                        "state_dir in pool.toml)")),
-        reasons::kProtectedPath);
+    return WithMetadata(WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(
+                                                dir.string(), " lies in ", enclosing->what, " (",
+                                                enclosing->path.string(),
+                                                "): git clean would remove what it holds; "
+                                                "nothing was removed")),
+                                            absl::StrCat("keep ", enclosing->what,
+                                                         " out of the checkout (models_dir or "
+                                                         "state_dir in pool.toml)")),
+                                   reasons::kProtectedPath),
+                        metadata::kPath, enclosing->path.string());
   }
   pool::v1::CleanResponse response;
   response.set_dry_run(dry_run);

@@ -12,6 +12,7 @@
 #include "agent/git/git_clean.h"
 #include "agent/git/worktree_move.h"
 #include "agent/ops/child_output_log.h"
+#include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -72,13 +73,15 @@ bool RemoteUnreachable(const GitResult& result) {
 }
 
 absl::Status Unreachable(const GitResult& result, absl::string_view what, absl::string_view remote) {
-  return WithReason(
-      WithHint(absl::UnavailableError(absl::StrCat("cannot ", what, ": ", remote,
-                                                   " cannot be reached (", result.LastError(),
-                                                   "); nothing was changed")),
-               "check the network and the remote's URL and credentials (an ssh key without a "
-               "passphrase prompt, or a credential helper): the agent cannot answer prompts"),
-      reasons::kRemoteUnreachable);
+  return WithMetadata(
+      WithReason(
+          WithHint(absl::UnavailableError(absl::StrCat("cannot ", what, ": ", remote,
+                                                       " cannot be reached (", result.LastError(),
+                                                       "); nothing was changed")),
+                   "check the network and the remote's URL and credentials (an ssh key without a "
+                   "passphrase prompt, or a credential helper): the agent cannot answer prompts"),
+          reasons::kRemoteUnreachable),
+      metadata::kRemote, remote);
 }
 
 // `rustc --version` and the like: the first line of stdout, "" when the program is missing.
@@ -149,14 +152,16 @@ absl::StatusOr<std::vector<GitmodulesEntry>> GitRepo::Declared() const {
 absl::Status GitRepo::CheckHoldsNothingProtected(const v1::Submodule& submodule) const {
   const ProtectedDir* held = protected_.In(options_.root).AtOrBelow(submodule.path());
   if (held == nullptr) return absl::OkStatus();
-  return WithReason(
-      WithHint(absl::FailedPreconditionError(absl::StrCat(
-                   "submodule ", submodule.name(), " holds ", held->what, " (",
-                   held->path.string(), "): git would check out its files over it; nothing was "
-                                        "changed")),
-               absl::StrCat("move ", held->what, " out of ", submodule.path(),
-                            " (models_dir or state_dir in pool.toml)")),
-      reasons::kProtectedPath);
+  return WithMetadata(
+      WithReason(WithHint(absl::FailedPreconditionError(
+                              absl::StrCat("submodule ", submodule.name(), " holds ", held->what,
+                                           " (", held->path.string(),
+                                           "): git would check out its files over it; nothing was "
+                                           "changed")),
+                          absl::StrCat("move ", held->what, " out of ", submodule.path(),
+                                       " (models_dir or state_dir in pool.toml)")),
+                 reasons::kProtectedPath),
+      metadata::kPath, held->path.string());
 }
 
 absl::Status GitRepo::CheckSubmoduleNames(const std::vector<std::string>& names) const {
@@ -167,23 +172,30 @@ absl::Status GitRepo::CheckSubmoduleNames(const std::vector<std::string>& names)
   for (const GitmodulesEntry& entry : *declared) known.push_back(entry.name);
   for (const std::string& name : names) {
     if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-    return WithReason(
-        WithHint(absl::NotFoundError(absl::StrCat("no submodule '", name, "' in .gitmodules",
-                                                  DidYouMean(name, known))),
-                 known.empty() ? "this checkout declares no submodules"
-                               : absl::StrCat("known submodules: ", absl::StrJoin(known, ", "))),
-        reasons::kSubmoduleNotFound);
+    absl::Status unknown = WithMetadata(
+        WithReason(
+            WithHint(absl::NotFoundError(absl::StrCat("no submodule '", name, "' in .gitmodules",
+                                                      DidYouMean(name, known))),
+                     known.empty()
+                         ? "this checkout declares no submodules"
+                         : absl::StrCat("known submodules: ", absl::StrJoin(known, ", "))),
+            reasons::kSubmoduleNotFound),
+        metadata::kSubmodule, name);
+    const std::vector<std::string> suggestions = ClosestMatches(name, known, 3);
+    if (suggestions.empty()) return unknown;
+    return WithMetadata(std::move(unknown), metadata::kSuggestions,
+                        absl::StrJoin(suggestions, ","));
   }
   return absl::OkStatus();
 }
 
 absl::Status GitRepo::CheckBranchName(const std::string& branch) const {
   auto invalid = [&](absl::string_view why) {
-    return WithReason(
-        WithHint(absl::InvalidArgumentError(absl::StrCat("'", branch,
-                                                         "' is not a valid branch name", why)),
-                 "branch names are like main or llorch/metal-bugfixes"),
-        reasons::kBadBranchName);
+    return WithMetadata(WithReason(WithHint(absl::InvalidArgumentError(absl::StrCat(
+                                                "'", branch, "' is not a valid branch name", why)),
+                                            "branch names are like main or llorch/metal-bugfixes"),
+                                   reasons::kBadBranchName),
+                        metadata::kBranch, branch);
   };
   if (branch.empty()) return invalid(": it is empty");
   if (branch.front() == '-') return invalid(": it may not start with '-'");
@@ -571,10 +583,12 @@ absl::StatusOr<v1::GitSyncResult> GitRepo::Sync(const std::string& requested_bra
   absl::StatusOr<std::string> target =
       Git({"rev-parse", "--verify", "--quiet", absl::StrCat("refs/remotes/", upstream, "^{commit}")});
   if (!target.ok()) {
-    return WithReason(WithHint(absl::NotFoundError(absl::StrCat("origin has no branch ", branch)),
-                               absl::StrCat("`git -C ", options_.root.string(),
-                                            " branch -r` lists origin's branches")),
-                      reasons::kBranchNotFound);
+    return WithMetadata(
+        WithReason(WithHint(absl::NotFoundError(absl::StrCat("origin has no branch ", branch)),
+                            absl::StrCat("`git -C ", options_.root.string(),
+                                         " branch -r` lists origin's branches")),
+                   reasons::kBranchNotFound),
+        metadata::kBranch, branch);
   }
   absl::StatusOr<WorktreeStatus> before = WorktreeOf(options_.root);
   if (!before.ok()) return before.status();
@@ -748,13 +762,14 @@ absl::StatusOr<v1::Submodule> GitRepo::SwitchSubmoduleBranch(const std::string& 
   if (!fetched->ok()) {
     for (const std::string& line : fetched->err) {
       if (absl::StrContains(line, "couldn't find remote ref")) {
-        return WithReason(
-            WithHint(absl::NotFoundError(absl::StrCat("the remote of ", name, " (",
-                                                      submodule->url(), ") has no branch ",
-                                                      branch)),
-                     absl::StrCat("`git -C ", dir.string(), " ls-remote --heads origin` lists its "
-                                  "branches")),
-            reasons::kBranchNotFound);
+        return WithMetadata(
+            WithReason(WithHint(absl::NotFoundError(absl::StrCat("the remote of ", name, " (",
+                                                                 submodule->url(),
+                                                                 ") has no branch ", branch)),
+                                absl::StrCat("`git -C ", dir.string(),
+                                             " ls-remote --heads origin` lists its branches")),
+                       reasons::kBranchNotFound),
+            metadata::kBranch, branch);
       }
     }
     if (RemoteUnreachable(*fetched)) return Unreachable(*fetched, "fetch " + branch, submodule->url());

@@ -2,8 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/git/git_requests.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"
+#include "agent/rpc/request_rules.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -46,12 +48,14 @@ GitServiceImpl::GitServiceImpl(const GitRepoOptions& options,
 
 grpc::Status GitServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest* request,
                                        v1::GitStatus* response) {
+  if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
   return Reply(repo_->Status(request->include_files()), response);
 }
 
 grpc::Status GitServiceImpl::Pull(grpc::ServerContext* server_context,
                                   const v1::PullRequest* request,
                                   grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
   if (absl::Status repo = repo_->CheckRepo(); !repo.ok()) return ToGrpcStatus(repo);
   std::shared_ptr<Operation> operation = operations_->Start(
       "git.pull", "", /*join_key=*/"git.pull",
@@ -62,12 +66,8 @@ grpc::Status GitServiceImpl::Pull(grpc::ServerContext* server_context,
 grpc::Status GitServiceImpl::Sync(grpc::ServerContext* server_context,
                                   const v1::SyncRequest* request,
                                   grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status valid = Validate(*request, *repo_); !valid.ok()) return ToGrpcStatus(valid);
   if (absl::Status repo = repo_->CheckRepo(); !repo.ok()) return ToGrpcStatus(repo);
-  if (!request->branch().empty()) {
-    if (absl::Status name = repo_->CheckBranchName(request->branch()); !name.ok()) {
-      return ToGrpcStatus(name);
-    }
-  }
   std::shared_ptr<Operation> operation = operations_->Start(
       "git.sync", request->branch(),
       absl::StrCat("git.sync:", request->branch(), request->preview_only() ? ":preview" : ""),
@@ -77,8 +77,10 @@ grpc::Status GitServiceImpl::Sync(grpc::ServerContext* server_context,
   return StreamOperation(server_context, *operation, 0, writer);
 }
 
-grpc::Status GitServiceImpl::ListSubmodules(grpc::ServerContext*, const v1::ListSubmodulesRequest*,
+grpc::Status GitServiceImpl::ListSubmodules(grpc::ServerContext*,
+                                            const v1::ListSubmodulesRequest* request,
                                             v1::ListSubmodulesResponse* response) {
+  if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
   absl::StatusOr<std::vector<v1::Submodule>> submodules = repo_->Submodules();
   if (!submodules.ok()) return ToGrpcStatus(submodules.status());
   for (v1::Submodule& submodule : *submodules) *response->add_submodules() = std::move(submodule);
@@ -88,12 +90,14 @@ grpc::Status GitServiceImpl::ListSubmodules(grpc::ServerContext*, const v1::List
 grpc::Status GitServiceImpl::GetSubmoduleStatus(grpc::ServerContext*,
                                                 const v1::GetSubmoduleStatusRequest* request,
                                                 v1::Submodule* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   return Reply(repo_->Submodule(request->name()), response);
 }
 
 grpc::Status GitServiceImpl::UpdateSubmodules(grpc::ServerContext* server_context,
                                               const v1::UpdateSubmodulesRequest* request,
                                               grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   const std::vector<std::string> names(request->names().begin(), request->names().end());
   if (absl::Status check = repo_->CheckSubmoduleNames(names); !check.ok()) {
     return ToGrpcStatus(check);
@@ -112,17 +116,20 @@ grpc::Status GitServiceImpl::UpdateSubmodules(grpc::ServerContext* server_contex
 grpc::Status GitServiceImpl::ResetSubmodule(grpc::ServerContext*,
                                             const v1::ResetSubmoduleRequest* request,
                                             v1::ResetSubmoduleResponse* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   return Reply(repo_->ResetSubmodule(request->name()), response);
 }
 
 grpc::Status GitServiceImpl::SwitchSubmoduleBranch(grpc::ServerContext*,
                                                    const v1::SwitchSubmoduleBranchRequest* request,
                                                    v1::Submodule* response) {
+  if (absl::Status valid = Validate(*request, *repo_); !valid.ok()) return ToGrpcStatus(valid);
   return Reply(repo_->SwitchSubmoduleBranch(request->name(), request->branch()), response);
 }
 
 grpc::Status GitServiceImpl::Clean(grpc::ServerContext*, const v1::CleanRequest* request,
                                    v1::CleanResponse* response) {
+  if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
   return Reply(repo_->Clean(request->dry_run()), response);
 }
 

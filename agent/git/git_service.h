@@ -1,5 +1,6 @@
-// GitService: the gRPC adapter over GitRepo (git_repo.h). Thin: it validates what can be checked
-// before an operation exists (checkout, submodule names, branch names), starts the long commands
+// GitService: the gRPC adapter over GitRepo (git_repo.h). Thin: it validates the request
+// (git_requests.h) and what can be checked before an operation exists (checkout, submodule
+// names), starts the long commands
 // as operations, and translates results and errors.
 #ifndef LLORCH_AGENT_GIT_GIT_SERVICE_H_
 #define LLORCH_AGENT_GIT_GIT_SERVICE_H_

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/git/git_parsers.h"
+#include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 
@@ -72,14 +73,17 @@ std::map<std::string, std::string> FindInTheWay(const fs::path& dir,
 
 absl::Status Refuse(std::string what_happened, const ProtectedDir& dir, absl::string_view upstream,
                     absl::string_view upstream_path) {
-  return WithReason(
-      WithHint(absl::FailedPreconditionError(absl::StrCat(
-                   std::move(what_happened), "; git would replace or remove it, so nothing was "
-                                             "changed")),
-               absl::StrCat("move ", dir.what, " elsewhere (models_dir or state_dir in pool.toml, "
-                            "then move its contents), or change ", upstream,
-                            " so that it does not track ", upstream_path)),
-      reasons::kProtectedPath);
+  return WithMetadata(
+      WithReason(WithHint(absl::FailedPreconditionError(
+                              absl::StrCat(std::move(what_happened),
+                                           "; git would replace or remove it, so nothing was "
+                                           "changed")),
+                          absl::StrCat("move ", dir.what,
+                                       " elsewhere (models_dir or state_dir in pool.toml, "
+                                       "then move its contents), or change ",
+                                       upstream, " so that it does not track ", upstream_path)),
+                 reasons::kProtectedPath),
+      metadata::kPath, dir.path.string());
 }
 
 }  // namespace

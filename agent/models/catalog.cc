@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/file_read.h"
 #include "common/status.h"
@@ -65,7 +66,6 @@ const char* const kDefaultSourcePatterns[] = {"config.json",
                                               "model.safetensors.index.json"};
 
 constexpr char kDefaultConverter[] = "llama.cpp";
-constexpr size_t kMaxIdLength = 64;
 constexpr size_t kMaxNameLength = 255;  // file and dir names: the usual file system limit
 constexpr size_t kMaxRepoPartLength = 96;
 
@@ -130,14 +130,6 @@ bool HasControlCharacter(absl::string_view text) {
 }
 
 int LineOf(const toml::source_region& region) { return static_cast<int>(region.begin.line); }
-
-// [a-z0-9][a-z0-9-]*, at most 64 characters.
-bool ValidId(absl::string_view id) {
-  return !id.empty() && id.size() <= kMaxIdLength && id[0] != '-' &&
-         std::all_of(id.begin(), id.end(), [](char c) {
-           return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
-         });
-}
 
 // [A-Za-z0-9][A-Za-z0-9._-]* without "..": one half of a Hub repo id.
 bool ValidRepoPart(absl::string_view part) {
@@ -408,9 +400,9 @@ absl::StatusOr<CatalogModel> ReadModel(const Entry& entry) {
   model.note = entry.String("note");
   model.verified = entry.Bool("verified");
 
-  if (!ValidId(model.id)) {
+  if (!IsModelId(model.id)) {
     return entry.Error(entry.KeyLine("id"),
-                       absl::StrCat("id must match [a-z0-9][a-z0-9-]* (at most ", kMaxIdLength,
+                       absl::StrCat("id must match [a-z0-9][a-z0-9-]* (at most ", kMaxModelIdLength,
                                     " characters), got ", Quote(model.id)));
   }
   if (model.name.empty()) return entry.Error(entry.KeyLine("name"), "name must not be empty");
@@ -578,19 +570,29 @@ const CatalogModel* Catalog::Find(absl::string_view id) const {
   return nullptr;
 }
 
+bool IsModelId(absl::string_view id) {
+  return !id.empty() && id.size() <= kMaxModelIdLength && id[0] != '-' &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
+         });
+}
+
 absl::StatusOr<const CatalogModel*> Catalog::Lookup(absl::string_view id) const {
   if (const CatalogModel* model = Find(id)) return model;
   std::vector<std::string> ids;
   for (const CatalogModel& model : models_) ids.push_back(model.id);
+  const std::vector<std::string> suggestions = ClosestMatches(id, ids, 3);
   std::string message = absl::StrCat("unknown model ", Quote(id));
-  if (const std::string match = ClosestMatch(id, ids); !match.empty()) {
-    absl::StrAppend(&message, " (did you mean '", match, "'?)");
-  }
-  return WithReason(
-      WithHint(absl::NotFoundError(message),
-               absl::StrCat("known models: ", ids.empty() ? "(none)" : absl::StrJoin(ids, ", "),
-                            "; `llorch-pool models catalog` shows them all")),
-      reasons::kModelNotFound);
+  if (!suggestions.empty()) absl::StrAppend(&message, " (did you mean '", suggestions[0], "'?)");
+  absl::Status status = WithMetadata(
+      WithReason(
+          WithHint(absl::NotFoundError(message),
+                   absl::StrCat("known models: ", ids.empty() ? "(none)" : absl::StrJoin(ids, ", "),
+                                "; `llorch-pool models catalog` shows them all")),
+          reasons::kModelNotFound),
+      metadata::kModel, id);
+  if (suggestions.empty()) return status;
+  return WithMetadata(status, metadata::kSuggestions, absl::StrJoin(suggestions, ","));
 }
 
 }  // namespace llorch

@@ -10,6 +10,7 @@
 #ifndef LLORCH_AGENT_MODELS_CATALOG_H_
 #define LLORCH_AGENT_MODELS_CATALOG_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -50,6 +51,11 @@ struct CatalogModel {
   // "https://huggingface.co/<repo>"
   std::string HubUrl() const;
 };
+
+inline constexpr size_t kMaxModelIdLength = 64;
+
+// True when `id` has the form of a model id: [a-z0-9][a-z0-9-]*, at most kMaxModelIdLength.
+bool IsModelId(absl::string_view id);
 
 class Catalog {
  public:

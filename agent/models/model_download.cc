@@ -1,7 +1,6 @@
 #include "agent/models/model_download.h"
 
 #include <fnmatch.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "agent/models/store/model_lock.h"
 #include "agent/models/store/sha256_file.h"
 #include "common/atomic_file.h"
+#include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 #include "common/units.h"
@@ -68,7 +68,7 @@ absl::Status CheckFreeSpace(const ModelStore& store, uint64_t needed, absl::stri
   absl::StatusOr<DiskSpace> space = store.FreeSpace();
   if (!space.ok()) return space.status();
   if (space->free_bytes >= needed) return absl::OkStatus();
-  return WithReason(
+  absl::Status status = WithReason(
       WithHint(absl::ResourceExhaustedError(absl::StrCat(
                    "not enough disk space for ", what, ": it needs ", FormatBytes(needed), " (",
                    needed, " bytes), ", store.models_dir().string(), " has ",
@@ -76,6 +76,9 @@ absl::Status CheckFreeSpace(const ModelStore& store, uint64_t needed, absl::stri
                "free space on that volume (`llorch-pool models du` shows what the models use), "
                "or point models_dir at a bigger one"),
       reasons::kNotEnoughSpace);
+  status = WithMetadata(std::move(status), metadata::kPath, store.models_dir().string());
+  status = WithMetadata(std::move(status), metadata::kNeededBytes, absl::StrCat(needed));
+  return WithMetadata(std::move(status), metadata::kFreeBytes, absl::StrCat(space->free_bytes));
 }
 
 // FetchFile with its progress as phase `phase` (bytes present, after `base` bytes of earlier
@@ -468,8 +471,9 @@ void RunDownload(const ModelStore& store, const std::vector<const CatalogModel*>
     absl::StatusOr<v1::DownloadedModel> downloaded =
         DownloadCatalogModel(store, *model, force, settings, op);
     if (!downloaded.ok()) {
-      op.Fail(models.size() > 1 ? WithPrefix(downloaded.status(), model->id)
-                                : downloaded.status());
+      op.Fail(WithMetadata(
+          models.size() > 1 ? WithPrefix(downloaded.status(), model->id) : downloaded.status(),
+          metadata::kModel, model->id));
       return;
     }
     *result.add_models() = std::move(*downloaded);

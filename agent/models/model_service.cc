@@ -3,11 +3,16 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/str_split.h"
+#include "agent/models/model_requests.h"
+#include "agent/models/model_verifier.h"
 #include "agent/models/store/gguf_reader.h"
 #include "agent/models/store/model_lock.h"
-#include "agent/models/model_verifier.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"
+#include "agent/rpc/request_rules.h"
+#include "common/error_metadata.h"
+#include "common/error_reasons.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -199,6 +204,21 @@ void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& 
   op.Succeed(result);
 }
 
+// `busy` (MODEL_BUSY) with the id of this agent's unfinished download of `model` (metadata
+// operation_id), when the lock holder is one: an orchestrator can watch or cancel it.
+absl::Status WithWorkOn(absl::Status busy, const CatalogModel& model,
+                        const OperationRegistry& operations) {
+  if (GetReason(busy) != reasons::kModelBusy) return busy;
+  for (const v1::Operation& operation : operations.List(
+           {v1::OPERATION_STATE_PENDING, v1::OPERATION_STATE_RUNNING}, "model.download")) {
+    const std::vector<std::string> targets = absl::StrSplit(operation.target(), ',');
+    if (std::find(targets.begin(), targets.end(), model.id) != targets.end()) {
+      return WithMetadata(std::move(busy), metadata::kOperationId, operation.id());
+    }
+  }
+  return busy;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::ListCatalogResponse> ListCatalog(const Catalog& catalog, const ModelStore& store,
@@ -258,6 +278,7 @@ absl::Status ModelServiceImpl::CheckIds(
 grpc::Status ModelServiceImpl::ListCatalog(grpc::ServerContext*,
                                            const v1::ListCatalogRequest* request,
                                            v1::ListCatalogResponse* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   absl::StatusOr<v1::ListCatalogResponse> result =
       llorch::ListCatalog(*catalog_, store_,
                           std::vector<std::string>(request->ids().begin(), request->ids().end()));
@@ -266,8 +287,10 @@ grpc::Status ModelServiceImpl::ListCatalog(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
+grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext*,
+                                          const v1::ListModelsRequest* request,
                                           v1::ListModelsResponse* response) {
+  if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
   StoreScan scan = store_.Scan(*catalog_);
   for (const StoreScan::Model& entry : scan.models) ToProto(entry, response->add_models());
   for (const StoreFile& file : scan.unknown) ToProto(file, response->add_unknown_files());
@@ -279,6 +302,7 @@ grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext*, const v1::ListMo
 grpc::Status ModelServiceImpl::GetModelInfo(grpc::ServerContext*,
                                             const v1::GetModelInfoRequest* request,
                                             v1::ModelInfo* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   absl::StatusOr<const CatalogModel*> model = catalog_->Lookup(request->id());
   if (!model.ok()) return ToGrpcStatus(model.status());
   const CatalogModel& found = **model;
@@ -309,11 +333,8 @@ grpc::Status ModelServiceImpl::GetModelInfo(grpc::ServerContext*,
 grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context,
                                              const v1::DownloadModelRequest* request,
                                              grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   if (absl::Status status = CheckIds(request->ids()); !status.ok()) return ToGrpcStatus(status);
-  if (request->ids().empty()) {
-    return ToGrpcStatus(WithHint(absl::InvalidArgumentError("no model id given"),
-                                 "`llorch-pool models catalog` lists the ids"));
-  }
   const std::vector<const CatalogModel*> models = UniqueModels(*catalog_, request->ids());
   const std::string target = Target(models);
   DownloadSettings settings = download_settings_;
@@ -335,6 +356,7 @@ grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context
 grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
                                            const v1::VerifyModelRequest* request,
                                            grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   if (absl::Status status = CheckIds(request->ids()); !status.ok()) return ToGrpcStatus(status);
   // --all: every model with its file on disk, or a manifest that says it should be there.
   std::vector<const CatalogModel*> models;
@@ -366,6 +388,7 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
 grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
                                            const v1::DeleteModelRequest* request,
                                            v1::DeleteModelResponse* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   absl::StatusOr<const CatalogModel*> model = catalog_->Lookup(request->id());
   if (!model.ok()) return ToGrpcStatus(model.status());
   response->set_dry_run(request->dry_run());
@@ -378,7 +401,7 @@ grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
   } else {
     if (absl::Status in_use = in_use_check_(**model); !in_use.ok()) return ToGrpcStatus(in_use);
     absl::StatusOr<ModelLock> lock = ModelLock::TryAcquire(store_, **model);
-    if (!lock.ok()) return ToGrpcStatus(lock.status());
+    if (!lock.ok()) return ToGrpcStatus(WithWorkOn(lock.status(), **model, *operations_));
     absl::StatusOr<std::vector<StoreFile>> removed = store_.Delete(*catalog_, **model);
     if (!removed.ok()) return ToGrpcStatus(removed.status());
     files = std::move(*removed);
@@ -390,8 +413,10 @@ grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ModelServiceImpl::GetDiskUsage(grpc::ServerContext*, const v1::GetDiskUsageRequest*,
+grpc::Status ModelServiceImpl::GetDiskUsage(grpc::ServerContext*,
+                                            const v1::GetDiskUsageRequest* request,
                                             v1::GetDiskUsageResponse* response) {
+  if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
   StoreScan scan = store_.Scan(*catalog_);
   for (const StoreScan::Model& entry : scan.models) ToProto(entry, response->add_models());
   for (const StoreFile& file : scan.unknown) {

@@ -1,5 +1,6 @@
-// ModelService: the gRPC adapter over the catalog and the model store. Thin: it validates ids
-// against the catalog, calls the domain code, and translates results and errors.
+// ModelService: the gRPC adapter over the catalog and the model store. Thin: it validates the
+// request (model_requests.h) and its ids against the catalog, calls the domain code, and
+// translates results and errors.
 #ifndef LLORCH_AGENT_MODELS_MODEL_SERVICE_H_
 #define LLORCH_AGENT_MODELS_MODEL_SERVICE_H_
 

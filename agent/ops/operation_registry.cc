@@ -13,8 +13,11 @@
 #include <unordered_set>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 
@@ -140,6 +143,13 @@ OperationRegistry::~OperationRegistry() {
   }
 }
 
+bool IsOperationId(absl::string_view id) {
+  constexpr absl::string_view kPrefix = "op-";
+  return id.size() == kPrefix.size() + 8 && absl::StartsWith(id, kPrefix) &&
+         std::all_of(id.begin() + kPrefix.size(), id.end(),
+                     [](char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); });
+}
+
 std::shared_ptr<Operation> OperationRegistry::Start(absl::string_view kind,
                                                     absl::string_view target,
                                                     absl::string_view join_key, Work work) {
@@ -177,12 +187,13 @@ absl::StatusOr<std::shared_ptr<Operation>> OperationRegistry::Find(absl::string_
   std::lock_guard<std::mutex> lock(core_->mu);
   core_->EvictLocked();
   if (const Core::Entry* entry = core_->FindLocked(id)) return entry->operation;
-  return WithReason(
-      WithHint(absl::NotFoundError(absl::StrCat("no operation '", id,
-                                                "': unknown id, or finished too long ago to be "
-                                                "kept")),
-               "`llorch-pool ops list` shows the known operations"),
-      reasons::kOperationNotFound);
+  return WithMetadata(
+      WithReason(
+          WithHint(absl::NotFoundError(absl::StrCat(
+                       "no operation '", id, "': unknown id, or finished too long ago to be kept")),
+                   "`llorch-pool ops list` shows the known operations"),
+          reasons::kOperationNotFound),
+      metadata::kOperationId, id);
 }
 
 std::vector<v1::Operation> OperationRegistry::List(const std::vector<v1::OperationState>& states,

@@ -22,6 +22,9 @@
 
 namespace llorch {
 
+// True when `id` has the form of the ids Start() gives: "op-" and 8 lower-case hex digits.
+bool IsOperationId(absl::string_view id);
+
 class OperationRegistry {
  public:
   using Work = std::function<void(Operation&)>;

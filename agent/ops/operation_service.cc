@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "agent/ops/operation_requests.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"
 
@@ -11,6 +12,7 @@ namespace v1 = pool::v1;
 grpc::Status OperationServiceImpl::ListOperations(grpc::ServerContext*,
                                                   const v1::ListOperationsRequest* request,
                                                   v1::ListOperationsResponse* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   std::vector<v1::OperationState> states;
   for (int state : request->states()) states.push_back(static_cast<v1::OperationState>(state));
   for (v1::Operation& operation : operations_->List(states, request->kind())) {
@@ -22,6 +24,7 @@ grpc::Status OperationServiceImpl::ListOperations(grpc::ServerContext*,
 grpc::Status OperationServiceImpl::GetOperation(grpc::ServerContext*,
                                                 const v1::GetOperationRequest* request,
                                                 v1::Operation* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   absl::StatusOr<std::shared_ptr<Operation>> operation = operations_->Find(request->id());
   if (!operation.ok()) return ToGrpcStatus(operation.status());
   *response = (*operation)->Snapshot();
@@ -31,6 +34,7 @@ grpc::Status OperationServiceImpl::GetOperation(grpc::ServerContext*,
 grpc::Status OperationServiceImpl::WatchOperation(grpc::ServerContext* context,
                                                   const v1::WatchOperationRequest* request,
                                                   grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   absl::StatusOr<std::shared_ptr<Operation>> operation = operations_->Find(request->id());
   if (!operation.ok()) return ToGrpcStatus(operation.status());
   // The shared_ptr keeps the operation alive even if the history forgets it meanwhile.
@@ -40,6 +44,7 @@ grpc::Status OperationServiceImpl::WatchOperation(grpc::ServerContext* context,
 grpc::Status OperationServiceImpl::CancelOperation(grpc::ServerContext*,
                                                    const v1::CancelOperationRequest* request,
                                                    v1::Operation* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   absl::StatusOr<v1::Operation> operation = operations_->Cancel(request->id());
   if (!operation.ok()) return ToGrpcStatus(operation.status());
   *response = std::move(*operation);

@@ -1,5 +1,6 @@
 #include "agent/rpc/grpc_status.h"
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -16,10 +17,12 @@ pool::v1::RpcStatus ToRpcStatus(absl::StatusCode code, absl::string_view message
   rpc_status.set_message(std::string(message));
   std::optional<std::string> hint = GetHint(details_from);
   std::optional<std::string> reason = GetReason(details_from);
-  if (hint || reason) {
+  std::map<std::string, std::string> metadata = GetMetadata(details_from);
+  if (hint || reason || !metadata.empty()) {
     pool::v1::ErrorHint detail;
     if (hint) detail.set_hint(*hint);
     if (reason) detail.set_reason(*reason);
+    detail.mutable_metadata()->insert(metadata.begin(), metadata.end());
     rpc_status.add_details()->PackFrom(detail);
   }
   return rpc_status;

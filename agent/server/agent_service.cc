@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "agent/rpc/grpc_status.h"
+#include "agent/rpc/request_rules.h"
 #include "common/version.h"
 
 namespace llorch {
@@ -57,8 +59,9 @@ void DescribeHost(const AgentContext& context, const std::vector<std::string>& l
 }
 
 grpc::Status AgentServiceImpl::GetHostInfo(grpc::ServerContext*,
-                                           const pool::v1::GetHostInfoRequest*,
+                                           const pool::v1::GetHostInfoRequest* request,
                                            pool::v1::HostInfo* response) {
+  if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
   DescribeHost(*context_, addresses_->Get(), response);
   return grpc::Status::OK;
 }

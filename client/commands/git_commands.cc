@@ -183,6 +183,7 @@ void AddGitCommands(CommandLine& cli) {
         }
         v1::UpdateSubmodulesRequest request;
         for (const std::string& name : *update_names) request.add_names(name);
+        request.set_all(*update_all);
         request.set_remote(*update_remote);
         request.set_force(*update_force);
         return RunOperation<v1::GitService>(s, &v1::GitService::Stub::UpdateSubmodules, request);

@@ -20,8 +20,10 @@
 #include "llorch/pool/v1/operation.grpc.pb.h"
 #include "tests/support/fake_hub.h"
 #include "tests/support/gguf_writer.h"
+#include "tests/support/error_details.h"
 #include "tests/support/run_command.h"
 #include "tests/support/test_agent.h"
+#include "tests/support/tree_snapshot.h"
 
 namespace llorch {
 namespace {
@@ -158,27 +160,6 @@ class ModelServiceSymlinkTest : public ModelServiceDownloadTest {
     EXPECT_TRUE(last.final());
     return last;
   }
-
-  // Every entry below `dir` with its contents ("-> target" for links), to compare before/after.
-  static std::map<std::string, std::string> Snapshot(const fs::path& dir) {
-    std::map<std::string, std::string> entries;
-    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-      const std::string path = entry.path().lexically_relative(dir).string();
-      entries[path] = entry.is_symlink() ? "-> " + fs::read_symlink(entry.path()).string()
-                      : entry.is_regular_file() ? testing::ReadFileBytes(entry.path().string())
-                                                : "(dir)";
-    }
-    return entries;
-  }
-
-  static std::string ReasonOf(const v1::RpcStatus& status) {
-    v1::ErrorHint hint;
-    for (const auto& detail : status.details()) {
-      if (detail.UnpackTo(&hint)) return hint.reason();
-    }
-    return "";
-  }
-
 };
 
 // The issue's case: <dir>/.llorch links to a directory holding <file>.partial and .partial.json
@@ -189,8 +170,8 @@ TEST_F(ModelServiceSymlinkTest, ADownloadRefusesASymlinkedMetadataDirAndTouchesN
   testing::WriteFileBytes((Outside() / "tiny.gguf.partial.json").string(), R"({"version": 1})");
   fs::create_directories(Models() / "tiny");
   fs::create_directory_symlink(Outside(), Models() / "tiny" / ".llorch");
-  const auto outside = Snapshot(Outside());
-  const auto inside = Snapshot(Models());
+  const auto outside = testing::SnapshotTree(Outside().string());
+  const auto inside = testing::SnapshotTree(Models().string());
 
   v1::OperationEvent last = DownloadTiny();
   EXPECT_EQ(last.state(), v1::OPERATION_STATE_FAILED);
@@ -198,9 +179,9 @@ TEST_F(ModelServiceSymlinkTest, ADownloadRefusesASymlinkedMetadataDirAndTouchesN
   EXPECT_THAT(last.error().message(),
               HasSubstr((Models() / "tiny" / ".llorch").string() + " is a symlink (to " +
                         Outside().string() + ")"));
-  EXPECT_EQ(ReasonOf(last.error()), "SYMLINK_REFUSED");
-  EXPECT_EQ(Snapshot(Outside()), outside);
-  EXPECT_EQ(Snapshot(Models()), inside);
+  EXPECT_EQ(testing::ErrorHintOf(last.error()).reason(), "SYMLINK_REFUSED");
+  EXPECT_EQ(testing::SnapshotTree(Outside().string()), outside);
+  EXPECT_EQ(testing::SnapshotTree(Models().string()), inside);
   EXPECT_TRUE(hub_.requests().empty());  // refused before the Hub was asked
 }
 
@@ -214,7 +195,7 @@ TEST_F(ModelServiceSymlinkTest, ADownloadRefusesASymlinkedModelDirAndCreatesNoth
   EXPECT_THAT(last.error().message(),
               HasSubstr((Models() / "tiny").string() + " is a symlink (to " + Outside().string() +
                         ")"));
-  EXPECT_EQ(ReasonOf(last.error()), "SYMLINK_REFUSED");
+  EXPECT_EQ(testing::ErrorHintOf(last.error()).reason(), "SYMLINK_REFUSED");
   EXPECT_TRUE(fs::is_empty(Outside()));
   EXPECT_TRUE(hub_.requests().empty());
 }
@@ -246,7 +227,7 @@ TEST_F(ModelServiceSymlinkTest, ASymlinkedModelFileIsListedAsItselfAndDeletedAsT
 
   v1::OperationEvent last = DownloadTiny();
   EXPECT_EQ(last.state(), v1::OPERATION_STATE_FAILED);
-  EXPECT_EQ(ReasonOf(last.error()), "SYMLINK_REFUSED");
+  EXPECT_EQ(testing::ErrorHintOf(last.error()).reason(), "SYMLINK_REFUSED");
   EXPECT_TRUE(fs::is_symlink(Models() / "tiny" / kFile));
   EXPECT_TRUE(hub_.requests().empty());
 
@@ -265,8 +246,8 @@ TEST_F(ModelServiceSymlinkTest, DeleteRefusesASymlinkedMetadataDir) {
   testing::WriteFileBytes((Outside() / "tiny.gguf.manifest.json").string(), "{}");
   testing::WriteFileBytes((Models() / "tiny" / kFile).string(), "GGUF");
   fs::create_directory_symlink(Outside(), Models() / "tiny" / ".llorch");
-  const auto outside = Snapshot(Outside());
-  const auto inside = Snapshot(Models());
+  const auto outside = testing::SnapshotTree(Outside().string());
+  const auto inside = testing::SnapshotTree(Models().string());
   grpc::ClientContext context;
   v1::DeleteModelRequest remove;
   remove.set_id("tiny");
@@ -274,8 +255,8 @@ TEST_F(ModelServiceSymlinkTest, DeleteRefusesASymlinkedMetadataDir) {
   grpc::Status status = stub_->DeleteModel(&context, remove, &removed);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr(".llorch is a symlink"));
-  EXPECT_EQ(Snapshot(Outside()), outside);
-  EXPECT_EQ(Snapshot(Models()), inside);
+  EXPECT_EQ(testing::SnapshotTree(Outside().string()), outside);
+  EXPECT_EQ(testing::SnapshotTree(Models().string()), inside);
 }
 
 }  // namespace

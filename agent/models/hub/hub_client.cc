@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/file_read.h"
 #include "common/status.h"
@@ -194,10 +195,13 @@ absl::Status HubError(const HttpResponse& response, const HubOptions& options,
     } else {
       message = absl::StrCat(path, " not found in ", repo, " at revision ", revision);
     }
-    return WithReason(
+    absl::Status status = WithReason(
         WithHint(absl::NotFoundError(absl::StrCat(message, " (HTTP ", response.status, ")")),
                  absl::StrCat("check the repository, file and revision at ", hub_page)),
         reasons::kHubNotFound);
+    status = WithMetadata(std::move(status), metadata::kRepo, repo);
+    status = WithMetadata(std::move(status), metadata::kRevision, revision);
+    return path.empty() ? status : WithMetadata(std::move(status), metadata::kFile, path);
   }
   if (response.status == 401 || response.status == 403) {
     const std::string message =
@@ -213,7 +217,9 @@ absl::Status HubError(const HttpResponse& response, const HubOptions& options,
             : absl::StrCat("the token from ", options.token_source,
                            " was sent but has no access: accept the model's terms at ",
                            options.endpoint, "/", repo, ", or use a token that can read it");
-    return WithReason(WithHint(absl::PermissionDeniedError(message), hint), reasons::kHubAccessDenied);
+    return WithMetadata(
+        WithReason(WithHint(absl::PermissionDeniedError(message), hint), reasons::kHubAccessDenied),
+        metadata::kRepo, repo);
   }
   return absl::FailedPreconditionError(absl::StrCat("the Hub answered HTTP ", response.status,
                                                     detail.empty() ? "" : ": ", detail, " (",

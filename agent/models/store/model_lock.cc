@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/models/hub/http_client.h"
+#include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 
@@ -85,13 +86,17 @@ absl::StatusOr<ModelLock> ModelLock::TryAcquire(const ModelStore& store,
   absl::StatusOr<UniqueFd> fd = TryLock(*dir, name, &holder);
   if (!fd.ok()) return fd.status();
   if (fd->get() >= 0) return ModelLock(*std::move(fd), *std::move(dir), name);
-  return WithReason(
-      WithHint(absl::FailedPreconditionError(absl::StrCat(
-                   model.id, " is being downloaded right now",
-                   holder > 0 ? absl::StrCat(" (by process ", holder, ")") : "")),
-               "wait for it to finish, or cancel it (`llorch-pool ops list` shows the agent's "
-               "operations; a standalone CLI stops with Ctrl-C)"),
-      reasons::kModelBusy);
+  absl::Status busy = WithMetadata(
+      WithReason(
+          WithHint(absl::FailedPreconditionError(
+                       absl::StrCat(model.id, " is being downloaded right now",
+                                    holder > 0 ? absl::StrCat(" (by process ", holder, ")") : "")),
+                   "wait for it to finish, or cancel it (`llorch-pool ops list` shows the agent's "
+                   "operations; a standalone CLI stops with Ctrl-C)"),
+          reasons::kModelBusy),
+      metadata::kModel, model.id);
+  return holder > 0 ? WithMetadata(std::move(busy), metadata::kHolderPid, absl::StrCat(holder))
+                    : busy;
 }
 
 ModelLock::~ModelLock() {
