@@ -5,19 +5,14 @@
 #include <system_error>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "agent/models/store/model_install.h"
-#include "common/atomic_file.h"
+#include "agent/ops/byte_progress.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
-#include "common/subprocess.h"
 
 namespace llorch {
 namespace fs = std::filesystem;
-namespace v1 = pool::v1;
 namespace {
 
 bool IsRegularFile(const fs::path& path) {
@@ -47,29 +42,17 @@ absl::StatusOr<std::optional<fs::path>> SourceDir(const ModelStore& store,
   return std::nullopt;
 }
 
-// The line of the converter's stderr that says what went wrong (a traceback ends with it).
-std::string LastErrorLine(const std::vector<std::string>& stderr_tail) {
-  for (auto it = stderr_tail.rbegin(); it != stderr_tail.rend(); ++it) {
-    absl::string_view line = absl::StripAsciiWhitespace(*it);
-    if (!line.empty()) return std::string(line);
+// A missing Python module is the converter's requirements, not installed.
+absl::Status ExplainConverterFailure(const SubprocessResult& result, absl::Status failure,
+                                     const fs::path& script) {
+  const std::string error = LastLines(result.stderr_tail, 1);
+  if (!absl::StrContains(error, "ModuleNotFoundError") &&
+      !absl::StrContains(error, "No module named")) {
+    return failure;
   }
-  return "no error output";
-}
-
-absl::Status ConverterFailure(const SubprocessResult& result, const std::string& script) {
-  const std::string error = LastErrorLine(result.stderr_tail);
-  const std::string message =
-      absl::StrCat("converter ", script, " failed (", result.Describe(), "): ", error);
-  if (absl::StrContains(error, "ModuleNotFoundError") ||
-      absl::StrContains(error, "No module named")) {
-    return WithHint(
-        absl::AbortedError(message),
-        absl::StrCat("install the converter's Python requirements: `pip install -r ",
-                     (fs::path(script).parent_path() / "requirements.txt").string(), "`"));
-  }
-  return WithHint(absl::AbortedError(message),
-                  "the converter's whole output is in the operation log (`llorch-pool ops watch "
-                  "<id>`)");
+  return WithHint(std::move(failure),
+                  absl::StrCat("install the converter's Python requirements: `pip install -r ",
+                               (script.parent_path() / "requirements.txt").string(), "`"));
 }
 
 std::string TempName(const CatalogModel& model) { return model.file + ".partial-convert"; }
@@ -103,17 +86,10 @@ absl::StatusOr<ConverterProgram> FindConverter(const CatalogModel& model,
                                SubmoduleHint(conversion)),
                       reasons::kConverterMissing);
   }
-  SubprocessOptions run;
-  run.env = options.env;
-  std::optional<std::string> python = FindExecutable(options.python, EffectivePath(run));
-  if (!python) {
-    const std::string what =
-        options.python.find('/') != std::string::npos
-            ? absl::StrCat(options.python, " (convert.python) is not an executable file")
-            : absl::StrCat("`", options.python, "` was not found in PATH (", EffectivePath(run),
-                           ")");
+  absl::StatusOr<std::string> python = FindProgram(options.python, "convert.python", options);
+  if (!python.ok()) {
     return WithReason(
-        WithHint(absl::NotFoundError(absl::StrCat("cannot run the converter: ", what)),
+        WithHint(WithPrefix(python.status(), "cannot run the converter"),
                  absl::StrCat("install Python 3 (e.g. `apt-get install python3`) and the "
                               "converter's requirements (`pip install -r ",
                               (script.parent_path() / "requirements.txt").string(),
@@ -129,8 +105,6 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
   absl::StatusOr<ConverterProgram> program = FindConverter(model, options);
   if (!program.ok()) return program.status();
   const fs::path& script = program->script;
-  SubprocessOptions run;
-  run.env = options.env;
   absl::StatusOr<std::optional<fs::path>> found = SourceDir(store, model);
   if (!found.ok()) return found.status();
   const std::optional<fs::path>& source = *found;
@@ -151,73 +125,43 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
   const fs::path temp = metadata_dir->PathOf(temp_name);
   // A leftover of an interrupted conversion.
   if (absl::Status status = metadata_dir->RemoveTree(temp_name); !status.ok()) return status;
-  run.argv = {program->python, script.string(), source->string(), "--outfile", temp.string()};
-  run.argv.insert(run.argv.end(), model.conversion->args.begin(), model.conversion->args.end());
-  run.working_dir = source->string();
-  op.Log(v1::LogLine::STREAM_AGENT, absl::StrJoin(run.argv, " "));
-  ChildOutputLog log(op);
-  ByteProgress convert(op, "convert", model.size_bytes, model.file);
-  convert.Report(0);
-  run.on_line = [&log](const OutputLine& line) { log(line); };
-  run.on_tick = [&] {
-    std::optional<struct stat> written = metadata_dir->Stat(temp_name);
-    if (written && S_ISREG(written->st_mode)) {
-      convert.Report(static_cast<uint64_t>(written->st_size));
-    }
-  };
-  run.should_stop = [&op] { return op.cancel_requested(); };
-  run.poll_interval = options.poll_interval;
-  run.kill_grace = options.kill_grace;
-  absl::StatusOr<SubprocessResult> result = RunSubprocess(run);
-  if (!result.ok()) return result.status();
-  // From here on, whatever fails leaves no temp file behind.
+  // Whatever happens from here on, no temp file stays behind.
   struct RemoveTemp {
     const DirFd& dir;
     const std::string& name;
     ~RemoveTemp() { dir.RemoveTree(name).IgnoreError(); }
   } remove_temp{*metadata_dir, temp_name};
-  if (result->stopped) {
-    return absl::CancelledError(absl::StrCat("conversion of ", model.id, " cancelled"));
-  }
-  if (!result->succeeded()) return ConverterFailure(*result, script.string());
+
+  ChildProcessStep step;
+  step.argv = {program->python, script.string(), source->string(), "--outfile", temp.string()};
+  step.argv.insert(step.argv.end(), model.conversion->args.begin(), model.conversion->args.end());
+  step.working_dir = source->string();
+  step.name = absl::StrCat("converter ", script.string());
+  step.work = absl::StrCat("conversion of ", model.id);
+  ByteProgress convert(op, "convert", model.size_bytes, model.file);
+  convert.Report(0);
+  step.on_tick = [&] {
+    std::optional<struct stat> written = metadata_dir->Stat(temp_name);
+    if (written && S_ISREG(written->st_mode)) {
+      convert.Report(static_cast<uint64_t>(written->st_size));
+    }
+  };
+  // A traceback ends with the line that says what went wrong.
+  step.error_line = [](const std::vector<std::string>& tail) { return LastLines(tail, 1); };
+  step.explain_failure = [&script](const SubprocessResult& result, absl::Status failure) {
+    return ExplainConverterFailure(result, std::move(failure), script);
+  };
+  if (absl::Status status = RunChildProcessStep(step, options, op); !status.ok()) return status;
 
   const std::optional<struct stat> written = metadata_dir->Stat(temp_name);
   if (!written) {
     return absl::DataLossError(
         absl::StrCat("converter ", script.string(), " exited 0 but wrote no ", temp.string()));
   }
-  const uint64_t size = static_cast<uint64_t>(written->st_size);
-  convert.Report(size);
-  if (absl::Status gguf =
-          CheckGguf(*metadata_dir, temp_name, absl::StrCat("converter ", script.string()));
-      !gguf.ok()) {
-    return gguf;
-  }
-  absl::StatusOr<FileHashes> hashes =
-      HashWithProgress(*metadata_dir, temp_name, size, model.file, op);
-  if (!hashes.ok()) return hashes.status();
-  const std::string& sha256 = hashes->sha256;
-
-  // Manifest out, file in, manifest in: a crash anywhere leaves no manifest for other bytes.
-  if (absl::Status status = store.RemoveManifest(model); !status.ok()) return status;
-  const fs::path path = store.ModelPath(model);
-  absl::StatusOr<DirFd> model_dir = store.OpenDir(model, "", false);
-  if (!model_dir.ok()) return model_dir.status();
-  if (absl::Status status = RenameDurably(*metadata_dir, temp_name, *model_dir, model.file);
-      !status.ok()) {
-    return status;
-  }
-  Manifest manifest;
-  manifest.repo = model.repo;
-  manifest.revision_commit = options.source_commit;
-  manifest.file = model.file;
-  manifest.size = size;
-  manifest.sha256 = sha256;
-  manifest.downloaded_at = NowUnixSeconds();
-  if (absl::Status status = store.WriteManifest(model, manifest); !status.ok()) return status;
-  op.Log(v1::LogLine::STREAM_AGENT,
-         absl::StrCat("installed ", path.string(), " (", size, " bytes, SHA-256 ", sha256, ")"));
-  return manifest;
+  convert.Report(static_cast<uint64_t>(written->st_size));
+  return store.Install(model, StagedFile{&*metadata_dir, temp_name, step.name, std::nullopt},
+                       InstallSource{options.source_commit, "", /*converted=*/true},
+                       op);
 }
 
 }  // namespace llorch

@@ -8,23 +8,23 @@
 //        /srv/models/gpt2/source --outfile /srv/models/gpt2/.llorch/gpt2-fp32.gguf.partial-convert
 //        --outtype f32
 // The output goes to a temporary file next to the model's metadata, so a failed or cancelled
-// conversion never leaves a half-written <dir>/<file>; it is installed (fsync, rename) only once
-// it is a valid GGUF file with its SHA-256 recorded in the manifest.
+// conversion never leaves a half-written <dir>/<file>; ModelStore::Install installs it once it is
+// a valid GGUF file, with its SHA-256 in the manifest.
 #ifndef LLORCH_AGENT_MODELS_CONVERTER_H_
 #define LLORCH_AGENT_MODELS_CONVERTER_H_
 
 #include <filesystem>
-#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "agent/models/store/model_store.h"
+#include "agent/ops/child_process_step.h"
 #include "agent/ops/operation.h"
 
 namespace llorch {
 
-struct ConverterOptions {
+// The converter's environment, polling and kill grace (ChildProcessOptions), and:
+struct ConverterOptions : ChildProcessOptions {
   // config convert.python: a name looked up in PATH, or a path.
   std::string python = "python3";
   // Absolute (AgentContext::repo_root); the catalog's converter_script is relative to it. Empty
@@ -32,10 +32,6 @@ struct ConverterOptions {
   std::filesystem::path repo_root;
   // The source repository's commit the files in source/ came from: the manifest's revision.
   std::string source_commit;
-  // Set in the converter's environment on top of the agent's.
-  std::map<std::string, std::string> env;
-  absl::Duration poll_interval = absl::Milliseconds(100);  // progress polling, cancel checks
-  absl::Duration kill_grace = absl::Seconds(3);            // SIGTERM -> SIGKILL on cancel
 };
 
 // Converts `model` (which must have a conversion) and installs the result with its manifest

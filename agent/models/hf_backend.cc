@@ -9,16 +9,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "agent/models/hub/hub_client.h"
-#include "agent/models/store/model_install.h"
+#include "agent/ops/byte_progress.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
-#include "common/subprocess.h"
 
 namespace llorch {
 namespace fs = std::filesystem;
-namespace v1 = pool::v1;
 namespace {
 
 constexpr char kHfDownloadDir[] = ".cache/huggingface/download";
@@ -57,14 +53,11 @@ std::string ErrorLine(const std::vector<std::string>& stderr_tail) {
       return std::string(absl::StripAsciiWhitespace(line.substr(6)));
     }
   }
-  std::vector<std::string> last;
-  for (auto it = stderr_tail.rbegin(); it != stderr_tail.rend() && last.size() < 3; ++it) {
-    absl::string_view line = absl::StripAsciiWhitespace(*it);
-    if (!line.empty() && !absl::StartsWith(line, "Hint:")) {
-      last.insert(last.begin(), std::string(line));
-    }
+  std::vector<std::string> without_hints;
+  for (const std::string& line : stderr_tail) {
+    if (!absl::StartsWith(absl::StripAsciiWhitespace(line), "Hint:")) without_hints.push_back(line);
   }
-  return last.empty() ? "no error message" : absl::StrJoin(last, " / ");
+  return LastLines(without_hints, 3);
 }
 
 bool ContainsAny(absl::string_view text, std::initializer_list<absl::string_view> needles) {
@@ -75,15 +68,13 @@ bool ContainsAny(absl::string_view text, std::initializer_list<absl::string_view
   return false;
 }
 
-// The CLI's failure as an error that says what to do.
-absl::Status HfFailure(const SubprocessResult& result, const CatalogModel& model) {
-  const std::string what =
-      absl::StrCat("hf download ", model.repo, " ", model.file, " (revision ", model.revision, ")");
-  if (result.signal != 0) {
-    return absl::AbortedError(absl::StrCat(what, " was ", result.Describe()));
-  }
+// The CLI's failure (`failure`: "<what> failed (exit 1): <ErrorLine>") as an error that says
+// what to do; `what` names the run.
+absl::Status ExplainHfFailure(const SubprocessResult& result, absl::Status failure,
+                              const CatalogModel& model, absl::string_view what) {
+  if (result.signal != 0) return failure;
   const std::string error = ErrorLine(result.stderr_tail);
-  const std::string message = absl::StrCat(what, " failed (", result.Describe(), "): ", error);
+  const absl::string_view message = failure.message();
   if (result.exit_code == 2) {
     return WithHint(
         absl::FailedPreconditionError(message),
@@ -141,18 +132,10 @@ std::optional<HfDownloadMetadata> ReadHfDownloadMetadata(const DirFd& download_d
 
 absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const CatalogModel& model,
                                            const HfCliOptions& options, Operation& op) {
-  SubprocessOptions run;
-  run.env = options.env;
+  HfCliOptions run = options;
   run.env.insert_or_assign("HF_HUB_DISABLE_PROGRESS_BARS", "1");
-  std::optional<std::string> hf = FindExecutable(options.hf_command, EffectivePath(run));
-  if (!hf) {
-    const std::string where =
-        options.hf_command.find('/') != std::string::npos
-            ? absl::StrCat(options.hf_command, " (download.hf_command) is not an executable file")
-            : absl::StrCat("the `", options.hf_command, "` command was not found in PATH (",
-                           EffectivePath(run), ")");
-    return WithReason(WithHint(absl::NotFoundError(where), kInstallHint), reasons::kHfCliMissing);
-  }
+  absl::StatusOr<std::string> hf = FindProgram(options.hf_command, "download.hf_command", run);
+  if (!hf.ok()) return WithReason(WithHint(hf.status(), kInstallHint), reasons::kHfCliMissing);
 
   // The CLI writes by path: into directories checked to be real here (made now if missing, so
   // that none is a symlink); what it leaves is checked again through their fds.
@@ -160,29 +143,26 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
   if (!local_dir.ok()) return local_dir.status();
   absl::StatusOr<DirFd> download_dir = local_dir->OpenDir(kHfDownloadDir, true);
   if (!download_dir.ok()) return download_dir.status();
-  // The CLI replaces the file: no manifest may vouch for it meanwhile.
-  if (absl::Status status = store.RemoveManifest(model); !status.ok()) return status;
+  // The CLI replaces the file: the manifest must not vouch for what it leaves.
+  if (absl::Status status = store.WithdrawManifest(model); !status.ok()) return status;
 
-  run.argv = {*hf, "download", model.repo, model.file, "--local-dir", local_dir->path().string()};
+  ChildProcessStep step;
+  step.argv = {*hf, "download", model.repo, model.file, "--local-dir", local_dir->path().string()};
   if (!model.revision.empty() && model.revision != "main") {
-    run.argv.push_back("--revision");
-    run.argv.push_back(model.revision);
+    step.argv.push_back("--revision");
+    step.argv.push_back(model.revision);
   }
-  op.Log(v1::LogLine::STREAM_AGENT, absl::StrJoin(run.argv, " "));
-  ChildOutputLog log(op);
+  step.name =
+      absl::StrCat("hf download ", model.repo, " ", model.file, " (revision ", model.revision, ")");
+  step.work = absl::StrCat("download of ", model.id);
   ByteProgress download(op, "download", model.size_bytes, model.file);
   download.Report(0);
-  run.on_line = [&log](const OutputLine& line) { log(line); };
-  run.on_tick = [&] { download.Report(IncompleteBytes(*download_dir, model.file)); };
-  run.should_stop = [&op] { return op.cancel_requested(); };
-  run.poll_interval = options.poll_interval;
-  run.kill_grace = options.kill_grace;
-  absl::StatusOr<SubprocessResult> result = RunSubprocess(run);
-  if (!result.ok()) return result.status();
-  if (result->stopped) {
-    return absl::CancelledError(absl::StrCat("download of ", model.id, " cancelled"));
-  }
-  if (!result->succeeded()) return HfFailure(*result, model);
+  step.on_tick = [&] { download.Report(IncompleteBytes(*download_dir, model.file)); };
+  step.error_line = ErrorLine;
+  step.explain_failure = [&](const SubprocessResult& result, absl::Status failure) {
+    return ExplainHfFailure(result, std::move(failure), model, step.name);
+  };
+  if (absl::Status status = RunChildProcessStep(step, run, op); !status.ok()) return status;
 
   const fs::path path = store.ModelPath(model);
   const std::optional<struct stat> installed = local_dir->Stat(model.file);
@@ -198,8 +178,7 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
                         "; it was removed, nothing was installed")),
                     "upgrade the CLI: `pip install -U \"huggingface_hub[cli]\"`");
   }
-  const uint64_t size = static_cast<uint64_t>(installed->st_size);
-  download.Report(size);
+  download.Report(static_cast<uint64_t>(installed->st_size));
   const std::optional<HfDownloadMetadata> metadata =
       ReadHfDownloadMetadata(*download_dir, model.file);
   if (!metadata) {
@@ -209,39 +188,13 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
                         ", so the file cannot be checked against the Hub; it stays unverified")),
                     "upgrade the CLI: `pip install -U \"huggingface_hub[cli]\"`");
   }
-
-  const bool git_blob = !HubDigestOfEtag(metadata->etag).git_sha1.empty();
-  absl::StatusOr<FileHashes> hashes =
-      HashWithProgress(*local_dir, model.file, size, model.file, op, git_blob);
-  if (!hashes.ok()) return hashes.status();
   // Without a digest from the Hub the file stays, unverified (no manifest), as the CLI left it.
-  absl::StatusOr<std::string> verified_by = CheckAgainstHub(model.file, *hashes, metadata->etag);
-  if (absl::IsDataLoss(verified_by.status())) {
+  absl::StatusOr<Manifest> manifest = store.Install(
+      model, StagedFile::InPlace(absl::StrCat("hf download of ", model.repo)),
+      InstallSource{metadata->commit, metadata->etag}, op);
+  if (absl::IsDataLoss(manifest.status())) {
     DiscardDownload(*local_dir, *download_dir, model.file);
   }
-  if (!verified_by.ok()) return verified_by.status();
-  op.Log(v1::LogLine::STREAM_AGENT,
-         absl::StrCat(model.file, " matches the Hub's ",
-                      *verified_by == kVerifiedBySha256
-                          ? absl::StrCat("SHA-256 ", hashes->sha256)
-                          : absl::StrCat("git blob id ", hashes->git_sha1)));
-  if (absl::Status gguf =
-          CheckGguf(*local_dir, model.file, absl::StrCat("hf download of ", model.repo));
-      !gguf.ok()) {
-    DiscardDownload(*local_dir, *download_dir, model.file);
-    return gguf;
-  }
-
-  Manifest manifest;
-  manifest.repo = model.repo;
-  manifest.revision_commit = metadata->commit;
-  manifest.file = model.file;
-  manifest.size = size;
-  manifest.sha256 = hashes->sha256;
-  manifest.upstream_etag = metadata->etag;
-  manifest.verified_by = *verified_by;
-  manifest.downloaded_at = NowUnixSeconds();
-  if (absl::Status status = store.WriteManifest(model, manifest); !status.ok()) return status;
   return manifest;
 }
 

@@ -19,27 +19,24 @@
 #define LLORCH_AGENT_MODELS_HF_BACKEND_H_
 
 #include <filesystem>
-#include <map>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "agent/models/store/model_store.h"
+#include "agent/ops/child_process_step.h"
 #include "agent/ops/operation.h"
 #include "common/dir_fd.h"
 
 namespace llorch {
 
-struct HfCliOptions {
+// The CLI's environment, polling and kill grace (ChildProcessOptions: the agent's environment,
+// which passes HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE and proxies through, with `env` on top, and
+// always HF_HUB_DISABLE_PROGRESS_BARS=1: progress comes from the growing file, and the bars
+// would only flood the operation log), and:
+struct HfCliOptions : ChildProcessOptions {
   // config download.hf_command: a name looked up in PATH, or a path.
   std::string hf_command = "hf";
-  // Set in the CLI's environment on top of the agent's (which passes HF_TOKEN, HF_ENDPOINT,
-  // HF_HUB_OFFLINE and proxies through). HF_HUB_DISABLE_PROGRESS_BARS=1 is always set: progress
-  // comes from the growing file, and the bars would only flood the operation log.
-  std::map<std::string, std::string> env;
-  absl::Duration poll_interval = absl::Milliseconds(100);  // progress polling, cancel checks
-  absl::Duration kill_grace = absl::Seconds(3);            // SIGTERM -> SIGKILL on cancel
 };
 
 // Downloads `model` with the `hf` CLI into the store and verifies it; returns the manifest it
@@ -47,10 +44,11 @@ struct HfCliOptions {
 // finishing it to the caller. The CLI gets the model directory only once it and the CLI's
 // download directory proved real (made if missing; a symlink there is refused, reason
 // SYMLINK_REFUSED, before the CLI runs), and what it leaves at <dir>/<file> must be a regular
-// file (an old CLI's link into its cache is removed and refused, FailedPrecondition). The file
-// is installed only when its SHA-256 equals the Hub's etag
-// (when the etag is a SHA-256) and its GGUF header is valid; otherwise the downloaded file and
-// the CLI's metadata for it are removed and the error (DataLoss) names both hashes. Errors:
+// file (an old CLI's link into its cache is removed and refused, FailedPrecondition). The
+// manifest is withdrawn before the CLI runs (ModelStore::WithdrawManifest: a file it leaves
+// alone stays verified); ModelStore::Install then verifies the file in place: its digest
+// against the Hub's etag as the CLI recorded it, its GGUF header. Refused bytes (DataLoss, the
+// error naming both digests) are removed with the CLI's metadata for them. Errors:
 // NotFound with an install hint when there is no `hf`; the CLI's exit mapped to NotFound (repo,
 // revision or file missing on the Hub), PermissionDenied (gated, private, bad token),
 // FailedPrecondition (exit 2: too old an `hf`; HF_HUB_OFFLINE set and the file not on disk),

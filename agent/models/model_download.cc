@@ -13,9 +13,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/models/store/model_install.h"
 #include "agent/models/store/model_lock.h"
 #include "agent/models/store/sha256_file.h"
+#include "agent/ops/byte_progress.h"
 #include "common/atomic_file.h"
 #include "common/error_metadata.h"
 #include "common/error_reasons.h"
@@ -108,41 +108,29 @@ absl::StatusOr<FetchResult> FetchWithProgress(const HubClient& hub, const Remote
   return FetchFile(hub, remote, partial, options, hooks);
 }
 
-// The manifest of `remote`'s bytes, which hash to `sha256` and were checked against the Hub's
-// digest named by `verified_by`.
-Manifest ManifestFor(const CatalogModel& model, const RemoteFile& remote, std::string sha256,
-                     std::string verified_by) {
-  return Manifest{model.repo,        remote.commit, model.file,       remote.size,
-                  std::move(sha256), remote.etag,   NowUnixSeconds(), std::move(verified_by)};
-}
-
-// Hashes a file that is on disk without a manifest and adopts it when it is the Hub's.
+// Adopts a file that is on disk without a manifest when its bytes are the Hub's.
 absl::StatusOr<bool> AdoptIfHubs(const ModelStore& store, const CatalogModel& model,
                                  const RemoteFile& remote, const LocalModel& local,
                                  Operation& op) {
   if (local.bytes != remote.size) return false;
   Narrate(op, absl::StrCat(local.path.string(), " has no manifest: checking it against the Hub"));
-  absl::StatusOr<DirFd> dir = store.OpenDir(model, "", false);
-  if (!dir.ok()) return dir.status();
-  absl::StatusOr<FileHashes> hashes =
-      HashWithProgress(*dir, model.file, local.bytes, model.file, op, !remote.git_sha1.empty());
-  if (!hashes.ok()) return hashes.status();
-  absl::StatusOr<std::string> verified_by = CheckAgainstHub(model.file, *hashes, remote.etag);
-  if (!verified_by.ok()) {
-    Narrate(op, absl::StrCat("the file on disk does not match the Hub's ", HubDigestText(remote),
-                             ": downloading it again (the old file stays until the new one is "
-                             "verified)"));
+  absl::StatusOr<Manifest> adopted =
+      store.Install(model, StagedFile::InPlace("the file on disk"),
+                    InstallSource{remote.commit, remote.etag},
+                    op);
+  // Other bytes than the Hub's, or no GGUF file: fetched again, the file staying meanwhile. No
+  // digest to check against: the fetch refuses that.
+  const std::optional<std::string> reason = GetReason(adopted.status());
+  if (absl::IsDataLoss(adopted.status()) || reason == reasons::kHubNoDigest) {
+    Narrate(op, reason == reasons::kHashMismatch
+                    ? absl::StrCat("the file on disk does not match the Hub's ",
+                                   HubDigestText(remote),
+                                   ": downloading it again (the old file stays until the new "
+                                   "one is verified)")
+                    : std::string(adopted.status().message()));
     return false;
   }
-  if (absl::Status gguf = CheckGguf(*dir, model.file, "the file on disk"); !gguf.ok()) {
-    Narrate(op, gguf.message());
-    return false;
-  }
-  if (absl::Status status =
-          store.WriteManifest(model, ManifestFor(model, remote, hashes->sha256, *verified_by));
-      !status.ok()) {
-    return status;
-  }
+  if (!adopted.ok()) return adopted.status();
   Narrate(op, absl::StrCat("the file on disk is the Hub's (", HubDigestText(remote),
                            " matches): adopted, nothing downloaded"));
   return true;
@@ -194,32 +182,15 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
   }
   if (!fetched.ok()) return fetched.status();
   out->set_bytes_fetched(fetched->fetched);
-  absl::StatusOr<std::string> verified_by =
-      CheckAgainstHub(model.file, {fetched->sha256, fetched->git_sha1}, remote->etag);
-  if (!verified_by.ok()) {
-    DiscardPartial(partial);
-    return verified_by.status();
-  }
-  if (absl::Status gguf = CheckGguf(partial.dir, partial.name,
-                                    absl::StrCat("the download of ", model.repo, "/", model.file));
-      !gguf.ok()) {
-    DiscardPartial(partial);
-    return gguf;
-  }
-  // Manifest out, file in, manifest in: a crash anywhere leaves no manifest for other bytes.
-  if (absl::Status status = store.RemoveManifest(model); !status.ok()) return status;
-  absl::StatusOr<DirFd> model_dir = store.OpenDir(model, "", false);
-  if (!model_dir.ok()) return model_dir.status();
-  if (absl::Status status = InstallPartial(partial, *model_dir, model.file); !status.ok()) {
-    return status;
-  }
-  const Manifest manifest = ManifestFor(model, *remote, fetched->sha256, *verified_by);
-  if (absl::Status status = store.WriteManifest(model, manifest); !status.ok()) return status;
-  Narrate(op, absl::StrCat("installed ", store.ModelPath(model).string(), " (",
-                           FormatBytes(remote->size), ", ",
-                           *verified_by == kVerifiedBySha256 ? "SHA-256" : "git blob id",
-                           " matches the Hub's)"));
-  return manifest;
+  absl::StatusOr<Manifest> installed = store.Install(
+      model,
+      StagedFile{&partial.dir, partial.name, absl::StrCat("the download of ", model.repo, "/",
+                                                          model.file),
+                 FileHashes{fetched->sha256, fetched->git_sha1}},
+      InstallSource{remote->commit, remote->etag}, op);
+  // Refused bytes go; after a failure to move them into place they stay, to install next time.
+  if (installed.ok() || absl::IsDataLoss(installed.status())) DiscardPartial(partial);
+  return installed;
 }
 
 // --- Converted models ---

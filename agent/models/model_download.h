@@ -7,16 +7,16 @@
 //   - a GGUF model, native backend: Resolve on the Hub; a file already on disk without a
 //     manifest is hashed and adopted when it is the Hub's; otherwise the free space is checked
 //     and FetchFile downloads it (resuming a partial of the same bytes) into
-//     <dir>/.llorch/<file>.partial; it is installed (manifest out, file in, manifest in) only
-//     when its bytes match the Hub's digest (its SHA-256, or for a file outside LFS its git blob
-//     id, computed while they stream in: Manifest::verified_by says which) and its GGUF header
-//     is valid; else the partial is discarded. A file the Hub gives no digest of is not fetched.
+//     <dir>/.llorch/<file>.partial; ModelStore::Install installs it only when its bytes match
+//     the Hub's digest (its SHA-256, or for a file outside LFS its git blob id, computed while
+//     they stream in: Manifest::verified_by says which) and its GGUF header is valid; else the
+//     partial is discarded. A file the Hub gives no digest of is not fetched.
 //   - a GGUF model, hf backend (download.backend = "hf"): DownloadWithHfCli.
 //   - a converted model: the converter is checked first (FindConverter); the source files
 //     matching the catalog's source_patterns are fetched, each verified (SHA-256 for LFS files,
 //     git blob id for the others) into <dir>/source/, pinned to one commit and recorded in
 //     <dir>/.llorch/<file>.sources.json (so a later run keeps what it already has); then
-//     ConvertModel makes, checks and installs the GGUF file.
+//     ConvertModel makes the GGUF file and ModelStore::Install checks and installs it.
 #ifndef LLORCH_AGENT_MODELS_MODEL_DOWNLOAD_H_
 #define LLORCH_AGENT_MODELS_MODEL_DOWNLOAD_H_
 

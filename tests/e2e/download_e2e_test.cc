@@ -285,6 +285,30 @@ TEST_F(DownloadE2eTest, AGitBlobIdFromTheHubIsRequiredOfTheBytes) {
   EXPECT_EQ(env_.Run({"models", "verify", "tiny"}).exit_code, 0);
 }
 
+// With the hf backend, a forced download that the CLI cannot make (access revoked) leaves the
+// model that was there verified: its manifest goes only when another file takes its place.
+TEST_F(DownloadE2eTest, AForcedHfDownloadThatFailsLeavesTheModelVerified) {
+  const std::string hf_hub = env_.Path("hf-hub");
+  WriteFileBytes(absl::StrCat(hf_hub, "/", kRepo, "/", kFile), content_);
+  std::filesystem::create_directories(env_.Path("config/llorch"));
+  WriteFileBytes(env_.Path("config/llorch/pool.toml"),
+                 absl::StrCat("[download]\nbackend = \"hf\"\nhf_command = \"", FAKE_HF, "\"\n"));
+  env_.env()["FAKE_HF_HUB"] = hf_hub;
+  CommandResult first = env_.Run({"models", "download", "tiny"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(hub_.bytes_sent(), 0u);  // the CLI fetched it, not the agent's own client
+
+  WriteFileBytes(absl::StrCat(hf_hub, "/", kRepo, "/.gated"), "");
+  CommandResult forced = env_.Run({"models", "download", "tiny", "--force"});
+  EXPECT_EQ(forced.exit_code, 1);
+  EXPECT_THAT(forced.err, HasSubstr("Access denied"));
+  CommandResult list = env_.Run({"models", "list", "--output", "json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("DOWNLOAD_STATE_DOWNLOADED"));
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
+  EXPECT_EQ(env_.Run({"models", "verify", "tiny"}).exit_code, 0);
+}
+
 // kill -9 leaves the partial download preallocated to the file's size. On a disk with less free
 // space than the bytes still missing, the next download resumes: the space is already the
 // partial's.

@@ -154,7 +154,7 @@ TEST_F(HfBackendTest, MissingHfSaysHowToInstallIt) {
   absl::StatusOr<Manifest> manifest = Download();
   EXPECT_EQ(manifest.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(manifest.status().message(),
-            absl::StrCat("the `hf` command was not found in PATH (", empty.string(), ")"));
+            absl::StrCat("`hf` was not found in PATH (", empty.string(), ")"));
   const std::string hint = GetHint(manifest.status()).value_or("");
   EXPECT_THAT(hint, HasSubstr("pipx install 'huggingface_hub[cli]'"));
   EXPECT_THAT(hint, HasSubstr("pip install -U \"huggingface_hub[cli]\""));

@@ -39,8 +39,18 @@ bool ExistsAt(const DirFd& base, const fs::path& relative) {
   return dir.ok() && dir->Stat(relative.filename().string()).has_value();
 }
 
-std::optional<Manifest> ParseManifest(const std::string& text) {
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+nlohmann::json ManifestJson(const Manifest& manifest) {
+  return {{"repo", manifest.repo},
+          {"revision_commit", manifest.revision_commit},
+          {"file", manifest.file},
+          {"size", manifest.size},
+          {"sha256", manifest.sha256},
+          {"upstream_etag", manifest.upstream_etag},
+          {"downloaded_at", manifest.downloaded_at},
+          {"verified_by", manifest.verified_by}};
+}
+
+std::optional<Manifest> ParseManifest(const nlohmann::json& json) {
   if (!json.is_object() || !json.contains("size") || !json["size"].is_number_unsigned()) {
     return std::nullopt;
   }
@@ -68,12 +78,41 @@ std::optional<Manifest> ParseManifest(const std::string& text) {
   return manifest;
 }
 
+nlohmann::json ParseJson(const std::string& text) {
+  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
 std::string ManifestName(const CatalogModel& model) { return model.file + ".manifest.json"; }
 
-std::optional<Manifest> ReadManifestIn(const DirFd& metadata_dir, const CatalogModel& model) {
+// A switch record: {"manifests": [{<manifest>, "inode": N, "mtime_ns": N}, ...]}, each manifest
+// holding for the file of that inode, size and modification time only.
+constexpr char kSwitchManifests[] = "manifests";
+
+// The manifest of the model file in `model_dir`: the manifest, else the one the switch record
+// binds to the file in place.
+std::optional<Manifest> ReadManifestIn(const DirFd& model_dir, const DirFd& metadata_dir,
+                                       const CatalogModel& model) {
   absl::StatusOr<std::string> text = metadata_dir.ReadFile(ManifestName(model), kMaxManifestBytes);
-  if (!text.ok()) return std::nullopt;
-  return ParseManifest(*text);
+  if (text.ok()) return ParseManifest(ParseJson(*text));
+  if (!absl::IsNotFound(text.status())) return std::nullopt;
+  text = metadata_dir.ReadFile(ModelStore::SwitchName(model), kMaxManifestBytes);
+  std::optional<struct stat> info = model_dir.Stat(model.file);
+  if (!text.ok() || !info || !S_ISREG(info->st_mode)) return std::nullopt;
+  const nlohmann::json record = ParseJson(*text);
+  if (!record.is_object() || !record.contains(kSwitchManifests) ||
+      !record[kSwitchManifests].is_array()) {
+    return std::nullopt;
+  }
+  for (const nlohmann::json& entry : record[kSwitchManifests]) {
+    std::optional<Manifest> manifest = ParseManifest(entry);
+    if (manifest && manifest->size == static_cast<uint64_t>(info->st_size) &&
+        entry.value("inode", uint64_t{0}) == info->st_ino &&
+        entry.value("mtime_ns", int64_t{0}) ==
+            info->st_mtim.tv_sec * int64_t{1000000000} + info->st_mtim.tv_nsec) {
+      return manifest;
+    }
+  }
+  return std::nullopt;
 }
 
 // Bytes held by our own partial-download files for `file` in `metadata_dir`.
@@ -121,8 +160,10 @@ Owner Classify(const Catalog& catalog, const DirFd& root, const fs::path& relati
     if (absl::StartsWith(rest, own_prefix)) {
       const absl::string_view suffix = absl::string_view(rest).substr(own_prefix.size());
       if (suffix == "lock") return {model, false, true};
-      // The manifest and the record of verified conversion sources describe finished work.
-      return {model, suffix != "manifest.json" && suffix != "sources.json"};
+      // The manifest (or a switch record of manifests) and the record of verified conversion
+      // sources describe finished work.
+      return {model, suffix != "manifest.json" && suffix != "switch.json" &&
+                         suffix != "sources.json"};
     }
     const std::string hf_prefix = absl::StrCat(kHfDownloadDir, "/", model->file, ".");
     if (absl::StartsWith(rest, hf_prefix)) return {model, true};
@@ -184,30 +225,75 @@ absl::StatusOr<UniqueFd> ModelStore::OpenModelFile(const CatalogModel& model) co
 }
 
 std::optional<Manifest> ModelStore::ReadManifest(const CatalogModel& model) const {
-  absl::StatusOr<DirFd> metadata_dir = OpenDir(model, kMetadataDir, false);
+  absl::StatusOr<DirFd> dir = OpenDir(model, "", false);
+  if (!dir.ok()) return std::nullopt;
+  absl::StatusOr<DirFd> metadata_dir = dir->OpenDir(kMetadataDir, false);
   if (!metadata_dir.ok()) return std::nullopt;
-  return ReadManifestIn(*metadata_dir, model);
+  return ReadManifestIn(*dir, *metadata_dir, model);
 }
 
 absl::Status ModelStore::RemoveManifest(const CatalogModel& model) const {
   absl::StatusOr<DirFd> metadata_dir = OpenDir(model, kMetadataDir, false);
   if (absl::IsNotFound(metadata_dir.status())) return absl::OkStatus();
   if (!metadata_dir.ok()) return metadata_dir.status();
+  if (absl::Status status = metadata_dir->Unlink(SwitchName(model)); !status.ok()) return status;
   return metadata_dir->Unlink(ManifestName(model));
 }
 
 absl::Status ModelStore::WriteManifest(const CatalogModel& model, const Manifest& manifest) const {
   absl::StatusOr<DirFd> metadata_dir = OpenDir(model, kMetadataDir, true);
   if (!metadata_dir.ok()) return metadata_dir.status();
-  nlohmann::json json = {{"repo", manifest.repo},
-                         {"revision_commit", manifest.revision_commit},
-                         {"file", manifest.file},
-                         {"size", manifest.size},
-                         {"sha256", manifest.sha256},
-                         {"upstream_etag", manifest.upstream_etag},
-                         {"downloaded_at", manifest.downloaded_at},
-                         {"verified_by", manifest.verified_by}};
-  return WriteFileAtomically(*metadata_dir, ManifestName(model), json.dump(2) + "\n");
+  return WriteFileAtomically(*metadata_dir, ManifestName(model),
+                             ManifestJson(manifest).dump(2) + "\n");
+}
+
+std::string ModelStore::SwitchName(const CatalogModel& model) {
+  return model.file + ".switch.json";
+}
+
+ModelStore::FileIdentity ModelStore::IdentityOf(const struct stat& info) {
+  return {static_cast<uint64_t>(info.st_ino), static_cast<uint64_t>(info.st_size),
+          info.st_mtim.tv_sec * int64_t{1000000000} + info.st_mtim.tv_nsec};
+}
+
+absl::Status ModelStore::Withdraw(
+    const CatalogModel& model, const DirFd& model_dir, const DirFd& metadata_dir,
+    const std::optional<std::pair<Manifest, FileIdentity>>& incoming) const {
+  nlohmann::json manifests = nlohmann::json::array();
+  auto bind = [&](const Manifest& manifest, const FileIdentity& file) {
+    nlohmann::json entry = ManifestJson(manifest);
+    entry["inode"] = file.inode;
+    entry["mtime_ns"] = file.mtime_ns;
+    manifests.push_back(std::move(entry));
+  };
+  std::optional<struct stat> in_place = model_dir.Stat(model.file);
+  if (std::optional<Manifest> old = ReadManifestIn(model_dir, metadata_dir, model);
+      old && in_place && S_ISREG(in_place->st_mode) &&
+      old->size == static_cast<uint64_t>(in_place->st_size)) {
+    bind(*old, IdentityOf(*in_place));
+  }
+  if (incoming) bind(incoming->first, incoming->second);
+  const absl::Status recorded =
+      manifests.empty()
+          ? metadata_dir.Unlink(SwitchName(model))
+          : WriteFileAtomically(metadata_dir, SwitchName(model),
+                                nlohmann::json{{kSwitchManifests, manifests}}.dump(2) + "\n");
+  if (!recorded.ok()) return recorded;
+  Step("switch");
+  if (absl::Status status = metadata_dir.Unlink(ManifestName(model)); !status.ok()) return status;
+  if (absl::Status status = metadata_dir.Sync(); !status.ok()) return status;
+  Step("withdraw");
+  return absl::OkStatus();
+}
+
+absl::Status ModelStore::WithdrawManifest(const CatalogModel& model) const {
+  absl::StatusOr<DirFd> dir = OpenDir(model, "", false);
+  if (absl::IsNotFound(dir.status())) return absl::OkStatus();
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<DirFd> metadata_dir = dir->OpenDir(kMetadataDir, false);
+  if (absl::IsNotFound(metadata_dir.status())) return absl::OkStatus();
+  if (!metadata_dir.ok()) return WithDirHint(metadata_dir.status());
+  return Withdraw(model, *dir, *metadata_dir, std::nullopt);
 }
 
 absl::Status ModelStore::CheckDirsAreReal(const CatalogModel& model) const {
@@ -268,7 +354,9 @@ LocalModel ModelStore::Inspect(const CatalogModel& model) const {
     }
     local.bytes = static_cast<uint64_t>(info->st_size);
     std::optional<Manifest> manifest;
-    if (name == model.file && metadata_dir.ok()) manifest = ReadManifestIn(*metadata_dir, model);
+    if (name == model.file && metadata_dir.ok()) {
+      manifest = ReadManifestIn(*dir, *metadata_dir, model);
+    }
     local.state = manifest && manifest->size == local.bytes ? LocalState::kDownloaded
                                                             : LocalState::kUnverified;
     return local;
