@@ -57,13 +57,16 @@ void Operation::ReportProgress(const v1::Progress& progress) {
   MarkRunningLocked(now);
   const bool first = !progress_emitted_;
   const bool new_phase = !first && progress.phase() != last_emitted_progress_.phase();
-  const bool complete = progress.total() > 0 && progress.done() == progress.total() &&
-                        (first || !SameAmount(progress, last_emitted_progress_));
+  // The same amount again (a stall) says nothing new: no event, and none pending.
+  const bool news = first || !SameAmount(progress, last_emitted_progress_);
+  const bool complete = progress.total() > 0 && progress.done() == progress.total() && news;
   const bool due = now - last_progress_event_time_ >= kProgressInterval;
   // The end of the old phase is worth an event of its own.
   if (new_phase) FlushProgressLocked(now);
   *snapshot_.mutable_progress() = progress;
-  if (first || new_phase || complete || due) {
+  if (!news) {
+    progress_pending_ = false;
+  } else if (first || new_phase || complete || due) {
     EmitProgressLocked(progress, now);
   } else {
     progress_pending_ = true;

@@ -5,7 +5,9 @@
 // next sequence number (1, 2, ...); events are kept for the operation's lifetime so that a late
 // watcher gets the whole history. Progress events are throttled to one per 100 ms, except the
 // first one, a change of phase and done == total; a throttled progress is flushed at the end of
-// its phase and before the final event, so the last progress shown is exact. An event without
+// its phase and before the final event, so the last progress shown is exact. A progress with
+// the phase, done and total of the last progress event (a stall) emits none: the work reports
+// at its own pace, watchers hear only what changed (the snapshot keeps the latest rate). An event without
 // payload is a state change: sequence 1 (PENDING) is emitted on creation, so every stream can show
 // the id at once. The last event has final = true. Thread-safe; the clock is injectable so
 // throttling is testable without sleeping.

@@ -1,7 +1,7 @@
 // ModelService over gRPC against the fake Hub: two requests for the same models join one
 // operation, a client that goes away does not stop the download, requests that cannot start are
-// refused before any operation exists, and symlinks under the models directory are never
-// followed.
+// refused before any operation exists, progress moves with the bytes, and symlinks under the
+// models directory are never followed.
 #include "agent/models/model_service.h"
 
 #include <gmock/gmock.h>
@@ -13,11 +13,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "llorch/pool/v1/common.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/fake_hub.h"
 #include "tests/support/gguf_writer.h"
 #include "tests/support/error_details.h"
@@ -135,6 +137,137 @@ TEST_F(ModelServiceDownloadTest, RequestsThatCannotStartAreRefusedBeforeAnyOpera
   EXPECT_EQ(empty->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(agent_.context->operations->List().empty());
   EXPECT_TRUE(hub_.requests().empty());
+}
+
+// A download's progress as an orchestrator watching it sees it: `done` moves with the bytes
+// received (not in whole write chunks), never repeats itself (a stalled server brings no
+// events), and an interrupted download's CatalogEntry.local_bytes is what it fetched (what its
+// state file claims), not the size of the preallocated data file.
+class ModelServiceProgressTest : public ModelServiceDownloadTest {
+ protected:
+  static constexpr uint64_t kBigSize = 12 << 20;
+  // What the downloader gathers before a write: progress used to move only in steps this big.
+  static constexpr uint64_t kWriteChunk = 4 << 20;
+
+  void SetUp() override {
+    ModelServiceDownloadTest::SetUp();
+    hub_.AddFile("owner/Tiny-GGUF", kFile, testing::GgufFileOfSize(kBigSize, 7));
+    operations_ = v1::OperationService::NewStub(agent_.server->InProcessChannel());
+  }
+
+  // Every event of operation `id` from the first, through WatchOperation, to the final one.
+  std::vector<v1::OperationEvent> Watch(const std::string& id) {
+    grpc::ClientContext context;
+    v1::WatchOperationRequest request;
+    request.set_id(id);
+    auto stream = operations_->WatchOperation(&context, request);
+    std::vector<v1::OperationEvent> events;
+    v1::OperationEvent event;
+    while (stream->Read(&event)) events.push_back(event);
+    EXPECT_TRUE(stream->Finish().ok());
+    return events;
+  }
+
+  // The bytes per part that tiny's state file says are on disk, summed.
+  uint64_t BytesTheStateFileClaims() const {
+    const nlohmann::json state = nlohmann::json::parse(
+        testing::ReadFileBytes(temp_.path() + "/models/tiny/.llorch/tiny.gguf.partial.json"));
+    uint64_t sum = 0;
+    for (const nlohmann::json& done : state.at("done")) sum += done.get<uint64_t>();
+    return sum;
+  }
+
+  std::unique_ptr<v1::OperationService::Stub> operations_;
+};
+
+std::vector<uint64_t> DownloadDone(const std::vector<v1::OperationEvent>& events) {
+  std::vector<uint64_t> done;
+  for (const v1::OperationEvent& event : events) {
+    if (event.has_progress() && event.progress().phase() == "download") {
+      done.push_back(event.progress().done());
+    }
+  }
+  return done;
+}
+
+TEST_F(ModelServiceProgressTest, DoneMovesWithTheBytesAndAStallBringsNoEvents) {
+  // About 1.5 s of bytes, with a second of silence after the first 2 MiB.
+  hub_.SetFaults({.stall_after_bytes = 2 << 20,
+                  .stall_count = 1,
+                  .stall_duration = absl::Seconds(1),
+                  .bytes_per_second_per_connection = 8 << 20});
+  grpc::ClientContext context;
+  auto download = Download(&context, {"tiny"});
+  v1::OperationEvent event;
+  ASSERT_TRUE(download->Read(&event));
+  const std::vector<v1::OperationEvent> events = Watch(event.operation_id());
+  ASSERT_FALSE(events.empty());
+  ASSERT_EQ(events.back().state(), v1::OPERATION_STATE_SUCCEEDED)
+      << events.back().error().message();
+
+  const std::vector<uint64_t> done = DownloadDone(events);
+  ASSERT_FALSE(done.empty());
+  EXPECT_EQ(done.back(), kBigSize);
+  // Every progress event says something new: done grows strictly, so none came while the
+  // server was silent (it would repeat the one before it).
+  for (size_t i = 1; i < done.size(); ++i) {
+    EXPECT_GT(done[i], done[i - 1]) << "progress event " << i << " of " << done.size();
+  }
+  // The bytes are counted as they arrive, not when a write chunk is full.
+  int within_a_chunk = 0;
+  for (uint64_t bytes : done) {
+    if (bytes % kWriteChunk != 0) ++within_a_chunk;
+  }
+  EXPECT_GE(within_a_chunk, 3) << "of " << done.size() << " progress events";
+  while (download->Read(&event)) {
+  }
+  EXPECT_TRUE(download->Finish().ok());
+}
+
+TEST_F(ModelServiceProgressTest, AnInterruptedDownloadsLocalBytesAreWhatItFetched) {
+  hub_.SetFaults({.bytes_per_second_per_connection = 8 << 20});
+  grpc::ClientContext context;
+  auto download = Download(&context, {"tiny"});
+  v1::OperationEvent event;
+  ASSERT_TRUE(download->Read(&event));
+  const std::string id = event.operation_id();
+  while (download->Read(&event)) {
+    if (event.has_progress() && event.progress().phase() == "download" &&
+        event.progress().done() >= kBigSize / 2) {
+      break;
+    }
+  }
+  ASSERT_FALSE(event.final()) << "the download ended before it could be cancelled";
+  {
+    grpc::ClientContext cancel_context;
+    v1::CancelOperationRequest cancel;
+    cancel.set_id(id);
+    v1::Operation operation;
+    ASSERT_TRUE(operations_->CancelOperation(&cancel_context, cancel, &operation).ok());
+  }
+  while (download->Read(&event)) {
+  }
+  ASSERT_TRUE(download->Finish().ok());
+  ASSERT_EQ(event.state(), v1::OPERATION_STATE_CANCELLED);
+
+  const uint64_t fetched = BytesTheStateFileClaims();
+  EXPECT_GT(fetched, 0u);
+  EXPECT_LT(fetched, kBigSize);
+  grpc::ClientContext list_context;
+  v1::ListCatalogRequest list;
+  list.add_ids("tiny");
+  v1::ListCatalogResponse catalog;
+  ASSERT_TRUE(stub_->ListCatalog(&list_context, list, &catalog).ok());
+  ASSERT_EQ(catalog.entries_size(), 1);
+  EXPECT_EQ(catalog.entries(0).state(), v1::DOWNLOAD_STATE_PARTIAL);
+  EXPECT_EQ(catalog.entries(0).local_bytes(), fetched);
+
+  grpc::ClientContext info_context;
+  v1::GetModelInfoRequest info_request;
+  info_request.set_id("tiny");
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub_->GetModelInfo(&info_context, info_request, &info).ok());
+  EXPECT_EQ(info.entry().local_bytes(), fetched);
 }
 
 // Symlinks planted under the models directory, met over gRPC as an orchestrator would: a

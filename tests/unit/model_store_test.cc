@@ -72,12 +72,21 @@ TEST_F(ModelStoreTest, HfCliLockWithoutTheFileIsPartial) {
   EXPECT_EQ(store_.Inspect(qwen_).state, LocalState::kNotDownloaded);
 }
 
-TEST_F(ModelStoreTest, OwnPartialStateIsPartialWithItsBytes) {
-  WriteFile(store_.models_dir() / "qwen/.llorch/qwen2.5-0.5b-instruct-q4_k_m.gguf.partial",
-            "12345");
+// The data file of a partial download has the whole size from the start (preallocated): its
+// bytes are those its state says were fetched, none without a state (a resume discards it).
+TEST_F(ModelStoreTest, OwnPartialStateIsPartialWithTheBytesItFetched) {
+  const fs::path data =
+      store_.models_dir() / "qwen/.llorch/qwen2.5-0.5b-instruct-q4_k_m.gguf.partial";
+  WriteFile(data, "12345");
   LocalModel local = store_.Inspect(qwen_);
   EXPECT_EQ(local.state, LocalState::kPartial);
-  EXPECT_EQ(local.bytes, 5u);
+  EXPECT_EQ(local.bytes, 0u);
+
+  WriteFile(data.string() + ".json",
+            R"({"version": 1, "etag": "e", "size": 5, "part_bytes": 2, "done": [2, 1, 0]})");
+  local = store_.Inspect(qwen_);
+  EXPECT_EQ(local.state, LocalState::kPartial);
+  EXPECT_EQ(local.bytes, 3u);
 }
 
 TEST_F(ModelStoreTest, ConversionSourcesWithoutOutputArePartial) {

@@ -264,6 +264,29 @@ TEST(OperationTest, DoneEqualsTotalAlwaysEmitsOnce) {
   EXPECT_EQ(progress[1].progress().total(), 1000u);
 }
 
+// A stalled download keeps reporting the same count: watchers get no event until it moves.
+TEST(OperationTest, AProgressThatSaysNothingNewEmitsNoEvent) {
+  FakeClock clock;
+  Operation op("op-1", "model.download", "", clock.AsClock());
+  op.ReportProgress(MakeProgress("download", 10, 1000));
+  clock.Advance(absl::Milliseconds(10));
+  op.ReportProgress(MakeProgress("download", 20, 1000));  // throttled
+  for (int i = 0; i < 10; ++i) {
+    clock.Advance(Operation::kProgressInterval);
+    op.ReportProgress(MakeProgress("download", 20, 1000));
+  }
+  std::vector<v1::OperationEvent> progress = ProgressEvents(op.EventsAfter(0));
+  ASSERT_EQ(progress.size(), 2u);  // 10, then the throttled 20 once it was due
+  EXPECT_EQ(progress[1].progress().done(), 20u);
+
+  clock.Advance(Operation::kProgressInterval);
+  op.ReportProgress(MakeProgress("download", 21, 1000));  // moving again
+  op.Fail(absl::CancelledError("download cancelled"));  // nothing throttled to flush
+  progress = ProgressEvents(op.EventsAfter(0));
+  ASSERT_EQ(progress.size(), 3u);
+  EXPECT_EQ(progress[2].progress().done(), 21u);
+}
+
 TEST(OperationTest, FinishingFlushesThrottledProgress) {
   FakeClock clock;
   Operation op("op-1", "model.verify", "", clock.AsClock());

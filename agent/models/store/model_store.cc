@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/models/hub/fetch_state.h"
 #include "common/atomic_file.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
@@ -115,14 +116,22 @@ std::optional<Manifest> ReadManifestIn(const DirFd& model_dir, const DirFd& meta
   return std::nullopt;
 }
 
-// Bytes held by our own partial-download files for `file` in `metadata_dir`.
+// Whether our own partial-download or conversion files for `file` are in `metadata_dir`; adds
+// to `bytes` what they hold: of a download, the bytes its state says it fetched (its data file
+// is preallocated to the whole size), of anything else the size.
 bool FindOwnPartial(const DirFd& metadata_dir, const std::string& file, uint64_t* bytes) {
   absl::StatusOr<std::vector<std::string>> names = metadata_dir.List();
   if (!names.ok()) return false;
+  const std::string download = file + ".partial";
   bool found = false;
   for (const std::string& name : *names) {
-    if (!absl::StartsWith(name, file + ".partial")) continue;
+    if (!absl::StartsWith(name, download)) continue;
     found = true;
+    if (name == download) {
+      *bytes += PartialFetchedBytes(metadata_dir, name);
+      continue;
+    }
+    if (name == PartialFile::StateNameOf(download)) continue;
     std::optional<struct stat> info = metadata_dir.Stat(name);
     if (info && S_ISREG(info->st_mode)) *bytes += static_cast<uint64_t>(info->st_size);
   }

@@ -53,7 +53,7 @@ enum class LocalState {
 struct LocalModel {
   LocalState state = LocalState::kNotDownloaded;
   std::filesystem::path path;  // where the model file is or will be
-  uint64_t bytes = 0;          // size of the model file, or of the partial data
+  uint64_t bytes = 0;          // size of the model file, or what a partial download fetched
   // kRefused: what is in the way and where a link points (FailedPrecondition, reason
   // SYMLINK_REFUSED, with a hint); OK otherwise.
   absl::Status refused;
