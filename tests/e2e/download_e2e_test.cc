@@ -240,12 +240,19 @@ TEST_F(DownloadE2eTest, AStandaloneCliKilledMidDownloadResumesNextTime) {
 }
 
 TEST_F(DownloadE2eTest, TwoStandaloneClisDownloadTheModelOnce) {
-  hub_.SetFaults({.bytes_per_second_per_connection = 4 << 20});
+  // Paced so that the first, which fetches only once it holds the model's lock, is still at it
+  // when the second gets there (a second or more for a slow start, as under ThreadSanitizer).
+  hub_.SetFaults({.bytes_per_second_per_connection = 1 << 20});
   const std::vector<std::string> argv = {InstalledBinary("llorch-pool"), "models", "download",
                                          "tiny"};
   BackgroundProcess first(argv, Options(), env_.Path("first.log"));
-  ASSERT_TRUE(WaitFor([&] { return SavedBytes() > 0; }));
+  ASSERT_TRUE(WaitFor([&] { return hub_.bytes_sent() > 0; }));
   BackgroundProcess second(argv, Options(), env_.Path("second.log"));
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFileBytes(env_.Path("second.log")).find("waiting for another process") !=
+           std::string::npos;
+  })) << "the first finished before the second was waiting:\n"
+      << ReadFileBytes(env_.Path("second.log"));
   EXPECT_EQ(first.Wait(), 0) << ReadFileBytes(env_.Path("first.log"));
   EXPECT_EQ(second.Wait(), 0) << ReadFileBytes(env_.Path("second.log"));
   EXPECT_EQ(ReadFileBytes(ModelPath()), content_);

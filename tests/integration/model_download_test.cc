@@ -182,7 +182,9 @@ TEST_F(DownloadTest, MoreConnectionsOpenOnlyWhenOneIsHeldBack) {
   EXPECT_THAT(Narration(), Contains(AllOf(HasSubstr("one connection brings"),
                                           HasSubstr("/s: opening 3 more"))));
 
-  settings_.fetch.one_connection_enough = 1;  // as if any rate filled the line
+  // As if any rate filled the line, even none yet (under load the first bytes may take longer
+  // than ramp_up).
+  settings_.fetch.one_connection_enough = 0;
   hub_.SetFaults({.bytes_per_second_per_connection = 8 << 20});
   Operation fast_op("op-2", "model.download", "tiny");
   ASSERT_TRUE(DownloadCatalogModel(store_, model_, /*force=*/true, settings_, fast_op).ok());

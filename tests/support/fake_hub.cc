@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -240,7 +241,16 @@ FakeHub::FakeHub() : state_(std::make_shared<State>()) {
 
 void FakeHub::State::Start(const std::string& name, httplib::Server& server, int& port,
                            std::thread& thread) {
-  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  // httplib accepts connections only once its worker pool exists, and starting kWorkerThreads
+  // threads can take a second on a loaded machine (more under ThreadSanitizer): time a client
+  // would count against its stall timeout. Start returns when the pool is there.
+  auto pool_ready = std::make_shared<std::promise<void>>();
+  std::future<void> pool_started = pool_ready->get_future();
+  server.new_task_queue = [pool_ready] {
+    auto* pool = new httplib::ThreadPool(kWorkerThreads);
+    pool_ready->set_value();
+    return pool;
+  };
   server.set_keep_alive_max_count(1000);
   server.set_tcp_nodelay(true);
   server.Get(".*", [this, name](const httplib::Request& req, httplib::Response& res) {
@@ -261,8 +271,9 @@ void FakeHub::State::Start(const std::string& name, httplib::Server& server, int
   // and wait a second for the kernel to retry their handshake. Listening again raises it.
   ::listen(listen_fd, SOMAXCONN);
   thread = std::thread([&server] { server.listen_after_bind(); });
-  // stop() is a no-op until the server runs, so the destructor could not stop it before then.
-  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  // Also, stop() is a no-op until the server runs (it does before it makes the pool), so the
+  // destructor could not stop it before then.
+  pool_started.wait();
 }
 
 FakeHub::~FakeHub() {
