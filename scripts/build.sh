@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, then configures and builds one CMake preset (default: release).
-# Usage: scripts/build.sh [dev|release|asan] [target...]   (no target: everything, tests too)
+# Usage: scripts/build.sh [dev|release|asan|tsan] [target...]
+# No target: everything, tests too; for tsan, only what its tests need (target tsan_tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"

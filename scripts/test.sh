@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: set up a fresh Debian 12 machine, build the dev preset, run every test
-# (unit, integration, e2e), then build the release binaries the README's main command runs (their
-# -O3 warnings differ from the dev build's) and check that they start. Extra arguments go to
-# ctest, e.g. `scripts/test.sh -L unit`.
+# (unit, integration, e2e); build the tests where threads share state with ThreadSanitizer and
+# run them again (tsan preset: any race report fails); then build the release binaries the
+# README's main command runs (their -O3 warnings differ from the dev build's) and check that they
+# start. Extra arguments go to the dev suite's ctest, e.g. `scripts/test.sh -L unit`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh dev
 ctest --preset dev "$@"
+scripts/build.sh tsan
+ctest --preset tsan
 scripts/build.sh release llorch-pool pool-agent
 build/release/client/llorch-pool --standalone models catalog >/dev/null
 build/release/agent/pool-agent --version
