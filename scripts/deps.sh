@@ -10,6 +10,7 @@ packages=(
   libssl-dev libcurl4-openssl-dev libcpp-httplib-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl  # bench/download_bench runs it side by side with our downloader
+  clang-format  # scripts/format.sh
 )
 
 missing=()
