@@ -41,6 +41,29 @@ std::function<bool()> CancelledBy(const Operation& op) {
   return [&op] { return op.cancel_requested(); };
 }
 
+// The model's lock for `op`. While someone else holds it the operation is PENDING, waiting for
+// the holder (its operation id when it is another operation of this agent, else its pid); it is
+// RUNNING once it has the lock.
+absl::StatusOr<ModelLock> LockModel(const ModelStore& store, const CatalogModel& model,
+                                    absl::Duration poll, Operation& op) {
+  absl::StatusOr<ModelLock> lock = ModelLock::Acquire(
+      store, model, LockHolder::OfThisProcess(op.id(), op.kind()), CancelledBy(op),
+      [&](const LockHolder& holder) {
+        v1::WaitingFor waiting;
+        waiting.set_resource(absl::StrCat("model ", model.id));
+        if (holder.InThisProcess()) {
+          waiting.set_operation_id(holder.operation_id);
+        } else {
+          waiting.set_pid(holder.pid);
+        }
+        waiting.set_description(holder.Describe());
+        op.WaitFor(waiting);
+      },
+      poll);
+  if (lock.ok()) op.SetRunning();
+  return lock;
+}
+
 // "SHA-256 <hex>" or "git blob id <hex> (not an LFS file)": what the Hub vouches for `remote` by.
 std::string HubDigestText(const RemoteFile& remote) {
   return remote.sha256.empty() ? absl::StrCat("git blob id ", remote.git_sha1, " (not an LFS file)")
@@ -394,14 +417,7 @@ absl::StatusOr<v1::DownloadedModel> DownloadCatalogModel(const ModelStore& store
                                                          const CatalogModel& model, bool force,
                                                          const DownloadSettings& settings,
                                                          Operation& op) {
-  absl::StatusOr<ModelLock> lock = ModelLock::Acquire(
-      store, model, CancelledBy(op),
-      [&](int holder) {
-        Narrate(op, absl::StrCat("waiting for another process",
-                                 holder > 0 ? absl::StrCat(" (pid ", holder, ")") : "",
-                                 " that is downloading ", model.id));
-      },
-      settings.lock_poll);
+  absl::StatusOr<ModelLock> lock = LockModel(store, model, settings.lock_poll, op);
   if (!lock.ok()) return lock.status();
   absl::StatusOr<std::string> former = store.RenameFormerFile(model);
   if (!former.ok()) return former.status();

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "absl/strings/str_split.h"
 #include "agent/models/model_requests.h"
 #include "agent/models/model_verifier.h"
 #include "agent/models/store/gguf_reader.h"
@@ -204,21 +203,6 @@ void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& 
   op.Succeed(result);
 }
 
-// `busy` (MODEL_BUSY) with the id of this agent's unfinished download of `model` (metadata
-// operation_id), when the lock holder is one: an orchestrator can watch or cancel it.
-absl::Status WithWorkOn(absl::Status busy, const CatalogModel& model,
-                        const OperationRegistry& operations) {
-  if (GetReason(busy) != reasons::kModelBusy) return busy;
-  for (const v1::Operation& operation : operations.List(
-           {v1::OPERATION_STATE_PENDING, v1::OPERATION_STATE_RUNNING}, "model.download")) {
-    const std::vector<std::string> targets = absl::StrSplit(operation.target(), ',');
-    if (std::find(targets.begin(), targets.end(), model.id) != targets.end()) {
-      return WithMetadata(std::move(busy), metadata::kOperationId, operation.id());
-    }
-  }
-  return busy;
-}
-
 }  // namespace
 
 absl::StatusOr<v1::ListCatalogResponse> ListCatalog(const Catalog& catalog, const ModelStore& store,
@@ -400,8 +384,9 @@ grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
     files = store_.OwnedFiles(*catalog_, **model);
   } else {
     if (absl::Status in_use = in_use_check_(**model); !in_use.ok()) return ToGrpcStatus(in_use);
-    absl::StatusOr<ModelLock> lock = ModelLock::TryAcquire(store_, **model);
-    if (!lock.ok()) return ToGrpcStatus(WithWorkOn(lock.status(), **model, *operations_));
+    absl::StatusOr<ModelLock> lock =
+        ModelLock::TryAcquire(store_, **model, LockHolder::OfThisProcess("", "model.delete"));
+    if (!lock.ok()) return ToGrpcStatus(lock.status());
     absl::StatusOr<std::vector<StoreFile>> removed = store_.Delete(*catalog_, **model);
     if (!removed.ok()) return ToGrpcStatus(removed.status());
     files = std::move(*removed);

@@ -46,8 +46,18 @@ void Operation::SetRunning() {
   const absl::Time now = clock_();
   std::lock_guard<std::mutex> lock(mu_);
   if (snapshot_.state() != v1::OPERATION_STATE_PENDING) return;
-  MarkRunningLocked(now);
+  MarkRunningLocked(now, /*end_wait=*/true);
   EmitLocked(now);
+}
+
+void Operation::WaitFor(const v1::WaitingFor& holder) {
+  const absl::Time now = clock_();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (FinishedLocked()) return;
+  FlushProgressLocked(now);
+  snapshot_.set_state(v1::OPERATION_STATE_PENDING);
+  *snapshot_.mutable_waiting_for() = holder;
+  *EmitLocked(now).mutable_waiting_for() = holder;
 }
 
 void Operation::ReportProgress(const v1::Progress& progress) {
@@ -196,10 +206,12 @@ bool Operation::FinishedLocked() const {
   }
 }
 
-void Operation::MarkRunningLocked(absl::Time now) {
+void Operation::MarkRunningLocked(absl::Time now, bool end_wait) {
   if (snapshot_.state() != v1::OPERATION_STATE_PENDING) return;
+  if (snapshot_.has_waiting_for() && !end_wait) return;
+  snapshot_.clear_waiting_for();
   snapshot_.set_state(v1::OPERATION_STATE_RUNNING);
-  SetTimestamp(now, snapshot_.mutable_started_at());
+  if (!snapshot_.has_started_at()) SetTimestamp(now, snapshot_.mutable_started_at());
 }
 
 v1::OperationEvent& Operation::EmitLocked(absl::Time now) {
@@ -228,7 +240,7 @@ void Operation::FlushProgressLocked(absl::Time now) {
 
 void Operation::FinishLocked(v1::OperationState state, absl::Time now) {
   FlushProgressLocked(now);
-  MarkRunningLocked(now);
+  MarkRunningLocked(now, /*end_wait=*/true);
   snapshot_.set_state(state);
   SetTimestamp(now, snapshot_.mutable_finished_at());
   finish_ticket_ = ++finish_tickets;

@@ -50,8 +50,13 @@ class Operation {
 
   // --- For the work. Calls after the operation has finished are ignored. ---
 
-  // PENDING -> RUNNING, with an event. The other reports imply it when the work skips it.
+  // PENDING -> RUNNING, with an event; also ends a wait (WaitFor). The other reports imply it
+  // when the work skips it, except while the operation waits.
   void SetRunning();
+  // -> PENDING, waiting for `holder` (Snapshot().waiting_for), with an event carrying it; called
+  // again when the holder changes. It stays PENDING until SetRunning(), whatever it logs or
+  // reports meanwhile.
+  void WaitFor(const pool::v1::WaitingFor& holder);
   // Keeps `progress` as the latest one and emits it unless throttled (see above).
   void ReportProgress(const pool::v1::Progress& progress);
   // One line of output; a trailing newline is dropped. Never throttled.
@@ -96,7 +101,8 @@ class Operation {
 
  private:
   bool FinishedLocked() const;
-  void MarkRunningLocked(absl::Time now);
+  // PENDING -> RUNNING, unless the operation waits (or `end_wait`: ends the wait too).
+  void MarkRunningLocked(absl::Time now, bool end_wait = false);
   pool::v1::OperationEvent& EmitLocked(absl::Time now);
   void EmitProgressLocked(const pool::v1::Progress& progress, absl::Time now);
   void FlushProgressLocked(absl::Time now);

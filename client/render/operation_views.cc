@@ -33,7 +33,9 @@ std::string Time(const google::protobuf::Timestamp& time) {
 }
 
 // The last progress; once the operation has finished, without rate and ETA, which no longer apply.
+// While it waits for a holder, that wait.
 std::string ProgressCell(const v1::Operation& operation) {
+  if (operation.has_waiting_for()) return FormatWaiting(operation.waiting_for());
   if (!operation.has_progress()) return "";
   v1::Progress progress = operation.progress();
   if (IsFinished(operation.state())) {
@@ -69,7 +71,9 @@ std::string RenderOperation(const v1::Operation& operation, const Style& style) 
   table.AddRow({"state", StateCell(operation.state())});
   table.AddRow({"created", Time(operation.created_at())});
   table.AddRow({"finished", Time(operation.finished_at())});
-  if (operation.has_progress()) table.AddRow({"progress", ProgressCell(operation)});
+  if (operation.has_progress() || operation.has_waiting_for()) {
+    table.AddRow({"progress", ProgressCell(operation)});
+  }
   if (operation.has_error())
     table.AddRow({"error", Cell(operation.error().message(), Color::kRed)});
   table.AddRow({"watchers", absl::StrCat(operation.watchers())});

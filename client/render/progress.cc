@@ -22,6 +22,11 @@ std::string Duration(int64_t seconds) {
 
 }  // namespace
 
+std::string FormatWaiting(const v1::WaitingFor& waiting) {
+  return absl::StrCat("waiting for ", waiting.description(), " to finish with ",
+                      waiting.resource());
+}
+
 std::string FormatProgress(const v1::Progress& progress, bool with_bar) {
   std::string line = progress.phase();
   if (!progress.current_item().empty()) absl::StrAppend(&line, " ", progress.current_item());
@@ -76,10 +81,13 @@ void ProgressDisplay::OnEvent(const v1::OperationEvent& original, absl::Time now
       }
       break;
     }
-    case v1::OperationEvent::kLog: {
+    case v1::OperationEvent::kLog:
+    case v1::OperationEvent::kWaitingFor: {
+      const std::string text =
+          event.has_log() ? event.log().text() : FormatWaiting(event.waiting_for());
       const std::string saved = bar_;
       Clear();
-      std::fprintf(out_, "%s\n", style_.Paint(event.log().text(), Color::kDim).c_str());
+      std::fprintf(out_, "%s\n", style_.Paint(text, Color::kDim).c_str());
       if (!saved.empty()) Draw(saved);
       break;
     }

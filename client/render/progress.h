@@ -20,7 +20,7 @@ class ProgressDisplay {
  public:
   ProgressDisplay(std::FILE* out, bool terminal, bool quiet, Style style);
 
-  // Shows `event`'s progress or log line, its strings made visible (visible.h).
+  // Shows `event`'s progress, log line or wait, its strings made visible (visible.h).
   void OnEvent(const pool::v1::OperationEvent& event, absl::Time now = absl::Now());
   // Clears the bar, if one is drawn.
   void Finish();
@@ -38,6 +38,9 @@ class ProgressDisplay {
   std::string last_line_;  // the last progress line shown
   absl::Time last_draw_ = absl::InfinitePast();
 };
+
+// "waiting for operation op-7f3a2c1d (model.download) of this agent to finish with model tiny"
+std::string FormatWaiting(const pool::v1::WaitingFor& waiting);
 
 // "hash tinyllama/x.gguf  [#####-----]  50%  512 MB / 1.07 GB  1.10 GB/s  ETA 0:00:01"
 std::string FormatProgress(const pool::v1::Progress& progress, bool with_bar);

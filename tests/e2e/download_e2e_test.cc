@@ -1,9 +1,13 @@
 // `llorch-pool models download` as a user runs it, installed, against the fake Hub (HF_ENDPOINT):
 // standalone with progress and a result table, JSON lines, a 404, an agent killed with -9
 // mid-download and restarted (the download resumes, also on a nearly full disk), two standalone
-// CLIs at once (one downloads, the other waits and finds it done), and a Hub that vouches for a
-// file by its git blob id while its CDN sends other bytes.
+// CLIs at once (one downloads, the other waits and finds it done), an agent's operation waiting
+// for a standalone CLI (seen over gRPC), and a Hub that vouches for a file by its git blob id
+// while its CDN sends other bytes.
 #include <gmock/gmock.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,7 +15,10 @@
 #include <filesystem>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "agent/models/store/sha256_file.h"
+#include "common/address.h"
+#include "llorch/pool/v1/model.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_env.h"
 #include "tests/support/fake_hub.h"
@@ -249,7 +256,7 @@ TEST_F(DownloadE2eTest, TwoStandaloneClisDownloadTheModelOnce) {
   ASSERT_TRUE(WaitFor([&] { return hub_.bytes_sent() > 0; }));
   BackgroundProcess second(argv, Options(), env_.Path("second.log"));
   ASSERT_TRUE(WaitFor([&] {
-    return ReadFileBytes(env_.Path("second.log")).find("waiting for another process") !=
+    return ReadFileBytes(env_.Path("second.log")).find("waiting for process ") !=
            std::string::npos;
   })) << "the first finished before the second was waiting:\n"
       << ReadFileBytes(env_.Path("second.log"));
@@ -258,8 +265,56 @@ TEST_F(DownloadE2eTest, TwoStandaloneClisDownloadTheModelOnce) {
   EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
   EXPECT_EQ(hub_.bytes_sent(), kSize);  // fetched once
   const std::string second_log = ReadFileBytes(env_.Path("second.log"));
-  EXPECT_THAT(second_log, HasSubstr("waiting for another process"));
+  EXPECT_THAT(second_log, HasSubstr("waiting for process "));
+  EXPECT_THAT(second_log, HasSubstr("(llorch-pool), operation op-"));
+  EXPECT_THAT(second_log, HasSubstr("(model.download) to finish with model tiny"));
   EXPECT_THAT(second_log, HasSubstr("already downloaded"));
+}
+
+// An orchestrator asks the agent for a model a standalone CLI is downloading: the agent's
+// operation is PENDING and names the CLI's process (not the agent's own pid, and no operation id
+// of its own), then runs once the CLI lets go, and downloads the model.
+TEST_F(DownloadE2eTest, AnAgentOperationWaitingForAStandaloneCliNamesItsProcess) {
+  hub_.SetFaults({.stall_after_bytes = 1 << 20, .stall_count = 1});  // the CLI's download stalls
+  BackgroundProcess cli({InstalledBinary("llorch-pool"), "models", "download", "tiny"}, Options(),
+                        env_.Path("cli.log"));
+  ASSERT_TRUE(WaitFor([&] { return hub_.bytes_sent() > 0; }))
+      << ReadFileBytes(env_.Path("cli.log"));
+  const std::string socket = env_.Path("run/agent.sock");
+  BackgroundProcess agent({InstalledBinary("pool-agent"), "--listen", "unix:" + socket}, Options(),
+                          env_.Path("agent.log"));
+  ASSERT_TRUE(WaitFor([&] { return UnixSocketAccepts(socket); }))
+      << ReadFileBytes(env_.Path("agent.log"));
+
+  auto models = pool::v1::ModelService::NewStub(
+      grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  pool::v1::DownloadModelRequest request;
+  request.add_ids("tiny");
+  auto stream = models->DownloadModel(&context, request);
+  pool::v1::OperationEvent event;
+  while (stream->Read(&event) && !event.has_waiting_for()) {
+  }
+  ASSERT_TRUE(event.has_waiting_for()) << event.DebugString();
+  EXPECT_EQ(event.state(), pool::v1::OPERATION_STATE_PENDING);
+  EXPECT_EQ(event.waiting_for().pid(), cli.pid());
+  EXPECT_EQ(event.waiting_for().operation_id(), "");  // not an operation of this agent
+  EXPECT_THAT(
+      event.waiting_for().description(),
+      ::testing::StartsWith(absl::StrCat("process ", cli.pid(), " (llorch-pool), operation op-")));
+  EXPECT_THAT(event.waiting_for().description(), HasSubstr("(model.download)"));
+
+  EXPECT_EQ(cli.Stop(SIGINT), 130);
+  pool::v1::OperationEvent last;
+  bool ran = false;
+  while (stream->Read(&event)) {
+    ran = ran || event.state() == pool::v1::OPERATION_STATE_RUNNING;
+    last = event;
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(last.state(), pool::v1::OPERATION_STATE_SUCCEEDED) << last.error().message();
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
 }
 
 // The Hub announces the file by its git blob id (as it does files outside LFS), and its CDN

@@ -26,6 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = pool::v1;
+using ::testing::HasSubstr;
 using ::testing::Pair;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
@@ -147,8 +148,8 @@ TEST_F(ErrorMetadataTest, ASymlinkInTheWayIsNamedWithItsTarget) {
                                                     Pair("symlink_target", outside.string())));
 }
 
-// A delete while a download holds the model names the model, the process holding it and the
-// agent's operation doing so: an orchestrator can watch or cancel that one.
+// A delete while a download holds the model names the model and the agent's operation holding
+// it (never the agent's own pid as a holder): an orchestrator can watch or cancel that one.
 TEST_F(ErrorMetadataTest, ABusyModelNamesItsHolderAndTheOperation) {
   hub_.SetFaults({.stall_after_bytes = 1 << 20, .stall_count = 100});
   v1::DownloadModelRequest request;
@@ -168,9 +169,9 @@ TEST_F(ErrorMetadataTest, ABusyModelNamesItsHolderAndTheOperation) {
 
   const v1::ErrorHint hint = DeleteHint("tiny");
   EXPECT_EQ(hint.reason(), "MODEL_BUSY");
-  EXPECT_THAT(hint.metadata(), UnorderedElementsAre(Pair("model", "tiny"),
-                                                    Pair("holder_pid", std::to_string(getpid())),
-                                                    Pair("operation_id", id)));
+  EXPECT_THAT(hint.metadata(),
+              UnorderedElementsAre(Pair("model", "tiny"), Pair("operation_id", id)));
+  EXPECT_THAT(hint.hint(), HasSubstr("llorch-pool ops cancel " + id));
   download_context.TryCancel();
 }
 

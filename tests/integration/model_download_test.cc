@@ -17,8 +17,8 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
-#include "agent/models/model_verifier.h"
 #include "agent/models/hub/partial_data.h"
+#include "agent/models/model_verifier.h"
 #include "agent/models/store/sha256_file.h"
 #include "common/status.h"
 #include "tests/support/fake_hub.h"
@@ -523,8 +523,18 @@ TEST_F(DownloadTest, ASecondDownloadOfTheSameModelWaitsAndFindsItDone) {
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_TRUE(second->already_present());
-  EXPECT_THAT(testing::LogTexts(second_op_, v1::LogLine::STREAM_AGENT),
-              Contains(HasSubstr("waiting for another process")));
+  // It waited, PENDING, for the first operation (this agent's, so by its id, not the pid).
+  std::vector<v1::WaitingFor> waits;
+  for (const v1::OperationEvent& event : second_op_.EventsAfter(0)) {
+    if (event.has_waiting_for()) {
+      EXPECT_EQ(event.state(), v1::OPERATION_STATE_PENDING);
+      waits.push_back(event.waiting_for());
+    }
+  }
+  ASSERT_EQ(waits.size(), 1u);
+  EXPECT_EQ(waits[0].operation_id(), op_.id());
+  EXPECT_EQ(waits[0].pid(), 0);
+  EXPECT_EQ(waits[0].resource(), "model tiny");
   EXPECT_EQ(hub_.bytes_sent(), kSize);  // fetched once
   ExpectInstalled();
   EXPECT_FALSE(fs::exists(store_.LockPath(model_)));

@@ -1,5 +1,6 @@
 // ModelService over gRPC against the fake Hub: two requests for the same models join one
-// operation, a client that goes away does not stop the download, requests that cannot start are
+// operation, a client that goes away does not stop the download, a download waiting for a model
+// another operation holds is PENDING and names that operation, requests that cannot start are
 // refused before any operation exists, progress moves with the bytes, and symlinks under the
 // models directory are never followed.
 #include "agent/models/model_service.h"
@@ -66,6 +67,19 @@ size_bytes = 4194304
     v1::DownloadModelRequest request;
     for (const std::string& id : ids) request.add_ids(id);
     return stub_->DownloadModel(context, request);
+  }
+
+  // Starts a download of tiny that the Hub stalls mid-file (for 30 s, longer than any test
+  // waits), so that it holds the model's lock; returns its operation id once bytes flow.
+  std::string StartStalledDownload(
+      grpc::ClientContext* context,
+      std::unique_ptr<grpc::ClientReader<v1::OperationEvent>>* stream) {
+    hub_.SetFaults({.stall_after_bytes = 1 << 20, .stall_count = 1});
+    *stream = Download(context, {"tiny"});
+    v1::OperationEvent event;
+    EXPECT_TRUE((*stream)->Read(&event));
+    EXPECT_TRUE(testing::WaitFor([&] { return hub_.bytes_sent() > 0; }));
+    return event.operation_id();
   }
 
   testing::TempDir temp_;
@@ -137,6 +151,71 @@ TEST_F(ModelServiceDownloadTest, RequestsThatCannotStartAreRefusedBeforeAnyOpera
   EXPECT_EQ(empty->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(agent_.context->operations->List().empty());
   EXPECT_TRUE(hub_.requests().empty());
+}
+
+TEST_F(ModelServiceDownloadTest, ADownloadWaitingForAnotherOperationIsPendingAndNamesIt) {
+  grpc::ClientContext first_context;
+  std::unique_ptr<grpc::ClientReader<v1::OperationEvent>> first;
+  const std::string first_id = StartStalledDownload(&first_context, &first);
+
+  // Not the same request (force), so not the same operation: it waits for the model's lock.
+  grpc::ClientContext second_context;
+  v1::DownloadModelRequest forced;
+  forced.add_ids("tiny");
+  forced.set_force(true);
+  auto second = stub_->DownloadModel(&second_context, forced);
+  v1::OperationEvent event;
+  std::vector<v1::OperationEvent> second_events;
+  while (second->Read(&event)) {
+    second_events.push_back(event);
+    if (event.has_waiting_for()) break;
+  }
+  ASSERT_TRUE(event.has_waiting_for());
+  const std::string second_id = event.operation_id();
+  EXPECT_NE(second_id, first_id);
+  EXPECT_EQ(event.state(), v1::OPERATION_STATE_PENDING);
+  EXPECT_EQ(event.waiting_for().operation_id(), first_id);
+  EXPECT_EQ(event.waiting_for().pid(), 0);  // this agent's own work: named by operation
+  EXPECT_EQ(event.waiting_for().resource(), "model tiny");
+  EXPECT_THAT(event.waiting_for().description(), HasSubstr(first_id));
+  for (const v1::OperationEvent& earlier : second_events) {
+    EXPECT_EQ(earlier.state(), v1::OPERATION_STATE_PENDING);
+  }
+  auto operations = v1::OperationService::NewStub(agent_.server->InProcessChannel());
+  {
+    v1::GetOperationRequest get;
+    get.set_id(second_id);
+    v1::Operation operation;
+    grpc::ClientContext context;
+    ASSERT_TRUE(operations->GetOperation(&context, get, &operation).ok());
+
+    EXPECT_EQ(operation.state(), v1::OPERATION_STATE_PENDING);
+    EXPECT_EQ(operation.waiting_for().operation_id(), first_id);
+  }
+
+  // The first one goes: the second gets the lock, runs, and downloads the model.
+  {
+    v1::CancelOperationRequest cancel;
+    cancel.set_id(first_id);
+    v1::Operation operation;
+    grpc::ClientContext context;
+    ASSERT_TRUE(operations->CancelOperation(&context, cancel, &operation).ok());
+  }
+  v1::OperationEvent last;
+  bool ran = false;
+  while (second->Read(&event)) {
+    if (event.state() == v1::OPERATION_STATE_RUNNING && !ran) {
+      ran = true;
+      EXPECT_FALSE(event.has_waiting_for());
+    }
+    last = event;
+  }
+  EXPECT_TRUE(second->Finish().ok());
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(last.state(), v1::OPERATION_STATE_SUCCEEDED) << last.error().message();
+  while (first->Read(&event)) last = event;
+  EXPECT_TRUE(first->Finish().ok());
+  EXPECT_EQ(last.state(), v1::OPERATION_STATE_CANCELLED);
 }
 
 // A download's progress as an orchestrator watching it sees it: `done` moves with the bytes
