@@ -11,6 +11,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/ops/cancel_cause.h"
 #include "agent/server/agent_context.h"
 #include "agent/server/agent_server.h"
 #include "common/address.h"
@@ -115,12 +116,12 @@ int Serve(const Flags& flags) {
   std::thread signal_thread([&server, &context, signals] {
     int signal_number = 0;
     sigwait(&signals, &signal_number);
-    spdlog::info("received {}, shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    const char* const signal_name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
+    spdlog::info("received {}, shutting down", signal_name);
     // Operations first, so that their watchers see them end CANCELLED (partial downloads stay
     // and resume) rather than a broken stream; then the calls get a moment to deliver that.
-    const std::string reason = absl::StrCat("the agent is shutting down (",
-                                            signal_number == SIGTERM ? "SIGTERM" : "SIGINT", ")");
-    if (const size_t cancelled = (*context)->operations->CancelAll(reason, absl::Seconds(5));
+    if (const size_t cancelled =
+            (*context)->operations->CancelAll(AgentShuttingDown(signal_name), absl::Seconds(5));
         cancelled > 0) {
       spdlog::info("cancelled {} running operation(s)", cancelled);
     }

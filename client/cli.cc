@@ -185,7 +185,8 @@ int CommandLine::RunAction() {
   connect.standalone = flags_.standalone;
   connect.env = sources.env;
   connect.working_dir = std::filesystem::current_path();
-  Session session(std::move(*config), std::move(connect), flags_.verbosity, flags_.quiet);
+  Session session(std::move(*config), std::move(connect), flags_.verbosity, flags_.quiet,
+                  CommandPath(DeepestSelected(&app_)));
   return action_(session);
 }
 

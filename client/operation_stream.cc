@@ -13,6 +13,8 @@
 #include "client/operation_results.h"
 #include "client/render/json.h"
 #include "client/render/progress.h"
+#include "common/error_metadata.h"
+#include "common/error_reasons.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
 
 namespace llorch {
@@ -33,8 +35,12 @@ void OnInterrupt(int) {
 // a thread, asleep until then, asks the agent to cancel the operation once its id is known.
 class CancelOnInterrupt {
  public:
-  CancelOnInterrupt(std::shared_ptr<grpc::Channel> channel, grpc::ClientContext* stream_context)
-      : channel_(std::move(channel)), stream_context_(stream_context) {
+  // `requested_by` is what the cancel request says this client is.
+  CancelOnInterrupt(std::shared_ptr<grpc::Channel> channel, grpc::ClientContext* stream_context,
+                    std::string requested_by)
+      : channel_(std::move(channel)),
+        stream_context_(stream_context),
+        requested_by_(std::move(requested_by)) {
     interrupted.store(false);
     if (pipe2(wake_pipe, O_CLOEXEC) != 0) return;  // no Ctrl-C handling; the default applies
     struct sigaction action {};
@@ -79,6 +85,7 @@ class CancelOnInterrupt {
       std::fprintf(stderr, "\ncancelling %s ...\n", id.c_str());
       v1::CancelOperationRequest request;
       request.set_id(id);
+      request.set_requested_by(requested_by_);
       v1::Operation operation;
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -93,12 +100,32 @@ class CancelOnInterrupt {
 
   std::shared_ptr<grpc::Channel> channel_;
   grpc::ClientContext* stream_context_;
+  const std::string requested_by_;
   struct sigaction previous_ {};
   std::atomic<bool> done_{false};
   std::mutex mutex_;
   std::string operation_id_;
   std::thread thread_;
 };
+
+// Who cancelled operation `id`, when this client did not: from the error's reason and metadata.
+std::string CancelledElsewhere(const std::string& id, const ClientError& error) {
+  const auto fact = [&](const char* key) {
+    const auto it = error.metadata.find(key);
+    return it == error.metadata.end() ? std::string() : it->second;
+  };
+  if (error.reason == reasons::kCancelledByClient) {
+    const std::string who = fact(metadata::kRequestedBy);
+    return absl::StrCat("operation ", id, " was cancelled by another client: ",
+                        who.empty() ? "it did not say who" : who, ", from ", fact(metadata::kPeer));
+  }
+  if (error.reason == reasons::kAgentShutdown) {
+    const std::string signal = fact(metadata::kSignal);
+    return absl::StrCat("operation ", id, " was cancelled: the agent is shutting down",
+                        signal.empty() ? "" : absl::StrCat(" (", signal, ")"));
+  }
+  return absl::StrCat("operation ", id, " was cancelled, not by this client: ", error.message);
+}
 
 }  // namespace
 
@@ -108,7 +135,7 @@ int RunOperation(Session& session, const OperationStarter& start, const ResultHa
   grpc::ClientContext context;  // no deadline: operations take as long as they take
   ProgressDisplay display(stderr, isatty(STDERR_FILENO) != 0, session.quiet() || session.json(),
                           session.err_style());
-  CancelOnInterrupt cancel(*channel, &context);
+  CancelOnInterrupt cancel(*channel, &context, "Ctrl-C in " + session.Describe());
   std::unique_ptr<grpc::ClientReaderInterface<v1::OperationEvent>> reader =
       start(&context, *channel);
   v1::OperationEvent event;
@@ -134,9 +161,8 @@ int RunOperation(Session& session, const OperationStarter& start, const ResultHa
   if (final_event.has_error()) {
     ClientError error = FromOperationError(final_event.error());
     if (final_event.state() == v1::OPERATION_STATE_CANCELLED) {
-      // Not by this client (that was handled above): say so, or the stop looks like a failure.
-      error.message = absl::StrCat("operation ", final_event.operation_id(),
-                                   " was cancelled, not by this client: ", error.message);
+      // Not by this client (that was handled above): say who, or the stop looks like a failure.
+      error.message = CancelledElsewhere(final_event.operation_id(), error);
       error.exit_code = kExitInterrupted;
     }
     return ReportError(error, session.err_style());

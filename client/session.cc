@@ -1,20 +1,31 @@
 #include "client/session.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 
+#include "absl/strings/str_cat.h"
 #include "client/output.h"
 #include "client/render/json.h"
 
 namespace llorch {
 
-Session::Session(Config config, ConnectOptions connect_options, int verbosity, bool quiet)
+Session::Session(Config config, ConnectOptions connect_options, int verbosity, bool quiet,
+                 std::string command)
     : config_(std::move(config)),
       connect_options_(std::move(connect_options)),
+      command_(std::move(command)),
       verbosity_(verbosity),
       quiet_(quiet),
       format_(config_.client.output == "json" ? OutputFormat::kJson : OutputFormat::kTable),
       out_style_(Style::For(stdout, config_.client.color)),
       err_style_(Style::For(stderr, config_.client.color)) {}
+
+std::string Session::Describe() const {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat("`", command_, "` (pid ", getpid(), " on ", host, ")");
+}
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Session::Channel() {
   if (!connection_) {

@@ -23,7 +23,9 @@ enum class OutputFormat { kTable, kJson };
 
 class Session {
  public:
-  Session(Config config, ConnectOptions connect_options, int verbosity, bool quiet);
+  // `command` is the command line's command path, e.g. "llorch-pool models download".
+  Session(Config config, ConnectOptions connect_options, int verbosity, bool quiet,
+          std::string command);
 
   const Config& config() const { return config_; }
   OutputFormat format() const { return format_; }
@@ -32,6 +34,10 @@ class Session {
   int verbosity() const { return verbosity_; }
   const Style& out_style() const { return out_style_; }
   const Style& err_style() const { return err_style_; }
+
+  // This client, for the agent to tell others (CancelOperationRequest.requested_by):
+  // "`llorch-pool ops cancel` (pid 4242 on gpu-3)".
+  std::string Describe() const;
 
   // The channel to the agent, connecting on first use (see connection.h for the order).
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel();
@@ -60,6 +66,7 @@ class Session {
 
   Config config_;
   ConnectOptions connect_options_;
+  std::string command_;
   int verbosity_;
   bool quiet_;
   OutputFormat format_;

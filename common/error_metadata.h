@@ -16,6 +16,11 @@ inline constexpr char kSuggestions[] = "suggestions";
 inline constexpr char kOperationId[] = "operation_id";
 // The process id holding a lock.
 inline constexpr char kHolderPid[] = "holder_pid";
+// Who cancelled an operation: the gRPC peer that asked, and what the client said it is.
+inline constexpr char kPeer[] = "peer";
+inline constexpr char kRequestedBy[] = "requested_by";
+// The signal that stopped the agent, e.g. "SIGTERM".
+inline constexpr char kSignal[] = "signal";
 // An absolute path on the agent's host.
 inline constexpr char kPath[] = "path";
 // Where a symlink points, as stored in the link.

@@ -14,6 +14,10 @@ inline constexpr char kInvalidRequest[] = "INVALID_REQUEST";
 inline constexpr char kNotAvailableYet[] = "NOT_AVAILABLE_YET";
 inline constexpr char kOperationNotFound[] = "OPERATION_NOT_FOUND";
 
+// Why an operation was cancelled (in its error).
+inline constexpr char kCancelledByClient[] = "CANCELLED_BY_CLIENT";
+inline constexpr char kAgentShutdown[] = "AGENT_SHUTDOWN";
+
 // Models: catalog, store, Hub, conversion.
 inline constexpr char kModelNotFound[] = "MODEL_NOT_FOUND";
 inline constexpr char kSymlinkRefused[] = "SYMLINK_REFUSED";

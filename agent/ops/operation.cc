@@ -111,16 +111,17 @@ void Operation::Fail(const absl::Status& status) {
   std::lock_guard<std::mutex> lock(mu_);
   if (FinishedLocked()) return;
   v1::OperationState state = v1::OPERATION_STATE_FAILED;
-  const std::string why = cancel_reason_.empty() ? "" : absl::StrCat(cancel_reason_, ": ");
-  if (status.code() == absl::StatusCode::kCancelled) {
+  if (status.code() == absl::StatusCode::kCancelled || cancel_requested()) {
+    // Whatever stopped the work, it stopped because it was asked to (or gave up by itself).
     state = v1::OPERATION_STATE_CANCELLED;
+    const std::string what = status.code() == absl::StatusCode::kCancelled
+                                 ? std::string(status.message())
+                                 : absl::StrCat(kind_, " cancelled");
     *snapshot_.mutable_error() =
-        ToRpcStatus(absl::StatusCode::kCancelled, absl::StrCat(why, status.message()), status);
-  } else if (cancel_requested()) {
-    // Whatever stopped the work, it stopped because it was asked to.
-    state = v1::OPERATION_STATE_CANCELLED;
-    *snapshot_.mutable_error() = ToRpcStatus(absl::StatusCode::kCancelled,
-                                             absl::StrCat(why, kind_, " cancelled"), status);
+        cancel_cause_.ok()
+            ? ToRpcStatus(absl::StatusCode::kCancelled, what, status)
+            : ToRpcStatus(absl::StatusCode::kCancelled,
+                          absl::StrCat(cancel_cause_.message(), ": ", what), cancel_cause_);
   } else if (status.ok()) {
     *snapshot_.mutable_error() = ToRpcStatus(
         absl::StatusCode::kInternal, absl::StrCat(kind_, " failed without an error"), status);
@@ -131,10 +132,10 @@ void Operation::Fail(const absl::Status& status) {
   *events_.back().mutable_error() = snapshot_.error();
 }
 
-bool Operation::RequestCancel(absl::string_view reason) {
+bool Operation::RequestCancel(absl::Status cause) {
   std::lock_guard<std::mutex> lock(mu_);
   if (FinishedLocked()) return false;
-  if (cancel_reason_.empty()) cancel_reason_ = std::string(reason);
+  if (!cancel_requested()) cancel_cause_ = std::move(cause);
   cancel_requested_.store(true, std::memory_order_release);
   return true;
 }

@@ -71,9 +71,11 @@ class Operation {
 
   // --- For everyone else. ---
 
-  // Asks the work to stop. Returns false when the operation had already finished. A `reason`
-  // ("the agent is shutting down") leads the CANCELLED error's message, so watchers learn why.
-  bool RequestCancel(absl::string_view reason = "");
+  // Asks the work to stop. Returns false when the operation had already finished. `cause` says
+  // why (cancel_cause.h; OK: no cause given): its message leads the CANCELLED error's message and
+  // its hint, reason and metadata become the error's, so watchers learn who stopped it. The first
+  // request's cause is kept.
+  bool RequestCancel(absl::Status cause = absl::OkStatus());
   bool finished() const;
   // 0 while unfinished; then a number that grows in the order operations finish, process-wide.
   uint64_t finish_ticket() const;
@@ -119,7 +121,7 @@ class Operation {
   // Everything below is guarded by mu_.
   pool::v1::Operation snapshot_;  // without watchers
   std::vector<pool::v1::OperationEvent> events_;
-  std::string cancel_reason_;
+  absl::Status cancel_cause_;  // OK: none given
   uint32_t watchers_ = 0;
   uint64_t finish_ticket_ = 0;
   bool progress_emitted_ = false;  // some progress event exists

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/ops/cancel_cause.h"
 #include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
@@ -130,7 +131,9 @@ OperationRegistry::~OperationRegistry() {
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     core_->closing = true;
-    for (const Core::Entry& entry : core_->entries) entry.operation->RequestCancel();
+    for (const Core::Entry& entry : core_->entries) {
+      entry.operation->RequestCancel(AgentShuttingDown(""));
+    }
     runners.swap(core_->runners);
   }
   for (Core::Runner& runner : runners) {
@@ -217,19 +220,19 @@ std::vector<v1::Operation> OperationRegistry::List(const std::vector<v1::Operati
   return snapshots;
 }
 
-absl::StatusOr<v1::Operation> OperationRegistry::Cancel(absl::string_view id) {
+absl::StatusOr<v1::Operation> OperationRegistry::Cancel(absl::string_view id, absl::Status cause) {
   absl::StatusOr<std::shared_ptr<Operation>> operation = Find(id);
   if (!operation.ok()) return operation.status();
-  (*operation)->RequestCancel("cancelled on request (CancelOperation, `llorch-pool ops cancel`)");
+  (*operation)->RequestCancel(std::move(cause));
   return (*operation)->Snapshot();
 }
 
-size_t OperationRegistry::CancelAll(absl::string_view reason, absl::Duration wait) {
+size_t OperationRegistry::CancelAll(const absl::Status& cause, absl::Duration wait) {
   std::vector<std::shared_ptr<Operation>> running;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     for (const Core::Entry& entry : core_->entries) {
-      if (entry.operation->RequestCancel(reason)) running.push_back(entry.operation);
+      if (entry.operation->RequestCancel(cause)) running.push_back(entry.operation);
     }
   }
   const absl::Time deadline = absl::Now() + wait;

@@ -6,7 +6,7 @@
 // throws) without Succeed()/Fail() fails with INTERNAL naming its kind, or ends CANCELLED when a
 // cancel was requested, so watchers never wait forever. At most `max_finished` finished
 // operations are kept; the one that finished first is forgotten first. The destructor asks every
-// running operation to stop and joins their threads. Thread-safe.
+// running operation to stop (AGENT_SHUTDOWN) and joins their threads. Thread-safe.
 #ifndef LLORCH_AGENT_OPS_OPERATION_REGISTRY_H_
 #define LLORCH_AGENT_OPS_OPERATION_REGISTRY_H_
 
@@ -53,14 +53,14 @@ class OperationRegistry {
   std::vector<pool::v1::Operation> List(const std::vector<pool::v1::OperationState>& states = {},
                                         absl::string_view kind = "") const;
 
-  // Asks the operation to stop and returns its snapshot right after the request; a finished
-  // operation's snapshot comes back unchanged. NOT_FOUND as for Find().
-  absl::StatusOr<pool::v1::Operation> Cancel(absl::string_view id);
+  // Asks the operation to stop for `cause` (cancel_cause.h) and returns its snapshot right after
+  // the request; a finished operation's snapshot comes back unchanged. NOT_FOUND as for Find().
+  absl::StatusOr<pool::v1::Operation> Cancel(absl::string_view id, absl::Status cause);
 
-  // Asks every unfinished operation to stop, saying `reason`, and waits up to `wait` for them to
+  // Asks every unfinished operation to stop for `cause`, and waits up to `wait` for them to
   // finish (so their watchers get the final event before the agent goes). Returns how many were
   // asked.
-  size_t CancelAll(absl::string_view reason, absl::Duration wait);
+  size_t CancelAll(const absl::Status& cause, absl::Duration wait);
 
  private:
   struct Core;

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "agent/ops/cancel_cause.h"
 #include "agent/ops/operation_requests.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"
@@ -41,11 +42,12 @@ grpc::Status OperationServiceImpl::WatchOperation(grpc::ServerContext* context,
   return StreamOperation(context, **operation, request->after_sequence(), writer);
 }
 
-grpc::Status OperationServiceImpl::CancelOperation(grpc::ServerContext*,
+grpc::Status OperationServiceImpl::CancelOperation(grpc::ServerContext* context,
                                                    const v1::CancelOperationRequest* request,
                                                    v1::Operation* response) {
   if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
-  absl::StatusOr<v1::Operation> operation = operations_->Cancel(request->id());
+  absl::StatusOr<v1::Operation> operation = operations_->Cancel(
+      request->id(), CancelledByClient(context->peer(), request->requested_by()));
   if (!operation.ok()) return ToGrpcStatus(operation.status());
   *response = std::move(*operation);
   return grpc::Status::OK;

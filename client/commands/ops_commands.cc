@@ -36,6 +36,7 @@ int CancelOperation(Session& s, const std::string& id) {
   auto stub = v1::OperationService::NewStub(*channel);
   v1::CancelOperationRequest request;
   request.set_id(id);
+  request.set_requested_by(s.Describe());
   v1::Operation operation;
   if (grpc::Status status = stub->CancelOperation(s.NewCallContext().get(), request, &operation);
       !status.ok()) {

@@ -31,6 +31,7 @@ void TakeHint(const pool::v1::RpcStatus& status, ClientError* error) {
     if (any.UnpackTo(&hint)) {
       error->hint = hint.hint();
       error->reason = hint.reason();
+      error->metadata.insert(hint.metadata().begin(), hint.metadata().end());
     }
   }
 }

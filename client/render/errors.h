@@ -8,6 +8,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
@@ -27,6 +28,7 @@ struct ClientError {
   std::string message;
   std::string hint;    // empty when there is no known next step
   std::string reason;  // machine code from the agent, e.g. MODEL_NOT_FOUND
+  std::map<std::string, std::string> metadata;  // the agent's facts about it (ErrorHint)
   int exit_code = kExitFailed;
 };
 

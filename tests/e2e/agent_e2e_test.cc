@@ -1,5 +1,8 @@
 // pool-agent as an operator runs it, and llorch-pool finding and using it.
 #include <gmock/gmock.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,9 +12,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "common/address.h"
+#include "llorch/pool/v1/operation.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_env.h"
+#include "tests/support/error_details.h"
 
 namespace llorch::testing {
 namespace {
@@ -162,14 +168,47 @@ class LongVerifyTest : public AgentE2eTest {
     return json["operations"][0];
   }
 
+  // Follows the verify over gRPC, as an orchestrator watching it would.
+  void WatchOverGrpc() {
+    watched_id_ = Latest().value("id", "");
+    pool::v1::WatchOperationRequest request;
+    request.set_id(watched_id_);
+    watch_ =
+        pool::v1::OperationService::NewStub(
+            grpc::CreateChannel("unix:" + default_socket(), grpc::InsecureChannelCredentials()))
+            ->WatchOperation(&watch_context_, request);
+    pool::v1::OperationEvent first;  // the stream is up once the history arrives
+    ASSERT_TRUE(watch_->Read(&first));
+  }
+  // The ErrorHint of the final event the watcher saw.
+  pool::v1::ErrorHint FinalErrorHint() {
+    pool::v1::OperationEvent event;
+    while (watch_->Read(&event) && !event.final()) {
+    }
+    EXPECT_TRUE(event.final()) << event.DebugString();
+    EXPECT_EQ(event.state(), pool::v1::OPERATION_STATE_CANCELLED);
+    return ErrorHintOf(event.error());
+  }
+
   std::unique_ptr<BackgroundProcess> agent_;
   std::unique_ptr<BackgroundProcess> verify_;
+  std::string watched_id_;
+  grpc::ClientContext watch_context_;
+  std::unique_ptr<grpc::ClientReader<pool::v1::OperationEvent>> watch_;
 };
 
 TEST_F(LongVerifyTest, CtrlCCancelsTheOperationThisClientStartedAndExits130) {
+  WatchOverGrpc();
   EXPECT_EQ(verify_->Stop(SIGINT), 130);
   EXPECT_THAT(ReadFile(env_.Path("verify.log")), HasSubstr("cancelling op-"));
-  // The agent stopped the work: the operation this client started ends cancelled.
+  // The agent stopped the work: the operation this client started ends cancelled, and another
+  // watcher learns who asked.
+  const pool::v1::ErrorHint hint = FinalErrorHint();
+  EXPECT_EQ(hint.reason(), "CANCELLED_BY_CLIENT");
+  EXPECT_THAT(hint.metadata().at("requested_by"),
+              ::testing::StartsWith(absl::StrCat("Ctrl-C in `llorch-pool models verify` (pid ",
+                                                 verify_->pid(), " on ")));
+  EXPECT_THAT(hint.metadata().at("peer"), ::testing::StartsWith("unix:"));
   EXPECT_TRUE(WaitFor([&] { return Latest().value("state", "") == "OPERATION_STATE_CANCELLED"; }))
       << Latest();
 }
@@ -183,16 +222,21 @@ TEST_F(LongVerifyTest, CancelFromASecondTerminalStopsTheWorkAndShowsTheFinalStat
   // The client that started the verify says who stopped it, and exits as interrupted.
   EXPECT_EQ(verify_->Wait(), 130);
   EXPECT_THAT(ReadFile(env_.Path("verify.log")),
-              HasSubstr("operation " + id + " was cancelled, not by this client: cancelled on "
-                                            "request (CancelOperation, `llorch-pool ops cancel`)"));
+              HasSubstr("error: operation " + id +
+                        " was cancelled by another client: `llorch-pool ops cancel` (pid "));
 }
 
 TEST_F(LongVerifyTest, StoppingTheAgentCancelsItsOperationsAndTellsTheirClients) {
+  WatchOverGrpc();
   EXPECT_EQ(agent_->Stop(SIGTERM), 0);
   EXPECT_EQ(verify_->Wait(), 130);
   EXPECT_THAT(ReadFile(env_.Path("verify.log")),
-              HasSubstr("was cancelled, not by this client: the agent is shutting down (SIGTERM)"));
+              HasSubstr("error: operation " + watched_id_ +
+                        " was cancelled: the agent is shutting down (SIGTERM)"));
   EXPECT_THAT(ReadFile(log_path()), HasSubstr("cancelled 1 running operation(s)"));
+  const pool::v1::ErrorHint hint = FinalErrorHint();
+  EXPECT_EQ(hint.reason(), "AGENT_SHUTDOWN");
+  EXPECT_EQ(hint.metadata().at("signal"), "SIGTERM");
 }
 
 TEST_F(AgentE2eTest, WatchingAFailedVerifyShowsItsResultAndExits1) {

@@ -22,6 +22,7 @@
 #include "agent/server/agent_server.h"
 #include "common/status.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
+#include "tests/support/error_details.h"
 #include "tests/support/run_command.h"
 #include "tests/support/test_agent.h"
 
@@ -333,7 +334,9 @@ TEST_F(OperationServiceTest, AClientThatGoesAwayDoesNotCancelTheOperation) {
   EXPECT_EQ(Get(op->id()).state(), v1::OPERATION_STATE_SUCCEEDED);
 }
 
-TEST_F(OperationServiceTest, CancelOperationStopsCooperativeWorkWithAFinalCancelledEvent) {
+// The final event says who asked, as an orchestrator's other watchers need it: the reason, the
+// gRPC peer and what the client said it is.
+TEST_F(OperationServiceTest, CancelOperationStopsCooperativeWorkAndItsErrorSaysWhoAsked) {
   std::shared_ptr<Operation> op = registry().Start("model.verify", "qwen", "", [](Operation& op) {
     v1::Progress progress;
     progress.set_phase("hash");
@@ -356,6 +359,7 @@ TEST_F(OperationServiceTest, CancelOperationStopsCooperativeWorkWithAFinalCancel
 
   v1::CancelOperationRequest cancel;
   cancel.set_id(op->id());
+  cancel.set_requested_by("Ctrl-C in `llorch-pool models verify` (pid 7 on test)");
   v1::Operation after_cancel;
   grpc::ClientContext cancel_context;
   grpc::Status status = stub_->CancelOperation(&cancel_context, cancel, &after_cancel);
@@ -371,13 +375,21 @@ TEST_F(OperationServiceTest, CancelOperationStopsCooperativeWorkWithAFinalCancel
   EXPECT_TRUE(last.final());
   EXPECT_EQ(last.state(), v1::OPERATION_STATE_CANCELLED);
   EXPECT_EQ(last.error().code(), grpc::StatusCode::CANCELLED);
+  const v1::ErrorHint hint = testing::ErrorHintOf(last.error());
+  EXPECT_EQ(hint.reason(), "CANCELLED_BY_CLIENT");
+  EXPECT_EQ(hint.metadata().count("requested_by"), 1u);
+  EXPECT_EQ(hint.metadata().at("requested_by"), cancel.requested_by());
+  ASSERT_EQ(hint.metadata().count("peer"), 1u);
+  const std::string peer = hint.metadata().at("peer");
+  EXPECT_FALSE(peer.empty());
   EXPECT_EQ(last.error().message(),
-            "cancelled on request (CancelOperation, `llorch-pool ops cancel`): hashing cancelled");
+            "cancelled by Ctrl-C in `llorch-pool models verify` (pid 7 on test) (peer " + peer +
+                "): hashing cancelled");
 
   const v1::Operation finished = Get(op->id());
   EXPECT_EQ(finished.state(), v1::OPERATION_STATE_CANCELLED);
   EXPECT_TRUE(finished.has_finished_at());
-  EXPECT_EQ(finished.error().code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(MessageDifferencer::Equals(finished.error(), last.error()));
 }
 
 TEST_F(OperationServiceTest, CancellingAFinishedOperationReturnsItUnchanged) {

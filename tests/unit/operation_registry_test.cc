@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/ops/cancel_cause.h"
 #include "agent/ops/operation.h"
 #include "common/status.h"
 
@@ -28,6 +29,8 @@ namespace v1 = pool::v1;
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
 
 // Time stands still unless the test moves it.
 class FakeClock {
@@ -353,6 +356,36 @@ TEST(OperationTest, CancelledStatusOrRequestedCancelEndsCancelled) {
   EXPECT_THAT(last.error().message(), HasSubstr("model.verify cancelled"));
 }
 
+// Who asked leads the error, and its reason and facts are the error's: an orchestrator branches
+// on them. The first request's cause is the one kept.
+TEST(OperationTest, TheCauseOfACancelIsInItsError) {
+  FakeClock clock;
+  Operation op("op-1", "model.verify", "", clock.AsClock());
+  EXPECT_TRUE(op.RequestCancel(
+      CancelledByClient("ipv4:10.0.0.5:51234", "Ctrl-C in `llorch-pool models verify`")));
+  EXPECT_TRUE(op.RequestCancel(AgentShuttingDown("SIGTERM")));
+  op.Fail(absl::CancelledError("hashing cancelled at byte 42"));
+  const v1::RpcStatus error = op.Snapshot().error();
+  EXPECT_EQ(error.code(), static_cast<int>(absl::StatusCode::kCancelled));
+  EXPECT_EQ(error.message(),
+            "cancelled by Ctrl-C in `llorch-pool models verify` (peer ipv4:10.0.0.5:51234): "
+            "hashing cancelled at byte 42");
+  const v1::ErrorHint hint = HintOf(error);
+  EXPECT_EQ(hint.reason(), "CANCELLED_BY_CLIENT");
+  EXPECT_THAT(hint.metadata(),
+              UnorderedElementsAre(Pair("peer", "ipv4:10.0.0.5:51234"),
+                                   Pair("requested_by", "Ctrl-C in `llorch-pool models verify`")));
+
+  Operation stopped("op-2", "model.download", "", clock.AsClock());
+  EXPECT_TRUE(stopped.RequestCancel(AgentShuttingDown("SIGTERM")));
+  stopped.Fail(absl::AbortedError("interrupted read"));
+  const v1::ErrorHint shutdown = HintOf(stopped.Snapshot().error());
+  EXPECT_EQ(stopped.Snapshot().error().message(),
+            "the agent is shutting down (SIGTERM): model.download cancelled");
+  EXPECT_EQ(shutdown.reason(), "AGENT_SHUTDOWN");
+  EXPECT_THAT(shutdown.metadata(), UnorderedElementsAre(Pair("signal", "SIGTERM")));
+}
+
 TEST(OperationTest, WaitForEventReportsEventTimeoutAndEnd) {
   FakeClock clock;
   Operation op("op-1", "model.verify", "", clock.AsClock());
@@ -463,7 +496,8 @@ TEST(OperationRegistryTest, CancelStopsACooperativeLoopWithAFinalCancelledEvent)
   ASSERT_EQ(op->WaitForEvent(2, absl::Seconds(30), &event), Operation::WaitResult::kEvent);
   EXPECT_TRUE(event.has_progress());
 
-  absl::StatusOr<v1::Operation> snapshot = registry.Cancel(op->id());
+  absl::StatusOr<v1::Operation> snapshot =
+      registry.Cancel(op->id(), CancelledByClient("ipv4:127.0.0.1:5555", ""));
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_EQ(snapshot->id(), op->id());
   EXPECT_TRUE(op->cancel_requested());
@@ -478,7 +512,8 @@ TEST(OperationRegistryTest, CancelStopsACooperativeLoopWithAFinalCancelledEvent)
   EXPECT_GT(rounds.load(), 0);
 
   // Cancelling again, now that it has finished, changes nothing.
-  absl::StatusOr<v1::Operation> again = registry.Cancel(op->id());
+  absl::StatusOr<v1::Operation> again =
+      registry.Cancel(op->id(), CancelledByClient("ipv4:127.0.0.1:5555", ""));
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(MessageDifferencer::Equals(*again, op->Snapshot()));
   EXPECT_EQ(op->EventsAfter(0).size(), events.size());
@@ -490,7 +525,8 @@ TEST(OperationRegistryTest, CancellingAFinishedOperationReturnsItUnchanged) {
       registry.Start("git.pull", "", "", [](Operation& op) { op.Succeed(Text("pulled")); });
   Watch(*op);
   const v1::Operation before = op->Snapshot();
-  absl::StatusOr<v1::Operation> after = registry.Cancel(op->id());
+  absl::StatusOr<v1::Operation> after =
+      registry.Cancel(op->id(), CancelledByClient("ipv4:127.0.0.1:5555", ""));
   ASSERT_TRUE(after.ok());
   EXPECT_TRUE(MessageDifferencer::Equals(before, *after));
   EXPECT_EQ(after->state(), v1::OPERATION_STATE_SUCCEEDED);
@@ -500,7 +536,8 @@ TEST(OperationRegistryTest, CancellingAFinishedOperationReturnsItUnchanged) {
 TEST(OperationRegistryTest, UnknownIdsAreNotFoundWithReasonAndHint) {
   OperationRegistry registry;
   for (const absl::Status& status :
-       {registry.Find("op-00000000").status(), registry.Cancel("op-00000000").status()}) {
+       {registry.Find("op-00000000").status(),
+        registry.Cancel("op-00000000", CancelledByClient("ipv4:127.0.0.1:5555", "")).status()}) {
     EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
     EXPECT_THAT(std::string(status.message()), HasSubstr("op-00000000"));
     EXPECT_EQ(GetReason(status), "OPERATION_NOT_FOUND");
