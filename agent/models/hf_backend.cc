@@ -133,7 +133,8 @@ std::optional<HfDownloadMetadata> ReadHfDownloadMetadata(const DirFd& download_d
 absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const CatalogModel& model,
                                            const HfCliOptions& options, Operation& op) {
   HfCliOptions run = options;
-  run.env.insert_or_assign("HF_HUB_DISABLE_PROGRESS_BARS", "1");
+  // A std::string value: from "1", GCC 12 at -O3 warns of an impossible overlap (-Wrestrict).
+  run.env.insert_or_assign("HF_HUB_DISABLE_PROGRESS_BARS", std::string("1"));
   absl::StatusOr<std::string> hf = FindProgram(options.hf_command, "download.hf_command", run);
   if (!hf.ok()) return WithReason(WithHint(hf.status(), kInstallHint), reasons::kHfCliMissing);
 
