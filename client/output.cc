@@ -26,6 +26,12 @@ void WriteOutput(absl::string_view text) {
   if (first_write_error == 0) first_write_error = errno;
 }
 
+bool FlushOutput() {
+  if (std::fflush(stdout) == 0) return first_write_error == 0;
+  if (first_write_error == 0) first_write_error = errno;
+  return false;
+}
+
 int FinishOutput(int exit_code) {
   errno = 0;
   if (std::fflush(stdout) != 0 && first_write_error == 0) first_write_error = errno;

@@ -19,6 +19,10 @@ void PrepareStandardStreams();
 // Writes `text` to stdout; a failure is remembered for FinishOutput().
 void WriteOutput(absl::string_view text);
 
+// Sends what was written to stdout on its way now, for output that follows events as they come.
+// False once stdout failed (remembered for FinishOutput()): the command should stop.
+bool FlushOutput();
+
 // Flushes stdout. Returns `exit_code` if every write to stdout succeeded (or the command had
 // failed already); otherwise reports the failure as the header says and returns its exit code.
 int FinishOutput(int exit_code);

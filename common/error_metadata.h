@@ -21,6 +21,9 @@ inline constexpr char kPeer[] = "peer";
 inline constexpr char kRequestedBy[] = "requested_by";
 // The signal that stopped the agent, e.g. "SIGTERM".
 inline constexpr char kSignal[] = "signal";
+// This run of the agent (HostInfo.instance_id), and the oldest event sequence it keeps.
+inline constexpr char kAgentInstanceId[] = "agent_instance_id";
+inline constexpr char kFirstSequence[] = "first_sequence";
 // An absolute path on the agent's host.
 inline constexpr char kPath[] = "path";
 // Where a symlink points, as stored in the link.

@@ -18,6 +18,9 @@ inline constexpr char kOperationNotFound[] = "OPERATION_NOT_FOUND";
 inline constexpr char kCancelledByClient[] = "CANCELLED_BY_CLIENT";
 inline constexpr char kAgentShutdown[] = "AGENT_SHUTDOWN";
 
+// The agent's event stream (AgentService.WatchEvents).
+inline constexpr char kEventsExpired[] = "EVENTS_EXPIRED";
+
 // Models: catalog, store, Hub, conversion.
 inline constexpr char kModelNotFound[] = "MODEL_NOT_FOUND";
 inline constexpr char kSymlinkRefused[] = "SYMLINK_REFUSED";

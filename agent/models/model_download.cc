@@ -452,7 +452,8 @@ absl::StatusOr<v1::DownloadedModel> DownloadCatalogModel(const ModelStore& store
 }
 
 void RunDownload(const ModelStore& store, const std::vector<const CatalogModel*>& models,
-                 bool force, const DownloadSettings& settings, Operation& op) {
+                 bool force, const DownloadSettings& settings, Operation& op,
+                 const InstalledModel& installed) {
   v1::DownloadModelResult result;
   for (const CatalogModel* model : models) {
     absl::StatusOr<v1::DownloadedModel> downloaded =
@@ -463,6 +464,7 @@ void RunDownload(const ModelStore& store, const std::vector<const CatalogModel*>
           metadata::kModel, model->id));
       return;
     }
+    if (installed && !downloaded->already_present()) installed(*model, downloaded->manifest());
     *result.add_models() = std::move(*downloaded);
   }
   op.Succeed(result);

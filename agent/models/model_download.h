@@ -20,17 +20,18 @@
 #ifndef LLORCH_AGENT_MODELS_MODEL_DOWNLOAD_H_
 #define LLORCH_AGENT_MODELS_MODEL_DOWNLOAD_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/models/converter.h"
-#include "agent/models/hub/file_download.h"
 #include "agent/models/hf_backend.h"
+#include "agent/models/hub/file_download.h"
 #include "agent/models/hub/hub_client.h"
-#include "agent/models/store/model_store.h"
 #include "agent/models/model_verifier.h"
+#include "agent/models/store/model_store.h"
 #include "agent/ops/operation.h"
 #include "llorch/pool/v1/model.pb.h"
 
@@ -56,11 +57,16 @@ absl::StatusOr<pool::v1::DownloadedModel> DownloadCatalogModel(const ModelStore&
                                                                const DownloadSettings& settings,
                                                                Operation& op);
 
-// The work of a "model.download" operation: each model in turn, then Succeed with a
-// DownloadModelResult; the first failure fails the operation (models finished before it stay
-// installed).
+// Hears each model a download installs (downloaded, converted or adopted), with its manifest.
+using InstalledModel =
+    std::function<void(const CatalogModel& model, const pool::v1::Manifest& manifest)>;
+
+// The work of a "model.download" operation: each model in turn (`installed`, when set, hearing
+// each one installed, not those already there), then Succeed with a DownloadModelResult; the
+// first failure fails the operation (models finished before it stay installed).
 void RunDownload(const ModelStore& store, const std::vector<const CatalogModel*>& models,
-                 bool force, const DownloadSettings& settings, Operation& op);
+                 bool force, const DownloadSettings& settings, Operation& op,
+                 const InstalledModel& installed = nullptr);
 
 // What `models verify` asks about a file without a manifest: the Hub's record of it. Converted
 // models have none (their file exists only here): NotFound.

@@ -156,9 +156,40 @@ HubOptions VerifyLookupOptions(HubOptions options) {
   return options;
 }
 
-// The work of a verify operation: hash every model's file with byte progress over all of them.
+// Tells `events` (none when null) that `model` changed: its state now, the operation that did
+// it ("" for none) and, when installed, its manifest.
+void PublishChange(EventBus* events, const ModelStore& store, const CatalogModel& model,
+                   v1::ModelChange::Kind kind, absl::string_view operation_id,
+                   const v1::Manifest* manifest = nullptr) {
+  if (events == nullptr) return;
+  v1::AgentEvent event;
+  v1::ModelChange* change = event.mutable_model();
+  change->set_kind(kind);
+  change->set_model_id(model.id);
+  change->set_state(ToProto(store.Inspect(model).state));
+  change->set_operation_id(std::string(operation_id));
+  if (manifest != nullptr) *change->mutable_manifest() = *manifest;
+  events->Publish(std::move(event));
+}
+
+// What a verification changed about `model`: adopted (installed) or withdrawn (unverified).
+void PublishVerified(EventBus* events, const ModelStore& store, const CatalogModel& model,
+                     const v1::ModelVerification& verification, absl::string_view operation_id) {
+  for (const v1::FileVerification& file : verification.files()) {
+    if (file.adopted()) {
+      v1::Manifest manifest;
+      if (std::optional<Manifest> written = store.ReadManifest(model)) ToProto(*written, &manifest);
+      PublishChange(events, store, model, v1::ModelChange::KIND_INSTALLED, operation_id, &manifest);
+    } else if (file.manifest_withdrawn()) {
+      PublishChange(events, store, model, v1::ModelChange::KIND_UNVERIFIED, operation_id);
+    }
+  }
+}
+
+// The work of a verify operation: hash every model's file with byte progress over all of them;
+// what it changes goes to `events` (none when null).
 void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& models,
-               const UpstreamLookup& lookup, Operation& op) {
+               const UpstreamLookup& lookup, EventBus* events, Operation& op) {
   uint64_t total = 0;
   for (const CatalogModel* model : models) total += store.Inspect(*model).bytes;
   v1::Progress progress;
@@ -191,6 +222,7 @@ void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& 
       op.Fail(verification.status());
       return;
     }
+    PublishVerified(events, store, *model, *verification, op.id());
     finished_bytes += store.Inspect(*model).bytes;
     if (!verification->ok()) result.set_ok(false);
     *result.add_models() = std::move(*verification);
@@ -240,11 +272,13 @@ DownloadSettings DownloadSettingsFor(const Config& config, const std::filesystem
 ModelServiceImpl::ModelServiceImpl(std::shared_ptr<const Catalog> catalog,
                                    const std::filesystem::path& models_dir,
                                    DownloadSettings download_settings,
-                                   std::shared_ptr<OperationRegistry> operations)
+                                   std::shared_ptr<OperationRegistry> operations,
+                                   std::shared_ptr<EventBus> events)
     : catalog_(std::move(catalog)),
       store_(models_dir),
       download_settings_(std::move(download_settings)),
       operations_(std::move(operations)),
+      events_(std::move(events)),
       in_use_check_([](const CatalogModel&) { return absl::OkStatus(); }) {}
 
 void ModelServiceImpl::SetInUseCheck(InUseCheck check) { in_use_check_ = std::move(check); }
@@ -330,9 +364,13 @@ grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context
   std::shared_ptr<Operation> operation = operations_->Start(
       "model.download", target, join_key,
       // `catalog` keeps what `models` point to alive while the work runs.
-      [catalog = catalog_, store = store_, models, force = request->force(),
-       settings](Operation& op) {
-        RunDownload(store, models, force, settings, op);
+      [catalog = catalog_, store = store_, models, force = request->force(), settings,
+       events = events_](Operation& op) {
+        RunDownload(store, models, force, settings, op,
+                    [&](const CatalogModel& model, const v1::Manifest& manifest) {
+                      PublishChange(events.get(), store, model, v1::ModelChange::KIND_INSTALLED,
+                                    op.id(), &manifest);
+                    });
       });
   return StreamOperation(server_context, *operation, 0, writer);
 }
@@ -363,9 +401,8 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
       "model.verify", Target(models), /*join_key=*/"",
       // `catalog` keeps what `models` point to alive while the work runs.
       [catalog = catalog_, store = store_, models,
-       lookup = HubLookup(VerifyLookupOptions(download_settings_.hub))](Operation& op) {
-        RunVerify(store, models, lookup, op);
-      });
+       lookup = HubLookup(VerifyLookupOptions(download_settings_.hub)),
+       events = events_](Operation& op) { RunVerify(store, models, lookup, events.get(), op); });
   return StreamOperation(server_context, *operation, 0, writer);
 }
 
@@ -390,6 +427,7 @@ grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
     absl::StatusOr<std::vector<StoreFile>> removed = store_.Delete(*catalog_, **model);
     if (!removed.ok()) return ToGrpcStatus(removed.status());
     files = std::move(*removed);
+    PublishChange(events_.get(), store_, **model, v1::ModelChange::KIND_REMOVED, "");
   }
   for (const StoreFile& file : files) {
     ToProto(file, response->add_removed());

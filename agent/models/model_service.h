@@ -11,6 +11,7 @@
 #include "agent/models/catalog.h"
 #include "agent/models/model_download.h"
 #include "agent/models/store/model_store.h"
+#include "agent/ops/event_bus.h"
 #include "agent/ops/operation_registry.h"
 #include "common/config.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
@@ -34,10 +35,11 @@ class ModelServiceImpl final : public pool::v1::ModelService::Service {
   using InUseCheck = std::function<absl::Status(const CatalogModel& model)>;
 
   // Serves the models of `catalog` in the store at `models_dir`; downloads and verifications
-  // run as operations of `operations`.
+  // run as operations of `operations`. Models installed, removed or found unverified are
+  // published to `events` (none when null).
   ModelServiceImpl(std::shared_ptr<const Catalog> catalog, const std::filesystem::path& models_dir,
                    DownloadSettings download_settings,
-                   std::shared_ptr<OperationRegistry> operations);
+                   std::shared_ptr<OperationRegistry> operations, std::shared_ptr<EventBus> events);
 
   void SetInUseCheck(InUseCheck check);
 
@@ -64,6 +66,7 @@ class ModelServiceImpl final : public pool::v1::ModelService::Service {
   ModelStore store_;
   DownloadSettings download_settings_;
   std::shared_ptr<OperationRegistry> operations_;
+  std::shared_ptr<EventBus> events_;
   InUseCheck in_use_check_;
 };
 

@@ -27,11 +27,13 @@ bool SameAmount(const v1::Progress& a, const v1::Progress& b) {
 
 }  // namespace
 
-Operation::Operation(std::string id, std::string kind, std::string target, Clock clock)
+Operation::Operation(std::string id, std::string kind, std::string target, Clock clock,
+                     StateListener on_state)
     : id_(std::move(id)),
       kind_(std::move(kind)),
       target_(std::move(target)),
-      clock_(std::move(clock)) {
+      clock_(std::move(clock)),
+      on_state_(std::move(on_state)) {
   const absl::Time now = clock_();
   snapshot_.set_id(id_);
   snapshot_.set_kind(kind_);
@@ -40,6 +42,7 @@ Operation::Operation(std::string id, std::string kind, std::string target, Clock
   SetTimestamp(now, snapshot_.mutable_created_at());
   std::lock_guard<std::mutex> lock(mu_);
   EmitLocked(now);
+  AnnounceLocked();
 }
 
 void Operation::SetRunning() {
@@ -48,6 +51,7 @@ void Operation::SetRunning() {
   if (snapshot_.state() != v1::OPERATION_STATE_PENDING) return;
   MarkRunningLocked(now, /*end_wait=*/true);
   EmitLocked(now);
+  AnnounceLocked();
 }
 
 void Operation::WaitFor(const v1::WaitingFor& holder) {
@@ -58,6 +62,7 @@ void Operation::WaitFor(const v1::WaitingFor& holder) {
   snapshot_.set_state(v1::OPERATION_STATE_PENDING);
   *snapshot_.mutable_waiting_for() = holder;
   *EmitLocked(now).mutable_waiting_for() = holder;
+  AnnounceLocked(/*always=*/true);
 }
 
 void Operation::ReportProgress(const v1::Progress& progress) {
@@ -65,6 +70,7 @@ void Operation::ReportProgress(const v1::Progress& progress) {
   std::lock_guard<std::mutex> lock(mu_);
   if (FinishedLocked()) return;
   MarkRunningLocked(now);
+  AnnounceLocked();
   const bool first = !progress_emitted_;
   const bool new_phase = !first && progress.phase() != last_emitted_progress_.phase();
   // The same amount again (a stall) says nothing new: no event, and none pending.
@@ -90,6 +96,7 @@ void Operation::Log(v1::LogLine::Stream stream, absl::string_view text) {
   std::lock_guard<std::mutex> lock(mu_);
   if (FinishedLocked()) return;
   MarkRunningLocked(now);
+  AnnounceLocked();
   v1::OperationEvent& event = EmitLocked(now);
   v1::LogLine* line = event.mutable_log();
   SetTimestamp(now, line->mutable_time());
@@ -246,6 +253,13 @@ void Operation::FinishLocked(v1::OperationState state, absl::Time now) {
   SetTimestamp(now, snapshot_.mutable_finished_at());
   finish_ticket_ = ++finish_tickets;
   EmitLocked(now);
+  AnnounceLocked();
+}
+
+void Operation::AnnounceLocked(bool always) {
+  if (!on_state_ || (!always && snapshot_.state() == announced_state_)) return;
+  announced_state_ = snapshot_.state();
+  on_state_(snapshot_);
 }
 
 }  // namespace llorch

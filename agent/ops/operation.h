@@ -34,12 +34,17 @@ namespace llorch {
 class Operation {
  public:
   using Clock = std::function<absl::Time()>;
+  // Hears the operation's snapshot (watchers unset) when it is created and whenever its state
+  // changes or it waits for another holder; called with the operation's lock held, in order.
+  using StateListener = std::function<void(const pool::v1::Operation& snapshot)>;
 
   // Progress events come at most this often (first, phase changes and completion excepted).
   static constexpr absl::Duration kProgressInterval = absl::Milliseconds(100);
 
-  // A new operation in state PENDING, with its first event already emitted.
-  Operation(std::string id, std::string kind, std::string target, Clock clock = absl::Now);
+  // A new operation in state PENDING, with its first event already emitted (and `on_state`
+  // told).
+  Operation(std::string id, std::string kind, std::string target, Clock clock = absl::Now,
+            StateListener on_state = nullptr);
 
   Operation(const Operation&) = delete;
   Operation& operator=(const Operation&) = delete;
@@ -109,11 +114,14 @@ class Operation {
   void EmitProgressLocked(const pool::v1::Progress& progress, absl::Time now);
   void FlushProgressLocked(absl::Time now);
   void FinishLocked(pool::v1::OperationState state, absl::Time now);
+  // Tells on_state_ about the snapshot if its state changed since it last did, or `always`.
+  void AnnounceLocked(bool always = false);
 
   const std::string id_;
   const std::string kind_;
   const std::string target_;
   const Clock clock_;
+  const StateListener on_state_;
   std::atomic<bool> cancel_requested_{false};
 
   mutable std::mutex mu_;
@@ -123,6 +131,7 @@ class Operation {
   std::vector<pool::v1::OperationEvent> events_;
   absl::Status cancel_cause_;  // OK: none given
   uint32_t watchers_ = 0;
+  pool::v1::OperationState announced_state_ = pool::v1::OPERATION_STATE_UNSPECIFIED;
   uint64_t finish_ticket_ = 0;
   bool progress_emitted_ = false;  // some progress event exists
   bool progress_pending_ = false;  // snapshot_.progress() is newer than the last progress event

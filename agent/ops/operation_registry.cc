@@ -53,6 +53,16 @@ struct OperationRegistry::Core {
     return nullptr;
   }
 
+  // An operation's state listener that publishes its snapshots to `events` (none when null).
+  static Operation::StateListener PublishTo(std::shared_ptr<EventBus> events) {
+    if (!events) return nullptr;
+    return [events = std::move(events)](const v1::Operation& snapshot) {
+      v1::AgentEvent event;
+      *event.mutable_operation() = snapshot;
+      events->Publish(std::move(event));
+    };
+  }
+
   // Called by a work thread as its last step.
   void OnExit(std::list<Runner>::iterator runner) {
     std::lock_guard<std::mutex> lock(mu);
@@ -167,8 +177,9 @@ std::shared_ptr<Operation> OperationRegistry::Start(absl::string_view kind,
       }
     }
     exited = core_->TakeExitedLocked();
-    operation = std::make_shared<Operation>(core_->NewIdLocked(), std::string(kind),
-                                            std::string(target), core_->options.clock);
+    operation =
+        std::make_shared<Operation>(core_->NewIdLocked(), std::string(kind), std::string(target),
+                                    core_->options.clock, core_->PublishTo(core_->options.events));
     core_->entries.push_back({operation, std::string(join_key)});
     auto runner = core_->runners.emplace(core_->runners.end());
     try {

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/ops/event_bus.h"
 #include "agent/ops/operation.h"
 #include "llorch/pool/v1/operation.pb.h"
 
@@ -32,6 +33,8 @@ class OperationRegistry {
   struct Options {
     size_t max_finished = 100;
     Operation::Clock clock = absl::Now;
+    // Where each operation's creation and changes of state are published; none when null.
+    std::shared_ptr<EventBus> events = nullptr;
   };
 
   OperationRegistry();

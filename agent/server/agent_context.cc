@@ -1,7 +1,12 @@
 #include "agent/server/agent_context.h"
 
+#include <sys/random.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "agent/models/builtin_catalog.h"
 #include "common/paths.h"
@@ -10,6 +15,20 @@
 
 namespace llorch {
 namespace fs = std::filesystem;
+namespace {
+
+// 128 random bits as 32 lower-case hex digits.
+absl::StatusOr<std::string> NewInstanceId() {
+  unsigned char bytes[16];
+  if (getrandom(bytes, sizeof(bytes), 0) != static_cast<ssize_t>(sizeof(bytes))) {
+    return absl::InternalError(
+        absl::StrCat("cannot draw the agent's instance id: getrandom: ", std::strerror(errno)));
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<const AgentContext>> AgentContext::Create(
     const Config& config, const fs::path& working_dir, bool in_process) {
@@ -17,7 +36,13 @@ absl::StatusOr<std::shared_ptr<const AgentContext>> AgentContext::Create(
   context->config = config;
   context->in_process = in_process;
   context->started_at = absl::Now();
-  context->operations = std::make_shared<OperationRegistry>();
+  absl::StatusOr<std::string> instance_id = NewInstanceId();
+  if (!instance_id.ok()) return instance_id.status();
+  context->instance_id = *std::move(instance_id);
+  context->events = std::make_shared<EventBus>(context->instance_id);
+  OperationRegistry::Options operations;
+  operations.events = context->events;
+  context->operations = std::make_shared<OperationRegistry>(std::move(operations));
 
   absl::StatusOr<AgentPaths> paths =
       ResolveAgentPaths(config, working_dir.string(), EnvironmentSnapshot(), getuid());

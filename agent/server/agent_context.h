@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/models/catalog.h"
+#include "agent/ops/event_bus.h"
 #include "agent/ops/operation_registry.h"
 #include "common/config.h"
 
@@ -26,6 +27,10 @@ struct AgentContext {
   std::shared_ptr<const Catalog> catalog;
   bool in_process = false;  // running inside llorch-pool (standalone mode)
   absl::Time started_at;
+  std::string instance_id;  // 32 random hex digits, new at every start (HostInfo.instance_id)
+  // What happens on the host, for AgentService.WatchEvents; operations and the model service
+  // publish to it. Thread-safe.
+  std::shared_ptr<EventBus> events;
   // Long-running operations of every service; thread-safe. Declared last so that it is
   // destroyed first: running work is cancelled and joined while the rest is still alive.
   std::shared_ptr<OperationRegistry> operations;

@@ -31,7 +31,7 @@ struct AgentServer::Services {
            std::shared_ptr<const llorch::BoundAddresses> addresses)
       : models(context->catalog, context->models_dir,
                DownloadSettingsFor(context->config, context->repo_root, EnvironmentSnapshot()),
-               context->operations),
+               context->operations, context->events),
         git(GitRepoOptionsFor(context->config, context->repo_root, context->models_dir,
                               context->state_dir),
             context->operations),

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "agent/ops/event_stream.h"
 #include "agent/rpc/grpc_status.h"
 #include "agent/rpc/request_rules.h"
 #include "common/version.h"
@@ -56,6 +57,7 @@ void DescribeHost(const AgentContext& context, const std::vector<std::string>& l
   info->mutable_started_at()->set_seconds(absl::ToUnixSeconds(context.started_at));
   info->set_in_process(context.in_process);
   info->set_pid(getpid());
+  info->set_instance_id(context.instance_id);
 }
 
 grpc::Status AgentServiceImpl::GetHostInfo(grpc::ServerContext*,
@@ -64,6 +66,13 @@ grpc::Status AgentServiceImpl::GetHostInfo(grpc::ServerContext*,
   if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
   DescribeHost(*context_, addresses_->Get(), response);
   return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::WatchEvents(grpc::ServerContext* context,
+                                           const pool::v1::WatchEventsRequest* request,
+                                           grpc::ServerWriter<pool::v1::AgentEvent>* writer) {
+  if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
+  return StreamEvents(context, *context_->events, *request, writer);
 }
 
 }  // namespace llorch

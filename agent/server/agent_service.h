@@ -1,5 +1,6 @@
 // AgentService: facts about this host and this agent, for `llorch-pool agent info` and for
-// orchestrators deciding where to place work.
+// orchestrators deciding where to place work; and the host's event stream
+// (`llorch-pool agent events`).
 #ifndef LLORCH_AGENT_SERVER_AGENT_SERVICE_H_
 #define LLORCH_AGENT_SERVER_AGENT_SERVICE_H_
 
@@ -26,6 +27,9 @@ class AgentServiceImpl final : public pool::v1::AgentService::Service {
   grpc::Status GetHostInfo(grpc::ServerContext* context,
                            const pool::v1::GetHostInfoRequest* request,
                            pool::v1::HostInfo* response) override;
+  grpc::Status WatchEvents(grpc::ServerContext* context,
+                           const pool::v1::WatchEventsRequest* request,
+                           grpc::ServerWriter<pool::v1::AgentEvent>* writer) override;
 
  private:
   std::shared_ptr<const AgentContext> context_;

@@ -1,11 +1,22 @@
-// `llorch-pool agent ...`: the agent that answers.
+// `llorch-pool agent ...`: the agent that answers, and what happens on its host.
+#include <grpcpp/client_context.h>
+
+#include <limits>
+#include <memory>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/cli.h"
+#include "client/output.h"
+#include "client/render/errors.h"
+#include "client/render/event_views.h"
+#include "client/render/json.h"
 #include "client/render/table.h"
-#include "common/units.h"
+#include "client/render/visible.h"
 #include "client/unary_call.h"
+#include "common/units.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 
 namespace llorch {
@@ -34,12 +45,52 @@ std::string RenderHostInfo(const v1::HostInfo& info, const Style& style) {
   return table.Render(style);
 }
 
+struct EventsFlags {
+  uint64_t after = std::numeric_limits<uint64_t>::max();  // default: only new events
+  std::string instance;
+};
+
+// Follows the agent's events until interrupted, the agent goes, or the stream cannot go on
+// (EVENTS_EXPIRED): one line per event, or one JSON object per line with -o json.
+int FollowEvents(Session& s, const EventsFlags& flags) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.Channel();
+  if (!channel.ok()) return s.Fail(channel.status());
+  if (s.standalone()) {
+    ClientError error;
+    error.message =
+        "`agent events` follows the events of a running agent, and none answers here (standalone "
+        "mode)";
+    error.hint = "start `pool-agent`, or reach one with --agent ADDR";
+    error.exit_code = kExitUnreachable;
+    return ReportError(error, s.err_style());
+  }
+  v1::WatchEventsRequest request;
+  request.set_after_sequence(flags.after);
+  request.set_agent_instance_id(flags.instance);
+  grpc::ClientContext context;  // no deadline: it follows until stopped
+  std::unique_ptr<grpc::ClientReader<v1::AgentEvent>> stream =
+      v1::AgentService::NewStub(*channel)->WatchEvents(&context, request);
+  v1::AgentEvent event;
+  while (stream->Read(&event)) {
+    s.Print(s.json() ? ToJsonLine(event) + "\n"
+                     : RenderVisible(RenderAgentEvent, event, s.out_style()));
+    // Each event as it comes; a reader that went away (`| head`) ends the command.
+    if (!FlushOutput()) {
+      context.TryCancel();
+      return kExitOk;
+    }
+  }
+  return s.Fail(stream->Finish());
+}
+
 }  // namespace
 
 void AddAgentCommands(CommandLine& cli) {
-  CLI::App* agent = cli.AddGroup(&cli.app(), "agent", "The agent that answers: host and paths",
-                                 "  llorch-pool agent info\n"
-                                 "  llorch-pool --agent 127.0.0.1:9200 agent info -o json\n");
+  CLI::App* agent =
+      cli.AddGroup(&cli.app(), "agent", "The agent that answers: host, paths and its events",
+                   "  llorch-pool agent info\n"
+                   "  llorch-pool --agent 127.0.0.1:9200 agent info -o json\n"
+                   "  llorch-pool agent events\n");
   cli.AddCommand(agent, "info", "Host facts, agent version, listeners and paths",
                  "  llorch-pool agent info\n  llorch-pool agent info -v   (also says how the "
                  "agent was found)\n",
@@ -48,6 +99,27 @@ void AddAgentCommands(CommandLine& cli) {
                                                       v1::GetHostInfoRequest(),
                                                       Renderer<v1::HostInfo>(RenderHostInfo));
                  });
+
+  auto events = std::make_shared<EventsFlags>();
+  CLI::App* follow = cli.AddCommand(
+      agent, "events",
+      "Follow what happens on the host: operations starting and ending, models installed, "
+      "removed or unverified (until Ctrl-C)",
+      "  llorch-pool agent events\n"
+      "  llorch-pool agent events -o json            (one event per line)\n"
+      "  llorch-pool agent events --after 0          (the events the agent kept, then new ones)\n"
+      "  llorch-pool agent events --after 41 --instance 3f0c...   (resume after event 41)\n",
+      [events](Session& s) { return FollowEvents(s, *events); });
+  follow
+      ->add_option("--after", events->after,
+                   "Start after this event sequence: 0 = every event the agent kept (default: "
+                   "only new ones)")
+      ->type_name("SEQ");
+  follow
+      ->add_option("--instance", events->instance,
+                   "The agent instance the --after sequence belongs to (an event's "
+                   "agent_instance_id); another instance is refused as expired")
+      ->type_name("ID");
 }
 
 }  // namespace llorch

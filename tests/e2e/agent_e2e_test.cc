@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
@@ -237,6 +239,76 @@ TEST_F(LongVerifyTest, StoppingTheAgentCancelsItsOperationsAndTellsTheirClients)
   const pool::v1::ErrorHint hint = FinalErrorHint();
   EXPECT_EQ(hint.reason(), "AGENT_SHUTDOWN");
   EXPECT_EQ(hint.metadata().at("signal"), "SIGTERM");
+}
+
+// `llorch-pool agent events` follows the host as an orchestrator would: what a verify and a
+// delete did, one JSON object per line in sequence with the agent's instance id, or one line each
+// as text; a resume the agent cannot serve, and a CLI with no agent to follow, say so.
+TEST_F(AgentE2eTest, AgentEventsFollowsTheHostsOperationsAndModels) {
+  auto agent = StartAgent({}, default_socket());
+  const std::string file = env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+  std::ofstream(file) << "GGUF";
+  CommandOptions options;
+  options.env = env_.env();
+  options.working_dir = env_.Path("work");
+  BackgroundProcess json(
+      {InstalledBinary("llorch-pool"), "agent", "events", "--after", "0", "-o", "json"}, options,
+      env_.Path("events.json"));
+  BackgroundProcess text({InstalledBinary("llorch-pool"), "agent", "events", "--after", "0"},
+                         options, env_.Path("events.txt"));
+  // The verify finds no manifest and cannot ask the Hub (exit 1); the delete removes the file.
+  // The agent keeps its events: a follower from 0 gets them however late it connects.
+  EXPECT_EQ(env_.Run({"models", "verify", "tinyllama"}).exit_code, 1);
+  ASSERT_EQ(env_.Run({"models", "delete", "tinyllama", "--force"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(env_.Path("events.json")).find("KIND_REMOVED") != std::string::npos &&
+           ReadFile(env_.Path("events.txt")).find("model tinyllama removed") != std::string::npos;
+  })) << ReadFile(env_.Path("events.json"))
+      << ReadFile(env_.Path("events.txt"));
+  EXPECT_EQ(json.Stop(SIGINT), 130);
+  EXPECT_EQ(text.Stop(SIGINT), 130);
+
+  const nlohmann::json info = nlohmann::json::parse(env_.Run({"agent", "info", "-o", "json"}).out);
+  std::vector<nlohmann::json> events;
+  std::istringstream lines(ReadFile(env_.Path("events.json")));
+  for (std::string line; std::getline(lines, line);) events.push_back(nlohmann::json::parse(line));
+  ASSERT_FALSE(events.empty());
+  std::vector<std::string> seen;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i]["agent_instance_id"], info["instance_id"]);
+    if (i > 0) {
+      EXPECT_EQ(std::stoull(events[i]["sequence"].get<std::string>()),
+                std::stoull(events[i - 1]["sequence"].get<std::string>()) + 1);
+    }
+    if (events[i].contains("operation")) {
+      seen.push_back(events[i]["operation"]["kind"].get<std::string>() + " " +
+                     events[i]["operation"]["state"].get<std::string>());
+    } else {
+      seen.push_back(events[i]["model"]["kind"].get<std::string>() + " " +
+                     events[i]["model"]["model_id"].get<std::string>());
+    }
+  }
+  EXPECT_THAT(seen, ::testing::IsSupersetOf(
+                        {"model.verify OPERATION_STATE_SUCCEEDED", "KIND_REMOVED tinyllama"}));
+  EXPECT_EQ(seen.back(), "KIND_REMOVED tinyllama");
+
+  const std::string text_lines = ReadFile(env_.Path("events.txt"));
+  EXPECT_THAT(text_lines, ::testing::ContainsRegex(
+                              "#1  [0-9:]{8}  operation op-[0-9a-f]{8} model.verify tinyllama: "
+                              "pending\n"));
+  EXPECT_THAT(text_lines, ::testing::ContainsRegex("model.verify tinyllama: succeeded\n"));
+  EXPECT_THAT(text_lines, ::testing::ContainsRegex("  model tinyllama removed\n"));
+
+  CommandResult restarted = env_.Run(
+      {"agent", "events", "--after", "1", "--instance", "0123456789abcdef0123456789abcdef"});
+  EXPECT_EQ(restarted.exit_code, 2);
+  EXPECT_THAT(restarted.err, HasSubstr("error: the agent restarted"));
+  EXPECT_THAT(restarted.err, HasSubstr("hint: list what you follow again"));
+
+  CommandResult standalone = env_.Run({"--standalone", "agent", "events"});
+  EXPECT_EQ(standalone.exit_code, 3);
+  EXPECT_THAT(standalone.err, HasSubstr("`agent events` follows the events of a running agent"));
 }
 
 TEST_F(AgentE2eTest, WatchingAFailedVerifyShowsItsResultAndExits1) {

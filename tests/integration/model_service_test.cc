@@ -1,8 +1,9 @@
 // ModelService over gRPC against the fake Hub: two requests for the same models join one
-// operation, a client that goes away does not stop the download, a download waiting for a model
-// another operation holds is PENDING and names that operation, requests that cannot start are
-// refused before any operation exists, progress moves with the bytes, and symlinks under the
-// models directory are never followed.
+// operation, a client that goes away does not stop the download, models installed, found
+// unverified and removed are agent events, a download waiting for a model another operation
+// holds is PENDING and names that operation, requests that cannot start are refused before any
+// operation exists, progress moves with the bytes, and symlinks under the models directory are
+// never followed.
 #include "agent/models/model_service.h"
 
 #include <gmock/gmock.h>
@@ -17,13 +18,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/common.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/error_details.h"
 #include "tests/support/fake_hub.h"
 #include "tests/support/gguf_writer.h"
-#include "tests/support/error_details.h"
 #include "tests/support/run_command.h"
 #include "tests/support/test_agent.h"
 #include "tests/support/tree_snapshot.h"
@@ -80,6 +82,16 @@ size_bytes = 4194304
     EXPECT_TRUE((*stream)->Read(&event));
     EXPECT_TRUE(testing::WaitFor([&] { return hub_.bytes_sent() > 0; }));
     return event.operation_id();
+  }
+
+  // Reads an operation's stream to its end; returns its id once it succeeded.
+  static std::string Finish(std::unique_ptr<grpc::ClientReader<v1::OperationEvent>> stream) {
+    v1::OperationEvent event;
+    v1::OperationEvent last;
+    while (stream->Read(&event)) last = event;
+    EXPECT_TRUE(stream->Finish().ok());
+    EXPECT_EQ(last.state(), v1::OPERATION_STATE_SUCCEEDED) << last.DebugString();
+    return last.operation_id();
   }
 
   testing::TempDir temp_;
@@ -151,6 +163,49 @@ TEST_F(ModelServiceDownloadTest, RequestsThatCannotStartAreRefusedBeforeAnyOpera
   EXPECT_EQ(empty->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(agent_.context->operations->List().empty());
   EXPECT_TRUE(hub_.requests().empty());
+}
+
+// What a download, a verification and a delete do to a model reaches the agent's event stream
+// (AgentService.WatchEvents) with the operation that did it.
+TEST_F(ModelServiceDownloadTest, InstalledUnverifiedAndRemovedModelsAreAgentEvents) {
+  grpc::ClientContext download_context;
+  const std::string download_id = Finish(Download(&download_context, {"tiny"}));
+  // Other bytes of the same size: the verification withdraws the manifest.
+  const std::string path = temp_.path() + "/models/tiny/tiny.gguf";
+  testing::WriteFileBytes(path, testing::GgufFileOfSize(kSize, 9));
+  v1::VerifyModelRequest verify;
+  verify.add_ids("tiny");
+  grpc::ClientContext verify_context;
+  const std::string verify_id = Finish(stub_->VerifyModel(&verify_context, verify));
+  v1::DeleteModelRequest remove;
+  remove.set_id("tiny");
+  v1::DeleteModelResponse removed;
+  grpc::ClientContext delete_context;
+  ASSERT_TRUE(stub_->DeleteModel(&delete_context, remove, &removed).ok());
+
+  auto agent = v1::AgentService::NewStub(agent_.server->InProcessChannel());
+  grpc::ClientContext events_context;
+  auto events = agent->WatchEvents(&events_context, v1::WatchEventsRequest());
+  std::vector<v1::ModelChange> changes;
+  v1::AgentEvent event;
+  while (changes.size() < 3 && events->Read(&event)) {
+    if (event.has_model()) changes.push_back(event.model());
+  }
+  events_context.TryCancel();
+  events->Finish();
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].kind(), v1::ModelChange::KIND_INSTALLED);
+  EXPECT_EQ(changes[0].model_id(), "tiny");
+  EXPECT_EQ(changes[0].operation_id(), download_id);
+  EXPECT_EQ(changes[0].state(), v1::DOWNLOAD_STATE_DOWNLOADED);
+  EXPECT_EQ(changes[0].manifest().size_bytes(), kSize);
+  EXPECT_EQ(changes[0].manifest().sha256().size(), 64u);
+  EXPECT_EQ(changes[1].kind(), v1::ModelChange::KIND_UNVERIFIED);
+  EXPECT_EQ(changes[1].operation_id(), verify_id);
+  EXPECT_EQ(changes[1].state(), v1::DOWNLOAD_STATE_UNVERIFIED);
+  EXPECT_EQ(changes[2].kind(), v1::ModelChange::KIND_REMOVED);
+  EXPECT_EQ(changes[2].operation_id(), "");
+  EXPECT_EQ(changes[2].state(), v1::DOWNLOAD_STATE_NOT_DOWNLOADED);
 }
 
 TEST_F(ModelServiceDownloadTest, ADownloadWaitingForAnotherOperationIsPendingAndNamesIt) {

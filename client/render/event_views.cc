@@ -1,0 +1,65 @@
+#include "client/render/event_views.h"
+
+#include "absl/strings/str_cat.h"
+#include "client/render/operation_views.h"
+#include "client/render/progress.h"
+
+namespace llorch {
+namespace {
+
+namespace v1 = pool::v1;
+
+std::string OperationLine(const v1::Operation& operation, const Style& style) {
+  const Cell state = StateCell(operation.state());
+  std::string line =
+      absl::StrCat("operation ", style.Paint(operation.id(), Color::kBold), " ", operation.kind(),
+                   operation.target().empty() ? "" : " " + operation.target(), ": ",
+                   style.Paint(state.text, state.color));
+  if (operation.has_waiting_for()) {
+    absl::StrAppend(&line, ", ", FormatWaiting(operation.waiting_for()));
+  }
+  if (operation.has_error()) absl::StrAppend(&line, ": ", operation.error().message());
+  return line;
+}
+
+std::string ModelLine(const v1::ModelChange& change, const Style& style) {
+  std::string what;
+  switch (change.kind()) {
+    case v1::ModelChange::KIND_INSTALLED:
+      what = style.Paint("installed", Color::kGreen);
+      break;
+    case v1::ModelChange::KIND_REMOVED:
+      what = "removed";
+      break;
+    case v1::ModelChange::KIND_UNVERIFIED:
+      what = style.Paint("unverified", Color::kYellow) +
+             " (its bytes differ from its manifest, which was withdrawn)";
+      break;
+    default:
+      what = "changed";
+  }
+  return absl::StrCat("model ", style.Paint(change.model_id(), Color::kBold), " ", what,
+                      change.operation_id().empty()
+                          ? ""
+                          : absl::StrCat(" (operation ", change.operation_id(), ")"));
+}
+
+}  // namespace
+
+std::string RenderAgentEvent(const v1::AgentEvent& event, const Style& style) {
+  std::string what;
+  switch (event.payload_case()) {
+    case v1::AgentEvent::kOperation:
+      what = OperationLine(event.operation(), style);
+      break;
+    case v1::AgentEvent::kModel:
+      what = ModelLine(event.model(), style);
+      break;
+    default:
+      what = "an event this llorch-pool does not know (-o json shows it)";
+  }
+  return absl::StrCat(style.Paint(absl::StrCat("#", event.sequence()), Color::kDim), "  ",
+                      TimeOfDay(event.time()), "  ", what, "\n");
+}
+
+}  // namespace llorch
