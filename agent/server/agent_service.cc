@@ -9,7 +9,7 @@
 
 #include "agent/ops/event_stream.h"
 #include "agent/rpc/grpc_status.h"
-#include "agent/rpc/request_rules.h"
+#include "agent/server/agent_requests.h"
 #include "common/version.h"
 
 namespace llorch {
@@ -63,7 +63,7 @@ void DescribeHost(const AgentContext& context, const std::vector<std::string>& l
 grpc::Status AgentServiceImpl::GetHostInfo(grpc::ServerContext*,
                                            const pool::v1::GetHostInfoRequest* request,
                                            pool::v1::HostInfo* response) {
-  if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   DescribeHost(*context_, addresses_->Get(), response);
   return grpc::Status::OK;
 }
@@ -71,7 +71,7 @@ grpc::Status AgentServiceImpl::GetHostInfo(grpc::ServerContext*,
 grpc::Status AgentServiceImpl::WatchEvents(grpc::ServerContext* context,
                                            const pool::v1::WatchEventsRequest* request,
                                            grpc::ServerWriter<pool::v1::AgentEvent>* writer) {
-  if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   return StreamEvents(context, *context_->events, *request, writer);
 }
 

@@ -127,6 +127,7 @@ const std::map<std::string, Call>& Calls() {
       Rpc<Ops>(&Ops::Stub::WatchOperation),
       Rpc<Ops>(&Ops::Stub::CancelOperation),
       Rpc<Agent>(&Agent::Stub::GetHostInfo),
+      Rpc<Agent>(&Agent::Stub::WatchEvents),
       Rpc<Worker>(&Worker::Stub::SpawnWorker),
       Rpc<Worker>(&Worker::Stub::StopWorker),
       Rpc<Worker>(&Worker::Stub::ListWorkers),
@@ -404,6 +405,17 @@ std::vector<Case> HandWrittenCases() {
           "CancelOperation({})", [](auto&) {}, "id"),
       Bad<v1::CancelOperationRequest>(
           "id 'op-7f3a2c1'", [](auto& r) { r.set_id("op-7f3a2c1"); }, "id"),
+      // AgentService: an instance id of the form HostInfo.instance_id has, or none.
+      Bad<v1::WatchEventsRequest>(
+          "agent_instance_id in upper case",
+          [](auto& r) { r.set_agent_instance_id("0123456789ABCDEF0123456789ABCDEF"); },
+          "agent_instance_id"),
+      Bad<v1::WatchEventsRequest>(
+          "agent_instance_id of 31 digits",
+          [](auto& r) { r.set_agent_instance_id(std::string(31, 'a')); }, "agent_instance_id"),
+      Bad<v1::WatchEventsRequest>(
+          "agent_instance_id '../x'", [](auto& r) { r.set_agent_instance_id("../x"); },
+          "agent_instance_id"),
       // WorkerService and DevService: what their comments promise, for when they arrive.
       Bad<v1::SpawnWorkerRequest>(
           "SpawnWorker({})", [](auto&) {}, "backend"),
