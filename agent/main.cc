@@ -118,7 +118,9 @@ int Serve(const Flags& flags) {
     sigwait(&signals, &signal_number);
     const char* const signal_name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
     spdlog::info("received {}, shutting down", signal_name);
-    // Operations first, so that their watchers see them end CANCELLED (partial downloads stay
+    // Health first: probes and load balancers learn it while everything still answers.
+    (*server)->StopServing();
+    // Then operations, so that their watchers see them end CANCELLED (partial downloads stay
     // and resume) rather than a broken stream; then the calls get a moment to deliver that.
     if (const size_t cancelled =
             (*context)->operations->CancelAll(AgentShuttingDown(signal_name), absl::Seconds(5));

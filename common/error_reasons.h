@@ -13,10 +13,13 @@ namespace llorch::reasons {
 inline constexpr char kInvalidRequest[] = "INVALID_REQUEST";
 inline constexpr char kNotAvailableYet[] = "NOT_AVAILABLE_YET";
 inline constexpr char kOperationNotFound[] = "OPERATION_NOT_FOUND";
+inline constexpr char kRequestIdReused[] = "REQUEST_ID_REUSED";
 
 // Why an operation was cancelled (in its error).
 inline constexpr char kCancelledByClient[] = "CANCELLED_BY_CLIENT";
 inline constexpr char kAgentShutdown[] = "AGENT_SHUTDOWN";
+// Why an operation failed that its agent did not live to finish (in its error).
+inline constexpr char kAgentRestarted[] = "AGENT_RESTARTED";
 
 // The agent's event stream (AgentService.WatchEvents).
 inline constexpr char kEventsExpired[] = "EVENTS_EXPIRED";

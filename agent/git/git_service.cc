@@ -57,10 +57,10 @@ grpc::Status GitServiceImpl::Pull(grpc::ServerContext* server_context,
                                   grpc::ServerWriter<v1::OperationEvent>* writer) {
   if (absl::Status valid = CheckRequestRules(*request); !valid.ok()) return ToGrpcStatus(valid);
   if (absl::Status repo = repo_->CheckRepo(); !repo.ok()) return ToGrpcStatus(repo);
-  std::shared_ptr<Operation> operation = operations_->Start(
-      "git.pull", "", /*join_key=*/"git.pull",
-      [repo = repo_, mode = request->mode()](Operation& op) { Finish(op, repo->Pull(mode, op)); });
-  return StreamOperation(server_context, *operation, 0, writer);
+  return StartAndStream(
+      *operations_, *request, "git.pull", "", /*join_key=*/"git.pull",
+      [repo = repo_, mode = request->mode()](Operation& op) { Finish(op, repo->Pull(mode, op)); },
+      server_context, writer);
 }
 
 grpc::Status GitServiceImpl::Sync(grpc::ServerContext* server_context,
@@ -68,13 +68,13 @@ grpc::Status GitServiceImpl::Sync(grpc::ServerContext* server_context,
                                   grpc::ServerWriter<v1::OperationEvent>* writer) {
   if (absl::Status valid = Validate(*request, *repo_); !valid.ok()) return ToGrpcStatus(valid);
   if (absl::Status repo = repo_->CheckRepo(); !repo.ok()) return ToGrpcStatus(repo);
-  std::shared_ptr<Operation> operation = operations_->Start(
-      "git.sync", request->branch(),
+  return StartAndStream(
+      *operations_, *request, "git.sync", request->branch(),
       absl::StrCat("git.sync:", request->branch(), request->preview_only() ? ":preview" : ""),
       [repo = repo_, branch = request->branch(), preview = request->preview_only()](Operation& op) {
         Finish(op, repo->Sync(branch, preview, op));
-      });
-  return StreamOperation(server_context, *operation, 0, writer);
+      },
+      server_context, writer);
 }
 
 grpc::Status GitServiceImpl::ListSubmodules(grpc::ServerContext*,
@@ -103,14 +103,14 @@ grpc::Status GitServiceImpl::UpdateSubmodules(grpc::ServerContext* server_contex
     return ToGrpcStatus(check);
   }
   const std::string target = absl::StrJoin(names, ",");
-  std::shared_ptr<Operation> operation = operations_->Start(
-      "git.submodules.update", target,
+  return StartAndStream(
+      *operations_, *request, "git.submodules.update", target,
       absl::StrCat("git.submodules.update:", target, request->remote() ? ":remote" : "",
                    request->force() ? ":force" : ""),
       [repo = repo_, names, remote = request->remote(), force = request->force()](Operation& op) {
         Finish(op, repo->UpdateSubmodules(names, remote, force, op));
-      });
-  return StreamOperation(server_context, *operation, 0, writer);
+      },
+      server_context, writer);
 }
 
 grpc::Status GitServiceImpl::ResetSubmodule(grpc::ServerContext*,

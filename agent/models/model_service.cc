@@ -361,8 +361,8 @@ grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context
   // The same request joins the operation already at work on it.
   const std::string join_key = absl::StrCat("model.download:", target, ":", settings.backend,
                                             request->force() ? ":force" : "");
-  std::shared_ptr<Operation> operation = operations_->Start(
-      "model.download", target, join_key,
+  return StartAndStream(
+      *operations_, *request, "model.download", target, join_key,
       // `catalog` keeps what `models` point to alive while the work runs.
       [catalog = catalog_, store = store_, models, force = request->force(), settings,
        events = events_](Operation& op) {
@@ -371,8 +371,8 @@ grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context
                       PublishChange(events.get(), store, model, v1::ModelChange::KIND_INSTALLED,
                                     op.id(), &manifest);
                     });
-      });
-  return StreamOperation(server_context, *operation, 0, writer);
+      },
+      server_context, writer);
 }
 
 grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
@@ -397,13 +397,13 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
   } else {
     models = UniqueModels(*catalog_, request->ids());
   }
-  std::shared_ptr<Operation> operation = operations_->Start(
-      "model.verify", Target(models), /*join_key=*/"",
+  return StartAndStream(
+      *operations_, *request, "model.verify", Target(models), /*join_key=*/"",
       // `catalog` keeps what `models` point to alive while the work runs.
       [catalog = catalog_, store = store_, models,
        lookup = HubLookup(VerifyLookupOptions(download_settings_.hub)),
-       events = events_](Operation& op) { RunVerify(store, models, lookup, events.get(), op); });
-  return StreamOperation(server_context, *operation, 0, writer);
+       events = events_](Operation& op) { RunVerify(store, models, lookup, events.get(), op); },
+      server_context, writer);
 }
 
 grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,

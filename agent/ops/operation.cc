@@ -1,5 +1,6 @@
 #include "agent/ops/operation.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -45,10 +46,34 @@ Operation::Operation(std::string id, std::string kind, std::string target, Clock
   AnnounceLocked();
 }
 
+std::shared_ptr<Operation> Operation::Restore(const v1::Operation& snapshot,
+                                              const v1::OperationEvent* final_event,
+                                              uint64_t last_sequence, Clock clock) {
+  auto operation =
+      std::make_shared<Operation>(snapshot.id(), snapshot.kind(), snapshot.target(), clock);
+  std::lock_guard<std::mutex> lock(operation->mu_);
+  operation->snapshot_ = snapshot;
+  operation->snapshot_.clear_watchers();
+  operation->events_.clear();
+  if (final_event != nullptr) {
+    operation->events_.push_back(*final_event);
+    operation->dropped_ = final_event->sequence() - 1;
+    operation->finish_ticket_ = ++finish_tickets;
+  } else {
+    operation->dropped_ = last_sequence;
+  }
+  return operation;
+}
+
+void Operation::SetFinishHook(FinishHook hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  finish_hook_ = std::move(hook);
+}
+
 void Operation::SetRunning() {
   const absl::Time now = clock_();
   std::lock_guard<std::mutex> lock(mu_);
-  if (snapshot_.state() != v1::OPERATION_STATE_PENDING) return;
+  if (ClosedLocked() || snapshot_.state() != v1::OPERATION_STATE_PENDING) return;
   MarkRunningLocked(now, /*end_wait=*/true);
   EmitLocked(now);
   AnnounceLocked();
@@ -57,7 +82,7 @@ void Operation::SetRunning() {
 void Operation::WaitFor(const v1::WaitingFor& holder) {
   const absl::Time now = clock_();
   std::lock_guard<std::mutex> lock(mu_);
-  if (FinishedLocked()) return;
+  if (ClosedLocked()) return;
   FlushProgressLocked(now);
   snapshot_.set_state(v1::OPERATION_STATE_PENDING);
   *snapshot_.mutable_waiting_for() = holder;
@@ -68,7 +93,7 @@ void Operation::WaitFor(const v1::WaitingFor& holder) {
 void Operation::ReportProgress(const v1::Progress& progress) {
   const absl::Time now = clock_();
   std::lock_guard<std::mutex> lock(mu_);
-  if (FinishedLocked()) return;
+  if (ClosedLocked()) return;
   MarkRunningLocked(now);
   AnnounceLocked();
   const bool first = !progress_emitted_;
@@ -94,7 +119,7 @@ void Operation::Log(v1::LogLine::Stream stream, absl::string_view text) {
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
   const absl::Time now = clock_();
   std::lock_guard<std::mutex> lock(mu_);
-  if (FinishedLocked()) return;
+  if (ClosedLocked()) return;
   MarkRunningLocked(now);
   AnnounceLocked();
   v1::OperationEvent& event = EmitLocked(now);
@@ -106,17 +131,18 @@ void Operation::Log(v1::LogLine::Stream stream, absl::string_view text) {
 
 void Operation::Succeed(const google::protobuf::Message& result) {
   const absl::Time now = clock_();
-  std::lock_guard<std::mutex> lock(mu_);
-  if (FinishedLocked()) return;
-  snapshot_.mutable_result()->PackFrom(result);
-  FinishLocked(v1::OPERATION_STATE_SUCCEEDED, now);
-  *events_.back().mutable_result() = snapshot_.result();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (ClosedLocked()) return;
+  v1::OperationEvent final_event;
+  final_event.mutable_result()->PackFrom(result);
+  FinishLocked(lock, v1::OPERATION_STATE_SUCCEEDED, std::move(final_event), now);
 }
 
 void Operation::Fail(const absl::Status& status) {
   const absl::Time now = clock_();
-  std::lock_guard<std::mutex> lock(mu_);
-  if (FinishedLocked()) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (ClosedLocked()) return;
+  v1::OperationEvent final_event;  // its error
   v1::OperationState state = v1::OPERATION_STATE_FAILED;
   if (status.code() == absl::StatusCode::kCancelled || cancel_requested()) {
     // Whatever stopped the work, it stopped because it was asked to (or gave up by itself).
@@ -124,24 +150,23 @@ void Operation::Fail(const absl::Status& status) {
     const std::string what = status.code() == absl::StatusCode::kCancelled
                                  ? std::string(status.message())
                                  : absl::StrCat(kind_, " cancelled");
-    *snapshot_.mutable_error() =
+    *final_event.mutable_error() =
         cancel_cause_.ok()
             ? ToRpcStatus(absl::StatusCode::kCancelled, what, status)
             : ToRpcStatus(absl::StatusCode::kCancelled,
                           absl::StrCat(cancel_cause_.message(), ": ", what), cancel_cause_);
   } else if (status.ok()) {
-    *snapshot_.mutable_error() = ToRpcStatus(
+    *final_event.mutable_error() = ToRpcStatus(
         absl::StatusCode::kInternal, absl::StrCat(kind_, " failed without an error"), status);
   } else {
-    *snapshot_.mutable_error() = ToRpcStatus(status.code(), status.message(), status);
+    *final_event.mutable_error() = ToRpcStatus(status.code(), status.message(), status);
   }
-  FinishLocked(state, now);
-  *events_.back().mutable_error() = snapshot_.error();
+  FinishLocked(lock, state, std::move(final_event), now);
 }
 
 bool Operation::RequestCancel(absl::Status cause) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (FinishedLocked()) return false;
+  if (ClosedLocked()) return false;
   if (!cancel_requested()) cancel_cause_ = std::move(cause);
   cancel_requested_.store(true, std::memory_order_release);
   return true;
@@ -169,27 +194,42 @@ v1::Operation Operation::Snapshot() const {
   return snapshot;
 }
 
+absl::Time Operation::finished_at() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!FinishedLocked()) return absl::InfiniteFuture();
+  return absl::FromUnixSeconds(snapshot_.finished_at().seconds()) +
+         absl::Nanoseconds(snapshot_.finished_at().nanos());
+}
+
 uint64_t Operation::last_sequence() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return events_.size();
+  return LastSequenceLocked();
 }
 
 std::vector<v1::OperationEvent> Operation::EventsAfter(uint64_t after_sequence) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (after_sequence >= events_.size()) return {};
-  return std::vector<v1::OperationEvent>(events_.begin() + static_cast<ptrdiff_t>(after_sequence),
+  const size_t first = FirstIndexAfterLocked(after_sequence);
+  return std::vector<v1::OperationEvent>(events_.begin() + static_cast<ptrdiff_t>(first),
                                          events_.end());
+}
+
+void Operation::ForgetEventsBeforeFinal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!FinishedLocked() || events_.size() <= 1) return;
+  dropped_ += events_.size() - 1;
+  events_.erase(events_.begin(), events_.end() - 1);
 }
 
 Operation::WaitResult Operation::WaitForEvent(uint64_t after_sequence, absl::Duration timeout,
                                               v1::OperationEvent* out) const {
   std::unique_lock<std::mutex> lock(mu_);
-  const auto ready = [&] { return events_.size() > after_sequence || FinishedLocked(); };
+  const auto ready = [&] { return LastSequenceLocked() > after_sequence || FinishedLocked(); };
   if (!changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout), ready)) {
     return WaitResult::kTimeout;
   }
-  if (events_.size() <= after_sequence) return WaitResult::kEnded;
-  *out = events_[after_sequence];
+  const size_t first = FirstIndexAfterLocked(after_sequence);
+  if (first >= events_.size()) return WaitResult::kEnded;
+  *out = events_[first];
   return WaitResult::kEvent;
 }
 
@@ -203,6 +243,13 @@ void Operation::RemoveWatcher() {
   if (watchers_ > 0) --watchers_;
 }
 
+uint64_t Operation::LastSequenceLocked() const { return dropped_ + events_.size(); }
+
+size_t Operation::FirstIndexAfterLocked(uint64_t after_sequence) const {
+  if (after_sequence <= dropped_) return 0;
+  return static_cast<size_t>(std::min<uint64_t>(after_sequence - dropped_, events_.size()));
+}
+
 bool Operation::FinishedLocked() const {
   switch (snapshot_.state()) {
     case v1::OPERATION_STATE_SUCCEEDED:
@@ -214,6 +261,8 @@ bool Operation::FinishedLocked() const {
   }
 }
 
+bool Operation::ClosedLocked() const { return FinishedLocked() || finishing_; }
+
 void Operation::MarkRunningLocked(absl::Time now, bool end_wait) {
   if (snapshot_.state() != v1::OPERATION_STATE_PENDING) return;
   if (snapshot_.has_waiting_for() && !end_wait) return;
@@ -222,13 +271,17 @@ void Operation::MarkRunningLocked(absl::Time now, bool end_wait) {
   if (!snapshot_.has_started_at()) SetTimestamp(now, snapshot_.mutable_started_at());
 }
 
-v1::OperationEvent& Operation::EmitLocked(absl::Time now) {
-  v1::OperationEvent& event = events_.emplace_back();
+v1::OperationEvent Operation::NextEventLocked(absl::Time now) const {
+  v1::OperationEvent event;
   event.set_operation_id(id_);
-  event.set_sequence(events_.size());
+  event.set_sequence(LastSequenceLocked() + 1);
   SetTimestamp(now, event.mutable_time());
   event.set_state(snapshot_.state());
-  event.set_final(FinishedLocked());
+  return event;
+}
+
+v1::OperationEvent& Operation::EmitLocked(absl::Time now) {
+  v1::OperationEvent& event = events_.emplace_back(NextEventLocked(now));
   // Watchers wake up after the caller has filled the payload and released mu_.
   changed_.notify_all();
   return event;
@@ -246,13 +299,31 @@ void Operation::FlushProgressLocked(absl::Time now) {
   if (progress_pending_) EmitProgressLocked(snapshot_.progress(), now);
 }
 
-void Operation::FinishLocked(v1::OperationState state, absl::Time now) {
+void Operation::FinishLocked(std::unique_lock<std::mutex>& lock, v1::OperationState state,
+                             v1::OperationEvent final_event, absl::Time now) {
   FlushProgressLocked(now);
   MarkRunningLocked(now, /*end_wait=*/true);
-  snapshot_.set_state(state);
-  SetTimestamp(now, snapshot_.mutable_finished_at());
+  v1::Operation final_snapshot = snapshot_;
+  final_snapshot.set_state(state);
+  SetTimestamp(now, final_snapshot.mutable_finished_at());
+  if (final_event.has_result()) *final_snapshot.mutable_result() = final_event.result();
+  if (final_event.has_error()) *final_snapshot.mutable_error() = final_event.error();
+  final_event.MergeFrom(NextEventLocked(now));
+  final_event.set_state(state);
+  final_event.set_final(true);
+  if (finish_hook_) {
+    // Nothing else happens to the operation meanwhile: reports and cancels are refused.
+    finishing_ = true;
+    const FinishHook hook = std::move(finish_hook_);
+    lock.unlock();
+    hook(final_snapshot, final_event);
+    lock.lock();
+    finishing_ = false;
+  }
+  snapshot_ = std::move(final_snapshot);
+  events_.push_back(std::move(final_event));
   finish_ticket_ = ++finish_tickets;
-  EmitLocked(now);
+  changed_.notify_all();
   AnnounceLocked();
 }
 

@@ -9,8 +9,10 @@
 // the phase, done and total of the last progress event (a stall) emits none: the work reports
 // at its own pace, watchers hear only what changed (the snapshot keeps the latest rate). An event without
 // payload is a state change: sequence 1 (PENDING) is emitted on creation, so every stream can show
-// the id at once. The last event has final = true. Thread-safe; the clock is injectable so
-// throttling is testable without sleeping.
+// the id at once. The last event has final = true. Once finished, the events before the final one
+// may be dropped (ForgetEventsBeforeFinal, and an operation restored from the history has only
+// its final event): sequences stay what they were, with a gap. Thread-safe; the clock is
+// injectable so throttling is testable without sleeping.
 #ifndef LLORCH_AGENT_OPS_OPERATION_H_
 #define LLORCH_AGENT_OPS_OPERATION_H_
 
@@ -20,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -46,12 +49,26 @@ class Operation {
   Operation(std::string id, std::string kind, std::string target, Clock clock = absl::Now,
             StateListener on_state = nullptr);
 
+  // An operation as the history kept it: `snapshot`, with `final_event` (the only event kept)
+  // when it had finished. One that had not (its agent died) comes back in the state it had, with
+  // no event kept up to `last_sequence`: the caller ends it, so that watchers get a final event.
+  static std::shared_ptr<Operation> Restore(const pool::v1::Operation& snapshot,
+                                            const pool::v1::OperationEvent* final_event,
+                                            uint64_t last_sequence, Clock clock = absl::Now);
+
   Operation(const Operation&) = delete;
   Operation& operator=(const Operation&) = delete;
 
   const std::string& id() const { return id_; }
   const std::string& kind() const { return kind_; }
   const std::string& target() const { return target_; }
+
+  // Called once, by the call that finishes the operation, with its final state and event before
+  // anyone can see them (while it runs, the operation takes no report and no cancel, and
+  // finished() is still false): the registry makes them durable first. Set before the work runs.
+  using FinishHook = std::function<void(const pool::v1::Operation& final_snapshot,
+                                        const pool::v1::OperationEvent& final_event)>;
+  void SetFinishHook(FinishHook hook);
 
   // --- For the work. Calls after the operation has finished are ignored. ---
 
@@ -87,17 +104,22 @@ class Operation {
   pool::v1::OperationState state() const;
   // The operation as a whole, with the number of watchers right now.
   pool::v1::Operation Snapshot() const;
+  // When it finished; InfiniteFuture() while unfinished.
+  absl::Time finished_at() const;
   // The sequence number of the latest event (at least 1).
   uint64_t last_sequence() const;
-  // The events with a sequence greater than `after_sequence`, oldest first.
+  // The kept events with a sequence greater than `after_sequence`, oldest first.
   std::vector<pool::v1::OperationEvent> EventsAfter(uint64_t after_sequence) const;
+  // Once finished, keeps only the final event (a finished operation's history that nobody is
+  // likely to replay in full costs no memory). No-op before.
+  void ForgetEventsBeforeFinal();
 
   enum class WaitResult {
-    kEvent,    // *out holds the event with sequence after_sequence + 1
+    kEvent,    // *out holds the first kept event with a sequence above after_sequence
     kTimeout,  // nothing new within `timeout`
     kEnded,    // the operation has finished and no event follows after_sequence
   };
-  // Blocks until the event after `after_sequence` exists, the operation has ended without one,
+  // Blocks until an event after `after_sequence` exists, the operation has ended without one,
   // or `timeout` has passed.
   WaitResult WaitForEvent(uint64_t after_sequence, absl::Duration timeout,
                           pool::v1::OperationEvent* out) const;
@@ -107,13 +129,23 @@ class Operation {
   void RemoveWatcher();
 
  private:
+  uint64_t LastSequenceLocked() const;
+  // The index in events_ of the first kept event with a sequence above `after_sequence`.
+  size_t FirstIndexAfterLocked(uint64_t after_sequence) const;
   bool FinishedLocked() const;
+  // Finished, or finishing: taking no more reports.
+  bool ClosedLocked() const;
   // PENDING -> RUNNING, unless the operation waits (or `end_wait`: ends the wait too).
   void MarkRunningLocked(absl::Time now, bool end_wait = false);
+  // The event that would come next, without payload.
+  pool::v1::OperationEvent NextEventLocked(absl::Time now) const;
   pool::v1::OperationEvent& EmitLocked(absl::Time now);
   void EmitProgressLocked(const pool::v1::Progress& progress, absl::Time now);
   void FlushProgressLocked(absl::Time now);
-  void FinishLocked(pool::v1::OperationState state, absl::Time now);
+  // Ends the operation in `state` with `final_event`, which holds its result or error; runs the
+  // finish hook first, with `lock` released.
+  void FinishLocked(std::unique_lock<std::mutex>& lock, pool::v1::OperationState state,
+                    pool::v1::OperationEvent final_event, absl::Time now);
   // Tells on_state_ about the snapshot if its state changed since it last did, or `always`.
   void AnnounceLocked(bool always = false);
 
@@ -128,11 +160,14 @@ class Operation {
   mutable std::condition_variable changed_;  // notified on every event
   // Everything below is guarded by mu_.
   pool::v1::Operation snapshot_;  // without watchers
-  std::vector<pool::v1::OperationEvent> events_;
+  std::vector<pool::v1::OperationEvent> events_;  // events_[i] has sequence dropped_ + i + 1
+  uint64_t dropped_ = 0;                          // events no longer kept, all before events_
   absl::Status cancel_cause_;  // OK: none given
   uint32_t watchers_ = 0;
   pool::v1::OperationState announced_state_ = pool::v1::OPERATION_STATE_UNSPECIFIED;
   uint64_t finish_ticket_ = 0;
+  FinishHook finish_hook_;
+  bool finishing_ = false;  // the finish hook runs
   bool progress_emitted_ = false;  // some progress event exists
   bool progress_pending_ = false;  // snapshot_.progress() is newer than the last progress event
   pool::v1::Progress last_emitted_progress_;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <random>
@@ -21,14 +22,47 @@
 #include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
+#include "spdlog/spdlog.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
+namespace {
+
+std::pair<int64_t, int32_t> Ordered(const google::protobuf::Timestamp& time) {
+  return {time.seconds(), time.nanos()};
+}
+
+// The error of an operation its agent did not live to finish.
+absl::Status AgentRestarted() {
+  return WithReason(
+      WithHint(absl::AbortedError(
+                   "the agent stopped before this operation finished (it was killed or crashed, "
+                   "or the host went down), and found it so when it started again: the work "
+                   "stopped where it was"),
+               "start the work again, with a new request_id if it had one; what it had done "
+               "stays where it can resume (e.g. a partial download)"),
+      reasons::kAgentRestarted);
+}
+
+absl::Status RequestIdReused(absl::string_view request_id, absl::string_view operation_id) {
+  return WithMetadata(
+      WithReason(
+          WithHint(absl::AlreadyExistsError(absl::StrCat("request_id '", request_id,
+                                                         "' came before with another request, "
+                                                         "and started or joined operation ",
+                                                         operation_id)),
+                   "a retry repeats its request exactly; a new request needs a new request_id"),
+          reasons::kRequestIdReused),
+      metadata::kOperationId, operation_id);
+}
+
+}  // namespace
 
 struct OperationRegistry::Core {
   struct Entry {
     std::shared_ptr<Operation> operation;
     std::string join_key;
+    std::vector<RequestKey> requests;  // the request_ids that started or joined it
   };
   struct Runner {
     std::thread thread;
@@ -63,6 +97,97 @@ struct OperationRegistry::Core {
     };
   }
 
+  // The entry with `request_id` and that request's key.
+  std::pair<const Entry*, const RequestKey*> FindRequestLocked(absl::string_view request_id) const {
+    for (const Entry& entry : entries) {
+      for (const RequestKey& key : entry.requests) {
+        if (key.id == request_id) return {&entry, &key};
+      }
+    }
+    return {nullptr, nullptr};
+  }
+
+  // Writes the unfinished `operation` to the history as it is now (when it starts, and when a
+  // request_id joins it), unless the registry keeps none, has forgotten it, or has written its
+  // final record already (PersistFinal). Writes are serialized and each reads the state anew, so
+  // the last one written is the latest.
+  void Persist(const Operation& operation) {
+    std::lock_guard<std::mutex> history_lock(history_mu);
+    if (!history || finals_written.contains(operation.id())) return;
+    agent::ops::OperationRecord record;
+    if (!AddRequestsLocked(operation, &record)) return;
+    *record.mutable_operation() = operation.Snapshot();
+    record.mutable_operation()->clear_watchers();
+    record.set_last_sequence(operation.last_sequence());
+    SaveLocked(record);
+  }
+
+  // Writes the final record of an operation that is about to show `final_snapshot` and
+  // `final_event` (Operation::FinishHook): nobody sees an operation finished that the history
+  // would bring back unfinished.
+  void PersistFinal(const Operation& operation, const v1::Operation& final_snapshot,
+                    const v1::OperationEvent& final_event) {
+    std::lock_guard<std::mutex> history_lock(history_mu);
+    if (!history) return;
+    agent::ops::OperationRecord record;
+    if (!AddRequestsLocked(operation, &record)) return;
+    *record.mutable_operation() = final_snapshot;
+    record.mutable_operation()->clear_watchers();
+    *record.mutable_final_event() = final_event;
+    record.set_last_sequence(final_event.sequence());
+    finals_written.insert(operation.id());
+    SaveLocked(record);
+  }
+
+  // The request keys of `operation` into `record`; false when the registry has forgotten it.
+  // Needs history_mu.
+  bool AddRequestsLocked(const Operation& operation, agent::ops::OperationRecord* record) {
+    std::lock_guard<std::mutex> lock(mu);
+    const Entry* entry = FindLocked(operation.id());
+    if (entry == nullptr || entry->operation.get() != &operation) return false;
+    for (const RequestKey& key : entry->requests) {
+      agent::ops::RequestKey* saved = record->add_requests();
+      saved->set_id(key.id);
+      saved->set_fingerprint(key.fingerprint);
+    }
+    return true;
+  }
+
+  // Needs history_mu.
+  void SaveLocked(const agent::ops::OperationRecord& record) {
+    if (absl::Status status = history->Save(record); !status.ok()) {
+      spdlog::warn("operation {} is not in the history on disk: {}", record.operation().id(),
+                   std::string(status.message()));
+    }
+  }
+
+  // Has `operation` written to the history when it finishes, before anyone sees it finished.
+  static void PersistWhenFinished(const std::shared_ptr<Core>& core, Operation& operation) {
+    operation.SetFinishHook([weak = std::weak_ptr<Core>(core), &operation](
+                                const v1::Operation& final_snapshot,
+                                const v1::OperationEvent& final_event) {
+      if (std::shared_ptr<Core> alive = weak.lock()) {
+        alive->PersistFinal(operation, final_snapshot, final_event);
+      }
+    });
+  }
+
+  // Applies the bounds of Options (EvictLocked) and removes what they evicted from the history.
+  void Tidy() {
+    std::vector<std::string> evicted;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      evicted = EvictLocked();
+    }
+    if (evicted.empty()) return;  // without waiting for a write in progress
+    std::lock_guard<std::mutex> history_lock(history_mu);
+    if (!history) return;
+    for (const std::string& id : evicted) {
+      history->Remove(id);
+      finals_written.erase(id);
+    }
+  }
+
   // Called by a work thread as its last step.
   void OnExit(std::list<Runner>::iterator runner) {
     std::lock_guard<std::mutex> lock(mu);
@@ -70,25 +195,35 @@ struct OperationRegistry::Core {
     runner->exited = true;
   }
 
-  // Forgets the operations that finished first while more than options.max_finished are kept.
-  // Run at the start of every public method, so the bound holds whenever anyone looks.
-  void EvictLocked() {
-    std::vector<uint64_t> finished;
+  // Forgets the finished operations beyond options.max_finished (those that finished first) or
+  // older than options.max_age, and drops the events before the final one of those beyond
+  // options.max_full_histories. Returns the ids forgotten. Run (through Tidy) at the start of
+  // every public method, so the bounds hold whenever anyone looks.
+  std::vector<std::string> EvictLocked() {
+    std::vector<std::pair<uint64_t, Operation*>> finished;  // newest first, once sorted
     for (const Entry& entry : entries) {
       if (const uint64_t ticket = entry.operation->finish_ticket(); ticket != 0) {
-        finished.push_back(ticket);
+        finished.emplace_back(ticket, entry.operation.get());
       }
     }
-    if (finished.size() <= options.max_finished) return;
-    const size_t excess = finished.size() - options.max_finished;
-    std::nth_element(finished.begin(), finished.begin() + static_cast<ptrdiff_t>(excess - 1),
-                     finished.end());
-    const uint64_t last_evicted = finished[excess - 1];
-    // Operations finishing meanwhile get higher tickets and stay.
+    std::sort(finished.begin(), finished.end(), std::greater<>());
+    const absl::Time oldest_kept = options.clock() - options.max_age;
+    std::unordered_set<const Operation*> evicted;
+    for (size_t i = 0; i < finished.size(); ++i) {
+      Operation* operation = finished[i].second;
+      if (i >= options.max_finished || operation->finished_at() < oldest_kept) {
+        evicted.insert(operation);
+      } else if (i >= options.max_full_histories) {
+        operation->ForgetEventsBeforeFinal();
+      }
+    }
+    std::vector<std::string> ids;
     std::erase_if(entries, [&](const Entry& entry) {
-      const uint64_t ticket = entry.operation->finish_ticket();
-      return ticket != 0 && ticket <= last_evicted;
+      if (!evicted.contains(entry.operation.get())) return false;
+      ids.push_back(entry.operation->id());
+      return true;
     });
+    return ids;
   }
 
   // The body of a work thread.
@@ -122,6 +257,10 @@ struct OperationRegistry::Core {
   }
 
   const Options options;
+  // Taken before mu, never while holding it: writes and removals of records, in order.
+  std::mutex history_mu;
+  std::unique_ptr<OperationHistory> history;  // guarded by history_mu; null: memory only
+  std::unordered_set<std::string> finals_written;  // guarded by history_mu
   std::mutex mu;
   // Everything below is guarded by mu.
   std::mt19937 random;
@@ -163,43 +302,116 @@ bool IsOperationId(absl::string_view id) {
                      [](char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); });
 }
 
+void OperationRegistry::KeepHistory(std::unique_ptr<OperationHistory> history) {
+  std::vector<agent::ops::OperationRecord> records = history->Load();
+  // Restored in the order they finished, so that they are forgotten in that order; listed in
+  // the order they were created.
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+    return std::pair(!a.has_final_event(), Ordered(a.operation().finished_at())) <
+           std::pair(!b.has_final_event(), Ordered(b.operation().finished_at()));
+  });
+  std::vector<std::shared_ptr<Operation>> cut_off;
+  {
+    std::lock_guard<std::mutex> history_lock(core_->history_mu);
+    core_->history = std::move(history);
+    std::lock_guard<std::mutex> lock(core_->mu);
+    std::vector<std::pair<std::pair<int64_t, int32_t>, Core::Entry>> restored;  // by creation
+    for (const agent::ops::OperationRecord& record : records) {
+      Core::Entry& entry =
+          restored.emplace_back(Ordered(record.operation().created_at()), Core::Entry()).second;
+      entry.operation = Operation::Restore(
+          record.operation(), record.has_final_event() ? &record.final_event() : nullptr,
+          std::max<uint64_t>(record.last_sequence(), 1), core_->options.clock);
+      for (const agent::ops::RequestKey& key : record.requests()) {
+        entry.requests.push_back({key.id(), key.fingerprint()});
+      }
+      uint32_t number = 0;
+      if (std::sscanf(record.operation().id().c_str(), "op-%8x", &number) == 1) {
+        core_->issued.insert(number);
+      }
+      if (entry.operation->finished()) {
+        core_->finals_written.insert(entry.operation->id());
+      } else {
+        Core::PersistWhenFinished(core_, *entry.operation);
+        cut_off.push_back(entry.operation);
+      }
+    }
+    std::stable_sort(restored.begin(), restored.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<Core::Entry> entries;
+    for (auto& [created, entry] : restored) entries.push_back(std::move(entry));
+    for (Core::Entry& entry : core_->entries) entries.push_back(std::move(entry));
+    core_->entries = std::move(entries);
+  }
+  for (const std::shared_ptr<Operation>& operation : cut_off) operation->Fail(AgentRestarted());
+  core_->Tidy();
+}
+
 std::shared_ptr<Operation> OperationRegistry::Start(absl::string_view kind,
                                                     absl::string_view target,
                                                     absl::string_view join_key, Work work) {
+  // Without a request_id nothing can refuse the start.
+  return *Start(kind, target, join_key, RequestKey(), std::move(work));
+}
+
+absl::StatusOr<std::shared_ptr<Operation>> OperationRegistry::Start(absl::string_view kind,
+                                                                    absl::string_view target,
+                                                                    absl::string_view join_key,
+                                                                    const RequestKey& request,
+                                                                    Work work) {
+  core_->Tidy();
   std::shared_ptr<Operation> operation;
   std::list<Core::Runner> exited;
+  absl::Status no_thread;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
-    core_->EvictLocked();
-    if (!join_key.empty()) {
-      for (const Core::Entry& entry : core_->entries) {
-        if (entry.join_key == join_key && !entry.operation->finished()) return entry.operation;
+    if (!request.id.empty()) {
+      if (const auto [entry, key] = core_->FindRequestLocked(request.id); entry != nullptr) {
+        if (key->fingerprint != request.fingerprint) {
+          return RequestIdReused(request.id, entry->operation->id());
+        }
+        return entry->operation;
       }
     }
-    exited = core_->TakeExitedLocked();
-    operation =
-        std::make_shared<Operation>(core_->NewIdLocked(), std::string(kind), std::string(target),
-                                    core_->options.clock, core_->PublishTo(core_->options.events));
-    core_->entries.push_back({operation, std::string(join_key)});
-    auto runner = core_->runners.emplace(core_->runners.end());
-    try {
-      runner->thread =
-          std::thread([core = core_, operation, work = std::move(work), runner]() mutable {
-            Core::Run(*core, *operation, work, runner);
-          });
-    } catch (const std::system_error& e) {
-      core_->runners.erase(runner);
-      operation->Fail(absl::ResourceExhaustedError(
-          absl::StrCat("cannot start a thread for ", kind, ": ", e.what())));
+    for (Core::Entry& entry : core_->entries) {
+      if (join_key.empty() || entry.join_key != join_key || entry.operation->finished()) continue;
+      if (request.id.empty()) return entry.operation;
+      entry.requests.push_back(request);  // the history must know it (Persist below)
+      operation = entry.operation;
+      break;
+    }
+    if (!operation) {
+      exited = core_->TakeExitedLocked();
+      operation = std::make_shared<Operation>(
+          core_->NewIdLocked(), std::string(kind), std::string(target), core_->options.clock,
+          core_->PublishTo(core_->options.events));
+      Core::Entry& entry = core_->entries.emplace_back();
+      entry.operation = operation;
+      entry.join_key = std::string(join_key);
+      if (!request.id.empty()) entry.requests.push_back(request);
+      Core::PersistWhenFinished(core_, *operation);
+      auto runner = core_->runners.emplace(core_->runners.end());
+      try {
+        runner->thread =
+            std::thread([core = core_, operation, work = std::move(work), runner]() mutable {
+              Core::Run(*core, *operation, work, runner);
+            });
+      } catch (const std::system_error& e) {
+        core_->runners.erase(runner);
+        no_thread = absl::ResourceExhaustedError(
+            absl::StrCat("cannot start a thread for ", kind, ": ", e.what()));
+      }
     }
   }
   for (Core::Runner& runner : exited) runner.thread.join();
+  core_->Persist(*operation);
+  if (!no_thread.ok()) operation->Fail(no_thread);  // outside mu: the finish hook takes it
   return operation;
 }
 
 absl::StatusOr<std::shared_ptr<Operation>> OperationRegistry::Find(absl::string_view id) const {
+  core_->Tidy();
   std::lock_guard<std::mutex> lock(core_->mu);
-  core_->EvictLocked();
   if (const Core::Entry* entry = core_->FindLocked(id)) return entry->operation;
   return WithMetadata(
       WithReason(
@@ -212,10 +424,10 @@ absl::StatusOr<std::shared_ptr<Operation>> OperationRegistry::Find(absl::string_
 
 std::vector<v1::Operation> OperationRegistry::List(const std::vector<v1::OperationState>& states,
                                                    absl::string_view kind) const {
+  core_->Tidy();
   std::vector<std::shared_ptr<Operation>> operations;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
-    core_->EvictLocked();
     for (auto it = core_->entries.rbegin(); it != core_->entries.rend(); ++it) {
       if (kind.empty() || it->operation->kind() == kind) operations.push_back(it->operation);
     }

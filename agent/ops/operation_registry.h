@@ -2,11 +2,18 @@
 // them, and keeps a bounded history of finished ones.
 //
 // Start() with a non-empty join key returns the unfinished operation already started with that
-// key, if any, so two requests for the same work share one operation. Work that returns (or
-// throws) without Succeed()/Fail() fails with INTERNAL naming its kind, or ends CANCELLED when a
-// cancel was requested, so watchers never wait forever. At most `max_finished` finished
-// operations are kept; the one that finished first is forgotten first. The destructor asks every
-// running operation to stop (AGENT_SHUTDOWN) and joins their threads. Thread-safe.
+// key, if any, so two requests for the same work share one operation; with a request_id, it
+// returns the operation that id started or joined before, running or finished (AIP-155). Work
+// that returns (or throws) without Succeed()/Fail() fails with INTERNAL naming its kind, or ends
+// CANCELLED when a cancel was requested, so watchers never wait forever. Finished operations are
+// kept up to the bounds of Options; the one that finished first is forgotten first.
+//
+// With KeepHistory(), every operation is also written to an OperationHistory when it starts,
+// when a request_id joins it and when it finishes (before anyone sees it finished, so what a
+// client saw end is never brought back unfinished), and the operations there come back when the
+// next agent starts: GetOperation, ListOperations, WatchOperation and request_ids work across
+// restarts. The destructor asks every running operation to stop (AGENT_SHUTDOWN) and joins
+// their threads. Thread-safe.
 #ifndef LLORCH_AGENT_OPS_OPERATION_REGISTRY_H_
 #define LLORCH_AGENT_OPS_OPERATION_REGISTRY_H_
 
@@ -17,8 +24,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "agent/ops/event_bus.h"
 #include "agent/ops/operation.h"
+#include "agent/ops/operation_history.h"
+#include "agent/ops/request_key.h"
 #include "llorch/pool/v1/operation.pb.h"
 
 namespace llorch {
@@ -31,7 +41,11 @@ class OperationRegistry {
   using Work = std::function<void(Operation&)>;
 
   struct Options {
-    size_t max_finished = 100;
+    // Finished operations kept: at most max_finished, none that finished more than max_age ago.
+    size_t max_finished = 1000;
+    absl::Duration max_age = absl::Hours(7 * 24);
+    // The newest finished ones keep every event, the others only their final one.
+    size_t max_full_histories = 100;
     Operation::Clock clock = absl::Now;
     // Where each operation's creation and changes of state are published; none when null.
     std::shared_ptr<EventBus> events = nullptr;
@@ -44,10 +58,24 @@ class OperationRegistry {
   OperationRegistry(const OperationRegistry&) = delete;
   OperationRegistry& operator=(const OperationRegistry&) = delete;
 
-  // Creates an operation (id "op-" + 8 hex digits, unique for the registry's lifetime) and runs
-  // `work` on a new thread; or returns the unfinished operation started with `join_key`.
+  // Keeps the operations in `history` from now on; call it before the first Start(). The ones
+  // it holds come back (finished ones with their final event only, see Operation::Restore), and
+  // the ones that had not finished, because the agent that ran them died, end FAILED with code
+  // ABORTED and reason AGENT_RESTARTED.
+  void KeepHistory(std::unique_ptr<OperationHistory> history);
+
+  // Creates an operation (id "op-" + 8 hex digits, never one the registry or its history knows)
+  // and runs `work` on a new thread; or returns the unfinished operation started with
+  // `join_key`.
   std::shared_ptr<Operation> Start(absl::string_view kind, absl::string_view target,
                                    absl::string_view join_key, Work work);
+  // The same, and when `request` has an id: returns the operation that id started or joined,
+  // running or finished, as long as it is kept, and starts nothing; ALREADY_EXISTS (reason
+  // REQUEST_ID_REUSED) when it came with another fingerprint.
+  absl::StatusOr<std::shared_ptr<Operation>> Start(absl::string_view kind,
+                                                   absl::string_view target,
+                                                   absl::string_view join_key,
+                                                   const RequestKey& request, Work work);
 
   // NOT_FOUND (reason OPERATION_NOT_FOUND, with a hint) for an unknown or forgotten id.
   absl::StatusOr<std::shared_ptr<Operation>> Find(absl::string_view id) const;

@@ -1,9 +1,13 @@
 #include "agent/ops/operation_stream.h"
 
 #include <algorithm>
+#include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "agent/ops/request_key.h"
+#include "agent/rpc/grpc_status.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -38,8 +42,12 @@ grpc::Status StreamOperation(grpc::ServerContext* context, Operation& operation,
                              uint64_t after_sequence,
                              grpc::ServerWriterInterface<v1::OperationEvent>* writer) {
   WatcherScope watching(operation);
-  // Beyond the last event there is nothing to skip: the client gets the live events.
-  uint64_t sequence = std::min(after_sequence, operation.last_sequence());
+  // Beyond the last event there is nothing to skip: the client gets the live events, or the
+  // final one again (after a restart the agent may not have numbered events as far as the client
+  // saw them).
+  const bool finished = operation.finished();
+  const uint64_t last = operation.last_sequence();
+  uint64_t sequence = std::min(after_sequence, finished ? last - 1 : last);
   v1::OperationEvent event;
   while (true) {
     if (context->IsCancelled()) return ClientGone(operation);
@@ -55,6 +63,19 @@ grpc::Status StreamOperation(grpc::ServerContext* context, Operation& operation,
         break;
     }
   }
+}
+
+grpc::Status StartAndStream(OperationRegistry& registry, const google::protobuf::Message& request,
+                            absl::string_view kind, absl::string_view target,
+                            absl::string_view join_key, OperationRegistry::Work work,
+                            grpc::ServerContext* context,
+                            grpc::ServerWriterInterface<v1::OperationEvent>* writer) {
+  absl::StatusOr<RequestKey> key = RequestKeyOf(request);
+  if (!key.ok()) return ToGrpcStatus(key.status());
+  absl::StatusOr<std::shared_ptr<Operation>> operation =
+      registry.Start(kind, target, join_key, *key, std::move(work));
+  if (!operation.ok()) return ToGrpcStatus(operation.status());
+  return StreamOperation(context, **operation, 0, writer);
 }
 
 }  // namespace llorch

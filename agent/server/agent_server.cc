@@ -9,13 +9,16 @@
 
 #include <filesystem>
 #include <system_error>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/dev/dev_service.h"
 #include "agent/git/git_service.h"
 #include "agent/models/model_service.h"
+#include "agent/ops/operation_history.h"
 #include "agent/ops/operation_service.h"
 #include "agent/server/agent_service.h"
+#include "agent/server/reflection_v1.h"
 #include "agent/server/utf8_interceptor.h"
 #include "agent/workers/worker_service.h"
 #include "common/paths.h"
@@ -25,6 +28,7 @@
 
 namespace llorch {
 namespace fs = std::filesystem;
+namespace v1 = pool::v1;
 
 struct AgentServer::Services {
   Services(std::shared_ptr<const AgentContext> context,
@@ -43,6 +47,7 @@ struct AgentServer::Services {
   DevServiceImpl dev;
   OperationServiceImpl ops;
   AgentServiceImpl agent;
+  ReflectionV1Service reflection_v1;  // served with v1alpha, on listeners
 };
 
 namespace {
@@ -114,12 +119,22 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
     builder.AddListeningPort(address.GrpcTarget(), grpc::InsecureServerCredentials(),
                              address.kind == Address::Kind::kTcp ? &tcp_ports[i] : nullptr);
   }
+  // pool-agent's operations outlive it (the socket checks above come first: a second agent on
+  // the same socket is told so, not that the history is taken). An agent inside the CLI keeps
+  // them in memory only.
+  if (!context->in_process) {
+    absl::StatusOr<std::unique_ptr<OperationHistory>> history =
+        OperationHistory::Open(context->state_dir / "operations");
+    if (!history.ok()) return WithPrefix(history.status(), "cannot keep the operation history");
+    context->operations->KeepHistory(*std::move(history));
+  }
   builder.RegisterService(&server->services_->models);
   builder.RegisterService(&server->services_->git);
   builder.RegisterService(&server->services_->workers);
   builder.RegisterService(&server->services_->dev);
   builder.RegisterService(&server->services_->ops);
   builder.RegisterService(&server->services_->agent);
+  if (!listeners.empty()) builder.RegisterService(&server->services_->reflection_v1);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(NewUtf8InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -149,11 +164,19 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
     bound.push_back(address.GrpcTarget());
   }
   server->bound_addresses_->Set(std::move(bound));
-  // Per-service health, so a load balancer or orchestrator can probe the service it uses.
-  for (const char* service : {"llorch.pool.v1.ModelService", "llorch.pool.v1.GitService",
-                              "llorch.pool.v1.WorkerService", "llorch.pool.v1.DevService",
-                              "llorch.pool.v1.OperationService", "llorch.pool.v1.AgentService"}) {
-    server->server_->GetHealthCheckService()->SetServingStatus(service, true);
+  server->services_->reflection_v1.SetServer(server->InProcessChannel());
+  // Per-service health, so a load balancer or orchestrator can probe the service it uses. A
+  // service whose RPCs all answer NOT_AVAILABLE_YET in this release is not serving.
+  const std::pair<const char*, bool> services[] = {
+      {v1::ModelService::service_full_name(), true},
+      {v1::GitService::service_full_name(), true},
+      {v1::WorkerService::service_full_name(), false},
+      {v1::DevService::service_full_name(), false},
+      {v1::OperationService::service_full_name(), true},
+      {v1::AgentService::service_full_name(), true},
+  };
+  for (const auto& [service, serving] : services) {
+    server->server_->GetHealthCheckService()->SetServingStatus(service, serving);
   }
   return server;
 }
@@ -164,12 +187,16 @@ std::shared_ptr<grpc::Channel> AgentServer::InProcessChannel() {
   return server_->InProcessChannel(grpc::ChannelArguments());
 }
 
+void AgentServer::StopServing() { server_->GetHealthCheckService()->Shutdown(); }
+
 void AgentServer::Shutdown(absl::Duration grace) {
+  StopServing();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }
 
 void AgentServer::Wait() {
   server_->Wait();
+  services_->reflection_v1.SetServer(nullptr);
   std::error_code ec;
   for (const std::string& path : socket_paths_) fs::remove(path, ec);
   socket_paths_.clear();

@@ -26,7 +26,9 @@ class AgentServer {
   // directory created (0750 as root, 0700 otherwise), a stale socket file of ours replaced, and
   // mode 0660; a socket directory not trusted by this user (trusted_dir.h: another user's, or
   // writable by others) and a socket another agent still answers on are errors. Non-local TCP
-  // addresses are refused unless `insecure`.
+  // addresses are refused unless `insecure`. Unless the context is in-process, the operation
+  // registry then keeps its history in <state_dir>/operations (OperationRegistry::KeepHistory),
+  // which one agent at a time may use (FailedPrecondition otherwise).
   static absl::StatusOr<std::unique_ptr<AgentServer>> Start(
       std::shared_ptr<const AgentContext> context, const std::vector<Address>& listeners,
       bool insecure = false);
@@ -39,8 +41,13 @@ class AgentServer {
   // A channel to this server that never leaves the process.
   std::shared_ptr<grpc::Channel> InProcessChannel();
 
-  // Stops accepting calls; running calls get up to `grace` to finish, then are cancelled.
-  // Safe to call from another thread while Wait() blocks.
+  // The first step of stopping: from now on health reports every service, and the server as a
+  // whole (""), NOT_SERVING, while calls are still served, so that probes and load balancers
+  // turn away before anything closes. Health watchers get the change at once. Idempotent.
+  void StopServing();
+
+  // Stops accepting calls (after StopServing(), if not done yet); running calls get up to
+  // `grace` to finish, then are cancelled. Safe to call from another thread while Wait() blocks.
   void Shutdown(absl::Duration grace);
 
   // Blocks until the server has shut down, then removes its socket files.

@@ -30,6 +30,7 @@ std::string RenderHostInfo(const v1::HostInfo& info, const Style& style) {
   table.AddRow({"agent", absl::StrCat("pool-agent ", info.agent_version(), " (", info.api_version(),
                                       "), pid ", info.pid())});
   table.AddRow({"mode", info.in_process() ? "in-process (standalone)" : "daemon"});
+  table.AddRow({"instance", info.instance_id()});
   table.AddRow({"listening", info.listen_addresses().empty()
                                  ? std::string("-")
                                  : absl::StrJoin(info.listen_addresses(), ", ")});

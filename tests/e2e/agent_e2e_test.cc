@@ -1,5 +1,6 @@
 // pool-agent as an operator runs it, and llorch-pool finding and using it.
 #include <gmock/gmock.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -16,14 +17,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
+#include "llorch/pool/v1/agent.grpc.pb.h"
+#include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_env.h"
 #include "tests/support/error_details.h"
+#include "tests/support/grpc_probe.h"
 
 namespace llorch::testing {
 namespace {
 
+namespace v1 = pool::v1;
+using ::google::protobuf::util::MessageDifferencer;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::string ReadFile(const std::string& path) {
@@ -49,6 +56,23 @@ class AgentE2eTest : public ::testing::Test {
   }
   std::string log_path() const { return env_.Path("agent.log"); }
   std::string default_socket() const { return env_.Path("run/llorch/pool-agent.sock"); }
+  std::string tinyllama_file() const {
+    return env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
+  }
+  // A tinyllama that takes far longer to hash than any test (64 GiB, sparse).
+  void WriteALongTinyllama() const {
+    std::filesystem::create_directories(std::filesystem::path(tinyllama_file()).parent_path());
+    std::ofstream(tinyllama_file()) << "GGUF";
+    std::filesystem::resize_file(tinyllama_file(), uint64_t{64} << 30);
+  }
+  // A tinyllama whose manifest's SHA-256 is not its file's: its verify fails at once.
+  void WriteTinyllamaWithAWrongManifest() const {
+    const std::filesystem::path dir = std::filesystem::path(tinyllama_file()).parent_path();
+    std::filesystem::create_directories(dir / ".llorch");
+    std::ofstream(tinyllama_file()) << "GGUF";
+    std::ofstream(dir / ".llorch/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf.manifest.json")
+        << R"({"size": 4, "sha256": "0000000000000000000000000000000000000000000000000000000000000000"})";
+  }
 
   E2eEnvironment env_;
 };
@@ -75,6 +99,21 @@ TEST_F(AgentE2eTest, ListensOnTheDefaultSocketAndTheCliFindsIt) {
   EXPECT_EQ(agent->Stop(SIGTERM), 0);
   EXPECT_FALSE(std::filesystem::exists(default_socket()));
   EXPECT_THAT(ReadFile(log_path()), HasSubstr("shutting down"));
+}
+
+TEST_F(AgentE2eTest, SigtermTurnsHealthNotServingBeforeTheSocketCloses) {
+  auto agent = StartAgent({}, default_socket());
+  auto channel =
+      grpc::CreateChannel("unix:" + default_socket(), grpc::InsecureChannelCredentials());
+  HealthWatch server_health(channel, "");
+  HealthWatch model_health(channel, "llorch.pool.v1.ModelService");
+  EXPECT_EQ(server_health.Next().value_or(-1), 1);  // SERVING
+  EXPECT_EQ(model_health.Next().value_or(-1), 1);
+  ASSERT_EQ(kill(agent->pid(), SIGTERM), 0);
+  // Told over the open streams, so before the agent stopped serving them.
+  EXPECT_EQ(server_health.Next().value_or(-1), 2);  // NOT_SERVING
+  EXPECT_EQ(model_health.Next().value_or(-1), 2);
+  EXPECT_EQ(agent->Wait(), 0);
 }
 
 TEST_F(AgentE2eTest, ExplicitAgentAddressWinsAndSigintStopsIt) {
@@ -147,10 +186,7 @@ TEST_F(AgentE2eTest, VersionAndHelp) {
 class LongVerifyTest : public AgentE2eTest {
  protected:
   void SetUp() override {
-    const std::string file = env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
-    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
-    std::ofstream(file) << "GGUF";
-    std::filesystem::resize_file(file, uint64_t{64} << 30);
+    WriteALongTinyllama();
     agent_ = StartAgent({}, default_socket());
     CommandOptions options;
     options.env = env_.env();
@@ -311,13 +347,181 @@ TEST_F(AgentE2eTest, AgentEventsFollowsTheHostsOperationsAndModels) {
   EXPECT_THAT(standalone.err, HasSubstr("`agent events` follows the events of a running agent"));
 }
 
+// --- Restarts, as an orchestrator sees them over gRPC ---
+
+std::shared_ptr<grpc::Channel> ChannelTo(const std::string& socket) {
+  return grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+}
+
+v1::HostInfo HostInfoOf(const std::shared_ptr<grpc::Channel>& channel) {
+  v1::HostInfo info;
+  grpc::ClientContext context;
+  EXPECT_TRUE(v1::AgentService::NewStub(channel)
+                  ->GetHostInfo(&context, v1::GetHostInfoRequest(), &info)
+                  .ok());
+  return info;
+}
+
+// The events of a VerifyModel call, read to the end; its status in *status.
+std::vector<v1::OperationEvent> Verify(const std::shared_ptr<grpc::Channel>& channel,
+                                       const v1::VerifyModelRequest& request,
+                                       grpc::Status* status) {
+  grpc::ClientContext context;
+  auto reader = v1::ModelService::NewStub(channel)->VerifyModel(&context, request);
+  std::vector<v1::OperationEvent> events;
+  v1::OperationEvent event;
+  while (reader->Read(&event)) events.push_back(event);
+  *status = reader->Finish();
+  return events;
+}
+
+std::vector<v1::OperationEvent> Watch(const std::shared_ptr<grpc::Channel>& channel,
+                                      const std::string& id, uint64_t after_sequence) {
+  v1::WatchOperationRequest request;
+  request.set_id(id);
+  request.set_after_sequence(after_sequence);
+  grpc::ClientContext context;
+  auto reader = v1::OperationService::NewStub(channel)->WatchOperation(&context, request);
+  std::vector<v1::OperationEvent> events;
+  v1::OperationEvent event;
+  while (reader->Read(&event)) events.push_back(event);
+  EXPECT_TRUE(reader->Finish().ok());
+  return events;
+}
+
+v1::Operation GetOperation(const std::shared_ptr<grpc::Channel>& channel, const std::string& id) {
+  v1::GetOperationRequest request;
+  request.set_id(id);
+  v1::Operation operation;
+  grpc::ClientContext context;
+  grpc::Status status =
+      v1::OperationService::NewStub(channel)->GetOperation(&context, request, &operation);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return operation;
+}
+
+std::vector<std::string> ListedOperations(const std::shared_ptr<grpc::Channel>& channel) {
+  v1::ListOperationsResponse response;
+  grpc::ClientContext context;
+  EXPECT_TRUE(v1::OperationService::NewStub(channel)
+                  ->ListOperations(&context, v1::ListOperationsRequest(), &response)
+                  .ok());
+  std::vector<std::string> ids;
+  for (const v1::Operation& operation : response.operations()) ids.push_back(operation.id());
+  return ids;
+}
+
+TEST_F(AgentE2eTest, AFinishedOperationOutlivesARestartAndARetryOfItStartsNothing) {
+  WriteTinyllamaWithAWrongManifest();
+  auto agent = StartAgent({}, default_socket());
+  auto channel = ChannelTo(default_socket());
+  const std::string instance = HostInfoOf(channel).instance_id();
+  EXPECT_THAT(instance, ::testing::MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_EQ(HostInfoOf(channel).instance_id(), instance);  // the same while it runs
+  v1::VerifyModelRequest request;
+  request.add_ids("tinyllama");
+  request.set_request_id("3f1c9a52-verify-tinyllama");
+  grpc::Status status;
+  const std::vector<v1::OperationEvent> first = Verify(channel, request, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_FALSE(first.empty());
+  const v1::OperationEvent final_event = first.back();
+  ASSERT_TRUE(final_event.final());
+  ASSERT_EQ(final_event.state(), v1::OPERATION_STATE_SUCCEEDED);  // its result: 1 of 1 failed
+  const std::string id = final_event.operation_id();
+  ASSERT_EQ(agent->Stop(SIGTERM), 0);
+
+  agent = StartAgent({}, default_socket());
+  channel = ChannelTo(default_socket());
+  EXPECT_NE(HostInfoOf(channel).instance_id(), instance);
+  const v1::Operation operation = GetOperation(channel, id);
+  EXPECT_EQ(operation.state(), v1::OPERATION_STATE_SUCCEEDED);
+  EXPECT_TRUE(MessageDifferencer::Equals(operation.result(), final_event.result()));
+  EXPECT_THAT(ListedOperations(channel), ElementsAre(id));
+  const std::vector<v1::OperationEvent> watched = Watch(channel, id, 0);
+  ASSERT_EQ(watched.size(), 1u);
+  EXPECT_TRUE(MessageDifferencer::Equals(watched[0], final_event));
+
+  // The retry gets the operation's end, and no second verify runs.
+  const std::vector<v1::OperationEvent> retried = Verify(channel, request, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_TRUE(MessageDifferencer::Equals(retried[0], final_event));
+  EXPECT_THAT(ListedOperations(channel), ElementsAre(id));
+
+  // The same id with another request, and an id that is no id.
+  v1::VerifyModelRequest other = request;
+  other.set_ids(0, "qwen");
+  EXPECT_TRUE(Verify(channel, other, &status).empty());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(ErrorHintOf(status).reason(), "REQUEST_ID_REUSED");
+  EXPECT_THAT(status.error_message(), HasSubstr(id));
+  EXPECT_THAT(ErrorHintOf(status).metadata(),
+              ::testing::Contains(::testing::Pair("operation_id", id)));
+  other.set_request_id("not an id!");
+  EXPECT_TRUE(Verify(channel, other, &status).empty());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ErrorHintOf(status).reason(), "INVALID_REQUEST");
+  EXPECT_THAT(ErrorHintOf(status).metadata(),
+              ::testing::Contains(::testing::Pair("field", "request_id")));
+  EXPECT_THAT(ListedOperations(channel), ElementsAre(id));
+}
+
+TEST_F(AgentE2eTest, AnOperationRunningWhenTheAgentIsKilledIsFailedAfterTheRestart) {
+  WriteALongTinyllama();
+  auto agent = StartAgent({}, default_socket());
+  auto channel = ChannelTo(default_socket());
+  v1::VerifyModelRequest request;
+  request.add_ids("tinyllama");
+  request.set_request_id("long-verify-1");
+  grpc::ClientContext context;
+  auto stream = v1::ModelService::NewStub(channel)->VerifyModel(&context, request);
+  v1::OperationEvent event;
+  while (stream->Read(&event) && event.state() != v1::OPERATION_STATE_RUNNING) {
+  }
+  ASSERT_EQ(event.state(), v1::OPERATION_STATE_RUNNING);
+  const std::string id = event.operation_id();
+  const uint64_t seen = event.sequence();
+  {
+    // A retry while it runs follows the same operation.
+    grpc::ClientContext retry_context;
+    auto retry = v1::ModelService::NewStub(channel)->VerifyModel(&retry_context, request);
+    v1::OperationEvent retry_event;
+    ASSERT_TRUE(retry->Read(&retry_event));
+    EXPECT_EQ(retry_event.operation_id(), id);
+    EXPECT_EQ(retry_event.sequence(), 1u);
+    retry_context.TryCancel();
+    retry->Finish();
+  }
+  EXPECT_THAT(ListedOperations(channel), ElementsAre(id));
+
+  ASSERT_EQ(agent->Stop(SIGKILL), 128 + SIGKILL);
+  while (stream->Read(&event)) {
+  }
+  stream->Finish();
+
+  agent = StartAgent({}, default_socket());
+  channel = ChannelTo(default_socket());
+  const v1::Operation operation = GetOperation(channel, id);
+  EXPECT_EQ(operation.state(), v1::OPERATION_STATE_FAILED);
+  EXPECT_EQ(operation.error().code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(ErrorHintOf(operation.error()).reason(), "AGENT_RESTARTED");
+  EXPECT_THAT(operation.error().message(), HasSubstr("the agent stopped before this operation"));
+  // Resuming the watch where it broke gets the end, whatever the agent could number.
+  const std::vector<v1::OperationEvent> resumed = Watch(channel, id, seen);
+  ASSERT_EQ(resumed.size(), 1u);
+  EXPECT_TRUE(resumed[0].final());
+  EXPECT_EQ(resumed[0].state(), v1::OPERATION_STATE_FAILED);
+  // A retry with the same id gets that end too; a new id starts the work again.
+  grpc::Status status;
+  const std::vector<v1::OperationEvent> retried = Verify(channel, request, &status);
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_EQ(retried[0].operation_id(), id);
+  EXPECT_THAT(ListedOperations(channel), ElementsAre(id));
+}
+
 TEST_F(AgentE2eTest, WatchingAFailedVerifyShowsItsResultAndExits1) {
-  const std::string file = env_.models_dir() + "/tinyllama/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
-  std::filesystem::create_directories(std::filesystem::path(file).parent_path() / ".llorch");
-  std::ofstream(file) << "GGUF";
-  std::ofstream(file.substr(0, file.rfind('/')) +
-                "/.llorch/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf.manifest.json")
-      << R"({"size": 4, "sha256": "0000000000000000000000000000000000000000000000000000000000000000"})";
+  WriteTinyllamaWithAWrongManifest();
   auto agent = StartAgent({}, default_socket());
   CommandResult verify = env_.Run({"models", "verify", "tinyllama"});
   EXPECT_EQ(verify.exit_code, 1) << verify.err;

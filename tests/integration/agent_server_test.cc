@@ -3,6 +3,7 @@
 #include "agent/server/agent_server.h"
 
 #include <gmock/gmock.h>
+#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 #include <fstream>
 
 #include "client/connection.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "common/status.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
@@ -126,15 +128,88 @@ TEST_F(AgentServerTest, HealthServiceAnswersServing) {
   EXPECT_EQ(*model_service, 1);
 }
 
+TEST_F(AgentServerTest, ServicesThatServeNothingYetAreNotServing) {
+  for (const auto& [service, expected] :
+       std::vector<std::pair<std::string, int>>{{"llorch.pool.v1.ModelService", 1},
+                                                {"llorch.pool.v1.GitService", 1},
+                                                {"llorch.pool.v1.WorkerService", 2},
+                                                {"llorch.pool.v1.DevService", 2},
+                                                {"llorch.pool.v1.OperationService", 1},
+                                                {"llorch.pool.v1.AgentService", 1}}) {
+    absl::StatusOr<int> serving = testing::CheckHealth(socket_channel_, service);
+    ASSERT_TRUE(serving.ok()) << service << ": " << serving.status();
+    EXPECT_EQ(*serving, expected) << service;  // 1 SERVING, 2 NOT_SERVING
+  }
+}
+
+TEST_F(AgentServerTest, StoppingTurnsHealthNotServingWhileCallsAreStillServed) {
+  testing::HealthWatch server_health(socket_channel_, "");
+  testing::HealthWatch model_health(socket_channel_, "llorch.pool.v1.ModelService");
+  EXPECT_EQ(server_health.Next().value_or(-1), 1);
+  EXPECT_EQ(model_health.Next().value_or(-1), 1);
+
+  server_->StopServing();
+  EXPECT_EQ(server_health.Next().value_or(-1), 2);
+  EXPECT_EQ(model_health.Next().value_or(-1), 2);
+  // The listener still answers, health and everything else.
+  auto fresh = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+  EXPECT_EQ(testing::CheckHealth(fresh, "").value_or(-1), 2);
+  EXPECT_EQ(testing::CheckHealth(fresh, "llorch.pool.v1.OperationService").value_or(-1), 2);
+  EXPECT_EQ(ListCatalog(fresh, {"qwen"}).entries_size(), 1);
+}
+
 TEST_F(AgentServerTest, ReflectionListsEveryService) {
   absl::StatusOr<std::vector<std::string>> services =
       testing::ListServicesByReflection(socket_channel_);
   ASSERT_TRUE(services.ok()) << services.status();
-  EXPECT_THAT(*services, UnorderedElementsAre(
-                             "llorch.pool.v1.ModelService", "llorch.pool.v1.GitService",
-                             "llorch.pool.v1.WorkerService", "llorch.pool.v1.DevService",
-                             "llorch.pool.v1.OperationService", "llorch.pool.v1.AgentService",
-                             "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"));
+  EXPECT_THAT(*services,
+              UnorderedElementsAre(
+                  "llorch.pool.v1.ModelService", "llorch.pool.v1.GitService",
+                  "llorch.pool.v1.WorkerService", "llorch.pool.v1.DevService",
+                  "llorch.pool.v1.OperationService", "llorch.pool.v1.AgentService",
+                  "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                  "grpc.reflection.v1.ServerReflection"));
+}
+
+TEST_F(AgentServerTest, ReflectionV1ListsTheServicesAndSendsTheirFiles) {
+  namespace reflection = grpc::reflection::v1;
+  grpc::ClientContext context;
+  auto stream = reflection::ServerReflection::NewStub(socket_channel_)->ServerReflectionInfo(&context);
+  reflection::ServerReflectionRequest list;
+  list.set_list_services("");
+  ASSERT_TRUE(stream->Write(list));
+  reflection::ServerReflectionResponse listed;
+  ASSERT_TRUE(stream->Read(&listed));
+  std::vector<std::string> names;
+  for (const auto& service : listed.list_services_response().service()) {
+    names.push_back(service.name());
+  }
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"llorch.pool.v1.ModelService",
+                                              "llorch.pool.v1.OperationService",
+                                              "grpc.reflection.v1.ServerReflection"}));
+
+  reflection::ServerReflectionRequest symbol;
+  symbol.set_file_containing_symbol("llorch.pool.v1.ModelService");
+  ASSERT_TRUE(stream->Write(symbol));
+  reflection::ServerReflectionResponse file;
+  ASSERT_TRUE(stream->Read(&file));
+  EXPECT_EQ(file.original_request().file_containing_symbol(), "llorch.pool.v1.ModelService");
+  ASSERT_GT(file.file_descriptor_response().file_descriptor_proto_size(), 0);
+  google::protobuf::FileDescriptorProto model_proto;
+  ASSERT_TRUE(
+      model_proto.ParseFromString(file.file_descriptor_response().file_descriptor_proto(0)));
+  EXPECT_EQ(model_proto.name(), "llorch/pool/v1/model.proto");
+  EXPECT_EQ(model_proto.service(0).name(), "ModelService");
+
+  reflection::ServerReflectionRequest unknown;
+  unknown.set_file_containing_symbol("llorch.pool.v1.NoSuchService");
+  ASSERT_TRUE(stream->Write(unknown));
+  reflection::ServerReflectionResponse error;
+  ASSERT_TRUE(stream->Read(&error));
+  EXPECT_EQ(error.error_response().error_code(), grpc::StatusCode::NOT_FOUND);
+
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 TEST_F(AgentServerTest, LaterReleaseRpcsAreUnimplementedAndNameTheCommand) {

@@ -325,6 +325,33 @@ std::vector<Case> HandWrittenCases() {
           "branch", "BAD_BRANCH_NAME"),
       Bad<v1::SyncRequest>(
           "branch 'a b'", [](auto& r) { r.set_branch("a b"); }, "branch", "BAD_BRANCH_NAME"),
+      // request_id (AIP-155): 1 to 64 of A-Z, a-z, 0-9, '-', '_', '.'.
+      Bad<v1::DownloadModelRequest>(
+          "a request_id with a space",
+          [](auto& r) {
+            r.add_ids("tinyllama");
+            r.set_request_id("a b");
+          },
+          "request_id"),
+      Bad<v1::VerifyModelRequest>(
+          "a request_id of 65 characters",
+          [](auto& r) {
+            r.set_all(true);
+            r.set_request_id(std::string(65, 'a'));
+          },
+          "request_id"),
+      Bad<v1::PullRequest>(
+          "a request_id with a slash", [](auto& r) { r.set_request_id("a/b"); }, "request_id"),
+      Bad<v1::SyncRequest>(
+          "a request_id that is not ASCII", [](auto& r) { r.set_request_id("\xc3\xa9"); },
+          "request_id"),
+      Bad<v1::UpdateSubmodulesRequest>(
+          "a request_id with a colon",
+          [](auto& r) {
+            r.set_all(true);
+            r.set_request_id("a:b");
+          },
+          "request_id"),
       Bad<v1::GetSubmoduleStatusRequest>(
           "GetSubmoduleStatus({})", [](auto&) {}, "name"),
       Bad<v1::GetSubmoduleStatusRequest>(
@@ -598,6 +625,7 @@ TEST_F(RequestValidationTest, RequestsAtTheEdgesPassTheRules) {
   EXPECT_TRUE(call(catalog).ok());
   v1::VerifyModelRequest verify_all;
   verify_all.set_all(true);
+  verify_all.set_request_id("0b5f3b7e-9c1d-4e8a-a3f2-6d1c2b9e8f70");
   EXPECT_TRUE(call(verify_all).ok());  // the model written in SetUp (its result says not ok)
 }
 

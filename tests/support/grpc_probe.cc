@@ -46,29 +46,15 @@ bool Await(grpc::CompletionQueue& cq) {
   return cq.Next(&tag, &ok) && ok;
 }
 
-std::unique_ptr<grpc::ClientContext> ContextWithDeadline() {
+std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
+    std::chrono::seconds timeout = std::chrono::seconds(10)) {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  context->set_deadline(std::chrono::system_clock::now() + timeout);
   return context;
 }
 
-}  // namespace
-
-absl::StatusOr<int> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
-                                const std::string& service) {
-  grpc::GenericStub stub(channel);
-  grpc::CompletionQueue cq;
-  auto context = ContextWithDeadline();
-  grpc::ByteBuffer request = ToBuffer(service.empty() ? "" : LengthDelimited(1, service));
-  auto call = stub.PrepareUnaryCall(context.get(), "/grpc.health.v1.Health/Check", request, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, nullptr);
-  Await(cq);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  }
+// The status of a HealthCheckResponse { status = 1 }.
+absl::StatusOr<int> ServingStatus(const grpc::ByteBuffer& response) {
   UnknownFieldSet fields;
   const std::string bytes = FromBuffer(response);
   if (!fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -78,6 +64,80 @@ absl::StatusOr<int> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
     if (fields.field(i).number() == 1) return static_cast<int>(fields.field(i).varint());
   }
   return 0;  // proto3 default: UNKNOWN
+}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+// HealthCheckRequest { service = 1 }
+grpc::ByteBuffer HealthRequest(const std::string& service) {
+  return ToBuffer(service.empty() ? "" : LengthDelimited(1, service));
+}
+
+}  // namespace
+
+absl::StatusOr<int> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
+                                const std::string& service) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  auto context = ContextWithDeadline();
+  auto call = stub.PrepareUnaryCall(context.get(), "/grpc.health.v1.Health/Check",
+                                    HealthRequest(service), &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, nullptr);
+  Await(cq);
+  if (!status.ok()) return FromGrpc(status);
+  return ServingStatus(response);
+}
+
+struct HealthWatch::Call {
+  grpc::CompletionQueue cq;
+  std::unique_ptr<grpc::ClientContext> context = ContextWithDeadline(std::chrono::seconds(60));
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> stream;
+  bool finished = false;  // Finish() was called
+};
+
+HealthWatch::HealthWatch(const std::shared_ptr<grpc::Channel>& channel,
+                         const std::string& service)
+    : call_(std::make_unique<Call>()) {
+  grpc::GenericStub stub(channel);
+  call_->stream = stub.PrepareCall(call_->context.get(), "/grpc.health.v1.Health/Watch", &call_->cq);
+  call_->stream->StartCall(nullptr);
+  if (!Await(call_->cq)) return;  // Next() reports the status
+  call_->stream->Write(HealthRequest(service), nullptr);
+  Await(call_->cq);
+  call_->stream->WritesDone(nullptr);
+  Await(call_->cq);
+}
+
+HealthWatch::~HealthWatch() {
+  if (!call_->finished) {
+    call_->context->TryCancel();
+    grpc::Status status;
+    call_->stream->Finish(&status, nullptr);
+    Await(call_->cq);
+  }
+  call_->cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (call_->cq.Next(&tag, &ok)) {
+  }
+}
+
+absl::StatusOr<int> HealthWatch::Next() {
+  if (call_->finished) return absl::OutOfRangeError("the health stream has ended");
+  grpc::ByteBuffer response;
+  call_->stream->Read(&response, nullptr);
+  if (Await(call_->cq)) return ServingStatus(response);
+  grpc::Status status;
+  call_->stream->Finish(&status, nullptr);
+  Await(call_->cq);
+  call_->finished = true;
+  if (status.ok()) return absl::OutOfRangeError("the health stream ended");
+  return FromGrpc(status);
 }
 
 absl::StatusOr<std::vector<std::string>> ListServicesByReflection(
@@ -100,9 +160,7 @@ absl::StatusOr<std::vector<std::string>> ListServicesByReflection(
   grpc::Status status;
   stream->Finish(&status, nullptr);
   Await(cq);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  }
+  if (!status.ok()) return FromGrpc(status);
   if (!got_response) return absl::DataLossError("reflection sent no response");
   // ServerReflectionResponse { list_services_response = 6: { service = 1: { name = 1 } } }
   UnknownFieldSet top;
