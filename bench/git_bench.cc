@@ -59,8 +59,8 @@ void WriteFiles(const std::filesystem::path& dir, int count, const std::string& 
   for (int i = 0; i < count; ++i) {
     const std::filesystem::path sub = dir / absl::StrCat("d", i % 10);
     std::filesystem::create_directories(sub);
-    std::ofstream(sub / absl::StrCat("f", i, ".txt"))
-        << tag << " file " << i << "\n" << std::string(64 + i % 200, 'x') << "\n";
+    std::ofstream(sub / absl::StrCat("f", i, ".txt")) << tag << " file " << i << "\n"
+                                                      << std::string(64 + i % 200, 'x') << "\n";
   }
 }
 

@@ -107,9 +107,9 @@ CLI::App* CommandLine::AddCommand(CLI::App* parent, const std::string& name,
                                   const std::string& description, const std::string& examples,
                                   Action action) {
   CLI::App* command = AddGroup(parent, name, description, examples);
-  command->footer(absl::StrCat(
-      command->get_footer(), "\nGlobal options (--agent, -o json, -q, -v, --no-color, ...) work\n"
-      "here too; `llorch-pool --help` lists them."));
+  command->footer(absl::StrCat(command->get_footer(),
+                               "\nGlobal options (--agent, -o json, -q, -v, --no-color, ...) work\n"
+                               "here too; `llorch-pool --help` lists them."));
   command->callback([this, action = std::move(action)] { action_ = action; });
   return command;
 }
@@ -121,8 +121,9 @@ int CommandLine::Run(int argc, const char* const* argv) {
     if (IsValidUtf8(argv[i])) continue;
     ClientError error;
     error.message = absl::StrCat("argument '", ToValidUtf8(argv[i]), "' is not valid UTF-8");
-    error.hint = "give ids, names and paths in UTF-8; reach a file whose name is not through a "
-                 "symlink or directory whose name is";
+    error.hint =
+        "give ids, names and paths in UTF-8; reach a file whose name is not through a "
+        "symlink or directory whose name is";
     error.exit_code = kExitUsage;
     return ReportError(error, err_style);
   }

@@ -65,8 +65,8 @@ const std::vector<KeySpec>& Specs() {
       IntegerKey(
           "download.connections", [](Config& c) { return &c.download.connections; }, 1, 64),
       IntegerKey(
-          "download.parallel_min_mib", [](Config& c) { return &c.download.parallel_min_mib; },
-          1, int64_t{1} << 30),
+          "download.parallel_min_mib", [](Config& c) { return &c.download.parallel_min_mib; }, 1,
+          int64_t{1} << 30),
       IntegerKey(
           "download.stall_timeout_seconds",
           [](Config& c) { return &c.download.stall_timeout_seconds; }, 1, 3600),
@@ -227,8 +227,7 @@ class TomlMerger {
     if (spec.integer) {
       const toml::value<int64_t>* value = node.as_integer();
       if (value == nullptr) {
-        std::string message =
-            absl::StrCat(spec.key, " must be an integer, got ", TypeName(node));
+        std::string message = absl::StrCat(spec.key, " must be an integer, got ", TypeName(node));
         if (node.is_string()) absl::StrAppend(&message, " (write it without quotes)");
         Add(node.source(), std::move(message));
         return;
@@ -516,10 +515,9 @@ absl::Status SetFromFlag(Config* config, absl::string_view key, absl::string_vie
     return SetFromFlag(config, key, std::vector<std::string>{std::string(value)}, flag);
   if (spec->integer) {
     int64_t number = 0;
-    std::string problem =
-        absl::SimpleAtoi(value, &number)
-            ? IntegerProblem(*spec, number)
-            : absl::StrCat(spec->key, " must be an integer, got '", value, "'");
+    std::string problem = absl::SimpleAtoi(value, &number)
+                              ? IntegerProblem(*spec, number)
+                              : absl::StrCat(spec->key, " must be an integer, got '", value, "'");
     if (!problem.empty()) {
       return ProblemsToStatus({ConfigProblem{absl::StrCat("flag ", flag), 0, 0, problem}});
     }

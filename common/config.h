@@ -48,10 +48,10 @@ struct Config {
     std::string color = "auto";    // auto | always | never
   } client;
   struct Download {
-    std::string backend = "native";  // native (the agent's own Hub client) | hf (the `hf` CLI)
-    std::string hf_command = "hf";   // the `hf` CLI: a name in PATH or a path
-    int64_t connections = 8;         // parallel connections for one large file, 1..64
-    int64_t parallel_min_mib = 64;   // files at least this big download in parallel parts
+    std::string backend = "native";      // native (the agent's own Hub client) | hf (the `hf` CLI)
+    std::string hf_command = "hf";       // the `hf` CLI: a name in PATH or a path
+    int64_t connections = 8;             // parallel connections for one large file, 1..64
+    int64_t parallel_min_mib = 64;       // files at least this big download in parallel parts
     int64_t stall_timeout_seconds = 30;  // no byte for this long: reconnect
     int64_t max_attempts = 8;  // failed requests in a row (without progress) before giving up
   } download;
@@ -74,7 +74,7 @@ struct ConfigSources {
   // --config: nullopt = none; must exist when given, and "" is refused (a script whose variable
   // came out empty must not run on the defaults unawares).
   std::optional<std::string> explicit_file;
-  Environment env;                              // EnvironmentSnapshot(), or a test's
+  Environment env;  // EnvironmentSnapshot(), or a test's
 };
 
 // Applies defaults, the files and the environment, in that order.

@@ -48,8 +48,8 @@ absl::Status ErrnoStatus(int error, absl::string_view what, const fs::path& path
 }
 
 absl::Status InvalidName(absl::string_view name, const fs::path& dir) {
-  return absl::InvalidArgumentError(absl::StrCat("'", name, "' is not a plain name in ",
-                                                 dir.string(), " (no '/', '.' or '..')"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", name, "' is not a plain name in ", dir.string(), " (no '/', '.' or '..')"));
 }
 
 absl::Status SymlinkRefused(const fs::path& path, const std::string& target) {
@@ -66,8 +66,7 @@ absl::Status SymlinkRefused(const fs::path& path, const std::string& target) {
 
 // Why `name` in `dir` could not be opened as what was wanted (`error` from the open): a symlink
 // or another kind of entry says so, anything else is the errno.
-absl::Status DescribeOpenError(const DirFd& dir, absl::string_view name, int error,
-                               bool want_dir) {
+absl::Status DescribeOpenError(const DirFd& dir, absl::string_view name, int error, bool want_dir) {
   const fs::path path = dir.PathOf(name);
   std::optional<struct stat> info = dir.Stat(name);
   if (info && S_ISLNK(info->st_mode)) return SymlinkRefused(path, dir.ReadLink(name));
@@ -279,8 +278,7 @@ absl::Status DirFd::Rename(absl::string_view name, const DirFd& to,
                            absl::string_view to_name) const {
   if (!IsPlainComponent(name)) return InvalidName(name, path_);
   if (!IsPlainComponent(to_name)) return InvalidName(to_name, to.path_);
-  if (renameat(fd_.get(), std::string(name).c_str(), to.fd(), std::string(to_name).c_str()) !=
-      0) {
+  if (renameat(fd_.get(), std::string(name).c_str(), to.fd(), std::string(to_name).c_str()) != 0) {
     return ErrnoStatus(errno, absl::StrCat("cannot rename ", PathOf(name).string(), " to"),
                        to.PathOf(to_name));
   }

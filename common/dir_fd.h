@@ -83,8 +83,8 @@ class DirFd {
   absl::StatusOr<std::vector<std::string>> List() const;
 
   struct TreeEntry {
-    std::string path;  // relative to this directory, components joined by '/'
-    struct stat info;  // of the entry itself
+    std::string path;            // relative to this directory, components joined by '/'
+    struct stat info;            // of the entry itself
     std::string symlink_target;  // for a symlink
   };
   // Every entry below this directory except directories, depth first in name order. A symlink

@@ -58,9 +58,8 @@ std::map<std::string, std::string> GetMetadata(const absl::Status& status) {
 absl::Status WithPrefix(const absl::Status& status, absl::string_view prefix) {
   if (status.ok()) return status;
   absl::Status prefixed(status.code(), absl::StrCat(prefix, ": ", status.message()));
-  status.ForEachPayload([&](absl::string_view key, const absl::Cord& value) {
-    prefixed.SetPayload(key, value);
-  });
+  status.ForEachPayload(
+      [&](absl::string_view key, const absl::Cord& value) { prefixed.SetPayload(key, value); });
   return prefixed;
 }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: set up a fresh Debian 12 machine, build the dev preset, run every test
+# The whole test suite: set up a fresh Debian 12 machine, check that the C++ sources are formatted
+# (scripts/format.sh --check; scripts/format.sh formats them), build the dev preset, run every test
 # (unit, integration, e2e); build the tests where threads share state with ThreadSanitizer and
 # run them again (tsan preset: any race report fails); then build the release binaries the
 # README's main command runs (their -O3 warnings differ from the dev build's) and check that they
 # start. Extra arguments go to the dev suite's ctest, e.g. `scripts/test.sh -L unit`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/format.sh --check
 scripts/build.sh dev
 ctest --preset dev "$@"
 scripts/build.sh tsan

@@ -15,14 +15,16 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string Literal(absl::string_view path) { return absl::StrCat(":(literal,top)", path); }
-std::string Excluded(absl::string_view path) { return absl::StrCat(":(exclude,literal,top)", path); }
+std::string Excluded(absl::string_view path) {
+  return absl::StrCat(":(exclude,literal,top)", path);
+}
 
 // `git clean -d -n|-f -- <pathspecs>`: the paths it removed (or would remove).
 absl::StatusOr<std::vector<std::string>> RunClean(const GitRunner& git, const fs::path& dir,
                                                   bool dry_run,
                                                   const std::vector<std::string>& pathspecs) {
-  std::vector<std::string> args = {"-c", "core.quotePath=false", "clean", "-d",
-                                   dry_run ? "-n" : "-f", "--"};
+  std::vector<std::string> args = {"-c", "core.quotePath=false", "clean",
+                                   "-d", dry_run ? "-n" : "-f",  "--"};
   args.insert(args.end(), pathspecs.begin(), pathspecs.end());
   absl::StatusOr<std::string> out = git.Output(dir, args);
   if (!out.ok()) return out.status();
@@ -53,9 +55,9 @@ absl::Status AddEntriesAround(const fs::path& dir, const std::string& parent,
     }
   }
   if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot list ", (dir / parent).string(), " to clean around ",
-                     "a protected directory: ", ec.message()));
+    return absl::InternalError(absl::StrCat("cannot list ", (dir / parent).string(),
+                                            " to clean around ",
+                                            "a protected directory: ", ec.message()));
   }
   return absl::OkStatus();
 }
@@ -63,8 +65,7 @@ absl::Status AddEntriesAround(const fs::path& dir, const std::string& parent,
 }  // namespace
 
 absl::StatusOr<pool::v1::CleanResponse> CleanWorktree(const GitRunner& git, const fs::path& dir,
-                                                      const ProtectedLayout& layout,
-                                                      bool dry_run) {
+                                                      const ProtectedLayout& layout, bool dry_run) {
   if (const ProtectedDir* enclosing = layout.enclosing()) {
     return WithMetadata(WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(
                                                 dir.string(), " lies in ", enclosing->what, " (",

@@ -47,8 +47,7 @@ absl::StatusOr<WorktreeStatus> ParseStatusV2(absl::string_view text) {
       } else if (key == "branch.ab") {
         std::vector<absl::string_view> counts = absl::StrSplit(value, ' ');
         if (counts.size() != 2 || !absl::ConsumePrefix(&counts[0], "+") ||
-            !absl::ConsumePrefix(&counts[1], "-") ||
-            !absl::SimpleAtoi(counts[0], &status.ahead) ||
+            !absl::ConsumePrefix(&counts[1], "-") || !absl::SimpleAtoi(counts[0], &status.ahead) ||
             !absl::SimpleAtoi(counts[1], &status.behind)) {
           return absl::InternalError(absl::StrCat("unreadable git status line: # ", line));
         }
@@ -127,10 +126,9 @@ std::vector<LoggedCommit> ParseLog(absl::string_view text) {
   std::vector<LoggedCommit> commits;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     const size_t separator = line.find('\x1f');
-    commits.push_back({std::string(line.substr(0, separator)),
-                       separator == absl::string_view::npos
-                           ? ""
-                           : std::string(line.substr(separator + 1))});
+    commits.push_back(
+        {std::string(line.substr(0, separator)),
+         separator == absl::string_view::npos ? "" : std::string(line.substr(separator + 1))});
   }
   return commits;
 }
@@ -173,14 +171,29 @@ std::string UnquotePath(absl::string_view text) {
       continue;
     }
     switch (escaped) {
-      case 'a': path.push_back('\a'); break;
-      case 'b': path.push_back('\b'); break;
-      case 't': path.push_back('\t'); break;
-      case 'n': path.push_back('\n'); break;
-      case 'v': path.push_back('\v'); break;
-      case 'f': path.push_back('\f'); break;
-      case 'r': path.push_back('\r'); break;
-      default: path.push_back(escaped);  // '"' and '\\'
+      case 'a':
+        path.push_back('\a');
+        break;
+      case 'b':
+        path.push_back('\b');
+        break;
+      case 't':
+        path.push_back('\t');
+        break;
+      case 'n':
+        path.push_back('\n');
+        break;
+      case 'v':
+        path.push_back('\v');
+        break;
+      case 'f':
+        path.push_back('\f');
+        break;
+      case 'r':
+        path.push_back('\r');
+        break;
+      default:
+        path.push_back(escaped);  // '"' and '\\'
     }
   }
   return path;

@@ -16,8 +16,9 @@ namespace llorch {
 
 // One changed path of `git status --porcelain=v2`.
 struct ChangedPath {
-  std::string path;    // as git prints it (C-quoted when it holds unusual characters)
-  std::string status;  // "XY": index then worktree, '.' for unchanged; "??" untracked; "UU".. unmerged
+  std::string path;  // as git prints it (C-quoted when it holds unusual characters)
+  std::string
+      status;  // "XY": index then worktree, '.' for unchanged; "??" untracked; "UU".. unmerged
 };
 
 // `git status --porcelain=v2 --branch`.
@@ -28,10 +29,10 @@ struct WorktreeStatus {
   std::string upstream;  // e.g. "origin/main"; "" when none
   uint32_t ahead = 0;
   uint32_t behind = 0;
-  uint32_t staged = 0;     // paths with staged changes
-  uint32_t unstaged = 0;   // tracked paths with unstaged changes (unmerged ones too)
+  uint32_t staged = 0;    // paths with staged changes
+  uint32_t unstaged = 0;  // tracked paths with unstaged changes (unmerged ones too)
   uint32_t untracked = 0;
-  std::vector<ChangedPath> changes;      // every entry above, in git's order
+  std::vector<ChangedPath> changes;     // every entry above, in git's order
   std::vector<std::string> conflicted;  // unmerged paths
 
   bool has_tracked_changes() const { return staged > 0 || unstaged > 0; }

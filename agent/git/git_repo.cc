@@ -46,7 +46,8 @@ std::string ListPaths(const std::vector<std::string>& paths) {
   std::vector<std::string> shown(paths.begin(),
                                  paths.begin() + std::min(paths.size(), kListedChanges));
   std::string text = absl::StrJoin(shown, ", ");
-  if (paths.size() > shown.size()) absl::StrAppend(&text, " and ", paths.size() - shown.size(), " more");
+  if (paths.size() > shown.size())
+    absl::StrAppend(&text, " and ", paths.size() - shown.size(), " more");
   return text;
 }
 
@@ -63,8 +64,8 @@ bool RemoteUnreachable(const GitResult& result) {
   for (const std::string& line : result.err) {
     for (absl::string_view sign :
          {"Could not read from remote repository", "does not appear to be a git repository",
-          "unable to access", "Could not resolve host", "Connection refused", "Connection timed out",
-          "Permission denied (publickey", "Host key verification failed",
+          "unable to access", "Could not resolve host", "Connection refused",
+          "Connection timed out", "Permission denied (publickey", "Host key verification failed",
           "could not read Username", "Authentication failed", "repository not found"}) {
       if (absl::StrContains(line, sign)) return true;
     }
@@ -72,7 +73,8 @@ bool RemoteUnreachable(const GitResult& result) {
   return false;
 }
 
-absl::Status Unreachable(const GitResult& result, absl::string_view what, absl::string_view remote) {
+absl::Status Unreachable(const GitResult& result, absl::string_view what,
+                         absl::string_view remote) {
   return WithMetadata(
       WithReason(
           WithHint(absl::UnavailableError(absl::StrCat("cannot ", what, ": ", remote,
@@ -133,8 +135,8 @@ absl::Status GitRepo::CheckRepo() const {
   }
   std::error_code ec;
   if (!fs::exists(options_.root / ".git", ec)) {
-    return WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(
-                                   options_.root.string(), " is not a git checkout")),
+    return WithReason(WithHint(absl::FailedPreconditionError(
+                                   absl::StrCat(options_.root.string(), " is not a git checkout")),
                                "point repo_root at the llama-orch checkout"),
                       reasons::kNotAGitRepo);
   }
@@ -283,8 +285,9 @@ absl::StatusOr<v1::GitStatus> GitRepo::Status(bool include_files) const {
   if (absl::Status repo = CheckRepo(); !repo.ok()) return repo;
   auto worktree = InParallel<absl::StatusOr<WorktreeStatus>>(
       [this] { return WorktreeOf(options_.root, /*submodule_content=*/false); });
-  auto head = InParallel<absl::StatusOr<GitResult>>(
-      [this] { return runner_.Run(options_.root, {"log", "-1", "--format=%H%x1f%s"}); });
+  auto head = InParallel<absl::StatusOr<GitResult>>([this] {
+    return runner_.Run(options_.root, {"log", "-1", "--format=%H%x1f%s"});
+  });
   auto submodules =
       InParallel<absl::StatusOr<std::vector<v1::Submodule>>>([this] { return Submodules(); });
   auto rustc = InParallel<std::string>([this] { return ToolVersion(options_.rustc); });
@@ -356,8 +359,9 @@ absl::StatusOr<v1::SubmoduleUpdateResult> GitRepo::UpdateEach(
     op.ReportProgress(steps);
     if (submodule.missing()) {
       op.Log(v1::LogLine::STREAM_AGENT,
-             absl::StrCat(submodule.name(), " is declared in .gitmodules but the checkout records "
-                                            "no commit for it: skipped"));
+             absl::StrCat(submodule.name(),
+                          " is declared in .gitmodules but the checkout records "
+                          "no commit for it: skipped"));
     } else if (!submodule.branch().empty() && !force) {
       // The bash script's `update --remote` silently detached a submodule switched to a branch.
       result.add_kept_on_branch(submodule.name());
@@ -378,11 +382,10 @@ absl::StatusOr<v1::SubmoduleUpdateResult> GitRepo::UpdateEach(
         if (RemoteUnreachable(*updated)) {
           return Unreachable(*updated, absl::StrCat("update ", submodule.name()), submodule.url());
         }
-        return WithHint(
-            GitRunner::Failure(options_.root, args, *updated),
-            absl::StrCat("if local changes in ", submodule.path(),
-                         " are in the way: `llorch-pool git submodules reset --name ",
-                         submodule.name(), "` discards them"));
+        return WithHint(GitRunner::Failure(options_.root, args, *updated),
+                        absl::StrCat("if local changes in ", submodule.path(),
+                                     " are in the way: `llorch-pool git submodules reset --name ",
+                                     submodule.name(), "` discards them"));
       }
       absl::StatusOr<v1::Submodule> after = Find(submodule.name());
       if (!after.ok()) return after.status();
@@ -410,10 +413,11 @@ absl::StatusOr<v1::SubmoduleUpdateResult> GitRepo::UpdateSubmodules(
     const bool named = std::find(names.begin(), names.end(), submodule.name()) != names.end();
     if (!names.empty() && !named) continue;
     if (named && submodule.missing()) {
-      return WithHint(absl::FailedPreconditionError(absl::StrCat(
-                          submodule.name(), " is declared in .gitmodules, but the checkout "
-                                            "records no commit for it: there is nothing to update "
-                                            "it to")),
+      return WithHint(absl::FailedPreconditionError(
+                          absl::StrCat(submodule.name(),
+                                       " is declared in .gitmodules, but the checkout "
+                                       "records no commit for it: there is nothing to update "
+                                       "it to")),
                       "add it with `git submodule add`, or remove its section from .gitmodules");
     }
     if (absl::Status held = CheckHoldsNothingProtected(submodule); !held.ok()) return held;
@@ -438,23 +442,21 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
         reasons::kDetachedHead);
   }
   if (before->upstream.empty()) {
-    return WithReason(
-        WithHint(absl::FailedPreconditionError(absl::StrCat(
-                     "branch ", before->branch, " has no upstream to pull from")),
-                 absl::StrCat("`git -C ", root, " branch --set-upstream-to origin/",
-                              before->branch, "`")),
-        reasons::kNoUpstream);
+    return WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(
+                                   "branch ", before->branch, " has no upstream to pull from")),
+                               absl::StrCat("`git -C ", root, " branch --set-upstream-to origin/",
+                                            before->branch, "`")),
+                      reasons::kNoUpstream);
   }
   if (before->has_tracked_changes()) {
     const std::vector<std::string> changed = TrackedChanges(*before);
-    return WithReason(
-        WithHint(absl::FailedPreconditionError(absl::StrCat(
-                     "local changes would block the pull: ", changed.size(), " changed file",
-                     changed.size() == 1 ? "" : "s", " (", ListPaths(changed),
-                     "); nothing was changed")),
-                 absl::StrCat("commit or stash them (`git -C ", root,
-                              " stash`), or `llorch-pool git sync` to discard them")),
-        reasons::kLocalChanges);
+    return WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(
+                                   "local changes would block the pull: ", changed.size(),
+                                   " changed file", changed.size() == 1 ? "" : "s", " (",
+                                   ListPaths(changed), "); nothing was changed")),
+                               absl::StrCat("commit or stash them (`git -C ", root,
+                                            " stash`), or `llorch-pool git sync` to discard them")),
+                      reasons::kLocalChanges);
   }
   absl::StatusOr<std::vector<v1::Submodule>> submodules_before = Submodules();
   if (!submodules_before.ok()) return submodules_before.status();
@@ -479,12 +481,14 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
     std::vector<std::string> paths;
     for (const PathInTheWay& path : *in_the_way) paths.push_back(path.path);
     return WithReason(
-        WithHint(absl::FailedPreconditionError(absl::StrCat(
-                     "untracked or ignored paths are in the way of ", before->upstream, ": ",
-                     ListPaths(paths), " (git would overwrite or remove them); nothing was "
-                                       "changed")),
+        WithHint(absl::FailedPreconditionError(
+                     absl::StrCat("untracked or ignored paths are in the way of ", before->upstream,
+                                  ": ", ListPaths(paths),
+                                  " (git would overwrite or remove them); nothing was "
+                                  "changed")),
                  absl::StrCat("move them out of the way, or `llorch-pool git sync` to replace "
-                              "them with ", before->upstream, "'s files (it lists them and asks)")),
+                              "them with ",
+                              before->upstream, "'s files (it lists them and asks)")),
         reasons::kUntrackedInTheWay);
   }
 
@@ -503,7 +507,8 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
   absl::StatusOr<GitResult> pulled = RunNetwork(options_.root, args, &op);
   if (!pulled.ok()) return pulled.status();
   if (!pulled->ok()) {
-    if (pulled->cancelled || pulled->timed_out) return GitRunner::Failure(options_.root, args, *pulled);
+    if (pulled->cancelled || pulled->timed_out)
+      return GitRunner::Failure(options_.root, args, *pulled);
     // A conflict leaves a rebase or merge in progress: undo it, so the checkout is as it was.
     absl::StatusOr<WorktreeStatus> stuck = WorktreeOf(options_.root);
     const std::vector<std::string> conflicted =
@@ -513,9 +518,9 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
     }
     if (!conflicted.empty()) {
       return WithReason(
-          WithHint(absl::AbortedError(absl::StrCat(
-                       "the pull stopped on conflicts in ", ListPaths(conflicted),
-                       "; the checkout is back at ", Short(before->head_sha))),
+          WithHint(absl::AbortedError(
+                       absl::StrCat("the pull stopped on conflicts in ", ListPaths(conflicted),
+                                    "; the checkout is back at ", Short(before->head_sha))),
                    absl::StrCat("to resolve them by hand: `git -C ", root, " pull ", flag,
                                 "`, edit the files, `git add` them and continue; or "
                                 "`llorch-pool git sync` to take ",
@@ -546,17 +551,14 @@ absl::StatusOr<v1::GitPullResult> GitRepo::Pull(v1::PullMode mode, Operation& op
   result.set_new_sha(*new_sha);
   if (result.new_sha() != result.old_sha()) {
     const std::string range = absl::StrCat(result.old_sha(), "..", result.new_sha());
-    absl::StatusOr<std::string> log =
-        Git({"log", "--reverse", "--format=%H%x1f%s", range, "--"});
+    absl::StatusOr<std::string> log = Git({"log", "--reverse", "--format=%H%x1f%s", range, "--"});
     if (!log.ok()) return log.status();
     for (const LoggedCommit& commit : ParseLog(*log)) *result.add_commits() = ToCommit(commit);
     absl::StatusOr<std::string> changed =
         Git({"diff", "--name-only", result.old_sha(), result.new_sha(), "--"});
     if (!changed.ok()) return changed.status();
-    result.set_files_changed(
-        static_cast<uint32_t>(std::vector<absl::string_view>(
-                                  absl::StrSplit(*changed, '\n', absl::SkipEmpty()))
-                                  .size()));
+    result.set_files_changed(static_cast<uint32_t>(
+        std::vector<absl::string_view>(absl::StrSplit(*changed, '\n', absl::SkipEmpty())).size()));
   }
   absl::StatusOr<v1::SubmoduleUpdateResult> updated =
       UpdateEach(*submodules_before, /*remote=*/false, /*force=*/false, op);
@@ -580,8 +582,8 @@ absl::StatusOr<v1::GitSyncResult> GitRepo::Sync(const std::string& requested_bra
     if (RemoteUnreachable(*fetched)) return Unreachable(*fetched, "sync", "origin");
     return GitRunner::Failure(options_.root, fetch, *fetched);
   }
-  absl::StatusOr<std::string> target =
-      Git({"rev-parse", "--verify", "--quiet", absl::StrCat("refs/remotes/", upstream, "^{commit}")});
+  absl::StatusOr<std::string> target = Git(
+      {"rev-parse", "--verify", "--quiet", absl::StrCat("refs/remotes/", upstream, "^{commit}")});
   if (!target.ok()) {
     return WithMetadata(
         WithReason(WithHint(absl::NotFoundError(absl::StrCat("origin has no branch ", branch)),
@@ -646,8 +648,8 @@ absl::StatusOr<v1::GitSyncResult> GitRepo::Sync(const std::string& requested_bra
     op.Log(v1::LogLine::STREAM_AGENT, absl::StrCat("git ", absl::StrJoin(args, " ")));
     if (absl::StatusOr<std::string> done = Git(args); !done.ok()) return done.status();
   }
-  const std::vector<std::string> update = {"submodule", "update", "--init", "--recursive",
-                                           "--force", "--progress"};
+  const std::vector<std::string> update = {"submodule",   "update",  "--init",
+                                           "--recursive", "--force", "--progress"};
   op.Log(v1::LogLine::STREAM_AGENT, absl::StrCat("git ", absl::StrJoin(update, " ")));
   absl::StatusOr<GitResult> updated = RunNetwork(options_.root, update, &op);
   if (!updated.ok()) return updated.status();
@@ -695,12 +697,13 @@ absl::StatusOr<v1::ResetSubmoduleResponse> GitRepo::ResetSubmodule(const std::st
       return cleaned.status();
     }
   }
-  const std::vector<std::string> args = {"submodule", "update", "--init", "--force", "--",
-                                         submodule->path()};
+  const std::vector<std::string> args = {"submodule", "update", "--init",
+                                         "--force",   "--",     submodule->path()};
   absl::StatusOr<GitResult> updated = RunNetwork(options_.root, args, nullptr);
   if (!updated.ok()) return updated.status();
   if (!updated->ok()) {
-    if (RemoteUnreachable(*updated)) return Unreachable(*updated, "reset " + name, submodule->url());
+    if (RemoteUnreachable(*updated))
+      return Unreachable(*updated, "reset " + name, submodule->url());
     return GitRunner::Failure(options_.root, args, *updated);
   }
   absl::StatusOr<v1::Submodule> after = Find(name);
@@ -724,11 +727,13 @@ absl::StatusOr<v1::Submodule> GitRepo::SwitchSubmoduleBranch(const std::string& 
   }
   const fs::path dir = options_.root / submodule->path();
   if (!submodule->initialized()) {
-    const std::vector<std::string> init = {"submodule", "update", "--init", "--", submodule->path()};
+    const std::vector<std::string> init = {"submodule", "update", "--init", "--",
+                                           submodule->path()};
     absl::StatusOr<GitResult> done = RunNetwork(options_.root, init, nullptr);
     if (!done.ok()) return done.status();
     if (!done->ok()) {
-      if (RemoteUnreachable(*done)) return Unreachable(*done, "initialize " + name, submodule->url());
+      if (RemoteUnreachable(*done))
+        return Unreachable(*done, "initialize " + name, submodule->url());
       return GitRunner::Failure(options_.root, init, *done);
     }
   } else if (submodule->dirty()) {
@@ -742,17 +747,19 @@ absl::StatusOr<v1::Submodule> GitRepo::SwitchSubmoduleBranch(const std::string& 
   }
   std::string branch = requested.empty() ? submodule->configured_branch() : requested;
   if (branch.empty()) {  // the remote's default branch
-    absl::StatusOr<GitResult> head = RunNetwork(dir, {"ls-remote", "--symref", "origin", "HEAD"}, nullptr);
+    absl::StatusOr<GitResult> head =
+        RunNetwork(dir, {"ls-remote", "--symref", "origin", "HEAD"}, nullptr);
     if (!head.ok()) return head.status();
-    if (!head->ok()) return Unreachable(*head, "find the default branch of " + name, submodule->url());
+    if (!head->ok())
+      return Unreachable(*head, "find the default branch of " + name, submodule->url());
     for (absl::string_view line : absl::StrSplit(head->out, '\n')) {
       if (absl::ConsumePrefix(&line, "ref: refs/heads/")) {
         branch = std::string(line.substr(0, line.find('\t')));
       }
     }
     if (branch.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the remote of ", name, " names no default branch: say which with --branch"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the remote of ", name, " names no default branch: say which with --branch"));
     }
   }
   const std::vector<std::string> fetch = {
@@ -772,7 +779,8 @@ absl::StatusOr<v1::Submodule> GitRepo::SwitchSubmoduleBranch(const std::string& 
             metadata::kBranch, branch);
       }
     }
-    if (RemoteUnreachable(*fetched)) return Unreachable(*fetched, "fetch " + branch, submodule->url());
+    if (RemoteUnreachable(*fetched))
+      return Unreachable(*fetched, "fetch " + branch, submodule->url());
     return GitRunner::Failure(dir, fetch, *fetched);
   }
   // An existing local branch is kept as it is (its own commits too); otherwise one is made to
@@ -782,9 +790,10 @@ absl::StatusOr<v1::Submodule> GitRepo::SwitchSubmoduleBranch(const std::string& 
           .value_or(GitResult())
           .ok();
   const std::vector<std::string> checkout =
-      local_exists ? std::vector<std::string>{"checkout", branch, "--"}
-                   : std::vector<std::string>{"checkout", "-b", branch, "--track",
-                                              absl::StrCat("origin/", branch), "--"};
+      local_exists
+          ? std::vector<std::string>{"checkout", branch, "--"}
+          : std::vector<std::string>{
+                "checkout", "-b", branch, "--track", absl::StrCat("origin/", branch), "--"};
   if (absl::StatusOr<std::string> done = runner_.Output(dir, checkout); !done.ok()) {
     return done.status();
   }

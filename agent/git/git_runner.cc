@@ -51,7 +51,10 @@ absl::StatusOr<GitResult> GitRunner::Execute(const std::filesystem::path& dir,
   run.max_line_bytes = 1 << 20;  // porcelain lines are parsed whole
   GitResult result;
   std::vector<std::string> out_lines;
-  if (exact) run.on_stdout_bytes = [&](absl::string_view bytes) { result.out.append(bytes.data(), bytes.size()); };
+  if (exact)
+    run.on_stdout_bytes = [&](absl::string_view bytes) {
+      result.out.append(bytes.data(), bytes.size());
+    };
   run.on_line = [&](const OutputLine& line) {
     if (line.stream == OutputLine::Stream::kStdout) {
       out_lines.emplace_back(line.text);
@@ -91,9 +94,10 @@ absl::Status GitRunner::Failure(const std::filesystem::path& dir,
   const std::string what = absl::StrCat("git ", absl::StrJoin(args, " "), " in ", dir.string());
   if (result.cancelled) return absl::CancelledError(absl::StrCat(what, " cancelled"));
   if (result.timed_out) {
-    return WithHint(absl::DeadlineExceededError(absl::StrCat(what, " took too long and was stopped")),
-                    "a network operation may be stuck on an unreachable remote; try it by hand "
-                    "to see git's own output");
+    return WithHint(
+        absl::DeadlineExceededError(absl::StrCat(what, " took too long and was stopped")),
+        "a network operation may be stuck on an unreachable remote; try it by hand "
+        "to see git's own output");
   }
   const std::string error = result.LastError();
   return absl::InternalError(absl::StrCat(what, " failed (exit ", result.exit_code, ")",

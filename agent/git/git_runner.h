@@ -20,17 +20,17 @@
 namespace llorch {
 
 struct GitOptions {
-  std::string git = "git";  // a name in PATH or a path
-  absl::Duration local_timeout = absl::Seconds(60);     // status, config, log, checkout
-  absl::Duration network_timeout = absl::Minutes(30);   // fetch, pull, submodule update
-  std::map<std::string, std::string> env;               // on top of the agent's environment
+  std::string git = "git";                             // a name in PATH or a path
+  absl::Duration local_timeout = absl::Seconds(60);    // status, config, log, checkout
+  absl::Duration network_timeout = absl::Minutes(30);  // fetch, pull, submodule update
+  std::map<std::string, std::string> env;              // on top of the agent's environment
 };
 
 struct GitResult {
   int exit_code = -1;
-  std::string out;                  // stdout, lines joined by '\n', no trailing newline (but see
-                                    // OutputBytes)
-  std::vector<std::string> err;     // the last lines of stderr
+  std::string out;               // stdout, lines joined by '\n', no trailing newline (but see
+                                 // OutputBytes)
+  std::vector<std::string> err;  // the last lines of stderr
   bool timed_out = false;
   bool cancelled = false;
 
@@ -59,8 +59,8 @@ class GitRunner {
   // Runs git and returns its stdout; a failure is an error (Internal, or DeadlineExceeded /
   // Cancelled) whose message says "git <args> failed in <dir>: <git's error line>".
   absl::StatusOr<std::string> Output(const std::filesystem::path& dir,
-                                     const std::vector<std::string>& args,
-                                     bool network = false, const GitWatch& watch = {}) const;
+                                     const std::vector<std::string>& args, bool network = false,
+                                     const GitWatch& watch = {}) const;
 
   // Output() with stdout byte for byte, for the NUL-separated formats (`-z`): paths come
   // unquoted, whatever bytes they hold.

@@ -30,9 +30,7 @@ std::vector<fs::path> Spellings(const fs::path& path) {
   return spellings;
 }
 
-bool Escapes(const fs::path& relative) {
-  return relative.empty() || *relative.begin() == "..";
-}
+bool Escapes(const fs::path& relative) { return relative.empty() || *relative.begin() == ".."; }
 
 }  // namespace
 

@@ -45,8 +45,8 @@ std::map<std::string, std::string> FindInTheWay(const fs::path& dir,
     // Target paths below the entry: a file is removed to make room for a directory; in an
     // untracked directory, only what is at a target path or at one of its parents goes.
     const std::string below = path + "/";
-    for (auto it = target.lower_bound(below); it != target.end() && absl::StartsWith(it->first, below);
-         ++it) {
+    for (auto it = target.lower_bound(below);
+         it != target.end() && absl::StartsWith(it->first, below); ++it) {
       if (!is_dir) {
         found.emplace(entry, it->first);
         break;
@@ -58,7 +58,8 @@ std::map<std::string, std::string> FindInTheWay(const fs::path& dir,
         if (ec || status.type() == fs::file_type::not_found) break;
         const bool step_is_dir = fs::is_directory(status);
         if (end == std::string::npos) {  // at the target path itself
-          if (!(step_is_dir && it->second)) found.emplace(step_is_dir ? step + "/" : step, it->first);
+          if (!(step_is_dir && it->second))
+            found.emplace(step_is_dir ? step + "/" : step, it->first);
           break;
         }
         if (!step_is_dir) {
@@ -106,7 +107,7 @@ absl::StatusOr<std::vector<PathInTheWay>> CheckMove(const GitRunner& git, const 
     target.emplace(entry.path, entry.is_gitlink());
     const ProtectedDir* protected_dir = layout.AtOrBelow(entry.path);
     if (protected_dir == nullptr) continue;
-    const char* kind = entry.is_gitlink()    ? "a submodule"
+    const char* kind = entry.is_gitlink()       ? "a submodule"
                        : entry.mode == "120000" ? "a symlink"
                                                 : "a file";
     const bool at = layout.At(entry.path) != nullptr;
@@ -118,10 +119,10 @@ absl::StatusOr<std::vector<PathInTheWay>> CheckMove(const GitRunner& git, const 
   std::vector<PathInTheWay> in_the_way;
   for (auto& [path, upstream_path] : FindInTheWay(dir, SplitNul(*others), target)) {
     if (const ProtectedDir* protected_dir = layout.Touching(path)) {
-      return Refuse(absl::StrCat(upstream, "'s ", upstream_path, " would replace ", path,
-                                 ", which is in ", protected_dir->what, " (",
-                                 protected_dir->path.string(), ")"),
-                    *protected_dir, upstream, upstream_path);
+      return Refuse(
+          absl::StrCat(upstream, "'s ", upstream_path, " would replace ", path, ", which is in ",
+                       protected_dir->what, " (", protected_dir->path.string(), ")"),
+          *protected_dir, upstream, upstream_path);
     }
     in_the_way.push_back({path, upstream_path});
   }

@@ -160,8 +160,7 @@ absl::StatusOr<Manifest> ConvertModel(const ModelStore& store, const CatalogMode
   }
   convert.Report(static_cast<uint64_t>(written->st_size));
   return store.Install(model, StagedFile{&*metadata_dir, temp_name, step.name, std::nullopt},
-                       InstallSource{options.source_commit, "", /*converted=*/true},
-                       op);
+                       InstallSource{options.source_commit, "", /*converted=*/true}, op);
 }
 
 }  // namespace llorch

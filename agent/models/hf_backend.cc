@@ -174,9 +174,9 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
   if (!S_ISREG(installed->st_mode)) {  // an old CLI links the file into its cache
     const absl::Status what = local_dir->OpenRegularFile(model.file).status();
     DiscardDownload(*local_dir, *download_dir, model.file);
-    return WithHint(absl::FailedPreconditionError(absl::StrCat(
-                        "hf download left no regular file: ", what.message(),
-                        "; it was removed, nothing was installed")),
+    return WithHint(absl::FailedPreconditionError(
+                        absl::StrCat("hf download left no regular file: ", what.message(),
+                                     "; it was removed, nothing was installed")),
                     "upgrade the CLI: `pip install -U \"huggingface_hub[cli]\"`");
   }
   download.Report(static_cast<uint64_t>(installed->st_size));
@@ -190,9 +190,9 @@ absl::StatusOr<Manifest> DownloadWithHfCli(const ModelStore& store, const Catalo
                     "upgrade the CLI: `pip install -U \"huggingface_hub[cli]\"`");
   }
   // Without a digest from the Hub the file stays, unverified (no manifest), as the CLI left it.
-  absl::StatusOr<Manifest> manifest = store.Install(
-      model, StagedFile::InPlace(absl::StrCat("hf download of ", model.repo)),
-      InstallSource{metadata->commit, metadata->etag}, op);
+  absl::StatusOr<Manifest> manifest =
+      store.Install(model, StagedFile::InPlace(absl::StrCat("hf download of ", model.repo)),
+                    InstallSource{metadata->commit, metadata->etag}, op);
   if (absl::IsDataLoss(manifest.status())) {
     DiscardDownload(*local_dir, *download_dir, model.file);
   }

@@ -82,9 +82,8 @@ absl::Status WithCatalogNote(absl::Status status, const CatalogModel& model) {
     return status;
   }
   const std::string hint = GetHint(status).value_or("");
-  return WithHint(std::move(status),
-                  absl::StrCat("the catalog marks ", model.id, " unverified: ", model.note,
-                               hint.empty() ? "" : "; ", hint));
+  return WithHint(std::move(status), absl::StrCat("the catalog marks ", model.id, " unverified: ",
+                                                  model.note, hint.empty() ? "" : "; ", hint));
 }
 
 absl::Status CheckFreeSpace(const ModelStore& store, uint64_t needed, absl::string_view what) {
@@ -133,24 +132,21 @@ absl::StatusOr<FetchResult> FetchWithProgress(const HubClient& hub, const Remote
 
 // Adopts a file that is on disk without a manifest when its bytes are the Hub's.
 absl::StatusOr<bool> AdoptIfHubs(const ModelStore& store, const CatalogModel& model,
-                                 const RemoteFile& remote, const LocalModel& local,
-                                 Operation& op) {
+                                 const RemoteFile& remote, const LocalModel& local, Operation& op) {
   if (local.bytes != remote.size) return false;
   Narrate(op, absl::StrCat(local.path.string(), " has no manifest: checking it against the Hub"));
-  absl::StatusOr<Manifest> adopted =
-      store.Install(model, StagedFile::InPlace("the file on disk"),
-                    InstallSource{remote.commit, remote.etag},
-                    op);
+  absl::StatusOr<Manifest> adopted = store.Install(model, StagedFile::InPlace("the file on disk"),
+                                                   InstallSource{remote.commit, remote.etag}, op);
   // Other bytes than the Hub's, or no GGUF file: fetched again, the file staying meanwhile. No
   // digest to check against: the fetch refuses that.
   const std::optional<std::string> reason = GetReason(adopted.status());
   if (absl::IsDataLoss(adopted.status()) || reason == reasons::kHubNoDigest) {
-    Narrate(op, reason == reasons::kHashMismatch
-                    ? absl::StrCat("the file on disk does not match the Hub's ",
-                                   HubDigestText(remote),
-                                   ": downloading it again (the old file stays until the new "
-                                   "one is verified)")
-                    : std::string(adopted.status().message()));
+    Narrate(op,
+            reason == reasons::kHashMismatch
+                ? absl::StrCat("the file on disk does not match the Hub's ", HubDigestText(remote),
+                               ": downloading it again (the old file stays until the new "
+                               "one is verified)")
+                : std::string(adopted.status().message()));
     return false;
   }
   if (!adopted.ok()) return adopted.status();
@@ -197,20 +193,21 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
     ByteProgress progress(op, "download", remote->size, model.file);
     fetched = FetchWithProgress(hub, *remote, partial, settings.fetch, op, progress, 0,
                                 /*hash_phase=*/true);
-    if (fetched.ok() || GetReason(fetched.status()) != reasons::kUpstreamChanged || attempt > 0) break;
+    if (fetched.ok() || GetReason(fetched.status()) != reasons::kUpstreamChanged || attempt > 0)
+      break;
     Narrate(op, absl::StrCat(fetched.status().message(), ": starting over"));
-    remote = hub.Resolve(model.repo, model.revision, model.file, CancelledBy(op),
-                         RetryNarration(op));
+    remote =
+        hub.Resolve(model.repo, model.revision, model.file, CancelledBy(op), RetryNarration(op));
     if (!remote.ok()) return remote.status();
   }
   if (!fetched.ok()) return fetched.status();
   out->set_bytes_fetched(fetched->fetched);
-  absl::StatusOr<Manifest> installed = store.Install(
-      model,
-      StagedFile{&partial.dir, partial.name, absl::StrCat("the download of ", model.repo, "/",
-                                                          model.file),
-                 FileHashes{fetched->sha256, fetched->git_sha1}},
-      InstallSource{remote->commit, remote->etag}, op);
+  absl::StatusOr<Manifest> installed =
+      store.Install(model,
+                    StagedFile{&partial.dir, partial.name,
+                               absl::StrCat("the download of ", model.repo, "/", model.file),
+                               FileHashes{fetched->sha256, fetched->git_sha1}},
+                    InstallSource{remote->commit, remote->etag}, op);
   // Refused bytes go; after a failure to move them into place they stay, to install next time.
   if (installed.ok() || absl::IsDataLoss(installed.status())) DiscardPartial(partial);
   return installed;
@@ -284,8 +281,8 @@ absl::StatusOr<std::string> FetchSources(const ModelStore& store, const CatalogM
       hub.Resolve(model.repo, model.revision, "config.json", CancelledBy(op), RetryNarration(op));
   if (!config.ok()) {
     return WithCatalogNote(
-        WithPrefix(config.status(), absl::StrCat("cannot convert ", model.id,
-                                                 " without the source's config.json")),
+        WithPrefix(config.status(),
+                   absl::StrCat("cannot convert ", model.id, " without the source's config.json")),
         model);
   }
   const std::string commit = config->commit;
@@ -298,10 +295,11 @@ absl::StatusOr<std::string> FetchSources(const ModelStore& store, const CatalogM
       sources.push_back(std::move(entry));
     }
   }
-  Narrate(op, absl::StrCat(model.repo, " at commit ", commit, ": ", sources.size(),
-                           " of its ", listing->size(), " files match the catalog's source "
-                           "patterns (", absl::StrJoin(model.conversion->source_patterns, ", "),
-                           ")"));
+  Narrate(op, absl::StrCat(model.repo, " at commit ", commit, ": ", sources.size(), " of its ",
+                           listing->size(),
+                           " files match the catalog's source "
+                           "patterns (",
+                           absl::StrJoin(model.conversion->source_patterns, ", "), ")"));
 
   absl::StatusOr<DirFd> metadata_dir = store.OpenDir(model, ModelStore::kMetadataDir, true);
   if (!metadata_dir.ok()) return metadata_dir.status();
@@ -473,8 +471,8 @@ void RunDownload(const ModelStore& store, const std::vector<const CatalogModel*>
 UpstreamLookup HubLookup(const HubOptions& options) {
   return [options](const CatalogModel& model) -> absl::StatusOr<UpstreamFile> {
     if (model.conversion) {
-      return absl::NotFoundError(absl::StrCat(
-          model.file, " is converted locally from ", model.repo, "; the Hub has no record of it"));
+      return absl::NotFoundError(absl::StrCat(model.file, " is converted locally from ", model.repo,
+                                              "; the Hub has no record of it"));
     }
     absl::StatusOr<RemoteFile> remote =
         HubClient(options).Resolve(model.repo, model.revision, model.file);

@@ -202,8 +202,9 @@ void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& 
   result.set_ok(true);
   for (const CatalogModel* model : models) {
     progress.set_current_item(model->id);
-    absl::StatusOr<v1::ModelVerification> verification =
-        VerifyModel(store, *model, [&](uint64_t done) {
+    absl::StatusOr<v1::ModelVerification> verification = VerifyModel(
+        store, *model,
+        [&](uint64_t done) {
           const uint64_t all_done = finished_bytes + done;
           const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
           progress.set_done(all_done);
@@ -297,9 +298,8 @@ grpc::Status ModelServiceImpl::ListCatalog(grpc::ServerContext*,
                                            const v1::ListCatalogRequest* request,
                                            v1::ListCatalogResponse* response) {
   if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
-  absl::StatusOr<v1::ListCatalogResponse> result =
-      llorch::ListCatalog(*catalog_, store_,
-                          std::vector<std::string>(request->ids().begin(), request->ids().end()));
+  absl::StatusOr<v1::ListCatalogResponse> result = llorch::ListCatalog(
+      *catalog_, store_, std::vector<std::string>(request->ids().begin(), request->ids().end()));
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
   return grpc::Status::OK;

@@ -94,13 +94,13 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
       // A manifest that vouches for other bytes than these would keep the model "downloaded".
       absl::Status withdrawn = store.RemoveManifest(model);
       file->set_manifest_withdrawn(withdrawn.ok());
-      absl::StrAppend(&problem,
-                      withdrawn.ok()
-                          ? absl::StrCat("; the manifest is withdrawn: the model counts as "
-                                         "unverified until `llorch-pool models download ",
-                                         model.id, "` replaces the file")
-                          : absl::StrCat("; the manifest could not be withdrawn: ",
-                                         withdrawn.message()));
+      absl::StrAppend(
+          &problem,
+          withdrawn.ok()
+              ? absl::StrCat("; the manifest is withdrawn: the model counts as "
+                             "unverified until `llorch-pool models download ",
+                             model.id, "` replaces the file")
+              : absl::StrCat("; the manifest could not be withdrawn: ", withdrawn.message()));
     }
   } else if (!gguf.ok()) {
     problem = absl::StrCat("invalid GGUF header: ", gguf.status().message());

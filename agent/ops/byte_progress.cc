@@ -24,8 +24,8 @@ void ByteProgress::Report(uint64_t done) {
   while (samples_.size() > 2 && now - samples_[1].first >= kRateWindow) samples_.pop_front();
   const double seconds = absl::ToDoubleSeconds(now - samples_.front().first);
   if (seconds > 0) {
-    const double rate = static_cast<double>(done - std::min(done, samples_.front().second)) /
-                        seconds;
+    const double rate =
+        static_cast<double>(done - std::min(done, samples_.front().second)) / seconds;
     progress_.set_rate_per_second(rate);
     if (rate > 0 && progress_.total() > done) {
       progress_.mutable_eta()->set_seconds(

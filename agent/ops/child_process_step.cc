@@ -47,8 +47,8 @@ absl::Status RunChildProcessStep(const ChildProcessStep& step, const ChildProces
   if (!result.ok()) return result.status();
   if (result->stopped) return absl::CancelledError(absl::StrCat(step.work, " cancelled"));
   if (result->succeeded()) return absl::OkStatus();
-  const std::string error = step.error_line ? step.error_line(result->stderr_tail)
-                                            : LastLines(result->stderr_tail, 3);
+  const std::string error =
+      step.error_line ? step.error_line(result->stderr_tail) : LastLines(result->stderr_tail, 3);
   absl::Status failure = WithHint(
       absl::AbortedError(absl::StrCat(step.name, " failed (", result->Describe(), "): ", error)),
       absl::StrCat("the whole output is in the operation's log (`llorch-pool ops watch ", op.id(),

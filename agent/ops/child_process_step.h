@@ -52,8 +52,7 @@ struct ChildProcessStep {
   // "<name> failed (exit 1): <error_line>", with a hint that the whole output is in the
   // operation's log); unset: that error. For tools whose output tells more (a missing module, a
   // missing repository).
-  std::function<absl::Status(const SubprocessResult& result, absl::Status failure)>
-      explain_failure;
+  std::function<absl::Status(const SubprocessResult& result, absl::Status failure)> explain_failure;
 };
 
 // Runs `step` as part of `op`, its command line logged first. OK once it exited 0; CANCELLED

@@ -7,11 +7,11 @@
 // first one, a change of phase and done == total; a throttled progress is flushed at the end of
 // its phase and before the final event, so the last progress shown is exact. A progress with
 // the phase, done and total of the last progress event (a stall) emits none: the work reports
-// at its own pace, watchers hear only what changed (the snapshot keeps the latest rate). An event without
-// payload is a state change: sequence 1 (PENDING) is emitted on creation, so every stream can show
-// the id at once. The last event has final = true. Once finished, the events before the final one
-// may be dropped (ForgetEventsBeforeFinal, and an operation restored from the history has only
-// its final event): sequences stay what they were, with a gap. Thread-safe; the clock is
+// at its own pace, watchers hear only what changed (the snapshot keeps the latest rate). An event
+// without payload is a state change: sequence 1 (PENDING) is emitted on creation, so every stream
+// can show the id at once. The last event has final = true. Once finished, the events before the
+// final one may be dropped (ForgetEventsBeforeFinal, and an operation restored from the history has
+// only its final event): sequences stay what they were, with a gap. Thread-safe; the clock is
 // injectable so throttling is testable without sleeping.
 #ifndef LLORCH_AGENT_OPS_OPERATION_H_
 #define LLORCH_AGENT_OPS_OPERATION_H_
@@ -159,15 +159,15 @@ class Operation {
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;  // notified on every event
   // Everything below is guarded by mu_.
-  pool::v1::Operation snapshot_;  // without watchers
+  pool::v1::Operation snapshot_;                  // without watchers
   std::vector<pool::v1::OperationEvent> events_;  // events_[i] has sequence dropped_ + i + 1
   uint64_t dropped_ = 0;                          // events no longer kept, all before events_
-  absl::Status cancel_cause_;  // OK: none given
+  absl::Status cancel_cause_;                     // OK: none given
   uint32_t watchers_ = 0;
   pool::v1::OperationState announced_state_ = pool::v1::OPERATION_STATE_UNSPECIFIED;
   uint64_t finish_ticket_ = 0;
   FinishHook finish_hook_;
-  bool finishing_ = false;  // the finish hook runs
+  bool finishing_ = false;         // the finish hook runs
   bool progress_emitted_ = false;  // some progress event exists
   bool progress_pending_ = false;  // snapshot_.progress() is newer than the last progress event
   pool::v1::Progress last_emitted_progress_;

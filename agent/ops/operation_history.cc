@@ -32,8 +32,8 @@ absl::StatusOr<std::unique_ptr<OperationHistory>> OperationHistory::Open(
   if (flock(opened->fd(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return WithHint(
-          absl::FailedPreconditionError(absl::StrCat(
-              "another pool-agent keeps its operations in ", dir.string(), " and runs still")),
+          absl::FailedPreconditionError(absl::StrCat("another pool-agent keeps its operations in ",
+                                                     dir.string(), " and runs still")),
           "stop it, or give this agent a state directory of its own (state_dir in the "
           "configuration, or LLORCH_STATE_DIR)");
     }
@@ -58,8 +58,7 @@ std::vector<agent::ops::OperationRecord> OperationHistory::Load() const {
     if (!absl::EndsWith(name, kSuffix)) continue;
     absl::StatusOr<std::string> bytes = dir_.ReadFile(name, kMaxRecordBytes);
     agent::ops::OperationRecord record;
-    if (bytes.ok() && record.ParseFromString(*bytes) &&
-        FileName(record.operation().id()) == name) {
+    if (bytes.ok() && record.ParseFromString(*bytes) && FileName(record.operation().id()) == name) {
       records.push_back(std::move(record));
       continue;
     }
@@ -71,8 +70,7 @@ std::vector<agent::ops::OperationRecord> OperationHistory::Load() const {
 }
 
 absl::Status OperationHistory::Save(const agent::ops::OperationRecord& record) const {
-  return WriteFileAtomically(dir_, FileName(record.operation().id()),
-                             record.SerializeAsString());
+  return WriteFileAtomically(dir_, FileName(record.operation().id()), record.SerializeAsString());
 }
 
 void OperationHistory::Remove(absl::string_view id) const {

@@ -163,13 +163,13 @@ struct OperationRegistry::Core {
 
   // Has `operation` written to the history when it finishes, before anyone sees it finished.
   static void PersistWhenFinished(const std::shared_ptr<Core>& core, Operation& operation) {
-    operation.SetFinishHook([weak = std::weak_ptr<Core>(core), &operation](
-                                const v1::Operation& final_snapshot,
-                                const v1::OperationEvent& final_event) {
-      if (std::shared_ptr<Core> alive = weak.lock()) {
-        alive->PersistFinal(operation, final_snapshot, final_event);
-      }
-    });
+    operation.SetFinishHook(
+        [weak = std::weak_ptr<Core>(core), &operation](const v1::Operation& final_snapshot,
+                                                       const v1::OperationEvent& final_event) {
+          if (std::shared_ptr<Core> alive = weak.lock()) {
+            alive->PersistFinal(operation, final_snapshot, final_event);
+          }
+        });
   }
 
   // Applies the bounds of Options (EvictLocked) and removes what they evicted from the history.
@@ -259,7 +259,7 @@ struct OperationRegistry::Core {
   const Options options;
   // Taken before mu, never while holding it: writes and removals of records, in order.
   std::mutex history_mu;
-  std::unique_ptr<OperationHistory> history;  // guarded by history_mu; null: memory only
+  std::unique_ptr<OperationHistory> history;       // guarded by history_mu; null: memory only
   std::unordered_set<std::string> finals_written;  // guarded by history_mu
   std::mutex mu;
   // Everything below is guarded by mu.
@@ -382,9 +382,9 @@ absl::StatusOr<std::shared_ptr<Operation>> OperationRegistry::Start(absl::string
     }
     if (!operation) {
       exited = core_->TakeExitedLocked();
-      operation = std::make_shared<Operation>(
-          core_->NewIdLocked(), std::string(kind), std::string(target), core_->options.clock,
-          core_->PublishTo(core_->options.events));
+      operation = std::make_shared<Operation>(core_->NewIdLocked(), std::string(kind),
+                                              std::string(target), core_->options.clock,
+                                              core_->PublishTo(core_->options.events));
       Core::Entry& entry = core_->entries.emplace_back();
       entry.operation = operation;
       entry.join_key = std::string(join_key);

@@ -72,8 +72,7 @@ class OperationRegistry {
   // The same, and when `request` has an id: returns the operation that id started or joined,
   // running or finished, as long as it is kept, and starts nothing; ALREADY_EXISTS (reason
   // REQUEST_ID_REUSED) when it came with another fingerprint.
-  absl::StatusOr<std::shared_ptr<Operation>> Start(absl::string_view kind,
-                                                   absl::string_view target,
+  absl::StatusOr<std::shared_ptr<Operation>> Start(absl::string_view kind, absl::string_view target,
                                                    absl::string_view join_key,
                                                    const RequestKey& request, Work work);
 

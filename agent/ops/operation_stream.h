@@ -4,9 +4,9 @@
 // Writes the kept events after `after_sequence` (the history first; nothing to replay when it is
 // at or beyond the last event), then live ones until the final event, and returns OK: the
 // operation's own failure travels in that event, not in the RPC status. The stream of a finished
-// operation always ends with its final event: alone when `after_sequence` is at or beyond it. When the client goes
-// away (cancelled call, failed write; checked every 50 ms while waiting) it stops and returns
-// CANCELLED; the operation keeps running, because a disconnect is not a cancel.
+// operation always ends with its final event: alone when `after_sequence` is at or beyond it. When
+// the client goes away (cancelled call, failed write; checked every 50 ms while waiting) it stops
+// and returns CANCELLED; the operation keeps running, because a disconnect is not a cancel.
 #ifndef LLORCH_AGENT_OPS_OPERATION_STREAM_H_
 #define LLORCH_AGENT_OPS_OPERATION_STREAM_H_
 

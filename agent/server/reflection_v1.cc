@@ -33,11 +33,10 @@ grpc::Status ReflectionV1Service::ServerReflectionInfo(
   // The v1alpha call ends when this one does: the client's deadline and cancellation carry over.
   std::unique_ptr<grpc::ClientContext> v1alpha_context =
       grpc::ClientContext::FromServerContext(*context);
-  const grpc::internal::RpcMethod method(kV1AlphaMethod,
-                                         grpc::internal::RpcMethod::BIDI_STREAMING);
+  const grpc::internal::RpcMethod method(kV1AlphaMethod, grpc::internal::RpcMethod::BIDI_STREAMING);
   std::unique_ptr<grpc::ClientReaderWriter<Request, Response>> v1alpha(
-      grpc::internal::ClientReaderWriterFactory<Request, Response>::Create(
-          channel.get(), method, v1alpha_context.get()));
+      grpc::internal::ClientReaderWriterFactory<Request, Response>::Create(channel.get(), method,
+                                                                           v1alpha_context.get()));
   // v1alpha answers every request with exactly one response, in order.
   Request request;
   Response response;

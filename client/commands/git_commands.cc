@@ -1,8 +1,7 @@
 // `llorch-pool git ...`: the repository checkout and its submodules.
+#include <cstdio>
 #include <memory>
 #include <string>
-
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "client/cli.h"
@@ -27,8 +26,7 @@ int RunSync(Session& session, const std::string& branch, bool force) {
     request.set_preview_only(true);
     v1::GitSyncResult preview;
     const int previewed = RunOperation<v1::GitService>(
-        session, &Stub::Sync, request,
-        [&preview](const google::protobuf::Any& any, Session&) {
+        session, &Stub::Sync, request, [&preview](const google::protobuf::Any& any, Session&) {
           return any.UnpackTo(&preview) ? kExitOk : kExitFailed;
         });
     if (previewed != kExitOk) return previewed;
@@ -67,10 +65,10 @@ int RunClean(Session& session, bool dry_run, bool force) {
   }
   if (!force) {
     std::fputs(RenderVisible(RenderClean, plan, session.err_style()).c_str(), stderr);
-    absl::StatusOr<bool> yes = Confirm(
-        absl::StrCat("Remove these ", plan.removed_size(), " untracked paths?"),
-        absl::StrCat("remove ", plan.removed_size(), " untracked paths"),
-        "llorch-pool git clean --force");
+    absl::StatusOr<bool> yes =
+        Confirm(absl::StrCat("Remove these ", plan.removed_size(), " untracked paths?"),
+                absl::StrCat("remove ", plan.removed_size(), " untracked paths"),
+                "llorch-pool git clean --force");
     if (!yes.ok()) return session.Fail(yes.status());
     if (!*yes) {
       std::fputs("Nothing removed.\n", stderr);
@@ -158,9 +156,8 @@ void AddGitCommands(CommandLine& cli) {
       "  llorch-pool git submodules status --name reference/llama.cpp\n",
       [status_name](Session& s) {
         if (status_name->empty()) {
-          return CallUnary<v1::GitService>(
-              s, &Stub::ListSubmodules, v1::ListSubmodulesRequest(),
-              Renderer<v1::ListSubmodulesResponse>(RenderSubmodules));
+          return CallUnary<v1::GitService>(s, &Stub::ListSubmodules, v1::ListSubmodulesRequest(),
+                                           Renderer<v1::ListSubmodulesResponse>(RenderSubmodules));
         }
         v1::GetSubmoduleStatusRequest request;
         request.set_name(*status_name);

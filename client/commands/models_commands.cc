@@ -12,9 +12,9 @@
 #include "client/operation_stream.h"
 #include "client/render/model_views.h"
 #include "client/render/visible.h"
-#include "common/units.h"
 #include "client/unary_call.h"
 #include "common/status.h"
+#include "common/units.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 
 namespace llorch {
@@ -47,10 +47,10 @@ int RunDelete(Session& session, const std::string& id, bool force) {
     if (isatty(STDIN_FILENO)) {
       std::fputs(RenderVisible(RenderDeletedFiles, plan, session.err_style()).c_str(), stderr);
     }
-    absl::StatusOr<bool> yes = Confirm(
-        absl::StrCat("Delete these files of ", id, "?"),
-        absl::StrCat("delete ", id, " (", FormatBytes(plan.freed_bytes()), ")"),
-        absl::StrCat("llorch-pool models delete ", id, " --force"));
+    absl::StatusOr<bool> yes =
+        Confirm(absl::StrCat("Delete these files of ", id, "?"),
+                absl::StrCat("delete ", id, " (", FormatBytes(plan.freed_bytes()), ")"),
+                absl::StrCat("llorch-pool models delete ", id, " --force"));
     if (!yes.ok()) return session.Fail(yes.status());
     if (!*yes) {
       std::fputs("Nothing deleted.\n", stderr);

@@ -40,8 +40,8 @@ void TakeHint(const pool::v1::RpcStatus& status, ClientError* error) {
 
 ClientError FromOperationError(const pool::v1::RpcStatus& status) {
   ClientError error;
-  error.message = status.message().empty() ? "the operation failed without a message"
-                                           : status.message();
+  error.message =
+      status.message().empty() ? "the operation failed without a message" : status.message();
   TakeHint(status, &error);
   return error;
 }

@@ -26,8 +26,8 @@ inline constexpr int kExitBrokenPipe = 141;  // 128 + SIGPIPE
 
 struct ClientError {
   std::string message;
-  std::string hint;    // empty when there is no known next step
-  std::string reason;  // machine code from the agent, e.g. MODEL_NOT_FOUND
+  std::string hint;                             // empty when there is no known next step
+  std::string reason;                           // machine code from the agent, e.g. MODEL_NOT_FOUND
   std::map<std::string, std::string> metadata;  // the agent's facts about it (ErrorHint)
   int exit_code = kExitFailed;
 };

@@ -64,7 +64,8 @@ std::string Moves(const google::protobuf::RepeatedPtrField<v1::SubmoduleMove>& m
 
 std::string ChangedFiles(const google::protobuf::RepeatedPtrField<v1::ChangedFile>& files) {
   std::string out;
-  for (const v1::ChangedFile& file : files) absl::StrAppend(&out, "  ", file.status(), " ", file.path(), "\n");
+  for (const v1::ChangedFile& file : files)
+    absl::StrAppend(&out, "  ", file.status(), " ", file.path(), "\n");
   return out;
 }
 
@@ -73,14 +74,14 @@ std::string ChangedFiles(const google::protobuf::RepeatedPtrField<v1::ChangedFil
 std::string RenderGitStatus(const v1::GitStatus& status, const Style& style) {
   Table facts({"FIELD", "VALUE"});
   facts.AddRow({"repository", status.repo_root()});
-  facts.AddRow({"branch", status.detached()
-                              ? Cell(absl::StrCat("detached at ", Short(status.head().sha())),
-                                     Color::kYellow)
-                              : Cell(status.branch(), Color::kBold)});
-  facts.AddRow({"head", status.head().sha().empty()
-                            ? Cell("no commit yet")
-                            : Cell(absl::StrCat(status.head().short_sha(), " ",
-                                                status.head().subject()))});
+  facts.AddRow({"branch",
+                status.detached()
+                    ? Cell(absl::StrCat("detached at ", Short(status.head().sha())), Color::kYellow)
+                    : Cell(status.branch(), Color::kBold)});
+  facts.AddRow(
+      {"head", status.head().sha().empty()
+                   ? Cell("no commit yet")
+                   : Cell(absl::StrCat(status.head().short_sha(), " ", status.head().subject()))});
   if (status.upstream().empty()) {
     facts.AddRow({"upstream", Cell("none", Color::kDim)});
   } else if (status.ahead() == 0 && status.behind() == 0) {
@@ -122,8 +123,10 @@ std::string RenderSubmodule(const v1::Submodule& submodule, const Style& style) 
   if (!submodule.configured_branch().empty()) {
     facts.AddRow({"configured branch", submodule.configured_branch()});
   }
-  facts.AddRow({"recorded commit", submodule.recorded_sha().empty() ? "-" : submodule.recorded_sha()});
-  facts.AddRow({"checked out", submodule.checked_out_sha().empty() ? "-" : submodule.checked_out_sha()});
+  facts.AddRow(
+      {"recorded commit", submodule.recorded_sha().empty() ? "-" : submodule.recorded_sha()});
+  facts.AddRow(
+      {"checked out", submodule.checked_out_sha().empty() ? "-" : submodule.checked_out_sha()});
   facts.AddRow({"branch", BranchText(submodule)});
   facts.AddRow({"state", SubmoduleState(submodule)});
   return facts.Render(style);
@@ -158,7 +161,8 @@ std::string RenderSyncResult(const v1::GitSyncResult& result, const Style& style
   std::string out;
   const char* verb = result.preview() ? "would be discarded" : "discarded";
   if (!result.discarded_changes().empty()) {
-    absl::StrAppend(&out, style.Paint(absl::StrCat("Uncommitted changes ", verb, ":"), Color::kYellow),
+    absl::StrAppend(&out,
+                    style.Paint(absl::StrCat("Uncommitted changes ", verb, ":"), Color::kYellow),
                     "\n", ChangedFiles(result.discarded_changes()));
   }
   if (!result.untracked_replaced().empty()) {
@@ -212,7 +216,8 @@ std::string RenderSubmoduleUpdate(const v1::SubmoduleUpdateResult& result, const
   }
   for (const std::string& name : result.kept_on_branch()) {
     absl::StrAppend(&out,
-                    style.Paint(absl::StrCat(name, " is on a branch and was left there (add "
+                    style.Paint(absl::StrCat(name,
+                                             " is on a branch and was left there (add "
                                              "--force to move it)"),
                                 Color::kYellow),
                     "\n");
@@ -222,9 +227,8 @@ std::string RenderSubmoduleUpdate(const v1::SubmoduleUpdateResult& result, const
 
 std::string RenderSubmoduleReset(const v1::ResetSubmoduleResponse& response, const Style& style) {
   const v1::Submodule& submodule = response.submodule();
-  std::string out =
-      absl::StrCat(style.Paint(submodule.name(), Color::kBold), " is at the recorded commit ",
-                   Short(submodule.checked_out_sha()));
+  std::string out = absl::StrCat(style.Paint(submodule.name(), Color::kBold),
+                                 " is at the recorded commit ", Short(submodule.checked_out_sha()));
   if (response.previous_sha() != submodule.checked_out_sha()) {
     absl::StrAppend(&out, " (was ", Short(response.previous_sha()), ")");
   }
@@ -242,8 +246,9 @@ std::string RenderClean(const v1::CleanResponse& response, const Style& style) {
     for (const std::string& path : response.removed()) absl::StrAppend(&out, "  ", path, "\n");
   }
   for (const std::string& path : response.kept()) {
-    absl::StrAppend(&out, style.Paint(absl::StrCat("Kept ", path, " (models or agent state)"), Color::kDim),
-                    "\n");
+    absl::StrAppend(
+        &out, style.Paint(absl::StrCat("Kept ", path, " (models or agent state)"), Color::kDim),
+        "\n");
   }
   return out;
 }

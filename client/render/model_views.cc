@@ -253,7 +253,8 @@ std::string RenderDownloadResult(const v1::DownloadModelResult& result, const St
 
 std::string RenderDeletedFiles(const v1::DeleteModelResponse& response, const Style& style) {
   Table table({"FILE", "SIZE"}, {1});
-  for (const v1::LocalFile& file : response.removed()) table.AddRow({FileCell(file), SizeText(file)});
+  for (const v1::LocalFile& file : response.removed())
+    table.AddRow({FileCell(file), SizeText(file)});
   return table.Render(style) + absl::StrCat(response.removed_size(),
                                             response.removed_size() == 1 ? " file, " : " files, ",
                                             FormatBytes(response.freed_bytes()), "\n");

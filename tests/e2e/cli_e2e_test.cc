@@ -1,7 +1,6 @@
 // llorch-pool as a new user runs it: installed binary, no agent running, fresh home.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -259,8 +258,8 @@ TEST_F(CliE2eTest, UnreachableAgentExitsThreeWithAHint) {
 }
 
 TEST_F(CliE2eTest, CommandsOfLaterReleasesSayNotAvailableYet) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"worker", "list"}, {"dev", "doctor"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"worker", "list"}, {"dev", "doctor"}}) {
     CommandResult result = env_.Run(args);
     EXPECT_EQ(result.exit_code, 1) << args[0];
     EXPECT_THAT(result.err,
@@ -617,10 +616,8 @@ TEST_F(CliE2eTest, ControlCharactersFromAGgufAreShownNotObeyed) {
 // A result that did not reach stdout is a failure: a full disk or a closed stdout exits 1 and
 // says so on stderr. A reader that went away (`| head`) is not worth a message.
 TEST_F(CliE2eTest, OutputThatCannotBeWrittenExitsOneWithAMessage) {
-  for (const std::vector<std::string>& args :
-       std::vector<std::vector<std::string>>{{"models", "catalog"},
-                                             {"models", "catalog", "-o", "json"},
-                                             {"--help"}}) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"models", "catalog"}, {"models", "catalog", "-o", "json"}, {"--help"}}) {
     CommandOptions full;
     full.stdout_target = StdoutTarget::kFile;
     full.stdout_file = "/dev/full";

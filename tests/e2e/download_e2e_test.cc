@@ -41,10 +41,13 @@ class DownloadE2eTest : public ::testing::Test {
     WriteFileBytes(env_.Path("catalog.toml"), absl::StrCat(R"([[models]]
 id = "tiny"
 name = "Tiny"
-repo = ")", kRepo, R"("
-file = ")", kFile, R"("
+repo = ")",
+                                                           kRepo, R"("
+file = ")",
+                                                           kFile, R"("
 dir = "tiny"
-size_bytes = )", kSize, R"(
+size_bytes = )",
+                                                           kSize, R"(
 verified = true
 
 [[models]]
@@ -164,8 +167,8 @@ TEST_F(DownloadE2eTest, ASymlinkedMetadataDirIsRefusedAndNothingOutsideIsTouched
   fs::create_directory_symlink(outside, env_.models_dir() + "/tiny/.llorch");
   CommandResult result = env_.Run({"models", "download", "tiny"});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_THAT(result.err, HasSubstr("error: " + env_.models_dir() + "/tiny/.llorch is a symlink (to " +
-                                    outside + ")"));
+  EXPECT_THAT(result.err, HasSubstr("error: " + env_.models_dir() +
+                                    "/tiny/.llorch is a symlink (to " + outside + ")"));
   EXPECT_THAT(result.err, HasSubstr("hint: replace the link with the directory itself"));
   EXPECT_EQ(ReadFileBytes(outside + "/" + kFile + ".partial"), "someone else's partial");
   EXPECT_EQ(ReadFileBytes(outside + "/" + kFile + ".partial.json"), R"({"version": 1})");
@@ -201,8 +204,8 @@ TEST_F(DownloadE2eTest, AnAgentKilledMidDownloadResumesAfterRestart) {
   const std::string socket = env_.Path("run/agent.sock");
   const std::vector<std::string> agent_argv = {InstalledBinary("pool-agent"), "--listen",
                                                "unix:" + socket};
-  const std::vector<std::string> cli_argv = {InstalledBinary("llorch-pool"), "--agent",
-                                             "unix:" + socket, "models", "download", "tiny"};
+  const std::vector<std::string> cli_argv = {
+      InstalledBinary("llorch-pool"), "--agent", "unix:" + socket, "models", "download", "tiny"};
   {
     BackgroundProcess agent(agent_argv, Options(), env_.Path("agent1.log"));
     ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(socket); }));
@@ -220,8 +223,8 @@ TEST_F(DownloadE2eTest, AnAgentKilledMidDownloadResumesAfterRestart) {
   hub_.ResetStats();
   BackgroundProcess agent(agent_argv, Options(), env_.Path("agent2.log"));
   // The killed agent's socket file is still there: wait for the new one to serve.
-  ASSERT_TRUE(WaitFor([&] { return ReadFileBytes(env_.Path("agent2.log")).find("serving") !=
-                                   std::string::npos; }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadFileBytes(env_.Path("agent2.log")).find("serving") != std::string::npos; }));
   CommandResult result = RunCommand(cli_argv, Options());
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
@@ -232,8 +235,8 @@ TEST_F(DownloadE2eTest, AnAgentKilledMidDownloadResumesAfterRestart) {
 TEST_F(DownloadE2eTest, AStandaloneCliKilledMidDownloadResumesNextTime) {
   hub_.SetFaults({.bytes_per_second_per_connection = 2 << 20});
   {
-    BackgroundProcess cli({InstalledBinary("llorch-pool"), "models", "download", "tiny"},
-                          Options(), env_.Path("cli.log"));
+    BackgroundProcess cli({InstalledBinary("llorch-pool"), "models", "download", "tiny"}, Options(),
+                          env_.Path("cli.log"));
     ASSERT_TRUE(WaitFor([&] { return SavedBytes() >= kSize / 4; }));
     EXPECT_EQ(cli.Stop(SIGKILL), 128 + SIGKILL);
   }
@@ -256,8 +259,7 @@ TEST_F(DownloadE2eTest, TwoStandaloneClisDownloadTheModelOnce) {
   ASSERT_TRUE(WaitFor([&] { return hub_.bytes_sent() > 0; }));
   BackgroundProcess second(argv, Options(), env_.Path("second.log"));
   ASSERT_TRUE(WaitFor([&] {
-    return ReadFileBytes(env_.Path("second.log")).find("waiting for process ") !=
-           std::string::npos;
+    return ReadFileBytes(env_.Path("second.log")).find("waiting for process ") != std::string::npos;
   })) << "the first finished before the second was waiting:\n"
       << ReadFileBytes(env_.Path("second.log"));
   EXPECT_EQ(first.Wait(), 0) << ReadFileBytes(env_.Path("first.log"));

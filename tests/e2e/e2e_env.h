@@ -40,8 +40,7 @@ class E2eEnvironment {
 
   // Runs llorch-pool (or another installed binary) in the work directory; `options` may say
   // where stdout goes (its env and working directory are this environment's).
-  CommandResult Run(const std::vector<std::string>& args,
-                    const std::string& binary = "llorch-pool",
+  CommandResult Run(const std::vector<std::string>& args, const std::string& binary = "llorch-pool",
                     CommandOptions options = {}) const {
     std::vector<std::string> argv = {InstalledBinary(binary)};
     argv.insert(argv.end(), args.begin(), args.end());

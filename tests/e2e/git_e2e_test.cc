@@ -143,7 +143,8 @@ TEST_F(GitE2eTest, SyncAndPullNeverReplaceTheModelsDirectoryEvenWithForce) {
     CommandResult refused = Run(args);
     EXPECT_EQ(refused.exit_code, 1) << args.back() << "\n" << refused.err;
     EXPECT_THAT(refused.err, HasSubstr("origin/main has a file at .test-models, where the models "
-                                       "directory is (" + clone_ + "/.test-models)"));
+                                       "directory is (" +
+                                       clone_ + "/.test-models)"));
     EXPECT_THAT(refused.err, HasSubstr("nothing was changed"));
     EXPECT_EQ(testing::ReadFileBytes(clone_ + "/.test-models/tinyllama/model.gguf"), "GGUF\n");
     EXPECT_EQ(testing::ReadFileBytes(clone_ + "/notes.txt"), "my notes\n");
@@ -210,7 +211,7 @@ TEST_F(GitE2eTest, CleanTakesTheModelsAndStateDirectoriesLiterally) {
   git_.WriteFile(clone_, "models[1]/tinyllama/model.gguf", "GGUF\n");
   git_.WriteFile(clone_, "models1/junk.txt", "junk\n");  // what the glob models[1] matches
   git_.WriteFile(clone_, "a\\b/workers/w1.json", "{}\n");
-  git_.WriteFile(clone_, "ab/junk.txt", "junk\n");       // what the pattern a\b matches
+  git_.WriteFile(clone_, "ab/junk.txt", "junk\n");  // what the pattern a\b matches
   CommandResult preview = Run({"git", "clean", "--dry-run"});
   ASSERT_EQ(preview.exit_code, 0) << preview.err;
   EXPECT_THAT(ListedUnder(preview.out, "Would remove:"), ElementsAre("ab/", "models1/"));

@@ -18,8 +18,8 @@
 #include <fstream>
 
 #include "client/connection.h"
-#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "common/status.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/worker.grpc.pb.h"
@@ -162,19 +162,19 @@ TEST_F(AgentServerTest, ReflectionListsEveryService) {
   absl::StatusOr<std::vector<std::string>> services =
       testing::ListServicesByReflection(socket_channel_);
   ASSERT_TRUE(services.ok()) << services.status();
-  EXPECT_THAT(*services,
-              UnorderedElementsAre(
-                  "llorch.pool.v1.ModelService", "llorch.pool.v1.GitService",
-                  "llorch.pool.v1.WorkerService", "llorch.pool.v1.DevService",
-                  "llorch.pool.v1.OperationService", "llorch.pool.v1.AgentService",
-                  "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
-                  "grpc.reflection.v1.ServerReflection"));
+  EXPECT_THAT(*services, UnorderedElementsAre(
+                             "llorch.pool.v1.ModelService", "llorch.pool.v1.GitService",
+                             "llorch.pool.v1.WorkerService", "llorch.pool.v1.DevService",
+                             "llorch.pool.v1.OperationService", "llorch.pool.v1.AgentService",
+                             "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                             "grpc.reflection.v1.ServerReflection"));
 }
 
 TEST_F(AgentServerTest, ReflectionV1ListsTheServicesAndSendsTheirFiles) {
   namespace reflection = grpc::reflection::v1;
   grpc::ClientContext context;
-  auto stream = reflection::ServerReflection::NewStub(socket_channel_)->ServerReflectionInfo(&context);
+  auto stream =
+      reflection::ServerReflection::NewStub(socket_channel_)->ServerReflectionInfo(&context);
   reflection::ServerReflectionRequest list;
   list.set_list_services("");
   ASSERT_TRUE(stream->Write(list));

@@ -89,7 +89,8 @@ TEST_F(FetchFileTest, AResumeGoesOnFromAnAlignedByte) {
   };
   hub_.SetFaults({.bytes_per_second_per_connection = 32 << 20});
   ASSERT_TRUE(absl::IsCancelled(Fetch(hooks).status()));
-  nlohmann::json state = nlohmann::json::parse(testing::ReadFileBytes(partial_.dir.PathOf(partial_.state_name())));
+  nlohmann::json state =
+      nlohmann::json::parse(testing::ReadFileBytes(partial_.dir.PathOf(partial_.state_name())));
   const uint64_t odd = state["done"][0].get<uint64_t>() - 1000;
   state["done"][0] = odd;
   testing::WriteFileBytes(partial_.dir.PathOf(partial_.state_name()), state.dump());

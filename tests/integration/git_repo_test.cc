@@ -99,7 +99,8 @@ TEST_F(GitRepoTest, StatusCountsChangesAndListsThemOnRequest) {
   EXPECT_EQ(status->unstaged_count(), 1u);  // README.md; the submodule's row says it is dirty
   EXPECT_EQ(status->untracked_count(), 1u);
   std::vector<std::string> files;
-  for (const v1::ChangedFile& file : status->files()) files.push_back(file.status() + " " + file.path());
+  for (const v1::ChangedFile& file : status->files())
+    files.push_back(file.status() + " " + file.path());
   EXPECT_THAT(files, Contains(".M README.md"));
   EXPECT_THAT(files, Contains("A. staged.txt"));
   EXPECT_THAT(files, Contains("?? notes.txt"));
@@ -287,8 +288,9 @@ TEST_F(GitRepoTest, UpdateKeepsASubmoduleOnABranchUnlessForced) {
   EXPECT_EQ(git_.Git(alpha, {"branch", "--show-current"}), "llorch/metal-bugfixes");
   ASSERT_EQ(kept->moved_size(), 1);  // beta followed its remote branch
   EXPECT_EQ(kept->moved(0).name(), "reference/beta");
-  EXPECT_THAT(testing::LogTexts(update_op, v1::LogLine::STREAM_AGENT),
-              Contains(HasSubstr("reference/alpha is on branch llorch/metal-bugfixes: kept there")));
+  EXPECT_THAT(
+      testing::LogTexts(update_op, v1::LogLine::STREAM_AGENT),
+      Contains(HasSubstr("reference/alpha is on branch llorch/metal-bugfixes: kept there")));
 
   Operation forced_op("op-3", "git.submodules.update", "");
   absl::StatusOr<v1::SubmoduleUpdateResult> forced =
@@ -401,7 +403,8 @@ TEST_F(GitRepoTest, CleanGoesAroundAProtectedDirectoryInsideAnUntrackedOne) {
 TEST_F(GitRepoTest, CleanKeepsASymlinkThatStandsForTheModelsDirectory) {
   const std::string store = git_.root() + "/model-store";
   git_.WriteFile(store, "qwen/qwen.gguf", "GGUF precious\n");
-  fs::create_directory_symlink(store, clone_ + "/.test-models");  // "/.test-models/" ignores dirs only
+  fs::create_directory_symlink(store,
+                               clone_ + "/.test-models");  // "/.test-models/" ignores dirs only
   git_.WriteFile(clone_, "junk.txt", "junk\n");
   absl::StatusOr<v1::CleanResponse> cleaned = Repo().Clean(/*dry_run=*/false);
   ASSERT_TRUE(cleaned.ok()) << cleaned.status();
@@ -453,7 +456,8 @@ TEST_F(GitRepoTest, SyncListsEveryUntrackedOrIgnoredPathInTheWay) {
               Contains("replacing untracked docs with origin/main's docs/guide.md"));
 }
 
-TEST_F(GitRepoTest, SyncNeverReplacesAProtectedDirectoryThatDoesNotExistYetOrIsReachedThroughASymlink) {
+TEST_F(GitRepoTest,
+       SyncNeverReplacesAProtectedDirectoryThatDoesNotExistYetOrIsReachedThroughASymlink) {
   const std::string link = git_.root() + "/link-to-checkout";
   fs::create_directory_symlink(clone_, link);
   git_.PushToOrigin("state", "a file where the state goes\n", "Add a file named state");

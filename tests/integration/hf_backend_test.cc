@@ -2,7 +2,6 @@
 // flags, on-disk layout and exit codes: what lands in the models directory, the manifest, the
 // errors a user reads, progress from the growing partial file, and cancellation.
 #include "agent/models/hf_backend.h"
-#include "agent/models/model_download.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "agent/models/model_download.h"
 #include "agent/models/store/gguf_reader.h"
 #include "agent/models/store/sha256_file.h"
 #include "common/status.h"
@@ -352,8 +352,8 @@ TEST_F(HfBackendTest, ASymlinkInTheCliDirectoriesIsRefusedBeforeTheCliRuns) {
   absl::StatusOr<Manifest> manifest = Download();
   ASSERT_FALSE(manifest.ok());
   EXPECT_EQ(GetReason(manifest.status()), "SYMLINK_REFUSED");
-  EXPECT_THAT(manifest.status().message(), HasSubstr(".cache is a symlink (to " +
-                                                     outside.string() + ")"));
+  EXPECT_THAT(manifest.status().message(),
+              HasSubstr(".cache is a symlink (to " + outside.string() + ")"));
   EXPECT_FALSE(fs::exists(root() / "argv.log"));  // the CLI never ran
   EXPECT_TRUE(fs::is_empty(outside));
 }
@@ -365,9 +365,9 @@ TEST_F(HfBackendTest, ALinkTheCliLeavesInsteadOfTheFileIsRemovedAndNothingIsInst
   absl::StatusOr<Manifest> manifest = Download();
   ASSERT_FALSE(manifest.ok());
   EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(manifest.status().message(), HasSubstr("hf download left no regular file: " +
-                                                     store_.ModelPath(model_).string() +
-                                                     " is a symlink (to "));
+  EXPECT_THAT(manifest.status().message(),
+              HasSubstr("hf download left no regular file: " + store_.ModelPath(model_).string() +
+                        " is a symlink (to "));
   EXPECT_THAT(GetHint(manifest.status()).value_or(""), HasSubstr("upgrade the CLI"));
   EXPECT_FALSE(fs::exists(fs::symlink_status(store_.ModelPath(model_))));
   EXPECT_EQ(testing::ReadFileBytes(root() / "hub" / ".blobs" / payload_sha256_), payload_);

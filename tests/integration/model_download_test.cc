@@ -64,7 +64,7 @@ class DownloadTest : public ::testing::Test {
     settings_.hub.stall_timeout = absl::Seconds(1);
     settings_.fetch.connections = 4;
     settings_.fetch.parallel_min_bytes = 1 << 20;
-    settings_.fetch.part_bytes = 256 << 10;  // 12 parts
+    settings_.fetch.part_bytes = 256 << 10;          // 12 parts
     settings_.fetch.ramp_up = absl::ZeroDuration();  // all connections at once
     settings_.fetch.progress_interval = absl::Milliseconds(10);
     settings_.fetch.state_interval = absl::Milliseconds(10);
@@ -94,7 +94,9 @@ class DownloadTest : public ::testing::Test {
     return DownloadCatalogModel(store_, model_, false, settings_, second_op_);
   }
 
-  fs::path Partial() const { return store_.ManifestPath(model_).parent_path() / (model_.file + ".partial"); }
+  fs::path Partial() const {
+    return store_.ManifestPath(model_).parent_path() / (model_.file + ".partial");
+  }
 
   std::vector<testing::FakeHubRequest> CdnRequests() const {
     std::vector<testing::FakeHubRequest> cdn;
@@ -179,8 +181,8 @@ TEST_F(DownloadTest, MoreConnectionsOpenOnlyWhenOneIsHeldBack) {
   hub_.SetFaults({.bytes_per_second_per_connection = 2 << 20});  // a CDN's per-connection limit
   ASSERT_TRUE(Download().ok());
   ExpectInstalled();
-  EXPECT_THAT(Narration(), Contains(AllOf(HasSubstr("one connection brings"),
-                                          HasSubstr("/s: opening 3 more"))));
+  EXPECT_THAT(Narration(),
+              Contains(AllOf(HasSubstr("one connection brings"), HasSubstr("/s: opening 3 more"))));
 
   // As if any rate filled the line, even none yet (under load the first bytes may take longer
   // than ramp_up).
@@ -323,10 +325,10 @@ TEST_F(DownloadTest, ACorruptByteIsRefusedAndNothingIsInstalled) {
   ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kDataLoss);
   std::string corrupt = content_;
   corrupt[kSize / 2] = static_cast<char>(corrupt[kSize / 2] ^ 0xff);
-  EXPECT_THAT(downloaded.status().message(),
-              AllOf(HasSubstr("SHA-256 mismatch for tiny.Q4_K_M.gguf"),
-                    HasSubstr(Sha256Of(corrupt)), HasSubstr(Sha256Of(content_)),
-                    HasSubstr("nothing was installed")));
+  EXPECT_THAT(
+      downloaded.status().message(),
+      AllOf(HasSubstr("SHA-256 mismatch for tiny.Q4_K_M.gguf"), HasSubstr(Sha256Of(corrupt)),
+            HasSubstr(Sha256Of(content_)), HasSubstr("nothing was installed")));
   EXPECT_EQ(GetReason(downloaded.status()), "HASH_MISMATCH");
   ExpectNothingInstalled();
   EXPECT_FALSE(fs::exists(Partial()));  // discarded: those bytes are wrong
@@ -335,9 +337,8 @@ TEST_F(DownloadTest, ACorruptByteIsRefusedAndNothingIsInstalled) {
 TEST_F(DownloadTest, AStallReconnects) {
   settings_.fetch.part_bytes = 0;
   settings_.fetch.parallel_min_bytes = 64 << 20;
-  hub_.SetFaults({.stall_after_bytes = 1 << 20,
-                  .stall_count = 1,
-                  .stall_duration = absl::Seconds(30)});
+  hub_.SetFaults(
+      {.stall_after_bytes = 1 << 20, .stall_count = 1, .stall_duration = absl::Seconds(30)});
   const absl::Time start = absl::Now();
   ASSERT_TRUE(Download().ok());
   EXPECT_LT(absl::Now() - start, absl::Seconds(20));  // did not sit out the stall
@@ -347,8 +348,8 @@ TEST_F(DownloadTest, AStallReconnects) {
 }
 
 TEST_F(DownloadTest, AnExpiredCdnUrlIsResolvedAgain) {
-  hub_.SetFaults({.bytes_per_second_per_connection = 1 << 20,
-                  .url_lifetime = absl::Milliseconds(300)});
+  hub_.SetFaults(
+      {.bytes_per_second_per_connection = 1 << 20, .url_lifetime = absl::Milliseconds(300)});
   absl::StatusOr<v1::DownloadedModel> downloaded = Download();
   ASSERT_TRUE(downloaded.ok()) << downloaded.status();
   ExpectInstalled();
@@ -447,9 +448,8 @@ TEST_F(DownloadTest, NotFoundNamesRepoFileAndRevision) {
   model_.note = "the repo may publish no f16 file";
   downloaded = Download();
   ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(downloaded.status().message(),
-              AllOf(HasSubstr("repository owner/Missing not found"), HasSubstr("tiny.f16.gguf"),
-                    HasSubstr("main")));
+  EXPECT_THAT(downloaded.status().message(), AllOf(HasSubstr("repository owner/Missing not found"),
+                                                   HasSubstr("tiny.f16.gguf"), HasSubstr("main")));
   EXPECT_THAT(GetHint(downloaded.status()).value_or(""),
               HasSubstr("the catalog marks tiny unverified: the repo may publish no f16 file"));
 
@@ -458,7 +458,8 @@ TEST_F(DownloadTest, NotFoundNamesRepoFileAndRevision) {
   model_.revision = "v9";
   downloaded = Download();
   ASSERT_EQ(downloaded.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(downloaded.status().message(), HasSubstr("revision 'v9' not found in owner/Tiny-GGUF"));
+  EXPECT_THAT(downloaded.status().message(),
+              HasSubstr("revision 'v9' not found in owner/Tiny-GGUF"));
 }
 
 TEST_F(DownloadTest, NotEnoughDiskSpaceIsRefusedBeforeAnyByte) {

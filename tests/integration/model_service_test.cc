@@ -143,8 +143,7 @@ TEST_F(ModelServiceDownloadTest, AClientThatGoesAwayDoesNotStopTheDownload) {
     grpc::ClientContext context;
     return operations->GetOperation(&context, get, &operation).ok() &&
            operation.state() == v1::OPERATION_STATE_SUCCEEDED;
-  }))
-      << operation.DebugString();
+  })) << operation.DebugString();
   EXPECT_TRUE(std::filesystem::exists(temp_.path() + "/models/tiny/tiny.gguf"));
 }
 
@@ -443,9 +442,8 @@ TEST_F(ModelServiceSymlinkTest, ADownloadRefusesASymlinkedMetadataDirAndTouchesN
   v1::OperationEvent last = DownloadTiny();
   EXPECT_EQ(last.state(), v1::OPERATION_STATE_FAILED);
   EXPECT_EQ(last.error().code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(last.error().message(),
-              HasSubstr((Models() / "tiny" / ".llorch").string() + " is a symlink (to " +
-                        Outside().string() + ")"));
+  EXPECT_THAT(last.error().message(), HasSubstr((Models() / "tiny" / ".llorch").string() +
+                                                " is a symlink (to " + Outside().string() + ")"));
   EXPECT_EQ(testing::ErrorHintOf(last.error()).reason(), "SYMLINK_REFUSED");
   EXPECT_EQ(testing::SnapshotTree(Outside().string()), outside);
   EXPECT_EQ(testing::SnapshotTree(Models().string()), inside);
@@ -459,9 +457,8 @@ TEST_F(ModelServiceSymlinkTest, ADownloadRefusesASymlinkedModelDirAndCreatesNoth
 
   v1::OperationEvent last = DownloadTiny();
   EXPECT_EQ(last.state(), v1::OPERATION_STATE_FAILED);
-  EXPECT_THAT(last.error().message(),
-              HasSubstr((Models() / "tiny").string() + " is a symlink (to " + Outside().string() +
-                        ")"));
+  EXPECT_THAT(last.error().message(), HasSubstr((Models() / "tiny").string() +
+                                                " is a symlink (to " + Outside().string() + ")"));
   EXPECT_EQ(testing::ErrorHintOf(last.error()).reason(), "SYMLINK_REFUSED");
   EXPECT_TRUE(fs::is_empty(Outside()));
   EXPECT_TRUE(hub_.requests().empty());
@@ -479,8 +476,8 @@ TEST_F(ModelServiceSymlinkTest, ASymlinkedModelFileIsListedAsItselfAndDeletedAsT
   ASSERT_TRUE(stub_->ListModels(&list_context, {}, &list).ok());
   ASSERT_EQ(list.models_size(), 1);
   EXPECT_EQ(list.models(0).state(), v1::DOWNLOAD_STATE_REFUSED);
-  EXPECT_THAT(list.models(0).refused(), HasSubstr("is a symlink (to " +
-                                                  (Outside() / "real.gguf").string() + ")"));
+  EXPECT_THAT(list.models(0).refused(),
+              HasSubstr("is a symlink (to " + (Outside() / "real.gguf").string() + ")"));
   ASSERT_EQ(list.models(0).files_size(), 1);
   EXPECT_EQ(list.models(0).files(0).symlink_target(), (Outside() / "real.gguf").string());
 

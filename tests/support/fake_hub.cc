@@ -614,8 +614,7 @@ void FakeHub::State::ServeContent(const httplib::Request& req,
     if (faults.content_range_total > 0) stated_total = faults.content_range_total;
   }
   if (!ignore_range) res.set_header("Accept-Ranges", "bytes");
-  ByteRange range =
-      ParseRange(ignore_range ? std::string() : req.get_header_value("Range"), size);
+  ByteRange range = ParseRange(ignore_range ? std::string() : req.get_header_value("Range"), size);
   if (range.unsatisfiable) {
     res.status = 416;
     res.set_header("Content-Range", "bytes */" + std::to_string(size));

@@ -87,10 +87,10 @@ struct FakeHubFaults {
 
 // One request as the servers saw it.
 struct FakeHubRequest {
-  std::string server;  // "hub" or "cdn"
-  std::string method;  // "HEAD", "GET"
-  std::string path;    // without the query string
-  std::string range;   // the Range header; "" when none
+  std::string server;         // "hub" or "cdn"
+  std::string method;         // "HEAD", "GET"
+  std::string path;           // without the query string
+  std::string range;          // the Range header; "" when none
   std::string authorization;  // the Authorization header; "" when none
   int status = 0;             // the status answered
 };

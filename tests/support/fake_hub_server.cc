@@ -8,8 +8,8 @@
 // (302 to the CDN, X-Linked-Etag: its SHA-256), `git` as a plain git file (ETag: its git blob
 // SHA-1, bytes from the Hub). --corrupt-offset makes every response covering that byte send it
 // flipped: a server that lies about the bytes. --sha1-etags announces the LFS files by their git
-// blob SHA-1 (ETag, no X-Linked-Etag) while still redirecting to the CDN. Once serving, the endpoint (the value for
-// HF_ENDPOINT) is written to the --ready file.
+// blob SHA-1 (ETag, no X-Linked-Etag) while still redirecting to the CDN. Once serving, the
+// endpoint (the value for HF_ENDPOINT) is written to the --ready file.
 #include <pthread.h>
 
 #include <csignal>

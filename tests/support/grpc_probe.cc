@@ -100,11 +100,11 @@ struct HealthWatch::Call {
   bool finished = false;  // Finish() was called
 };
 
-HealthWatch::HealthWatch(const std::shared_ptr<grpc::Channel>& channel,
-                         const std::string& service)
+HealthWatch::HealthWatch(const std::shared_ptr<grpc::Channel>& channel, const std::string& service)
     : call_(std::make_unique<Call>()) {
   grpc::GenericStub stub(channel);
-  call_->stream = stub.PrepareCall(call_->context.get(), "/grpc.health.v1.Health/Watch", &call_->cq);
+  call_->stream =
+      stub.PrepareCall(call_->context.get(), "/grpc.health.v1.Health/Watch", &call_->cq);
   call_->stream->StartCall(nullptr);
   if (!Await(call_->cq)) return;  // Next() reports the status
   call_->stream->Write(HealthRequest(service), nullptr);

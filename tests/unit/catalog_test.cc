@@ -132,8 +132,7 @@ TEST_F(RealCatalogTest, KnownDoubtsAreFlagged) {
   EXPECT_LE(Model("granite").size_bytes, 16'000'000'000u);
   EXPECT_CONTAINS(Model("llama32").name, "Komodo");
   EXPECT_CONTAINS(Model("phi3").note, "phi-3-mini-4k-instruct-q4.gguf");
-  EXPECT_EQ(Model("phi3").former_files,
-            std::vector<std::string>{"phi-3-mini-4k-instruct-q4.gguf"});
+  EXPECT_EQ(Model("phi3").former_files, std::vector<std::string>{"phi-3-mini-4k-instruct-q4.gguf"});
   EXPECT_TRUE(Model("tinyllama").verified);
   EXPECT_TRUE(Model("tinyllama").note.empty());
   for (const CatalogModel& model : catalog_.models()) {

@@ -304,13 +304,13 @@ TEST_F(ConfigTest, DefaultsApplyWhenNoFileOrVariableIsPresent) {
 }
 
 TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
-  EXPECT_EQ(ConfigKeys(), (std::vector<std::string>{
-                              "repo_root", "models_dir", "state_dir", "catalog", "agent.address",
-                              "agent.listen", "agent.log_level", "client.output", "client.color",
-                              "download.backend", "download.hf_command",
-                              "download.connections", "download.parallel_min_mib",
-                              "download.stall_timeout_seconds", "download.max_attempts",
-                              "git.pull_mode", "git.sync_branch", "convert.python"}));
+  EXPECT_EQ(ConfigKeys(),
+            (std::vector<std::string>{
+                "repo_root", "models_dir", "state_dir", "catalog", "agent.address", "agent.listen",
+                "agent.log_level", "client.output", "client.color", "download.backend",
+                "download.hf_command", "download.connections", "download.parallel_min_mib",
+                "download.stall_timeout_seconds", "download.max_attempts", "git.pull_mode",
+                "git.sync_branch", "convert.python"}));
   EXPECT_EQ(Config().origin.at("agent.listen"), "default");
 }
 
@@ -710,13 +710,11 @@ TEST_F(ConfigTest, ProgramKeysTakeANameOrAPathButNoCommandLine) {
 
 TEST_F(ConfigTest, IntegerKeysTakeIntegersInTheirRange) {
   Config config;
-  absl::Status status =
-      MergeConfigText("[download]\nconnections = \"8\"\n", "f.toml", &config);
+  absl::Status status = MergeConfigText("[download]\nconnections = \"8\"\n", "f.toml", &config);
   EXPECT_EQ(status.message(),
             "f.toml:2: download.connections must be an integer, got string (write it without "
             "quotes)");
-  status = MergeConfigText("[download]\nconnections = 0\nmax_attempts = 2.5\n", "f.toml",
-                           &config);
+  status = MergeConfigText("[download]\nconnections = 0\nmax_attempts = 2.5\n", "f.toml", &config);
   EXPECT_EQ(status.message(),
             "f.toml:2: download.connections must be between 1 and 64, got 0\n"
             "f.toml:3: download.max_attempts must be an integer, got float");
@@ -801,14 +799,13 @@ TEST_F(ConfigTest, ReadRegularFileReadsASmallFileRelativeToADirectory) {
 
 TEST_F(ConfigTest, ReadRegularFileRefusesFifosDevicesAndDirectoriesWithoutReading) {
   ASSERT_EQ(mkfifo(Path("fifo").c_str(), 0600), 0);  // nobody writes: a read would block forever
-  for (const auto& [path, type] : std::vector<std::pair<std::string, std::string>>{
-           {Path("fifo"), "a FIFO (named pipe)"},
-           {"/dev/zero", "a character device"},
-           {dir_.string(), "a directory"}}) {
+  for (const auto& [path, type] :
+       std::vector<std::pair<std::string, std::string>>{{Path("fifo"), "a FIFO (named pipe)"},
+                                                        {"/dev/zero", "a character device"},
+                                                        {dir_.string(), "a directory"}}) {
     absl::StatusOr<std::string> text = ReadRegularFile(path, {.what = "catalog"});
     EXPECT_EQ(text.status().code(), absl::StatusCode::kInvalidArgument) << path;
-    EXPECT_EQ(text.status().message(),
-              path + ": the catalog is " + type + ", not a regular file");
+    EXPECT_EQ(text.status().message(), path + ": the catalog is " + type + ", not a regular file");
     EXPECT_TRUE(GetHint(text.status()).has_value());
   }
 }

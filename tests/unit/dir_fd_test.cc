@@ -38,9 +38,8 @@ TEST_F(DirFdTest, ASymlinkedComponentIsRefusedAndNothingIsCreatedInItsTarget) {
   ASSERT_FALSE(dir.ok());
   EXPECT_EQ(dir.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(GetReason(dir.status()), reasons::kSymlinkRefused);
-  EXPECT_THAT(dir.status().message(),
-              HasSubstr((Root() / "model" / ".meta").string() + " is a symlink (to " +
-                        Outside().string() + ")"));
+  EXPECT_THAT(dir.status().message(), HasSubstr((Root() / "model" / ".meta").string() +
+                                                " is a symlink (to " + Outside().string() + ")"));
   EXPECT_TRUE(fs::is_empty(Outside()));
 
   // Nor is a file opened, created or removed through one.

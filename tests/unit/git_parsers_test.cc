@@ -88,7 +88,8 @@ TEST(GitlinksTest, ReadsLsFilesAndLsTreeAndSkipsOtherEntries) {
 
 TEST(TreeTest, ReadsModesAndPathsWhateverBytesThePathsHold) {
   absl::StatusOr<std::vector<TreeEntry>> entries = ParseTreeZ(
-      "100644 blob aaaa\tnotes.txt\0" "160000 commit bbbb\treference/alpha\0"
+      "100644 blob aaaa\tnotes.txt\0"
+      "160000 commit bbbb\treference/alpha\0"
       "120000 blob cccc\ta\nb c\0"s);
   ASSERT_TRUE(entries.ok()) << entries.status();
   ASSERT_EQ(entries->size(), 3u);
@@ -113,7 +114,9 @@ TEST(CleanLineTest, UnquotesWhatGitQuotes) {
 }
 
 TEST(LogTest, SplitsShaAndSubject) {
-  std::vector<LoggedCommit> commits = ParseLog("aaaa\x1f" "Fix: a\tb\nbbbb\x1f\n");
+  std::vector<LoggedCommit> commits = ParseLog(
+      "aaaa\x1f"
+      "Fix: a\tb\nbbbb\x1f\n");
   ASSERT_EQ(commits.size(), 2u);
   EXPECT_EQ(commits[0].sha, "aaaa");
   EXPECT_EQ(commits[0].subject, "Fix: a\tb");
@@ -127,7 +130,8 @@ TEST(GitProgressTest, ReadsCountsOfGitsProgressLines) {
   EXPECT_EQ(receiving->what, "Receiving objects");
   EXPECT_EQ(receiving->done, 450u);
   EXPECT_EQ(receiving->total, 1000u);
-  std::optional<GitProgress> remote = ParseGitProgress("remote: Counting objects: 100% (7/7), done.");
+  std::optional<GitProgress> remote =
+      ParseGitProgress("remote: Counting objects: 100% (7/7), done.");
   ASSERT_TRUE(remote.has_value());
   EXPECT_EQ(remote->what, "Counting objects");
   EXPECT_EQ(remote->total, 7u);

@@ -21,9 +21,9 @@ TEST(HubOptionsTest, DefaultsToTheHubAnonymousAndOnline) {
 }
 
 TEST(HubOptionsTest, ReadsEndpointTokenAndOfflineLikeTheOfficialClient) {
-  HubOptions options = HubOptionsFromEnvironment(
-      {{"HF_ENDPOINT", "https://hf-mirror.example/"}, {"HF_TOKEN", " hf_abc \n"},
-       {"HF_HUB_OFFLINE", "1"}});
+  HubOptions options = HubOptionsFromEnvironment({{"HF_ENDPOINT", "https://hf-mirror.example/"},
+                                                  {"HF_TOKEN", " hf_abc \n"},
+                                                  {"HF_HUB_OFFLINE", "1"}});
   EXPECT_EQ(options.endpoint, "https://hf-mirror.example");
   EXPECT_EQ(options.token, "hf_abc");
   EXPECT_EQ(options.token_source, "HF_TOKEN");
@@ -44,9 +44,9 @@ TEST(HubOptionsTest, FallsBackToTheTokenFileHfAuthLoginWrites) {
   EXPECT_EQ(options.token_source, home.path() + "/.cache/huggingface/token");
 
   testing::WriteFileBytes(home.path() + "/hf/token", "hf_from_hf_home");
-  EXPECT_EQ(HubOptionsFromEnvironment({{"HOME", home.path()}, {"HF_HOME", home.path() + "/hf"}})
-                .token,
-            "hf_from_hf_home");
+  EXPECT_EQ(
+      HubOptionsFromEnvironment({{"HOME", home.path()}, {"HF_HOME", home.path() + "/hf"}}).token,
+      "hf_from_hf_home");
   testing::WriteFileBytes(home.path() + "/elsewhere", "hf_from_path");
   EXPECT_EQ(HubOptionsFromEnvironment(
                 {{"HOME", home.path()}, {"HF_TOKEN_PATH", home.path() + "/elsewhere"}})
@@ -66,9 +66,10 @@ TEST(HubClientTest, SendsTheTokenOnlyToTheHubsOrigin) {
               ElementsAre("Accept-Encoding: identity", "Authorization: Bearer hf_secret"));
   EXPECT_THAT(hub.HeadersFor("https://HuggingFace.co:443/api/models/a/b/tree/main"),
               ElementsAre("Accept-Encoding: identity", "Authorization: Bearer hf_secret"));
-  for (const char* cdn : {"https://cdn-lfs.huggingface.co/repos/x?sig=1",
-                          "http://huggingface.co/a/b/resolve/main/f.gguf",  // other scheme
-                          "https://huggingface.co.evil.example/x", "https://huggingface.co:8443/x"}) {
+  for (const char* cdn :
+       {"https://cdn-lfs.huggingface.co/repos/x?sig=1",
+        "http://huggingface.co/a/b/resolve/main/f.gguf",  // other scheme
+        "https://huggingface.co.evil.example/x", "https://huggingface.co:8443/x"}) {
     EXPECT_THAT(hub.HeadersFor(cdn), ElementsAre("Accept-Encoding: identity")) << cdn;
   }
 }

@@ -135,10 +135,10 @@ TEST_F(ModelInstallTest, BytesThatAreNotTheHubsAreRefusedAndNothingInPlaceChange
   absl::StatusOr<Manifest> refused = InstallStaged(FromHub("other bytes"));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(GetReason(refused.status()), "HASH_MISMATCH");
-  EXPECT_EQ(refused.status().message(),
-            absl::StrCat("SHA-256 mismatch for tiny.gguf: the downloaded bytes hash to ",
-                         Sha256Of(new_), ", the Hub says ", Sha256Of("other bytes"),
-                         "; nothing was installed"));
+  EXPECT_EQ(
+      refused.status().message(),
+      absl::StrCat("SHA-256 mismatch for tiny.gguf: the downloaded bytes hash to ", Sha256Of(new_),
+                   ", the Hub says ", Sha256Of("other bytes"), "; nothing was installed"));
   ExpectVerified(old_);
   EXPECT_EQ(testing::ReadFileBytes(store_.ManifestPath(model_).string()), manifest_before);
   EXPECT_FALSE(fs::exists(SwitchPath()));
@@ -172,9 +172,10 @@ TEST_F(ModelInstallTest, AnEtagThatIsNoDigestIsRefusedBeforeAnythingIsRead) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(GetReason(refused.status()), "HUB_NO_DIGEST");
   const std::vector<std::string> log = testing::LogTexts(op_, v1::LogLine::STREAM_AGENT);
-  EXPECT_EQ(std::count_if(log.begin(), log.end(),  // the old model's hash only
-                          [](const std::string& line) { return absl::StartsWith(line, "computing"); }),
-            1);
+  EXPECT_EQ(
+      std::count_if(log.begin(), log.end(),  // the old model's hash only
+                    [](const std::string& line) { return absl::StartsWith(line, "computing"); }),
+      1);
   ExpectVerified(old_);
 }
 
@@ -253,10 +254,10 @@ TEST_F(ModelInstallTest, AKillAfterAnyStepLeavesTheOldOrTheNewModelVerified) {
     bool new_in_place;
   };
   for (const Case& kill : std::vector<Case>{{"switch", false},
-                                             {"withdraw", false},
-                                             {"rename", true},
-                                             {"manifest", true},
-                                             {"cleanup", true}}) {
+                                            {"withdraw", false},
+                                            {"rename", true},
+                                            {"manifest", true},
+                                            {"cleanup", true}}) {
     SCOPED_TRACE(kill.step);
     InstallOld();  // over what the round before left
     ExpectVerified(old_);
@@ -348,8 +349,8 @@ TEST_F(ModelInstallTest, SymlinksInTheWayAreRefusedAndNothingBehindThemIsTouched
   testing::WriteFileBytes((staging / "staged").string(), new_);
   absl::StatusOr<DirFd> dir = DirFd::OpenRoot(staging, false);
   ASSERT_TRUE(dir.ok());
-  refused = store_.Install(model_, StagedFile{&*dir, "staged", "test", std::nullopt},
-                           FromHub(new_), op_);
+  refused =
+      store_.Install(model_, StagedFile{&*dir, "staged", "test", std::nullopt}, FromHub(new_), op_);
   EXPECT_EQ(GetReason(refused.status()), "SYMLINK_REFUSED");
   EXPECT_FALSE(fs::exists(fs::symlink_status(ModelPath())));
   EXPECT_EQ(std::distance(fs::directory_iterator(outside), fs::directory_iterator()), 1);
@@ -358,8 +359,8 @@ TEST_F(ModelInstallTest, SymlinksInTheWayAreRefusedAndNothingBehindThemIsTouched
   // The model directory is a link.
   fs::remove_all(root() / "models" / "tiny");
   fs::create_directory_symlink(outside, root() / "models" / "tiny");
-  refused = store_.Install(model_, StagedFile{&*dir, "staged", "test", std::nullopt},
-                           FromHub(new_), op_);
+  refused =
+      store_.Install(model_, StagedFile{&*dir, "staged", "test", std::nullopt}, FromHub(new_), op_);
   EXPECT_EQ(GetReason(refused.status()), "SYMLINK_REFUSED");
   EXPECT_EQ(std::distance(fs::directory_iterator(outside), fs::directory_iterator()), 1);
   EXPECT_TRUE(fs::exists(staging / "staged"));

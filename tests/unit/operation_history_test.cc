@@ -100,8 +100,7 @@ TEST_F(OperationHistoryTest, AFinishedOperationComesBackWithItsFinalEventAndRequ
     before = (*op)->Snapshot();
     // On disk before anyone could see it finished.
     agent::ops::OperationRecord record;
-    ASSERT_TRUE(
-        record.ParseFromString(testing::ReadFileBytes((dir() / (id + ".pb")).string())));
+    ASSERT_TRUE(record.ParseFromString(testing::ReadFileBytes((dir() / (id + ".pb")).string())));
     EXPECT_TRUE(MessageDifferencer::Equals(record.final_event(), final_before));
   }
   EXPECT_THAT(Files(), ElementsAre(id + ".pb"));
@@ -145,12 +144,11 @@ TEST_F(OperationHistoryTest, AnOperationADeadAgentRanComesBackFailedWithAgentRes
   uint64_t last_sequence = 0;
   {
     auto registry = Registry();
-    absl::StatusOr<std::shared_ptr<Operation>> op =
-        registry->Start("model.download", "qwen", "model.download:qwen", Key("download-1"),
-                        [](Operation& op) {
-                          op.ReportProgress(v1::Progress());
-                          RunUntilCancelled(op);
-                        });
+    absl::StatusOr<std::shared_ptr<Operation>> op = registry->Start(
+        "model.download", "qwen", "model.download:qwen", Key("download-1"), [](Operation& op) {
+          op.ReportProgress(v1::Progress());
+          RunUntilCancelled(op);
+        });
     ASSERT_TRUE(op.ok());
     id = (*op)->id();
     // A second request joins it, and its request_id is kept too.
@@ -164,8 +162,8 @@ TEST_F(OperationHistoryTest, AnOperationADeadAgentRanComesBackFailedWithAgentRes
     fs::copy(dir(), at_the_crash);
   }
   agent::ops::OperationRecord record;
-  ASSERT_TRUE(record.ParseFromString(
-      testing::ReadFileBytes((at_the_crash / (id + ".pb")).string())));
+  ASSERT_TRUE(
+      record.ParseFromString(testing::ReadFileBytes((at_the_crash / (id + ".pb")).string())));
   EXPECT_FALSE(record.has_final_event());
   last_sequence = record.last_sequence();
   fs::remove_all(dir());

@@ -284,7 +284,7 @@ TEST(OperationTest, AProgressThatSaysNothingNewEmitsNoEvent) {
 
   clock.Advance(Operation::kProgressInterval);
   op.ReportProgress(MakeProgress("download", 21, 1000));  // moving again
-  op.Fail(absl::CancelledError("download cancelled"));  // nothing throttled to flush
+  op.Fail(absl::CancelledError("download cancelled"));    // nothing throttled to flush
   progress = ProgressEvents(op.EventsAfter(0));
   ASSERT_EQ(progress.size(), 3u);
   EXPECT_EQ(progress[2].progress().done(), 21u);

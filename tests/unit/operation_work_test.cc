@@ -96,10 +96,11 @@ class ChildProcessStepTest : public ::testing::Test {
 // process group is stopped, not just the process the agent started.
 TEST_F(ChildProcessStepTest, CancellingTheOperationStopsTheChildsWholeProcessGroup) {
   const std::string pid_file = temp_.path() + "/grandchild.pid";
-  step_.argv = {"/bin/sh", "-c",
-                "sh -c 'trap \"\" TERM; echo $$ > \"$0.tmp\"; mv \"$0.tmp\" \"$0\"; exec sleep 600' "
-                "\"$0\" & wait",
-                pid_file};
+  step_.argv = {
+      "/bin/sh", "-c",
+      "sh -c 'trap \"\" TERM; echo $$ > \"$0.tmp\"; mv \"$0.tmp\" \"$0\"; exec sleep 600' "
+      "\"$0\" & wait",
+      pid_file};
   step_.on_tick = [&] {
     if (fs::exists(pid_file)) op_.RequestCancel();
   };

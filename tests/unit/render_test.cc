@@ -5,8 +5,8 @@
 #include "client/render/style.h"
 #include "client/render/table.h"
 #include "client/render/visible.h"
-#include "common/units.h"
 #include "common/status.h"
+#include "common/units.h"
 #include "llorch/pool/v1/common.pb.h"
 #include "llorch/pool/v1/operation.pb.h"
 
@@ -45,7 +45,11 @@ TEST(VisibleTest, ShowsWhatATerminalWouldObey) {
   EXPECT_EQ(Visible("\x1b[2J\x1b]0;title\x07x\r\ny\tz\x7f"),
             R"(\x1b[2J\x1b]0;title\x07x\r\ny\tz\x7f)");
   // C1 controls (U+009B is a one-character CSI), separators and bidi overrides.
-  EXPECT_EQ(Visible("a\xc2\x9b" "2Jb\xe2\x80\xa8" "c\xe2\x80\xae" "d\xe2\x81\xa6" "e"),
+  EXPECT_EQ(Visible("a\xc2\x9b"
+                    "2Jb\xe2\x80\xa8"
+                    "c\xe2\x80\xae"
+                    "d\xe2\x81\xa6"
+                    "e"),
             R"(a\u009b2Jb\u2028c\u202ed\u2066e)");
   EXPECT_EQ(Visible("bad \xff\xfe bytes"), R"(bad \xff\xfe bytes)");
   EXPECT_EQ(VisibleLines("line 1\n\tline 2\r\n\x1b[31m"), "line 1\n\tline 2\\r\n\\x1b[31m");

@@ -63,23 +63,23 @@ absl::Status CheckAnswer(const RemoteFile& file, const std::string& url, long st
       contradiction = absl::StrCat("Content-Range \"", range, "\": a file of ", *parsed->total,
                                    " bytes, where the Hub says ", file.size, " (X-Linked-Size)");
     } else if (parsed->first != first || parsed->last > last) {
-      contradiction = absl::StrCat("Content-Range \"", range, "\" for the bytes ", first, "-",
-                                   last, " asked for");
+      contradiction = absl::StrCat("Content-Range \"", range, "\" for the bytes ", first, "-", last,
+                                   " asked for");
     }
   } else if (status == 200) {
     uint64_t length = 0;
     const std::string header = answer.Header("content-length");
     if (!header.empty() && absl::SimpleAtoi(header, &length) && length != file.size) {
-      contradiction = absl::StrCat("the whole file as ", length,
-                                   " bytes (Content-Length), where the Hub says ", file.size,
-                                   " (X-Linked-Size)");
+      contradiction =
+          absl::StrCat("the whole file as ", length, " bytes (Content-Length), where the Hub says ",
+                       file.size, " (X-Linked-Size)");
     }
   }
   if (contradiction.empty()) return absl::OkStatus();
   return WithReason(
-      WithHint(absl::FailedPreconditionError(absl::StrCat(
-                   "the download server of ", file.path, " (", UrlForDisplay(url),
-                   ") answered HTTP ", status, " with ", contradiction, "; refused")),
+      WithHint(absl::FailedPreconditionError(
+                   absl::StrCat("the download server of ", file.path, " (", UrlForDisplay(url),
+                                ") answered HTTP ", status, " with ", contradiction, "; refused")),
                "the Hub and its download server disagree about the file: run the download "
                "again later (an upload may be under way); if it persists, a proxy in between "
                "may alter answers"),
@@ -97,13 +97,13 @@ absl::Status DownloadUrl::Refresh(uint64_t generation) {
   std::lock_guard<std::mutex> refresh(refresh_mu_);
   if (Get().second != generation) return absl::OkStatus();
   control_.Log(absl::StrCat("the download URL of ", file_.path, " expired; asking the Hub again"));
-  absl::StatusOr<RemoteFile> fresh = hub_.Resolve(file_.repo, file_.revision, file_.path,
-                                                  [this] { return control_.Stopping(); });
+  absl::StatusOr<RemoteFile> fresh =
+      hub_.Resolve(file_.repo, file_.revision, file_.path, [this] { return control_.Stopping(); });
   if (!fresh.ok()) return fresh.status();
   if (fresh->etag != file_.etag || fresh->size != file_.size) {
-    return WithReason(absl::AbortedError(absl::StrCat(
-                          "the Hub's ", file_.path, " changed during the download (etag ",
-                          file_.etag, " -> ", fresh->etag, ")")),
+    return WithReason(absl::AbortedError(absl::StrCat("the Hub's ", file_.path,
+                                                      " changed during the download (etag ",
+                                                      file_.etag, " -> ", fresh->etag, ")")),
                       reasons::kUpstreamChanged);
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -176,9 +176,9 @@ class ConnectionWorkers::Worker {
           },
           hub().options().retry, RetryRandom(),
           [this](absl::string_view why, absl::Duration wait) {
-            fetch_.control_.Log(absl::StrCat(
-                why, "; retrying in ",
-                absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100)))));
+            fetch_.control_.Log(
+                absl::StrCat(why, "; retrying in ",
+                             absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100)))));
           },
           [&] {
             FlushAligned();
@@ -220,13 +220,12 @@ class ConnectionWorkers::Worker {
                                                 " any more (HTTP ", status, ")"));
       }
       if (status == 416) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("the download server has fewer bytes of ", file().path, " than the ",
-                         file().size, " the Hub announced (HTTP 416 for byte ",
-                         start + parts().received(part), ")"));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the download server has fewer bytes of ", file().path, " than the ", file().size,
+            " the Hub announced (HTTP 416 for byte ", start + parts().received(part), ")"));
       }
-      return absl::UnavailableError(absl::StrCat("unexpected HTTP ", status, " for ",
-                                                 file().path, " from ", UrlForDisplay(url)));
+      return absl::UnavailableError(absl::StrCat("unexpected HTTP ", status, " for ", file().path,
+                                                 " from ", UrlForDisplay(url)));
     }
     return absl::OkStatus();
   }
@@ -237,9 +236,8 @@ class ConnectionWorkers::Worker {
             size_t size) {
     fetch_.fetched_.fetch_add(size, std::memory_order_relaxed);
     if (status != 206 && status != 200) {
-      fetch_.control_.Fail(absl::FailedPreconditionError(
-          absl::StrCat("the download server of ", file().path,
-                       " answered a Range request with HTTP ", status)));
+      fetch_.control_.Fail(absl::FailedPreconditionError(absl::StrCat(
+          "the download server of ", file().path, " answered a Range request with HTTP ", status)));
       return false;
     }
     if (status == 200) {
@@ -254,10 +252,9 @@ class ConnectionWorkers::Worker {
         return false;
       }
       if (body_at == 0 && from > 0) {
-        fetch_.control_.Log(absl::StrCat(
-            "the download server ignores Range requests: it sends ", file().path,
-            " from its first byte again; the ", from,
-            " bytes here already are skipped, not written again"));
+        fetch_.control_.Log(absl::StrCat("the download server ignores Range requests: it sends ",
+                                         file().path, " from its first byte again; the ", from,
+                                         " bytes here already are skipped, not written again"));
       }
       const uint64_t skip = body_at < from ? std::min<uint64_t>(size, from - body_at) : 0;
       data += skip;
@@ -265,8 +262,8 @@ class ConnectionWorkers::Worker {
     }
     // Only this worker takes bytes of this part, so its count cannot move under it.
     if (size > layout_.length(part) - parts().arrived(part)) {
-      fetch_.control_.Fail(absl::FailedPreconditionError(absl::StrCat(
-          "the download server sent more bytes of ", file().path, " than asked for")));
+      fetch_.control_.Fail(absl::FailedPreconditionError(
+          absl::StrCat("the download server sent more bytes of ", file().path, " than asked for")));
       return false;
     }
     pending_part_ = part;

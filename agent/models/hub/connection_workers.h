@@ -60,9 +60,9 @@ class DownloadUrl {
   const HubClient& hub_;
   const RemoteFile& file_;
   FetchControl& control_;
-  std::mutex refresh_mu_;  // held through a refresh: one asks the Hub, the others wait for it
-  mutable std::mutex mu_;  // taken after refresh_mu_, never before
-  std::string url_;         // guarded by mu_
+  std::mutex refresh_mu_;    // held through a refresh: one asks the Hub, the others wait for it
+  mutable std::mutex mu_;    // taken after refresh_mu_, never before
+  std::string url_;          // guarded by mu_
   uint64_t generation_ = 0;  // guarded by mu_
 };
 
@@ -110,8 +110,8 @@ class ConnectionWorkers {
   std::atomic<uint64_t> fetched_{0};
 
   std::mutex mu_;
-  std::condition_variable ended_;      // a worker ended
-  int running_ = 0;                    // guarded by mu_
+  std::condition_variable ended_;     // a worker ended
+  int running_ = 0;                   // guarded by mu_
   std::vector<std::thread> threads_;  // the caller's thread only
 };
 

@@ -71,14 +71,10 @@ absl::Status SaveFetchState(const PartialFile& partial, const RemoteFile& file,
   // What the state claims is on the disk first, also after a power loss (cheap: the direct
   // writes are on the device already; this flushes its cache).
   if (absl::Status synced = data.Sync(); !synced.ok()) return synced;
-  const nlohmann::json json = {{"version", kStateVersion},
-                               {"repo", file.repo},
-                               {"path", file.path},
-                               {"revision", file.revision},
-                               {"commit", file.commit},
-                               {"etag", file.etag},
-                               {"size", state.layout.size},
-                               {"part_bytes", state.layout.part_bytes},
+  const nlohmann::json json = {{"version", kStateVersion},  {"repo", file.repo},
+                               {"path", file.path},         {"revision", file.revision},
+                               {"commit", file.commit},     {"etag", file.etag},
+                               {"size", state.layout.size}, {"part_bytes", state.layout.part_bytes},
                                {"done", state.done}};
   return WriteFileAtomically(partial.dir, partial.state_name(), json.dump() + "\n");
 }
@@ -104,8 +100,7 @@ void DiscardPartial(const PartialFile& partial) {
 
 absl::Status InstallPartial(const PartialFile& partial, const DirFd& to,
                             const std::string& to_name) {
-  if (absl::Status status = RenameDurably(partial.dir, partial.name, to, to_name);
-      !status.ok()) {
+  if (absl::Status status = RenameDurably(partial.dir, partial.name, to, to_name); !status.ok()) {
     return status;
   }
   partial.dir.Unlink(partial.state_name()).IgnoreError();

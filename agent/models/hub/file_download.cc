@@ -65,7 +65,7 @@ class PeriodicTask {
  private:
   std::mutex mu_;
   std::condition_variable stop_changed_;
-  bool stop_ = false;  // guarded by mu_
+  bool stop_ = false;   // guarded by mu_
   std::thread thread_;  // last: it starts once the members above exist
 };
 
@@ -82,8 +82,7 @@ class Fetcher {
 
   absl::StatusOr<FetchResult> Run() {
     if (absl::Status status = Open(); !status.ok()) return status;
-    HashFollower hash(*parts_, *data_, partial_.data().string(), !file_.git_sha1.empty(),
-                      control_);
+    HashFollower hash(*parts_, *data_, partial_.data().string(), !file_.git_sha1.empty(), control_);
     ChunkWriter writer(*data_, *parts_, control_, [&hash] { hash.BytesWritten(); });
     ConnectionWorkers workers(hub_, file_, *parts_, hash, writer, control_);
     std::optional<PeriodicTask> saver(std::in_place, options_.state_interval,
@@ -143,8 +142,7 @@ class Fetcher {
       }
       return error;
     }
-    return FetchResult{hashes.sha256, hashes.git_sha1, workers.fetched(), kept_,
-                       hashes.read_back};
+    return FetchResult{hashes.sha256, hashes.git_sha1, workers.fetched(), kept_, hashes.read_back};
   }
 
  private:
@@ -173,8 +171,8 @@ class Fetcher {
       }
       parts_ = std::make_unique<PartCounters>(layout, kept);
       if (kept_ > 0) {
-        control_.Log(absl::StrCat("resuming: ", kept_, " of ", file_.size, " bytes of ",
-                                  file_.path, " are already here"));
+        control_.Log(absl::StrCat("resuming: ", kept_, " of ", file_.size, " bytes of ", file_.path,
+                                  " are already here"));
       }
     } else {
       if (saved || partial_.dir.Stat(partial_.name)) {
@@ -206,9 +204,9 @@ class Fetcher {
     absl::Status status = SaveState();
     if (status.ok() || state_error_said_) return;
     state_error_said_ = true;
-    control_.Log(absl::StrCat(
-        "cannot save the download state (a crash now would lose the progress): ",
-        status.message()));
+    control_.Log(
+        absl::StrCat("cannot save the download state (a crash now would lose the progress): ",
+                     status.message()));
   }
 
   // Gives back the disk space reserved for the bytes not fetched, so that a failed fetch does

@@ -35,8 +35,8 @@
 namespace llorch {
 
 struct FetchOptions {
-  int connections = 8;                      // parallel parts of a large file
-  uint64_t parallel_min_bytes = 64 << 20;   // smaller files use one connection
+  int connections = 8;                     // parallel parts of a large file
+  uint64_t parallel_min_bytes = 64 << 20;  // smaller files use one connection
   // 0 = chosen from the size and connections (a partial keeps the parts it was cut into); set,
   // a partial cut otherwise is cut again, keeping what it holds from the first byte on.
   uint64_t part_bytes = 0;
@@ -53,7 +53,7 @@ struct FetchOptions {
 };
 
 struct FetchProgress {
-  uint64_t size = 0;     // the file's size
+  uint64_t size = 0;  // the file's size
   // Bytes here: kept from an earlier fetch plus received by this one, counted as they arrive
   // (the last few MiB of which may still be on their way to the disk). Never goes back.
   uint64_t present = 0;
@@ -83,11 +83,11 @@ struct FetchHooks {
 // earlier fetch of the same bytes (same etag and size) left there and discarding a partial of other
 // bytes. Returns once every byte is on disk and hashed; comparing the hash with the Hub's and
 // installing the file are the caller's. Errors (the partial stays, to resume, unless said):
-// Cancelled (what had arrived is written, and its state claims it); Unavailable when the retries ran out; DeadlineExceeded likewise for stalls;
-// ResourceExhausted when the disk is full; Aborted with reason UPSTREAM_CHANGED when the Hub's
-// file changed under the fetch (the partial is discarded); FailedPrecondition when the server has
-// fewer bytes than the Hub said, or (reason HUB_BAD_ANSWER) answers what contradicts it; NotFound
-// when the bytes vanished.
+// Cancelled (what had arrived is written, and its state claims it); Unavailable when the retries
+// ran out; DeadlineExceeded likewise for stalls; ResourceExhausted when the disk is full; Aborted
+// with reason UPSTREAM_CHANGED when the Hub's file changed under the fetch (the partial is
+// discarded); FailedPrecondition when the server has fewer bytes than the Hub said, or (reason
+// HUB_BAD_ANSWER) answers what contradicts it; NotFound when the bytes vanished.
 absl::StatusOr<FetchResult> FetchFile(const HubClient& hub, const RemoteFile& file,
                                       const PartialFile& partial, const FetchOptions& options,
                                       const FetchHooks& hooks);

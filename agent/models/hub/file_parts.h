@@ -42,12 +42,16 @@ class PartCounters {
   const Layout& layout() const { return layout_; }
   size_t parts() const { return layout_.parts(); }
 
-  uint64_t arrived(size_t part) const { return parts_[part].arrived.load(std::memory_order_relaxed); }
+  uint64_t arrived(size_t part) const {
+    return parts_[part].arrived.load(std::memory_order_relaxed);
+  }
   uint64_t received(size_t part) const {
     return parts_[part].received.load(std::memory_order_relaxed);
   }
   // Acquire: a thread that sees a count may read those bytes back from the disk.
-  uint64_t written(size_t part) const { return parts_[part].written.load(std::memory_order_acquire); }
+  uint64_t written(size_t part) const {
+    return parts_[part].written.load(std::memory_order_acquire);
+  }
 
   void AddArrived(size_t part, uint64_t bytes) {
     parts_[part].arrived.fetch_add(bytes, std::memory_order_relaxed);

@@ -89,8 +89,8 @@ class HashFollower {
   std::atomic<uint64_t> hashed_{0};
 
   std::mutex mu_;
-  std::condition_variable data_arrived_;   // a chunk was offered or written
-  std::condition_variable hash_advanced_;  // hashed_ grew, or the thread ended
+  std::condition_variable data_arrived_;                // a chunk was offered or written
+  std::condition_variable hash_advanced_;               // hashed_ grew, or the thread ended
   std::map<uint64_t, std::shared_ptr<Chunk>> offered_;  // by offset; guarded by mu_
   bool finished_ = false;                               // guarded by mu_
   Result result_;                                       // guarded by mu_

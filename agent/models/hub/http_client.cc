@@ -84,7 +84,8 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   // Only a successful response's body is the payload; an error's is kept for the message.
   if (exchange.request.on_body && exchange.status >= 200 && exchange.status < 300) {
     const bool taken = exchange.request.on_body(exchange.status, data, length);
-    exchange.last_byte = std::chrono::steady_clock::now();  // time the receiver spent in on_body is no stall
+    exchange.last_byte =
+        std::chrono::steady_clock::now();  // time the receiver spent in on_body is no stall
     if (taken) return length;
     exchange.refused = true;
     return 0;

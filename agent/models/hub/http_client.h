@@ -57,7 +57,7 @@ struct HttpResponse {
   long status = 0;
   // Header names in lower case; the last value of a repeated header wins.
   std::map<std::string, std::string> headers;
-  std::string body;  // collected as HttpRequest::on_body says
+  std::string body;         // collected as HttpRequest::on_body says
   uint64_t body_bytes = 0;  // body bytes received, collected or not
 
   // The header's value, or "" when absent. `name` in lower case.

@@ -178,7 +178,8 @@ absl::Status HubError(const HttpResponse& response, const HubOptions& options,
                       const std::string& path) {
   const std::string code = response.Header("x-error-code");
   std::string detail = response.Header("x-error-message");
-  if (detail.empty()) detail = std::string(absl::StripAsciiWhitespace(response.body.substr(0, 200)));
+  if (detail.empty())
+    detail = std::string(absl::StripAsciiWhitespace(response.body.substr(0, 200)));
   const std::string looking_for =
       path.empty() ? absl::StrCat("listing ", repo, " at revision ", revision)
                    : absl::StrCat("looking for ", path, " at revision ", revision);
@@ -190,8 +191,8 @@ absl::Status HubError(const HttpResponse& response, const HubOptions& options,
       message = absl::StrCat("repository ", repo, " not found on ", options.endpoint, " (",
                              looking_for, ")");
     } else if (code == "RevisionNotFound") {
-      message = absl::StrCat("revision '", revision, "' not found in ", repo, " (", looking_for,
-                             ")");
+      message =
+          absl::StrCat("revision '", revision, "' not found in ", repo, " (", looking_for, ")");
     } else {
       message = absl::StrCat(path, " not found in ", repo, " at revision ", revision);
     }
@@ -210,10 +211,11 @@ absl::Status HubError(const HttpResponse& response, const HubOptions& options,
                      detail, "; ", looking_for, ")");
     const std::string hint =
         options.token.empty()
-            ? absl::StrCat("no token was sent: set HF_TOKEN (or run `hf auth login`) where the "
-                           "agent runs; a gated model also needs its access request accepted "
-                           "at ",
-                           options.endpoint, "/", repo)
+            ? absl::StrCat(
+                  "no token was sent: set HF_TOKEN (or run `hf auth login`) where the "
+                  "agent runs; a gated model also needs its access request accepted "
+                  "at ",
+                  options.endpoint, "/", repo)
             : absl::StrCat("the token from ", options.token_source,
                            " was sent but has no access: accept the model's terms at ",
                            options.endpoint, "/", repo, ", or use a token that can read it");
@@ -301,8 +303,8 @@ absl::StatusOr<RemoteFile> HubClient::Resolve(const std::string& repo, const std
       // redirect to the CDN is where the bytes are.
       if (UrlOrigin(next) == origin_ && response->Header("x-linked-etag").empty()) {
         if (hop >= kMaxHubRedirects) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "the Hub redirected more than ", kMaxHubRedirects, " times for ", path));
+          return absl::FailedPreconditionError(
+              absl::StrCat("the Hub redirected more than ", kMaxHubRedirects, " times for ", path));
         }
         url = next;
         continue;
@@ -327,9 +329,8 @@ absl::StatusOr<std::vector<RemoteTreeEntry>> HubClient::ListFiles(const std::str
     return offline;
   }
   std::vector<RemoteTreeEntry> entries;
-  std::string url =
-      absl::StrCat(options_.endpoint, "/api/models/", PercentEncode(repo, true), "/tree/",
-                   PercentEncode(revision, false), "?recursive=true");
+  std::string url = absl::StrCat(options_.endpoint, "/api/models/", PercentEncode(repo, true),
+                                 "/tree/", PercentEncode(revision, false), "?recursive=true");
   while (!url.empty()) {
     absl::StatusOr<HttpResponse> response = Ask("GET", url, cancelled, on_retry);
     if (!response.ok()) return response.status();

@@ -68,7 +68,7 @@ absl::StatusOr<std::unique_ptr<PartialData>> PartialData::Create(const DirFd& di
   absl::StatusOr<UniqueFd> fd = dir.OpenFile(name, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (!fd.ok()) {
     return absl::IsResourceExhausted(fd.status()) ? ErrnoStatus(ENOSPC, "cannot create", path)
-                                                   : fd.status();
+                                                  : fd.status();
   }
   absl::StatusOr<std::unique_ptr<PartialData>> data =
       WithDirectWrites(dir, name, *std::move(fd), direct);
@@ -107,11 +107,10 @@ absl::StatusOr<std::unique_ptr<PartialData>> PartialData::WithDirectWrites(const
       direct ? dir.OpenFile(name, O_WRONLY | O_DIRECT) : absl::StatusOr<UniqueFd>(UniqueFd());
   struct stat buffered {};
   struct stat unbuffered {};
-  const bool same_file = direct_fd.ok() && direct_fd->get() >= 0 &&
-                         fstat(fd.get(), &buffered) == 0 &&
-                         fstat(direct_fd->get(), &unbuffered) == 0 &&
-                         buffered.st_dev == unbuffered.st_dev &&
-                         buffered.st_ino == unbuffered.st_ino;
+  const bool same_file =
+      direct_fd.ok() && direct_fd->get() >= 0 && fstat(fd.get(), &buffered) == 0 &&
+      fstat(direct_fd->get(), &unbuffered) == 0 && buffered.st_dev == unbuffered.st_dev &&
+      buffered.st_ino == unbuffered.st_ino;
   const int direct_raw = same_file ? direct_fd->Release() : -1;
   return std::unique_ptr<PartialData>(new PartialData(dir.PathOf(name), fd.Release(), direct_raw));
 }

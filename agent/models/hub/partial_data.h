@@ -70,8 +70,8 @@ class PartialData {
   // Creates (or truncates) `name` in `dir` and Reserve()s `size` bytes. A symlink there is
   // refused, never written through.
   static absl::StatusOr<std::unique_ptr<PartialData>> Create(const DirFd& dir,
-                                                             const std::string& name,
-                                                             uint64_t size, bool direct);
+                                                             const std::string& name, uint64_t size,
+                                                             bool direct);
   ~PartialData();
   PartialData(const PartialData&) = delete;
   PartialData& operator=(const PartialData&) = delete;

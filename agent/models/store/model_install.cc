@@ -85,15 +85,14 @@ absl::StatusOr<Manifest> ModelStore::Install(const CatalogModel& model, const St
   }
   std::string verified_by;
   if (!source.converted) {
-    absl::StatusOr<std::string> checked =
-        CheckAgainstHub(model.file, hashes, source.upstream_etag);
+    absl::StatusOr<std::string> checked = CheckAgainstHub(model.file, hashes, source.upstream_etag);
     if (!checked.ok()) return checked.status();
     verified_by = *std::move(checked);
   }
   if (absl::StatusOr<GgufSummary> gguf = ReadGgufSummaryOfOpenFile(fd->get(), path); !gguf.ok()) {
-    return absl::DataLossError(absl::StrCat(staged.made_by,
-                                            " produced a file that is not a valid GGUF model: ",
-                                            gguf.status().message()));
+    return absl::DataLossError(
+        absl::StrCat(staged.made_by,
+                     " produced a file that is not a valid GGUF model: ", gguf.status().message()));
   }
 
   const Manifest manifest{model.repo,
@@ -105,8 +104,8 @@ absl::StatusOr<Manifest> ModelStore::Install(const CatalogModel& model, const St
                           absl::ToUnixSeconds(absl::Now()),
                           verified_by};
   if (staged.dir != nullptr) {
-    if (absl::Status status = Withdraw(model, *model_dir, *metadata_dir,
-                                       std::pair(manifest, identity));
+    if (absl::Status status =
+            Withdraw(model, *model_dir, *metadata_dir, std::pair(manifest, identity));
         !status.ok()) {
       return status;
     }
@@ -119,14 +118,14 @@ absl::StatusOr<Manifest> ModelStore::Install(const CatalogModel& model, const St
   Step("manifest");
   metadata_dir->Unlink(SwitchName(model)).IgnoreError();  // the manifest holds now
   Step("cleanup");
-  op.Log(v1::LogLine::STREAM_AGENT,
-         absl::StrCat(staged.dir != nullptr ? "installed " : "verified ",
-                      model_dir->PathOf(model.file).string(), " (", FormatBytes(identity.size),
-                      ", ",
-                      verified_by == kVerifiedBySha256    ? "SHA-256 matches the Hub's"
-                      : verified_by == kVerifiedByGitSha1 ? "git blob id matches the Hub's"
-                                                          : absl::StrCat("SHA-256 ", hashes.sha256),
-                      ")"));
+  op.Log(
+      v1::LogLine::STREAM_AGENT,
+      absl::StrCat(staged.dir != nullptr ? "installed " : "verified ",
+                   model_dir->PathOf(model.file).string(), " (", FormatBytes(identity.size), ", ",
+                   verified_by == kVerifiedBySha256    ? "SHA-256 matches the Hub's"
+                   : verified_by == kVerifiedByGitSha1 ? "git blob id matches the Hub's"
+                                                       : absl::StrCat("SHA-256 ", hashes.sha256),
+                   ")"));
   return manifest;
 }
 

@@ -171,8 +171,8 @@ Owner Classify(const Catalog& catalog, const DirFd& root, const fs::path& relati
       if (suffix == "lock") return {model, false, true};
       // The manifest (or a switch record of manifests) and the record of verified conversion
       // sources describe finished work.
-      return {model, suffix != "manifest.json" && suffix != "switch.json" &&
-                         suffix != "sources.json"};
+      return {model,
+              suffix != "manifest.json" && suffix != "switch.json" && suffix != "sources.json"};
     }
     const std::string hf_prefix = absl::StrCat(kHfDownloadDir, "/", model->file, ".");
     if (absl::StartsWith(rest, hf_prefix)) return {model, true};
@@ -370,8 +370,7 @@ LocalModel ModelStore::Inspect(const CatalogModel& model) const {
                                                             : LocalState::kUnverified;
     return local;
   }
-  const bool hf_partial =
-      ExistsAt(*dir, fs::path(kHfDownloadDir) / (model.file + ".lock"));
+  const bool hf_partial = ExistsAt(*dir, fs::path(kHfDownloadDir) / (model.file + ".lock"));
   const bool own_partial =
       metadata_dir.ok() && FindOwnPartial(*metadata_dir, model.file, &local.bytes);
   // An interrupted conversion leaves its source files without the converted output.
@@ -447,8 +446,7 @@ absl::StatusOr<std::vector<StoreFile>> ModelStore::Delete(const Catalog& catalog
     if (absl::Status status = (*dir)->Unlink(relative.filename().string()); !status.ok()) {
       return status;
     }
-    for (fs::path parent = relative.parent_path(); !parent.empty();
-         parent = parent.parent_path()) {
+    for (fs::path parent = relative.parent_path(); !parent.empty(); parent = parent.parent_path()) {
       dirs.insert(parent);
     }
   }

@@ -89,8 +89,8 @@ struct Manifest {
 struct StoreFile {
   std::string path;  // relative to the models directory
   uint64_t bytes = 0;
-  std::string model_id;  // owner; "" when no catalog entry owns it
-  bool partial = false;  // download or conversion state rather than a finished file
+  std::string model_id;        // owner; "" when no catalog entry owns it
+  bool partial = false;        // download or conversion state rather than a finished file
   std::string symlink_target;  // set when the entry is a symlink (never followed; bytes 0)
 };
 
