@@ -60,6 +60,7 @@ inline constexpr char kWorkerNotFound[] = "WORKER_NOT_FOUND";
 inline constexpr char kModelNotDownloaded[] = "MODEL_NOT_DOWNLOADED";
 inline constexpr char kWorkerExists[] = "WORKER_EXISTS";
 inline constexpr char kPortInUse[] = "PORT_IN_USE";
+inline constexpr char kProcessReplaced[] = "PROCESS_REPLACED";
 
 }  // namespace llorch::reasons
 

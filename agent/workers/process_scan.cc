@@ -1,0 +1,90 @@
+#include "agent/workers/process_scan.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "agent/workers/proc_fs.h"
+
+namespace llorch {
+namespace {
+
+std::string FileName(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
+}
+
+// What a process's executable is compared with: resolved paths and file names.
+struct BinarySet {
+  std::vector<std::string> paths;
+  std::vector<std::string> names;
+
+  explicit BinarySet(const std::vector<std::string>& binaries) {
+    for (const std::string& binary : binaries) {
+      names.push_back(FileName(binary));
+      std::error_code error;
+      std::filesystem::path resolved = std::filesystem::canonical(binary, error);
+      if (!error) paths.push_back(resolved.string());
+    }
+  }
+
+  bool Contains(const std::string& executable) const {
+    return std::find(paths.begin(), paths.end(), executable) != paths.end() ||
+           std::find(names.begin(), names.end(), FileName(executable)) != names.end();
+  }
+};
+
+}  // namespace
+
+WorkerFlags ParseWorkerFlags(const std::vector<std::string>& argv) {
+  WorkerFlags flags;
+  std::string port;
+  const std::pair<absl::string_view, std::string*> known[] = {
+      {"--worker-id", &flags.worker_id},
+      {"--model", &flags.model},
+      {"--port", &port},
+      {"--callback-url", &flags.callback_url},
+      {"--cuda-device", &flags.cuda_device},
+      {"--metal-device", &flags.metal_device},
+  };
+  for (size_t i = 1; i < argv.size(); ++i) {
+    for (const auto& [name, value] : known) {
+      if (argv[i] == name && i + 1 < argv.size()) {
+        *value = argv[++i];
+        break;
+      }
+      if (absl::StartsWith(argv[i], name) && argv[i].size() > name.size() &&
+          argv[i][name.size()] == '=') {
+        *value = argv[i].substr(name.size() + 1);
+        break;
+      }
+    }
+  }
+  if (!absl::SimpleAtoi(port, &flags.port) || flags.port < 0 || flags.port > 65535) flags.port = 0;
+  return flags;
+}
+
+std::vector<FoundWorkerProcess> ScanWorkerProcesses(
+    const std::vector<std::string>& worker_binaries) {
+  const BinarySet binaries(worker_binaries);
+  std::vector<FoundWorkerProcess> found;
+  for (pid_t pid : ListProcessIds()) {
+    // The executable first: it alone decides, and reading it fails for other users' processes
+    // and zombies, which are skipped.
+    absl::StatusOr<ProcExecutable> executable = ReadProcExecutable(pid);
+    if (!executable.ok() || !binaries.Contains(executable->path)) continue;
+    absl::StatusOr<ProcStat> stat = ReadProcStat(pid);
+    absl::StatusOr<std::vector<std::string>> argv = ReadProcCmdline(pid);
+    if (!stat.ok() || !argv.ok() || stat->state == 'Z') continue;  // exited meanwhile
+    FoundWorkerProcess process;
+    process.identity = {pid, stat->start_time, executable->path};
+    process.pgid = stat->pgrp;
+    process.flags = ParseWorkerFlags(*argv);
+    process.argv = *std::move(argv);
+    found.push_back(std::move(process));
+  }
+  return found;
+}
+
+}  // namespace llorch
