@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "client/render/errors.h"
@@ -19,6 +20,7 @@ constexpr char kRootExamples[] = R"(Examples:
   llorch-pool models catalog                 every model the catalog knows, and what is on disk
   llorch-pool models catalog --output json   the same as JSON, for scripts
   llorch-pool agent info -v                  which agent answers, and where it keeps things
+  llorch-pool help models download           the help of one command
   llorch-pool --agent 127.0.0.1:9200 models catalog
 
 Connection: --agent ADDR, else agent.address from the configuration (or LLORCH_AGENT), else the
@@ -40,10 +42,36 @@ std::string CommandPath(const CLI::App* app) {
   return path;
 }
 
+// The names of the subcommands of `app`, in the order of its help.
+std::vector<std::string> SubcommandNames(const CLI::App* app) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app->get_subcommands([](const CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+  }
+  return names;
+}
+
+// "unknown command 'models lst' (did you mean 'models list'?)": `word` where `group` expects one
+// of its subcommands.
+std::string UnknownCommand(const std::string& word, const CLI::App* group) {
+  // The words after "llorch-pool", as the user typed them: "models ".
+  std::string prefix;
+  for (const CLI::App* a = group; a->get_parent() != nullptr; a = a->get_parent()) {
+    prefix = a->get_name() + " " + prefix;
+  }
+  const std::string match = ClosestMatch(word, SubcommandNames(group));
+  return absl::StrCat("unknown command '", prefix, word, "'",
+                      match.empty() ? "" : absl::StrCat(" (did you mean '", prefix, match, "'?)"));
+}
+
 // What the first word the command line did not expect is: "unknown flag '--frce' (did you mean
-// '--force'?)" against the flags `app` and its parents accept, else "unexpected argument 'x'".
+// '--force'?)" against the flags `app` and its parents accept; where `app` is a group, an unknown
+// command with the closest of its commands; else "unexpected argument 'x'".
 std::string Unexpected(const std::string& word, const CLI::App* app) {
-  if (word.size() < 2 || word[0] != '-') return absl::StrCat("unexpected argument '", word, "'");
+  if (word.size() < 2 || word[0] != '-') {
+    if (!SubcommandNames(app).empty()) return UnknownCommand(word, app);
+    return absl::StrCat("unexpected argument '", word, "'");
+  }
   const std::string flag = word.substr(0, word.find('='));
   std::vector<std::string> known;
   for (const CLI::App* a = app; a != nullptr; a = a->get_parent()) {
@@ -55,6 +83,10 @@ std::string Unexpected(const std::string& word, const CLI::App* app) {
   return absl::StrCat("unknown flag '", flag, "'", DidYouMean(flag, known));
 }
 
+std::string VersionLine() {
+  return absl::StrCat("llorch-pool ", kVersion, " (API ", kApiVersion, ")");
+}
+
 }  // namespace
 
 CommandLine::CommandLine()
@@ -62,8 +94,7 @@ CommandLine::CommandLine()
           "llorch-pool: manage an LLM inference host (models, git "
           "checkout, workers, environment)",
           "llorch-pool") {
-  app_.set_version_flag("--version",
-                        absl::StrCat("llorch-pool ", kVersion, " (API ", kApiVersion, ")"));
+  app_.set_version_flag("--version", VersionLine());
   app_.footer(kRootExamples);
   // Global flags are accepted before or after the subcommand.
   app_.fallthrough();
@@ -94,6 +125,46 @@ CommandLine::CommandLine()
   AddDevCommands(*this);
   AddOpsCommands(*this);
   AddAgentCommands(*this);
+  AddHelpCommands();
+}
+
+void CommandLine::AddHelpCommands() {
+  CLI::App* help =
+      AddLocalCommand(&app_, "help", "The help of a command (the same as COMMAND --help)",
+                      "  llorch-pool help\n  llorch-pool help models download\n", nullptr);
+  auto words = std::make_shared<std::vector<std::string>>();
+  help->add_option("command", *words, "The command, e.g. models download")->type_name("COMMAND...");
+  help->callback([this, words] { local_action_ = [this, words] { return PrintHelp(*words); }; });
+  // The root takes one command: so `help models` is the words of `help`, not the command `models`.
+  app_.require_subcommand(0, 1);
+  AddLocalCommand(&app_, "version", "The CLI's version and the API it speaks (as --version)",
+                  "  llorch-pool version\n", [] {
+                    std::printf("%s\n", VersionLine().c_str());
+                    return 0;
+                  });
+}
+
+int CommandLine::PrintHelp(const std::vector<std::string>& words) {
+  CLI::App* command = &app_;
+  for (const std::string& word : words) {
+    CLI::App* sub = nullptr;
+    for (CLI::App* candidate : command->get_subcommands([](CLI::App*) { return true; })) {
+      if (candidate->get_name() == word) sub = candidate;
+    }
+    if (sub == nullptr) {
+      ClientError error;
+      error.message = UnknownCommand(word, command);
+      error.hint = absl::StrCat("see `", CommandPath(command), " --help`");
+      error.exit_code = kExitUsage;
+      return ReportError(error, Style::For(stderr, std::getenv("NO_COLOR") ? "never" : "auto"));
+    }
+    command = sub;
+  }
+  // From the formatter: App::help() would show the selected `help` command's own help.
+  const std::string text = command->get_formatter()->make_help(command, CommandPath(command),
+                                                               CLI::AppFormatMode::Normal);
+  std::fputs(text.c_str(), stdout);
+  return 0;
 }
 
 CLI::App* CommandLine::AddGroup(CLI::App* parent, const std::string& name,
@@ -111,6 +182,14 @@ CLI::App* CommandLine::AddCommand(CLI::App* parent, const std::string& name,
                                "\nGlobal options (--agent, -o json, -q, -v, --no-color, ...) work\n"
                                "here too; `llorch-pool --help` lists them."));
   command->callback([this, action = std::move(action)] { action_ = action; });
+  return command;
+}
+
+CLI::App* CommandLine::AddLocalCommand(CLI::App* parent, const std::string& name,
+                                       const std::string& description, const std::string& examples,
+                                       LocalAction action) {
+  CLI::App* command = AddGroup(parent, name, description, examples);
+  command->callback([this, action = std::move(action)] { local_action_ = action; });
   return command;
 }
 
@@ -146,6 +225,7 @@ int CommandLine::Run(int argc, const char* const* argv) {
     error.exit_code = kExitUsage;
     return ReportError(error, err_style);
   }
+  if (local_action_) return local_action_();
   CLI::App* selected = DeepestSelected(&app_);
   if (!action_) {
     // A group without its subcommand: show what it offers.

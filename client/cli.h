@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "client/session.h"
@@ -16,6 +17,8 @@
 namespace llorch {
 
 using Action = std::function<int(Session&)>;
+// A command that needs neither the configuration nor an agent (`help`, `version`).
+using LocalAction = std::function<int()>;
 
 // Flags that set a configuration key are nullopt when not given.
 struct GlobalFlags {
@@ -46,14 +49,24 @@ class CommandLine {
   // Adds a runnable command; `action` runs once parsing is complete.
   CLI::App* AddCommand(CLI::App* parent, const std::string& name, const std::string& description,
                        const std::string& examples, Action action);
+  // Adds a command whose action runs without loading the configuration, so it works on any host.
+  CLI::App* AddLocalCommand(CLI::App* parent, const std::string& name,
+                            const std::string& description, const std::string& examples,
+                            LocalAction action);
 
  private:
+  // `help` and `version`.
+  void AddHelpCommands();
+  // `help WORDS...`: prints the help of the command WORDS name.
+  int PrintHelp(const std::vector<std::string>& words);
+
   // Loads the configuration, applies the flags and runs the recorded action.
   int RunAction();
 
   CLI::App app_;
   GlobalFlags flags_;
   Action action_;
+  LocalAction local_action_;
 };
 
 // Command groups, one file each under client/commands/.

@@ -145,6 +145,50 @@ TEST_F(CliE2eTest, AnUnknownFlagIsReportedBeforeAMissingArgument) {
               HasSubstr("error: unexpected argument 'extra'"));
 }
 
+// A mistyped command gets the command it probably meant, at any depth, and runs nothing.
+TEST_F(CliE2eTest, AMistypedCommandGetsTheCommandItProbablyMeant) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> typos = {
+      {{"models", "lst"}, "unknown command 'models lst' (did you mean 'models list'?)"},
+      {{"git", "stauts"}, "unknown command 'git stauts' (did you mean 'git status'?)"},
+      {{"git", "submodule", "list"},
+       "unknown command 'git submodule' (did you mean 'git submodules'?)"},
+      {{"git", "submodules", "lst"},
+       "unknown command 'git submodules lst' (did you mean 'git submodules list'?)"},
+      {{"modls", "list"}, "unknown command 'modls' (did you mean 'models'?)"},
+      {{"models", "frobnicate"}, "unknown command 'models frobnicate'\n"},
+  };
+  for (const auto& [args, message] : typos) {
+    CommandResult result = env_.Run(args);
+    EXPECT_EQ(result.exit_code, 2) << args[0];
+    EXPECT_THAT(result.err, HasSubstr("error: " + message));
+    EXPECT_EQ(result.out, "");
+  }
+  EXPECT_THAT(env_.Run({"git", "stauts"}).err, HasSubstr("hint: see `llorch-pool git --help`"));
+}
+
+// `help [COMMAND...]` is COMMAND --help, and `version` is --version: what people type first.
+TEST_F(CliE2eTest, HelpAndVersionAreCommandsToo) {
+  for (const std::vector<std::string>& words : std::vector<std::vector<std::string>>{
+           {}, {"models"}, {"models", "download"}, {"git", "submodules", "list"}}) {
+    std::vector<std::string> help = {"help"};
+    help.insert(help.end(), words.begin(), words.end());
+    std::vector<std::string> flag = words;
+    flag.push_back("--help");
+    CommandResult by_command = env_.Run(help);
+    EXPECT_EQ(by_command.exit_code, 0) << by_command.err;
+    EXPECT_EQ(by_command.out, env_.Run(flag).out) << help.size();
+    EXPECT_THAT(by_command.out, HasSubstr("Usage: llorch-pool"));
+  }
+  CommandResult typo = env_.Run({"help", "models", "dwnload"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.err,
+              HasSubstr("unknown command 'models dwnload' (did you mean 'models download'?)"));
+  CommandResult version = env_.Run({"version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out, env_.Run({"--version"}).out);
+  EXPECT_THAT(version.out, HasSubstr("llorch-pool 0.1.0 (API llorch.pool.v1)"));
+}
+
 TEST_F(CliE2eTest, PathsThatCannotBeUsedAreBadUsageForTheCliAndTheAgent) {
   const std::string file = env_.Path("work/notes.txt");
   WriteFile(file, "not a directory");
