@@ -39,6 +39,8 @@ struct AgentServer::Services {
         git(GitRepoOptionsFor(context->config, context->repo_root, context->models_dir,
                               context->state_dir),
             context->operations),
+        dev(DoctorOptionsFor(context->config, context->repo_root, context->models_dir,
+                             context->state_dir, context->catalog, EnvironmentSnapshot())),
         ops(context->operations),
         agent(context, std::move(addresses)) {}
   ModelServiceImpl models;

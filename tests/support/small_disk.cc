@@ -3,11 +3,11 @@
 namespace llorch::testing {
 
 SmallDisk::SmallDisk(const std::string& program, const std::string& dir, uint64_t mib,
-                     const std::string& log_path)
-    : program_(program),
-      holder_(std::make_unique<BackgroundProcess>(
-          std::vector<std::string>{program, "hold", std::to_string(mib), dir}, CommandOptions{},
-          log_path)) {
+                     const std::string& log_path, bool read_only)
+    : program_(program) {
+  std::vector<std::string> hold = {program, "hold", std::to_string(mib), dir};
+  if (read_only) hold.push_back("ro");
+  holder_ = std::make_unique<BackgroundProcess>(hold, CommandOptions{}, log_path);
   bool exited = false;
   WaitFor([&] {
     mounted_ = ReadFileBytes(log_path).find("ready\n") != std::string::npos;

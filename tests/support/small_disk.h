@@ -16,9 +16,9 @@ namespace llorch::testing {
 class SmallDisk {
  public:
   // Mounts `mib` MiB on `dir` (which must exist), using the small_disk program at `program`;
-  // its output goes to `log_path`.
+  // its output goes to `log_path`. A `read_only` disk refuses every write (EROFS), even root's.
   SmallDisk(const std::string& program, const std::string& dir, uint64_t mib,
-            const std::string& log_path);
+            const std::string& log_path, bool read_only = false);
 
   // False when no tmpfs could be mounted here (no mount or user namespaces); why is in the log.
   bool mounted() const { return mounted_; }

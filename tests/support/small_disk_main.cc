@@ -2,7 +2,8 @@
 // mounts a tmpfs of a given size on a directory in a mount namespace of its own (and a user
 // namespace of its own when not root), so nothing outside the test sees the mount, and it goes
 // with the process.
-//   small_disk hold MIB DIR     mounts, prints "ready", and waits until it is killed
+//   small_disk hold MIB DIR [ro]  mounts (read-only with "ro": writes fail with EROFS, whoever
+//                               writes), prints "ready", and waits until it is killed
 //   small_disk run PID ARGV...  runs ARGV in the namespaces of the `hold` process PID
 // Exits 77 when the namespaces or the mount cannot be made here (the test then skips).
 #include <fcntl.h>
@@ -34,7 +35,7 @@ bool WriteFile(const std::string& path, const std::string& text) {
   return written;
 }
 
-int Hold(const std::string& mib, const std::string& dir) {
+int Hold(const std::string& mib, const std::string& dir, bool read_only) {
   const uid_t uid = getuid();
   const gid_t gid = getgid();
   if (uid != 0) {
@@ -52,7 +53,7 @@ int Hold(const std::string& mib, const std::string& dir) {
     return Cannot("make the mounts private");
   }
   const std::string options = "size=" + mib + "m,mode=0755";
-  if (mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+  if (mount("tmpfs", dir.c_str(), "tmpfs", read_only ? MS_RDONLY : 0, options.c_str()) != 0) {
     return Cannot("mount a tmpfs on " + dir);
   }
   std::printf("ready\n");
@@ -80,8 +81,10 @@ int Run(const std::string& pid, char** argv) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "hold" && argc == 4) return Hold(argv[2], argv[3]);
+  if (mode == "hold" && argc == 4) return Hold(argv[2], argv[3], false);
+  if (mode == "hold" && argc == 5 && std::string(argv[4]) == "ro")
+    return Hold(argv[2], argv[3], true);
   if (mode == "run" && argc >= 4) return Run(argv[2], argv + 3);
-  std::fprintf(stderr, "usage: small_disk hold MIB DIR | small_disk run PID ARGV...\n");
+  std::fprintf(stderr, "usage: small_disk hold MIB DIR [ro] | small_disk run PID ARGV...\n");
   return 2;
 }
