@@ -637,6 +637,13 @@ TEST_F(RequestValidationTest, RequestsAtTheEdgesPassTheRules) {
   verify_all.set_all(true);
   verify_all.set_request_id("0b5f3b7e-9c1d-4e8a-a3f2-6d1c2b9e8f70");
   EXPECT_TRUE(call(verify_all).ok());  // the model written in SetUp (its result says not ok)
+  v1::RunDoctorRequest every_check;
+  for (const char* name :
+       {"git", "hf.cli", "rust.toolchain", "python.converter", "git.submodules", "disk.models",
+        "gpu.cuda", "gpu.cuda.uvm", "gpu.metal", "config", "hub.reachable", "git"}) {
+    every_check.add_names(name);
+  }
+  EXPECT_TRUE(call(every_check).ok());
 }
 
 }  // namespace
