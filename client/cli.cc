@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/render/errors.h"
 #include "common/config.h"
@@ -126,6 +127,10 @@ CommandLine::CommandLine()
   AddOpsCommands(*this);
   AddAgentCommands(*this);
   AddHelpCommands();
+  AddShellCommands(*this);
+  CompleteWith(app_.get_option("--output"), [](Session&) {
+    return std::vector<Candidate>{{"table", "tables and text"}, {"json", "the API's messages"}};
+  });
 }
 
 void CommandLine::AddHelpCommands() {
@@ -165,6 +170,30 @@ int CommandLine::PrintHelp(const std::vector<std::string>& words) {
                                                                CLI::AppFormatMode::Normal);
   std::fputs(text.c_str(), stdout);
   return 0;
+}
+
+void CommandLine::CompleteWith(const CLI::App* command, CandidateSource source) {
+  positional_sources_[command] = std::move(source);
+}
+
+void CommandLine::CompleteWith(const CLI::Option* option, CandidateSource source) {
+  option_sources_[option] = std::move(source);
+}
+
+std::vector<Candidate> CommandLine::Complete(Session& session,
+                                             const std::vector<std::string>& words,
+                                             absl::string_view current) const {
+  const CompletionPoint point = LocateCompletion(app_, words);
+  if (point.option != nullptr) {
+    auto source = option_sources_.find(point.option);
+    return source == option_sources_.end() ? std::vector<Candidate>() : source->second(session);
+  }
+  std::vector<Candidate> candidates = TreeCandidates(point, current);
+  if (point.command == nullptr || !candidates.empty() || absl::StartsWith(current, "-")) {
+    return candidates;
+  }
+  auto source = positional_sources_.find(point.command);
+  return source == positional_sources_.end() ? candidates : source->second(session);
 }
 
 CLI::App* CommandLine::AddGroup(CLI::App* parent, const std::string& name,

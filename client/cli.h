@@ -7,11 +7,13 @@
 #define LLORCH_CLIENT_CLI_H_
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "client/completion.h"
 #include "client/session.h"
 
 namespace llorch {
@@ -54,6 +56,13 @@ class CommandLine {
                             const std::string& description, const std::string& examples,
                             LocalAction action);
 
+  // Where completion finds the values of `command`'s positional arguments, or of `option`.
+  void CompleteWith(const CLI::App* command, CandidateSource source);
+  void CompleteWith(const CLI::Option* option, CandidateSource source);
+  // The completion candidates for `current` after `words` (see client/completion.h).
+  std::vector<Candidate> Complete(Session& session, const std::vector<std::string>& words,
+                                  absl::string_view current) const;
+
  private:
   // `help` and `version`.
   void AddHelpCommands();
@@ -67,6 +76,8 @@ class CommandLine {
   GlobalFlags flags_;
   Action action_;
   LocalAction local_action_;
+  std::map<const CLI::App*, CandidateSource> positional_sources_;
+  std::map<const CLI::Option*, CandidateSource> option_sources_;
 };
 
 // Command groups, one file each under client/commands/.
@@ -76,6 +87,9 @@ void AddWorkerCommands(CommandLine& cli);
 void AddDevCommands(CommandLine& cli);
 void AddOpsCommands(CommandLine& cli);
 void AddAgentCommands(CommandLine& cli);
+// `completion`, and the hidden commands behind it and the man page:
+// client/commands/shell_commands.cc.
+void AddShellCommands(CommandLine& cli);
 
 }  // namespace llorch
 

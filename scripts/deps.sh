@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl  # bench/download_bench runs it side by side with our downloader
   clang-format  # scripts/format.sh
+  zsh fish groff-base  # the completion scripts and the man page are tried in the shells and groff
 )
 
 missing=()

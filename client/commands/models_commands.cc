@@ -163,6 +163,10 @@ void AddModelsCommands(CommandLine& cli) {
   remove->add_option("id", *delete_id, "Model id")->required();
   remove->add_flag("--force", *delete_force, "Do not ask for confirmation");
 
+  for (const CLI::App* command : {catalog, info, download_cmd, verify, remove}) {
+    cli.CompleteWith(command, ModelIdCandidates);
+  }
+
   cli.AddCommand(models, "du", "Disk usage per model, total, and free space",
                  "  llorch-pool models du\n", [](Session& s) {
                    return CallUnary<v1::ModelService>(

@@ -107,6 +107,10 @@ void AddOpsCommands(CommandLine& cli) {
          [cancel_id](Session& s) { return NoteIfStandalone(s, CancelOperation(s, *cancel_id)); })
       ->add_option("id", *cancel_id, "Operation id")
       ->required();
+
+  for (const char* command : {"get", "watch", "cancel"}) {
+    cli.CompleteWith(ops->get_subcommand(command), OperationIdCandidates);
+  }
 }
 
 }  // namespace llorch

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_env.h"
@@ -14,7 +15,11 @@
 namespace llorch::testing {
 namespace {
 
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Not;
 
 const std::vector<std::string> kModelIds = {"tinyllama", "qwen",   "qwen-fp16", "phi3", "llama3",
@@ -187,6 +192,88 @@ TEST_F(CliE2eTest, HelpAndVersionAreCommandsToo) {
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_EQ(version.out, env_.Run({"--version"}).out);
   EXPECT_THAT(version.out, HasSubstr("llorch-pool 0.1.0 (API llorch.pool.v1)"));
+}
+
+// What `__complete` offers for the word being typed (the last argument), values only.
+std::vector<std::string> Completions(const E2eEnvironment& env,
+                                     const std::vector<std::string>& words) {
+  std::vector<std::string> args = {"__complete"};
+  args.insert(args.end(), words.begin(), words.end());
+  CommandResult result = env.Run(args);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  std::vector<std::string> values;
+  std::istringstream lines(result.out);
+  for (std::string line; std::getline(lines, line);)
+    values.push_back(line.substr(0, line.find('\t')));
+  return values;
+}
+
+// Completion offers commands at any depth, the flags of the command and the global ones, the
+// values of --output, the catalog's model ids, and never a hidden command.
+TEST_F(CliE2eTest, CompletionOffersCommandsFlagsAndIds) {
+  EXPECT_THAT(Completions(env_, {"mo"}), ElementsAre("models"));
+  EXPECT_THAT(Completions(env_, {""}),
+              AllOf(Contains("models"), Contains("git"), Contains("completion"),
+                    Not(Contains("__complete")), Not(Contains("__man"))));
+  EXPECT_THAT(Completions(env_, {"git", "submodules", "up"}), ElementsAre("update"));
+  EXPECT_THAT(Completions(env_, {"models", "download", "--f"}), ElementsAre("--force"));
+  EXPECT_THAT(Completions(env_, {"models", "list", "--out"}), ElementsAre("--output"));
+  EXPECT_THAT(Completions(env_, {"models", "list", "-o", ""}), ElementsAre("table", "json"));
+  EXPECT_THAT(Completions(env_, {"models", "info", "qw"}), ElementsAre("qwen", "qwen-fp16"));
+  EXPECT_THAT(Completions(env_, {"--standalone", "models", "verify", "tinyllama", "ll"}),
+              ElementsAre("llama3", "llama32", "llama2"));
+  EXPECT_THAT(Completions(env_, {"models", "frobnicate", ""}), IsEmpty());
+}
+
+// The scripts `completion` prints work in the shells themselves.
+TEST_F(CliE2eTest, CompletionScriptsCompleteInBashFishAndZsh) {
+  CommandOptions shell;
+  shell.env = env_.env();
+  (*shell.env)["PATH"] =
+      std::filesystem::path(InstalledBinary("llorch-pool")).parent_path().string() + ":" +
+      env_.env()["PATH"];
+  shell.working_dir = env_.Path("work");
+  CommandResult bash = RunCommand(
+      {"bash", "-c",
+       "source <(llorch-pool completion bash) && COMP_WORDS=(llorch-pool models info tiny) && "
+       "COMP_CWORD=3 && _llorch_pool && printf '%s\\n' \"${COMPREPLY[@]}\""},
+      shell);
+  EXPECT_EQ(bash.exit_code, 0) << bash.err;
+  EXPECT_EQ(bash.out, "tinyllama\n");
+  CommandResult fish = RunCommand(
+      {"fish", "-c", "llorch-pool completion fish | source; complete -C 'llorch-pool git st'"},
+      shell);
+  EXPECT_EQ(fish.exit_code, 0) << fish.err;
+  EXPECT_EQ(fish.out,
+            "status\tBranch, HEAD, upstream, changes, submodules and the Rust toolchain\n");
+  CommandResult zsh = RunCommand({"zsh", "-c",
+                                  "autoload -U compinit && compinit -u && "
+                                  "source <(llorch-pool completion zsh) && "
+                                  "print -- $_comps[llorch-pool]"},
+                                 shell);
+  EXPECT_EQ(zsh.exit_code, 0) << zsh.err;
+  EXPECT_EQ(zsh.out, "_llorch_pool\n");
+  CommandResult unknown = env_.Run({"completion", "tcsh"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("tcsh"));
+}
+
+// `cmake --install` installs a man page made from the command tree: every command is in it,
+// and groff reads it without a warning.
+TEST_F(CliE2eTest, TheInstalledManPageDescribesEveryCommand) {
+  const std::string page = std::string(LLORCH_INSTALL_DIR) + "/share/man/man1/llorch-pool.1";
+  const std::string text = ReadFileBytes(page);
+  for (const char* command :
+       {"llorch-pool models download", "llorch-pool git submodules update", "llorch-pool ops watch",
+        "llorch-pool agent events", "llorch-pool worker spawn", "llorch-pool dev doctor",
+        "llorch-pool completion", "llorch-pool help"}) {
+    EXPECT_THAT(text, HasSubstr(std::string(".SS \"") + command + "\"")) << command;
+  }
+  EXPECT_THAT(text, Not(HasSubstr("__complete")));
+  EXPECT_THAT(text, HasSubstr("\\-\\-force"));
+  CommandResult groff = RunCommand({"groff", "-man", "-Tutf8", "-ww", "-z", page});
+  EXPECT_EQ(groff.exit_code, 0);
+  EXPECT_EQ(groff.err, "");
 }
 
 TEST_F(CliE2eTest, PathsThatCannotBeUsedAreBadUsageForTheCliAndTheAgent) {
