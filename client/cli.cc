@@ -104,8 +104,9 @@ CommandLine::CommandLine()
       ->type_name("ADDR");
   app_.add_flag("--standalone", flags_.standalone,
                 "Run the agent code inside this process, even if an agent is running");
-  app_.add_option("-o,--output", flags_.output, "Output format: table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  app_.add_option("-o,--output", flags_.output,
+                  "Output format: table, wide (more columns, e.g. worker list) or json")
+      ->check(CLI::IsMember({"table", "wide", "json"}));
   app_.add_flag("--no-color", flags_.no_color, "No colours (also NO_COLOR=1, or stdout not a TTY)");
   app_.add_option("--config", flags_.config_file,
                   "Extra configuration file, read after /etc and the user file")

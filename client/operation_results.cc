@@ -4,8 +4,10 @@
 #include "client/render/git_views.h"
 #include "client/render/model_views.h"
 #include "client/render/visible.h"
+#include "client/render/worker_views.h"
 #include "llorch/pool/v1/git.pb.h"
 #include "llorch/pool/v1/model.pb.h"
+#include "llorch/pool/v1/worker.pb.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -43,6 +45,9 @@ int PrintOperationResult(const google::protobuf::Any& result, Session& session) 
   if (result.Is<v1::GitSyncResult>()) return PrintRendered(result, session, RenderSyncResult);
   if (result.Is<v1::SubmoduleUpdateResult>()) {
     return PrintRendered(result, session, RenderSubmoduleUpdate);
+  }
+  if (result.Is<v1::SpawnWorkerResult>()) {
+    return PrintRendered(result, session, RenderSpawnResult);
   }
   if (!session.json()) session.PrintJson(result);
   return kExitOk;

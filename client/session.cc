@@ -17,7 +17,9 @@ Session::Session(Config config, ConnectOptions connect_options, int verbosity, b
       command_(std::move(command)),
       verbosity_(verbosity),
       quiet_(quiet),
-      format_(config_.client.output == "json" ? OutputFormat::kJson : OutputFormat::kTable),
+      format_(config_.client.output == "json"   ? OutputFormat::kJson
+              : config_.client.output == "wide" ? OutputFormat::kWide
+                                                : OutputFormat::kTable),
       out_style_(Style::For(stdout, config_.client.color)),
       err_style_(Style::For(stderr, config_.client.color)) {}
 

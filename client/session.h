@@ -19,7 +19,7 @@
 
 namespace llorch {
 
-enum class OutputFormat { kTable, kJson };
+enum class OutputFormat { kTable, kWide, kJson };
 
 class Session {
  public:
@@ -30,6 +30,8 @@ class Session {
   const Config& config() const { return config_; }
   OutputFormat format() const { return format_; }
   bool json() const { return format_ == OutputFormat::kJson; }
+  // --output wide: tables with more columns where a command has them (`worker list`).
+  bool wide() const { return format_ == OutputFormat::kWide; }
   bool quiet() const { return quiet_; }
   int verbosity() const { return verbosity_; }
   const Style& out_style() const { return out_style_; }

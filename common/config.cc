@@ -10,6 +10,7 @@
 // toml::parse_error is caught below and never leaves this file.
 #include <toml++/toml.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -41,6 +42,8 @@ KeySpec IntegerKey(const char* key, int64_t* (*integer)(Config&), int64_t min, i
 }
 
 const std::vector<KeySpec>& Specs() {
+  static const std::vector<std::string> kReadyWays = {"callback", "health"};
+  static const std::vector<std::string> kStopSignals = {"SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"};
   static const std::vector<KeySpec> specs = {
       {"repo_root", [](Config& c) { return &c.repo_root; }, nullptr, {}},
       {"models_dir", [](Config& c) { return &c.models_dir; }, nullptr, {}},
@@ -52,7 +55,10 @@ const std::vector<KeySpec>& Specs() {
        [](Config& c) { return &c.agent.log_level; },
        nullptr,
        {"trace", "debug", "info", "warn", "error", "off"}},
-      {"client.output", [](Config& c) { return &c.client.output; }, nullptr, {"table", "json"}},
+      {"client.output",
+       [](Config& c) { return &c.client.output; },
+       nullptr,
+       {"table", "wide", "json"}},
       {"client.color",
        [](Config& c) { return &c.client.color; },
        nullptr,
@@ -78,6 +84,29 @@ const std::vector<KeySpec>& Specs() {
        {"rebase", "ff-only", "merge"}},
       {"git.sync_branch", [](Config& c) { return &c.git.sync_branch; }, nullptr, {}},
       {"convert.python", [](Config& c) { return &c.convert.python; }, nullptr, {}},
+      {"workers.default_model", [](Config& c) { return &c.workers.default_model; }, nullptr, {}},
+      IntegerKey(
+          "workers.port_first", [](Config& c) { return &c.workers.port_first; }, 1024, 65535),
+      IntegerKey(
+          "workers.port_last", [](Config& c) { return &c.workers.port_last; }, 1024, 65535),
+      IntegerKey(
+          "workers.callback_port", [](Config& c) { return &c.workers.callback_port; }, 1024, 65535),
+      IntegerKey(
+          "workers.ready_timeout_seconds",
+          [](Config& c) { return &c.workers.ready_timeout_seconds; }, 1, 86400),
+      {"workers.cpu.argv", nullptr, [](Config& c) { return &c.workers.cpu.argv; }, {}},
+      {"workers.cpu.ready", [](Config& c) { return &c.workers.cpu.ready; }, nullptr, kReadyWays},
+      {"workers.cpu.stop_signal", [](Config& c) { return &c.workers.cpu.stop_signal; }, nullptr,
+       kStopSignals},
+      {"workers.cuda.argv", nullptr, [](Config& c) { return &c.workers.cuda.argv; }, {}},
+      {"workers.cuda.ready", [](Config& c) { return &c.workers.cuda.ready; }, nullptr, kReadyWays},
+      {"workers.cuda.stop_signal", [](Config& c) { return &c.workers.cuda.stop_signal; }, nullptr,
+       kStopSignals},
+      {"workers.metal.argv", nullptr, [](Config& c) { return &c.workers.metal.argv; }, {}},
+      {"workers.metal.ready", [](Config& c) { return &c.workers.metal.ready; }, nullptr,
+       kReadyWays},
+      {"workers.metal.stop_signal", [](Config& c) { return &c.workers.metal.stop_signal; }, nullptr,
+       kStopSignals},
   };
   return specs;
 }
@@ -137,6 +166,22 @@ std::string ValueProblem(const KeySpec& spec, absl::string_view label, absl::str
                           value, "'");
     }
   }
+  if (absl::EndsWith(key, ".argv")) {
+    // Every {placeholder} must be one the agent fills in: a typo would reach the worker as is.
+    static const std::vector<std::string> kPlaceholders = {"worker_id", "model_path", "gpu", "port",
+                                                           "callback_url"};
+    for (size_t open = value.find('{'); open != absl::string_view::npos;
+         open = value.find('{', open + 1)) {
+      const size_t close = value.find('}', open);
+      const std::string name(value.substr(
+          open + 1, close == absl::string_view::npos ? absl::string_view::npos : close - open - 1));
+      if (close == absl::string_view::npos ||
+          std::find(kPlaceholders.begin(), kPlaceholders.end(), name) == kPlaceholders.end()) {
+        return absl::StrCat(label, ": unknown placeholder '{", name, "}' (known: {",
+                            absl::StrJoin(kPlaceholders, "}, {"), "})");
+      }
+    }
+  }
   if ((key == "agent.address" && !value.empty()) || key == "agent.listen") {
     absl::StatusOr<Address> address = ParseAddress(value);
     if (!address.ok()) return absl::StrCat(label, ": ", address.status().message());
@@ -149,7 +194,16 @@ std::string IntegerProblem(const KeySpec& spec, int64_t value) {
   return absl::StrCat(spec.key, " must be between ", spec.min, " and ", spec.max, ", got ", value);
 }
 
+// What is wrong with the list as a whole ("" when fine): a worker's argv needs its program.
+std::string ListShapeProblem(const KeySpec& spec, const std::vector<std::string>& values) {
+  if (absl::EndsWith(spec.key, ".argv") && (values.empty() || values.front().empty())) {
+    return absl::StrCat(spec.key, " must start with the worker program (a name in PATH or a path)");
+  }
+  return "";
+}
+
 std::string ListProblem(const KeySpec& spec, const std::vector<std::string>& values) {
+  if (std::string problem = ListShapeProblem(spec, values); !problem.empty()) return problem;
   for (size_t i = 0; i < values.size(); ++i) {
     std::string problem = ValueProblem(spec, absl::StrCat(spec.key, "[", i, "]"), values[i]);
     if (!problem.empty()) return problem;
@@ -279,6 +333,10 @@ class TomlMerger {
         values.push_back(value);
       }
       if (!ok) return;
+      if (std::string problem = ListShapeProblem(spec, values); !problem.empty()) {
+        Add(node.source(), std::move(problem));
+        return;
+      }
       *spec.list(*config_) = std::move(values);
     }
     config_->origin[spec.key] = std::string(source_);

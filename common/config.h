@@ -44,7 +44,7 @@ struct Config {
     std::string log_level = "info";   // trace, debug, info, warn, error, off
   } agent;
   struct Client {
-    std::string output = "table";  // table | json
+    std::string output = "table";  // table | wide | json
     std::string color = "auto";    // auto | always | never
   } client;
   struct Download {
@@ -62,6 +62,29 @@ struct Config {
   struct Convert {
     std::string python = "python3";  // runs the catalog's converter scripts: name in PATH or path
   } convert;
+  // How one backend's worker is started, found ready and stopped.
+  struct WorkerBackend {
+    // argv[0] is the program (a name in PATH or a path); placeholders {worker_id}, {model_path},
+    // {gpu}, {port} and {callback_url} are replaced in every element.
+    std::vector<std::string> argv;
+    std::string ready = "callback";      // callback (its POST to the agent) | health (GET /health)
+    std::string stop_signal = "SIGINT";  // llorch-candled stops gracefully only on SIGINT
+  };
+  struct Workers {
+    std::string default_model;     // catalog id spawned when none is given; "" = none
+    int64_t port_first = 8001;     // default worker ports: the first free one in [first, last],
+    int64_t port_last = 8999;      // skipping the kernel's ephemeral range
+    int64_t callback_port = 9201;  // the agent's loopback ready-callback listener
+    int64_t ready_timeout_seconds = 300;
+    WorkerBackend cpu{{"llorch-cpu-candled", "--worker-id", "{worker_id}", "--model",
+                       "{model_path}", "--port", "{port}", "--callback-url", "{callback_url}"}};
+    WorkerBackend cuda{{"llorch-cuda-candled", "--worker-id", "{worker_id}", "--model",
+                        "{model_path}", "--port", "{port}", "--callback-url", "{callback_url}",
+                        "--cuda-device", "{gpu}"}};
+    WorkerBackend metal{{"llorch-metal-candled", "--worker-id", "{worker_id}", "--model",
+                         "{model_path}", "--port", "{port}", "--callback-url", "{callback_url}",
+                         "--metal-device", "{gpu}"}};
+  } workers;
 
   // For every key, the layer that set its value last: "default", a file path,
   // "env LLORCH_MODELS_DIR", "flag --models-dir". Keys are dotted: "agent.listen".

@@ -61,6 +61,14 @@ inline constexpr char kModelNotDownloaded[] = "MODEL_NOT_DOWNLOADED";
 inline constexpr char kWorkerExists[] = "WORKER_EXISTS";
 inline constexpr char kPortInUse[] = "PORT_IN_USE";
 inline constexpr char kProcessReplaced[] = "PROCESS_REPLACED";
+inline constexpr char kModelUnverified[] = "MODEL_UNVERIFIED";
+inline constexpr char kWorkerBinaryMissing[] = "WORKER_BINARY_MISSING";
+inline constexpr char kBackendUnsupported[] = "BACKEND_UNSUPPORTED";
+inline constexpr char kGpuNotFound[] = "GPU_NOT_FOUND";
+inline constexpr char kNoFreePort[] = "NO_FREE_PORT";
+inline constexpr char kCallbackUnavailable[] = "CALLBACK_UNAVAILABLE";
+inline constexpr char kWorkerExited[] = "WORKER_EXITED";
+inline constexpr char kWorkerNotReady[] = "WORKER_NOT_READY";
 
 }  // namespace llorch::reasons
 

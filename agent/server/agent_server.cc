@@ -39,6 +39,9 @@ struct AgentServer::Services {
         git(GitRepoOptionsFor(context->config, context->repo_root, context->models_dir,
                               context->state_dir),
             context->operations),
+        workers(WorkerSettingsFor(context->config, context->state_dir, context->in_process,
+                                  EnvironmentSnapshot()["PATH"]),
+                context->catalog, context->models_dir, context->operations),
         dev(DoctorOptionsFor(context->config, context->repo_root, context->models_dir,
                              context->state_dir, context->catalog, EnvironmentSnapshot())),
         ops(context->operations),
@@ -168,11 +171,11 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   server->bound_addresses_->Set(std::move(bound));
   server->services_->reflection_v1.SetServer(server->InProcessChannel());
   // Per-service health, so a load balancer or orchestrator can probe the service it uses. A
-  // service whose RPCs all answer NOT_AVAILABLE_YET in this release is not serving.
+  // service with an RPC that answers NOT_AVAILABLE_YET in this release is not serving.
   const std::pair<const char*, bool> services[] = {
       {v1::ModelService::service_full_name(), true},
       {v1::GitService::service_full_name(), true},
-      {v1::WorkerService::service_full_name(), false},
+      {v1::WorkerService::service_full_name(), false},  // StopWorker, GetWorkerLogs to come
       {v1::DevService::service_full_name(), false},
       {v1::OperationService::service_full_name(), true},
       {v1::AgentService::service_full_name(), true},

@@ -1,13 +1,44 @@
 #include "agent/workers/worker_service.h"
 
+#include "absl/strings/str_cat.h"
+#include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"
+#include "agent/workers/worker_requests.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
 
-grpc::Status WorkerServiceImpl::SpawnWorker(grpc::ServerContext*, const v1::SpawnWorkerRequest*,
-                                            grpc::ServerWriter<v1::OperationEvent>*) {
-  return NotAvailableYet("worker spawn");
+WorkerServiceImpl::WorkerServiceImpl(WorkerSettings settings,
+                                     std::shared_ptr<const Catalog> catalog,
+                                     std::filesystem::path models_dir,
+                                     std::shared_ptr<OperationRegistry> operations)
+    : operations_(std::move(operations)),
+      manager_(std::make_shared<WorkerManager>(std::move(settings), std::move(catalog),
+                                               std::move(models_dir))) {}
+
+grpc::Status WorkerServiceImpl::SpawnWorker(grpc::ServerContext* server_context,
+                                            const v1::SpawnWorkerRequest* request,
+                                            grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
+  const std::string id =
+      request->worker_id().empty()
+          ? absl::StrCat("worker-", BackendName(request->backend()), "-",
+                         request->backend() == v1::BACKEND_CPU ? 0 : request->gpu())
+          : request->worker_id();
+  return StartAndStream(
+      *operations_, *request, "worker.spawn", id, absl::StrCat("worker.spawn:", id),
+      [manager = manager_, request = *request](Operation& op) {
+        absl::StatusOr<WorkerManager::SpawnPlan> plan = manager->Plan(request);
+        absl::StatusOr<v1::SpawnWorkerResult> result =
+            plan.ok() ? manager->Spawn(*plan, op)
+                      : absl::StatusOr<v1::SpawnWorkerResult>(plan.status());
+        if (result.ok()) {
+          op.Succeed(*result);
+        } else {
+          op.Fail(result.status());
+        }
+      },
+      server_context, writer);
 }
 
 grpc::Status WorkerServiceImpl::StopWorker(grpc::ServerContext*, const v1::StopWorkerRequest*,
@@ -15,9 +46,14 @@ grpc::Status WorkerServiceImpl::StopWorker(grpc::ServerContext*, const v1::StopW
   return NotAvailableYet("worker stop");
 }
 
-grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
-                                            v1::ListWorkersResponse*) {
-  return NotAvailableYet("worker list");
+grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext*,
+                                            const v1::ListWorkersRequest* request,
+                                            v1::ListWorkersResponse* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
+  absl::StatusOr<std::vector<v1::Worker>> workers = manager_->List(request->include_exited());
+  if (!workers.ok()) return ToGrpcStatus(workers.status());
+  for (v1::Worker& worker : *workers) *response->add_workers() = std::move(worker);
+  return grpc::Status::OK;
 }
 
 grpc::Status WorkerServiceImpl::GetWorkerLogs(grpc::ServerContext*, const v1::GetWorkerLogsRequest*,

@@ -5,6 +5,7 @@
 #include "client/cli.h"
 #include "client/operation_stream.h"
 #include "client/render/visible.h"
+#include "client/render/worker_views.h"
 #include "client/unary_call.h"
 #include "llorch/pool/v1/worker.grpc.pb.h"
 
@@ -19,7 +20,8 @@ struct SpawnFlags {
   unsigned gpu = 0;
   unsigned port = 0;
   std::string worker_id;
-  bool wait = false;
+  bool wait = true;
+  unsigned timeout_seconds = 0;
 };
 
 }  // namespace
@@ -32,9 +34,12 @@ void AddWorkerCommands(CommandLine& cli) {
 
   auto spawn_flags = std::make_shared<SpawnFlags>();
   CLI::App* spawn = cli.AddCommand(
-      worker, "spawn", "Start a worker for a downloaded model",
-      "  llorch-pool worker spawn cpu --model qwen --port 8001\n"
-      "  llorch-pool worker spawn cuda --model llama3 --gpu 1 --wait\n",
+      worker, "spawn", "Start a worker for a downloaded, verified model and wait until it is ready",
+      "  llorch-pool worker spawn cpu --model qwen\n"
+      "  llorch-pool worker spawn cuda --model llama3 --gpu 1 --port 8002 --timeout 600\n"
+      "  llorch-pool worker spawn cpu --model qwen --id qwen-a --no-wait   (with pool-agent)\n"
+      "Prints the worker's id, PID, port and log file, and how long it took to be ready.\n"
+      "The worker runs on after this command exits; its log is in the agent's state directory.\n",
       [spawn_flags](Session& s) {
         v1::SpawnWorkerRequest request;
         request.set_backend(spawn_flags->backend == "cpu"    ? v1::BACKEND_CPU
@@ -45,18 +50,30 @@ void AddWorkerCommands(CommandLine& cli) {
         request.set_port(spawn_flags->port);
         request.set_worker_id(spawn_flags->worker_id);
         request.set_wait_ready(spawn_flags->wait);
+        if (spawn_flags->timeout_seconds > 0) {
+          request.mutable_ready_timeout()->set_seconds(spawn_flags->timeout_seconds);
+        }
         return RunOperation<v1::WorkerService>(s, &v1::WorkerService::Stub::SpawnWorker, request);
       });
   spawn->add_option("backend", spawn_flags->backend, "cpu, cuda or metal")
       ->required()
       ->check(CLI::IsMember({"cpu", "cuda", "metal"}));
-  spawn->add_option("--model", spawn_flags->model, "Catalog model id (must be downloaded)");
-  spawn->add_option("--gpu", spawn_flags->gpu, "GPU index")->check(CLI::Range(0, 255));
-  spawn->add_option("--port", spawn_flags->port, "HTTP port, 1024-65535 (default: first free)")
+  spawn->add_option("--model", spawn_flags->model,
+                    "Catalog model id, downloaded and verified (default: workers.default_model)");
+  spawn->add_option("--gpu", spawn_flags->gpu, "GPU index (cuda, metal)")
+      ->check(CLI::Range(0, 255));
+  spawn
+      ->add_option("--port", spawn_flags->port,
+                   "HTTP port, 1024-65535 (default: the first free one of workers.port_first.."
+                   "port_last)")
       ->check(CLI::Range(1024, 65535));
-  spawn->add_option("--worker-id", spawn_flags->worker_id,
-                    "Worker id (default: worker-<backend>-<gpu>)");
-  spawn->add_flag("--wait", spawn_flags->wait, "Wait until the worker calls back ready");
+  spawn->add_option("--id", spawn_flags->worker_id, "Worker id (default: worker-<backend>-<gpu>)");
+  spawn->add_flag("--wait,!--no-wait", spawn_flags->wait,
+                  "Wait until the worker is ready (default), or return once it runs");
+  spawn
+      ->add_option("--timeout", spawn_flags->timeout_seconds,
+                   "Seconds to wait for readiness (default: workers.ready_timeout_seconds)")
+      ->check(CLI::Range(1, 86400));
 
   auto stop_id = std::make_shared<std::string>();
   CLI::App* stop = cli.AddCommand(
@@ -68,11 +85,24 @@ void AddWorkerCommands(CommandLine& cli) {
       });
   stop->add_option("id", *stop_id, "Worker id")->required();
 
-  cli.AddCommand(worker, "list", "Running workers: id, backend, model, GPU, port, PID, uptime",
-                 "  llorch-pool worker list\n", [](Session& s) {
-                   return CallUnary<v1::WorkerService>(s, &Stub::ListWorkers,
-                                                       v1::ListWorkersRequest());
-                 });
+  auto list_all = std::make_shared<bool>(false);
+  CLI::App* list = cli.AddCommand(
+      worker, "list", "Workers of this host: id, backend, model, GPU, port, PID, uptime, state",
+      "  llorch-pool worker list\n"
+      "  llorch-pool worker list --all -o wide   (also exited, failed and lost ones; URI, log)\n"
+      "  llorch-pool worker list -o json\n",
+      [list_all](Session& s) {
+        v1::ListWorkersRequest request;
+        request.set_include_exited(*list_all);
+        const bool wide = s.wide();
+        return CallUnary<v1::WorkerService>(
+            s, &Stub::ListWorkers, request,
+            Renderer<v1::ListWorkersResponse>(
+                [wide](const v1::ListWorkersResponse& response, const Style& style) {
+                  return RenderWorkers(response, style, wide);
+                }));
+      });
+  list->add_flag("-a,--all", *list_all, "Also workers that exited, failed or were lost");
 
   auto logs_id = std::make_shared<std::string>();
   auto logs_follow = std::make_shared<bool>(false);

@@ -128,7 +128,7 @@ TEST_F(AgentServerTest, HealthServiceAnswersServing) {
   EXPECT_EQ(*model_service, 1);
 }
 
-TEST_F(AgentServerTest, ServicesThatServeNothingYetAreNotServing) {
+TEST_F(AgentServerTest, ServicesWithRpcsNotServedYetAreNotServing) {
   for (const auto& [service, expected] :
        std::vector<std::pair<std::string, int>>{{"llorch.pool.v1.ModelService", 1},
                                                 {"llorch.pool.v1.GitService", 1},
@@ -213,12 +213,14 @@ TEST_F(AgentServerTest, ReflectionV1ListsTheServicesAndSendsTheirFiles) {
 }
 
 TEST_F(AgentServerTest, LaterReleaseRpcsAreUnimplementedAndNameTheCommand) {
-  v1::ListWorkersResponse workers;
+  v1::Worker worker;
   grpc::ClientContext context;
-  grpc::Status status = v1::WorkerService::NewStub(socket_channel_)
-                            ->ListWorkers(&context, v1::ListWorkersRequest(), &workers);
+  v1::StopWorkerRequest request;
+  request.set_id("worker-cpu-0");
+  grpc::Status status =
+      v1::WorkerService::NewStub(socket_channel_)->StopWorker(&context, request, &worker);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(status.error_message(), "`llorch-pool worker list` is not available yet in this agent");
+  EXPECT_EQ(status.error_message(), "`llorch-pool worker stop` is not available yet in this agent");
   v1::RpcStatus details;
   ASSERT_TRUE(details.ParseFromString(status.error_details()));
   ASSERT_EQ(details.details_size(), 1);

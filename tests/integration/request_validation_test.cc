@@ -8,8 +8,8 @@
 // Two tables: requests made by reflection for every field of every RPC (a field the agent does
 // not know, each enum field outside its enum, each string field too long or holding control
 // characters, each repeated field too long), and hand-written requests for each RPC's own rules.
-// RPCs a later release serves answer UNIMPLEMENTED (NOT_AVAILABLE_YET) today; when one arrives,
-// drop it from kNotServedYet and its rows demand the same as the others'.
+// Services and RPCs a later release serves answer UNIMPLEMENTED (NOT_AVAILABLE_YET) today; when
+// one arrives, drop it from kNotServedYet and its rows demand the same as the others'.
 #include <gmock/gmock.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
@@ -51,11 +51,11 @@ const std::vector<std::string> kServices = {
     "llorch.pool.v1.ModelService",     "llorch.pool.v1.GitService",
     "llorch.pool.v1.OperationService", "llorch.pool.v1.AgentService",
     "llorch.pool.v1.WorkerService",    "llorch.pool.v1.DevService"};
-// Services whose RPCs this release answers UNIMPLEMENTED, reason NOT_AVAILABLE_YET, and single
-// RPCs of served services that it does not serve yet.
-const std::set<std::string> kNotServedYet = {"llorch.pool.v1.WorkerService",
-                                             "llorch.pool.v1.DevService.RunSetup",
-                                             "llorch.pool.v1.DevService.CheckConfig"};
+// Services, and single RPCs of served services, this release answers UNIMPLEMENTED, reason
+// NOT_AVAILABLE_YET.
+const std::set<std::string> kNotServedYet = {
+    "llorch.pool.v1.WorkerService.StopWorker", "llorch.pool.v1.WorkerService.GetWorkerLogs",
+    "llorch.pool.v1.DevService.RunSetup", "llorch.pool.v1.DevService.CheckConfig"};
 
 // What a call returned, and how many messages the server streamed before it.
 struct Reply {
@@ -445,7 +445,8 @@ std::vector<Case> HandWrittenCases() {
       Bad<v1::WatchEventsRequest>(
           "agent_instance_id '../x'", [](auto& r) { r.set_agent_instance_id("../x"); },
           "agent_instance_id"),
-      // WorkerService and DevService's setup: what their comments promise, for when they arrive.
+      // WorkerService: ids, ports and backends of the proto's form. DevService's setup: what its
+      // comments promise, for when it arrives.
       Bad<v1::SpawnWorkerRequest>(
           "SpawnWorker({})", [](auto&) {}, "backend"),
       Bad<v1::SpawnWorkerRequest>(
@@ -469,6 +470,27 @@ std::vector<Case> HandWrittenCases() {
             r.set_worker_id("Worker/0");
           },
           "worker_id"),
+      Bad<v1::SpawnWorkerRequest>(
+          "worker id '-x'",
+          [](auto& r) {
+            r.set_backend(v1::BACKEND_CUDA);
+            r.set_worker_id("-x");
+          },
+          "worker_id"),
+      Bad<v1::SpawnWorkerRequest>(
+          "worker id of 64 characters",
+          [](auto& r) {
+            r.set_backend(v1::BACKEND_CPU);
+            r.set_worker_id(std::string(64, 'w'));
+          },
+          "worker_id"),
+      Bad<v1::SpawnWorkerRequest>(
+          "a ready_timeout of 0",
+          [](auto& r) {
+            r.set_backend(v1::BACKEND_CPU);
+            r.mutable_ready_timeout()->set_seconds(0);
+          },
+          "ready_timeout"),
       Bad<v1::SpawnWorkerRequest>(
           "model id '../x'",
           [](auto& r) {

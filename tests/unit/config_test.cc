@@ -19,6 +19,7 @@
 #include "common/paths.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace llorch {
@@ -304,14 +305,68 @@ TEST_F(ConfigTest, DefaultsApplyWhenNoFileOrVariableIsPresent) {
 }
 
 TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
-  EXPECT_EQ(ConfigKeys(),
-            (std::vector<std::string>{
-                "repo_root", "models_dir", "state_dir", "catalog", "agent.address", "agent.listen",
-                "agent.log_level", "client.output", "client.color", "download.backend",
-                "download.hf_command", "download.connections", "download.parallel_min_mib",
-                "download.stall_timeout_seconds", "download.max_attempts", "git.pull_mode",
-                "git.sync_branch", "convert.python"}));
+  EXPECT_EQ(ConfigKeys(), (std::vector<std::string>{"repo_root",
+                                                    "models_dir",
+                                                    "state_dir",
+                                                    "catalog",
+                                                    "agent.address",
+                                                    "agent.listen",
+                                                    "agent.log_level",
+                                                    "client.output",
+                                                    "client.color",
+                                                    "download.backend",
+                                                    "download.hf_command",
+                                                    "download.connections",
+                                                    "download.parallel_min_mib",
+                                                    "download.stall_timeout_seconds",
+                                                    "download.max_attempts",
+                                                    "git.pull_mode",
+                                                    "git.sync_branch",
+                                                    "convert.python",
+                                                    "workers.default_model",
+                                                    "workers.port_first",
+                                                    "workers.port_last",
+                                                    "workers.callback_port",
+                                                    "workers.ready_timeout_seconds",
+                                                    "workers.cpu.argv",
+                                                    "workers.cpu.ready",
+                                                    "workers.cpu.stop_signal",
+                                                    "workers.cuda.argv",
+                                                    "workers.cuda.ready",
+                                                    "workers.cuda.stop_signal",
+                                                    "workers.metal.argv",
+                                                    "workers.metal.ready",
+                                                    "workers.metal.stop_signal"}));
   EXPECT_EQ(Config().origin.at("agent.listen"), "default");
+}
+
+TEST(ConfigDefaultsTest, WorkerArgvDefaultsAreTheRealWorkersFlags) {
+  const Config config;
+  EXPECT_EQ(config.workers.cpu.argv,
+            (std::vector<std::string>{"llorch-cpu-candled", "--worker-id", "{worker_id}", "--model",
+                                      "{model_path}", "--port", "{port}", "--callback-url",
+                                      "{callback_url}"}));
+  EXPECT_THAT(config.workers.cuda.argv, ::testing::IsSupersetOf({"--cuda-device", "{gpu}"}));
+  EXPECT_EQ(config.workers.cuda.argv.front(), "llorch-cuda-candled");
+  EXPECT_THAT(config.workers.metal.argv, ::testing::IsSupersetOf({"--metal-device", "{gpu}"}));
+  EXPECT_EQ(config.workers.metal.argv.front(), "llorch-metal-candled");
+  EXPECT_EQ(config.workers.cpu.stop_signal, "SIGINT");
+  EXPECT_EQ(config.workers.callback_port, 9201);
+}
+
+TEST_F(ConfigTest, AWorkerArgvWithAnUnknownPlaceholderOrNoProgramIsRefused) {
+  Config config;
+  absl::Status typo =
+      MergeConfigText("[workers.cpu]\nargv = [\"llorch-cpu-candled\", \"--port\", \"{prot}\"]\n",
+                      "f.toml", &config);
+  EXPECT_EQ(typo.message(),
+            "f.toml:2: workers.cpu.argv[2]: unknown placeholder '{prot}' (known: {worker_id}, "
+            "{model_path}, {gpu}, {port}, {callback_url})");
+  absl::Status empty = MergeConfigText("[workers.cuda]\nargv = []\n", "f.toml", &config);
+  EXPECT_EQ(empty.message(),
+            "f.toml:2: workers.cuda.argv must start with the worker program (a name in PATH or a "
+            "path)");
+  EXPECT_EQ(config.workers.cpu.argv.front(), "llorch-cpu-candled");
 }
 
 TEST_F(ConfigTest, SystemFileOverridesDefaults) {
@@ -339,6 +394,24 @@ pull_mode = "ff-only"
 sync_branch = "release"
 [convert]
 python = "/usr/bin/python3.11"
+[workers]
+default_model = "qwen"
+port_first = 9000
+port_last = 9099
+callback_port = 9301
+ready_timeout_seconds = 600
+[workers.cpu]
+argv = ["/opt/llorch/llorch-cpu-candled", "--worker-id", "{worker_id}", "--port", "{port}"]
+ready = "health"
+stop_signal = "SIGTERM"
+[workers.cuda]
+argv = ["llorch-cuda-candled", "--cuda-device", "{gpu}", "--model", "{model_path}"]
+ready = "callback"
+stop_signal = "SIGINT"
+[workers.metal]
+argv = ["llorch-metal-candled", "--callback-url", "{callback_url}"]
+ready = "health"
+stop_signal = "SIGQUIT"
 )");
   absl::StatusOr<Config> config = LoadConfig(sources);
   ASSERT_TRUE(config.ok()) << config.status();
@@ -361,6 +434,16 @@ python = "/usr/bin/python3.11"
   EXPECT_EQ(config->git.pull_mode, "ff-only");
   EXPECT_EQ(config->git.sync_branch, "release");
   EXPECT_EQ(config->convert.python, "/usr/bin/python3.11");
+  EXPECT_EQ(config->workers.default_model, "qwen");
+  EXPECT_EQ(config->workers.port_first, 9000);
+  EXPECT_EQ(config->workers.port_last, 9099);
+  EXPECT_EQ(config->workers.callback_port, 9301);
+  EXPECT_EQ(config->workers.ready_timeout_seconds, 600);
+  EXPECT_EQ(config->workers.cpu.argv.front(), "/opt/llorch/llorch-cpu-candled");
+  EXPECT_EQ(config->workers.cpu.ready, "health");
+  EXPECT_EQ(config->workers.cpu.stop_signal, "SIGTERM");
+  EXPECT_EQ(config->workers.cuda.argv.size(), 5u);
+  EXPECT_EQ(config->workers.metal.stop_signal, "SIGQUIT");
   for (const std::string& key : ConfigKeys()) {
     EXPECT_EQ(config->origin.at(key), sources.system_file) << key;
   }
@@ -574,7 +657,8 @@ TEST_F(ConfigTest, FlagValuesAreValidatedAndABadOneChangesNothing) {
   Config config;
   absl::Status status = SetFromFlag(&config, "client.output", "xml", "--output");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(), "flag --output: client.output must be one of table, json, got 'xml'");
+  EXPECT_EQ(status.message(),
+            "flag --output: client.output must be one of table, wide, json, got 'xml'");
   EXPECT_EQ(config.client.output, "table");
   EXPECT_EQ(config.origin.at("client.output"), "default");
 
@@ -760,7 +844,7 @@ TEST_F(ConfigTest, EveryProblemOfAFileIsReportedInFileOrder) {
       "zzz = 1\n[client]\noutput = \"yaml\"\n[agent]\nlog_level = 3\n", "f.toml", &config);
   EXPECT_EQ(status.message(),
             "f.toml:1: unknown key 'zzz'\n"
-            "f.toml:3: client.output must be one of table, json, got 'yaml'\n"
+            "f.toml:3: client.output must be one of table, wide, json, got 'yaml'\n"
             "f.toml:5: agent.log_level must be a string, got integer");
 }
 
@@ -780,7 +864,7 @@ TEST_F(ConfigTest, LoadConfigStopsAtTheFirstBadFile) {
   absl::StatusOr<Config> config = LoadConfig(sources);
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().message(),
-            sources.system_file + ":2: client.output must be one of table, json, got 'xml'");
+            sources.system_file + ":2: client.output must be one of table, wide, json, got 'xml'");
 }
 
 // --- file_read.h: the bounded reader every small input file goes through ----------------------

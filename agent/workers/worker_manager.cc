@@ -1,0 +1,520 @@
+#include "agent/workers/worker_manager.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "agent/models/store/model_store.h"
+#include "agent/workers/worker_launch.h"
+#include "agent/workers/worker_ports.h"
+#include "common/error_metadata.h"
+#include "common/error_reasons.h"
+#include "common/status.h"
+#include "common/subprocess.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace llorch {
+namespace v1 = pool::v1;
+using google::protobuf::util::TimeUtil;
+namespace {
+
+constexpr size_t kLogTailLines = 20;
+constexpr absl::Duration kPollInterval = absl::Milliseconds(50);
+constexpr absl::Duration kHealthInterval = absl::Milliseconds(200);
+constexpr absl::Duration kStopGrace = absl::Seconds(5);
+
+int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+std::string LogName(const std::string& id) { return id + ".log"; }
+
+// "\nlast log lines:\n  ..." for an error message; "" when the log is empty.
+std::string LogTail(const DirFd& logs, const std::string& id) {
+  std::vector<std::string> lines = LastLines(logs, LogName(id), kLogTailLines);
+  if (lines.empty()) return " (its log is empty)";
+  return absl::StrCat("; last log lines:\n  ", absl::StrJoin(lines, "\n  "));
+}
+
+bool IsLive(const WorkerRecord& record) {
+  return !record.exit_code && !record.failed && IsRecordedProcessAlive(record);
+}
+
+// New complete lines of a worker's log since `*offset`, which moves past them.
+std::vector<std::string> NewLogLines(const DirFd& logs, const std::string& id, off_t* offset) {
+  absl::StatusOr<UniqueFd> fd = logs.OpenRegularFile(LogName(id));
+  if (!fd.ok()) return {};
+  std::string buffer(64 << 10, '\0');
+  const ssize_t n = pread(fd->get(), buffer.data(), buffer.size(), *offset);
+  if (n <= 0) return {};
+  buffer.resize(static_cast<size_t>(n));
+  const size_t end = buffer.rfind('\n');
+  if (end == std::string::npos) return {};
+  *offset += static_cast<off_t>(end + 1);
+  return absl::StrSplit(absl::string_view(buffer).substr(0, end), '\n');
+}
+
+}  // namespace
+
+v1::Worker WorkerFromRecord(const WorkerRecord& record) {
+  v1::Worker worker;
+  worker.set_id(record.id);
+  worker.set_backend(BackendNamed(record.backend));
+  worker.set_model_id(record.model_id);
+  worker.set_model_path(record.model_path);
+  worker.set_gpu(record.gpu);
+  worker.set_port(record.port);
+  worker.set_vram_bytes(record.vram_bytes);
+  worker.set_uri(record.uri.empty() ? absl::StrCat("http://localhost:", record.port) : record.uri);
+  for (const std::string& arg : record.argv) worker.add_argv(arg);
+  worker.set_log_path(record.log_path);
+  *worker.mutable_started_at() = TimeUtil::MillisecondsToTimestamp(record.created_at_ms);
+  worker.set_exit_code(record.exit_code.value_or(-1));
+  if (record.exited_at_ms > 0) {
+    *worker.mutable_exited_at() = TimeUtil::MillisecondsToTimestamp(record.exited_at_ms);
+  }
+  if (record.exit_code || record.failed) {
+    worker.set_state(v1::WORKER_STATE_FAILED);
+  } else if (IsRecordedProcessAlive(record)) {
+    worker.set_state(record.ready_at_ms > 0 ? v1::WORKER_STATE_READY : v1::WORKER_STATE_STARTING);
+    worker.set_pid(record.pid);
+    *worker.mutable_uptime() =
+        TimeUtil::MillisecondsToDuration(std::max<int64_t>(0, NowMs() - record.created_at_ms));
+  } else {
+    worker.set_state(v1::WORKER_STATE_LOST);
+  }
+  return worker;
+}
+
+WorkerManager::WorkerManager(WorkerSettings settings, std::shared_ptr<const Catalog> catalog,
+                             std::filesystem::path models_dir)
+    : settings_(std::move(settings)),
+      catalog_(std::move(catalog)),
+      models_dir_(std::move(models_dir)) {
+  reaper_ = std::thread([this] { ReapLoop(); });
+}
+
+WorkerManager::~WorkerManager() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  reaper_.join();
+  listener_.reset();
+}
+
+absl::Status WorkerManager::CheckGpu(uint32_t gpu) const {
+  SubprocessOptions options;
+  options.argv = {"nvidia-smi", "--query-gpu=index", "--format=csv,noheader"};
+  options.env["PATH"] = settings_.path_env;
+  std::vector<std::string> indexes;
+  options.on_line = [&indexes](const OutputLine& line) {
+    if (line.stream == OutputLine::Stream::kStdout) {
+      indexes.emplace_back(absl::StripAsciiWhitespace(line.text));
+    }
+  };
+  const std::string gpu_text = absl::StrCat(gpu);
+  absl::StatusOr<SubprocessResult> result = RunSubprocess(options);
+  if (!result.ok()) {
+    return WithReason(
+        WithHint(absl::FailedPreconditionError(absl::StrCat(
+                     "cannot check that CUDA GPU ", gpu, " exists: ", result.status().message())),
+                 "install the NVIDIA driver (it brings nvidia-smi) and put it in the agent's PATH"),
+        reasons::kGpuNotFound);
+  }
+  if (!result->succeeded()) {
+    return WithReason(WithHint(absl::FailedPreconditionError(
+                                   absl::StrCat("nvidia-smi failed (", result->Describe(),
+                                                "): ", absl::StrJoin(result->stderr_tail, " / "))),
+                               "check the NVIDIA driver with `nvidia-smi`"),
+                      reasons::kGpuNotFound);
+  }
+  if (std::find(indexes.begin(), indexes.end(), gpu_text) != indexes.end()) {
+    return absl::OkStatus();
+  }
+  return WithReason(
+      WithHint(
+          absl::FailedPreconditionError(absl::StrCat(
+              "CUDA GPU ", gpu, " does not exist: nvidia-smi lists ",
+              indexes.empty() ? "no GPU" : absl::StrCat("GPUs ", absl::StrJoin(indexes, ", ")))),
+          "pass --gpu with an index `nvidia-smi -L` lists"),
+      reasons::kGpuNotFound);
+}
+
+absl::StatusOr<const WorkerRecords*> WorkerManager::Records() {
+  std::lock_guard lock(mu_);
+  if (!records_) {
+    absl::StatusOr<WorkerRecords> opened = WorkerRecords::Open(settings_.state_dir);
+    if (!opened.ok()) {
+      return WithPrefix(opened.status(), "cannot keep worker state in the state directory");
+    }
+    records_.emplace(*std::move(opened));
+  }
+  return &*records_;
+}
+
+absl::StatusOr<std::vector<WorkerRecord>> WorkerManager::LiveRecords() {
+  absl::StatusOr<const WorkerRecords*> records = Records();
+  if (!records.ok()) return records.status();
+  std::vector<WorkerRecord> live;
+  for (WorkerRecord& record : (*records)->List()) {
+    if (IsLive(record)) live.push_back(std::move(record));
+  }
+  return live;
+}
+
+absl::StatusOr<WorkerManager::SpawnPlan> WorkerManager::Plan(
+    const v1::SpawnWorkerRequest& request) {
+  SpawnPlan plan;
+  plan.backend = request.backend();
+  plan.wait_ready = request.wait_ready();
+  plan.ready_timeout = request.has_ready_timeout()
+                           ? absl::Seconds(request.ready_timeout().seconds())
+                           : settings_.ready_timeout;
+  plan.gpu = request.backend() == v1::BACKEND_CPU ? 0 : request.gpu();
+  const std::string backend = BackendName(plan.backend);
+  const BackendSettings& backend_settings = settings_.backends.at(plan.backend);
+#ifndef __APPLE__
+  if (plan.backend == v1::BACKEND_METAL) {
+    return WithReason(WithHint(absl::FailedPreconditionError(
+                                   "the metal backend runs only on macOS; this host is not one"),
+                               "use the cuda backend for NVIDIA GPUs or cpu"),
+                      reasons::kBackendUnsupported);
+  }
+#endif
+  if (settings_.in_process && !plan.wait_ready && !backend_settings.ready_by_health) {
+    return WithReason(
+        WithHint(absl::FailedPreconditionError(
+                     "without an agent running, nobody would answer the worker's ready callback "
+                     "once this command exits, and the worker would stop"),
+                 "wait for it (leave out --no-wait), or start pool-agent and spawn through it"),
+        reasons::kCallbackUnavailable);
+  }
+  const std::string& program = backend_settings.argv.front();
+  std::optional<std::string> resolved = FindExecutable(program, settings_.path_env);
+  if (!resolved) {
+    return WithMetadata(
+        WithReason(
+            WithHint(absl::FailedPreconditionError(absl::StrCat(
+                         "the ", backend, " worker program '", program, "' is not ",
+                         program.find('/') == std::string::npos ? "in the agent's PATH"
+                                                                : "an executable file")),
+                     absl::StrCat("install it (llorch-candled's ", backend,
+                                  " build), or set workers.", backend, ".argv to where it is")),
+            reasons::kWorkerBinaryMissing),
+        metadata::kPath, program);
+  }
+  plan.program = *resolved;
+  if (plan.backend == v1::BACKEND_CUDA) {
+    if (absl::Status gpu = CheckGpu(plan.gpu); !gpu.ok()) return gpu;
+  }
+
+  plan.model_id = request.model_id().empty() ? settings_.default_model : request.model_id();
+  if (plan.model_id.empty()) {
+    return WithReason(
+        WithHint(absl::InvalidArgumentError("no model given, and workers.default_model is unset"),
+                 "pass --model ID (`llorch-pool models list` shows the downloaded ones)"),
+        reasons::kInvalidRequest);
+  }
+  absl::StatusOr<const CatalogModel*> model = catalog_->Lookup(plan.model_id);
+  if (!model.ok()) return model.status();
+  const LocalModel local = ModelStore(models_dir_).Inspect(**model);
+  plan.model_path = local.path.string();
+  switch (local.state) {
+    case LocalState::kDownloaded:
+      break;
+    case LocalState::kRefused:
+      return local.refused;
+    case LocalState::kUnverified:
+      return WithMetadata(
+          WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(
+                                  "model ", plan.model_id, " is on disk (", plan.model_path,
+                                  ") but not verified: nothing vouches for its bytes")),
+                              absl::StrCat("run `llorch-pool models verify ", plan.model_id, "`")),
+                     reasons::kModelUnverified),
+          metadata::kModel, plan.model_id);
+    default:
+      return WithMetadata(WithReason(WithHint(absl::FailedPreconditionError(absl::StrCat(
+                                                  "model ", plan.model_id, " is not downloaded")),
+                                              absl::StrCat("run `llorch-pool models download ",
+                                                           plan.model_id, "` first")),
+                                     reasons::kModelNotDownloaded),
+                          metadata::kModel, plan.model_id);
+  }
+
+  plan.id = request.worker_id().empty() ? absl::StrCat("worker-", backend, "-", plan.gpu)
+                                        : request.worker_id();
+  absl::StatusOr<std::vector<WorkerRecord>> live = LiveRecords();
+  if (!live.ok()) return live.status();
+  std::set<int> taken;
+  for (const WorkerRecord& record : *live) {
+    if (record.id == plan.id) {
+      return WithReason(
+          WithHint(absl::AlreadyExistsError(absl::StrCat("worker ", plan.id, " is running (pid ",
+                                                         record.pid, ", port ", record.port, ")")),
+                   "stop it first, or give the new worker another id with --id"),
+          reasons::kWorkerExists);
+    }
+    taken.insert(static_cast<int>(record.port));
+  }
+  if (request.port() != 0) {
+    plan.port = static_cast<int>(request.port());
+    if (taken.count(plan.port) > 0 || !PortIsFree(plan.port)) {
+      return WithReason(
+          WithHint(absl::AlreadyExistsError(absl::StrCat("port ", plan.port, " is in use")),
+                   "choose another --port, or leave it out to take the first free one"),
+          reasons::kPortInUse);
+    }
+  } else {
+    std::optional<int> port = FirstFreePort(settings_.port_first, settings_.port_last, taken);
+    if (!port) {
+      return WithReason(
+          WithHint(absl::ResourceExhaustedError(
+                       absl::StrCat("no free port in ", settings_.port_first, "-",
+                                    settings_.port_last, " outside the kernel's ephemeral range")),
+                   "stop a worker, pass --port, or widen workers.port_first/port_last"),
+          reasons::kNoFreePort);
+    }
+    plan.port = *port;
+  }
+  return plan;
+}
+
+absl::StatusOr<std::string> WorkerManager::CallbackUrl() {
+  std::lock_guard lock(mu_);
+  if (!listener_) {
+    absl::StatusOr<std::unique_ptr<ReadyListener>> listener = ReadyListener::Start(
+        settings_.callback_port, [this](const ReadyReport& report) { OnReady(report); });
+    if (!listener.ok()) {
+      return WithReason(absl::FailedPreconditionError(listener.status().message()),
+                        reasons::kCallbackUnavailable);
+    }
+    listener_ = *std::move(listener);
+  }
+  return listener_->CallbackUrl();
+}
+
+void WorkerManager::OnReady(const ReadyReport& report) {
+  {
+    std::lock_guard lock(mu_);
+    ready_[report.worker_id] = report;
+    UpdateRecordLocked(report.worker_id, [&report](WorkerRecord& record) {
+      if (record.ready_at_ms != 0 || record.exit_code || record.failed) return;
+      record.ready_at_ms = NowMs();
+      record.uri = report.uri;
+      record.vram_bytes = report.vram_bytes;
+    });
+  }
+  changed_.notify_all();
+}
+
+void WorkerManager::UpdateRecordLocked(const std::string& id,
+                                       const std::function<void(WorkerRecord&)>& change) {
+  if (!records_) return;
+  absl::StatusOr<WorkerRecord> record = records_->Read(id);
+  if (!record.ok()) return;
+  change(*record);
+  (void)records_->Write(*record);  // best effort: the record stays as it was
+}
+
+void WorkerManager::Reap() {
+  bool any = false;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = children_.begin(); it != children_.end();) {
+      int status = 0;
+      if (waitpid(it->first, &status, WNOHANG) != it->first) {
+        ++it;
+        continue;
+      }
+      const int code = ExitCodeOf(status);
+      exits_[it->first] = code;
+      UpdateRecordLocked(it->second, [code](WorkerRecord& record) {
+        record.exit_code = code;
+        record.exited_at_ms = NowMs();
+      });
+      it = children_.erase(it);
+      any = true;
+    }
+  }
+  if (any) changed_.notify_all();
+}
+
+void WorkerManager::ReapLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    Reap();
+    lock.lock();
+    changed_.wait_for(lock, absl::ToChronoMilliseconds(absl::Milliseconds(100)),
+                      [this] { return stopping_; });
+  }
+}
+
+void WorkerManager::StopGroup(pid_t pid, int stop_signal) {
+  kill(-pid, stop_signal);
+  const absl::Time deadline = absl::Now() + kStopGrace;
+  std::unique_lock lock(mu_);
+  while (exits_.count(pid) == 0 && absl::Now() < deadline) {
+    changed_.wait_for(lock, absl::ToChronoMilliseconds(kPollInterval));
+  }
+  lock.unlock();
+  kill(-pid, SIGKILL);  // whatever is left of the group (a child that ignored the signal)
+}
+
+absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::Spawn(const SpawnPlan& plan, Operation& op) {
+  absl::StatusOr<const WorkerRecords*> opened = Records();
+  if (!opened.ok()) return opened.status();
+  const WorkerRecords& records = **opened;
+  const BackendSettings& backend = settings_.backends.at(plan.backend);
+  std::string callback_url;
+  if (!backend.ready_by_health) {
+    absl::StatusOr<std::string> url = CallbackUrl();
+    if (!url.ok()) return url.status();
+    callback_url = *url;
+  }
+  op.SetRunning();
+  absl::StatusOr<UniqueFd> log =
+      records.logs().OpenFile(LogName(plan.id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  if (!log.ok()) return WithPrefix(log.status(), "cannot create the worker's log file");
+
+  std::vector<std::string> argv = ExpandArgv(backend.argv, {{"worker_id", plan.id},
+                                                            {"model_path", plan.model_path},
+                                                            {"gpu", absl::StrCat(plan.gpu)},
+                                                            {"port", absl::StrCat(plan.port)},
+                                                            {"callback_url", callback_url}});
+  argv.front() = plan.program;
+
+  WorkerRecord record;
+  {
+    // Held until the record is written: a ready report that comes at once finds it.
+    std::lock_guard lock(mu_);
+    ready_.erase(plan.id);
+    absl::StatusOr<pid_t> pid = LaunchWorkerProcess(argv, log->get());
+    if (!pid.ok()) return pid.status();
+    children_[*pid] = plan.id;
+    // posix_spawn returns after the exec: this is the worker program's process already.
+    const absl::StatusOr<ProcessIdentity> identity = ReadProcessIdentity(*pid);
+    record.id = plan.id;
+    record.backend = BackendName(plan.backend);
+    record.model_id = plan.model_id;
+    record.model_path = plan.model_path;
+    record.gpu = plan.gpu;
+    record.port = static_cast<uint32_t>(plan.port);
+    record.pid = *pid;
+    record.start_time = identity.ok() ? identity->start_time : 0;
+    record.executable = identity.ok() ? identity->executable : plan.program;
+    record.argv = argv;
+    record.log_path = records.logs().PathOf(LogName(plan.id)).string();
+    record.created_at_ms = NowMs();
+    if (absl::Status written = records.Write(record); !written.ok()) {
+      kill(-*pid, SIGKILL);
+      return WithPrefix(written, "cannot write the worker's state file; the worker was killed");
+    }
+  }
+  op.Log(v1::LogLine::STREAM_AGENT, absl::StrCat("started ", plan.id, ": pid ", record.pid,
+                                                 ", port ", plan.port, ", log ", record.log_path));
+  if (!plan.wait_ready) {
+    v1::SpawnWorkerResult result;
+    *result.mutable_worker() = WorkerFromRecord(record);
+    return result;
+  }
+  return WaitReady(plan, static_cast<pid_t>(record.pid), records, op);
+}
+
+absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::WaitReady(const SpawnPlan& plan, pid_t pid,
+                                                               const WorkerRecords& records,
+                                                               Operation& op) {
+  const BackendSettings& backend = settings_.backends.at(plan.backend);
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + plan.ready_timeout;
+  absl::Time next_probe = start;
+  off_t log_offset = 0;
+  auto fail = [&](absl::Status status) {
+    std::lock_guard lock(mu_);
+    UpdateRecordLocked(plan.id, [](WorkerRecord& record) { record.failed = true; });
+    return status;
+  };
+  while (true) {
+    for (const std::string& line : NewLogLines(records.logs(), plan.id, &log_offset)) {
+      op.Log(v1::LogLine::STREAM_STDOUT, line);
+    }
+    v1::Progress progress;
+    progress.set_phase("wait-ready");
+    progress.set_done(static_cast<uint64_t>(absl::ToInt64Seconds(absl::Now() - start)));
+    progress.set_total(static_cast<uint64_t>(absl::ToInt64Seconds(plan.ready_timeout)));
+    progress.set_current_item(plan.id);
+    op.ReportProgress(progress);
+
+    if (backend.ready_by_health && absl::Now() >= next_probe) {
+      next_probe = absl::Now() + kHealthInterval;
+      if (std::optional<uint64_t> vram = ProbeHealth(plan.port)) {
+        OnReady(ReadyReport{plan.id, absl::StrCat("http://localhost:", plan.port), *vram});
+      }
+    }
+    std::optional<int> exit_code;
+    {
+      std::unique_lock lock(mu_);
+      if (ready_.count(plan.id) > 0) break;
+      if (auto it = exits_.find(pid); it != exits_.end()) exit_code = it->second;
+      if (!exit_code && absl::Now() < deadline && !op.cancel_requested()) {
+        changed_.wait_for(lock, absl::ToChronoMilliseconds(kPollInterval));
+        continue;
+      }
+    }
+    if (exit_code) {
+      return fail(WithReason(
+          WithHint(
+              absl::AbortedError(absl::StrCat("worker ", plan.id, " exited with code ", *exit_code,
+                                              " before it was ready",
+                                              LogTail(records.logs(), plan.id))),
+              absl::StrCat("its whole log: ", records.logs().PathOf(LogName(plan.id)).string())),
+          reasons::kWorkerExited));
+    }
+    StopGroup(pid, backend.stop_signal);
+    if (op.cancel_requested()) {
+      return fail(absl::CancelledError(
+          absl::StrCat("the spawn of ", plan.id, " was cancelled; the worker was stopped")));
+    }
+    return fail(WithReason(WithHint(absl::DeadlineExceededError(absl::StrCat(
+                                        "worker ", plan.id, " was not ready after ",
+                                        absl::FormatDuration(plan.ready_timeout),
+                                        "; it was stopped", LogTail(records.logs(), plan.id))),
+                                    "a big model may need longer: pass --timeout, or raise "
+                                    "workers.ready_timeout_seconds"),
+                           reasons::kWorkerNotReady));
+  }
+  for (const std::string& line : NewLogLines(records.logs(), plan.id, &log_offset)) {
+    op.Log(v1::LogLine::STREAM_STDOUT, line);
+  }
+  absl::StatusOr<WorkerRecord> record = records.Read(plan.id);
+  if (!record.ok()) return record.status();
+  v1::SpawnWorkerResult result;
+  *result.mutable_worker() = WorkerFromRecord(*record);
+  *result.mutable_time_to_ready() = TimeUtil::MillisecondsToDuration(
+      std::max<int64_t>(0, record->ready_at_ms - record->created_at_ms));
+  return result;
+}
+
+absl::StatusOr<std::vector<v1::Worker>> WorkerManager::List(bool include_exited) {
+  absl::StatusOr<const WorkerRecords*> records = Records();
+  if (!records.ok()) return records.status();
+  Reap();
+  std::vector<v1::Worker> workers;
+  for (const WorkerRecord& record : (*records)->List()) {
+    v1::Worker worker = WorkerFromRecord(record);
+    const bool running =
+        worker.state() == v1::WORKER_STATE_STARTING || worker.state() == v1::WORKER_STATE_READY;
+    if (running || include_exited) workers.push_back(std::move(worker));
+  }
+  return workers;
+}
+
+}  // namespace llorch

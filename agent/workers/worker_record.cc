@@ -1,0 +1,129 @@
+#include "agent/workers/worker_record.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "agent/workers/proc_fs.h"
+#include "common/atomic_file.h"
+#include "nlohmann/json.hpp"
+
+namespace llorch {
+namespace {
+
+constexpr char kSuffix[] = ".json";
+constexpr uint64_t kMaxRecordBytes = 1 << 20;
+
+nlohmann::json ToJson(const WorkerRecord& r) {
+  nlohmann::json json = {
+      {"id", r.id},
+      {"backend", r.backend},
+      {"model_id", r.model_id},
+      {"model_path", r.model_path},
+      {"gpu", r.gpu},
+      {"port", r.port},
+      {"pid", r.pid},
+      {"start_time", r.start_time},
+      {"executable", r.executable},
+      {"argv", r.argv},
+      {"log_path", r.log_path},
+      {"created_at_ms", r.created_at_ms},
+      {"ready_at_ms", r.ready_at_ms},
+      {"uri", r.uri},
+      {"vram_bytes", r.vram_bytes},
+      {"exited_at_ms", r.exited_at_ms},
+      {"failed", r.failed},
+  };
+  if (r.exit_code) json["exit_code"] = *r.exit_code;
+  return json;
+}
+
+template <typename T>
+void Get(const nlohmann::json& json, const char* key, T* out) {
+  auto it = json.find(key);
+  if (it == json.end()) return;
+  try {
+    *out = it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    // A field of the wrong type stays at its default.
+  }
+}
+
+std::optional<WorkerRecord> FromJson(const std::string& text) {
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("id") || !json["id"].is_string()) return std::nullopt;
+  WorkerRecord r;
+  Get(json, "id", &r.id);
+  Get(json, "backend", &r.backend);
+  Get(json, "model_id", &r.model_id);
+  Get(json, "model_path", &r.model_path);
+  Get(json, "gpu", &r.gpu);
+  Get(json, "port", &r.port);
+  Get(json, "pid", &r.pid);
+  Get(json, "start_time", &r.start_time);
+  Get(json, "executable", &r.executable);
+  Get(json, "argv", &r.argv);
+  Get(json, "log_path", &r.log_path);
+  Get(json, "created_at_ms", &r.created_at_ms);
+  Get(json, "ready_at_ms", &r.ready_at_ms);
+  Get(json, "uri", &r.uri);
+  Get(json, "vram_bytes", &r.vram_bytes);
+  Get(json, "exited_at_ms", &r.exited_at_ms);
+  Get(json, "failed", &r.failed);
+  if (json.contains("exit_code") && json["exit_code"].is_number_integer()) {
+    r.exit_code = json["exit_code"].get<int>();
+  }
+  return r;
+}
+
+}  // namespace
+
+ProcessIdentity RecordedIdentity(const WorkerRecord& record) {
+  return ProcessIdentity{static_cast<pid_t>(record.pid), record.start_time, record.executable};
+}
+
+bool IsRecordedProcessAlive(const WorkerRecord& record) {
+  if (record.pid <= 0) return false;
+  absl::StatusOr<ProcessIdentity> now = ReadProcessIdentity(static_cast<pid_t>(record.pid));
+  if (!now.ok() || !now->SameProcess(RecordedIdentity(record))) return false;
+  absl::StatusOr<ProcStat> stat = ReadProcStat(static_cast<pid_t>(record.pid));
+  return stat.ok() && stat->state != 'Z';
+}
+
+absl::StatusOr<WorkerRecords> WorkerRecords::Open(const std::filesystem::path& state_dir) {
+  absl::StatusOr<DirFd> root = DirFd::OpenRoot(state_dir, /*create=*/true);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<DirFd> workers = root->OpenDir("workers", /*create=*/true);
+  if (!workers.ok()) return workers.status();
+  absl::StatusOr<DirFd> logs = root->OpenDir("logs", /*create=*/true);
+  if (!logs.ok()) return logs.status();
+  return WorkerRecords(*std::move(workers), *std::move(logs));
+}
+
+absl::Status WorkerRecords::Write(const WorkerRecord& record) const {
+  return WriteFileAtomically(workers_, record.id + kSuffix, ToJson(record).dump(2) + "\n");
+}
+
+absl::StatusOr<WorkerRecord> WorkerRecords::Read(const std::string& id) const {
+  absl::StatusOr<std::string> text = workers_.ReadFile(id + kSuffix, kMaxRecordBytes);
+  if (!text.ok()) return text.status();
+  std::optional<WorkerRecord> record = FromJson(*text);
+  if (!record || record->id != id) {
+    return absl::DataLossError(
+        absl::StrCat(workers_.PathOf(id + kSuffix).string(), " is not a worker state file"));
+  }
+  return *record;
+}
+
+std::vector<WorkerRecord> WorkerRecords::List() const {
+  std::vector<WorkerRecord> records;
+  absl::StatusOr<std::vector<std::string>> names = workers_.List();
+  if (!names.ok()) return records;
+  for (const std::string& name : *names) {  // sorted, so by id
+    if (!absl::EndsWith(name, kSuffix)) continue;
+    absl::StatusOr<WorkerRecord> record = Read(std::string(absl::StripSuffix(name, kSuffix)));
+    if (record.ok()) records.push_back(*std::move(record));
+  }
+  return records;
+}
+
+}  // namespace llorch

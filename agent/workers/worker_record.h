@@ -1,0 +1,72 @@
+// A managed worker's state file: <state_dir>/workers/<id>.json, written atomically (temp, fsync,
+// rename) and reached through directory fds that follow no symlink (common/dir_fd.h). It is the
+// worker's record across agent and CLI invocations: what was started (argv, executable, the
+// process's start time, so a reused PID is never taken for the worker), where it logs, and what
+// became of it (ready, exit code).
+#ifndef LLORCH_AGENT_WORKERS_WORKER_RECORD_H_
+#define LLORCH_AGENT_WORKERS_WORKER_RECORD_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/workers/process_identity.h"
+#include "common/dir_fd.h"
+
+namespace llorch {
+
+struct WorkerRecord {
+  std::string id;
+  std::string backend;  // "cpu", "cuda", "metal"
+  std::string model_id;
+  std::string model_path;
+  uint32_t gpu = 0;
+  uint32_t port = 0;
+  int64_t pid = 0;
+  uint64_t start_time = 0;  // of the worker process (process_identity.h)
+  std::string executable;   // of the worker process (process_identity.h)
+  std::vector<std::string> argv;
+  std::string log_path;
+  int64_t created_at_ms = 0;  // unix milliseconds
+  int64_t ready_at_ms = 0;    // 0 = no ready report yet
+  std::string uri;            // from the ready report
+  uint64_t vram_bytes = 0;
+  std::optional<int> exit_code;  // once seen to exit: its code, 128+N for signal N
+  int64_t exited_at_ms = 0;
+  bool failed = false;  // never became ready in time (stopped by the spawn) or exited before
+};
+
+// The identity of the process the record started.
+ProcessIdentity RecordedIdentity(const WorkerRecord& record);
+
+// True when `record.pid` is still the process the record started (same start time and
+// executable) and has not exited (a zombie has).
+bool IsRecordedProcessAlive(const WorkerRecord& record);
+
+class WorkerRecords {
+ public:
+  // Opens (creating) <state_dir>/workers and <state_dir>/logs.
+  static absl::StatusOr<WorkerRecords> Open(const std::filesystem::path& state_dir);
+
+  absl::Status Write(const WorkerRecord& record) const;
+  // NotFound when there is no record of `id`.
+  absl::StatusOr<WorkerRecord> Read(const std::string& id) const;
+  // Every readable record, ordered by id (unreadable or foreign files are skipped).
+  std::vector<WorkerRecord> List() const;
+
+  const DirFd& logs() const { return logs_; }
+
+ private:
+  WorkerRecords(DirFd workers, DirFd logs) : workers_(std::move(workers)), logs_(std::move(logs)) {}
+  DirFd workers_;
+  DirFd logs_;
+};
+
+}  // namespace llorch
+
+#endif  // LLORCH_AGENT_WORKERS_WORKER_RECORD_H_

@@ -1,0 +1,54 @@
+#include "agent/workers/worker_requests.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "agent/models/catalog.h"
+#include "agent/rpc/request_rules.h"
+
+namespace llorch {
+namespace v1 = pool::v1;
+
+bool IsWorkerId(absl::string_view id) {
+  if (id.empty() || id.size() > kMaxWorkerIdLength || id.front() == '-') return false;
+  for (char c : id) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') return false;
+  }
+  return true;
+}
+
+absl::Status Validate(const v1::SpawnWorkerRequest& request) {
+  if (absl::Status rules = CheckRequestRules(request); !rules.ok()) return rules;
+  if (request.backend() == v1::BACKEND_UNSPECIFIED) {
+    return InvalidField("backend", "required",
+                        "set backend to BACKEND_CPU, BACKEND_CUDA or BACKEND_METAL");
+  }
+  if (request.port() != 0 && (request.port() < 1024 || request.port() > 65535)) {
+    return InvalidField("port", absl::StrCat(request.port(), " is not a port in 1024-65535"),
+                        "leave port at 0 to take the first free one of the configured range");
+  }
+  if (!request.worker_id().empty() && !IsWorkerId(request.worker_id())) {
+    return InvalidField(
+        "worker_id",
+        absl::StrCat(ShowValue(request.worker_id()),
+                     " is not a worker id: lower-case letters, digits and '-', starting with a "
+                     "letter or digit, at most ",
+                     kMaxWorkerIdLength, " of them"),
+        "leave worker_id empty for worker-<backend>-<gpu>");
+  }
+  if (request.has_ready_timeout() &&
+      (request.ready_timeout().seconds() < 1 || request.ready_timeout().seconds() > 86400 ||
+       request.ready_timeout().nanos() < 0)) {
+    return InvalidField("ready_timeout", "must be between 1 second and 1 day",
+                        "leave it unset for workers.ready_timeout_seconds");
+  }
+  if (!request.model_id().empty() && !IsModelId(request.model_id())) {
+    return InvalidField("model_id",
+                        absl::StrCat(ShowValue(request.model_id()), " is not a model id"),
+                        "`llorch-pool models catalog` lists the model ids");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const v1::ListWorkersRequest& request) { return CheckRequestRules(request); }
+
+}  // namespace llorch

@@ -1,0 +1,60 @@
+// What the worker domain takes from the agent's configuration (common/config.h, [workers]):
+// per backend the argv template, how readiness is learnt and the stop signal; the port range for
+// default ports; the ready-callback listener's port; how long a spawn waits for readiness.
+#ifndef LLORCH_AGENT_WORKERS_WORKER_SETTINGS_H_
+#define LLORCH_AGENT_WORKERS_WORKER_SETTINGS_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "llorch/pool/v1/worker.pb.h"
+
+namespace llorch {
+
+struct BackendSettings {
+  std::vector<std::string> argv;  // template; placeholders as in Config::WorkerBackend
+  bool ready_by_health = false;   // poll GET /health (503 = loading) instead of the callback
+  int stop_signal = 0;            // e.g. SIGINT
+};
+
+struct WorkerSettings {
+  std::filesystem::path state_dir;  // workers/ (state files) and logs/ live below it
+  std::string default_model;
+  int port_first = 8001;
+  int port_last = 8999;
+  // The loopback ready-callback listener's port; 0 = an ephemeral one (the CLI's in-process
+  // agent, whose listener lives only while the CLI waits).
+  int callback_port = 9201;
+  // Inside the CLI: nobody answers a worker's callback once the CLI has exited.
+  bool in_process = false;
+  absl::Duration ready_timeout = absl::Seconds(300);
+  std::map<pool::v1::Backend, BackendSettings> backends;
+  // Where argv[0] names without '/' are looked up (the agent's PATH).
+  std::string path_env;
+};
+
+WorkerSettings WorkerSettingsFor(const Config& config, const std::filesystem::path& state_dir,
+                                 bool in_process, std::string path_env);
+
+// "cpu", "cuda", "metal" ("unspecified" for BACKEND_UNSPECIFIED).
+std::string BackendName(pool::v1::Backend backend);
+
+// The backend named so by BackendName; BACKEND_UNSPECIFIED for anything else.
+pool::v1::Backend BackendNamed(absl::string_view name);
+
+// `argv_template` with every {name} in `values` replaced (config.cc refuses unknown names).
+std::vector<std::string> ExpandArgv(const std::vector<std::string>& argv_template,
+                                    const std::map<std::string, std::string>& values);
+
+// The signal named "SIGINT", "SIGTERM", "SIGQUIT" or "SIGHUP"; SIGINT for anything else.
+int SignalNamed(absl::string_view name);
+
+}  // namespace llorch
+
+#endif  // LLORCH_AGENT_WORKERS_WORKER_SETTINGS_H_

@@ -1,0 +1,107 @@
+#include "client/render/worker_views.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "client/render/table.h"
+#include "common/units.h"
+
+namespace llorch {
+namespace v1 = pool::v1;
+namespace {
+
+// "cpu", "cuda", "metal": the enum value's name without its prefix.
+std::string BackendText(v1::Backend backend) {
+  return absl::AsciiStrToLower(absl::StripPrefix(v1::Backend_Name(backend), "BACKEND_"));
+}
+
+// "45s", "12m03s", "3h07m", "2d04h".
+std::string Uptime(int64_t seconds) {
+  if (seconds < 60) return absl::StrCat(seconds, "s");
+  if (seconds < 3600) return absl::StrFormat("%dm%02ds", seconds / 60, seconds % 60);
+  if (seconds < 86400) return absl::StrFormat("%dh%02dm", seconds / 3600, seconds % 3600 / 60);
+  return absl::StrFormat("%dd%02dh", seconds / 86400, seconds % 86400 / 3600);
+}
+
+Color StateColor(v1::WorkerState state) {
+  switch (state) {
+    case v1::WORKER_STATE_READY:
+      return Color::kGreen;
+    case v1::WORKER_STATE_STARTING:
+    case v1::WORKER_STATE_STOPPING:
+      return Color::kYellow;
+    case v1::WORKER_STATE_FAILED:
+    case v1::WORKER_STATE_LOST:
+      return Color::kRed;
+    default:
+      return Color::kNone;
+  }
+}
+
+}  // namespace
+
+std::string WorkerStateText(const v1::Worker& worker) {
+  switch (worker.state()) {
+    case v1::WORKER_STATE_STARTING:
+      return "starting";
+    case v1::WORKER_STATE_READY:
+      return "ready";
+    case v1::WORKER_STATE_STOPPING:
+      return "stopping";
+    case v1::WORKER_STATE_EXITED:
+      return absl::StrCat("exited (", worker.exit_code(), ")");
+    case v1::WORKER_STATE_FAILED:
+      return worker.exit_code() >= 0 ? absl::StrCat("failed (exit ", worker.exit_code(), ")")
+                                     : "failed";
+    case v1::WORKER_STATE_LOST:
+      return "lost";
+    default:
+      return "?";
+  }
+}
+
+std::string RenderWorkers(const v1::ListWorkersResponse& response, const Style& style, bool wide) {
+  if (response.workers().empty()) {
+    return "No workers. Start one with `llorch-pool worker spawn cpu --model ID`.\n";
+  }
+  std::vector<std::string> headers = {"ID",   "BACKEND", "MODEL",  "GPU",
+                                      "PORT", "PID",     "UPTIME", "STATE"};
+  if (wide) headers.insert(headers.end(), {"URI", "VRAM", "LOG"});
+  Table table(headers, {3, 4, 5, 6});
+  for (const v1::Worker& worker : response.workers()) {
+    std::vector<Cell> row = {
+        Cell(worker.id(), Color::kBold),
+        BackendText(worker.backend()),
+        worker.model_id(),
+        worker.backend() == v1::BACKEND_CPU ? "-" : absl::StrCat(worker.gpu()),
+        absl::StrCat(worker.port()),
+        worker.pid() > 0 ? absl::StrCat(worker.pid()) : "-",
+        worker.has_uptime() ? Uptime(worker.uptime().seconds()) : "-",
+        Cell(WorkerStateText(worker), StateColor(worker.state())),
+    };
+    if (wide) {
+      row.insert(row.end(),
+                 {worker.uri(), worker.vram_bytes() > 0 ? FormatBytes(worker.vram_bytes()) : "-",
+                  worker.log_path()});
+    }
+    table.AddRow(std::move(row));
+  }
+  return table.Render(style);
+}
+
+std::string RenderSpawnResult(const v1::SpawnWorkerResult& result, const Style& style) {
+  const v1::Worker& worker = result.worker();
+  std::string out =
+      absl::StrCat(style.Paint(absl::StrCat("Worker ", worker.id(), " ", WorkerStateText(worker)),
+                               StateColor(worker.state())),
+                   ": pid ", worker.pid(), ", port ", worker.port(), ", ", worker.uri(), "\n");
+  absl::StrAppend(&out, "log: ", worker.log_path(), "\n");
+  if (result.has_time_to_ready()) {
+    const double seconds = result.time_to_ready().seconds() + result.time_to_ready().nanos() / 1e9;
+    absl::StrAppend(&out, "ready in ", absl::StrFormat("%.1f", seconds), " s\n");
+  }
+  return out;
+}
+
+}  // namespace llorch

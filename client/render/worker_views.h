@@ -1,0 +1,23 @@
+// Table renderings of WorkerService responses and results for `llorch-pool worker ...`.
+#ifndef LLORCH_CLIENT_RENDER_WORKER_VIEWS_H_
+#define LLORCH_CLIENT_RENDER_WORKER_VIEWS_H_
+
+#include <string>
+
+#include "client/render/style.h"
+#include "llorch/pool/v1/worker.pb.h"
+
+namespace llorch {
+
+// "ready", "starting", "failed (exit 3)", "lost", ...
+std::string WorkerStateText(const pool::v1::Worker& worker);
+// One row per worker: id, backend, model, GPU, port, PID, uptime, state; `wide` adds the URI,
+// VRAM and log path.
+std::string RenderWorkers(const pool::v1::ListWorkersResponse& response, const Style& style,
+                          bool wide);
+// The worker started: id, PID, port, URI, log, and the time to ready when it was waited for.
+std::string RenderSpawnResult(const pool::v1::SpawnWorkerResult& result, const Style& style);
+
+}  // namespace llorch
+
+#endif  // LLORCH_CLIENT_RENDER_WORKER_VIEWS_H_
