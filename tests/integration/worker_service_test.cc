@@ -127,7 +127,11 @@ TEST_F(WorkerServiceTest, SpawnWaitsForTheReadyCallbackAndRecordsTheWorker) {
                                      "--model", worker.model_path(), "--port", std::to_string(port),
                                      "--callback-url", HasSubstr("http://127.0.0.1:")));
   EXPECT_EQ(worker.log_path(), temp_.path() + "/state/logs/worker-cpu-0.log");
-  EXPECT_THAT(testing::ReadFileBytes(worker.log_path()), HasSubstr("ready callback accepted"));
+  // The worker got the 2xx it needs to go on (it logs so after the agent has answered).
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return testing::ReadFileBytes(worker.log_path()).find("ready callback accepted") !=
+           std::string::npos;
+  })) << testing::ReadFileBytes(worker.log_path());
   // The process is really there, serving on its port, in a session of its own.
   httplib::Client client("127.0.0.1", port);
   httplib::Result health = client.Get("/health");
