@@ -6,9 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "client/render/operation_views.h"
+#include "client/render/worker_views.h"
 #include "client/session.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
+#include "llorch/pool/v1/worker.grpc.pb.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -188,6 +190,22 @@ std::vector<Candidate> OperationIdCandidates(Session& session) {
     candidates.push_back(
         {operation.id(), absl::StrCat(operation.kind(), " ", operation.target(), " (",
                                       StateCell(operation.state()).text, ")")});
+  }
+  return candidates;
+}
+
+std::vector<Candidate> WorkerIdCandidates(Session& session) {
+  std::vector<Candidate> candidates;
+  v1::ListWorkersRequest request;
+  request.set_include_exited(true);
+  v1::ListWorkersResponse response;
+  if (!AskAgent<v1::WorkerService>(session, &v1::WorkerService::Stub::ListWorkers, request,
+                                   &response)) {
+    return candidates;
+  }
+  for (const v1::Worker& worker : response.workers()) {
+    candidates.push_back(
+        {worker.id(), absl::StrCat(worker.model_id(), " (", WorkerStateText(worker), ")")});
   }
   return candidates;
 }

@@ -49,9 +49,11 @@ std::string FormatCandidates(const std::vector<Candidate>& candidates, absl::str
 // The script for `shell` ("bash", "zsh" or "fish"); "" for another.
 std::string CompletionScript(absl::string_view shell);
 
-// Sources for ids: the catalog's model ids; the agent's operations (newest first).
+// Sources for ids: the catalog's model ids; the agent's operations (newest first); the recorded
+// workers, exited ones too.
 std::vector<Candidate> ModelIdCandidates(Session& session);
 std::vector<Candidate> OperationIdCandidates(Session& session);
+std::vector<Candidate> WorkerIdCandidates(Session& session);
 
 }  // namespace llorch
 

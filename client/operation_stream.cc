@@ -1,15 +1,12 @@
 #include "client/operation_stream.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
-#include <csignal>
+#include <cstdio>
 #include <mutex>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/interrupt.h"
 #include "client/operation_results.h"
 #include "client/render/json.h"
 #include "client/render/progress.h"
@@ -22,17 +19,8 @@ namespace {
 
 namespace v1 = pool::v1;
 
-std::atomic<bool> interrupted{false};
-int wake_pipe[2] = {-1, -1};  // the signal handler and the destructor wake the watcher here
-
-void OnInterrupt(int) {
-  interrupted.store(true);
-  const char byte = 'i';
-  [[maybe_unused]] ssize_t n = write(wake_pipe[1], &byte, 1);
-}
-
-// While alive: the first Ctrl-C sets `interrupted` (a second one kills the process as usual);
-// a thread, asleep until then, asks the agent to cancel the operation once its id is known.
+// While alive: the first Ctrl-C asks the agent to cancel the operation once its id is known
+// (or just ends the call before that).
 class CancelOnInterrupt {
  public:
   // `requested_by` is what the cancel request says this client is.
@@ -40,27 +28,8 @@ class CancelOnInterrupt {
                     std::string requested_by)
       : channel_(std::move(channel)),
         stream_context_(stream_context),
-        requested_by_(std::move(requested_by)) {
-    interrupted.store(false);
-    if (pipe2(wake_pipe, O_CLOEXEC) != 0) return;  // no Ctrl-C handling; the default applies
-    struct sigaction action {};
-    action.sa_handler = OnInterrupt;
-    action.sa_flags = SA_RESETHAND;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &previous_);
-    thread_ = std::thread([this] { Watch(); });
-  }
-
-  ~CancelOnInterrupt() {
-    if (!thread_.joinable()) return;
-    sigaction(SIGINT, &previous_, nullptr);
-    done_.store(true);
-    const char byte = 'd';
-    [[maybe_unused]] ssize_t n = write(wake_pipe[1], &byte, 1);
-    thread_.join();
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
-  }
+        requested_by_(std::move(requested_by)),
+        watch_([this] { Cancel(); }) {}
 
   void SetOperationId(const std::string& id) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -68,44 +37,36 @@ class CancelOnInterrupt {
   }
 
  private:
-  void Watch() {
-    char byte;
-    while (read(wake_pipe[0], &byte, 1) == 1 || errno == EINTR) {
-      if (done_.load()) return;
-      if (!interrupted.load()) continue;
-      std::string id;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        id = operation_id_;
-      }
-      if (id.empty()) {
-        stream_context_->TryCancel();  // nothing started yet: just stop
-        return;
-      }
-      std::fprintf(stderr, "\ncancelling %s ...\n", id.c_str());
-      v1::CancelOperationRequest request;
-      request.set_id(id);
-      request.set_requested_by(requested_by_);
-      v1::Operation operation;
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      if (!v1::OperationService::NewStub(channel_)
-               ->CancelOperation(&context, request, &operation)
-               .ok()) {
-        stream_context_->TryCancel();
-      }
+  void Cancel() {
+    std::string id;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      id = operation_id_;
+    }
+    if (id.empty()) {
+      stream_context_->TryCancel();  // nothing started yet: just stop
       return;
+    }
+    std::fprintf(stderr, "\ncancelling %s ...\n", id.c_str());
+    v1::CancelOperationRequest request;
+    request.set_id(id);
+    request.set_requested_by(requested_by_);
+    v1::Operation operation;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!v1::OperationService::NewStub(channel_)
+             ->CancelOperation(&context, request, &operation)
+             .ok()) {
+      stream_context_->TryCancel();
     }
   }
 
   std::shared_ptr<grpc::Channel> channel_;
   grpc::ClientContext* stream_context_;
   const std::string requested_by_;
-  struct sigaction previous_ {};
-  std::atomic<bool> done_{false};
   std::mutex mutex_;
   std::string operation_id_;
-  std::thread thread_;
+  InterruptWatch watch_;  // last: its thread may call Cancel() until it is gone
 };
 
 // Who cancelled operation `id`, when this client did not: from the error's reason and metadata.
@@ -151,7 +112,7 @@ int RunOperation(Session& session, const OperationStarter& start, const ResultHa
   }
   display.Finish();
   grpc::Status status = reader->Finish();
-  if (interrupted.load()) {
+  if (InterruptWatch::Interrupted()) {
     std::fprintf(
         stderr, "interrupted%s\n",
         final_event.state() == v1::OPERATION_STATE_CANCELLED ? ": operation cancelled" : "");

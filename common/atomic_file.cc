@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <random>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 
@@ -35,10 +37,10 @@ absl::StatusOr<std::pair<UniqueFd, std::string>> CreateTemp(const DirFd& dir,
   }
 }
 
-}  // namespace
-
-absl::Status WriteFileAtomically(const DirFd& dir, absl::string_view name,
-                                 absl::string_view content) {
+// Creates a temp file beside `name`, lets `fill` write it (errno set when it fails), then syncs
+// it and renames it over `name`.
+absl::Status ReplaceAtomically(const DirFd& dir, absl::string_view name,
+                               const std::function<bool(int fd)>& fill) {
   absl::StatusOr<std::pair<UniqueFd, std::string>> temp = CreateTemp(dir, name);
   if (!temp.ok()) return temp.status();
   const auto& [fd, temp_name] = *temp;
@@ -47,21 +49,54 @@ absl::Status WriteFileAtomically(const DirFd& dir, absl::string_view name,
     dir.Unlink(temp_name).IgnoreError();
     return status;
   };
-  const char* data = content.data();
-  size_t left = content.size();
-  while (left > 0) {
-    const ssize_t written = write(fd.get(), data, left);
-    if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) return fail("cannot write");
-    data += written;
-    left -= static_cast<size_t>(written);
-  }
+  if (!fill(fd.get())) return fail("cannot write");
   if (fchmod(fd.get(), 0644) != 0 || fsync(fd.get()) != 0) return fail("cannot sync");
   if (absl::Status status = dir.Rename(temp_name, dir, name); !status.ok()) {
     dir.Unlink(temp_name).IgnoreError();
     return status;
   }
   return dir.Sync();
+}
+
+bool WriteAll(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t written = write(fd, data, size);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return false;
+    data += written;
+    size -= static_cast<size_t>(written);
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomically(const DirFd& dir, absl::string_view name,
+                                 absl::string_view content) {
+  return ReplaceAtomically(
+      dir, name, [content](int fd) { return WriteAll(fd, content.data(), content.size()); });
+}
+
+absl::StatusOr<uint64_t> CopyFileAtomically(int source, const DirFd& dir, absl::string_view name,
+                                            const std::function<absl::Status()>& after_read) {
+  uint64_t copied = 0;
+  absl::Status after = absl::OkStatus();
+  absl::Status status = ReplaceAtomically(dir, name, [&](int fd) {
+    std::string buffer(256 << 10, '\0');
+    while (true) {
+      const ssize_t n = pread(source, buffer.data(), buffer.size(), static_cast<off_t>(copied));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return false;
+      if (n == 0) break;
+      if (!WriteAll(fd, buffer.data(), static_cast<size_t>(n))) return false;
+      copied += static_cast<uint64_t>(n);
+    }
+    if (after_read) after = after_read();
+    return true;
+  });
+  if (!after.ok()) return after;
+  if (!status.ok()) return status;
+  return copied;
 }
 
 absl::Status RenameDurably(const DirFd& dir, absl::string_view name, const DirFd& to,

@@ -4,7 +4,10 @@
 #ifndef LLORCH_COMMON_ATOMIC_FILE_H_
 #define LLORCH_COMMON_ATOMIC_FILE_H_
 
+#include <functional>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/dir_fd.h"
 
@@ -14,6 +17,16 @@ namespace llorch {
 // replaced, never written through. The temp file is `<name>.tmp-<random>`.
 absl::Status WriteFileAtomically(const DirFd& dir, absl::string_view name,
                                  absl::string_view content);
+
+// Replaces `name` in `dir` atomically (mode 0644) with a copy of the open file `source`, read
+// from its start until a read finds its end (so bytes appended during the copy are copied too);
+// returns how many bytes were copied. For a copy of a file another process keeps writing (a
+// worker's log being rotated): `after_read`, when given, runs right after the read that found
+// the end, before the copy is synced and renamed (e.g. to truncate the source at once); its
+// error fails the copy.
+absl::StatusOr<uint64_t> CopyFileAtomically(
+    int source, const DirFd& dir, absl::string_view name,
+    const std::function<absl::Status()>& after_read = nullptr);
 
 // Moves the finished regular file `name` in `dir` to `to_name` in `to` (same filesystem) the
 // same way: fsync of the file, rename over `to_name`, fsync of both directories. For files

@@ -94,6 +94,11 @@ const std::vector<KeySpec>& Specs() {
       IntegerKey(
           "workers.ready_timeout_seconds",
           [](Config& c) { return &c.workers.ready_timeout_seconds; }, 1, 86400),
+      IntegerKey(
+          "workers.log_max_bytes", [](Config& c) { return &c.workers.log_max_bytes; }, 1024,
+          int64_t{1} << 40),
+      IntegerKey(
+          "workers.log_max_files", [](Config& c) { return &c.workers.log_max_files; }, 1, 100),
       {"workers.cpu.argv", nullptr, [](Config& c) { return &c.workers.cpu.argv; }, {}},
       {"workers.cpu.ready", [](Config& c) { return &c.workers.cpu.ready; }, nullptr, kReadyWays},
       {"workers.cpu.stop_signal", [](Config& c) { return &c.workers.cpu.stop_signal; }, nullptr,

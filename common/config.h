@@ -76,6 +76,11 @@ struct Config {
     int64_t port_last = 8999;      // skipping the kernel's ephemeral range
     int64_t callback_port = 9201;  // the agent's loopback ready-callback listener
     int64_t ready_timeout_seconds = 300;
+    // A live worker's log is rotated (copied to <id>.log.1, then truncated) once it is bigger
+    // than log_max_bytes; log_max_files rotated copies are kept (as the kubelet's
+    // containerLogMaxSize and containerLogMaxFiles).
+    int64_t log_max_bytes = 10 << 20;
+    int64_t log_max_files = 3;
     WorkerBackend cpu{{"llorch-cpu-candled", "--worker-id", "{worker_id}", "--model",
                        "{model_path}", "--port", "{port}", "--callback-url", "{callback_url}"}};
     WorkerBackend cuda{{"llorch-cuda-candled", "--worker-id", "{worker_id}", "--model",

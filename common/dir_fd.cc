@@ -165,8 +165,8 @@ absl::StatusOr<UniqueFd> DirFd::OpenFile(absl::string_view name, int flags, mode
   return UniqueFd(fd);
 }
 
-absl::StatusOr<UniqueFd> DirFd::OpenRegularFile(absl::string_view name) const {
-  absl::StatusOr<UniqueFd> fd = OpenFile(name, O_RDONLY | O_NONBLOCK);
+absl::StatusOr<UniqueFd> DirFd::OpenRegularFile(absl::string_view name, int flags) const {
+  absl::StatusOr<UniqueFd> fd = OpenFile(name, flags | O_NONBLOCK);
   if (!fd.ok()) return fd.status();
   struct stat info {};
   if (fstat(fd->get(), &info) != 0) return ErrnoStatus(errno, "cannot stat", PathOf(name));

@@ -10,6 +10,7 @@
 #ifndef LLORCH_COMMON_DIR_FD_H_
 #define LLORCH_COMMON_DIR_FD_H_
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -67,9 +68,10 @@ class DirFd {
   // there is refused (reason SYMLINK_REFUSED). Errors name the path: NotFound when missing,
   // ResourceExhausted (with a hint) when the disk is full, else Internal.
   absl::StatusOr<UniqueFd> OpenFile(absl::string_view name, int flags, mode_t mode = 0644) const;
-  // Opens `name` for reading as a regular file: O_NONBLOCK, so a FIFO planted there cannot
-  // hold up the read; FailedPrecondition for anything but a regular file.
-  absl::StatusOr<UniqueFd> OpenRegularFile(absl::string_view name) const;
+  // Opens `name` as a regular file, for reading unless `flags` say otherwise (e.g. O_RDWR):
+  // O_NONBLOCK, so a FIFO planted there cannot hold up the open or a read; FailedPrecondition
+  // for anything but a regular file.
+  absl::StatusOr<UniqueFd> OpenRegularFile(absl::string_view name, int flags = O_RDONLY) const;
   // The contents of the regular file `name`, read as ReadRegularFileAt (common/file_read.h)
   // reads: a FIFO, device or file over `max_bytes` is refused at once (InvalidArgument), a
   // symlink with reason SYMLINK_REFUSED.

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/models/store/model_store.h"
+#include "agent/workers/log_rotation.h"
 #include "agent/workers/worker_launch.h"
 #include "agent/workers/worker_ports.h"
 #include "common/error_metadata.h"
@@ -33,11 +34,9 @@ constexpr absl::Duration kStopGrace = absl::Seconds(5);
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
-std::string LogName(const std::string& id) { return id + ".log"; }
-
 // "\nlast log lines:\n  ..." for an error message; "" when the log is empty.
 std::string LogTail(const DirFd& logs, const std::string& id) {
-  std::vector<std::string> lines = LastLines(logs, LogName(id), kLogTailLines);
+  std::vector<std::string> lines = LastLines(logs, WorkerLogName(id), kLogTailLines);
   if (lines.empty()) return " (its log is empty)";
   return absl::StrCat("; last log lines:\n  ", absl::StrJoin(lines, "\n  "));
 }
@@ -48,7 +47,7 @@ bool IsLive(const WorkerRecord& record) {
 
 // New complete lines of a worker's log since `*offset`, which moves past them.
 std::vector<std::string> NewLogLines(const DirFd& logs, const std::string& id, off_t* offset) {
-  absl::StatusOr<UniqueFd> fd = logs.OpenRegularFile(LogName(id));
+  absl::StatusOr<UniqueFd> fd = logs.OpenRegularFile(WorkerLogName(id));
   if (!fd.ok()) return {};
   std::string buffer(64 << 10, '\0');
   const ssize_t n = pread(fd->get(), buffer.data(), buffer.size(), *offset);
@@ -96,7 +95,9 @@ WorkerManager::WorkerManager(WorkerSettings settings, std::shared_ptr<const Cata
                              std::filesystem::path models_dir)
     : settings_(std::move(settings)),
       catalog_(std::move(catalog)),
-      models_dir_(std::move(models_dir)) {
+      models_dir_(std::move(models_dir)),
+      rotator_(std::make_unique<LogRotator>(settings_.state_dir, settings_.log_max_bytes,
+                                            settings_.log_max_files)) {
   reaper_ = std::thread([this] { ReapLoop(); });
 }
 
@@ -381,8 +382,14 @@ absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::Spawn(const SpawnPlan& plan
     callback_url = *url;
   }
   op.SetRunning();
-  absl::StatusOr<UniqueFd> log =
-      records.logs().OpenFile(LogName(plan.id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  // The previous worker's log (a crash's, say) survives as <id>.log.1.
+  if (absl::Status rotated = RotateLogForRespawn(records.logs(), plan.id, settings_.log_max_files);
+      !rotated.ok()) {
+    return WithPrefix(rotated, "cannot keep the previous log of the worker");
+  }
+  // O_APPEND: after a rotation truncated the log, the worker's next write lands at its new end.
+  absl::StatusOr<UniqueFd> log = records.logs().OpenFile(
+      WorkerLogName(plan.id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
   if (!log.ok()) return WithPrefix(log.status(), "cannot create the worker's log file");
 
   std::vector<std::string> argv = ExpandArgv(backend.argv, {{"worker_id", plan.id},
@@ -412,7 +419,7 @@ absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::Spawn(const SpawnPlan& plan
     record.start_time = identity.ok() ? identity->start_time : 0;
     record.executable = identity.ok() ? identity->executable : plan.program;
     record.argv = argv;
-    record.log_path = records.logs().PathOf(LogName(plan.id)).string();
+    record.log_path = records.logs().PathOf(WorkerLogName(plan.id)).string();
     record.created_at_ms = NowMs();
     if (absl::Status written = records.Write(record); !written.ok()) {
       kill(-*pid, SIGKILL);
@@ -471,11 +478,11 @@ absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::WaitReady(const SpawnPlan& 
     }
     if (exit_code) {
       return fail(WithReason(
-          WithHint(
-              absl::AbortedError(absl::StrCat("worker ", plan.id, " exited with code ", *exit_code,
-                                              " before it was ready",
-                                              LogTail(records.logs(), plan.id))),
-              absl::StrCat("its whole log: ", records.logs().PathOf(LogName(plan.id)).string())),
+          WithHint(absl::AbortedError(absl::StrCat("worker ", plan.id, " exited with code ",
+                                                   *exit_code, " before it was ready",
+                                                   LogTail(records.logs(), plan.id))),
+                   absl::StrCat("its whole log: ",
+                                records.logs().PathOf(WorkerLogName(plan.id)).string())),
           reasons::kWorkerExited));
     }
     StopGroup(pid, backend.stop_signal);

@@ -15,7 +15,8 @@
 // when the worker exits first (WORKER_EXITED, its exit code and last log lines in the message) or
 // is not ready within the timeout (WORKER_NOT_READY: the worker's group is stopped); a cancelled
 // one stops the worker's group too. Exits of the workers this process started are collected
-// (waitpid) and recorded. Thread-safe.
+// (waitpid) and recorded. While it lives, the logs of live workers are kept under the size cap
+// (log_rotation.h), and a respawn keeps the previous log as <id>.log.1. Thread-safe.
 #ifndef LLORCH_AGENT_WORKERS_WORKER_MANAGER_H_
 #define LLORCH_AGENT_WORKERS_WORKER_MANAGER_H_
 
@@ -34,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "agent/models/catalog.h"
 #include "agent/ops/operation.h"
+#include "agent/workers/log_rotation.h"
 #include "agent/workers/ready_listener.h"
 #include "agent/workers/worker_record.h"
 #include "agent/workers/worker_settings.h"
@@ -99,6 +101,7 @@ class WorkerManager {
   std::map<pid_t, int> exits_;                // their exit codes, once collected
   bool stopping_ = false;
   std::unique_ptr<ReadyListener> listener_;  // started with the first spawn that needs it
+  std::unique_ptr<LogRotator> rotator_;      // keeps the live workers' logs under the size cap
   std::thread reaper_;
 };
 

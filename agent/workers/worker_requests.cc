@@ -16,6 +16,20 @@ bool IsWorkerId(absl::string_view id) {
   return true;
 }
 
+namespace {
+
+absl::Status CheckWorkerId(absl::string_view field, const std::string& id, absl::string_view hint) {
+  if (IsWorkerId(id)) return absl::OkStatus();
+  return InvalidField(field,
+                      absl::StrCat(ShowValue(id),
+                                   " is not a worker id: lower-case letters, digits and '-', "
+                                   "starting with a letter or digit, at most ",
+                                   kMaxWorkerIdLength, " of them"),
+                      hint);
+}
+
+}  // namespace
+
 absl::Status Validate(const v1::SpawnWorkerRequest& request) {
   if (absl::Status rules = CheckRequestRules(request); !rules.ok()) return rules;
   if (request.backend() == v1::BACKEND_UNSPECIFIED) {
@@ -26,14 +40,12 @@ absl::Status Validate(const v1::SpawnWorkerRequest& request) {
     return InvalidField("port", absl::StrCat(request.port(), " is not a port in 1024-65535"),
                         "leave port at 0 to take the first free one of the configured range");
   }
-  if (!request.worker_id().empty() && !IsWorkerId(request.worker_id())) {
-    return InvalidField(
-        "worker_id",
-        absl::StrCat(ShowValue(request.worker_id()),
-                     " is not a worker id: lower-case letters, digits and '-', starting with a "
-                     "letter or digit, at most ",
-                     kMaxWorkerIdLength, " of them"),
-        "leave worker_id empty for worker-<backend>-<gpu>");
+  if (!request.worker_id().empty()) {
+    if (absl::Status id = CheckWorkerId("worker_id", request.worker_id(),
+                                        "leave worker_id empty for worker-<backend>-<gpu>");
+        !id.ok()) {
+      return id;
+    }
   }
   if (request.has_ready_timeout() &&
       (request.ready_timeout().seconds() < 1 || request.ready_timeout().seconds() > 86400 ||
@@ -50,5 +62,20 @@ absl::Status Validate(const v1::SpawnWorkerRequest& request) {
 }
 
 absl::Status Validate(const v1::ListWorkersRequest& request) { return CheckRequestRules(request); }
+
+absl::Status Validate(const v1::GetWorkerLogsRequest& request) {
+  if (absl::Status rules = CheckRequestRules(request); !rules.ok()) return rules;
+  if (absl::Status id =
+          CheckWorkerId("id", request.id(), "`llorch-pool worker list --all` lists the worker ids");
+      !id.ok()) {
+    return id;
+  }
+  if (request.tail_lines() > kMaxTailLines) {
+    return InvalidField("tail_lines",
+                        absl::StrCat(request.tail_lines(), " is more than ", kMaxTailLines),
+                        "leave tail_lines at 0 for the whole log");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace llorch

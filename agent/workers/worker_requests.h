@@ -1,7 +1,8 @@
 // What WorkerService accepts, as worker.proto says, checked before anything runs: the rules of
 // every request (agent/rpc/request_rules.h), then a backend (not BACKEND_UNSPECIFIED), a port of
 // 0 or 1024-65535, a ready_timeout of 1 s to 1 day or none, a worker id of the form
-// [a-z0-9][a-z0-9-]* (at most 63 characters) or none, and a model id of the catalog's form or none.
+// [a-z0-9][a-z0-9-]* (at most 63 characters) or none, and a model id of the catalog's form or none;
+// GetWorkerLogs: a worker id, and tail_lines of at most kMaxTailLines.
 // A malformed field is INVALID_ARGUMENT, reason INVALID_REQUEST, metadata "field". Whether the
 // model, binary, GPU and port are usable is the domain's to say (worker_manager.h), after these.
 #ifndef LLORCH_AGENT_WORKERS_WORKER_REQUESTS_H_
@@ -14,12 +15,14 @@
 namespace llorch {
 
 inline constexpr size_t kMaxWorkerIdLength = 63;
+inline constexpr uint32_t kMaxTailLines = 1000000;
 
 // [a-z0-9][a-z0-9-]*, at most kMaxWorkerIdLength characters.
 bool IsWorkerId(absl::string_view id);
 
 absl::Status Validate(const pool::v1::SpawnWorkerRequest& request);
 absl::Status Validate(const pool::v1::ListWorkersRequest& request);
+absl::Status Validate(const pool::v1::GetWorkerLogsRequest& request);
 
 }  // namespace llorch
 

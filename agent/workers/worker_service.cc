@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"
+#include "agent/workers/worker_logs.h"
 #include "agent/workers/worker_requests.h"
 
 namespace llorch {
@@ -12,7 +13,8 @@ WorkerServiceImpl::WorkerServiceImpl(WorkerSettings settings,
                                      std::shared_ptr<const Catalog> catalog,
                                      std::filesystem::path models_dir,
                                      std::shared_ptr<OperationRegistry> operations)
-    : operations_(std::move(operations)),
+    : state_dir_(settings.state_dir),
+      operations_(std::move(operations)),
       manager_(std::make_shared<WorkerManager>(std::move(settings), std::move(catalog),
                                                std::move(models_dir))) {}
 
@@ -56,9 +58,13 @@ grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::GetWorkerLogs(grpc::ServerContext*, const v1::GetWorkerLogsRequest*,
-                                              grpc::ServerWriter<v1::LogLine>*) {
-  return NotAvailableYet("worker logs");
+grpc::Status WorkerServiceImpl::GetWorkerLogs(grpc::ServerContext* context,
+                                              const v1::GetWorkerLogsRequest* request,
+                                              grpc::ServerWriter<v1::LogLine>* writer) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
+  return ToGrpcStatus(StreamWorkerLog(
+      state_dir_, *request, [context] { return context->IsCancelled(); },
+      [writer](const v1::LogLine& line) { return writer->Write(line); }));
 }
 
 }  // namespace llorch

@@ -1,8 +1,8 @@
 // WorkerService: the gRPC adapter over WorkerManager (worker_manager.h). Thin: it validates the
 // request (worker_requests.h), runs a spawn as a "worker.spawn" operation (the manager's checks
 // come first in it, so a retried request_id finds the operation it started), lists from the
-// state files, and translates results and errors. StopWorker and GetWorkerLogs answer
-// UNIMPLEMENTED (reason NOT_AVAILABLE_YET) until the release that delivers them.
+// state files, streams logs (worker_logs.h), and translates results and errors. StopWorker
+// answers UNIMPLEMENTED (reason NOT_AVAILABLE_YET) until the release that delivers it.
 #ifndef LLORCH_AGENT_WORKERS_WORKER_SERVICE_H_
 #define LLORCH_AGENT_WORKERS_WORKER_SERVICE_H_
 
@@ -33,6 +33,7 @@ class WorkerServiceImpl final : public pool::v1::WorkerService::Service {
                              grpc::ServerWriter<pool::v1::LogLine>*) override;
 
  private:
+  const std::filesystem::path state_dir_;
   std::shared_ptr<OperationRegistry> operations_;
   std::shared_ptr<WorkerManager> manager_;  // shared with the operations' threads
 };

@@ -27,6 +27,8 @@ WorkerSettings WorkerSettingsFor(const Config& config, const std::filesystem::pa
   settings.in_process = in_process;
   settings.callback_port = in_process ? 0 : static_cast<int>(config.workers.callback_port);
   settings.ready_timeout = absl::Seconds(config.workers.ready_timeout_seconds);
+  settings.log_max_bytes = static_cast<uint64_t>(config.workers.log_max_bytes);
+  settings.log_max_files = static_cast<int>(config.workers.log_max_files);
   settings.backends[v1::BACKEND_CPU] = BackendFrom(config.workers.cpu);
   settings.backends[v1::BACKEND_CUDA] = BackendFrom(config.workers.cuda);
   settings.backends[v1::BACKEND_METAL] = BackendFrom(config.workers.metal);

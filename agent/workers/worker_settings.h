@@ -1,6 +1,7 @@
 // What the worker domain takes from the agent's configuration (common/config.h, [workers]):
 // per backend the argv template, how readiness is learnt and the stop signal; the port range for
-// default ports; the ready-callback listener's port; how long a spawn waits for readiness.
+// default ports; the ready-callback listener's port; how long a spawn waits for readiness; the
+// size cap of the workers' logs.
 #ifndef LLORCH_AGENT_WORKERS_WORKER_SETTINGS_H_
 #define LLORCH_AGENT_WORKERS_WORKER_SETTINGS_H_
 
@@ -34,6 +35,8 @@ struct WorkerSettings {
   // Inside the CLI: nobody answers a worker's callback once the CLI has exited.
   bool in_process = false;
   absl::Duration ready_timeout = absl::Seconds(300);
+  uint64_t log_max_bytes = 10 << 20;  // a live worker's log is rotated once bigger (log_rotation.h)
+  int log_max_files = 3;              // rotated copies kept: <id>.log.1 (newest) .. <id>.log.N
   std::map<pool::v1::Backend, BackendSettings> backends;
   // Where argv[0] names without '/' are looked up (the agent's PATH).
   std::string path_env;

@@ -1,9 +1,14 @@
 // `llorch-pool worker ...`: inference worker processes.
+#include <cstdio>
 #include <memory>
 #include <string>
 
 #include "client/cli.h"
+#include "client/completion.h"
+#include "client/interrupt.h"
 #include "client/operation_stream.h"
+#include "client/output.h"
+#include "client/render/json.h"
 #include "client/render/visible.h"
 #include "client/render/worker_views.h"
 #include "client/unary_call.h"
@@ -23,6 +28,36 @@ struct SpawnFlags {
   bool wait = true;
   unsigned timeout_seconds = 0;
 };
+
+// `worker logs`: the worker's lines on stdout as they are (with --output json, each LogLine as
+// one JSON line), the agent's own note (the worker exited, and how) on stderr. Ctrl-C ends it
+// (exit 130), and so does a closed stdout (`| head`).
+int ShowWorkerLogs(Session& s, const v1::GetWorkerLogsRequest& request) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.Channel();
+  if (!channel.ok()) return s.Fail(channel.status());
+  grpc::ClientContext context;  // no deadline: following takes as long as the worker runs
+  InterruptWatch interrupt([&context] { context.TryCancel(); });
+  auto reader = v1::WorkerService::NewStub(*channel)->GetWorkerLogs(&context, request);
+  v1::LogLine line;
+  while (reader->Read(&line)) {
+    if (s.json()) {
+      s.Print(ToJsonLine(line) + "\n");
+    } else if (line.stream() == v1::LogLine::STREAM_AGENT) {
+      FlushOutput();
+      if (!s.quiet()) {
+        std::fprintf(stderr, "%s\n",
+                     s.err_style().Paint(Visible(line.text()), Color::kDim).c_str());
+      }
+    } else {
+      s.Print(VisibleLines(line.text()) + "\n");
+    }
+    if (request.follow() && !FlushOutput()) context.TryCancel();
+  }
+  const grpc::Status status = reader->Finish();
+  if (InterruptWatch::Interrupted()) return kExitInterrupted;
+  if (status.error_code() == grpc::StatusCode::CANCELLED) return kExitOk;  // stdout closed
+  return status.ok() ? kExitOk : s.Fail(status);
+}
 
 }  // namespace
 
@@ -104,30 +139,30 @@ void AddWorkerCommands(CommandLine& cli) {
       });
   list->add_flag("-a,--all", *list_all, "Also workers that exited, failed or were lost");
 
-  auto logs_id = std::make_shared<std::string>();
-  auto logs_follow = std::make_shared<bool>(false);
-  auto logs_tail = std::make_shared<unsigned>(0);
+  auto logs_request = std::make_shared<v1::GetWorkerLogsRequest>();
   CLI::App* logs = cli.AddCommand(
-      worker, "logs", "A worker's log",
+      worker, "logs", "A worker's log: the last lines, and with -f new ones as they come",
+      "  llorch-pool worker logs worker-metal-0\n"
       "  llorch-pool worker logs worker-metal-0 --tail 100\n"
-      "  llorch-pool worker logs worker-metal-0 --follow\n",
-      [logs_id, logs_follow, logs_tail](Session& s) {
-        absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.Channel();
-        if (!channel.ok()) return s.Fail(channel.status());
-        v1::GetWorkerLogsRequest request;
-        request.set_id(*logs_id);
-        request.set_follow(*logs_follow);
-        request.set_tail_lines(*logs_tail);
-        grpc::ClientContext context;
-        auto reader = v1::WorkerService::NewStub(*channel)->GetWorkerLogs(&context, request);
-        v1::LogLine line;
-        while (reader->Read(&line)) s.Print(VisibleLines(line.text()) + "\n");
-        grpc::Status status = reader->Finish();
-        return status.ok() ? kExitOk : s.Fail(status);
-      });
-  logs->add_option("id", *logs_id, "Worker id")->required();
-  logs->add_flag("-f,--follow", *logs_follow, "Keep printing new lines");
-  logs->add_option("--tail", *logs_tail, "Start with the last N lines");
+      "  llorch-pool worker logs worker-metal-0 -f --tail 10   (until it exits or Ctrl-C)\n"
+      "  llorch-pool worker logs worker-metal-0 -o json        (one LogLine per line)\n"
+      "The lines are the worker's own JSON lines. A log over workers.log_max_bytes is rotated\n"
+      "to <id>.log.1 ... <id>.log.N (workers.log_max_files) in the agent's state directory, and\n"
+      "so is the previous worker's log when a worker of the same id is spawned again; --follow\n"
+      "continues across a rotation.\n",
+      [logs_request](Session& s) { return ShowWorkerLogs(s, *logs_request); });
+  logs->add_option_function<std::string>(
+          "id", [logs_request](const std::string& id) { logs_request->set_id(id); }, "Worker id")
+      ->required();
+  logs->add_flag_function(
+      "-f,--follow", [logs_request](int64_t count) { logs_request->set_follow(count > 0); },
+      "Keep printing new lines until the worker exits (or Ctrl-C)");
+  logs->add_option_function<uint32_t>(
+      "--tail", [logs_request](const uint32_t& lines) { logs_request->set_tail_lines(lines); },
+      "Start with the last N lines, at most 1000000 (default: the whole log)");
+  for (const char* command : {"logs", "stop"}) {
+    cli.CompleteWith(worker->get_subcommand(command), WorkerIdCandidates);
+  }
 }
 
 }  // namespace llorch

@@ -53,9 +53,9 @@ const std::vector<std::string> kServices = {
     "llorch.pool.v1.WorkerService",    "llorch.pool.v1.DevService"};
 // Services, and single RPCs of served services, this release answers UNIMPLEMENTED, reason
 // NOT_AVAILABLE_YET.
-const std::set<std::string> kNotServedYet = {
-    "llorch.pool.v1.WorkerService.StopWorker", "llorch.pool.v1.WorkerService.GetWorkerLogs",
-    "llorch.pool.v1.DevService.RunSetup", "llorch.pool.v1.DevService.CheckConfig"};
+const std::set<std::string> kNotServedYet = {"llorch.pool.v1.WorkerService.StopWorker",
+                                             "llorch.pool.v1.DevService.RunSetup",
+                                             "llorch.pool.v1.DevService.CheckConfig"};
 
 // What a call returned, and how many messages the server streamed before it.
 struct Reply {
@@ -511,6 +511,13 @@ std::vector<Case> HandWrittenCases() {
           "GetWorkerLogs({})", [](auto&) {}, "id"),
       Bad<v1::GetWorkerLogsRequest>(
           "id '..'", [](auto& r) { r.set_id(".."); }, "id"),
+      Bad<v1::GetWorkerLogsRequest>(
+          "tail_lines over 1000000",
+          [](auto& r) {
+            r.set_id("worker-cpu-0");
+            r.set_tail_lines(1000001);
+          },
+          "tail_lines"),
       Bad<v1::RunDoctorRequest>(
           "an unknown check", [](auto& r) { r.add_names("no.such"); }, "names[0]"),
       Bad<v1::RunDoctorRequest>(

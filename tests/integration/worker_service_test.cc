@@ -288,5 +288,44 @@ TEST_F(WorkerServiceTest, TheDefaultPortIsTheFirstFreeOneOfTheRange) {
   EXPECT_LE(worker.port(), static_cast<uint32_t>(first + 20));
 }
 
+TEST_F(WorkerServiceTest, FollowingALogEndsWithTheExitCodeOfAWorkerThisAgentStarted) {
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::ReadFileBytes(worker.log_path()).find("ready callback accepted") !=
+           std::string::npos;
+  }));
+  v1::GetWorkerLogsRequest request;
+  request.set_id(worker.id());
+  request.set_follow(true);
+  grpc::ClientContext context;
+  auto stream = stub_->GetWorkerLogs(&context, request);
+  v1::LogLine line;
+  while (stream->Read(&line) && line.text().find("ready callback accepted") == std::string::npos) {
+    EXPECT_EQ(line.stream(), v1::LogLine::STREAM_STDOUT);
+  }
+  ASSERT_EQ(kill(-static_cast<pid_t>(worker.pid()), SIGKILL), 0);
+  std::vector<v1::LogLine> rest;
+  while (stream->Read(&line)) rest.push_back(line);
+  EXPECT_TRUE(stream->Finish().ok());
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.back().stream(), v1::LogLine::STREAM_AGENT);
+  EXPECT_EQ(rest.back().text(), "worker worker-cpu-0 exited with code 137");
+}
+
+TEST_F(WorkerServiceTest, LogsOfAnUnknownWorkerAreNotFound) {
+  StartAgent();
+  v1::GetWorkerLogsRequest request;
+  request.set_id("worker-cpu-9");
+  grpc::ClientContext context;
+  auto stream = stub_->GetWorkerLogs(&context, request);
+  v1::LogLine line;
+  EXPECT_FALSE(stream->Read(&line));
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(testing::ErrorHintOf(status).reason(), "WORKER_NOT_FOUND");
+}
+
 }  // namespace
 }  // namespace llorch

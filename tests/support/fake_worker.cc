@@ -13,6 +13,10 @@
 //   FAKE_WORKER_NO_CALLBACK=1     never call back (/health still turns ready)
 //   FAKE_WORKER_NEW_BODY=1        send the later callback body shape
 //   FAKE_WORKER_ARGV_FILE=PATH    write its argv there, one per line, first thing
+//   FAKE_WORKER_LOG_LINES=N       once ready, log "line 1" .. "line N" (0: on and on)
+//   FAKE_WORKER_LOG_EVERY_MS=N    ... one every N ms (default: all at once)
+//   FAKE_WORKER_PARTIAL_LAST=1    on SIGINT, end its log with a line without a newline
+// SIGUSR1 makes it log "got SIGUSR1 <n>" (n = 1, 2, ...).
 #include <httplib.h>
 #include <signal.h>
 #include <unistd.h>
@@ -98,7 +102,9 @@ int main(int argc, char** argv) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
-  if (!Env("FAKE_WORKER_IGNORE_SIGINT")) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (Env("FAKE_WORKER_IGNORE_SIGINT")) sigdelset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::thread serve([&server] { server.listen_after_bind(); });
   Log("info", "worker " + worker_id + " loading model " + flags["--model"] + " on " + backend +
                   " device " + device);
@@ -133,15 +139,29 @@ int main(int argc, char** argv) {
     }
     Log("info", "ready callback accepted");
   });
+  if (const char* count = Env("FAKE_WORKER_LOG_LINES")) {
+    std::thread([count = std::atoi(count), &ready] {
+      while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      const char* every = Env("FAKE_WORKER_LOG_EVERY_MS");
+      for (long i = 1; count == 0 || i <= count; ++i) {
+        Log("info", "line " + std::to_string(i));
+        if (every) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(every)));
+      }
+    }).detach();
+  }
   loader.detach();
 
-  if (Env("FAKE_WORKER_IGNORE_SIGINT")) {
-    serve.join();
-    return 0;
+  for (int usr1 = 1;; ++usr1) {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    if (signal_number == SIGINT) break;
+    Log("info", "got SIGUSR1 " + std::to_string(usr1));
   }
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
   Log("info", "SIGINT: shutting down");
+  if (Env("FAKE_WORKER_PARTIAL_LAST")) {
+    std::printf("{\"level\":\"info\",\"message\":\"no newline after this\"}");
+    std::fflush(stdout);
+  }
   server.stop();
   serve.join();
   return 0;

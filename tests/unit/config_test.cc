@@ -328,6 +328,8 @@ TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
                                                     "workers.port_last",
                                                     "workers.callback_port",
                                                     "workers.ready_timeout_seconds",
+                                                    "workers.log_max_bytes",
+                                                    "workers.log_max_files",
                                                     "workers.cpu.argv",
                                                     "workers.cpu.ready",
                                                     "workers.cpu.stop_signal",
@@ -400,6 +402,8 @@ port_first = 9000
 port_last = 9099
 callback_port = 9301
 ready_timeout_seconds = 600
+log_max_bytes = 1048576
+log_max_files = 5
 [workers.cpu]
 argv = ["/opt/llorch/llorch-cpu-candled", "--worker-id", "{worker_id}", "--port", "{port}"]
 ready = "health"
@@ -439,6 +443,8 @@ stop_signal = "SIGQUIT"
   EXPECT_EQ(config->workers.port_last, 9099);
   EXPECT_EQ(config->workers.callback_port, 9301);
   EXPECT_EQ(config->workers.ready_timeout_seconds, 600);
+  EXPECT_EQ(config->workers.log_max_bytes, 1048576);
+  EXPECT_EQ(config->workers.log_max_files, 5);
   EXPECT_EQ(config->workers.cpu.argv.front(), "/opt/llorch/llorch-cpu-candled");
   EXPECT_EQ(config->workers.cpu.ready, "health");
   EXPECT_EQ(config->workers.cpu.stop_signal, "SIGTERM");
@@ -814,6 +820,11 @@ TEST_F(ConfigTest, IntegerKeysTakeIntegersInTheirRange) {
             "flag --connections: download.connections must be between 1 and 64, got 65");
   EXPECT_EQ(MergeConfigText("[download]\nbackend = \"curl\"\n", "f.toml", &config).message(),
             "f.toml:2: download.backend must be one of native, hf, got 'curl'");
+  EXPECT_EQ(
+      MergeConfigText("[workers]\nlog_max_bytes = 100\nlog_max_files = 0\n", "f.toml", &config)
+          .message(),
+      "f.toml:2: workers.log_max_bytes must be between 1024 and 1099511627776, got 100\n"
+      "f.toml:3: workers.log_max_files must be between 1 and 100, got 0");
 }
 
 TEST_F(ConfigTest, InvalidAddressesAndAnEmptyModelsDirAreRejected) {
