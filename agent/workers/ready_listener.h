@@ -5,12 +5,16 @@
 // {worker_id, url, model_ref, backend, device}, hands the report on and answers 200 at once (the
 // worker exits when the answer is not 2xx). A body without worker_id is 400. Reports for ids
 // nobody waits for are handed on too: the receiver records or ignores them.
+// One thread serves every connection at once (poll), each bounded in size (loopback_http.h) and
+// in time (kConnectionTimeout from its accept): a peer that sends slowly, too much or nothing
+// gets an error answer or is closed, and never holds up another's callback.
 //
 // ProbeHealth: the other way, for backends configured with ready = "health": GET /health on the
 // worker's port; 200 is ready, anything else (503 while loading, no answer) is still starting.
 #ifndef LLORCH_AGENT_WORKERS_READY_LISTENER_H_
 #define LLORCH_AGENT_WORKERS_READY_LISTENER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,10 +23,8 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-
-namespace httplib {
-class Server;
-}
+#include "absl/strings/string_view.h"
+#include "common/dir_fd.h"
 
 namespace llorch {
 
@@ -32,12 +34,21 @@ struct ReadyReport {
   uint64_t vram_bytes = 0;
 };
 
+// The report in a ready callback's body (either shape); nullopt unless it is a JSON object with
+// a string worker_id. A pure function of the bytes.
+std::optional<ReadyReport> ParseReadyReport(absl::string_view body);
+
 class ReadyListener {
  public:
   using OnReady = std::function<void(const ReadyReport&)>;
 
-  // Listens on 127.0.0.1:`port` (0 = an ephemeral port), never sharing it (no SO_REUSEPORT).
-  // Unavailable naming the port when it cannot be bound.
+  // How long a connection may take from accept to a whole request.
+  static constexpr std::chrono::milliseconds kConnectionTimeout{5000};
+  // Connections served at once; beyond that the longest-waiting one is closed for the new one.
+  static constexpr size_t kMaxConnections = 64;
+
+  // Listens on 127.0.0.1:`port` (0 = an ephemeral port), never sharing it (SO_REUSEADDR, no
+  // SO_REUSEPORT). Unavailable naming the port when it cannot be bound.
   static absl::StatusOr<std::unique_ptr<ReadyListener>> Start(int port, OnReady on_ready);
   ~ReadyListener();
 
@@ -47,7 +58,11 @@ class ReadyListener {
 
  private:
   ReadyListener() = default;
-  std::unique_ptr<httplib::Server> server_;
+  void Serve();
+
+  OnReady on_ready_;
+  UniqueFd socket_;
+  UniqueFd stop_;  // an eventfd: written by the destructor to end Serve()
   std::thread thread_;
   int port_ = 0;
 };

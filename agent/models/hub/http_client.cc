@@ -1,11 +1,8 @@
 #include "agent/models/hub/http_client.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <mutex>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -14,17 +11,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "agent/models/hub/curl_library.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 #include "common/version.h"
 
 namespace llorch {
 namespace {
-
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // How much of an error response's body is kept when the caller streams bodies.
 constexpr size_t kErrorBodyBytes = 64 << 10;
@@ -131,13 +124,18 @@ std::string HttpResponse::Header(absl::string_view name) const {
 }
 
 HttpConnection::HttpConnection() {
-  InitCurlOnce();
-  curl_ = curl_easy_init();
+  absl::StatusOr<const CurlLibrary*> library = Curl();
+  curl_ = library.ok() ? (*library)->easy_init() : nullptr;
 }
 
-HttpConnection::~HttpConnection() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+HttpConnection::~HttpConnection() {
+  if (curl_ != nullptr) (*Curl())->easy_cleanup(static_cast<CURL*>(curl_));
+}
 
 absl::StatusOr<HttpResponse> HttpConnection::Perform(const HttpRequest& request) {
+  absl::StatusOr<const CurlLibrary*> library = Curl();
+  if (!library.ok()) return library.status();
+  const CurlLibrary& lib = **library;
   CURL* curl = static_cast<CURL*>(curl_);
   if (curl == nullptr) return absl::InternalError("cannot initialise libcurl");
   const std::string what = absl::StrCat(request.method, " ", UrlForDisplay(request.url));
@@ -146,34 +144,34 @@ absl::StatusOr<HttpResponse> HttpConnection::Perform(const HttpRequest& request)
   char error[CURL_ERROR_SIZE] = "";
   curl_slist* headers = nullptr;
   for (const std::string& header : request.headers) {
-    headers = curl_slist_append(headers, header.c_str());
+    headers = lib.slist_append(headers, header.c_str());
   }
   static const std::string user_agent = absl::StrCat("llorch-pool/", kVersion);
 
   // Reset keeps the connection cache: the next request to the same host reuses the socket.
-  curl_easy_reset(curl);
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str());
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, Millis(request.connect_timeout));
-  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L << 10);  // fewer, larger writes
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  if (request.method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  if (!request.range.empty()) curl_easy_setopt(curl, CURLOPT_RANGE, request.range.c_str());
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &exchange);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &exchange);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &exchange);
-  const CURLcode code = curl_easy_perform(curl);
-  curl_slist_free_all(headers);
+  lib.easy_reset(curl);
+  lib.easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  lib.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  lib.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  lib.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  lib.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  lib.easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str());
+  lib.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, Millis(request.connect_timeout));
+  lib.easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  lib.easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L << 10);  // fewer, larger writes
+  lib.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  lib.easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  if (request.method == "HEAD") lib.easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  if (!request.range.empty()) lib.easy_setopt(curl, CURLOPT_RANGE, request.range.c_str());
+  lib.easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  lib.easy_setopt(curl, CURLOPT_HEADERDATA, &exchange);
+  lib.easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  lib.easy_setopt(curl, CURLOPT_WRITEDATA, &exchange);
+  lib.easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  lib.easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  lib.easy_setopt(curl, CURLOPT_XFERINFODATA, &exchange);
+  const CURLcode code = lib.easy_perform(curl);
+  lib.slist_free_all(headers);
 
   if (exchange.cancelled) return absl::CancelledError(absl::StrCat(what, ": cancelled"));
   if (exchange.stalled) {
@@ -193,7 +191,7 @@ absl::StatusOr<HttpResponse> HttpConnection::Perform(const HttpRequest& request)
         absl::StrCat(what, ": response larger than ", request.max_body_bytes, " bytes"));
   }
   if (code != CURLE_OK) {
-    const std::string detail = error[0] != '\0' ? error : curl_easy_strerror(code);
+    const std::string detail = error[0] != '\0' ? error : lib.easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT) {
       return absl::DeadlineExceededError(absl::StrCat(what, ": ", detail));
     }
@@ -208,7 +206,7 @@ absl::StatusOr<HttpResponse> HttpConnection::Perform(const HttpRequest& request)
     }
     return absl::UnavailableError(absl::StrCat(what, ": ", detail));
   }
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  lib.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
 
@@ -276,7 +274,9 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Tim
   if (value.empty()) return std::nullopt;
   int64_t seconds = 0;
   if (absl::SimpleAtoi(value, &seconds)) return absl::Seconds(std::max<int64_t>(seconds, 0));
-  const time_t when = curl_getdate(std::string(value).c_str(), nullptr);
+  absl::StatusOr<const CurlLibrary*> library = Curl();
+  if (!library.ok()) return std::nullopt;
+  const time_t when = (*library)->getdate(std::string(value).c_str(), nullptr);
   if (when < 0) return std::nullopt;
   return std::max(absl::FromTimeT(when) - now, absl::ZeroDuration());
 }
@@ -292,40 +292,44 @@ bool SleepUnlessCancelled(absl::Duration duration, const std::function<bool()>& 
 }
 
 std::string UrlOrigin(absl::string_view url) {
-  InitCurlOnce();
-  CURLU* handle = curl_url();
+  absl::StatusOr<const CurlLibrary*> library = Curl();
+  if (!library.ok()) return "";
+  const CurlLibrary& lib = **library;
+  CURLU* handle = lib.url();
   std::string origin;
   char* scheme = nullptr;
   char* host = nullptr;
   char* port = nullptr;
-  if (curl_url_set(handle, CURLUPART_URL, std::string(url).c_str(), 0) == CURLUE_OK &&
-      curl_url_get(handle, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-      curl_url_get(handle, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-      curl_url_get(handle, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+  if (lib.url_set(handle, CURLUPART_URL, std::string(url).c_str(), 0) == CURLUE_OK &&
+      lib.url_get(handle, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+      lib.url_get(handle, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+      lib.url_get(handle, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
     const std::string lower_scheme = absl::AsciiStrToLower(scheme);
     if (lower_scheme == "http" || lower_scheme == "https") {
       origin = absl::StrCat(lower_scheme, "://", absl::AsciiStrToLower(host), ":", port);
     }
   }
-  curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_url_cleanup(handle);
+  lib.free(scheme);
+  lib.free(host);
+  lib.free(port);
+  lib.url_cleanup(handle);
   return origin;
 }
 
 std::string ResolveUrl(absl::string_view base, absl::string_view location) {
-  InitCurlOnce();
-  CURLU* handle = curl_url();
   std::string resolved(location);
+  absl::StatusOr<const CurlLibrary*> library = Curl();
+  if (!library.ok()) return resolved;
+  const CurlLibrary& lib = **library;
+  CURLU* handle = lib.url();
   char* url = nullptr;
-  if (curl_url_set(handle, CURLUPART_URL, std::string(base).c_str(), 0) == CURLUE_OK &&
-      curl_url_set(handle, CURLUPART_URL, std::string(location).c_str(), 0) == CURLUE_OK &&
-      curl_url_get(handle, CURLUPART_URL, &url, 0) == CURLUE_OK) {
+  if (lib.url_set(handle, CURLUPART_URL, std::string(base).c_str(), 0) == CURLUE_OK &&
+      lib.url_set(handle, CURLUPART_URL, std::string(location).c_str(), 0) == CURLUE_OK &&
+      lib.url_get(handle, CURLUPART_URL, &url, 0) == CURLUE_OK) {
     resolved = url;
   }
-  curl_free(url);
-  curl_url_cleanup(handle);
+  lib.free(url);
+  lib.url_cleanup(handle);
   return resolved;
 }
 

@@ -1,4 +1,5 @@
-// One HTTP exchange at a time over libcurl, for the Hub client and the downloader.
+// One HTTP exchange at a time over libcurl, for the Hub client and the downloader. libcurl is
+// loaded on first use (curl_library.h); when it cannot be, Perform() fails with Unavailable.
 //
 // Redirects are never followed (the Hub client decides where to go, and never carries the token
 // to another host); TLS peers are always verified; only http and https are spoken; proxies come
@@ -122,7 +123,7 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Tim
 bool SleepUnlessCancelled(absl::Duration duration, const std::function<bool()>& cancelled);
 
 // "scheme://host:port" of `url` (default ports made explicit, host lower-cased); "" when `url`
-// is not an absolute http(s) URL.
+// is not an absolute http(s) URL (or libcurl cannot be loaded: then nothing is a Hub URL).
 std::string UrlOrigin(absl::string_view url);
 
 // `url` without its query string, for messages: a CDN URL's signature stays out of logs.
