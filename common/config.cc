@@ -99,6 +99,18 @@ const std::vector<KeySpec>& Specs() {
           int64_t{1} << 40),
       IntegerKey(
           "workers.log_max_files", [](Config& c) { return &c.workers.log_max_files; }, 1, 100),
+      IntegerKey(
+          "workers.restart_backoff_initial_ms",
+          [](Config& c) { return &c.workers.restart_backoff_initial_ms; }, 1, 3600000),
+      IntegerKey(
+          "workers.restart_backoff_max_ms",
+          [](Config& c) { return &c.workers.restart_backoff_max_ms; }, 1, 3600000),
+      IntegerKey(
+          "workers.start_limit_burst", [](Config& c) { return &c.workers.start_limit_burst; }, 1,
+          1000),
+      IntegerKey(
+          "workers.start_limit_interval_seconds",
+          [](Config& c) { return &c.workers.start_limit_interval_seconds; }, 1, 86400),
       {"workers.cpu.argv", nullptr, [](Config& c) { return &c.workers.cpu.argv; }, {}},
       {"workers.cpu.ready", [](Config& c) { return &c.workers.cpu.ready; }, nullptr, kReadyWays},
       {"workers.cpu.stop_signal", [](Config& c) { return &c.workers.cpu.stop_signal; }, nullptr,

@@ -81,6 +81,12 @@ struct Config {
     // containerLogMaxSize and containerLogMaxFiles).
     int64_t log_max_bytes = 10 << 20;
     int64_t log_max_files = 3;
+    // Restart on-failure: the first delay, doubling up to the maximum; more than `burst` starts
+    // within the interval and the agent gives up.
+    int64_t restart_backoff_initial_ms = 1000;
+    int64_t restart_backoff_max_ms = 60000;
+    int64_t start_limit_burst = 5;
+    int64_t start_limit_interval_seconds = 300;
     WorkerBackend cpu{{"llorch-cpu-candled", "--worker-id", "{worker_id}", "--model",
                        "{model_path}", "--port", "{port}", "--callback-url", "{callback_url}"}};
     WorkerBackend cuda{{"llorch-cuda-candled", "--worker-id", "{worker_id}", "--model",

@@ -69,6 +69,8 @@ inline constexpr char kNoFreePort[] = "NO_FREE_PORT";
 inline constexpr char kCallbackUnavailable[] = "CALLBACK_UNAVAILABLE";
 inline constexpr char kWorkerExited[] = "WORKER_EXITED";
 inline constexpr char kWorkerNotReady[] = "WORKER_NOT_READY";
+inline constexpr char kRestartUnavailable[] = "RESTART_UNAVAILABLE";
+inline constexpr char kModelInUse[] = "MODEL_IN_USE";
 
 }  // namespace llorch::reasons
 

@@ -41,11 +41,16 @@ struct AgentServer::Services {
             context->operations),
         workers(WorkerSettingsFor(context->config, context->state_dir, context->in_process,
                                   EnvironmentSnapshot()["PATH"]),
-                context->catalog, context->models_dir, context->operations),
+                context->catalog, context->models_dir, context->operations, context->events),
         dev(DoctorOptionsFor(context->config, context->repo_root, context->models_dir,
                              context->state_dir, context->catalog, EnvironmentSnapshot())),
         ops(context->operations),
-        agent(context, std::move(addresses)) {}
+        agent(context, std::move(addresses)) {
+    // models/ knows no workers: the worker domain answers whether a model is in use.
+    models.SetInUseCheck([manager = workers.manager()](const CatalogModel& model) {
+      return manager->CheckModelUnused(model);
+    });
+  }
   ModelServiceImpl models;
   GitServiceImpl git;
   WorkerServiceImpl workers;

@@ -20,6 +20,8 @@ class Pidfd {
   static absl::StatusOr<Pidfd> Open(pid_t pid);
 
   pid_t pid() const { return pid_; }
+  // The fd, for poll(2)/epoll(7): readable once the process has exited.
+  int fd() const { return fd_.get(); }
 
   // True once the process has exited (it may still be a zombie); never blocks.
   bool Exited() const { return WaitForExit(absl::ZeroDuration()); }

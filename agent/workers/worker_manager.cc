@@ -21,6 +21,7 @@
 #include "common/status.h"
 #include "common/subprocess.h"
 #include "google/protobuf/util/time_util.h"
+#include "spdlog/spdlog.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -42,7 +43,12 @@ std::string LogTail(const DirFd& logs, const std::string& id) {
 }
 
 bool IsLive(const WorkerRecord& record) {
-  return !record.exit_code && !record.failed && IsRecordedProcessAlive(record);
+  return !record.exit_code && !record.failed && !record.lost && IsRecordedProcessAlive(record);
+}
+
+v1::RestartPolicy RestartPolicyOf(const WorkerRecord& record) {
+  return record.restart_policy == "on-failure" ? v1::RESTART_POLICY_ON_FAILURE
+                                               : v1::RESTART_POLICY_NO;
 }
 
 // New complete lines of a worker's log since `*offset`, which moves past them.
@@ -78,8 +84,14 @@ v1::Worker WorkerFromRecord(const WorkerRecord& record) {
   if (record.exited_at_ms > 0) {
     *worker.mutable_exited_at() = TimeUtil::MillisecondsToTimestamp(record.exited_at_ms);
   }
-  if (record.exit_code || record.failed) {
+  worker.set_restart_policy(RestartPolicyOf(record));
+  worker.set_restarts(record.restarts);
+  worker.set_state_reason(record.state_reason);
+  if (record.lost) {
+    worker.set_state(v1::WORKER_STATE_LOST);
+  } else if (record.exit_code || record.failed) {
     worker.set_state(v1::WORKER_STATE_FAILED);
+    worker.set_restart_pending(record.restart_at_ms > 0);
   } else if (IsRecordedProcessAlive(record)) {
     worker.set_state(record.ready_at_ms > 0 ? v1::WORKER_STATE_READY : v1::WORKER_STATE_STARTING);
     worker.set_pid(record.pid);
@@ -92,13 +104,22 @@ v1::Worker WorkerFromRecord(const WorkerRecord& record) {
 }
 
 WorkerManager::WorkerManager(WorkerSettings settings, std::shared_ptr<const Catalog> catalog,
-                             std::filesystem::path models_dir)
+                             std::filesystem::path models_dir, std::shared_ptr<EventBus> events)
     : settings_(std::move(settings)),
       catalog_(std::move(catalog)),
       models_dir_(std::move(models_dir)),
+      events_(std::move(events)),
       rotator_(std::make_unique<LogRotator>(settings_.state_dir, settings_.log_max_bytes,
                                             settings_.log_max_files)) {
-  reaper_ = std::thread([this] { ReapLoop(); });
+  absl::StatusOr<std::unique_ptr<ExitWatcher>> watcher = ExitWatcher::Start(
+      [this](pid_t pid, std::optional<int> exit_code) { OnExit(pid, exit_code); });
+  if (watcher.ok()) {
+    watcher_ = *std::move(watcher);
+  } else {
+    spdlog::error("worker exits cannot be watched: {}", std::string(watcher.status().message()));
+  }
+  if (!settings_.in_process) Adopt();
+  supervisor_ = std::thread([this] { SuperviseLoop(); });
 }
 
 WorkerManager::~WorkerManager() {
@@ -107,7 +128,8 @@ WorkerManager::~WorkerManager() {
     stopping_ = true;
   }
   changed_.notify_all();
-  reaper_.join();
+  supervisor_.join();
+  watcher_.reset();
   listener_.reset();
 }
 
@@ -197,6 +219,16 @@ absl::StatusOr<WorkerManager::SpawnPlan> WorkerManager::Plan(
                      "once this command exits, and the worker would stop"),
                  "wait for it (leave out --no-wait), or start pool-agent and spawn through it"),
         reasons::kCallbackUnavailable);
+  }
+  plan.restart_on_failure = request.restart() == v1::RESTART_POLICY_ON_FAILURE;
+  if (settings_.in_process && plan.restart_on_failure) {
+    return WithReason(
+        WithHint(absl::FailedPreconditionError(
+                     "--restart on-failure needs a supervisor that outlives this command: "
+                     "without an agent running, nobody would restart the worker once it exits"),
+                 "start pool-agent (it supervises and restarts workers) and spawn through it, "
+                 "or leave out --restart"),
+        reasons::kRestartUnavailable);
   }
   const std::string& program = backend_settings.argv.front();
   std::optional<std::string> resolved = FindExecutable(program, settings_.path_env);
@@ -306,63 +338,299 @@ void WorkerManager::OnReady(const ReadyReport& report) {
   {
     std::lock_guard lock(mu_);
     ready_[report.worker_id] = report;
-    UpdateRecordLocked(report.worker_id, [&report](WorkerRecord& record) {
-      if (record.ready_at_ms != 0 || record.exit_code || record.failed) return;
-      record.ready_at_ms = NowMs();
-      record.uri = report.uri;
-      record.vram_bytes = report.vram_bytes;
-    });
+    std::optional<WorkerRecord> ready =
+        UpdateRecordLocked(report.worker_id, [&](WorkerRecord& record) {
+          if (record.ready_at_ms != 0 || record.exit_code || record.failed || record.lost) {
+            return false;
+          }
+          record.ready_at_ms = NowMs();
+          record.uri = report.uri;
+          record.vram_bytes = report.vram_bytes;
+          return true;
+        });
+    if (ready) PublishLocked(v1::WorkerChange::KIND_READY, *ready);
   }
   changed_.notify_all();
 }
 
-void WorkerManager::UpdateRecordLocked(const std::string& id,
-                                       const std::function<void(WorkerRecord&)>& change) {
-  if (!records_) return;
-  absl::StatusOr<WorkerRecord> record = records_->Read(id);
-  if (!record.ok()) return;
-  change(*record);
-  (void)records_->Write(*record);  // best effort: the record stays as it was
+void WorkerManager::PublishLocked(v1::WorkerChange::Kind kind, const WorkerRecord& record,
+                                  uint32_t attempt, const std::string& reason) {
+  v1::WorkerChange change;
+  change.set_kind(kind);
+  *change.mutable_worker() = WorkerFromRecord(record);
+  change.set_attempt(attempt);
+  change.set_reason(reason);
+  PublishLocked(std::move(change));
 }
 
-void WorkerManager::Reap() {
-  bool any = false;
+void WorkerManager::PublishLocked(v1::WorkerChange change) {
+  if (!events_) return;
+  v1::AgentEvent event;
+  *event.mutable_worker() = std::move(change);
+  events_->Publish(std::move(event));
+}
+
+void WorkerManager::WatchLocked(pid_t pid, const std::string& id, bool child) {
+  absl::StatusOr<Pidfd> pidfd = Pidfd::Open(pid);
+  if (!watcher_ || !pidfd.ok()) {
+    spdlog::warn("cannot watch worker {} (pid {}) for its exit", id, pid);
+    return;
+  }
+  watched_[pid] = id;
+  if (absl::Status watched = watcher_->Watch(*std::move(pidfd), child); !watched.ok()) {
+    watched_.erase(pid);
+    spdlog::warn("cannot watch worker {}: {}", id, std::string(watched.message()));
+  }
+}
+
+void WorkerManager::OnExit(pid_t pid, std::optional<int> exit_code) {
   {
     std::lock_guard lock(mu_);
-    for (auto it = children_.begin(); it != children_.end();) {
-      int status = 0;
-      if (waitpid(it->first, &status, WNOHANG) != it->first) {
-        ++it;
-        continue;
+    auto it = watched_.find(pid);
+    if (it == watched_.end()) return;
+    const std::string id = it->second;
+    watched_.erase(it);
+    exits_[pid] = exit_code.value_or(-1);
+    const bool asked = stops_.erase(pid) > 0;
+    const bool spawning = spawning_.count(id) > 0;
+    const bool restart = !asked && !spawning && exit_code != 0;
+    std::optional<v1::WorkerChange> restart_change;
+    std::optional<WorkerRecord> exited = UpdateRecordLocked(id, [&](WorkerRecord& record) {
+      if (record.pid != pid) return false;
+      record.exit_code = exit_code;
+      record.exited_at_ms = NowMs();
+      if (!exit_code) {
+        record.failed = true;
+        record.state_reason =
+            "it exited with its exit status unknown: the agent adopted it from an earlier run, "
+            "so it is not the agent's child";
       }
-      const int code = ExitCodeOf(status);
-      exits_[it->first] = code;
-      UpdateRecordLocked(it->second, [code](WorkerRecord& record) {
-        record.exit_code = code;
-        record.exited_at_ms = NowMs();
-      });
-      it = children_.erase(it);
-      any = true;
+      if (restart && record.restart_policy == "on-failure") restart_change = PlanRestart(record);
+      return true;
+    });
+    if (exited) {
+      WorkerRecord before_restart = *exited;
+      before_restart.restart_at_ms = 0;
+      PublishLocked(asked ? v1::WorkerChange::KIND_STOPPED : v1::WorkerChange::KIND_EXITED,
+                    before_restart);
+      if (restart_change) {
+        if (restart_change->kind() == v1::WorkerChange::KIND_RESTARTING) {
+          restarts_due_[id] = absl::FromUnixMillis(exited->restart_at_ms);
+        }
+        *restart_change->mutable_worker() = WorkerFromRecord(*exited);
+        PublishLocked(*std::move(restart_change));
+      }
     }
   }
-  if (any) changed_.notify_all();
+  changed_.notify_all();
 }
 
-void WorkerManager::ReapLoop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    Reap();
-    lock.lock();
-    changed_.wait_for(lock, absl::ToChronoMilliseconds(absl::Milliseconds(100)),
-                      [this] { return stopping_; });
+v1::WorkerChange WorkerManager::PlanRestart(WorkerRecord& record) const {
+  v1::WorkerChange change;
+  const int64_t now = NowMs();
+  const int64_t window_start = now - absl::ToInt64Milliseconds(settings_.start_limit_interval);
+  std::erase_if(record.starts_ms, [window_start](int64_t at) { return at < window_start; });
+  if (static_cast<int>(record.starts_ms.size()) >= settings_.start_limit_burst) {
+    record.failed = true;
+    record.state_reason = absl::StrCat(
+        "gave up restarting it: it was started ", record.starts_ms.size(), " times within ",
+        absl::FormatDuration(settings_.start_limit_interval),
+        " (workers.start_limit_burst, start_limit_interval_seconds); spawn it again to start "
+        "it anew");
+    change.set_kind(v1::WorkerChange::KIND_GAVE_UP);
+    change.set_reason(record.state_reason);
+    return change;
   }
+  // A run longer than the longest delay was a success for a while: the doubling starts over.
+  if (now - record.created_at_ms > absl::ToInt64Milliseconds(settings_.restart_backoff_max)) {
+    record.restart_streak = 0;
+  }
+  absl::Duration delay = settings_.restart_backoff_initial;
+  for (uint32_t i = 0; i < record.restart_streak && delay < settings_.restart_backoff_max; ++i) {
+    delay *= 2;
+  }
+  delay = std::min(delay, settings_.restart_backoff_max);
+  ++record.restart_streak;
+  record.restart_at_ms = now + absl::ToInt64Milliseconds(delay);
+  change.set_kind(v1::WorkerChange::KIND_RESTARTING);
+  change.set_attempt(record.restarts + 1);
+  *change.mutable_restart_delay() =
+      TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(delay));
+  return change;
+}
+
+void WorkerManager::SuperviseLoop() {
+  std::unique_lock lock(mu_);
+  absl::Time next_probe = absl::InfinitePast();
+  while (!stopping_) {
+    const absl::Time now = absl::Now();
+    if (!probing_.empty() && now >= next_probe) {
+      next_probe = now + kHealthInterval;
+      lock.unlock();
+      ProbeStarting();
+      lock.lock();
+      continue;
+    }
+    auto next = std::min_element(restarts_due_.begin(), restarts_due_.end(),
+                                 [](const auto& a, const auto& b) { return a.second < b.second; });
+    if (next != restarts_due_.end() && next->second <= now) {
+      const std::string id = next->first;
+      restarts_due_.erase(next);
+      lock.unlock();
+      Restart(id);
+      lock.lock();
+      continue;
+    }
+    absl::Time wake = next == restarts_due_.end() ? absl::InfiniteFuture() : next->second;
+    if (!probing_.empty()) wake = std::min(wake, next_probe);
+    if (wake == absl::InfiniteFuture()) {
+      changed_.wait(lock);
+    } else {
+      changed_.wait_for(lock, absl::ToChronoMilliseconds(wake - now + absl::Milliseconds(1)));
+    }
+  }
+}
+
+void WorkerManager::ProbeStarting() {
+  std::vector<std::pair<std::string, uint32_t>> starting;  // id, port
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = probing_.begin(); it != probing_.end();) {
+      absl::StatusOr<WorkerRecord> record =
+          records_ ? records_->Read(*it) : absl::NotFoundError(*it);
+      if (!record.ok() || !IsLive(*record) || record->ready_at_ms != 0) {
+        it = probing_.erase(it);
+        continue;
+      }
+      starting.emplace_back(*it, record->port);
+      ++it;
+    }
+  }
+  for (const auto& [id, port] : starting) {
+    if (std::optional<uint64_t> vram = ProbeHealth(static_cast<int>(port))) {
+      OnReady(ReadyReport{id, absl::StrCat("http://localhost:", port), *vram});
+    }
+  }
+}
+
+bool WorkerManager::ReadyByHealth(const WorkerRecord& record) const {
+  auto backend = settings_.backends.find(BackendNamed(record.backend));
+  return backend != settings_.backends.end() && backend->second.ready_by_health;
+}
+
+void WorkerManager::Restart(const std::string& id) {
+  const absl::StatusOr<const WorkerRecords*> records = Records();
+  if (!records.ok()) return;
+  // A worker adopted from an earlier run calls back to this agent's listener.
+  (void)CallbackUrl();
+  std::lock_guard lock(mu_);
+  absl::StatusOr<WorkerRecord> record = (*records)->Read(id);
+  if (stopping_ || !record.ok() || record->restart_at_ms == 0) return;  // replaced or stopped
+  record->restart_at_ms = 0;
+  absl::StatusOr<UniqueFd> log =
+      (*records)->logs().OpenFile(WorkerLogName(id), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  absl::StatusOr<pid_t> pid =
+      log.ok() ? LaunchWorkerProcess(record->argv, log->get()) : log.status();
+  if (!pid.ok()) {
+    record->state_reason = absl::StrCat("gave up restarting it: ", pid.status().message());
+    (void)(*records)->Write(*record);
+    PublishLocked(v1::WorkerChange::KIND_GAVE_UP, *record, 0, record->state_reason);
+    return;
+  }
+  const absl::StatusOr<ProcessIdentity> identity = ReadProcessIdentity(*pid);
+  record->pid = *pid;
+  record->start_time = identity.ok() ? identity->start_time : 0;
+  if (identity.ok()) record->executable = identity->executable;
+  record->created_at_ms = NowMs();
+  record->ready_at_ms = 0;
+  record->exit_code.reset();
+  record->exited_at_ms = 0;
+  record->failed = false;
+  record->state_reason.clear();
+  ++record->restarts;
+  record->starts_ms.push_back(record->created_at_ms);
+  ready_.erase(id);
+  if (absl::Status written = (*records)->Write(*record); !written.ok()) {
+    kill(-*pid, SIGKILL);
+    spdlog::error("cannot restart worker {}: its state file: {}", id,
+                  std::string(written.message()));
+    return;
+  }
+  WatchLocked(*pid, id, /*child=*/true);
+  if (ReadyByHealth(*record)) probing_.insert(id);
+  PublishLocked(v1::WorkerChange::KIND_STARTED, *record, record->restarts);
+}
+
+void WorkerManager::Adopt() {
+  absl::StatusOr<const WorkerRecords*> records = Records();
+  if (!records.ok()) {
+    spdlog::error("cannot adopt workers: {}", std::string(records.status().message()));
+    return;
+  }
+  bool callbacks = false;
+  {
+    std::lock_guard lock(mu_);
+    for (WorkerRecord& record : (*records)->List()) {
+      if (record.lost) continue;
+      if (record.exit_code || record.failed) {
+        // It exited while a restart was due: the restart is this agent's to do.
+        if (record.restart_at_ms > 0) {
+          restarts_due_[record.id] = absl::FromUnixMillis(record.restart_at_ms);
+        }
+        continue;
+      }
+      absl::StatusOr<Pidfd> pidfd = OpenIdentified(RecordedIdentity(record));
+      if (pidfd.ok()) {
+        watched_[static_cast<pid_t>(record.pid)] = record.id;
+        if (!watcher_ || !watcher_->Watch(*std::move(pidfd), /*child=*/false).ok()) {
+          watched_.erase(static_cast<pid_t>(record.pid));
+        }
+        if (record.ready_at_ms == 0) {
+          if (ReadyByHealth(record)) {
+            probing_.insert(record.id);
+          } else {
+            callbacks = true;
+          }
+        }
+        PublishLocked(v1::WorkerChange::KIND_ADOPTED, record);
+        continue;
+      }
+      if (!absl::IsNotFound(pidfd.status()) && !absl::IsFailedPrecondition(pidfd.status())) {
+        spdlog::warn("cannot adopt worker {}: {}", record.id,
+                     std::string(pidfd.status().message()));
+        continue;
+      }
+      record.lost = true;
+      record.exited_at_ms = NowMs();
+      record.state_reason =
+          absl::IsNotFound(pidfd.status())
+              ? absl::StrCat("its process (pid ", record.pid,
+                             ") was gone when the agent started: it exited while no agent "
+                             "watched it")
+              : absl::StrCat(pidfd.status().message());
+      (void)(*records)->Write(record);
+      PublishLocked(v1::WorkerChange::KIND_LOST, record, 0, record.state_reason);
+    }
+  }
+  // An adopted worker still loading calls back to this agent's listener.
+  if (callbacks) (void)CallbackUrl();
+}
+
+std::optional<WorkerRecord> WorkerManager::UpdateRecordLocked(
+    const std::string& id, const std::function<bool(WorkerRecord&)>& change) {
+  if (!records_) return std::nullopt;
+  absl::StatusOr<WorkerRecord> record = records_->Read(id);
+  if (!record.ok() || !change(*record)) return std::nullopt;
+  // Best effort: when the write fails the file stays as it was.
+  if (!records_->Write(*record).ok()) return std::nullopt;
+  return *std::move(record);
 }
 
 void WorkerManager::StopGroup(pid_t pid, int stop_signal) {
+  std::unique_lock lock(mu_);
+  stops_.insert(pid);
   kill(-pid, stop_signal);
   const absl::Time deadline = absl::Now() + kStopGrace;
-  std::unique_lock lock(mu_);
   while (exits_.count(pid) == 0 && absl::Now() < deadline) {
     changed_.wait_for(lock, absl::ToChronoMilliseconds(kPollInterval));
   }
@@ -404,9 +672,14 @@ absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::Spawn(const SpawnPlan& plan
     // Held until the record is written: a ready report that comes at once finds it.
     std::lock_guard lock(mu_);
     ready_.erase(plan.id);
+    restarts_due_.erase(plan.id);  // a restart of the worker this one replaces
     absl::StatusOr<pid_t> pid = LaunchWorkerProcess(argv, log->get());
     if (!pid.ok()) return pid.status();
-    children_[*pid] = plan.id;
+    if (plan.wait_ready) {
+      spawning_.insert(plan.id);
+    } else if (backend.ready_by_health) {
+      probing_.insert(plan.id);
+    }
     // posix_spawn returns after the exec: this is the worker program's process already.
     const absl::StatusOr<ProcessIdentity> identity = ReadProcessIdentity(*pid);
     record.id = plan.id;
@@ -421,11 +694,18 @@ absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::Spawn(const SpawnPlan& plan
     record.argv = argv;
     record.log_path = records.logs().PathOf(WorkerLogName(plan.id)).string();
     record.created_at_ms = NowMs();
+    record.restart_policy = plan.restart_on_failure ? "on-failure" : "no";
+    record.starts_ms = {record.created_at_ms};
+    WatchLocked(*pid, plan.id, /*child=*/true);
     if (absl::Status written = records.Write(record); !written.ok()) {
+      spawning_.erase(plan.id);
+      stops_.insert(*pid);
       kill(-*pid, SIGKILL);
       return WithPrefix(written, "cannot write the worker's state file; the worker was killed");
     }
+    PublishLocked(v1::WorkerChange::KIND_STARTED, record);
   }
+  changed_.notify_all();  // the supervisor may have a worker to probe now
   op.Log(v1::LogLine::STREAM_AGENT, absl::StrCat("started ", plan.id, ": pid ", record.pid,
                                                  ", port ", plan.port, ", log ", record.log_path));
   if (!plan.wait_ready) {
@@ -433,7 +713,14 @@ absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::Spawn(const SpawnPlan& plan
     *result.mutable_worker() = WorkerFromRecord(record);
     return result;
   }
-  return WaitReady(plan, static_cast<pid_t>(record.pid), records, op);
+  absl::StatusOr<v1::SpawnWorkerResult> result =
+      WaitReady(plan, static_cast<pid_t>(record.pid), records, op);
+  {
+    // From now on an exit is the supervisor's (restart policy), not the spawn's.
+    std::lock_guard lock(mu_);
+    spawning_.erase(plan.id);
+  }
+  return result;
 }
 
 absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::WaitReady(const SpawnPlan& plan, pid_t pid,
@@ -446,7 +733,10 @@ absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::WaitReady(const SpawnPlan& 
   off_t log_offset = 0;
   auto fail = [&](absl::Status status) {
     std::lock_guard lock(mu_);
-    UpdateRecordLocked(plan.id, [](WorkerRecord& record) { record.failed = true; });
+    UpdateRecordLocked(plan.id, [](WorkerRecord& record) {
+      record.failed = true;
+      return true;
+    });
     return status;
   };
   while (true) {
@@ -513,7 +803,6 @@ absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::WaitReady(const SpawnPlan& 
 absl::StatusOr<std::vector<v1::Worker>> WorkerManager::List(bool include_exited) {
   absl::StatusOr<const WorkerRecords*> records = Records();
   if (!records.ok()) return records.status();
-  Reap();
   std::vector<v1::Worker> workers;
   for (const WorkerRecord& record : (*records)->List()) {
     v1::Worker worker = WorkerFromRecord(record);
@@ -522,6 +811,29 @@ absl::StatusOr<std::vector<v1::Worker>> WorkerManager::List(bool include_exited)
     if (running || include_exited) workers.push_back(std::move(worker));
   }
   return workers;
+}
+
+absl::Status WorkerManager::CheckModelUnused(const CatalogModel& model) {
+  const std::string path = ModelStore(models_dir_).ModelPath(model).string();
+  absl::StatusOr<std::vector<WorkerRecord>> live = LiveRecords();
+  if (!live.ok()) return live.status();
+  std::vector<std::string> users;
+  std::string first;
+  for (const WorkerRecord& record : *live) {
+    if (record.model_path != path && record.model_id != model.id) continue;
+    users.push_back(absl::StrCat(record.id, " (pid ", record.pid, ")"));
+    if (first.empty()) first = record.id;
+  }
+  if (users.empty()) return absl::OkStatus();
+  return WithMetadata(
+      WithReason(
+          WithHint(absl::FailedPreconditionError(absl::StrCat(
+                       "model ", model.id, " is in use by worker", users.size() > 1 ? "s" : "", " ",
+                       absl::StrJoin(users, ", "), "; nothing was deleted")),
+                   absl::StrCat("stop ", users.size() > 1 ? "them" : "it",
+                                " first: `llorch-pool worker stop ", first, "`")),
+          reasons::kModelInUse),
+      metadata::kModel, model.id);
 }
 
 }  // namespace llorch

@@ -14,9 +14,19 @@
 // spawn) or, for backends configured so, when GET /health answers 200. A spawn that waits fails
 // when the worker exits first (WORKER_EXITED, its exit code and last log lines in the message) or
 // is not ready within the timeout (WORKER_NOT_READY: the worker's group is stopped); a cancelled
-// one stops the worker's group too. Exits of the workers this process started are collected
-// (waitpid) and recorded. While it lives, the logs of live workers are kept under the size cap
-// (log_rotation.h), and a respawn keeps the previous log as <id>.log.1. Thread-safe.
+// one stops the worker's group too.
+//
+// Supervision: every live worker this manager started or adopted is watched by an ExitWatcher
+// (a pidfd each, no polling); its exit is recorded in its state file at once (the exit code,
+// 128+N for signal N, or unknown for an adopted worker, which is not our child) and published
+// as an event. Restart on-failure starts a worker that exited unasked again with the same argv
+// (so the same id, port and ready callback) after a capped exponential backoff, until the start
+// limit. Outside the CLI (pool-agent), a manager re-adopts at its start the workers its state
+// files name: a live one whose identity (pid, start time, executable) holds is watched again;
+// one whose process is gone, or whose pid now names another process (never signalled), is
+// recorded LOST. The destructor leaves the workers running. While it lives, the logs of live
+// workers are kept under the size cap (log_rotation.h), and a respawn keeps the previous log as
+// <id>.log.1 (a restart appends to the log). Thread-safe.
 #ifndef LLORCH_AGENT_WORKERS_WORKER_MANAGER_H_
 #define LLORCH_AGENT_WORKERS_WORKER_MANAGER_H_
 
@@ -28,13 +38,16 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "agent/models/catalog.h"
+#include "agent/ops/event_bus.h"
 #include "agent/ops/operation.h"
+#include "agent/workers/exit_watcher.h"
 #include "agent/workers/log_rotation.h"
 #include "agent/workers/ready_listener.h"
 #include "agent/workers/worker_record.h"
@@ -56,11 +69,13 @@ class WorkerManager {
     std::string program;  // absolute path of the worker program
     bool wait_ready = false;
     absl::Duration ready_timeout;
+    bool restart_on_failure = false;
   };
 
+  // Worker changes are published to `events` (none when null).
   WorkerManager(WorkerSettings settings, std::shared_ptr<const Catalog> catalog,
-                std::filesystem::path models_dir);
-  // Stops collecting exits and the callback listener; the workers keep running.
+                std::filesystem::path models_dir, std::shared_ptr<EventBus> events);
+  // Stops watching exits, restarting and the callback listener; the workers keep running.
   ~WorkerManager();
 
   // The checks above, for a request that passed worker_requests.h.
@@ -69,6 +84,9 @@ class WorkerManager {
   absl::StatusOr<pool::v1::SpawnWorkerResult> Spawn(const SpawnPlan& plan, Operation& op);
   // The recorded workers ordered by id; without `include_exited` only STARTING and READY ones.
   absl::StatusOr<std::vector<pool::v1::Worker>> List(bool include_exited);
+  // FailedPrecondition (MODEL_IN_USE, naming the workers) while a live worker serves `model`'s
+  // file: what DeleteModel asks before it removes anything.
+  absl::Status CheckModelUnused(const CatalogModel& model);
 
  private:
   absl::Status CheckGpu(uint32_t gpu) const;
@@ -78,12 +96,35 @@ class WorkerManager {
   absl::StatusOr<std::vector<WorkerRecord>> LiveRecords();
   absl::StatusOr<std::string> CallbackUrl();
   void OnReady(const ReadyReport& report);
-  // Collects the exits of this process's workers (waitpid, no hang) and records them.
-  void Reap();
-  void ReapLoop();
-  // Reads, changes and rewrites the record of `id` (with mu_ held).
-  void UpdateRecordLocked(const std::string& id, const std::function<void(WorkerRecord&)>& change);
-  // Stops the group of `pid` (the stop signal, then SIGKILL after a grace period) and reaps it.
+  // The watcher saw `pid` exit: records it, publishes it, and schedules a restart or gives up.
+  void OnExit(pid_t pid, std::optional<int> exit_code);
+  // What restart on-failure does after `record` exited: sets its restart_at_ms (a
+  // KIND_RESTARTING change), or gives up at the start limit (KIND_GAVE_UP).
+  pool::v1::WorkerChange PlanRestart(WorkerRecord& record) const;
+  // Starts the worker `id` again if its restart is still due.
+  void Restart(const std::string& id);
+  // Runs the restarts when they are due, and probes the /health of the workers in probing_,
+  // until stopping_.
+  void SuperviseLoop();
+  // One GET /health of each worker in probing_; the ready ones are reported to OnReady.
+  void ProbeStarting();
+  // Whether `record`'s backend learns readiness from GET /health (not the callback).
+  bool ReadyByHealth(const WorkerRecord& record) const;
+  // Pool-agent's start: watches the live recorded workers again, records the gone ones LOST.
+  void Adopt();
+  // Watches `pid` (worker `id`) for its exit (with mu_ held).
+  void WatchLocked(pid_t pid, const std::string& id, bool child);
+  // Publishes a change of `record` (with mu_ held, after the record was written: events of one
+  // worker keep their order, and a reader of the event finds the state file saying as much).
+  void PublishLocked(pool::v1::WorkerChange::Kind kind, const WorkerRecord& record,
+                     uint32_t attempt = 0, const std::string& reason = "");
+  void PublishLocked(pool::v1::WorkerChange change);
+  // Reads the record of `id`, lets `change` change it, and rewrites it when `change` returns true
+  // (with mu_ held). The record written, or nullopt when nothing was.
+  std::optional<WorkerRecord> UpdateRecordLocked(const std::string& id,
+                                                 const std::function<bool(WorkerRecord&)>& change);
+  // Stops the group of `pid` (the stop signal, then SIGKILL after a grace period) and waits for
+  // the watcher to see it exit.
   void StopGroup(pid_t pid, int stop_signal);
   absl::StatusOr<pool::v1::SpawnWorkerResult> WaitReady(const SpawnPlan& plan, pid_t pid,
                                                         const WorkerRecords& records,
@@ -92,17 +133,26 @@ class WorkerManager {
   const WorkerSettings settings_;
   const std::shared_ptr<const Catalog> catalog_;
   const std::filesystem::path models_dir_;
+  const std::shared_ptr<EventBus> events_;
 
   std::mutex mu_;
   std::optional<WorkerRecords> records_;
-  std::condition_variable changed_;           // a ready report or an exit arrived, or stopping
+  // A ready report, an exit or a restart to queue arrived, or stopping.
+  std::condition_variable changed_;
   std::map<std::string, ReadyReport> ready_;  // by worker id, since its spawn
-  std::map<pid_t, std::string> children_;     // running workers this process started
-  std::map<pid_t, int> exits_;                // their exit codes, once collected
+  std::map<pid_t, std::string> watched_;      // running workers whose exit the watcher reports
+  std::map<pid_t, int> exits_;                // their exit codes once exited (-1: unknown)
+  std::set<std::string> spawning_;            // ids whose spawn waits: an exit fails the spawn
+  std::set<pid_t> stops_;                     // workers asked to exit by a stop
+  std::map<std::string, absl::Time> restarts_due_;  // restart on-failure: id -> when
+  // Starting workers of a `ready = "health"` backend that no spawn waits for (spawned without
+  // waiting, restarted, adopted): the supervisor probes their /health.
+  std::set<std::string> probing_;
   bool stopping_ = false;
   std::unique_ptr<ReadyListener> listener_;  // started with the first spawn that needs it
   std::unique_ptr<LogRotator> rotator_;      // keeps the live workers' logs under the size cap
-  std::thread reaper_;
+  std::unique_ptr<ExitWatcher> watcher_;     // null only if it could not start
+  std::thread supervisor_;                   // runs SuperviseLoop()
 };
 
 // `record` as the API shows it, its state judged now (LOST: its process is gone unseen).

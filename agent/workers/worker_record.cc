@@ -32,6 +32,13 @@ nlohmann::json ToJson(const WorkerRecord& r) {
       {"vram_bytes", r.vram_bytes},
       {"exited_at_ms", r.exited_at_ms},
       {"failed", r.failed},
+      {"lost", r.lost},
+      {"state_reason", r.state_reason},
+      {"restart_policy", r.restart_policy},
+      {"restarts", r.restarts},
+      {"restart_streak", r.restart_streak},
+      {"starts_ms", r.starts_ms},
+      {"restart_at_ms", r.restart_at_ms},
   };
   if (r.exit_code) json["exit_code"] = *r.exit_code;
   return json;
@@ -69,6 +76,13 @@ std::optional<WorkerRecord> FromJson(const std::string& text) {
   Get(json, "vram_bytes", &r.vram_bytes);
   Get(json, "exited_at_ms", &r.exited_at_ms);
   Get(json, "failed", &r.failed);
+  Get(json, "lost", &r.lost);
+  Get(json, "state_reason", &r.state_reason);
+  Get(json, "restart_policy", &r.restart_policy);
+  Get(json, "restarts", &r.restarts);
+  Get(json, "restart_streak", &r.restart_streak);
+  Get(json, "starts_ms", &r.starts_ms);
+  Get(json, "restart_at_ms", &r.restart_at_ms);
   if (json.contains("exit_code") && json["exit_code"].is_number_integer()) {
     r.exit_code = json["exit_code"].get<int>();
   }

@@ -37,8 +37,19 @@ struct WorkerRecord {
   std::string uri;            // from the ready report
   uint64_t vram_bytes = 0;
   std::optional<int> exit_code;  // once seen to exit: its code, 128+N for signal N
-  int64_t exited_at_ms = 0;
-  bool failed = false;  // never became ready in time (stopped by the spawn) or exited before
+  int64_t exited_at_ms = 0;      // when it was seen to exit (or found lost)
+  // Never became ready in time (stopped by the spawn), exited before, exited with its status
+  // unknown (adopted), or restart on-failure gave up.
+  bool failed = false;
+  // Found gone (or its pid naming another process) by an agent that started.
+  bool lost = false;
+  std::string state_reason;  // why failed or lost, when the exit code does not say it
+  // Supervision (restart on-failure): "no" or "on-failure".
+  std::string restart_policy = "no";
+  uint32_t restarts = 0;           // restarts since the spawn
+  uint32_t restart_streak = 0;     // failures in a row: the backoff's exponent
+  std::vector<int64_t> starts_ms;  // recent starts (spawn and restarts), for the start limit
+  int64_t restart_at_ms = 0;       // a restart is due then; 0 = none pending
 };
 
 // The identity of the process the record started.

@@ -12,11 +12,12 @@ namespace v1 = pool::v1;
 WorkerServiceImpl::WorkerServiceImpl(WorkerSettings settings,
                                      std::shared_ptr<const Catalog> catalog,
                                      std::filesystem::path models_dir,
-                                     std::shared_ptr<OperationRegistry> operations)
+                                     std::shared_ptr<OperationRegistry> operations,
+                                     std::shared_ptr<EventBus> events)
     : state_dir_(settings.state_dir),
       operations_(std::move(operations)),
       manager_(std::make_shared<WorkerManager>(std::move(settings), std::move(catalog),
-                                               std::move(models_dir))) {}
+                                               std::move(models_dir), std::move(events))) {}
 
 grpc::Status WorkerServiceImpl::SpawnWorker(grpc::ServerContext* server_context,
                                             const v1::SpawnWorkerRequest* request,

@@ -20,8 +20,11 @@ namespace llorch {
 class WorkerServiceImpl final : public pool::v1::WorkerService::Service {
  public:
   WorkerServiceImpl(WorkerSettings settings, std::shared_ptr<const Catalog> catalog,
-                    std::filesystem::path models_dir,
-                    std::shared_ptr<OperationRegistry> operations);
+                    std::filesystem::path models_dir, std::shared_ptr<OperationRegistry> operations,
+                    std::shared_ptr<EventBus> events);
+
+  // The workers themselves, e.g. for the check that a model in use is not deleted.
+  const std::shared_ptr<WorkerManager>& manager() const { return manager_; }
 
   grpc::Status SpawnWorker(grpc::ServerContext*, const pool::v1::SpawnWorkerRequest*,
                            grpc::ServerWriter<pool::v1::OperationEvent>*) override;

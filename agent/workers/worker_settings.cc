@@ -29,6 +29,10 @@ WorkerSettings WorkerSettingsFor(const Config& config, const std::filesystem::pa
   settings.ready_timeout = absl::Seconds(config.workers.ready_timeout_seconds);
   settings.log_max_bytes = static_cast<uint64_t>(config.workers.log_max_bytes);
   settings.log_max_files = static_cast<int>(config.workers.log_max_files);
+  settings.restart_backoff_initial = absl::Milliseconds(config.workers.restart_backoff_initial_ms);
+  settings.restart_backoff_max = absl::Milliseconds(config.workers.restart_backoff_max_ms);
+  settings.start_limit_burst = static_cast<int>(config.workers.start_limit_burst);
+  settings.start_limit_interval = absl::Seconds(config.workers.start_limit_interval_seconds);
   settings.backends[v1::BACKEND_CPU] = BackendFrom(config.workers.cpu);
   settings.backends[v1::BACKEND_CUDA] = BackendFrom(config.workers.cuda);
   settings.backends[v1::BACKEND_METAL] = BackendFrom(config.workers.metal);

@@ -1,7 +1,7 @@
 // What the worker domain takes from the agent's configuration (common/config.h, [workers]):
 // per backend the argv template, how readiness is learnt and the stop signal; the port range for
 // default ports; the ready-callback listener's port; how long a spawn waits for readiness; the
-// size cap of the workers' logs.
+// size cap of the workers' logs; the backoff and start limit of restarts.
 #ifndef LLORCH_AGENT_WORKERS_WORKER_SETTINGS_H_
 #define LLORCH_AGENT_WORKERS_WORKER_SETTINGS_H_
 
@@ -37,6 +37,11 @@ struct WorkerSettings {
   absl::Duration ready_timeout = absl::Seconds(300);
   uint64_t log_max_bytes = 10 << 20;  // a live worker's log is rotated once bigger (log_rotation.h)
   int log_max_files = 3;              // rotated copies kept: <id>.log.1 (newest) .. <id>.log.N
+  // Restart on-failure (RestartPolicy in worker.proto).
+  absl::Duration restart_backoff_initial = absl::Seconds(1);
+  absl::Duration restart_backoff_max = absl::Seconds(60);
+  int start_limit_burst = 5;
+  absl::Duration start_limit_interval = absl::Minutes(5);
   std::map<pool::v1::Backend, BackendSettings> backends;
   // Where argv[0] names without '/' are looked up (the agent's PATH).
   std::string path_env;

@@ -27,6 +27,7 @@ struct SpawnFlags {
   std::string worker_id;
   bool wait = true;
   unsigned timeout_seconds = 0;
+  std::string restart = "no";
 };
 
 // `worker logs`: the worker's lines on stdout as they are (with --output json, each LogLine as
@@ -73,6 +74,7 @@ void AddWorkerCommands(CommandLine& cli) {
       "  llorch-pool worker spawn cpu --model qwen\n"
       "  llorch-pool worker spawn cuda --model llama3 --gpu 1 --port 8002 --timeout 600\n"
       "  llorch-pool worker spawn cpu --model qwen --id qwen-a --no-wait   (with pool-agent)\n"
+      "  llorch-pool worker spawn cuda --model llama3 --restart on-failure  (with pool-agent)\n"
       "Prints the worker's id, PID, port and log file, and how long it took to be ready.\n"
       "The worker runs on after this command exits; its log is in the agent's state directory.\n",
       [spawn_flags](Session& s) {
@@ -85,6 +87,8 @@ void AddWorkerCommands(CommandLine& cli) {
         request.set_port(spawn_flags->port);
         request.set_worker_id(spawn_flags->worker_id);
         request.set_wait_ready(spawn_flags->wait);
+        request.set_restart(spawn_flags->restart == "on-failure" ? v1::RESTART_POLICY_ON_FAILURE
+                                                                 : v1::RESTART_POLICY_NO);
         if (spawn_flags->timeout_seconds > 0) {
           request.mutable_ready_timeout()->set_seconds(spawn_flags->timeout_seconds);
         }
@@ -109,6 +113,11 @@ void AddWorkerCommands(CommandLine& cli) {
       ->add_option("--timeout", spawn_flags->timeout_seconds,
                    "Seconds to wait for readiness (default: workers.ready_timeout_seconds)")
       ->check(CLI::Range(1, 86400));
+  spawn
+      ->add_option("--restart", spawn_flags->restart,
+                   "no, or on-failure: pool-agent starts it again after a non-zero exit or a "
+                   "signal, with a growing delay, until workers.start_limit_burst")
+      ->check(CLI::IsMember({"no", "on-failure"}));
 
   auto stop_id = std::make_shared<std::string>();
   CLI::App* stop = cli.AddCommand(
@@ -124,7 +133,8 @@ void AddWorkerCommands(CommandLine& cli) {
   CLI::App* list = cli.AddCommand(
       worker, "list", "Workers of this host: id, backend, model, GPU, port, PID, uptime, state",
       "  llorch-pool worker list\n"
-      "  llorch-pool worker list --all -o wide   (also exited, failed and lost ones; URI, log)\n"
+      "  llorch-pool worker list --all -o wide   (also exited, failed and lost ones; restarts, "
+      "URI, log)\n"
       "  llorch-pool worker list -o json\n",
       [list_all](Session& s) {
         v1::ListWorkersRequest request;

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/render/operation_views.h"
 #include "client/render/progress.h"
+#include "client/render/worker_views.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace llorch {
 namespace {
@@ -44,6 +46,50 @@ std::string ModelLine(const v1::ModelChange& change, const Style& style) {
                           : absl::StrCat(" (operation ", change.operation_id(), ")"));
 }
 
+// "worker worker-cpu-0 (pid 1234) exited with code 137: failed (exit 137)".
+std::string WorkerLine(const v1::WorkerChange& change, const Style& style) {
+  const v1::Worker& worker = change.worker();
+  const std::string code = worker.exit_code() >= 0 ? absl::StrCat("with code ", worker.exit_code())
+                                                   : "with its exit status unknown";
+  std::string what;
+  switch (change.kind()) {
+    case v1::WorkerChange::KIND_STARTED:
+      what = change.attempt() > 0 ? absl::StrCat("started again (restart ", change.attempt(), ")")
+                                  : "started";
+      break;
+    case v1::WorkerChange::KIND_READY:
+      what = style.Paint(absl::StrCat("ready on ", worker.uri()), Color::kGreen);
+      break;
+    case v1::WorkerChange::KIND_EXITED:
+      what = style.Paint(absl::StrCat("exited ", code), Color::kRed);
+      break;
+    case v1::WorkerChange::KIND_RESTARTING:
+      what = style.Paint(absl::StrCat("restarting in ",
+                                      absl::FormatDuration(absl::Milliseconds(
+                                          google::protobuf::util::TimeUtil::DurationToMilliseconds(
+                                              change.restart_delay()))),
+                                      " (restart ", change.attempt(), ")"),
+                         Color::kYellow);
+      break;
+    case v1::WorkerChange::KIND_GAVE_UP:
+      what = style.Paint("given up", Color::kRed) + ": " + change.reason();
+      break;
+    case v1::WorkerChange::KIND_ADOPTED:
+      what = absl::StrCat("adopted by this agent: ", WorkerStateText(worker));
+      break;
+    case v1::WorkerChange::KIND_LOST:
+      what = style.Paint("lost", Color::kRed) + ": " + change.reason();
+      break;
+    case v1::WorkerChange::KIND_STOPPED:
+      what = absl::StrCat("stopped, exited ", code);
+      break;
+    default:
+      what = "changed";
+  }
+  return absl::StrCat("worker ", style.Paint(worker.id(), Color::kBold),
+                      worker.pid() > 0 ? absl::StrCat(" (pid ", worker.pid(), ")") : "", " ", what);
+}
+
 }  // namespace
 
 std::string RenderAgentEvent(const v1::AgentEvent& event, const Style& style) {
@@ -54,6 +100,9 @@ std::string RenderAgentEvent(const v1::AgentEvent& event, const Style& style) {
       break;
     case v1::AgentEvent::kModel:
       what = ModelLine(event.model(), style);
+      break;
+    case v1::AgentEvent::kWorker:
+      what = WorkerLine(event.worker(), style);
       break;
     default:
       what = "an event this llorch-pool does not know (-o json shows it)";

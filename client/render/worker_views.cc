@@ -52,6 +52,10 @@ std::string WorkerStateText(const v1::Worker& worker) {
     case v1::WORKER_STATE_EXITED:
       return absl::StrCat("exited (", worker.exit_code(), ")");
     case v1::WORKER_STATE_FAILED:
+      if (worker.restart_pending()) {
+        return worker.exit_code() >= 0 ? absl::StrCat("restarting (exit ", worker.exit_code(), ")")
+                                       : "restarting";
+      }
       return worker.exit_code() >= 0 ? absl::StrCat("failed (exit ", worker.exit_code(), ")")
                                      : "failed";
     case v1::WORKER_STATE_LOST:
@@ -67,7 +71,7 @@ std::string RenderWorkers(const v1::ListWorkersResponse& response, const Style& 
   }
   std::vector<std::string> headers = {"ID",   "BACKEND", "MODEL",  "GPU",
                                       "PORT", "PID",     "UPTIME", "STATE"};
-  if (wide) headers.insert(headers.end(), {"URI", "VRAM", "LOG"});
+  if (wide) headers.insert(headers.end(), {"RESTARTS", "URI", "VRAM", "LOG"});
   Table table(headers, {3, 4, 5, 6});
   for (const v1::Worker& worker : response.workers()) {
     std::vector<Cell> row = {
@@ -81,9 +85,9 @@ std::string RenderWorkers(const v1::ListWorkersResponse& response, const Style& 
         Cell(WorkerStateText(worker), StateColor(worker.state())),
     };
     if (wide) {
-      row.insert(row.end(),
-                 {worker.uri(), worker.vram_bytes() > 0 ? FormatBytes(worker.vram_bytes()) : "-",
-                  worker.log_path()});
+      row.insert(row.end(), {absl::StrCat(worker.restarts()), worker.uri(),
+                             worker.vram_bytes() > 0 ? FormatBytes(worker.vram_bytes()) : "-",
+                             worker.log_path()});
     }
     table.AddRow(std::move(row));
   }

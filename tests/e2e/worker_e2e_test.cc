@@ -1,14 +1,18 @@
 // `llorch-pool worker spawn` and `worker list` as a user runs them: the installed CLI (standalone,
-// no agent running), the fake llorch-candled in PATH under the real workers' names, a downloaded
-// and verified model, and state kept on disk between separate invocations.
+// no agent running, or with pool-agent), the fake llorch-candled in PATH under the real workers'
+// names, a downloaded and verified model, and state kept on disk between separate invocations:
+// workers outlive the agent and a new agent re-adopts them.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 
+#include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "agent/workers/process_identity.h"
+#include "common/address.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_env.h"
 #include "tests/support/fake_workers.h"
@@ -29,11 +33,39 @@ class WorkerE2eTest : public ::testing::Test {
   void TearDown() override { KillRecordedWorkers(state_dir()); }
 
   std::string state_dir() const { return env_.Path("state/llorch/pool"); }
+  std::string agent_log() const { return env_.Path("agent.log"); }
+  std::string socket() const { return env_.Path("run/llorch/pool-agent.sock"); }
+  // Starts pool-agent (on the default socket, so the CLI uses it), with a ready-callback port of
+  // its own (tests run in parallel).
+  std::unique_ptr<BackgroundProcess> StartAgent() {
+    if (callback_port_ == 0) {
+      callback_port_ = UnusedPort();
+      std::filesystem::create_directories(env_.Path("config/llorch"));
+      std::ofstream(env_.Path("config/llorch/pool.toml"))
+          << "[workers]\ncallback_port = " << callback_port_ << "\n";
+    }
+    CommandOptions options;
+    options.env = env_.env();
+    options.working_dir = env_.Path("work");
+    auto agent = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{InstalledBinary("pool-agent")}, options, agent_log());
+    EXPECT_TRUE(WaitFor([&] { return UnixSocketAccepts(socket()); })) << ReadFileBytes(agent_log());
+    return agent;
+  }
+  // The recorded workers as `worker list --all -o json` shows them.
+  nlohmann::json ListedWorkers() {
+    CommandResult json = env_.Run({"worker", "list", "--all", "-o", "json"});
+    EXPECT_EQ(json.exit_code, 0) << json.err;
+    const nlohmann::json listed = nlohmann::json::parse(json.out, nullptr, false);
+    return listed.is_object() && listed.contains("workers") ? listed["workers"]
+                                                            : nlohmann::json::array();
+  }
   void PlaceTinyllama() {
     PlaceModel(env_.models_dir(), "tinyllama", "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf");
   }
 
   E2eEnvironment env_;
+  int callback_port_ = 0;
 };
 
 TEST_F(WorkerE2eTest, SpawnWaitsUntilReadyAndListShowsTheWorkerInALaterRun) {
@@ -137,6 +169,108 @@ TEST_F(WorkerE2eTest, ASpawnThatCannotWorkSaysWhyAndStartsNothing) {
       {"worker", "spawn", "cpu", "--model", "tinyllama", "--port", std::to_string(UnusedPort())});
   EXPECT_EQ(used_id.exit_code, 1);
   EXPECT_THAT(used_id.err, HasSubstr("error: worker worker-cpu-0 is running"));
+}
+
+TEST_F(WorkerE2eTest, RestartOnFailureNeedsTheAgentAndTheCliAloneSaysSo) {
+  PlaceTinyllama();
+  CommandResult spawn = env_.Run({"worker", "spawn", "cpu", "--model", "tinyllama", "--restart",
+                                  "on-failure", "--port", std::to_string(UnusedPort())});
+  EXPECT_EQ(spawn.exit_code, 1);
+  EXPECT_THAT(spawn.err, HasSubstr("error: --restart on-failure needs a supervisor that outlives "
+                                   "this command"));
+  EXPECT_THAT(spawn.err, HasSubstr("hint: start pool-agent"));
+  EXPECT_THAT(env_.Run({"worker", "list", "--all"}).out, HasSubstr("No workers."));
+  CommandResult bad = env_.Run({"worker", "spawn", "cpu", "--restart", "always"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("always"));
+}
+
+TEST_F(WorkerE2eTest, ModelsDeleteRefusesAModelAWorkerServesUntilTheWorkerIsGone) {
+  PlaceTinyllama();
+  ASSERT_EQ(env_.Run({"worker", "spawn", "cpu", "--model", "tinyllama", "--port",
+                      std::to_string(UnusedPort())})
+                .exit_code,
+            0);
+  const int64_t pid = std::stoll(ListedWorkers()[0]["pid"].get<std::string>());
+  CommandResult refused = env_.Run({"models", "delete", "tinyllama", "--force"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr(absl::StrCat(
+                               "error: model tinyllama is in use by worker worker-cpu-0 (pid ", pid,
+                               "); nothing was deleted")));
+  EXPECT_THAT(refused.err,
+              HasSubstr("hint: stop it first: `llorch-pool worker stop worker-cpu-0`"));
+  EXPECT_TRUE(std::filesystem::exists(env_.models_dir() + "/tinyllama"));
+
+  ASSERT_EQ(kill(-static_cast<pid_t>(pid), SIGINT), 0);
+  for (int i = 0; i < 500 && kill(static_cast<pid_t>(pid), 0) == 0; ++i) usleep(10000);
+  CommandResult deleted = env_.Run({"models", "delete", "tinyllama", "--force"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+}
+
+TEST_F(WorkerE2eTest, ANewAgentReadoptsTheWorkersOfAKilledOneAndRecordsTheirExit) {
+  PlaceTinyllama();
+  auto agent = StartAgent();
+  ASSERT_EQ(env_.Run({"worker", "spawn", "cpu", "--model", "tinyllama", "--port",
+                      std::to_string(UnusedPort())})
+                .exit_code,
+            0);
+  const std::string pid = ListedWorkers()[0]["pid"].get<std::string>();
+  ASSERT_EQ(agent->Stop(SIGKILL), 128 + SIGKILL);
+
+  // The worker outlived its agent; the next agent finds it, the same process, still ready.
+  agent = StartAgent();
+  nlohmann::json workers = ListedWorkers();
+  ASSERT_EQ(workers.size(), 1u) << workers.dump();
+  EXPECT_EQ(workers[0]["state"], "WORKER_STATE_READY");
+  EXPECT_EQ(workers[0]["pid"], pid);
+
+  // When it then dies, the new agent sees it at once and records it; not being its parent, it
+  // cannot know the exit code.
+  ASSERT_EQ(kill(-static_cast<pid_t>(std::stoll(pid)), SIGKILL), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    workers = ListedWorkers();
+    return workers.size() == 1 && workers[0]["state"] == "WORKER_STATE_FAILED";
+  })) << workers.dump();
+  EXPECT_THAT(workers[0]["state_reason"].get<std::string>(), HasSubstr("exit status unknown"));
+  EXPECT_EQ(workers[0]["exit_code"], -1);
+}
+
+TEST_F(WorkerE2eTest, AStaleRecordNamingAnotherLiveProcessIsLostAndThatProcessUntouched) {
+  CommandOptions options;
+  options.env = env_.env();
+  BackgroundProcess sleeper({"sleep", "1000"}, options, env_.Path("sleep.log"));
+  ProcessIdentity identity;
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<ProcessIdentity> now = ReadProcessIdentity(sleeper.pid());
+    if (!now.ok() || now->executable.find("sleep") == std::string::npos) return false;
+    identity = *now;
+    return true;
+  }));
+  // A worker record whose pid was reused by that sleep: same pid and executable, but another
+  // start time.
+  std::filesystem::create_directories(state_dir() + "/workers");
+  std::ofstream(state_dir() + "/workers/worker-cpu-0.json")
+      << nlohmann::json{{"id", "worker-cpu-0"},
+                        {"backend", "cpu"},
+                        {"model_id", "tinyllama"},
+                        {"port", UnusedPort()},
+                        {"pid", sleeper.pid()},
+                        {"start_time", identity.start_time + 1},
+                        {"executable", identity.executable},
+                        {"created_at_ms", 1},
+                        {"ready_at_ms", 2}};
+  auto agent = StartAgent();
+  const nlohmann::json workers = ListedWorkers();
+  ASSERT_EQ(workers.size(), 1u) << workers.dump();
+  EXPECT_EQ(workers[0]["state"], "WORKER_STATE_LOST");
+  EXPECT_THAT(workers[0]["state_reason"].get<std::string>(),
+              HasSubstr(absl::StrCat("pid ", sleeper.pid(), " now names another process")));
+  // Recorded so, not just judged at each list.
+  EXPECT_THAT(ReadFileBytes(state_dir() + "/workers/worker-cpu-0.json"),
+              HasSubstr("\"lost\": true"));
+  EXPECT_EQ(agent->Stop(SIGTERM), 0);
+  EXPECT_FALSE(sleeper.Exited());
+  EXPECT_EQ(sleeper.Stop(SIGKILL), 128 + SIGKILL);
 }
 
 }  // namespace

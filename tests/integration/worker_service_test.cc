@@ -1,6 +1,8 @@
 // WorkerService at the gRPC level, against the fake llorch-candled (tests/support/fake_worker.cc)
 // under the real workers' names: spawn to ready (callback of either body shape, or /health), the
-// failure paths with exit code and log tail, and every check before a worker starts.
+// failure paths with exit code and log tail, every check before a worker starts, supervision
+// (exits seen at once and published on AgentService.WatchEvents, restart on-failure with its
+// backoff and start limit) and DeleteModel refusing a model a worker serves.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -16,6 +18,8 @@
 #include <string>
 
 #include "agent/workers/worker_record.h"
+#include "llorch/pool/v1/agent.grpc.pb.h"
+#include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/worker.grpc.pb.h"
 #include "tests/support/error_details.h"
 #include "tests/support/fake_workers.h"
@@ -98,6 +102,39 @@ class WorkerServiceTest : public ::testing::Test {
     return {response.workers().begin(), response.workers().end()};
   }
 
+  // The worker changes on the agent's event stream from its first event on, until `done` holds
+  // for them (or a minute passed).
+  std::vector<v1::WorkerChange> WorkerEventsUntil(
+      const std::function<bool(const std::vector<v1::WorkerChange>&)>& done) {
+    auto stub = v1::AgentService::NewStub(agent_.server->InProcessChannel());
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    auto stream = stub->WatchEvents(&context, v1::WatchEventsRequest());
+    std::vector<v1::WorkerChange> changes;
+    v1::AgentEvent event;
+    while (!done(changes) && stream->Read(&event)) {
+      if (event.has_worker()) changes.push_back(event.worker());
+    }
+    context.TryCancel();
+    stream->Finish();
+    return changes;
+  }
+
+  // Until a change of `kind` arrived.
+  std::vector<v1::WorkerChange> WorkerEventsUntilA(v1::WorkerChange::Kind kind) {
+    return WorkerEventsUntil([kind](const std::vector<v1::WorkerChange>& changes) {
+      return !changes.empty() && changes.back().kind() == kind;
+    });
+  }
+
+  static std::vector<std::string> Kinds(const std::vector<v1::WorkerChange>& changes) {
+    std::vector<std::string> kinds;
+    for (const v1::WorkerChange& change : changes) {
+      kinds.push_back(v1::WorkerChange::Kind_Name(change.kind()));
+    }
+    return kinds;
+  }
+
   std::string Reason(const v1::OperationEvent& event) {
     EXPECT_EQ(event.state(), v1::OPERATION_STATE_FAILED);
     return testing::ErrorHintOf(event.error()).reason();
@@ -173,6 +210,24 @@ TEST_F(WorkerServiceTest, ABackendConfiguredForHealthIsReadyWhenHealthAnswers) {
   const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
   EXPECT_EQ(worker.state(), v1::WORKER_STATE_READY);
   EXPECT_EQ(worker.vram_bytes(), 123456789u);
+}
+
+TEST_F(WorkerServiceTest, AHealthBackendWorkerSpawnedWithoutWaitingBecomesReadyToo) {
+  setenv("FAKE_WORKER_NO_CALLBACK", "1", 1);
+  setenv("FAKE_WORKER_READY_DELAY_MS", "300", 1);
+  config_.workers.cpu.ready = "health";
+  PlaceModel();
+  StartAgent();
+  v1::SpawnWorkerRequest request = Request(v1::BACKEND_CPU, testing::UnusedPort());
+  request.set_wait_ready(false);
+  EXPECT_EQ(WorkerOf(Spawn(request)).state(), v1::WORKER_STATE_STARTING);
+  // The agent probes /health on its own.
+  const std::vector<v1::WorkerChange> changes = WorkerEventsUntilA(v1::WorkerChange::KIND_READY);
+  EXPECT_THAT(Kinds(changes), ::testing::ElementsAre("KIND_STARTED", "KIND_READY"));
+  const std::vector<v1::Worker> listed = List(false);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].state(), v1::WORKER_STATE_READY);
+  EXPECT_EQ(listed[0].vram_bytes(), 123456789u);
 }
 
 TEST_F(WorkerServiceTest, AWorkerThatExitsFailsTheSpawnWithItsExitCodeAndLogTail) {
@@ -325,6 +380,128 @@ TEST_F(WorkerServiceTest, LogsOfAnUnknownWorkerAreNotFound) {
   const grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(testing::ErrorHintOf(status).reason(), "WORKER_NOT_FOUND");
+}
+
+TEST_F(WorkerServiceTest, AWorkerThatCrashesAfterReadyIsRecordedFailedWithItsCodeAtOnce) {
+  setenv("FAKE_WORKER_EXIT_AFTER_READY", "5", 1);
+  setenv("FAKE_WORKER_EXIT_DELAY_MS", "200", 1);
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  // Nobody lists: the agent sees the exit itself and says so on its event stream.
+  const std::vector<v1::WorkerChange> changes = WorkerEventsUntilA(v1::WorkerChange::KIND_EXITED);
+  EXPECT_THAT(Kinds(changes), ::testing::ElementsAre("KIND_STARTED", "KIND_READY", "KIND_EXITED"));
+  ASSERT_FALSE(changes.empty());
+  EXPECT_EQ(changes.back().worker().id(), "worker-cpu-0");
+  EXPECT_EQ(changes.back().worker().state(), v1::WORKER_STATE_FAILED);
+  EXPECT_EQ(changes.back().worker().exit_code(), 5);
+  EXPECT_EQ(changes.front().worker().pid(), worker.pid());
+  // And in its state file.
+  absl::StatusOr<WorkerRecords> records = WorkerRecords::Open(temp_.path() + "/state");
+  ASSERT_TRUE(records.ok());
+  absl::StatusOr<WorkerRecord> record = records->Read("worker-cpu-0");
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->exit_code, 5);
+  EXPECT_NE(record->exited_at_ms, 0);
+}
+
+TEST_F(WorkerServiceTest, AWorkerKilledByASignalExitsWith128PlusTheSignal) {
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  ASSERT_EQ(kill(static_cast<pid_t>(worker.pid()), SIGKILL), 0);
+  const std::vector<v1::WorkerChange> changes = WorkerEventsUntilA(v1::WorkerChange::KIND_EXITED);
+  ASSERT_FALSE(changes.empty());
+  EXPECT_EQ(changes.back().worker().exit_code(), 128 + SIGKILL);
+  const std::vector<v1::Worker> all = List(true);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].state(), v1::WORKER_STATE_FAILED);
+  EXPECT_EQ(all[0].exit_code(), 137);
+  EXPECT_EQ(all[0].restarts(), 0u);
+}
+
+TEST_F(WorkerServiceTest, RestartOnFailureRestartsWithGrowingDelaysAndGivesUpAtTheStartLimit) {
+  setenv("FAKE_WORKER_EXIT_AFTER_READY", "3", 1);
+  config_.workers.restart_backoff_initial_ms = 100;
+  config_.workers.restart_backoff_max_ms = 400;
+  config_.workers.start_limit_burst = 4;
+  PlaceModel();
+  StartAgent();
+  v1::SpawnWorkerRequest request = Request(v1::BACKEND_CPU, testing::UnusedPort());
+  request.set_wait_ready(false);
+  request.set_restart(v1::RESTART_POLICY_ON_FAILURE);
+  const v1::Worker worker = WorkerOf(Spawn(request));
+  EXPECT_EQ(worker.restart_policy(), v1::RESTART_POLICY_ON_FAILURE);
+
+  const std::vector<v1::WorkerChange> changes = WorkerEventsUntilA(v1::WorkerChange::KIND_GAVE_UP);
+  // Each start becomes ready through the ready callback again, crashes, and is restarted, until
+  // the fourth start within the interval.
+  EXPECT_THAT(Kinds(changes),
+              ::testing::ElementsAre("KIND_STARTED", "KIND_READY", "KIND_EXITED", "KIND_RESTARTING",
+                                     "KIND_STARTED", "KIND_READY", "KIND_EXITED", "KIND_RESTARTING",
+                                     "KIND_STARTED", "KIND_READY", "KIND_EXITED", "KIND_RESTARTING",
+                                     "KIND_STARTED", "KIND_READY", "KIND_EXITED", "KIND_GAVE_UP"));
+  std::vector<int64_t> delays_ms;
+  std::vector<uint32_t> attempts;
+  std::set<int64_t> pids;
+  for (const v1::WorkerChange& change : changes) {
+    if (change.kind() == v1::WorkerChange::KIND_RESTARTING) {
+      delays_ms.push_back(change.restart_delay().seconds() * 1000 +
+                          change.restart_delay().nanos() / 1000000);
+      attempts.push_back(change.attempt());
+    }
+    if (change.kind() == v1::WorkerChange::KIND_STARTED) pids.insert(change.worker().pid());
+    EXPECT_EQ(change.worker().port(), worker.port());
+  }
+  EXPECT_THAT(delays_ms, ::testing::ElementsAre(100, 200, 400));
+  EXPECT_THAT(attempts, ::testing::ElementsAre(1u, 2u, 3u));
+  EXPECT_EQ(pids.size(), 4u);
+  EXPECT_THAT(changes.back().reason(), HasSubstr("started 4 times within 5m"));
+  EXPECT_THAT(changes.back().reason(), HasSubstr("spawn it again"));
+
+  const std::vector<v1::Worker> all = List(true);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].state(), v1::WORKER_STATE_FAILED);
+  EXPECT_EQ(all[0].exit_code(), 3);
+  EXPECT_EQ(all[0].restarts(), 3u);
+  EXPECT_FALSE(all[0].restart_pending());
+  EXPECT_THAT(all[0].state_reason(), HasSubstr("start_limit_burst"));
+  // The log keeps every run's lines.
+  const std::string log = testing::ReadFileBytes(worker.log_path());
+  size_t runs = 0;
+  for (size_t at = log.find("crashing after ready"); at != std::string::npos;
+       at = log.find("crashing after ready", at + 1)) {
+    ++runs;
+  }
+  EXPECT_EQ(runs, 4u);
+}
+
+TEST_F(WorkerServiceTest, DeleteModelIsRefusedWhileAWorkerServesTheModel) {
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  auto models = v1::ModelService::NewStub(agent_.server->InProcessChannel());
+  v1::DeleteModelRequest request;
+  request.set_id(kModel);
+  {
+    grpc::ClientContext context;
+    v1::DeleteModelResponse response;
+    const grpc::Status status = models->DeleteModel(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("in use by worker worker-cpu-0 (pid " + std::to_string(worker.pid())));
+    const v1::ErrorHint hint = testing::ErrorHintOf(status);
+    EXPECT_EQ(hint.reason(), "MODEL_IN_USE");
+    EXPECT_THAT(hint.hint(), HasSubstr("llorch-pool worker stop worker-cpu-0"));
+    EXPECT_TRUE(std::filesystem::exists(worker.model_path()));
+  }
+  ASSERT_EQ(kill(static_cast<pid_t>(worker.pid()), SIGINT), 0);
+  WorkerEventsUntilA(v1::WorkerChange::KIND_EXITED);
+  grpc::ClientContext context;
+  v1::DeleteModelResponse response;
+  const grpc::Status status = models->DeleteModel(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(std::filesystem::exists(worker.model_path()));
 }
 
 }  // namespace

@@ -16,6 +16,8 @@
 //   FAKE_WORKER_LOG_LINES=N       once ready, log "line 1" .. "line N" (0: on and on)
 //   FAKE_WORKER_LOG_EVERY_MS=N    ... one every N ms (default: all at once)
 //   FAKE_WORKER_PARTIAL_LAST=1    on SIGINT, end its log with a line without a newline
+//   FAKE_WORKER_EXIT_AFTER_READY=N  exit N once its ready callback was accepted (after
+//                                 FAKE_WORKER_EXIT_DELAY_MS more ms, if set): a crash after ready
 // SIGUSR1 makes it log "got SIGUSR1 <n>" (n = 1, 2, ...).
 #include <httplib.h>
 #include <signal.h>
@@ -138,6 +140,13 @@ int main(int argc, char** argv) {
       std::_Exit(1);
     }
     Log("info", "ready callback accepted");
+    if (const char* code = Env("FAKE_WORKER_EXIT_AFTER_READY")) {
+      if (const char* delay = Env("FAKE_WORKER_EXIT_DELAY_MS")) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
+      }
+      Log("error", "fake worker crashing after ready as asked");
+      std::_Exit(std::atoi(code));
+    }
   });
   if (const char* count = Env("FAKE_WORKER_LOG_LINES")) {
     std::thread([count = std::atoi(count), &ready] {

@@ -330,6 +330,10 @@ TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
                                                     "workers.ready_timeout_seconds",
                                                     "workers.log_max_bytes",
                                                     "workers.log_max_files",
+                                                    "workers.restart_backoff_initial_ms",
+                                                    "workers.restart_backoff_max_ms",
+                                                    "workers.start_limit_burst",
+                                                    "workers.start_limit_interval_seconds",
                                                     "workers.cpu.argv",
                                                     "workers.cpu.ready",
                                                     "workers.cpu.stop_signal",
@@ -404,6 +408,10 @@ callback_port = 9301
 ready_timeout_seconds = 600
 log_max_bytes = 1048576
 log_max_files = 5
+restart_backoff_initial_ms = 500
+restart_backoff_max_ms = 30000
+start_limit_burst = 3
+start_limit_interval_seconds = 120
 [workers.cpu]
 argv = ["/opt/llorch/llorch-cpu-candled", "--worker-id", "{worker_id}", "--port", "{port}"]
 ready = "health"
@@ -445,6 +453,10 @@ stop_signal = "SIGQUIT"
   EXPECT_EQ(config->workers.ready_timeout_seconds, 600);
   EXPECT_EQ(config->workers.log_max_bytes, 1048576);
   EXPECT_EQ(config->workers.log_max_files, 5);
+  EXPECT_EQ(config->workers.restart_backoff_initial_ms, 500);
+  EXPECT_EQ(config->workers.restart_backoff_max_ms, 30000);
+  EXPECT_EQ(config->workers.start_limit_burst, 3);
+  EXPECT_EQ(config->workers.start_limit_interval_seconds, 120);
   EXPECT_EQ(config->workers.cpu.argv.front(), "/opt/llorch/llorch-cpu-candled");
   EXPECT_EQ(config->workers.cpu.ready, "health");
   EXPECT_EQ(config->workers.cpu.stop_signal, "SIGTERM");
