@@ -26,30 +26,46 @@ struct Command {
   std::vector<double> millis;
 };
 
-// Runs argv (looked up in PATH) with stdout and stderr to /dev/null; returns the wall time in
-// milliseconds from spawn to exit. Exits the benchmark if the command fails.
-inline double TimeCommand(const std::vector<std::string>& argv) {
+// Starts argv (looked up in PATH) with stdout (unless `stdout_fd` names where it goes) and stderr
+// to /dev/null. Exits the benchmark if it cannot.
+inline pid_t SpawnQuiet(const std::vector<std::string>& argv, int stdout_fd = -1) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  if (stdout_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  }
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
-  const auto start = std::chrono::steady_clock::now();
   pid_t pid = 0;
-  if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) {
+  const int error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (error != 0) {
     std::fprintf(stderr, "cannot run %s\n", args[0]);
     std::exit(1);
   }
+  return pid;
+}
+
+// Waits for `pid` (running `program`). Exits the benchmark unless it exited 0.
+inline void WaitSucceeded(pid_t pid, const std::string& program) {
   int status = 0;
   waitpid(pid, &status, 0);
-  const auto end = std::chrono::steady_clock::now();
-  posix_spawn_file_actions_destroy(&actions);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "%s failed (status %d)\n", args[0], status);
+    std::fprintf(stderr, "%s failed (status %d)\n", program.c_str(), status);
     std::exit(1);
   }
+}
+
+// Runs argv as SpawnQuiet does; returns the wall time in milliseconds from spawn to exit. Exits
+// the benchmark if the command fails.
+inline double TimeCommand(const std::vector<std::string>& argv) {
+  const auto start = std::chrono::steady_clock::now();
+  WaitSucceeded(SpawnQuiet(argv), argv[0]);
+  const auto end = std::chrono::steady_clock::now();
   return std::chrono::duration<double, std::milli>(end - start).count();
 }
 

@@ -297,6 +297,9 @@ absl::StatusOr<WorkerManager::SpawnPlan> WorkerManager::Plan(
     }
     taken.insert(static_cast<int>(record.port));
   }
+  // From the choice to the hold, under mu_: two spawns planned at once never get the same port.
+  std::lock_guard lock(mu_);
+  taken.insert(held_ports_.begin(), held_ports_.end());
   if (request.port() != 0) {
     plan.port = static_cast<int>(request.port());
     if (taken.count(plan.port) > 0 || !PortIsFree(plan.port)) {
@@ -317,6 +320,11 @@ absl::StatusOr<WorkerManager::SpawnPlan> WorkerManager::Plan(
     }
     plan.port = *port;
   }
+  held_ports_.insert(plan.port);
+  plan.port_hold = std::shared_ptr<const void>(nullptr, [this, port = plan.port](const void*) {
+    std::lock_guard lock(mu_);
+    held_ports_.erase(port);
+  });
   return plan;
 }
 

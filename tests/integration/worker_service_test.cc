@@ -15,8 +15,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "agent/workers/worker_record.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
@@ -341,6 +345,31 @@ TEST_F(WorkerServiceTest, TheDefaultPortIsTheFirstFreeOneOfTheRange) {
   const v1::Worker worker = WorkerOf(Spawn(request));
   EXPECT_GT(worker.port(), static_cast<uint32_t>(first));
   EXPECT_LE(worker.port(), static_cast<uint32_t>(first + 20));
+}
+
+TEST_F(WorkerServiceTest, ConcurrentSpawnsWithDefaultPortsEachGetTheirOwnPort) {
+  // Each spawn sees every port free until a worker binds one; without the agent holding a
+  // planned port, spawns at once would pick the same one and all but one worker would fail.
+  PlaceModel();
+  // Below any Linux default ephemeral range; busy ports in it are skipped.
+  config_.workers.port_first = 21000;
+  config_.workers.port_last = 21199;
+  StartAgent();
+  constexpr int kSpawns = 8;
+  std::vector<v1::OperationEvent> finals(kSpawns);
+  std::vector<std::thread> spawns;
+  for (int i = 0; i < kSpawns; ++i) {
+    spawns.emplace_back([this, i, &finals] {
+      v1::SpawnWorkerRequest request = Request(v1::BACKEND_CPU, 0);
+      request.set_worker_id(absl::StrCat("at-once-", i));
+      finals[i] = Spawn(request);
+    });
+  }
+  for (std::thread& spawn : spawns) spawn.join();
+  std::set<uint32_t> ports;
+  for (const v1::OperationEvent& last : finals) ports.insert(WorkerOf(last).port());
+  EXPECT_EQ(ports.size(), static_cast<size_t>(kSpawns));
+  EXPECT_EQ(List(false).size(), static_cast<size_t>(kSpawns));
 }
 
 TEST_F(WorkerServiceTest, FollowingALogEndsWithTheExitCodeOfAWorkerThisAgentStarted) {

@@ -16,11 +16,14 @@
 //   FAKE_WORKER_LOG_LINES=N       once ready, log "line 1" .. "line N" (0: on and on)
 //   FAKE_WORKER_LOG_EVERY_MS=N    ... one every N ms (default: all at once)
 //   FAKE_WORKER_PARTIAL_LAST=1    on SIGINT, end its log with a line without a newline
+//   FAKE_WORKER_READY_STAMP_DIR=D when ready, write CLOCK_MONOTONIC in ns to D/<worker id>
+//                                 (bench/worker_bench.cc times what follows from there)
 //   FAKE_WORKER_EXIT_AFTER_READY=N  exit N once its ready callback was accepted (after
 //                                 FAKE_WORKER_EXIT_DELAY_MS more ms, if set): a crash after ready
 // SIGUSR1 makes it log "got SIGUSR1 <n>" (n = 1, 2, ...).
 #include <httplib.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -114,6 +117,13 @@ int main(int argc, char** argv) {
   std::thread loader([&] {
     if (const char* delay = Env("FAKE_WORKER_READY_DELAY_MS")) {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
+    }
+    if (const char* dir = Env("FAKE_WORKER_READY_STAMP_DIR")) {
+      timespec now{};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      const std::string stamp = std::string(dir) + "/" + worker_id;
+      std::ofstream(stamp + ".tmp") << now.tv_sec * 1000000000LL + now.tv_nsec << "\n";
+      std::rename((stamp + ".tmp").c_str(), stamp.c_str());
     }
     ready = true;
     Log("info", "model loaded");
