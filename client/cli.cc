@@ -296,9 +296,9 @@ int CommandLine::RunAction() {
   connect.standalone = flags_.standalone;
   connect.env = sources.env;
   connect.working_dir = std::filesystem::current_path();
-  Session session(std::move(*config), std::move(connect), flags_.verbosity, flags_.quiet,
-                  CommandPath(DeepestSelected(&app_)));
-  return action_(session);
+  session_ = std::make_unique<Session>(std::move(*config), std::move(connect), flags_.verbosity,
+                                       flags_.quiet, CommandPath(DeepestSelected(&app_)));
+  return action_(*session_);
 }
 
 }  // namespace llorch

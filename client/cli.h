@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,7 +42,11 @@ class CommandLine {
   CommandLine();
 
   // Parses argv, loads the configuration and runs the chosen command. Returns the exit code.
+  // The command's session (and its connection) lives until this object is destroyed.
   int Run(int argc, const char* const* argv);
+  // True when the command ran against a pool-agent process: then nothing is left to do at the
+  // end but tear gRPC's threads down.
+  bool RanOnAgentProcess() const { return session_ != nullptr && session_->remote(); }
 
   CLI::App& app() { return app_; }
 
@@ -78,6 +83,7 @@ class CommandLine {
   LocalAction local_action_;
   std::map<const CLI::App*, CandidateSource> positional_sources_;
   std::map<const CLI::Option*, CandidateSource> option_sources_;
+  std::unique_ptr<Session> session_;
 };
 
 // Command groups, one file each under client/commands/.

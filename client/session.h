@@ -46,6 +46,8 @@ class Session {
 
   // True once connected to an agent running inside this process (standalone mode).
   bool standalone() const { return connection_ != nullptr && connection_->in_process(); }
+  // True once connected to a pool-agent process.
+  bool remote() const { return connection_ != nullptr && !connection_->in_process(); }
 
   // A context for one unary call, with a deadline.
   std::unique_ptr<grpc::ClientContext> NewCallContext(

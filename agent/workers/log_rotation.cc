@@ -113,15 +113,18 @@ LogRotator::~LogRotator() {
 }
 
 void LogRotator::CheckAll() {
-  // Only where workers were ever recorded: the check must not create the state directory.
-  absl::StatusOr<DirFd> root = DirFd::OpenRoot(state_dir_, /*create=*/false);
-  if (!root.ok() || !root->Stat("workers") || !root->Stat("logs")) return;
-  absl::StatusOr<WorkerRecords> records = WorkerRecords::Open(state_dir_);
-  if (!records.ok()) return;
-  for (const WorkerRecord& record : records->List()) {
+  if (!records_) {
+    // Only where workers were ever recorded: the check must not create the state directory.
+    absl::StatusOr<DirFd> root = DirFd::OpenRoot(state_dir_, /*create=*/false);
+    if (!root.ok() || !root->Stat("workers") || !root->Stat("logs")) return;
+    absl::StatusOr<WorkerRecords> records = WorkerRecords::Open(state_dir_);
+    if (!records.ok()) return;
+    records_ = *std::move(records);
+  }
+  for (const WorkerRecord& record : records_->List()) {
     if (record.exit_code || !IsRecordedProcessAlive(record)) continue;
     absl::StatusOr<bool> rotated =
-        RotateLogIfOver(records->logs(), record.id, max_bytes_, max_files_);
+        RotateLogIfOver(records_->logs(), record.id, max_bytes_, max_files_);
     if (!rotated.ok()) {
       // Once per problem, not every second.
       std::string& said = warned_[record.id];

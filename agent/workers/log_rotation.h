@@ -27,11 +27,13 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/workers/worker_record.h"
 #include "common/dir_fd.h"
 
 namespace llorch {
@@ -84,6 +86,8 @@ class LogRotator {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::map<std::string, std::string> warned_;  // by worker id: the last rotation error logged
+  // Opened once there are records (so List() parses only the state files that changed).
+  std::optional<WorkerRecords> records_;
   std::thread thread_;
 };
 

@@ -1,5 +1,8 @@
 #include "agent/workers/worker_record.h"
 
+#include <map>
+#include <mutex>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -97,11 +100,26 @@ ProcessIdentity RecordedIdentity(const WorkerRecord& record) {
 
 bool IsRecordedProcessAlive(const WorkerRecord& record) {
   if (record.pid <= 0) return false;
-  absl::StatusOr<ProcessIdentity> now = ReadProcessIdentity(static_cast<pid_t>(record.pid));
-  if (!now.ok() || !now->SameProcess(RecordedIdentity(record))) return false;
-  absl::StatusOr<ProcStat> stat = ReadProcStat(static_cast<pid_t>(record.pid));
-  return stat.ok() && stat->state != 'Z';
+  const auto pid = static_cast<pid_t>(record.pid);
+  // ReadProcessIdentity's reads, with the state from the same read of /proc/PID/stat.
+  absl::StatusOr<ProcStat> stat = ReadProcStat(pid);
+  if (!stat.ok() || stat->state == 'Z') return false;
+  absl::StatusOr<ProcExecutable> executable = ReadProcExecutable(pid);
+  return executable.ok() && ProcessIdentity{pid, stat->start_time, executable->path}.SameProcess(
+                                RecordedIdentity(record));
 }
+
+struct WorkerRecords::Parsed {
+  struct File {
+    std::string text;
+    WorkerRecord record;
+  };
+  std::mutex mu;
+  std::map<std::string, File> files;
+};
+
+WorkerRecords::WorkerRecords(DirFd workers, DirFd logs)
+    : workers_(std::move(workers)), logs_(std::move(logs)), parsed_(std::make_shared<Parsed>()) {}
 
 absl::StatusOr<WorkerRecords> WorkerRecords::Open(const std::filesystem::path& state_dir) {
   absl::StatusOr<DirFd> root = DirFd::OpenRoot(state_dir, /*create=*/true);
@@ -120,7 +138,12 @@ absl::Status WorkerRecords::Write(const WorkerRecord& record) const {
 absl::StatusOr<WorkerRecord> WorkerRecords::Read(const std::string& id) const {
   absl::StatusOr<std::string> text = workers_.ReadFile(id + kSuffix, kMaxRecordBytes);
   if (!text.ok()) return text.status();
-  std::optional<WorkerRecord> record = FromJson(*text);
+  return Parse(id, *text);
+}
+
+absl::StatusOr<WorkerRecord> WorkerRecords::Parse(const std::string& id,
+                                                  const std::string& text) const {
+  std::optional<WorkerRecord> record = FromJson(text);
   if (!record || record->id != id) {
     return absl::DataLossError(
         absl::StrCat(workers_.PathOf(id + kSuffix).string(), " is not a worker state file"));
@@ -132,11 +155,25 @@ std::vector<WorkerRecord> WorkerRecords::List() const {
   std::vector<WorkerRecord> records;
   absl::StatusOr<std::vector<std::string>> names = workers_.List();
   if (!names.ok()) return records;
+  std::lock_guard lock(parsed_->mu);
+  std::map<std::string, Parsed::File> listed;
   for (const std::string& name : *names) {  // sorted, so by id
     if (!absl::EndsWith(name, kSuffix)) continue;
-    absl::StatusOr<WorkerRecord> record = Read(std::string(absl::StripSuffix(name, kSuffix)));
-    if (record.ok()) records.push_back(*std::move(record));
+    absl::StatusOr<std::string> text = workers_.ReadFile(name, kMaxRecordBytes);
+    if (!text.ok()) continue;
+    auto parsed = parsed_->files.find(name);
+    if (parsed == parsed_->files.end() || parsed->second.text != *text) {
+      absl::StatusOr<WorkerRecord> record =
+          Parse(std::string(absl::StripSuffix(name, kSuffix)), *text);
+      if (!record.ok()) continue;
+      parsed =
+          parsed_->files.insert_or_assign(name, Parsed::File{*std::move(text), *std::move(record)})
+              .first;
+    }
+    records.push_back(parsed->second.record);
+    listed.insert(*parsed);
   }
+  parsed_->files = std::move(listed);
   return records;
 }
 

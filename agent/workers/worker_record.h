@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,15 +68,21 @@ class WorkerRecords {
   absl::Status Write(const WorkerRecord& record) const;
   // NotFound when there is no record of `id`.
   absl::StatusOr<WorkerRecord> Read(const std::string& id) const;
-  // Every readable record, ordered by id (unreadable or foreign files are skipped).
+  // Every readable record, ordered by id (unreadable or foreign files are skipped). Each file is
+  // read every time, but parsed again only when its bytes differ from the last List()'s.
   std::vector<WorkerRecord> List() const;
 
   const DirFd& logs() const { return logs_; }
 
  private:
-  WorkerRecords(DirFd workers, DirFd logs) : workers_(std::move(workers)), logs_(std::move(logs)) {}
+  struct Parsed;  // the records List() parsed, by file name, with the text they were parsed from
+
+  absl::StatusOr<WorkerRecord> Parse(const std::string& id, const std::string& text) const;
+
+  WorkerRecords(DirFd workers, DirFd logs);
   DirFd workers_;
   DirFd logs_;
+  std::shared_ptr<Parsed> parsed_;
 };
 
 }  // namespace llorch

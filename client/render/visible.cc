@@ -46,6 +46,18 @@ bool HoldsLines(const google::protobuf::FieldDescriptor& field) {
          field.full_name() == "llorch.pool.v1.LogLine.text";
 }
 
+// False for plain printable ASCII (with newlines and tabs where `keep_lines`), which Escape()
+// leaves as it is: most of what a response holds.
+bool MayNeedEscape(absl::string_view text, bool keep_lines) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) continue;
+    if (keep_lines && (c == '\n' || c == '\t')) continue;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string Visible(absl::string_view text) { return Escape(text, /*keep_lines=*/false); }
@@ -54,6 +66,7 @@ std::string VisibleLines(absl::string_view text) { return Escape(text, /*keep_li
 
 void MakeVisible(google::protobuf::Message* message) {
   RewriteStrings(message, [](const google::protobuf::FieldDescriptor& field, std::string* text) {
+    if (!MayNeedEscape(*text, HoldsLines(field))) return false;
     std::string visible = Escape(*text, HoldsLines(field));
     if (visible == *text) return false;
     *text = std::move(visible);
