@@ -25,9 +25,11 @@ struct ProcessIdentity {
   // or replaced: an upgraded binary does not change which process it is.
   std::string executable;
 
-  // Same pid, start time and executable.
-  bool SameProcess(const ProcessIdentity& other) const {
-    return pid == other.pid && start_time == other.start_time && executable == other.executable;
+  // Same pid and start time, and the same executable unless `recorded` leaves it empty (not
+  // known yet: see RecordedIdentity() in worker_record.h).
+  bool SameProcess(const ProcessIdentity& recorded) const {
+    return pid == recorded.pid && start_time == recorded.start_time &&
+           (recorded.executable.empty() || executable == recorded.executable);
   }
   // "pid 1234 (/usr/bin/llorch-cpu-candled, started at tick 5678)".
   std::string Describe() const;

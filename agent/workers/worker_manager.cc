@@ -352,6 +352,12 @@ void WorkerManager::OnReady(const ReadyReport& report) {
             return false;
           }
           record.ready_at_ms = NowMs();
+          // From now on its identity includes the program it became (RecordedIdentity()).
+          const absl::StatusOr<ProcessIdentity> now =
+              ReadProcessIdentity(static_cast<pid_t>(record.pid));
+          if (now.ok() && now->start_time == record.start_time) {
+            record.executable = now->executable;
+          }
           record.uri = report.uri;
           record.vram_bytes = report.vram_bytes;
           return true;
@@ -688,7 +694,8 @@ absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::Spawn(const SpawnPlan& plan
     } else if (backend.ready_by_health) {
       probing_.insert(plan.id);
     }
-    // posix_spawn returns after the exec: this is the worker program's process already.
+    // posix_spawn returns after the exec; the program may exec again (an interpreter, a wrapper),
+    // so the executable is read again at its ready report.
     const absl::StatusOr<ProcessIdentity> identity = ReadProcessIdentity(*pid);
     record.id = plan.id;
     record.backend = BackendName(plan.backend);

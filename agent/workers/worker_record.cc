@@ -95,7 +95,8 @@ std::optional<WorkerRecord> FromJson(const std::string& text) {
 }  // namespace
 
 ProcessIdentity RecordedIdentity(const WorkerRecord& record) {
-  return ProcessIdentity{static_cast<pid_t>(record.pid), record.start_time, record.executable};
+  return ProcessIdentity{static_cast<pid_t>(record.pid), record.start_time,
+                         record.ready_at_ms != 0 ? record.executable : ""};
 }
 
 bool IsRecordedProcessAlive(const WorkerRecord& record) {

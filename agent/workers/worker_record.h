@@ -30,7 +30,7 @@ struct WorkerRecord {
   uint32_t port = 0;
   int64_t pid = 0;
   uint64_t start_time = 0;  // of the worker process (process_identity.h)
-  std::string executable;   // of the worker process (process_identity.h)
+  std::string executable;   // of the worker process as it started, then as it reported ready
   std::vector<std::string> argv;
   std::string log_path;
   int64_t created_at_ms = 0;  // unix milliseconds
@@ -53,7 +53,10 @@ struct WorkerRecord {
   int64_t restart_at_ms = 0;       // a restart is due then; 0 = none pending
 };
 
-// The identity of the process the record started.
+// The identity of the process the record started. Its executable only once the worker reported
+// ready: until then the program may still be exec'ing into its final image (a script starting
+// `#!/usr/bin/env python3`, a wrapper that execs the worker), which keeps the pid and start time
+// but not /proc/PID/exe, so only those two are compared.
 ProcessIdentity RecordedIdentity(const WorkerRecord& record);
 
 // True when `record.pid` is still the process the record started (same start time and

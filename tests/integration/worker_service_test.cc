@@ -195,6 +195,29 @@ TEST_F(WorkerServiceTest, SpawnWaitsForTheReadyCallbackAndRecordsTheWorker) {
   EXPECT_EQ(listed[0].pid(), worker.pid());
 }
 
+TEST_F(WorkerServiceTest, AWorkerProgramThatExecsIntoAnotherIsStillTheWorker) {
+  // A wrapper script (or a `#!/usr/bin/env` interpreter line) execs the real program: same pid
+  // and start time, another /proc/PID/exe than at the spawn. It is still the worker, not lost.
+  PlaceModel();
+  const std::string wrapper = bin_ + "/llorch-cpu-candled";
+  std::filesystem::remove(wrapper);
+  std::ofstream(wrapper) << "#!/bin/sh\nsleep 0.2\nexec " << FAKE_WORKER << " \"$@\"\n";
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  EXPECT_EQ(worker.state(), v1::WORKER_STATE_READY);
+  const std::vector<v1::Worker> listed = List(false);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].state(), v1::WORKER_STATE_READY);
+  EXPECT_EQ(listed[0].pid(), worker.pid());
+  // From its ready report on, its identity is the program it became.
+  absl::StatusOr<WorkerRecords> records = WorkerRecords::Open(temp_.path() + "/state");
+  ASSERT_TRUE(records.ok());
+  absl::StatusOr<WorkerRecord> record = records->Read("worker-cpu-0");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_THAT(record->executable, HasSubstr("fake_worker"));
+}
+
 TEST_F(WorkerServiceTest, TheLaterCallbackBodyShapeIsAcceptedToo) {
   setenv("FAKE_WORKER_NEW_BODY", "1", 1);
   PlaceModel();
