@@ -61,22 +61,13 @@ int Serve(const Flags& flags) {
   ConfigSources sources;
   sources.explicit_file = flags.config_file;
   sources.env = EnvironmentSnapshot();
+  if (!flags.listen.empty()) sources.flags.push_back({"agent.listen", "--listen", flags.listen});
+  AddFlags(&sources, {{"catalog", "--catalog", flags.catalog},
+                      {"models_dir", "--models-dir", flags.models_dir},
+                      {"repo_root", "--repo-root", flags.repo_root},
+                      {"agent.log_level", "--log-level", flags.log_level}});
   absl::StatusOr<Config> config = LoadConfig(sources);
   if (!config.ok()) return Fail(config.status());
-  if (!flags.listen.empty()) {
-    if (absl::Status status = SetFromFlag(&*config, "agent.listen", flags.listen, "--listen");
-        !status.ok()) {
-      return Fail(status);
-    }
-  }
-  if (absl::Status status =
-          SetFromFlags(&*config, {{"catalog", "--catalog", flags.catalog},
-                                  {"models_dir", "--models-dir", flags.models_dir},
-                                  {"repo_root", "--repo-root", flags.repo_root},
-                                  {"agent.log_level", "--log-level", flags.log_level}});
-      !status.ok()) {
-    return Fail(status);
-  }
   if (absl::Status status = SetupLogging(config->agent.log_level); !status.ok()) {
     return Fail(status);
   }

@@ -269,22 +269,40 @@ int CommandLine::Run(int argc, const char* const* argv) {
   return RunAction();
 }
 
+void CommandLine::AllowConfigErrors(const CLI::App* command) {
+  config_error_tolerant_.insert(command);
+}
+
 int CommandLine::RunAction() {
   ConfigSources sources;
   sources.explicit_file = flags_.config_file;
   sources.env = EnvironmentSnapshot();
   const Style err_style =
       Style::For(stderr, flags_.no_color || sources.env.count("NO_COLOR") ? "never" : "auto");
+  AddFlags(&sources, {{"agent.address", "--agent", flags_.agent},
+                      {"catalog", "--catalog", flags_.catalog},
+                      {"models_dir", "--models-dir", flags_.models_dir},
+                      {"repo_root", "--repo-root", flags_.repo_root},
+                      {"client.output", "--output", flags_.output}});
+  if (flags_.no_color) sources.flags.push_back({"client.color", "--no-color", {"never"}});
   absl::StatusOr<Config> config = LoadConfig(sources);
-  if (!config.ok()) return ReportError(FromStatus(config.status()), err_style);
-  absl::Status flag_status =
-      SetFromFlags(&*config, {{"agent.address", "--agent", flags_.agent},
-                              {"catalog", "--catalog", flags_.catalog},
-                              {"models_dir", "--models-dir", flags_.models_dir},
-                              {"repo_root", "--repo-root", flags_.repo_root},
-                              {"client.output", "--output", flags_.output}});
-  if (!flag_status.ok()) return ReportError(FromStatus(flag_status), err_style);
-  if (flags_.no_color) (void)SetFromFlag(&*config, "client.color", "never", "--no-color");
+  bool config_has_errors = false;
+  if (!config.ok()) {
+    if (config_error_tolerant_.count(DeepestSelected(&app_)) == 0) {
+      return ReportError(FromStatus(config.status()), err_style);
+    }
+    // What loads, in this process: an agent elsewhere knows nothing of this command's layers.
+    config = WalkConfigLayers(sources, /*keep_going=*/true).config;
+    config_has_errors = true;
+    if (!flags_.quiet) {
+      std::fprintf(stderr, "%s\n",
+                   err_style
+                       .Paint("note: this command's configuration has errors; checking its own "
+                              "layers with an agent in this process",
+                              Color::kYellow)
+                       .c_str());
+    }
+  }
   if (flags_.standalone && flags_.agent) {
     ClientError error;
     error.message = "--agent and --standalone contradict each other";
@@ -293,7 +311,7 @@ int CommandLine::RunAction() {
     return ReportError(error, err_style);
   }
   ConnectOptions connect;
-  connect.standalone = flags_.standalone;
+  connect.standalone = flags_.standalone || config_has_errors;
   connect.env = sources.env;
   connect.working_dir = std::filesystem::current_path();
   session_ = std::make_unique<Session>(std::move(*config), std::move(connect), flags_.verbosity,

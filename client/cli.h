@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,10 @@ class CommandLine {
                             const std::string& description, const std::string& examples,
                             LocalAction action);
 
+  // `command` runs even when the configuration has errors (`dev check-config`, which reports
+  // them): on the values that load, with an agent in this process, after a note on stderr.
+  void AllowConfigErrors(const CLI::App* command);
+
   // Where completion finds the values of `command`'s positional arguments, or of `option`.
   void CompleteWith(const CLI::App* command, CandidateSource source);
   void CompleteWith(const CLI::Option* option, CandidateSource source);
@@ -81,6 +86,7 @@ class CommandLine {
   GlobalFlags flags_;
   Action action_;
   LocalAction local_action_;
+  std::set<const CLI::App*> config_error_tolerant_;
   std::map<const CLI::App*, CandidateSource> positional_sources_;
   std::map<const CLI::Option*, CandidateSource> option_sources_;
   std::unique_ptr<Session> session_;

@@ -19,6 +19,7 @@
 #include "common/file_read.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "common/worker_template.h"
 
 namespace llorch {
 namespace {
@@ -128,6 +129,56 @@ const std::vector<KeySpec>& Specs() {
   return specs;
 }
 
+// TOML basic string syntax for `text`.
+std::string TomlQuote(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned char>(c));
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// Records that `source` (at `line` of a file; 0 otherwise) set `key` last.
+void SetOrigin(Config* config, absl::string_view key, absl::string_view source, int line) {
+  config->origin[std::string(key)] = std::string(source);
+  if (line > 0) {
+    config->origin_line[std::string(key)] = line;
+  } else {
+    config->origin_line.erase(std::string(key));
+  }
+}
+
 const KeySpec* FindSpec(absl::string_view key) {
   for (const KeySpec& spec : Specs()) {
     if (key == spec.key) return &spec;
@@ -185,8 +236,7 @@ std::string ValueProblem(const KeySpec& spec, absl::string_view label, absl::str
   }
   if (absl::EndsWith(key, ".argv")) {
     // Every {placeholder} must be one the agent fills in: a typo would reach the worker as is.
-    static const std::vector<std::string> kPlaceholders = {"worker_id", "model_path", "gpu", "port",
-                                                           "callback_url"};
+    const std::vector<std::string>& kPlaceholders = WorkerPlaceholders();
     for (size_t open = value.find('{'); open != absl::string_view::npos;
          open = value.find('{', open + 1)) {
       const size_t close = value.find('}', open);
@@ -204,6 +254,44 @@ std::string ValueProblem(const KeySpec& spec, absl::string_view label, absl::str
     if (!address.ok()) return absl::StrCat(label, ": ", address.status().message());
   }
   return "";
+}
+
+// The key's default as TOML, for fixes: "8", "\"info\"".
+std::string DefaultAsToml(const KeySpec& spec) { return ConfigValueAsToml(Config(), spec.key); }
+
+// The key as written inside its table: "connections" for "download.connections".
+std::string LeafOf(absl::string_view key) {
+  const size_t dot = key.rfind('.');
+  return std::string(dot == absl::string_view::npos ? key : key.substr(dot + 1));
+}
+
+// What to do about a value ValueProblem() refused.
+std::string ValueFix(const KeySpec& spec) {
+  const absl::string_view key = spec.key;
+  if (!spec.allowed.empty()) {
+    return absl::StrCat("use one of ", absl::StrJoin(spec.allowed, ", "), " (default ",
+                        DefaultAsToml(spec), ")");
+  }
+  if (absl::EndsWith(key, ".argv")) {
+    return absl::StrCat("start argv with the worker program and use only the placeholders {",
+                        absl::StrJoin(WorkerPlaceholders(), "}, {"), "}");
+  }
+  if (key == "agent.address" || key == "agent.listen") {
+    return "write unix:PATH or HOST:PORT, e.g. \"unix:/run/llorch/pool-agent.sock\" or "
+           "\"127.0.0.1:9200\"";
+  }
+  if (key == "download.hf_command" || key == "convert.python") {
+    return absl::StrCat("give one program, a name in PATH or a path, without arguments (default ",
+                        DefaultAsToml(spec), ")");
+  }
+  if (key == "git.sync_branch") return "give a branch name, e.g. sync_branch = \"main\"";
+  if (key == "models_dir") return "give a directory, or leave models_dir out for the default";
+  return absl::StrCat("see ", LeafOf(key), " in docs/configuration.md");
+}
+
+std::string IntegerFix(const KeySpec& spec) {
+  return absl::StrCat("use a whole number from ", spec.min, " to ", spec.max, ", e.g. ",
+                      LeafOf(spec.key), " = ", DefaultAsToml(spec), ", the default");
 }
 
 std::string IntegerProblem(const KeySpec& spec, int64_t value) {
@@ -272,10 +360,12 @@ class TomlMerger {
           MergeTable(*child, dotted + ".");
         } else {
           Add(where,
-              absl::StrCat(dotted, " must be a table ([", dotted, "]), got ", TypeName(node)));
+              absl::StrCat(dotted, " must be a table ([", dotted, "]), got ", TypeName(node)),
+              absl::StrCat("write its keys under a [", dotted, "] header"), dotted);
         }
       } else {
-        Add(where, UnknownMessage(prefix, name, node.is_table()));
+        Unknown unknown = UnknownMessage(prefix, name, node.is_table());
+        Add(where, std::move(unknown.message), std::move(unknown.fix), dotted);
       }
     }
   }
@@ -289,9 +379,13 @@ class TomlMerger {
   }
 
  private:
-  void Add(const toml::source_region& where, std::string message) {
-    problems_.push_back(ConfigProblem{std::string(source_), static_cast<int>(where.begin.line), 0,
-                                      std::move(message)});
+  void Add(const toml::source_region& where, std::string message, std::string fix,
+           absl::string_view key) {
+    ConfigProblem problem{std::string(source_), static_cast<int>(where.begin.line), 0,
+                          std::move(message)};
+    problem.fix = std::move(fix);
+    problem.key = std::string(key);
+    problems_.push_back(std::move(problem));
   }
 
   void MergeValue(const KeySpec& spec, const toml::node& node) {
@@ -299,23 +393,33 @@ class TomlMerger {
       const toml::value<int64_t>* value = node.as_integer();
       if (value == nullptr) {
         std::string message = absl::StrCat(spec.key, " must be an integer, got ", TypeName(node));
-        if (node.is_string()) absl::StrAppend(&message, " (write it without quotes)");
-        Add(node.source(), std::move(message));
+        std::string fix = IntegerFix(spec);
+        if (node.is_string()) {
+          absl::StrAppend(&message, " (write it without quotes)");
+          int64_t number = 0;
+          if (absl::SimpleAtoi(node.as_string()->get(), &number)) {
+            fix = absl::StrCat("write it without quotes: ", LeafOf(spec.key), " = ", number);
+          }
+        }
+        Add(node.source(), std::move(message), std::move(fix), spec.key);
         return;
       }
       if (std::string problem = IntegerProblem(spec, value->get()); !problem.empty()) {
-        Add(node.source(), std::move(problem));
+        Add(node.source(), std::move(problem), IntegerFix(spec), spec.key);
         return;
       }
       *spec.integer(*config_) = value->get();
     } else if (spec.text) {
       const toml::value<std::string>* value = node.as_string();
       if (value == nullptr) {
-        Add(node.source(), absl::StrCat(spec.key, " must be a string, got ", TypeName(node)));
+        Add(node.source(), absl::StrCat(spec.key, " must be a string, got ", TypeName(node)),
+            absl::StrCat("quote it, e.g. ", LeafOf(spec.key), " = ", DefaultAsToml(spec),
+                         ", the default"),
+            spec.key);
         return;
       }
       if (std::string problem = ValueProblem(spec, spec.key, value->get()); !problem.empty()) {
-        Add(node.source(), std::move(problem));
+        Add(node.source(), std::move(problem), ValueFix(spec), spec.key);
         return;
       }
       *spec.text(*config_) = value->get();
@@ -324,10 +428,14 @@ class TomlMerger {
       if (array == nullptr) {
         std::string message =
             absl::StrCat(spec.key, " must be an array of strings, got ", TypeName(node));
+        std::string fix = absl::StrCat("write a list of strings, e.g. ", LeafOf(spec.key), " = ",
+                                       DefaultAsToml(spec), ", the default");
         if (node.is_string()) {
           absl::StrAppend(&message, " (write [\"", node.as_string()->get(), "\"])");
+          fix = absl::StrCat("put it in brackets: ", LeafOf(spec.key), " = [",
+                             TomlQuote(node.as_string()->get()), "]");
         }
-        Add(node.source(), std::move(message));
+        Add(node.source(), std::move(message), std::move(fix), spec.key);
         return;
       }
       std::vector<std::string> values;
@@ -336,14 +444,16 @@ class TomlMerger {
         const toml::node& element = *array->get(i);
         const std::string label = absl::StrCat(spec.key, "[", i, "]");
         if (!element.is_string()) {
-          Add(element.source(), absl::StrCat(spec.key, " must be an array of strings, got ",
-                                             TypeName(element), " at ", label));
+          Add(element.source(),
+              absl::StrCat(spec.key, " must be an array of strings, got ", TypeName(element),
+                           " at ", label),
+              "quote the element", spec.key);
           ok = false;
           continue;
         }
         const std::string& value = element.as_string()->get();
         if (std::string problem = ValueProblem(spec, label, value); !problem.empty()) {
-          Add(element.source(), std::move(problem));
+          Add(element.source(), std::move(problem), ValueFix(spec), spec.key);
           ok = false;
           continue;
         }
@@ -351,24 +461,27 @@ class TomlMerger {
       }
       if (!ok) return;
       if (std::string problem = ListShapeProblem(spec, values); !problem.empty()) {
-        Add(node.source(), std::move(problem));
+        Add(node.source(), std::move(problem), ValueFix(spec), spec.key);
         return;
       }
       *spec.list(*config_) = std::move(values);
     }
-    config_->origin[spec.key] = std::string(source_);
+    SetOrigin(config_, spec.key, source_, static_cast<int>(node.source().begin.line));
   }
 
+  struct Unknown {
+    std::string message;
+    std::string fix;
+  };
   // "unknown key 'x' (did you mean 'y'?)", pointing to another table when the name belongs
   // there ("log_level" at the top level -> "agent.log_level").
-  static std::string UnknownMessage(const std::string& prefix, const std::string& name,
-                                    bool is_table) {
+  static Unknown UnknownMessage(const std::string& prefix, const std::string& name, bool is_table) {
     std::string message =
         absl::StrCat(is_table ? "unknown table '" : "unknown key '", prefix, name, "'");
     std::string sibling = ClosestMatch(name, ChildNames(prefix));
     if (!sibling.empty()) {
       absl::StrAppend(&message, " (did you mean '", prefix, sibling, "'?)");
-      return message;
+      return {std::move(message), absl::StrCat("rename it to '", sibling, "'")};
     }
     std::vector<std::string> leaves;
     std::vector<std::string> full_names;
@@ -378,16 +491,17 @@ class TomlMerger {
       full_names.push_back(key);
     }
     std::string leaf = ClosestMatch(name, leaves);
-    if (leaf.empty()) return message;
+    if (leaf.empty()) {
+      return {std::move(message), absl::StrCat("remove it (", kDocsHint, ")")};
+    }
     const std::string& full =
         full_names[std::find(leaves.begin(), leaves.end(), leaf) - leaves.begin()];
     size_t dot = full.rfind('.');
-    absl::StrAppend(&message, " (did you mean '", full, "'? it belongs ",
-                    dot == std::string::npos
-                        ? std::string("at the top level, before any [table]")
-                        : absl::StrCat("in the [", full.substr(0, dot), "] table"),
-                    ")");
-    return message;
+    const std::string place = dot == std::string::npos
+                                  ? std::string("at the top level, before any [table]")
+                                  : absl::StrCat("in the [", full.substr(0, dot), "] table");
+    absl::StrAppend(&message, " (did you mean '", full, "'? it belongs ", place, ")");
+    return {std::move(message), absl::StrCat("move it ", place, " as '", leaf, "'")};
   }
 
   absl::string_view source_;
@@ -403,9 +517,11 @@ std::vector<ConfigProblem> ApplyToml(absl::string_view toml_text, absl::string_v
     root = toml::parse(std::string_view(toml_text.data(), toml_text.size()),
                        std::string_view(source_name.data(), source_name.size()));
   } catch (const toml::parse_error& error) {
-    return {ConfigProblem{std::string(source_name), static_cast<int>(error.source().begin.line),
+    ConfigProblem problem{std::string(source_name), static_cast<int>(error.source().begin.line),
                           static_cast<int>(error.source().begin.column),
-                          absl::StrCat("TOML syntax error: ", std::string(error.description()))}};
+                          absl::StrCat("TOML syntax error: ", std::string(error.description()))};
+    problem.fix = "correct the TOML at the line and column shown (https://toml.io)";
+    return {std::move(problem)};
   }
   TomlMerger merger(source_name, config);
   merger.MergeTable(root, "");
@@ -424,55 +540,118 @@ absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
   return ReadRegularFile(path, {.what = "configuration file"});
 }
 
-absl::Status MergeConfigFile(const std::string& path, bool must_exist, Config* config) {
-  absl::StatusOr<std::string> text = ReadConfigFile(path);
-  if (absl::IsNotFound(text.status())) {
-    if (!must_exist) return absl::OkStatus();
-    return WithHint(text.status(), "check the path given with --config");
-  }
-  if (!text.ok()) return text.status();
-  return MergeConfigText(*text, path, config);
+// A problem from a status (a file that cannot be read, a bad flag): its message without the
+// source the problem names anyway, its hint as the fix.
+ConfigProblem ProblemFromStatus(const absl::Status& status, const std::string& source) {
+  absl::string_view message = status.message();
+  absl::ConsumePrefix(&message, absl::StrCat(source, ": "));
+  ConfigProblem problem{source, 0, 0, std::string(message)};
+  problem.fix = GetHint(status).value_or("");
+  return problem;
 }
 
-// TOML basic string syntax for `text`.
-std::string TomlQuote(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned char>(c));
-          out += escaped;
-        } else {
-          out += c;
-        }
+// Applies the valid ones of the LLORCH_* variables (and NO_COLOR) to `config`; returns the
+// problems of the others.
+std::vector<ConfigProblem> ApplyEnvironment(const Environment& env, Config* config) {
+  // Lowest priority first: LLORCH_MODELS_DIR wins over the bash scripts' LLORCH_MODEL_BASE_DIR.
+  static constexpr std::pair<const char*, const char*> kVariables[] = {
+      {"LLORCH_REPO_ROOT", "repo_root"},       {"LLORCH_MODEL_BASE_DIR", "models_dir"},
+      {"LLORCH_MODELS_DIR", "models_dir"},     {"LLORCH_STATE_DIR", "state_dir"},
+      {"LLORCH_CATALOG", "catalog"},           {"LLORCH_AGENT", "agent.address"},
+      {"LLORCH_LOG_LEVEL", "agent.log_level"},
+  };
+  std::vector<ConfigProblem> problems;
+  for (const auto& [variable, key] : kVariables) {
+    auto it = env.find(variable);
+    if (it == env.end() || it->second.empty()) continue;
+    const KeySpec& spec = *FindSpec(key);
+    const std::string origin = absl::StrCat("env ", variable);
+    if (std::string problem = ValueProblem(spec, spec.key, it->second); !problem.empty()) {
+      ConfigProblem found{origin, 0, 0, std::move(problem)};
+      found.fix = absl::StrCat(ValueFix(spec), "; or unset ", variable);
+      found.key = spec.key;
+      problems.push_back(std::move(found));
+      continue;
     }
+    *spec.text(*config) = it->second;
+    SetOrigin(config, key, origin, 0);
   }
-  out += '"';
-  return out;
+  // https://no-color.org: any non-empty value turns colour off.
+  if (auto it = env.find("NO_COLOR"); it != env.end() && !it->second.empty()) {
+    config->client.color = "never";
+    SetOrigin(config, "client.color", "env NO_COLOR", 0);
+  }
+  return problems;
 }
+
+// One flag, applied as SetFromFlag() applies it.
+absl::Status ApplyFlag(const ConfigFlag& flag, Config* config) {
+  const KeySpec* spec = FindSpec(flag.key);
+  if (spec != nullptr && spec->list) return SetFromFlag(config, flag.key, flag.values, flag.flag);
+  if (flag.values.size() != 1) {
+    return absl::InternalError(absl::StrCat("flag ", flag.flag, " sets '", flag.key, "' to ",
+                                            flag.values.size(), " values"));
+  }
+  return SetFromFlag(config, flag.key, flag.values.front(), flag.flag);
+}
+
+// Walks one layer after another (WalkConfigLayers).
+class LayerWalk {
+ public:
+  LayerWalk(bool keep_going, ConfigWalk* walk) : keep_going_(keep_going), walk_(walk) {}
+
+  // Ends a layer whose result is `merged`; false when the walk stops here.
+  bool End(Config merged, const absl::Status& status, std::vector<ConfigProblem> problems) {
+    if (!status.ok()) {
+      if (walk_->first_error.ok()) walk_->first_error = status;
+      for (ConfigProblem& problem : problems) walk_->problems.push_back(std::move(problem));
+      if (!keep_going_) return false;
+    }
+    walk_->config = std::move(merged);
+    return true;
+  }
+
+  // A configuration file; a missing one is a problem only when `must_exist`.
+  bool File(const std::string& path, ConfigLayer layer, bool must_exist) {
+    walk_->files.push_back(ConfigFileState{path, layer, false});
+    absl::StatusOr<std::string> text = ReadConfigFile(path);
+    if (absl::IsNotFound(text.status())) {
+      if (!must_exist) return true;
+      const absl::Status missing = WithHint(text.status(), "check the path given with --config");
+      return End(walk_->config, missing, {ProblemFromStatus(missing, path)});
+    }
+    walk_->files.back().exists = true;
+    if (!text.ok()) {
+      return End(walk_->config, text.status(), {ProblemFromStatus(text.status(), path)});
+    }
+    Config merged = walk_->config;
+    std::vector<ConfigProblem> problems = ApplyToml(*text, path, &merged);
+    const absl::Status status = ProblemsToStatus(problems);
+    return End(std::move(merged), status, std::move(problems));
+  }
+
+  bool Environment(const llorch::Environment& env) {
+    Config merged = walk_->config;
+    std::vector<ConfigProblem> problems = ApplyEnvironment(env, &merged);
+    const absl::Status status = ProblemsToStatus(problems);
+    return End(std::move(merged), status, std::move(problems));
+  }
+
+  bool Flag(const ConfigFlag& flag) {
+    Config merged = walk_->config;
+    const absl::Status status = ApplyFlag(flag, &merged);
+    std::vector<ConfigProblem> problems;
+    if (!status.ok()) {
+      problems.push_back(ProblemFromStatus(status, absl::StrCat("flag ", flag.flag)));
+      problems.back().key = flag.key;
+    }
+    return End(std::move(merged), status, std::move(problems));
+  }
+
+ private:
+  const bool keep_going_;
+  ConfigWalk* walk_;
+};
 
 }  // namespace
 
@@ -513,32 +692,8 @@ absl::Status MergeConfigText(absl::string_view toml_text, absl::string_view sour
 }
 
 absl::Status MergeEnvironment(const Environment& env, Config* config) {
-  // Lowest priority first: LLORCH_MODELS_DIR wins over the bash scripts' LLORCH_MODEL_BASE_DIR.
-  static constexpr std::pair<const char*, const char*> kVariables[] = {
-      {"LLORCH_REPO_ROOT", "repo_root"},       {"LLORCH_MODEL_BASE_DIR", "models_dir"},
-      {"LLORCH_MODELS_DIR", "models_dir"},     {"LLORCH_STATE_DIR", "state_dir"},
-      {"LLORCH_CATALOG", "catalog"},           {"LLORCH_AGENT", "agent.address"},
-      {"LLORCH_LOG_LEVEL", "agent.log_level"},
-  };
   Config merged = *config;
-  std::vector<ConfigProblem> problems;
-  for (const auto& [variable, key] : kVariables) {
-    auto it = env.find(variable);
-    if (it == env.end() || it->second.empty()) continue;
-    const KeySpec& spec = *FindSpec(key);
-    const std::string origin = absl::StrCat("env ", variable);
-    if (std::string problem = ValueProblem(spec, spec.key, it->second); !problem.empty()) {
-      problems.push_back(ConfigProblem{origin, 0, 0, std::move(problem)});
-      continue;
-    }
-    *spec.text(merged) = it->second;
-    merged.origin[key] = origin;
-  }
-  // https://no-color.org: any non-empty value turns colour off.
-  if (auto it = env.find("NO_COLOR"); it != env.end() && !it->second.empty()) {
-    merged.client.color = "never";
-    merged.origin["client.color"] = "env NO_COLOR";
-  }
+  std::vector<ConfigProblem> problems = ApplyEnvironment(env, &merged);
   if (!problems.empty()) return ProblemsToStatus(problems);
   *config = std::move(merged);
   return absl::OkStatus();
@@ -555,28 +710,55 @@ std::vector<std::string> ConfigFilePaths(const ConfigSources& sources) {
   return files;
 }
 
+ConfigWalk WalkConfigLayers(const ConfigSources& sources, bool keep_going) {
+  ConfigWalk walk;
+  LayerWalk layers(keep_going, &walk);
+  auto walk_layers = [&]() -> bool {
+    const std::string user_file =
+        sources.user_file.empty() ? UserConfigFile(sources.env) : sources.user_file;
+    if (!sources.system_file.empty() &&
+        !layers.File(sources.system_file, ConfigLayer::kSystemFile, /*must_exist=*/false)) {
+      return false;
+    }
+    if (!user_file.empty() && !layers.File(user_file, ConfigLayer::kUserFile, false)) return false;
+    if (sources.explicit_file.has_value()) {
+      if (sources.explicit_file->empty()) {
+        const absl::Status empty =
+            WithHint(absl::InvalidArgumentError("--config was given an empty value"),
+                     "leave --config out to read only the system and user configuration files");
+        if (!layers.End(walk.config, empty, {ProblemFromStatus(empty, "flag --config")})) {
+          return false;
+        }
+      } else if (!layers.File(*sources.explicit_file, ConfigLayer::kConfigFile,
+                              /*must_exist=*/true)) {
+        return false;
+      }
+    }
+    if (!layers.Environment(sources.env)) return false;
+    for (const ConfigFlag& flag : sources.flags) {
+      if (!layers.Flag(flag)) return false;
+    }
+    return true;
+  };
+  walk_layers();
+  walk.config.sources = sources;
+  return walk;
+}
+
+ConfigLayer LayerOfOrigin(const ConfigWalk& walk, absl::string_view origin) {
+  if (origin == "default") return ConfigLayer::kDefault;
+  if (absl::StartsWith(origin, "env ")) return ConfigLayer::kEnv;
+  if (absl::StartsWith(origin, "flag ")) return ConfigLayer::kFlag;
+  for (auto file = walk.files.rbegin(); file != walk.files.rend(); ++file) {
+    if (file->path == origin) return file->layer;
+  }
+  return ConfigLayer::kConfigFile;
+}
+
 absl::StatusOr<Config> LoadConfig(const ConfigSources& sources) {
-  Config config;
-  const std::string user_file =
-      sources.user_file.empty() ? UserConfigFile(sources.env) : sources.user_file;
-  for (const std::string& file : {sources.system_file, user_file}) {
-    if (file.empty()) continue;
-    if (absl::Status status = MergeConfigFile(file, /*must_exist=*/false, &config); !status.ok()) {
-      return status;
-    }
-  }
-  if (sources.explicit_file.has_value()) {
-    if (sources.explicit_file->empty()) {
-      return WithHint(absl::InvalidArgumentError("--config was given an empty value"),
-                      "leave --config out to read only the system and user configuration files");
-    }
-    if (absl::Status status = MergeConfigFile(*sources.explicit_file, /*must_exist=*/true, &config);
-        !status.ok()) {
-      return status;
-    }
-  }
-  if (absl::Status status = MergeEnvironment(sources.env, &config); !status.ok()) return status;
-  return config;
+  ConfigWalk walk = WalkConfigLayers(sources, /*keep_going=*/false);
+  if (!walk.first_error.ok()) return walk.first_error;
+  return std::move(walk.config);
 }
 
 absl::Status SetFromFlag(Config* config, absl::string_view key, absl::string_view value,
@@ -597,7 +779,7 @@ absl::Status SetFromFlag(Config* config, absl::string_view key, absl::string_vie
       return ProblemsToStatus({ConfigProblem{absl::StrCat("flag ", flag), 0, 0, problem}});
     }
     *spec->integer(*config) = number;
-    config->origin[spec->key] = absl::StrCat("flag ", flag);
+    SetOrigin(config, spec->key, absl::StrCat("flag ", flag), 0);
     return absl::OkStatus();
   }
   if (value.empty()) {
@@ -609,7 +791,7 @@ absl::Status SetFromFlag(Config* config, absl::string_view key, absl::string_vie
     return ProblemsToStatus({ConfigProblem{absl::StrCat("flag ", flag), 0, 0, problem}});
   }
   *spec->text(*config) = std::string(value);
-  config->origin[spec->key] = absl::StrCat("flag ", flag);
+  SetOrigin(config, spec->key, absl::StrCat("flag ", flag), 0);
   return absl::OkStatus();
 }
 
@@ -624,8 +806,14 @@ absl::Status SetFromFlag(Config* config, absl::string_view key,
     return ProblemsToStatus({ConfigProblem{absl::StrCat("flag ", flag), 0, 0, problem}});
   }
   *spec->list(*config) = values;
-  config->origin[spec->key] = absl::StrCat("flag ", flag);
+  SetOrigin(config, spec->key, absl::StrCat("flag ", flag), 0);
   return absl::OkStatus();
+}
+
+void AddFlags(ConfigSources* sources, const std::vector<FlagValue>& flags) {
+  for (const FlagValue& flag : flags) {
+    if (flag.value) sources->flags.push_back(ConfigFlag{flag.key, flag.flag, {*flag.value}});
+  }
 }
 
 absl::Status SetFromFlags(Config* config, const std::vector<FlagValue>& flags) {

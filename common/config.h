@@ -10,6 +10,9 @@
 // (did you mean 'models_dir'?)"), all of a file's problems at once, one per line. A layer with a
 // problem changes nothing. Values are stored as written (relative paths stay relative; see
 // paths.h to resolve them). docs/configuration.md documents every key.
+//
+// One walk of the layers (WalkConfigLayers) serves both the loading and `dev check-config`: the
+// loader stops at the first layer with a problem, the check walks on and collects every problem.
 #ifndef LLORCH_COMMON_CONFIG_H_
 #define LLORCH_COMMON_CONFIG_H_
 
@@ -32,6 +35,25 @@ const std::vector<std::string>& ConfigKeys();
 namespace config_internal {
 std::map<std::string, std::string> DefaultOrigins();  // every key -> "default"
 }  // namespace config_internal
+
+// One command-line flag that sets a configuration key.
+struct ConfigFlag {
+  std::string key;                  // dotted, e.g. "models_dir"
+  std::string flag;                 // e.g. "--models-dir"
+  std::vector<std::string> values;  // one for a string or integer key; a list key takes several
+};
+
+// Where a configuration comes from: the layers WalkConfigLayers() applies, lowest first.
+struct ConfigSources {
+  std::string system_file = kSystemConfigFile;  // "" = none
+  std::string user_file;                        // "" = UserConfigFile(env)
+  // --config: nullopt = none; must exist when given, and "" is refused (a script whose variable
+  // came out empty must not run on the defaults unawares).
+  std::optional<std::string> explicit_file;
+  Environment env;  // EnvironmentSnapshot(), or a test's
+  // The flags, applied last and in order, as SetFromFlag() applies one.
+  std::vector<ConfigFlag> flags;
+};
 
 struct Config {
   std::string repo_root;                    // "" = the git top level of the working directory
@@ -100,18 +122,16 @@ struct Config {
   // For every key, the layer that set its value last: "default", a file path,
   // "env LLORCH_MODELS_DIR", "flag --models-dir". Keys are dotted: "agent.listen".
   std::map<std::string, std::string> origin = config_internal::DefaultOrigins();
+  // For keys whose origin is a file: the 1-based line that set the value.
+  std::map<std::string, int> origin_line;
+  // The layers LoadConfig() walked to make this configuration, so that `dev check-config` can
+  // walk the very same ones again.
+  ConfigSources sources;
 };
 
-struct ConfigSources {
-  std::string system_file = kSystemConfigFile;  // "" = none
-  std::string user_file;                        // "" = UserConfigFile(env)
-  // --config: nullopt = none; must exist when given, and "" is refused (a script whose variable
-  // came out empty must not run on the defaults unawares).
-  std::optional<std::string> explicit_file;
-  Environment env;  // EnvironmentSnapshot(), or a test's
-};
-
-// Applies defaults, the files and the environment, in that order.
+// Applies defaults, the files, the environment and sources.flags, in that order; the first layer
+// with a problem is the error (every problem of that layer, one per line). The result remembers
+// `sources`.
 absl::StatusOr<Config> LoadConfig(const ConfigSources& sources);
 
 // Applies one TOML document named `source_name` (its path: used in messages and as the origin)
@@ -143,16 +163,22 @@ struct FlagValue {
 };
 // Applies each given flag with SetFromFlag; stops at the first invalid value.
 absl::Status SetFromFlags(Config* config, const std::vector<FlagValue>& flags);
+// Appends the given ones of `flags` to sources->flags (for LoadConfig to apply).
+void AddFlags(ConfigSources* sources, const std::vector<FlagValue>& flags);
 
 // The value of `key` rendered as TOML, e.g. "\"info\"" or "[\"unix:/x\"]"; "" for unknown keys.
 std::string ConfigValueAsToml(const Config& config, absl::string_view key);
 
 // For `llorch-pool dev check-config`: problems found without stopping at the first.
 struct ConfigProblem {
-  std::string source;   // file path, "env NAME" or "flag --name"
+  enum class Severity { kError, kWarning };
+  std::string source;   // file path, "env NAME", "flag --name" or "default"
   int line = 0;         // 1-based; 0 when not tied to a line
   int column = 0;       // 1-based; set for TOML syntax errors only
   std::string message;  // without the location: "unknown key 'x' (did you mean 'y'?)"
+  std::string fix{};    // what to do: "rename it to 'models_dir'"
+  Severity severity = Severity::kError;  // the loader's problems are all errors
+  std::string key{};                     // the dotted key concerned; "" when none
 };
 
 // "source:line:column: message", leaving out what is 0.
@@ -160,6 +186,35 @@ std::string FormatConfigProblem(const ConfigProblem& problem);
 
 // The files LoadConfig() reads, lowest layer first: system, user, --config (empty ones left out).
 std::vector<std::string> ConfigFilePaths(const ConfigSources& sources);
+
+// The layers, lowest first (as ConfigLayer in dev.proto).
+enum class ConfigLayer { kDefault, kSystemFile, kUserFile, kConfigFile, kEnv, kFlag };
+
+// A configuration file a walk read, or would have read had it existed.
+struct ConfigFileState {
+  std::string path;
+  ConfigLayer layer;
+  bool exists = false;
+};
+
+// What one walk of the layers found.
+struct ConfigWalk {
+  // The configuration the layers make. When there are problems, the values of the lines (and
+  // variables and flags) without one are applied when walking on, none of the failing layer's
+  // otherwise.
+  Config config;
+  std::vector<ConfigFileState> files;   // system, user, --config (when given)
+  std::vector<ConfigProblem> problems;  // every problem met, in layer order
+  absl::Status first_error;             // LoadConfig's error: the first failing layer's
+};
+
+// Walks defaults, files, environment and flags. With `keep_going` false it stops at the first
+// layer with a problem (LoadConfig); with true it walks every layer (`dev check-config`).
+ConfigWalk WalkConfigLayers(const ConfigSources& sources, bool keep_going);
+
+// The layer of an origin string (Config::origin) in `walk`: files by their path (the highest
+// layer holding that path).
+ConfigLayer LayerOfOrigin(const ConfigWalk& walk, absl::string_view origin);
 
 // Every problem of one TOML document (sorted by position); empty when it is valid.
 std::vector<ConfigProblem> CheckConfigText(absl::string_view toml_text,

@@ -32,4 +32,8 @@ absl::Status Validate(const pool::v1::RunDoctorRequest& request) {
   return absl::OkStatus();
 }
 
+absl::Status Validate(const pool::v1::CheckConfigRequest& request) {
+  return CheckRequestRules(request);
+}
+
 }  // namespace llorch

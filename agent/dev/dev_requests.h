@@ -11,6 +11,8 @@
 namespace llorch {
 
 absl::Status Validate(const pool::v1::RunDoctorRequest& request);
+// CheckConfig takes nothing: only the rules of every request apply.
+absl::Status Validate(const pool::v1::CheckConfigRequest& request);
 
 }  // namespace llorch
 

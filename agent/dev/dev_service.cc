@@ -1,15 +1,19 @@
 #include "agent/dev/dev_service.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "agent/dev/config_check.h"
 #include "agent/dev/dev_requests.h"
 #include "agent/git/git_service.h"
 #include "agent/models/model_service.h"
 #include "agent/rpc/grpc_status.h"
+#include "common/local_ports.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -47,7 +51,12 @@ DoctorOptions DoctorOptionsFor(const Config& config, const std::filesystem::path
   return options;
 }
 
-DevServiceImpl::DevServiceImpl(DoctorOptions doctor) : doctor_(std::move(doctor)) {}
+DevServiceImpl::DevServiceImpl(DoctorOptions doctor, ConfigCheckOptions config_check)
+    : doctor_(std::move(doctor)), config_check_(std::move(config_check)) {}
+
+void DevServiceImpl::SetOwnPorts(std::function<std::set<int>()> own_ports) {
+  own_ports_ = std::move(own_ports);
+}
 
 grpc::Status DevServiceImpl::RunDoctor(grpc::ServerContext*, const v1::RunDoctorRequest* request,
                                        v1::RunDoctorResponse* response) {
@@ -61,9 +70,21 @@ grpc::Status DevServiceImpl::RunSetup(grpc::ServerContext*, const v1::RunSetupRe
   return NotAvailableYet("dev setup");
 }
 
-grpc::Status DevServiceImpl::CheckConfig(grpc::ServerContext*, const v1::CheckConfigRequest*,
-                                         v1::CheckConfigResponse*) {
-  return NotAvailableYet("dev check-config");
+grpc::Status DevServiceImpl::CheckConfig(grpc::ServerContext*,
+                                         const v1::CheckConfigRequest* request,
+                                         v1::CheckConfigResponse* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
+  ConfigHostFacts host;
+  host.working_dir = config_check_.working_dir;
+  host.uid = geteuid();
+  host.ephemeral_ports = EphemeralPortRange();
+  host.port_free = PortIsFree;
+  if (own_ports_) host.own_ports = own_ports_();
+  host.in_process = config_check_.in_process;
+  auto path = config_check_.sources.env.find("PATH");
+  if (path != config_check_.sources.env.end()) host.path_env = path->second;
+  *response = CheckConfiguration(config_check_.sources, host);
+  return grpc::Status::OK;
 }
 
 }  // namespace llorch

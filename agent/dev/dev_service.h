@@ -1,11 +1,15 @@
-// DevService: the gRPC adapter over the doctor (doctor.h). Thin: it validates the request
-// (dev_requests.h), runs the checks and returns their outcomes. RunSetup and CheckConfig answer
-// UNIMPLEMENTED naming their command until the release that delivers them.
+// DevService: the gRPC adapter over the doctor (doctor.h) and the configuration check
+// (config_check.h). Thin: it validates the request (dev_requests.h), runs the checks and returns
+// their outcomes. RunSetup answers UNIMPLEMENTED naming its command until the release that
+// delivers it.
 #ifndef LLORCH_AGENT_DEV_DEV_SERVICE_H_
 #define LLORCH_AGENT_DEV_DEV_SERVICE_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "agent/dev/doctor.h"
 #include "common/config.h"
@@ -21,9 +25,21 @@ DoctorOptions DoctorOptionsFor(const Config& config, const std::filesystem::path
                                const std::filesystem::path& state_dir,
                                std::shared_ptr<const Catalog> catalog, const Environment& env);
 
+// What the configuration check needs of the agent.
+struct ConfigCheckOptions {
+  ConfigSources sources;    // the layers the agent's configuration was loaded from
+  std::string working_dir;  // the agent's, where relative paths resolve
+  bool in_process = false;  // the CLI's agent: it binds none of the configured listeners
+};
+
 class DevServiceImpl final : public pool::v1::DevService::Service {
  public:
-  explicit DevServiceImpl(DoctorOptions doctor);
+  DevServiceImpl(DoctorOptions doctor, ConfigCheckOptions config_check);
+
+  // The TCP ports this agent holds (its listeners, its ready-callback listener): the check
+  // counts them as free for it. Wired by server/, which knows the listeners and the workers
+  // (dev/ knows neither). Without it, every port in use counts as another process's.
+  void SetOwnPorts(std::function<std::set<int>()> own_ports);
 
   grpc::Status RunDoctor(grpc::ServerContext*, const pool::v1::RunDoctorRequest*,
                          pool::v1::RunDoctorResponse*) override;
@@ -34,6 +50,8 @@ class DevServiceImpl final : public pool::v1::DevService::Service {
 
  private:
   const DoctorOptions doctor_;
+  const ConfigCheckOptions config_check_;
+  std::function<std::set<int>()> own_ports_;
 };
 
 }  // namespace llorch

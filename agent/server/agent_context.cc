@@ -35,6 +35,7 @@ absl::StatusOr<std::shared_ptr<const AgentContext>> AgentContext::Create(
   auto context = std::make_shared<AgentContext>();
   context->config = config;
   context->in_process = in_process;
+  context->working_dir = working_dir;
   context->started_at = absl::Now();
   absl::StatusOr<std::string> instance_id = NewInstanceId();
   if (!instance_id.ok()) return instance_id.status();

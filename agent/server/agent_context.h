@@ -21,9 +21,10 @@ namespace llorch {
 
 struct AgentContext {
   Config config;
-  std::filesystem::path repo_root;   // empty when not configured and not inside a git checkout
-  std::filesystem::path models_dir;  // absolute
-  std::filesystem::path state_dir;   // absolute
+  std::filesystem::path repo_root;    // empty when not configured and not inside a git checkout
+  std::filesystem::path models_dir;   // absolute
+  std::filesystem::path state_dir;    // absolute
+  std::filesystem::path working_dir;  // where relative paths of the configuration resolved
   std::shared_ptr<const Catalog> catalog;
   bool in_process = false;  // running inside llorch-pool (standalone mode)
   absl::Time started_at;

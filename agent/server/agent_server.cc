@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -21,6 +23,7 @@
 #include "agent/server/reflection_v1.h"
 #include "agent/server/utf8_interceptor.h"
 #include "agent/workers/worker_service.h"
+#include "common/address.h"
 #include "common/paths.h"
 #include "common/status.h"
 #include "common/trusted_dir.h"
@@ -43,12 +46,23 @@ struct AgentServer::Services {
                                   EnvironmentSnapshot()["PATH"]),
                 context->catalog, context->models_dir, context->operations, context->events),
         dev(DoctorOptionsFor(context->config, context->repo_root, context->models_dir,
-                             context->state_dir, context->catalog, EnvironmentSnapshot())),
+                             context->state_dir, context->catalog, EnvironmentSnapshot()),
+            {context->config.sources, context->working_dir.string(), context->in_process}),
         ops(context->operations),
-        agent(context, std::move(addresses)) {
+        agent(context, addresses) {
     // models/ knows no workers: the worker domain answers whether a model is in use.
     models.SetInUseCheck([manager = workers.manager()](const CatalogModel& model) {
       return manager->CheckModelUnused(model);
+    });
+    // dev/ knows neither the listeners nor the workers: the server says which ports are its own.
+    dev.SetOwnPorts([addresses, manager = workers.manager()] {
+      std::set<int> ports;
+      for (const std::string& bound : addresses->Get()) {
+        absl::StatusOr<Address> address = ParseAddress(bound);
+        if (address.ok() && address->kind == Address::Kind::kTcp) ports.insert(address->port);
+      }
+      if (std::optional<int> callback = manager->CallbackListenerPort()) ports.insert(*callback);
+      return ports;
     });
   }
   ModelServiceImpl models;

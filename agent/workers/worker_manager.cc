@@ -328,6 +328,12 @@ absl::StatusOr<WorkerManager::SpawnPlan> WorkerManager::Plan(
   return plan;
 }
 
+std::optional<int> WorkerManager::CallbackListenerPort() {
+  std::lock_guard lock(mu_);
+  if (!listener_) return std::nullopt;
+  return listener_->port();
+}
+
 absl::StatusOr<std::string> WorkerManager::CallbackUrl() {
   std::lock_guard lock(mu_);
   if (!listener_) {

@@ -91,6 +91,8 @@ class WorkerManager {
   // FailedPrecondition (MODEL_IN_USE, naming the workers) while a live worker serves `model`'s
   // file: what DeleteModel asks before it removes anything.
   absl::Status CheckModelUnused(const CatalogModel& model);
+  // The ready-callback listener's port; nullopt until a spawn that needs it has started it.
+  std::optional<int> CallbackListenerPort();
 
  private:
   absl::Status CheckGpu(uint32_t gpu) const;

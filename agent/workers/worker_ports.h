@@ -7,15 +7,10 @@
 
 #include <optional>
 #include <set>
-#include <utility>
+
+#include "common/local_ports.h"  // PortIsFree, EphemeralPortRange
 
 namespace llorch {
-
-// True when 0.0.0.0:`port` (TCP) can be bound right now.
-bool PortIsFree(int port);
-
-// The kernel's ephemeral port range; 32768-60999 (Linux's default) when it cannot be read.
-std::pair<int, int> EphemeralPortRange();
 
 // The first port in [first, last] outside the ephemeral range, not in `taken`, and free.
 std::optional<int> FirstFreePort(int first, int last, const std::set<int>& taken);

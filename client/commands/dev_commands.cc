@@ -31,6 +31,20 @@ int RunDoctor(Session& session, const std::vector<std::string>& names) {
   return response.ok() ? kExitOk : kExitFailed;
 }
 
+// `dev check-config`: the agent's configuration, checked; exit 1 when it has an error.
+int CheckConfig(Session& session) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
+  if (!channel.ok()) return session.Fail(channel.status());
+  v1::CheckConfigResponse response;
+  if (grpc::Status status = v1::DevService::NewStub(*channel)->CheckConfig(
+          session.NewCallContext().get(), v1::CheckConfigRequest(), &response);
+      !status.ok()) {
+    return session.Fail(status);
+  }
+  PrintResponse(session, response, Renderer<v1::CheckConfigResponse>(RenderCheckConfig));
+  return response.ok() ? kExitOk : kExitFailed;
+}
+
 }  // namespace
 
 void AddDevCommands(CommandLine& cli) {
@@ -61,11 +75,21 @@ void AddDevCommands(CommandLine& cli) {
       });
   setup->add_option("--model", *setup_model, "Model to download (default: tinyllama)");
 
-  cli.AddCommand(
-      dev, "check-config", "Validate configuration files; show every value and where it came from",
-      "  llorch-pool dev check-config\n", [](Session& s) {
-        return CallUnary<v1::DevService>(s, &Stub::CheckConfig, v1::CheckConfigRequest());
-      });
+  CLI::App* check_config = cli.AddCommand(
+      dev, "check-config",
+      "Check the configuration: every file read (present or not), every problem as FILE:LINE "
+      "with its fix (unknown keys with the closest known one, wrong types, values out of range, "
+      "paths, ports, worker templates), every effective value and where it came from; exits 1 "
+      "on an error, 0 with warnings only",
+      "  llorch-pool dev check-config                      the agent's configuration\n"
+      "  llorch-pool --standalone dev check-config         this command's own layers\n"
+      "  llorch-pool --config ./pool.toml dev check-config  a file before installing it\n"
+      "  llorch-pool dev check-config -o json\n"
+      "Layers, lowest first: defaults, /etc/llorch/pool.toml, $XDG_CONFIG_HOME/llorch/pool.toml,\n"
+      "--config FILE, LLORCH_* variables, flags. With errors in this command's own configuration\n"
+      "it checks those layers in-process instead of refusing to start.\n",
+      [](Session& s) { return CheckConfig(s); });
+  cli.AllowConfigErrors(check_config);
 }
 
 }  // namespace llorch

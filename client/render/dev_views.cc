@@ -1,6 +1,7 @@
 #include "client/render/dev_views.h"
 
 #include "absl/strings/str_cat.h"
+#include "client/render/table.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -26,6 +27,46 @@ Mark MarkOf(v1::CheckStatus status) {
 
 std::string Count(uint32_t n, const char* one, const char* many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
+}
+
+const char* LayerName(v1::ConfigLayer layer) {
+  switch (layer) {
+    case v1::CONFIG_LAYER_SYSTEM_FILE:
+      return "system file";
+    case v1::CONFIG_LAYER_USER_FILE:
+      return "user file";
+    case v1::CONFIG_LAYER_CONFIG_FILE:
+      return "--config file";
+    default:
+      return "file";
+  }
+}
+
+// "FILE:LINE:COLUMN: error: MESSAGE (fix: FIX)", leaving out what is 0 or empty.
+std::string FindingLine(const v1::ConfigProblem& problem, const Style& style) {
+  std::string where = problem.path();
+  if (problem.line() > 0) {
+    absl::StrAppend(&where, ":", problem.line());
+    if (problem.column() > 0) absl::StrAppend(&where, ":", problem.column());
+  }
+  const bool error = problem.severity() == v1::CONFIG_SEVERITY_ERROR;
+  std::string out = absl::StrCat(
+      style.Paint(where, Color::kBold), ": ",
+      error ? style.Paint("error:", Color::kRed) : style.Paint("warning:", Color::kYellow), " ",
+      problem.message());
+  if (!problem.fix().empty()) absl::StrAppend(&out, " (fix: ", problem.fix(), ")");
+  return out + "\n";
+}
+
+// Errors and warnings among `problems`.
+std::pair<uint32_t, uint32_t> Counts(
+    const google::protobuf::RepeatedPtrField<v1::ConfigProblem>& problems) {
+  uint32_t errors = 0;
+  uint32_t warnings = 0;
+  for (const v1::ConfigProblem& problem : problems) {
+    (problem.severity() == v1::CONFIG_SEVERITY_ERROR ? errors : warnings) += 1;
+  }
+  return {errors, warnings};
 }
 
 }  // namespace
@@ -59,6 +100,64 @@ std::string RenderDoctor(const v1::RunDoctorResponse& response, const Style& sty
   } else {
     absl::StrAppend(&out, "\n", style.Paint("✓ No issues found", Color::kGreen), " (", counts,
                     ").\n");
+  }
+  return out;
+}
+
+std::string RenderCheckConfig(const v1::CheckConfigResponse& response, const Style& style) {
+  std::string out = style.Paint("Files", Color::kBold) + " (lowest layer first):\n";
+  if (response.files().empty()) absl::StrAppend(&out, "  none (no HOME or XDG_CONFIG_HOME)\n");
+  for (const v1::ConfigFile& file : response.files()) {
+    const auto [errors, warnings] = Counts(file.problems());
+    const Mark mark = MarkOf(errors > 0     ? v1::CHECK_STATUS_FAIL
+                             : warnings > 0 ? v1::CHECK_STATUS_WARN
+                                            : v1::CHECK_STATUS_OK);
+    std::string state = !file.exists() ? std::string(errors > 0 ? "missing" : "not present")
+                        : errors + warnings == 0
+                            ? std::string("ok")
+                            : absl::StrCat(Count(errors, "error", "errors"), ", ",
+                                           Count(warnings, "warning", "warnings"));
+    absl::StrAppend(&out, "  ", style.Paint(mark.text, mark.color), " ", file.path(), " (",
+                    LayerName(file.layer()), "): ", state, "\n");
+  }
+
+  if (response.errors() + response.warnings() > 0) {
+    absl::StrAppend(&out, "\n", style.Paint("Findings", Color::kBold), ":\n");
+    for (const v1::ConfigFile& file : response.files()) {
+      for (const v1::ConfigProblem& problem : file.problems()) {
+        absl::StrAppend(&out, FindingLine(problem, style));
+      }
+    }
+    for (const v1::ConfigProblem& problem : response.problems()) {
+      absl::StrAppend(&out, FindingLine(problem, style));
+    }
+  }
+
+  absl::StrAppend(&out, "\n", style.Paint("Effective values", Color::kBold), ":\n");
+  // VALUE last: a worker's argv is long, and the last column is not padded.
+  Table table({"KEY", "ORIGIN", "VALUE"});
+  for (const v1::ConfigValue& value : response.values()) {
+    std::string origin = value.origin();
+    if (value.line() > 0) absl::StrAppend(&origin, ":", value.line());
+    table.AddRow(
+        {value.key(),
+         Cell(origin, value.layer() == v1::CONFIG_LAYER_DEFAULT ? Color::kDim : Color::kNone),
+         value.value()});
+  }
+  absl::StrAppend(&out, table.Render(style));
+
+  const std::string counts = absl::StrCat(Count(response.errors(), "error", "errors"), ", ",
+                                          Count(response.warnings(), "warning", "warnings"));
+  if (!response.ok()) {
+    absl::StrAppend(&out, "\n", style.Paint("✗ The configuration has errors", Color::kRed), " (",
+                    counts, "): fix the lines marked error above.\n");
+  } else if (response.warnings() > 0) {
+    absl::StrAppend(&out, "\n",
+                    style.Paint("! The configuration is valid, with warnings", Color::kYellow),
+                    " (", counts, ").\n");
+  } else {
+    absl::StrAppend(&out, "\n", style.Paint("✓ The configuration is valid", Color::kGreen), " (",
+                    counts, ").\n");
   }
   return out;
 }

@@ -14,6 +14,12 @@ namespace llorch {
 // its further lines and the fix indented below, then a summary line.
 std::string RenderDoctor(const pool::v1::RunDoctorResponse& response, const Style& style);
 
+// `dev check-config`: the files in layer order, each "[✓]", "[!]" (warnings) or "[✗]" (errors)
+// with its layer and whether it exists; then every finding as compilers print them,
+// "FILE:LINE: error: MESSAGE (fix: FIX)" ("env NAME: ...", "flag --x: ...", "default: ...");
+// then the effective values (KEY VALUE ORIGIN, ORIGIN "FILE:LINE" for a file); then a summary.
+std::string RenderCheckConfig(const pool::v1::CheckConfigResponse& response, const Style& style);
+
 }  // namespace llorch
 
 #endif  // LLORCH_CLIENT_RENDER_DEV_VIEWS_H_

@@ -1,5 +1,6 @@
 // Tests for the layered configuration (common/config.h), the bounded file reader
-// (common/file_read.h), the XDG path helpers (common/paths.h)
+// (common/file_read.h), the XDG path helpers (common/paths.h), the worker argv template rules
+// (common/worker_template.h)
 // and the "did you mean" helper (common/strings.h). Files are written to a fresh mkdtemp
 // directory per test; the environment is always injected, never read.
 #include "common/config.h"
@@ -19,6 +20,7 @@
 #include "common/paths.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "common/worker_template.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -959,6 +961,138 @@ TEST_F(ConfigTest, CheckConfigFileReturnsStructuredProblems) {
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].line, 0);
   EXPECT_TRUE(CheckConfigText("[client]\noutput = \"json\"\n", "ok.toml").empty());
+}
+
+// --- config.h: one walk of the layers for loading and checking ---------------------------------
+
+TEST_F(ConfigTest, WalkingOnCollectsTheProblemsOfEveryLayerAndAppliesTheValidValues) {
+  ConfigSources sources = Sources();
+  Write("etc/pool.toml", "models_dir = \"/srv/models\"\n[client]\noutput = \"xml\"\n");
+  sources.explicit_file = Path("missing.toml");
+  sources.env = {{"LLORCH_LOG_LEVEL", "loud"}};
+  sources.flags = {{"catalog", "--catalog", {"my.toml"}}, {"agent.address", "--agent", {""}}};
+
+  ConfigWalk walk = WalkConfigLayers(sources, /*keep_going=*/true);
+  ASSERT_EQ(walk.problems.size(), 4u);
+  EXPECT_EQ(FormatConfigProblem(walk.problems[0]),
+            sources.system_file + ":3: client.output must be one of table, wide, json, got 'xml'");
+  EXPECT_EQ(walk.problems[0].key, "client.output");
+  EXPECT_EQ(walk.problems[0].fix, "use one of table, wide, json (default \"table\")");
+  EXPECT_EQ(walk.problems[1].source, Path("missing.toml"));
+  EXPECT_EQ(walk.problems[1].fix, "check the path given with --config");
+  EXPECT_EQ(walk.problems[2].source, "env LLORCH_LOG_LEVEL");
+  EXPECT_EQ(walk.problems[2].key, "agent.log_level");
+  EXPECT_EQ(walk.problems[3].source, "flag --agent");
+  EXPECT_EQ(walk.problems[3].message, "--agent was given an empty value");
+  // The lines, variables and flags without a problem are applied, with their origin and line.
+  EXPECT_EQ(walk.config.models_dir, "/srv/models");
+  EXPECT_EQ(walk.config.origin.at("models_dir"), sources.system_file);
+  EXPECT_EQ(walk.config.origin_line.at("models_dir"), 1);
+  EXPECT_EQ(walk.config.catalog, "my.toml");
+  EXPECT_EQ(walk.config.origin.at("catalog"), "flag --catalog");
+  EXPECT_EQ(walk.config.origin_line.count("catalog"), 0u);
+  EXPECT_EQ(walk.config.client.output, "table");
+  // Every file that was or would have been read, present or not.
+  ASSERT_EQ(walk.files.size(), 3u);
+  EXPECT_EQ(walk.files[0].path, sources.system_file);
+  EXPECT_EQ(walk.files[0].layer, ConfigLayer::kSystemFile);
+  EXPECT_TRUE(walk.files[0].exists);
+  EXPECT_EQ(walk.files[1].path, sources.user_file);
+  EXPECT_FALSE(walk.files[1].exists);
+  EXPECT_EQ(walk.files[2].layer, ConfigLayer::kConfigFile);
+  EXPECT_FALSE(walk.files[2].exists);
+
+  // Loading is the same walk, stopping at the first failing layer with its error.
+  ConfigWalk stopped = WalkConfigLayers(sources, /*keep_going=*/false);
+  EXPECT_EQ(stopped.problems.size(), 1u);
+  absl::StatusOr<Config> loaded = LoadConfig(sources);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status(), stopped.first_error);
+}
+
+TEST_F(ConfigTest, LoadConfigAppliesTheFlagsLastAndRemembersItsSources) {
+  ConfigSources sources = Sources();
+  Write("home/.config/llorch/pool.toml", "\n[agent]\nlisten = [\"unix:/a.sock\"]\n");
+  sources.env = {{"LLORCH_MODELS_DIR", "/env/models"}};
+  sources.flags = {{"models_dir", "--models-dir", {"/flag/models"}},
+                   {"agent.listen", "--listen", {"unix:/b.sock", "127.0.0.1:9200"}}};
+  absl::StatusOr<Config> config = LoadConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->models_dir, "/flag/models");
+  EXPECT_EQ(config->agent.listen, (std::vector<std::string>{"unix:/b.sock", "127.0.0.1:9200"}));
+  EXPECT_EQ(config->origin.at("agent.listen"), "flag --listen");
+  EXPECT_EQ(config->origin_line.count("agent.listen"), 0u);
+  ASSERT_EQ(config->sources.flags.size(), 2u);
+  EXPECT_EQ(config->sources.env.at("LLORCH_MODELS_DIR"), "/env/models");
+
+  sources.flags = {{"download.connections", "--connections", {"many"}}};
+  absl::StatusOr<Config> bad = LoadConfig(sources);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(),
+            "flag --connections: download.connections must be an integer, got 'many'");
+}
+
+TEST_F(ConfigTest, FileProblemsCarryAFixAndTheirKey) {
+  const std::string path =
+      Write("f.toml",
+            "modles_dir = \"m\"\nlog_level = \"x\"\n[download]\nconnections = \"8\"\nstall = 3\n"
+            "[agent]\nlisten = \"unix:/x\"\n");
+  std::vector<ConfigProblem> problems = CheckConfigFile(path, /*must_exist=*/false);
+  ASSERT_EQ(problems.size(), 5u);
+  EXPECT_EQ(problems[0].fix, "rename it to 'models_dir'");
+  EXPECT_EQ(problems[0].key, "modles_dir");
+  EXPECT_EQ(problems[1].fix, "move it in the [agent] table as 'log_level'");
+  EXPECT_EQ(problems[2].message,
+            "download.connections must be an integer, got string (write it without quotes)");
+  EXPECT_EQ(problems[2].fix, "write it without quotes: connections = 8");
+  EXPECT_EQ(problems[3].fix, "remove it (" +
+                                 std::string("docs/configuration.md lists every key "
+                                             "with its type and allowed values") +
+                                 ")");
+  EXPECT_EQ(problems[4].line, 7);
+  EXPECT_EQ(problems[4].fix, "put it in brackets: listen = [\"unix:/x\"]");
+  for (const ConfigProblem& problem : problems) {
+    EXPECT_EQ(problem.severity, ConfigProblem::Severity::kError);
+  }
+  std::vector<ConfigProblem> syntax = CheckConfigText("a = \n", "s.toml");
+  ASSERT_EQ(syntax.size(), 1u);
+  EXPECT_GT(syntax[0].column, 0);
+  EXPECT_FALSE(syntax[0].fix.empty());
+}
+
+TEST_F(ConfigTest, TheLayerOfAnOriginIsFoundAmongTheWalkedFiles) {
+  ConfigSources sources = Sources();
+  sources.explicit_file = Write("given.toml", "");
+  ConfigWalk walk = WalkConfigLayers(sources, /*keep_going=*/true);
+  EXPECT_EQ(LayerOfOrigin(walk, "default"), ConfigLayer::kDefault);
+  EXPECT_EQ(LayerOfOrigin(walk, "env LLORCH_AGENT"), ConfigLayer::kEnv);
+  EXPECT_EQ(LayerOfOrigin(walk, "flag --models-dir"), ConfigLayer::kFlag);
+  EXPECT_EQ(LayerOfOrigin(walk, sources.system_file), ConfigLayer::kSystemFile);
+  EXPECT_EQ(LayerOfOrigin(walk, sources.user_file), ConfigLayer::kUserFile);
+  EXPECT_EQ(LayerOfOrigin(walk, *sources.explicit_file), ConfigLayer::kConfigFile);
+}
+
+// --- worker_template.h -------------------------------------------------------------------------
+
+TEST(WorkerTemplateTest, TheDefaultTemplatesLackNothing) {
+  const Config config;
+  EXPECT_TRUE(MissingWorkerPlaceholders("cpu", config.workers.cpu).empty());
+  EXPECT_TRUE(MissingWorkerPlaceholders("cuda", config.workers.cuda).empty());
+  EXPECT_TRUE(MissingWorkerPlaceholders("metal", config.workers.metal).empty());
+}
+
+TEST(WorkerTemplateTest, NamesTheMissingPlaceholdersAndWhetherTheyAreRequired) {
+  Config::WorkerBackend backend{{"w", "--model={model_path}"}};
+  std::vector<MissingPlaceholder> missing = MissingWorkerPlaceholders("cuda", backend);
+  std::vector<std::string> names;
+  for (const MissingPlaceholder& placeholder : missing) {
+    names.push_back(placeholder.name + (placeholder.required ? "!" : "?"));
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"port!", "callback_url!", "worker_id!", "gpu?"}));
+  // A worker found ready by GET /health needs no callback; a cpu worker no device.
+  backend.ready = "health";
+  backend.argv = {"w", "{model_path}", "{port}"};
+  EXPECT_TRUE(MissingWorkerPlaceholders("cpu", backend).empty());
 }
 
 TEST(FormatConfigProblemTest, LeavesOutZeroLineAndColumn) {
