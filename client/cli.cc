@@ -312,6 +312,7 @@ int CommandLine::RunAction() {
   }
   ConnectOptions connect;
   connect.standalone = flags_.standalone || config_has_errors;
+  connect.tolerate_config_errors = config_error_tolerant_.count(DeepestSelected(&app_)) > 0;
   connect.env = sources.env;
   connect.working_dir = std::filesystem::current_path();
   session_ = std::make_unique<Session>(std::move(*config), std::move(connect), flags_.verbosity,

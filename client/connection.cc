@@ -125,6 +125,11 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Config& confi
   }
   absl::StatusOr<std::unique_ptr<InProcessAgent>> agent =
       InProcessAgent::Start(config, options.working_dir);
+  if (!agent.ok() && options.tolerate_config_errors) {
+    Config defaults;
+    defaults.sources = config.sources;
+    agent = InProcessAgent::Start(defaults, options.working_dir);
+  }
   if (!agent.ok()) return agent.status();
   connection->agent_ = std::move(*agent);
   connection->channel_ = connection->agent_->Channel();

@@ -35,6 +35,10 @@ struct ConnectOptions {
   bool standalone = false;
   std::map<std::string, std::string> env;  // for the default socket paths
   std::filesystem::path working_dir;       // for an in-process agent's relative paths
+  // An in-process agent that cannot start on the configuration (a repo_root that does not
+  // exist, say) starts on the defaults instead, keeping config.sources: `dev check-config`
+  // then reports what is wrong rather than failing on it.
+  bool tolerate_config_errors = false;
 };
 
 class Connection {

@@ -1,8 +1,9 @@
 // The configuration of both binaries: TOML files layered with the environment and flags.
 //
 // Layers, lowest first: defaults < /etc/llorch/pool.toml < $XDG_CONFIG_HOME/llorch/pool.toml <
-// --config FILE < environment (LLORCH_*, NO_COLOR) < flags. LoadConfig() applies all but the
-// flags; the caller then applies its flags with SetFromFlag(). Missing system and user files are
+// --config FILE < environment (LLORCH_*, NO_COLOR) < flags. LoadConfig() applies them all, the
+// flags as ConfigSources::flags (SetFromFlag() applies one flag by itself). Missing system and
+// user files are
 // fine; a missing --config file is NotFound. Every file must be a regular file of at most
 // kMaxInputFileBytes (1 MiB): a FIFO, device or directory, or a bigger file, is InvalidArgument
 // before anything is read (file_read.h). Unknown keys and tables, wrong types and bad values

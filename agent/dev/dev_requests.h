@@ -1,7 +1,7 @@
 // What DevService accepts, as dev.proto says, checked before anything runs: the rules of every
 // request (agent/rpc/request_rules.h), then RunDoctor's names, each one of DoctorCheckNames()
 // (an unknown one is INVALID_ARGUMENT, reason INVALID_REQUEST, field "names[i]", with the
-// closest names in ErrorHint.metadata "suggestions").
+// closest names in ErrorHint.metadata "suggestions"). CheckConfig takes nothing more.
 #ifndef LLORCH_AGENT_DEV_DEV_REQUESTS_H_
 #define LLORCH_AGENT_DEV_DEV_REQUESTS_H_
 
@@ -11,7 +11,6 @@
 namespace llorch {
 
 absl::Status Validate(const pool::v1::RunDoctorRequest& request);
-// CheckConfig takes nothing: only the rules of every request apply.
 absl::Status Validate(const pool::v1::CheckConfigRequest& request);
 
 }  // namespace llorch
