@@ -81,9 +81,10 @@ void AddDevCommands(CommandLine& cli) {
       "with its fix (unknown keys with the closest known one, wrong types, values out of range, "
       "paths, ports, worker templates), every effective value and where it came from; exits 1 "
       "on an error, 0 with warnings only",
-      "  llorch-pool dev check-config                      the agent's configuration\n"
-      "  llorch-pool --standalone dev check-config         this command's own layers\n"
-      "  llorch-pool --config ./pool.toml dev check-config  a file before installing it\n"
+      "  llorch-pool dev check-config                   the answering agent's configuration\n"
+      "  llorch-pool --standalone dev check-config      this command's own layers\n"
+      "  llorch-pool --standalone --config ./pool.toml dev check-config\n"
+      "                                                 a file before installing it\n"
       "  llorch-pool dev check-config -o json\n"
       "Layers, lowest first: defaults, /etc/llorch/pool.toml, $XDG_CONFIG_HOME/llorch/pool.toml,\n"
       "--config FILE, LLORCH_* variables, flags. With errors in this command's own configuration\n"
