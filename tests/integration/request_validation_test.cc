@@ -54,8 +54,7 @@ const std::vector<std::string> kServices = {
 // Services, and single RPCs of served services, this release answers UNIMPLEMENTED, reason
 // NOT_AVAILABLE_YET.
 const std::set<std::string> kNotServedYet = {"llorch.pool.v1.WorkerService.StopWorker",
-                                             "llorch.pool.v1.DevService.RunSetup",
-                                             "llorch.pool.v1.DevService.CheckConfig"};
+                                             "llorch.pool.v1.DevService.RunSetup"};
 
 // What a call returned, and how many messages the server streamed before it.
 struct Reply {
