@@ -49,6 +49,12 @@ int PrintOperationResult(const google::protobuf::Any& result, Session& session) 
   if (result.Is<v1::SpawnWorkerResult>()) {
     return PrintRendered(result, session, RenderSpawnResult);
   }
+  if (result.Is<v1::StopWorkerResult>()) {
+    v1::StopWorkerResult stop;
+    if (!result.UnpackTo(&stop)) return kExitFailed;
+    if (!session.json()) session.Print(RenderVisible(RenderStopResult, stop, session.out_style()));
+    return stop.all_stopped() ? kExitOk : kExitFailed;
+  }
   if (!session.json()) session.PrintJson(result);
   return kExitOk;
 }

@@ -15,8 +15,9 @@ namespace llorch {
 int PrintVerifyResult(const google::protobuf::Any& result, Session& session);
 // A DownloadModelResult as a table; exit 0.
 int PrintDownloadResult(const google::protobuf::Any& result, Session& session);
-// Any of the above, a git pull, sync or submodule update result, or a worker spawn's, by its type;
-// other types as JSON; exit 0 unless the result says a check failed.
+// Any of the above, a git pull, sync or submodule update result, or a worker spawn's or stop's
+// (exit 1 when a worker was not stopped), by its type; other types as JSON; exit 0 unless the
+// result says a check failed.
 int PrintOperationResult(const google::protobuf::Any& result, Session& session);
 
 }  // namespace llorch

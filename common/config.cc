@@ -96,6 +96,9 @@ const std::vector<KeySpec>& Specs() {
           "workers.ready_timeout_seconds",
           [](Config& c) { return &c.workers.ready_timeout_seconds; }, 1, 86400),
       IntegerKey(
+          "workers.stop_timeout_seconds", [](Config& c) { return &c.workers.stop_timeout_seconds; },
+          1, 3600),
+      IntegerKey(
           "workers.log_max_bytes", [](Config& c) { return &c.workers.log_max_bytes; }, 1024,
           int64_t{1} << 40),
       IntegerKey(

@@ -99,6 +99,7 @@ struct Config {
     int64_t port_last = 8999;      // skipping the kernel's ephemeral range
     int64_t callback_port = 9201;  // the agent's loopback ready-callback listener
     int64_t ready_timeout_seconds = 300;
+    int64_t stop_timeout_seconds = 30;  // `worker stop`: from the stop signal to SIGKILL
     // A live worker's log is rotated (copied to <id>.log.1, then truncated) once it is bigger
     // than log_max_bytes; log_max_files rotated copies are kept (as the kubelet's
     // containerLogMaxSize and containerLogMaxFiles).

@@ -71,6 +71,7 @@ inline constexpr char kWorkerExited[] = "WORKER_EXITED";
 inline constexpr char kWorkerNotReady[] = "WORKER_NOT_READY";
 inline constexpr char kRestartUnavailable[] = "RESTART_UNAVAILABLE";
 inline constexpr char kModelInUse[] = "MODEL_IN_USE";
+inline constexpr char kNotAWorkerProcess[] = "NOT_A_WORKER_PROCESS";
 
 }  // namespace llorch::reasons
 

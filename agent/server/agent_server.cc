@@ -194,7 +194,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   const std::pair<const char*, bool> services[] = {
       {v1::ModelService::service_full_name(), true},
       {v1::GitService::service_full_name(), true},
-      {v1::WorkerService::service_full_name(), false},  // StopWorker, GetWorkerLogs to come
+      {v1::WorkerService::service_full_name(), true},
       {v1::DevService::service_full_name(), false},
       {v1::OperationService::service_full_name(), true},
       {v1::AgentService::service_full_name(), true},

@@ -7,12 +7,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/dir_fd.h"
 
 namespace llorch {
@@ -131,6 +134,22 @@ std::vector<ProcStat> ListGroupMembers(pid_t pgrp) {
     if (stat.ok() && stat->pgrp == pgrp && stat->state != 'Z') members.push_back(*stat);
   }
   return members;
+}
+
+std::optional<absl::Time> ProcessStartedAt(uint64_t start_time) {
+  std::ifstream stat("/proc/stat");
+  std::string text;
+  while (std::getline(stat, text)) {
+    absl::string_view line = text;
+    int64_t boot = 0;
+    if (absl::ConsumePrefix(&line, "btime ") && absl::SimpleAtoi(line, &boot)) {
+      const int64_t ticks_per_second = sysconf(_SC_CLK_TCK);
+      if (ticks_per_second <= 0) return std::nullopt;
+      return absl::FromUnixSeconds(boot) +
+             absl::Milliseconds(static_cast<int64_t>(start_time) * 1000 / ticks_per_second);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace llorch

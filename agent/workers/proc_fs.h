@@ -11,11 +11,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace llorch {
 
@@ -61,6 +63,10 @@ std::vector<pid_t> ListProcessIds();
 // The processes whose group is `pgrp`, zombies left out (a zombie holds no memory, port or GPU;
 // it only waits for its parent to reap it).
 std::vector<ProcStat> ListGroupMembers(pid_t pgrp);
+
+// When a process with start time `start_time` (ProcStat.start_time, ticks after boot) started:
+// the boot time (/proc/stat "btime") plus the ticks. nullopt when /proc/stat has no btime.
+std::optional<absl::Time> ProcessStartedAt(uint64_t start_time);
 
 }  // namespace llorch
 

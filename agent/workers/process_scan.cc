@@ -6,7 +6,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "agent/workers/proc_fs.h"
+#include "common/error_reasons.h"
+#include "common/status.h"
 
 namespace llorch {
 namespace {
@@ -65,6 +68,47 @@ WorkerFlags ParseWorkerFlags(const std::vector<std::string>& argv) {
   return flags;
 }
 
+namespace {
+
+// `pid` as a worker process; NotFound when it has exited or is a zombie.
+absl::StatusOr<FoundWorkerProcess> Inspect(pid_t pid, const ProcExecutable& executable) {
+  absl::StatusOr<ProcStat> stat = ReadProcStat(pid);
+  if (!stat.ok()) return stat.status();
+  absl::StatusOr<std::vector<std::string>> argv = ReadProcCmdline(pid);
+  if (!argv.ok()) return argv.status();
+  if (stat->state == 'Z') return absl::NotFoundError(absl::StrCat("pid ", pid, " has exited"));
+  FoundWorkerProcess process;
+  process.identity = {pid, stat->start_time, executable.path};
+  process.pgid = stat->pgrp;
+  process.flags = ParseWorkerFlags(*argv);
+  process.argv = *std::move(argv);
+  return process;
+}
+
+}  // namespace
+
+absl::StatusOr<FoundWorkerProcess> IdentifyWorkerProcess(
+    pid_t pid, const std::vector<std::string>& worker_binaries) {
+  absl::StatusOr<ProcExecutable> executable = ReadProcExecutable(pid);
+  if (absl::IsNotFound(executable.status())) {
+    return absl::NotFoundError(absl::StrCat("no process has pid ", pid));
+  }
+  if (!executable.ok()) return executable.status();
+  if (!BinarySet(worker_binaries).Contains(executable->path)) {
+    return WithReason(
+        WithHint(absl::FailedPreconditionError(
+                     absl::StrCat("pid ", pid, " runs ", executable->path,
+                                  ", not a worker program; nothing was signalled")),
+                 "`llorch-pool worker list` shows the worker processes and their pids"),
+        reasons::kNotAWorkerProcess);
+  }
+  absl::StatusOr<FoundWorkerProcess> found = Inspect(pid, *executable);
+  if (absl::IsNotFound(found.status())) {
+    return absl::NotFoundError(absl::StrCat("no process has pid ", pid));
+  }
+  return found;
+}
+
 std::vector<FoundWorkerProcess> ScanWorkerProcesses(
     const std::vector<std::string>& worker_binaries) {
   const BinarySet binaries(worker_binaries);
@@ -74,15 +118,8 @@ std::vector<FoundWorkerProcess> ScanWorkerProcesses(
     // and zombies, which are skipped.
     absl::StatusOr<ProcExecutable> executable = ReadProcExecutable(pid);
     if (!executable.ok() || !binaries.Contains(executable->path)) continue;
-    absl::StatusOr<ProcStat> stat = ReadProcStat(pid);
-    absl::StatusOr<std::vector<std::string>> argv = ReadProcCmdline(pid);
-    if (!stat.ok() || !argv.ok() || stat->state == 'Z') continue;  // exited meanwhile
-    FoundWorkerProcess process;
-    process.identity = {pid, stat->start_time, executable->path};
-    process.pgid = stat->pgrp;
-    process.flags = ParseWorkerFlags(*argv);
-    process.argv = *std::move(argv);
-    found.push_back(std::move(process));
+    absl::StatusOr<FoundWorkerProcess> process = Inspect(pid, *executable);
+    if (process.ok()) found.push_back(*std::move(process));  // else exited meanwhile
   }
   return found;
 }

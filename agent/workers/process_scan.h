@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "agent/workers/process_identity.h"
 
 namespace llorch {
@@ -37,6 +38,12 @@ struct FoundWorkerProcess {
   std::vector<std::string> argv;
   WorkerFlags flags;
 };
+
+// The worker process that has `pid` now: NotFound when no live process has it (zombies count as
+// gone), FailedPrecondition (reason NOT_A_WORKER_PROCESS) when it runs another program,
+// PermissionDenied when it is another user's and cannot be inspected.
+absl::StatusOr<FoundWorkerProcess> IdentifyWorkerProcess(
+    pid_t pid, const std::vector<std::string>& worker_binaries);
 
 // The live processes (zombies left out) running one of `worker_binaries` (paths or bare file
 // names), by ascending pid.

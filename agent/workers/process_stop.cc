@@ -89,8 +89,11 @@ std::string StopOutcome::Describe() const {
       text = "had already exited";
       break;
     case Ending::kExitedOnStopSignal:
+      // "0.4s", or "12ms" under a tenth of a second (never "0").
       text = absl::StrCat("exited on ", SignalName(stop_signal), " after ",
-                          absl::FormatDuration(absl::Trunc(waited, absl::Milliseconds(100))));
+                          absl::FormatDuration(waited < absl::Milliseconds(100)
+                                                   ? absl::Ceil(waited, absl::Milliseconds(1))
+                                                   : absl::Trunc(waited, absl::Milliseconds(100))));
       break;
     case Ending::kKilled:
       text = absl::StrCat("did not exit within ", absl::FormatDuration(grace), " of ",
@@ -144,6 +147,31 @@ absl::StatusOr<StopOutcome> StopProcessGroup(const ProcessIdentity& leader, pid_
   }
   if (!left.empty()) {
     outcome.remaining = Pids(KillGroup(pgid, *pidfd, absl::Now() + options.kill_wait));
+  }
+  if (options.reap) outcome.exit_code = pidfd->Reap();
+  return outcome;
+}
+
+absl::StatusOr<StopOutcome> StopProcess(const ProcessIdentity& process,
+                                        const StopOptions& options) {
+  StopOutcome outcome;
+  outcome.stop_signal = options.stop_signal;
+  outcome.grace = options.grace;
+  absl::StatusOr<Pidfd> pidfd = OpenIdentified(process);
+  if (absl::IsNotFound(pidfd.status())) return outcome;
+  if (!pidfd.ok()) return pidfd.status();
+  outcome.members = {process.pid};
+  const absl::Time start = absl::Now();
+  if (absl::Status sent = pidfd->Signal(options.stop_signal);
+      !sent.ok() && !absl::IsNotFound(sent)) {
+    return sent;
+  }
+  const bool exited = pidfd->WaitForExit(options.grace);
+  outcome.waited = absl::Now() - start;
+  outcome.ending = exited ? StopOutcome::Ending::kExitedOnStopSignal : StopOutcome::Ending::kKilled;
+  if (!exited) {
+    (void)pidfd->Signal(SIGKILL);
+    if (!pidfd->WaitForExit(options.kill_wait)) outcome.remaining = {process.pid};
   }
   if (options.reap) outcome.exit_code = pidfd->Reap();
   return outcome;

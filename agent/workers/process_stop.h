@@ -74,6 +74,11 @@ struct StopOutcome {
 absl::StatusOr<StopOutcome> StopProcessGroup(const ProcessIdentity& leader, pid_t pgid,
                                              const StopOptions& options);
 
+// Stops `process` alone, not its group, with the same identity check and escalation: for a
+// process that is not its group's leader (the group may be a script's or a shell's). The outcome
+// lists it as the only member; killed_others stays empty. Errors as StopProcessGroup's.
+absl::StatusOr<StopOutcome> StopProcess(const ProcessIdentity& process, const StopOptions& options);
+
 // "SIGINT" for SIGINT.
 std::string SignalName(int signal);
 

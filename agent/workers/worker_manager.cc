@@ -42,10 +42,6 @@ std::string LogTail(const DirFd& logs, const std::string& id) {
   return absl::StrCat("; last log lines:\n  ", absl::StrJoin(lines, "\n  "));
 }
 
-bool IsLive(const WorkerRecord& record) {
-  return !record.exit_code && !record.failed && !record.lost && IsRecordedProcessAlive(record);
-}
-
 v1::RestartPolicy RestartPolicyOf(const WorkerRecord& record) {
   return record.restart_policy == "on-failure" ? v1::RESTART_POLICY_ON_FAILURE
                                                : v1::RESTART_POLICY_NO;
@@ -89,11 +85,15 @@ v1::Worker WorkerFromRecord(const WorkerRecord& record) {
   worker.set_state_reason(record.state_reason);
   if (record.lost) {
     worker.set_state(v1::WORKER_STATE_LOST);
+  } else if (record.stopped && !record.failed) {
+    worker.set_state(v1::WORKER_STATE_EXITED);
   } else if (record.exit_code || record.failed) {
     worker.set_state(v1::WORKER_STATE_FAILED);
     worker.set_restart_pending(record.restart_at_ms > 0);
   } else if (IsRecordedProcessAlive(record)) {
-    worker.set_state(record.ready_at_ms > 0 ? v1::WORKER_STATE_READY : v1::WORKER_STATE_STARTING);
+    worker.set_state(record.stopping_at_ms > 0 ? v1::WORKER_STATE_STOPPING
+                     : record.ready_at_ms > 0  ? v1::WORKER_STATE_READY
+                                               : v1::WORKER_STATE_STARTING);
     worker.set_pid(record.pid);
     *worker.mutable_uptime() =
         TimeUtil::MillisecondsToDuration(std::max<int64_t>(0, NowMs() - record.created_at_ms));
@@ -397,6 +397,7 @@ void WorkerManager::WatchLocked(pid_t pid, const std::string& id, bool child) {
     return;
   }
   watched_[pid] = id;
+  exits_.erase(pid);  // a pid seen exiting before belonged to another process
   if (absl::Status watched = watcher_->Watch(*std::move(pidfd), child); !watched.ok()) {
     watched_.erase(pid);
     spdlog::warn("cannot watch worker {}: {}", id, std::string(watched.message()));
@@ -419,7 +420,13 @@ void WorkerManager::OnExit(pid_t pid, std::optional<int> exit_code) {
       if (record.pid != pid) return false;
       record.exit_code = exit_code;
       record.exited_at_ms = NowMs();
-      if (!exit_code) {
+      // A worker a waiting spawn stopped (not ready in time, cancelled) failed its spawn.
+      record.stopped = asked && !spawning;
+      if (!exit_code && record.stopped) {
+        record.state_reason =
+            "stopped; its exit status is unknown: the agent adopted it from an earlier run, so it "
+            "is not the agent's child";
+      } else if (!exit_code) {
         record.failed = true;
         record.state_reason =
             "it exited with its exit status unknown: the agent adopted it from an earlier run, "
@@ -566,6 +573,8 @@ void WorkerManager::Restart(const std::string& id) {
   record->exit_code.reset();
   record->exited_at_ms = 0;
   record->failed = false;
+  record->stopped = false;
+  record->stopping_at_ms = 0;
   record->state_reason.clear();
   ++record->restarts;
   record->starts_ms.push_back(record->created_at_ms);
@@ -644,18 +653,6 @@ std::optional<WorkerRecord> WorkerManager::UpdateRecordLocked(
   // Best effort: when the write fails the file stays as it was.
   if (!records_->Write(*record).ok()) return std::nullopt;
   return *std::move(record);
-}
-
-void WorkerManager::StopGroup(pid_t pid, int stop_signal) {
-  std::unique_lock lock(mu_);
-  stops_.insert(pid);
-  kill(-pid, stop_signal);
-  const absl::Time deadline = absl::Now() + kStopGrace;
-  while (exits_.count(pid) == 0 && absl::Now() < deadline) {
-    changed_.wait_for(lock, absl::ToChronoMilliseconds(kPollInterval));
-  }
-  lock.unlock();
-  kill(-pid, SIGKILL);  // whatever is left of the group (a child that ignored the signal)
 }
 
 absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::Spawn(const SpawnPlan& plan, Operation& op) {
@@ -796,7 +793,15 @@ absl::StatusOr<v1::SpawnWorkerResult> WorkerManager::WaitReady(const SpawnPlan& 
                                 records.logs().PathOf(WorkerLogName(plan.id)).string())),
           reasons::kWorkerExited));
     }
-    StopGroup(pid, backend.stop_signal);
+    absl::StatusOr<WorkerRecord> started = records.Read(plan.id);
+    bool watched = false;
+    if (!started.ok() || started->pid != pid) {
+      std::lock_guard lock(mu_);
+      stops_.insert(pid);
+      kill(-pid, SIGKILL);  // our child, not yet reaped: the pid is still its
+    } else {
+      (void)StopWorkerGroup(*started, kStopGrace, &watched);
+    }
     if (op.cancel_requested()) {
       return fail(absl::CancelledError(
           absl::StrCat("the spawn of ", plan.id, " was cancelled; the worker was stopped")));
@@ -825,12 +830,15 @@ absl::StatusOr<std::vector<v1::Worker>> WorkerManager::List(bool include_exited)
   absl::StatusOr<const WorkerRecords*> records = Records();
   if (!records.ok()) return records.status();
   std::vector<v1::Worker> workers;
-  for (const WorkerRecord& record : (*records)->List()) {
+  const std::vector<WorkerRecord> recorded = (*records)->List();
+  for (const WorkerRecord& record : recorded) {
     v1::Worker worker = WorkerFromRecord(record);
-    const bool running =
-        worker.state() == v1::WORKER_STATE_STARTING || worker.state() == v1::WORKER_STATE_READY;
+    const bool running = worker.state() == v1::WORKER_STATE_STARTING ||
+                         worker.state() == v1::WORKER_STATE_READY ||
+                         worker.state() == v1::WORKER_STATE_STOPPING;
     if (running || include_exited) workers.push_back(std::move(worker));
   }
+  for (v1::Worker& worker : ListUnmanaged(recorded)) workers.push_back(std::move(worker));
   return workers;
 }
 

@@ -26,7 +26,15 @@
 // one whose process is gone, or whose pid now names another process (never signalled), is
 // recorded LOST. The destructor leaves the workers running. While it lives, the logs of live
 // workers are kept under the size cap (log_rotation.h), and a respawn keeps the previous log as
-// <id>.log.1 (a restart appends to the log). Thread-safe.
+// <id>.log.1 (a restart appends to the log).
+//
+// Stopping (worker_stop.cc; StopWorker's contract in worker.proto): every stop of a worker's
+// group goes through StopProcessGroup (process_stop.h), after the identity check, so a reused pid
+// is never signalled. A worker this manager watches is added to stops_ first, so restart
+// on-failure leaves it be and its exit is published as KIND_STOPPED; one it does not watch (a
+// worker an earlier CLI run spawned) is recorded by the stop itself, its exit code unknown.
+// Listing also shows the worker processes no state file names (process_scan.h) as UNMANAGED.
+// Thread-safe.
 #ifndef LLORCH_AGENT_WORKERS_WORKER_MANAGER_H_
 #define LLORCH_AGENT_WORKERS_WORKER_MANAGER_H_
 
@@ -49,6 +57,7 @@
 #include "agent/ops/operation.h"
 #include "agent/workers/exit_watcher.h"
 #include "agent/workers/log_rotation.h"
+#include "agent/workers/process_stop.h"
 #include "agent/workers/ready_listener.h"
 #include "agent/workers/worker_record.h"
 #include "agent/workers/worker_settings.h"
@@ -86,8 +95,15 @@ class WorkerManager {
   absl::StatusOr<SpawnPlan> Plan(const pool::v1::SpawnWorkerRequest& request);
   // Starts the worker of `plan` and, with plan.wait_ready, waits for it, reporting to `op`.
   absl::StatusOr<pool::v1::SpawnWorkerResult> Spawn(const SpawnPlan& plan, Operation& op);
-  // The recorded workers ordered by id; without `include_exited` only STARTING and READY ones.
+  // The recorded workers ordered by id (without `include_exited` only STARTING, READY and
+  // STOPPING ones), then the UNMANAGED worker processes by pid.
   absl::StatusOr<std::vector<pool::v1::Worker>> List(bool include_exited);
+  // NotFound (WORKER_NOT_FOUND) for the first id of a request (worker_requests.h) that no state
+  // file records: StopWorker's check before its operation starts.
+  absl::Status CheckStopTargets(const pool::v1::StopWorkerRequest& request);
+  // Stops the targets of a checked request, reporting each to `op` (worker_stop.cc).
+  absl::StatusOr<pool::v1::StopWorkerResult> Stop(const pool::v1::StopWorkerRequest& request,
+                                                  Operation& op);
   // FailedPrecondition (MODEL_IN_USE, naming the workers) while a live worker serves `model`'s
   // file: what DeleteModel asks before it removes anything.
   absl::Status CheckModelUnused(const CatalogModel& model);
@@ -129,9 +145,25 @@ class WorkerManager {
   // (with mu_ held). The record written, or nullopt when nothing was.
   std::optional<WorkerRecord> UpdateRecordLocked(const std::string& id,
                                                  const std::function<bool(WorkerRecord&)>& change);
-  // Stops the group of `pid` (the stop signal, then SIGKILL after a grace period) and waits for
-  // the watcher to see it exit.
-  void StopGroup(pid_t pid, int stop_signal);
+  // Stops the group of `record`'s process with StopProcessGroup (its backend's stop signal, then
+  // SIGKILL after `grace`). A watched worker is added to stops_ first, and its exit code, once
+  // the watcher has seen the exit, is the outcome's; *watched says whether it was watched.
+  absl::StatusOr<StopOutcome> StopWorkerGroup(const WorkerRecord& record, absl::Duration grace,
+                                              bool* watched);
+  // worker_stop.cc: one target of a stop each.
+  pool::v1::WorkerStopOutcome StopRecorded(const std::string& id, absl::Duration grace);
+  pool::v1::WorkerStopOutcome StopPid(pid_t pid, absl::Duration grace);
+  // Records the end of `record`'s stop that the watcher did not see (with mu_ held).
+  std::optional<WorkerRecord> RecordUnwatchedStopLocked(const WorkerRecord& record,
+                                                        const StopOutcome& outcome);
+  // For a stopped CUDA worker: whether nvidia-smi still lists `pids`.
+  pool::v1::GpuMemoryRelease CheckGpuRelease(std::vector<pid_t> pids) const;
+  // The configured worker programs of `backend` (all backends: BACKEND_UNSPECIFIED), resolved
+  // in the agent's PATH where they are found.
+  std::vector<std::string> WorkerBinaries(pool::v1::Backend backend) const;
+  int StopSignalOf(const std::string& backend) const;
+  // The live worker processes no running record names (nor its group), as UNMANAGED workers.
+  std::vector<pool::v1::Worker> ListUnmanaged(const std::vector<WorkerRecord>& records) const;
   absl::StatusOr<pool::v1::SpawnWorkerResult> WaitReady(const SpawnPlan& plan, pid_t pid,
                                                         const WorkerRecords& records,
                                                         Operation& op);
@@ -151,6 +183,7 @@ class WorkerManager {
   std::set<std::string> spawning_;            // ids whose spawn waits: an exit fails the spawn
   std::set<pid_t> stops_;                     // workers asked to exit by a stop
   std::set<int> held_ports_;                  // ports of planned spawns (SpawnPlan::port_hold)
+  std::set<std::string> stopping_ids_;        // ids a stop works on: a second stop waits
   std::map<std::string, absl::Time> restarts_due_;  // restart on-failure: id -> when
   // Starting workers of a `ready = "health"` backend that no spawn waits for (spawned without
   // waiting, restarted, adopted): the supervisor probes their /health.

@@ -42,6 +42,8 @@ nlohmann::json ToJson(const WorkerRecord& r) {
       {"restart_streak", r.restart_streak},
       {"starts_ms", r.starts_ms},
       {"restart_at_ms", r.restart_at_ms},
+      {"stopping_at_ms", r.stopping_at_ms},
+      {"stopped", r.stopped},
   };
   if (r.exit_code) json["exit_code"] = *r.exit_code;
   return json;
@@ -85,6 +87,8 @@ std::optional<WorkerRecord> FromJson(const std::string& text) {
   Get(json, "restarts", &r.restarts);
   Get(json, "restart_streak", &r.restart_streak);
   Get(json, "starts_ms", &r.starts_ms);
+  Get(json, "stopping_at_ms", &r.stopping_at_ms);
+  Get(json, "stopped", &r.stopped);
   Get(json, "restart_at_ms", &r.restart_at_ms);
   if (json.contains("exit_code") && json["exit_code"].is_number_integer()) {
     r.exit_code = json["exit_code"].get<int>();
@@ -97,6 +101,11 @@ std::optional<WorkerRecord> FromJson(const std::string& text) {
 ProcessIdentity RecordedIdentity(const WorkerRecord& record) {
   return ProcessIdentity{static_cast<pid_t>(record.pid), record.start_time,
                          record.ready_at_ms != 0 ? record.executable : ""};
+}
+
+bool IsLive(const WorkerRecord& record) {
+  return !record.exit_code && !record.failed && !record.lost && !record.stopped &&
+         IsRecordedProcessAlive(record);
 }
 
 bool IsRecordedProcessAlive(const WorkerRecord& record) {

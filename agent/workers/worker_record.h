@@ -42,8 +42,11 @@ struct WorkerRecord {
   // Never became ready in time (stopped by the spawn), exited before, exited with its status
   // unknown (adopted), or restart on-failure gave up.
   bool failed = false;
-  // Found gone (or its pid naming another process) by an agent that started.
+  // Found gone (or its pid naming another process) by an agent that started, or by a stop.
   bool lost = false;
+  int64_t stopping_at_ms = 0;  // when a stop sent its signal; 0 = no stop yet
+  // It exited after a stop asked it to (exit_code, when known, says how).
+  bool stopped = false;
   std::string state_reason;  // why failed or lost, when the exit code does not say it
   // Supervision (restart on-failure): "no" or "on-failure".
   std::string restart_policy = "no";
@@ -62,6 +65,10 @@ ProcessIdentity RecordedIdentity(const WorkerRecord& record);
 // True when `record.pid` is still the process the record started (same start time and
 // executable) and has not exited (a zombie has).
 bool IsRecordedProcessAlive(const WorkerRecord& record);
+
+// True while the record says the worker runs (no exit, failure, loss or stop recorded) and its
+// process still does (IsRecordedProcessAlive).
+bool IsLive(const WorkerRecord& record);
 
 class WorkerRecords {
  public:

@@ -78,4 +78,39 @@ absl::Status Validate(const v1::GetWorkerLogsRequest& request) {
   return absl::OkStatus();
 }
 
+absl::Status Validate(const v1::StopWorkerRequest& request) {
+  if (absl::Status rules = CheckRequestRules(request); !rules.ok()) return rules;
+  // Pids alone are a full request; ids and all follow the list-or-all rule.
+  if (request.pids_size() == 0 || request.ids_size() > 0 || request.all()) {
+    if (absl::Status targets = CheckListOrAll(
+            "ids", request.ids_size(), "all", request.all(),
+            "name the workers (`llorch-pool worker list` shows them), set all, or give pids");
+        !targets.ok()) {
+      return targets;
+    }
+  }
+  for (int i = 0; i < request.ids_size(); ++i) {
+    if (absl::Status id = CheckWorkerId(FieldAt("ids", i), request.ids(i),
+                                        "`llorch-pool worker list --all` lists the worker ids");
+        !id.ok()) {
+      return id;
+    }
+  }
+  for (int i = 0; i < request.pids_size(); ++i) {
+    if (request.pids(i) < 2 || request.pids(i) > kMaxPid) {
+      return InvalidField(
+          FieldAt("pids", i),
+          absl::StrCat(request.pids(i), " is not a process id (2 to ", kMaxPid, ")"),
+          "`llorch-pool worker list` shows the workers' pids");
+    }
+  }
+  if (request.has_timeout() &&
+      (request.timeout().seconds() < 1 || request.timeout().seconds() > 3600 ||
+       request.timeout().nanos() < 0)) {
+    return InvalidField("timeout", "must be between 1 second and 1 hour",
+                        "leave it unset for workers.stop_timeout_seconds");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace llorch

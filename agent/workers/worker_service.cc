@@ -1,6 +1,9 @@
 #include "agent/workers/worker_service.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"
 #include "agent/workers/worker_logs.h"
@@ -44,9 +47,32 @@ grpc::Status WorkerServiceImpl::SpawnWorker(grpc::ServerContext* server_context,
       server_context, writer);
 }
 
-grpc::Status WorkerServiceImpl::StopWorker(grpc::ServerContext*, const v1::StopWorkerRequest*,
-                                           v1::Worker*) {
-  return NotAvailableYet("worker stop");
+grpc::Status WorkerServiceImpl::StopWorker(grpc::ServerContext* server_context,
+                                           const v1::StopWorkerRequest* request,
+                                           grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
+  if (absl::Status known = manager_->CheckStopTargets(*request); !known.ok()) {
+    return ToGrpcStatus(known);
+  }
+  // The target as `ops list` shows it, and the join key: the same targets, timeout aside, are
+  // the same work.
+  std::set<std::string> ids(request->ids().begin(), request->ids().end());
+  std::set<int64_t> pids(request->pids().begin(), request->pids().end());
+  std::string target = request->all() ? "all" : absl::StrJoin(ids, ",");
+  if (!pids.empty()) {
+    absl::StrAppend(&target, target.empty() ? "" : ",", "pid ", absl::StrJoin(pids, ",pid "));
+  }
+  return StartAndStream(
+      *operations_, *request, "worker.stop", target, absl::StrCat("worker.stop:", target),
+      [manager = manager_, request = *request](Operation& op) {
+        absl::StatusOr<v1::StopWorkerResult> result = manager->Stop(request, op);
+        if (result.ok()) {
+          op.Succeed(*result);
+        } else {
+          op.Fail(result.status());
+        }
+      },
+      server_context, writer);
 }
 
 grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext*,

@@ -1,8 +1,8 @@
 // WorkerService: the gRPC adapter over WorkerManager (worker_manager.h). Thin: it validates the
 // request (worker_requests.h), runs a spawn as a "worker.spawn" operation (the manager's checks
-// come first in it, so a retried request_id finds the operation it started), lists from the
-// state files, streams logs (worker_logs.h), and translates results and errors. StopWorker
-// answers UNIMPLEMENTED (reason NOT_AVAILABLE_YET) until the release that delivers it.
+// come first in it, so a retried request_id finds the operation it started), a stop as a
+// "worker.stop" operation (unknown ids refused before it starts), lists from the state files
+// and /proc, streams logs (worker_logs.h), and translates results and errors.
 #ifndef LLORCH_AGENT_WORKERS_WORKER_SERVICE_H_
 #define LLORCH_AGENT_WORKERS_WORKER_SERVICE_H_
 
@@ -29,7 +29,7 @@ class WorkerServiceImpl final : public pool::v1::WorkerService::Service {
   grpc::Status SpawnWorker(grpc::ServerContext*, const pool::v1::SpawnWorkerRequest*,
                            grpc::ServerWriter<pool::v1::OperationEvent>*) override;
   grpc::Status StopWorker(grpc::ServerContext*, const pool::v1::StopWorkerRequest*,
-                          pool::v1::Worker*) override;
+                          grpc::ServerWriter<pool::v1::OperationEvent>*) override;
   grpc::Status ListWorkers(grpc::ServerContext*, const pool::v1::ListWorkersRequest*,
                            pool::v1::ListWorkersResponse*) override;
   grpc::Status GetWorkerLogs(grpc::ServerContext*, const pool::v1::GetWorkerLogsRequest*,

@@ -27,6 +27,7 @@ WorkerSettings WorkerSettingsFor(const Config& config, const std::filesystem::pa
   settings.in_process = in_process;
   settings.callback_port = in_process ? 0 : static_cast<int>(config.workers.callback_port);
   settings.ready_timeout = absl::Seconds(config.workers.ready_timeout_seconds);
+  settings.stop_timeout = absl::Seconds(config.workers.stop_timeout_seconds);
   settings.log_max_bytes = static_cast<uint64_t>(config.workers.log_max_bytes);
   settings.log_max_files = static_cast<int>(config.workers.log_max_files);
   settings.restart_backoff_initial = absl::Milliseconds(config.workers.restart_backoff_initial_ms);

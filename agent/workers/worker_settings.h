@@ -35,6 +35,7 @@ struct WorkerSettings {
   // Inside the CLI: nobody answers a worker's callback once the CLI has exited.
   bool in_process = false;
   absl::Duration ready_timeout = absl::Seconds(300);
+  absl::Duration stop_timeout = absl::Seconds(30);  // from the stop signal to SIGKILL
   uint64_t log_max_bytes = 10 << 20;  // a live worker's log is rotated once bigger (log_rotation.h)
   int log_max_files = 3;              // rotated copies kept: <id>.log.1 (newest) .. <id>.log.N
   // Restart on-failure (RestartPolicy in worker.proto).

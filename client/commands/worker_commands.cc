@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "client/cli.h"
 #include "client/completion.h"
@@ -28,6 +29,13 @@ struct SpawnFlags {
   bool wait = true;
   unsigned timeout_seconds = 0;
   std::string restart = "no";
+};
+
+struct StopFlags {
+  std::vector<std::string> ids;
+  std::vector<int64_t> pids;
+  bool all = false;
+  unsigned timeout_seconds = 0;
 };
 
 // `worker logs`: the worker's lines on stdout as they are (with --output json, each LogLine as
@@ -119,15 +127,39 @@ void AddWorkerCommands(CommandLine& cli) {
                    "signal, with a growing delay, until workers.start_limit_burst")
       ->check(CLI::IsMember({"no", "on-failure"}));
 
-  auto stop_id = std::make_shared<std::string>();
+  auto stop_flags = std::make_shared<StopFlags>();
   CLI::App* stop = cli.AddCommand(
-      worker, "stop", "Stop a worker gracefully (SIGINT, then SIGKILL after a timeout)",
-      "  llorch-pool worker stop worker-metal-0\n", [stop_id](Session& s) {
+      worker, "stop",
+      "Stop workers gracefully: SIGINT to the worker's process group, SIGKILL after the timeout",
+      "  llorch-pool worker stop worker-metal-0\n"
+      "  llorch-pool worker stop worker-cpu-0 worker-cpu-1 --timeout 5\n"
+      "  llorch-pool worker stop --all\n"
+      "  llorch-pool worker stop --pid 4242     (an unmanaged worker `worker list` shows)\n"
+      "  llorch-pool worker stop --all -o json\n"
+      "Before any signal the process is checked to be the one recorded (pid, start time,\n"
+      "executable): a pid now used by another process is never signalled. Prints one line per\n"
+      "worker: how it ended, and for CUDA whether its GPU memory came back. Exits 1 if any\n"
+      "worker could not be stopped.\n",
+      [stop_flags](Session& s) {
         v1::StopWorkerRequest request;
-        request.set_id(*stop_id);
-        return CallUnary<v1::WorkerService>(s, &Stub::StopWorker, request);
+        for (const std::string& id : stop_flags->ids) request.add_ids(id);
+        for (int64_t pid : stop_flags->pids) request.add_pids(pid);
+        request.set_all(stop_flags->all);
+        if (stop_flags->timeout_seconds > 0) {
+          request.mutable_timeout()->set_seconds(stop_flags->timeout_seconds);
+        }
+        // The result (operation_results.h): one line per worker, exit 1 if one was not stopped.
+        return RunOperation<v1::WorkerService>(s, &Stub::StopWorker, request);
       });
-  stop->add_option("id", *stop_id, "Worker id")->required();
+  stop->add_option("ids", stop_flags->ids, "Worker ids");
+  stop->add_flag("--all", stop_flags->all, "Every running worker this agent records")
+      ->excludes(stop->get_option("ids"));
+  stop->add_option("--pid", stop_flags->pids,
+                   "Pid of a worker process, e.g. an unmanaged one (repeatable)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 22));
+  stop->add_option("--timeout", stop_flags->timeout_seconds,
+                   "Seconds from SIGINT to SIGKILL (default: workers.stop_timeout_seconds, 30)")
+      ->check(CLI::Range(1, 3600));
 
   auto list_all = std::make_shared<bool>(false);
   CLI::App* list = cli.AddCommand(

@@ -33,6 +33,7 @@ Color StateColor(v1::WorkerState state) {
       return Color::kYellow;
     case v1::WORKER_STATE_FAILED:
     case v1::WORKER_STATE_LOST:
+    case v1::WORKER_STATE_UNMANAGED:
       return Color::kRed;
     default:
       return Color::kNone;
@@ -50,7 +51,7 @@ std::string WorkerStateText(const v1::Worker& worker) {
     case v1::WORKER_STATE_STOPPING:
       return "stopping";
     case v1::WORKER_STATE_EXITED:
-      return absl::StrCat("exited (", worker.exit_code(), ")");
+      return worker.exit_code() >= 0 ? absl::StrCat("exited (", worker.exit_code(), ")") : "exited";
     case v1::WORKER_STATE_FAILED:
       if (worker.restart_pending()) {
         return worker.exit_code() >= 0 ? absl::StrCat("restarting (exit ", worker.exit_code(), ")")
@@ -60,6 +61,8 @@ std::string WorkerStateText(const v1::Worker& worker) {
                                      : "failed";
     case v1::WORKER_STATE_LOST:
       return "lost";
+    case v1::WORKER_STATE_UNMANAGED:
+      return "unmanaged";
     default:
       return "?";
   }
@@ -75,11 +78,13 @@ std::string RenderWorkers(const v1::ListWorkersResponse& response, const Style& 
   Table table(headers, {3, 4, 5, 6});
   for (const v1::Worker& worker : response.workers()) {
     std::vector<Cell> row = {
-        Cell(worker.id(), Color::kBold),
+        Cell(worker.id().empty() ? "-" : worker.id(), Color::kBold),
         BackendText(worker.backend()),
-        worker.model_id(),
+        // An unmanaged worker has no catalog id: its --model path says what it serves.
+        worker.model_id().empty() ? (worker.model_path().empty() ? "-" : worker.model_path())
+                                  : worker.model_id(),
         worker.backend() == v1::BACKEND_CPU ? "-" : absl::StrCat(worker.gpu()),
-        absl::StrCat(worker.port()),
+        worker.port() > 0 ? absl::StrCat(worker.port()) : "-",
         worker.pid() > 0 ? absl::StrCat(worker.pid()) : "-",
         worker.has_uptime() ? Uptime(worker.uptime().seconds()) : "-",
         Cell(WorkerStateText(worker), StateColor(worker.state())),
@@ -92,6 +97,33 @@ std::string RenderWorkers(const v1::ListWorkersResponse& response, const Style& 
     table.AddRow(std::move(row));
   }
   return table.Render(style);
+}
+
+std::string RenderStopResult(const v1::StopWorkerResult& result, const Style& style) {
+  if (result.targets().empty()) return "No running workers to stop.\n";
+  std::string out;
+  for (const v1::WorkerStopOutcome& row : result.targets()) {
+    const std::string who = row.id().empty() ? absl::StrCat("pid ", row.pid())
+                                             : absl::StrCat(row.id(), " (pid ", row.pid(), ")");
+    if (row.ending() == v1::WorkerStopOutcome::ENDING_UNSPECIFIED) {
+      absl::StrAppend(&out, style.Paint(absl::StrCat("not stopped ", who), Color::kRed), ": ",
+                      row.error().message());
+      for (const google::protobuf::Any& detail : row.error().details()) {
+        v1::ErrorHint hint;
+        if (detail.UnpackTo(&hint) && !hint.hint().empty()) {
+          absl::StrAppend(&out, " (hint: ", hint.hint(), ")");
+        }
+      }
+      out += "\n";
+      continue;
+    }
+    const bool clean = row.remaining().empty() &&
+                       row.gpu_memory().state() != v1::GpuMemoryRelease::STATE_NOT_RELEASED;
+    absl::StrAppend(
+        &out, style.Paint(absl::StrCat("stopped ", who), clean ? Color::kGreen : Color::kYellow),
+        ": ", row.summary(), "\n");
+  }
+  return out;
 }
 
 std::string RenderSpawnResult(const v1::SpawnWorkerResult& result, const Style& style) {

@@ -18,6 +18,11 @@ std::string RenderWorkers(const pool::v1::ListWorkersResponse& response, const S
 // The worker started: id, PID, port, URI, log, and the time to ready when it was waited for.
 std::string RenderSpawnResult(const pool::v1::SpawnWorkerResult& result, const Style& style);
 
+// One line per target: "stopped worker-cpu-0 (pid 4242): exited on SIGINT after 0.4s (exit code
+// 0)", or "not stopped: pid 77: pid 77 runs /usr/bin/sleep, not a worker program; ..." and its
+// hint.
+std::string RenderStopResult(const pool::v1::StopWorkerResult& result, const Style& style);
+
 }  // namespace llorch
 
 #endif  // LLORCH_CLIENT_RENDER_WORKER_VIEWS_H_

@@ -1,13 +1,16 @@
 // `llorch-pool worker spawn` and `worker list` as a user runs them: the installed CLI (standalone,
 // no agent running, or with pool-agent), the fake llorch-candled in PATH under the real workers'
 // names, a downloaded and verified model, and state kept on disk between separate invocations:
-// workers outlive the agent and a new agent re-adopts them.
+// workers outlive the agent and a new agent re-adopts them; `worker stop` in a later run stops
+// what an earlier one started, never a process that merely has a recorded pid, and stops by pid
+// the worker processes no state file names.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -59,6 +62,35 @@ class WorkerE2eTest : public ::testing::Test {
     const nlohmann::json listed = nlohmann::json::parse(json.out, nullptr, false);
     return listed.is_object() && listed.contains("workers") ? listed["workers"]
                                                             : nlohmann::json::array();
+  }
+  // A `sleep` running, and worker-cpu-0's state file naming its pid as if reused: same pid and
+  // executable, another start time. Null when the sleep could not be identified.
+  std::unique_ptr<BackgroundProcess> StartSleepWithStaleRecord() {
+    CommandOptions options;
+    options.env = env_.env();
+    auto sleeper = std::make_unique<BackgroundProcess>(std::vector<std::string>{"sleep", "1000"},
+                                                       options, env_.Path("sleep.log"));
+    ProcessIdentity identity;
+    if (!WaitFor([&] {
+          absl::StatusOr<ProcessIdentity> now = ReadProcessIdentity(sleeper->pid());
+          if (!now.ok() || now->executable.find("sleep") == std::string::npos) return false;
+          identity = *now;
+          return true;
+        })) {
+      return nullptr;
+    }
+    std::filesystem::create_directories(state_dir() + "/workers");
+    std::ofstream(state_dir() + "/workers/worker-cpu-0.json")
+        << nlohmann::json{{"id", "worker-cpu-0"},
+                          {"backend", "cpu"},
+                          {"model_id", "tinyllama"},
+                          {"port", UnusedPort()},
+                          {"pid", sleeper->pid()},
+                          {"start_time", identity.start_time + 1},
+                          {"executable", identity.executable},
+                          {"created_at_ms", 1},
+                          {"ready_at_ms", 2}};
+    return sleeper;
   }
   void PlaceTinyllama() {
     PlaceModel(env_.models_dir(), "tinyllama", "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf");
@@ -236,40 +268,132 @@ TEST_F(WorkerE2eTest, ANewAgentReadoptsTheWorkersOfAKilledOneAndRecordsTheirExit
 }
 
 TEST_F(WorkerE2eTest, AStaleRecordNamingAnotherLiveProcessIsLostAndThatProcessUntouched) {
-  CommandOptions options;
-  options.env = env_.env();
-  BackgroundProcess sleeper({"sleep", "1000"}, options, env_.Path("sleep.log"));
-  ProcessIdentity identity;
-  ASSERT_TRUE(WaitFor([&] {
-    absl::StatusOr<ProcessIdentity> now = ReadProcessIdentity(sleeper.pid());
-    if (!now.ok() || now->executable.find("sleep") == std::string::npos) return false;
-    identity = *now;
-    return true;
-  }));
-  // A worker record whose pid was reused by that sleep: same pid and executable, but another
-  // start time.
-  std::filesystem::create_directories(state_dir() + "/workers");
-  std::ofstream(state_dir() + "/workers/worker-cpu-0.json")
-      << nlohmann::json{{"id", "worker-cpu-0"},
-                        {"backend", "cpu"},
-                        {"model_id", "tinyllama"},
-                        {"port", UnusedPort()},
-                        {"pid", sleeper.pid()},
-                        {"start_time", identity.start_time + 1},
-                        {"executable", identity.executable},
-                        {"created_at_ms", 1},
-                        {"ready_at_ms", 2}};
+  std::unique_ptr<BackgroundProcess> sleeper = StartSleepWithStaleRecord();
+  ASSERT_TRUE(sleeper);
   auto agent = StartAgent();
   const nlohmann::json workers = ListedWorkers();
   ASSERT_EQ(workers.size(), 1u) << workers.dump();
   EXPECT_EQ(workers[0]["state"], "WORKER_STATE_LOST");
   EXPECT_THAT(workers[0]["state_reason"].get<std::string>(),
-              HasSubstr(absl::StrCat("pid ", sleeper.pid(), " now names another process")));
+              HasSubstr(absl::StrCat("pid ", sleeper->pid(), " now names another process")));
   // Recorded so, not just judged at each list.
   EXPECT_THAT(ReadFileBytes(state_dir() + "/workers/worker-cpu-0.json"),
               HasSubstr("\"lost\": true"));
   EXPECT_EQ(agent->Stop(SIGTERM), 0);
+  EXPECT_FALSE(sleeper->Exited());
+  EXPECT_EQ(sleeper->Stop(SIGKILL), 128 + SIGKILL);
+}
+
+TEST_F(WorkerE2eTest, StopInALaterRunStopsTheWorkerAnEarlierRunSpawned) {
+  PlaceTinyllama();
+  ASSERT_EQ(env_.Run({"worker", "spawn", "cpu", "--model", "tinyllama", "--port",
+                      std::to_string(UnusedPort())})
+                .exit_code,
+            0);
+  const std::string pid = ListedWorkers()[0]["pid"].get<std::string>();
+  CommandResult stop = env_.Run({"worker", "stop", "worker-cpu-0"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  // Not this run's child: its exit code cannot be known, and the line says so.
+  EXPECT_THAT(stop.out, MatchesRegex(absl::StrCat(
+                            "stopped worker-cpu-0 \\(pid ", pid,
+                            "\\): exited on SIGINT after [0-9.]+m?s \\(exit code unknown: it is "
+                            "not the child of the agent that stopped it\\)\n")));
+  EXPECT_THAT(ReadFileBytes(state_dir() + "/logs/worker-cpu-0.log"),
+              HasSubstr("SIGINT: shutting down"));
+  EXPECT_THAT(env_.Run({"worker", "list"}).out, HasSubstr("No workers."));
+  const nlohmann::json workers = ListedWorkers();
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0]["state"], "WORKER_STATE_EXITED");
+  EXPECT_EQ(workers[0]["exit_code"], -1);
+  EXPECT_THAT(env_.Run({"worker", "list", "--all"}).out, MatchesRegex("(.|\n)*exited\n(.|\n)*"));
+  // Again: it had exited, which is no failure.
+  CommandResult again = env_.Run({"worker", "stop", "worker-cpu-0"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("had already exited"));
+  // An id nobody recorded.
+  CommandResult unknown = env_.Run({"worker", "stop", "worker-cpu-7"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("error: no worker worker-cpu-7 is recorded"));
+}
+
+TEST_F(WorkerE2eTest, StopAllWithJsonOutputStopsEveryWorker) {
+  PlaceTinyllama();
+  for (const char* id : {"a", "b"}) {
+    ASSERT_EQ(env_.Run({"worker", "spawn", "cpu", "--model", "tinyllama", "--id", id, "--port",
+                        std::to_string(UnusedPort())})
+                  .exit_code,
+              0);
+  }
+  CommandResult stop = env_.Run({"worker", "stop", "--all", "-o", "json"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  // One JSON event per line; the last carries the result.
+  std::istringstream lines(stop.out);
+  std::string line;
+  nlohmann::json event;
+  while (std::getline(lines, line)) event = nlohmann::json::parse(line);
+  EXPECT_EQ(event["state"], "OPERATION_STATE_SUCCEEDED");
+  const nlohmann::json targets = event["result"]["targets"];
+  ASSERT_EQ(targets.size(), 2u) << stop.out;
+  EXPECT_EQ(targets[0]["id"], "a");
+  EXPECT_EQ(targets[1]["id"], "b");
+  EXPECT_EQ(targets[0]["ending"], "ENDING_EXITED_ON_STOP_SIGNAL");
+  EXPECT_EQ(event["result"]["all_stopped"], true);
+  EXPECT_THAT(env_.Run({"worker", "list"}).out, HasSubstr("No workers."));
+  CommandResult usage = env_.Run({"worker", "stop"});
+  EXPECT_EQ(usage.exit_code, 2);
+}
+
+TEST_F(WorkerE2eTest, StopNeverSignalsAProcessThatOnlyHasTheRecordedPid) {
+  std::unique_ptr<BackgroundProcess> sleeper = StartSleepWithStaleRecord();
+  ASSERT_TRUE(sleeper);
+  CommandResult stop = env_.Run({"worker", "stop", "worker-cpu-0", "--timeout", "1"});
+  EXPECT_EQ(stop.exit_code, 1);
+  EXPECT_THAT(stop.out,
+              HasSubstr(absl::StrCat("not stopped worker-cpu-0 (pid ", sleeper->pid(), "): pid ",
+                                     sleeper->pid(), " now names another process")));
+  EXPECT_FALSE(sleeper->Exited());
+  EXPECT_EQ(ListedWorkers()[0]["state"], "WORKER_STATE_LOST");
+  EXPECT_EQ(sleeper->Stop(SIGKILL), 128 + SIGKILL);
+}
+
+TEST_F(WorkerE2eTest, AWorkerNobodyManagesIsListedAndStoppedByPidAndOtherPidsAreRefused) {
+  CommandOptions options;
+  options.env = env_.env();
+  (*options.env)["FAKE_WORKER_NO_CALLBACK"] = "1";
+  const int port = UnusedPort();
+  BackgroundProcess by_hand({env_.Path("bin") + "/llorch-cuda-candled", "--worker-id", "left-over",
+                             "--model", "/m/tiny.gguf", "--port", std::to_string(port),
+                             "--callback-url", "http://127.0.0.1:1/", "--cuda-device", "0"},
+                            options, env_.Path("by-hand.log"));
+  CommandResult list;
+  ASSERT_TRUE(WaitFor([&] {
+    list = env_.Run({"worker", "list"});
+    return list.out.find("unmanaged") != std::string::npos;
+  })) << list.out;
+  EXPECT_THAT(list.out,
+              MatchesRegex(absl::StrCat("(.|\n)*left-over +cuda +/m/tiny.gguf +0 +", port, " +",
+                                        by_hand.pid(), " +[0-9]+s +unmanaged\n(.|\n)*")));
+
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFileBytes(env_.Path("by-hand.log")).find("loading model") != std::string::npos;
+  }));
+  BackgroundProcess sleeper({"sleep", "1000"}, options, env_.Path("sleep.log"));
+  CommandResult refused = env_.Run({"worker", "stop", "--pid", std::to_string(sleeper.pid())});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.out, HasSubstr(absl::StrCat("not stopped pid ", sleeper.pid(), ": pid ",
+                                                  sleeper.pid(), " runs ")));
+  EXPECT_THAT(refused.out, HasSubstr("not a worker program; nothing was signalled"));
   EXPECT_FALSE(sleeper.Exited());
+
+  CommandResult stop = env_.Run({"worker", "stop", "--pid", std::to_string(by_hand.pid())});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_THAT(stop.out, HasSubstr(absl::StrCat("stopped left-over (pid ", by_hand.pid(),
+                                               "): exited on SIGINT after ")));
+  EXPECT_THAT(stop.out, HasSubstr("so it was stopped alone, not its group"));
+  // A CUDA worker: the stand-in nvidia-smi lists nothing of it.
+  EXPECT_THAT(stop.out, HasSubstr("GPU memory released"));
+  EXPECT_EQ(by_hand.Wait(), 0);
+  EXPECT_THAT(env_.Run({"worker", "list"}).out, HasSubstr("No workers."));
   EXPECT_EQ(sleeper.Stop(SIGKILL), 128 + SIGKILL);
 }
 

@@ -21,6 +21,7 @@
 #include "common/status.h"
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
+#include "llorch/pool/v1/dev.grpc.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/worker.grpc.pb.h"
 #include "tests/support/grpc_probe.h"
@@ -132,7 +133,7 @@ TEST_F(AgentServerTest, ServicesWithRpcsNotServedYetAreNotServing) {
   for (const auto& [service, expected] :
        std::vector<std::pair<std::string, int>>{{"llorch.pool.v1.ModelService", 1},
                                                 {"llorch.pool.v1.GitService", 1},
-                                                {"llorch.pool.v1.WorkerService", 2},
+                                                {"llorch.pool.v1.WorkerService", 1},
                                                 {"llorch.pool.v1.DevService", 2},
                                                 {"llorch.pool.v1.OperationService", 1},
                                                 {"llorch.pool.v1.AgentService", 1}}) {
@@ -213,14 +214,13 @@ TEST_F(AgentServerTest, ReflectionV1ListsTheServicesAndSendsTheirFiles) {
 }
 
 TEST_F(AgentServerTest, LaterReleaseRpcsAreUnimplementedAndNameTheCommand) {
-  v1::Worker worker;
   grpc::ClientContext context;
-  v1::StopWorkerRequest request;
-  request.set_id("worker-cpu-0");
-  grpc::Status status =
-      v1::WorkerService::NewStub(socket_channel_)->StopWorker(&context, request, &worker);
+  auto stream = v1::DevService::NewStub(socket_channel_)->RunSetup(&context, v1::RunSetupRequest());
+  v1::OperationEvent event;
+  EXPECT_FALSE(stream->Read(&event));
+  grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(status.error_message(), "`llorch-pool worker stop` is not available yet in this agent");
+  EXPECT_EQ(status.error_message(), "`llorch-pool dev setup` is not available yet in this agent");
   v1::RpcStatus details;
   ASSERT_TRUE(details.ParseFromString(status.error_details()));
   ASSERT_EQ(details.details_size(), 1);

@@ -53,8 +53,7 @@ const std::vector<std::string> kServices = {
     "llorch.pool.v1.WorkerService",    "llorch.pool.v1.DevService"};
 // Services, and single RPCs of served services, this release answers UNIMPLEMENTED, reason
 // NOT_AVAILABLE_YET.
-const std::set<std::string> kNotServedYet = {"llorch.pool.v1.WorkerService.StopWorker",
-                                             "llorch.pool.v1.DevService.RunSetup"};
+const std::set<std::string> kNotServedYet = {"llorch.pool.v1.DevService.RunSetup"};
 
 // What a call returned, and how many messages the server streamed before it.
 struct Reply {
@@ -232,6 +231,8 @@ std::vector<Case> GeneratedCases(const MethodDescriptor& method) {
           if (field.cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
             SetEnum(m, field,
                     field.enum_type()->value(field.enum_type()->value_count() - 1)->number());
+          } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+            m.GetReflection()->AddInt64(&m, &field, 2 + k);
           } else {
             SetString(m, field, "a");
           }
@@ -498,12 +499,30 @@ std::vector<Case> HandWrittenCases() {
           },
           "model_id"),
       Bad<v1::StopWorkerRequest>(
-          "StopWorker({})", [](auto&) {}, "id"),
+          "StopWorker({})", [](auto&) {}, "ids"),
+      Bad<v1::StopWorkerRequest>(
+          "ids and all",
+          [](auto& r) {
+            r.add_ids("worker-cpu-0");
+            r.set_all(true);
+          },
+          "all"),
+      Bad<v1::StopWorkerRequest>(
+          "a bad worker id", [](auto& r) { r.add_ids("Worker_1"); }, "ids[0]"),
+      Bad<v1::StopWorkerRequest>(
+          "pid 1", [](auto& r) { r.add_pids(1); }, "pids[0]"),
       Bad<v1::StopWorkerRequest>(
           "a negative timeout",
           [](auto& r) {
-            r.set_id("worker-cpu-0");
+            r.add_ids("worker-cpu-0");
             r.mutable_timeout()->set_seconds(-1);
+          },
+          "timeout"),
+      Bad<v1::StopWorkerRequest>(
+          "a timeout over an hour",
+          [](auto& r) {
+            r.set_all(true);
+            r.mutable_timeout()->set_seconds(3601);
           },
           "timeout"),
       Bad<v1::GetWorkerLogsRequest>(

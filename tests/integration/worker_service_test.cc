@@ -2,7 +2,9 @@
 // under the real workers' names: spawn to ready (callback of either body shape, or /health), the
 // failure paths with exit code and log tail, every check before a worker starts, supervision
 // (exits seen at once and published on AgentService.WatchEvents, restart on-failure with its
-// backoff and start limit) and DeleteModel refusing a model a worker serves.
+// backoff and start limit), DeleteModel refusing a model a worker serves, and stopping: graceful,
+// escalated to SIGKILL with the whole group, never a reused pid, not restarted afterwards, by pid
+// for an unmanaged worker process, with the GPU memory check of a CUDA worker.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -21,6 +23,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "agent/workers/proc_fs.h"
+#include "agent/workers/process_identity.h"
 #include "agent/workers/worker_record.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
@@ -67,17 +71,21 @@ class WorkerServiceTest : public ::testing::Test {
     testing::PlaceModel(temp_.path() + "/models", kModelDir, kModelFile, verified);
   }
 
-  // The spawn's final event.
-  v1::OperationEvent Spawn(v1::SpawnWorkerRequest request) {
-    grpc::ClientContext context;
-    auto stream = stub_->SpawnWorker(&context, request);
+  // The final event of an operation's stream.
+  static v1::OperationEvent FinalEvent(grpc::ClientReader<v1::OperationEvent>& stream) {
     v1::OperationEvent event;
     v1::OperationEvent last;
-    while (stream->Read(&event)) last = event;
-    grpc::Status status = stream->Finish();
+    while (stream.Read(&event)) last = event;
+    grpc::Status status = stream.Finish();
     EXPECT_TRUE(status.ok()) << status.error_message();
     EXPECT_TRUE(last.final());
     return last;
+  }
+
+  // The spawn's final event.
+  v1::OperationEvent Spawn(v1::SpawnWorkerRequest request) {
+    grpc::ClientContext context;
+    return FinalEvent(*stub_->SpawnWorker(&context, request));
   }
 
   static v1::SpawnWorkerRequest Request(v1::Backend backend, int port) {
@@ -137,6 +145,41 @@ class WorkerServiceTest : public ::testing::Test {
       kinds.push_back(v1::WorkerChange::Kind_Name(change.kind()));
     }
     return kinds;
+  }
+
+  // The stop's result.
+  v1::StopWorkerResult Stop(const v1::StopWorkerRequest& request) {
+    grpc::ClientContext context;
+    const v1::OperationEvent last = FinalEvent(*stub_->StopWorker(&context, request));
+    EXPECT_EQ(last.state(), v1::OPERATION_STATE_SUCCEEDED) << last.error().message();
+    v1::StopWorkerResult result;
+    EXPECT_TRUE(last.result().UnpackTo(&result));
+    return result;
+  }
+
+  static v1::StopWorkerRequest StopIds(const std::vector<std::string>& ids, int timeout = 0) {
+    v1::StopWorkerRequest request;
+    for (const std::string& id : ids) request.add_ids(id);
+    if (timeout > 0) request.mutable_timeout()->set_seconds(timeout);
+    return request;
+  }
+
+  static v1::StopWorkerRequest StopPids(const std::vector<int64_t>& pids) {
+    v1::StopWorkerRequest request;
+    for (int64_t pid : pids) request.add_pids(pid);
+    return request;
+  }
+
+  // The fake worker started by the test itself, as nobody's worker (no callback to answer).
+  std::unique_ptr<testing::BackgroundProcess> StartUnmanaged(int port) {
+    testing::CommandOptions options;
+    options.env = testing::CurrentEnvironment();
+    (*options.env)["FAKE_WORKER_NO_CALLBACK"] = "1";
+    return std::make_unique<testing::BackgroundProcess>(
+        std::vector<std::string>{bin_ + "/llorch-cpu-candled", "--worker-id", "by-hand", "--model",
+                                 "/models/x.gguf", "--port", std::to_string(port), "--callback-url",
+                                 "http://127.0.0.1:1/ready"},
+        options, temp_.path() + "/by-hand.log");
   }
 
   std::string Reason(const v1::OperationEvent& event) {
@@ -554,6 +597,258 @@ TEST_F(WorkerServiceTest, DeleteModelIsRefusedWhileAWorkerServesTheModel) {
   const grpc::Status status = models->DeleteModel(&context, request, &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_FALSE(std::filesystem::exists(worker.model_path()));
+}
+
+TEST_F(WorkerServiceTest, StopEndsAWorkerGracefullyAndRestartOnFailureLeavesItStopped) {
+  PlaceModel();
+  StartAgent();
+  v1::SpawnWorkerRequest request = Request(v1::BACKEND_CPU, testing::UnusedPort());
+  request.set_restart(v1::RESTART_POLICY_ON_FAILURE);
+  const v1::Worker worker = WorkerOf(Spawn(request));
+  const v1::StopWorkerResult result = Stop(StopIds({"worker-cpu-0"}));
+  EXPECT_TRUE(result.all_stopped());
+  ASSERT_EQ(result.targets_size(), 1);
+  const v1::WorkerStopOutcome& row = result.targets(0);
+  EXPECT_EQ(row.id(), "worker-cpu-0");
+  EXPECT_EQ(row.pid(), worker.pid());
+  EXPECT_EQ(row.ending(), v1::WorkerStopOutcome::ENDING_EXITED_ON_STOP_SIGNAL);
+  EXPECT_EQ(row.stop_signal(), "SIGINT");
+  EXPECT_TRUE(row.group());
+  EXPECT_EQ(row.exit_code(), 0);
+  EXPECT_THAT(row.summary(), HasSubstr("exited on SIGINT after"));
+  EXPECT_THAT(row.summary(), HasSubstr("(exit code 0)"));
+  EXPECT_EQ(row.gpu_memory().state(), v1::GpuMemoryRelease::STATE_UNSPECIFIED);  // not CUDA
+  EXPECT_EQ(row.worker().state(), v1::WORKER_STATE_EXITED);
+  EXPECT_THAT(testing::ReadFileBytes(worker.log_path()), HasSubstr("SIGINT: shutting down"));
+  // The exit was a stop: published so, and restart on-failure planned nothing.
+  const std::vector<v1::WorkerChange> changes = WorkerEventsUntilA(v1::WorkerChange::KIND_STOPPED);
+  EXPECT_THAT(Kinds(changes), ::testing::ElementsAre("KIND_STARTED", "KIND_READY", "KIND_STOPPED"));
+  const std::vector<v1::Worker> all = List(true);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].state(), v1::WORKER_STATE_EXITED);
+  EXPECT_EQ(all[0].exit_code(), 0);
+  EXPECT_FALSE(all[0].restart_pending());
+  EXPECT_EQ(all[0].restarts(), 0u);
+  EXPECT_TRUE(List(false).empty());
+}
+
+TEST_F(WorkerServiceTest, AWorkerIgnoringSigintIsKilledWithItsWholeGroupAfterTheTimeout) {
+  setenv("FAKE_WORKER_IGNORE_SIGINT", "1", 1);
+  setenv("FAKE_WORKER_FORK_CHILD", "1", 1);
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  const pid_t pid = static_cast<pid_t>(worker.pid());
+  // The worker and the child it forked (which ignores SIGINT too).
+  ASSERT_TRUE(testing::WaitFor([&] { return ListGroupMembers(pid).size() == 2; }));
+  pid_t child = 0;
+  for (const ProcStat& member : ListGroupMembers(pid)) {
+    if (member.pid != pid) child = member.pid;
+  }
+  const v1::StopWorkerResult result = Stop(StopIds({"worker-cpu-0"}, /*timeout=*/1));
+  EXPECT_TRUE(result.all_stopped());
+  ASSERT_EQ(result.targets_size(), 1);
+  const v1::WorkerStopOutcome& row = result.targets(0);
+  EXPECT_EQ(row.ending(), v1::WorkerStopOutcome::ENDING_KILLED);
+  EXPECT_EQ(row.exit_code(), 128 + SIGKILL);
+  EXPECT_THAT(row.summary(), HasSubstr("did not exit within 1s of SIGINT; killed with SIGKILL"));
+  EXPECT_THAT(row.killed_others(), ::testing::ElementsAre(child));
+  EXPECT_TRUE(row.remaining().empty());
+  EXPECT_TRUE(ListGroupMembers(pid).empty());
+  // Gone, or a zombie waiting for whoever inherited it to reap it.
+  const absl::StatusOr<ProcStat> child_now = ReadProcStat(child);
+  EXPECT_TRUE(!child_now.ok() || child_now->state == 'Z');
+  const std::vector<v1::Worker> all = List(true);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].state(), v1::WORKER_STATE_EXITED);
+  EXPECT_EQ(all[0].exit_code(), 137);
+}
+
+TEST_F(WorkerServiceTest, StoppingAWorkerThatHadExitedSaysSoAndSucceeds) {
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  ASSERT_EQ(kill(static_cast<pid_t>(worker.pid()), SIGKILL), 0);
+  WorkerEventsUntilA(v1::WorkerChange::KIND_EXITED);
+  const v1::StopWorkerResult result = Stop(StopIds({"worker-cpu-0"}));
+  EXPECT_TRUE(result.all_stopped());
+  ASSERT_EQ(result.targets_size(), 1);
+  EXPECT_EQ(result.targets(0).ending(), v1::WorkerStopOutcome::ENDING_ALREADY_EXITED);
+  EXPECT_EQ(result.targets(0).exit_code(), 137);
+  EXPECT_EQ(result.targets(0).summary(), "had already exited (exit code 137)");
+}
+
+TEST_F(WorkerServiceTest, StopRefusesUnknownIdsBeforeAnythingStarts) {
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  grpc::ClientContext context;
+  auto stream = stub_->StopWorker(&context, StopIds({"worker-cpu-0", "worker-cpu-9"}));
+  v1::OperationEvent event;
+  EXPECT_FALSE(stream->Read(&event));
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("worker-cpu-9"));
+  EXPECT_EQ(testing::ErrorHintOf(status).reason(), "WORKER_NOT_FOUND");
+  EXPECT_EQ(List(false).size(), 1u);  // worker-cpu-0 runs on
+}
+
+TEST_F(WorkerServiceTest, AStateFileNamingAReusedPidNeverGetsThatProcessSignalled) {
+  StartAgent();  // its re-adoption ran: the record below is this agent's to judge at the stop
+  testing::CommandOptions options;
+  options.env = testing::CurrentEnvironment();
+  testing::BackgroundProcess sleeper({"sleep", "1000"}, options, temp_.path() + "/sleep.log");
+  absl::StatusOr<ProcessIdentity> identity;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    identity = ReadProcessIdentity(sleeper.pid());
+    return identity.ok() && identity->executable.find("sleep") != std::string::npos;
+  }));
+  absl::StatusOr<WorkerRecords> records = WorkerRecords::Open(temp_.path() + "/state");
+  ASSERT_TRUE(records.ok());
+  WorkerRecord record;
+  record.id = "worker-cpu-0";
+  record.backend = "cpu";
+  record.pid = sleeper.pid();
+  record.start_time = identity->start_time + 1;  // the pid's earlier owner
+  record.executable = identity->executable;
+  record.created_at_ms = 1;
+  record.ready_at_ms = 2;
+  ASSERT_TRUE(records->Write(record).ok());
+
+  const v1::StopWorkerResult result = Stop(StopIds({"worker-cpu-0"}, /*timeout=*/1));
+  EXPECT_FALSE(result.all_stopped());
+  ASSERT_EQ(result.targets_size(), 1);
+  const v1::WorkerStopOutcome& row = result.targets(0);
+  EXPECT_EQ(row.ending(), v1::WorkerStopOutcome::ENDING_UNSPECIFIED);
+  EXPECT_EQ(testing::ErrorHintOf(row.error()).reason(), "PROCESS_REPLACED");
+  EXPECT_THAT(row.summary(), HasSubstr("now names another process"));
+  EXPECT_EQ(row.worker().state(), v1::WORKER_STATE_LOST);
+  EXPECT_FALSE(sleeper.Exited());
+  EXPECT_EQ(sleeper.Stop(SIGKILL), 128 + SIGKILL);
+}
+
+TEST_F(WorkerServiceTest, StopAllStopsEveryRunningWorker) {
+  PlaceModel();
+  StartAgent();
+  v1::SpawnWorkerRequest first = Request(v1::BACKEND_CPU, testing::UnusedPort());
+  first.set_worker_id("a");
+  v1::SpawnWorkerRequest second = Request(v1::BACKEND_CPU, testing::UnusedPort());
+  second.set_worker_id("b");
+  WorkerOf(Spawn(first));
+  WorkerOf(Spawn(second));
+  v1::StopWorkerRequest request;
+  request.set_all(true);
+  const v1::StopWorkerResult result = Stop(request);
+  EXPECT_TRUE(result.all_stopped());
+  ASSERT_EQ(result.targets_size(), 2);
+  EXPECT_EQ(result.targets(0).id(), "a");
+  EXPECT_EQ(result.targets(1).id(), "b");
+  for (const v1::WorkerStopOutcome& row : result.targets()) {
+    EXPECT_EQ(row.ending(), v1::WorkerStopOutcome::ENDING_EXITED_ON_STOP_SIGNAL) << row.summary();
+  }
+  EXPECT_TRUE(List(false).empty());
+  // Nothing left running: all again stops nothing and says so.
+  EXPECT_EQ(Stop(request).targets_size(), 0);
+}
+
+TEST_F(WorkerServiceTest, TwoStopsOfOneWorkerAtOnceSendOneSignal) {
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  v1::StopWorkerResult first;
+  std::thread other([&] { first = Stop(StopIds({"worker-cpu-0"})); });
+  const v1::StopWorkerResult second = Stop(StopIds({"worker-cpu-0"}, /*timeout=*/20));
+  other.join();
+  EXPECT_TRUE(first.all_stopped());
+  EXPECT_TRUE(second.all_stopped());
+  const std::string log = testing::ReadFileBytes(worker.log_path());
+  EXPECT_EQ(log.find("SIGINT: shutting down"), log.rfind("SIGINT: shutting down")) << log;
+  EXPECT_NE(log.find("SIGINT: shutting down"), std::string::npos) << log;
+}
+
+TEST_F(WorkerServiceTest, AnUnmanagedWorkerProcessIsListedAndStoppedAloneByPid) {
+  StartAgent();
+  const int port = testing::UnusedPort();
+  std::unique_ptr<testing::BackgroundProcess> by_hand = StartUnmanaged(port);
+  std::vector<v1::Worker> listed;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    listed = List(false);
+    return listed.size() == 1;
+  }));
+  EXPECT_EQ(listed[0].state(), v1::WORKER_STATE_UNMANAGED);
+  EXPECT_EQ(listed[0].pid(), by_hand->pid());
+  EXPECT_EQ(listed[0].id(), "by-hand");
+  EXPECT_EQ(listed[0].port(), static_cast<uint32_t>(port));
+  EXPECT_EQ(listed[0].model_path(), "/models/x.gguf");
+  EXPECT_EQ(listed[0].backend(), v1::BACKEND_CPU);
+  EXPECT_TRUE(listed[0].has_uptime());
+  // Up (its SIGINT handling in place), not merely started.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::ReadFileBytes(temp_.path() + "/by-hand.log").find("loading model") !=
+           std::string::npos;
+  }));
+
+  // It is this test's child, in this test's process group: the process alone is stopped.
+  const v1::StopWorkerResult result = Stop(StopPids({by_hand->pid()}));
+  EXPECT_TRUE(result.all_stopped());
+  ASSERT_EQ(result.targets_size(), 1);
+  const v1::WorkerStopOutcome& row = result.targets(0);
+  EXPECT_EQ(row.ending(), v1::WorkerStopOutcome::ENDING_EXITED_ON_STOP_SIGNAL) << row.summary();
+  EXPECT_FALSE(row.group());
+  EXPECT_EQ(row.id(), "by-hand");
+  EXPECT_EQ(row.exit_code(), -1);
+  EXPECT_THAT(row.summary(), HasSubstr("not its process group's leader"));
+  EXPECT_EQ(by_hand->Wait(), 0);  // its graceful SIGINT exit
+  EXPECT_THAT(testing::ReadFileBytes(temp_.path() + "/by-hand.log"),
+              HasSubstr("SIGINT: shutting down"));
+  EXPECT_TRUE(List(false).empty());
+}
+
+TEST_F(WorkerServiceTest, APidThatIsNoWorkerIsRefusedAndLeftAlone) {
+  StartAgent();
+  testing::CommandOptions options;
+  options.env = testing::CurrentEnvironment();
+  testing::BackgroundProcess sleeper({"sleep", "1000"}, options, temp_.path() + "/sleep.log");
+  const v1::StopWorkerResult result = Stop(StopPids({sleeper.pid()}));
+  EXPECT_FALSE(result.all_stopped());
+  ASSERT_EQ(result.targets_size(), 1);
+  EXPECT_EQ(result.targets(0).ending(), v1::WorkerStopOutcome::ENDING_UNSPECIFIED);
+  EXPECT_EQ(testing::ErrorHintOf(result.targets(0).error()).reason(), "NOT_A_WORKER_PROCESS");
+  EXPECT_THAT(result.targets(0).summary(), HasSubstr("not a worker program"));
+  EXPECT_FALSE(sleeper.Exited());
+  EXPECT_EQ(sleeper.Stop(SIGKILL), 128 + SIGKILL);
+}
+
+TEST_F(WorkerServiceTest, StoppingACudaWorkerReportsItsGpuMemoryReleased) {
+  PlaceModel();
+  StartAgent();
+  v1::SpawnWorkerRequest request = Request(v1::BACKEND_CUDA, testing::UnusedPort());
+  const v1::Worker worker = WorkerOf(Spawn(request));
+  // The stand-in driver lists it while it lives.
+  std::ofstream(bin_ + "/compute-apps") << worker.pid() << ", 4096\n";
+  const v1::StopWorkerResult result = Stop(StopIds({worker.id()}));
+  ASSERT_EQ(result.targets_size(), 1);
+  EXPECT_EQ(result.targets(0).gpu_memory().state(), v1::GpuMemoryRelease::STATE_RELEASED);
+  EXPECT_THAT(result.targets(0).summary(), HasSubstr("GPU memory released"));
+}
+
+TEST_F(WorkerServiceTest, StoppingACudaWorkerSaysWhoStillHoldsGpuMemory) {
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CUDA, testing::UnusedPort())));
+  // A driver that keeps the memory of the exited worker.
+  std::ofstream(bin_ + "/stuck-apps") << worker.pid() << ", 4096\n";
+  const v1::StopWorkerResult result = Stop(StopIds({worker.id()}));
+  EXPECT_TRUE(result.all_stopped());  // the process is gone; the memory is another matter
+  ASSERT_EQ(result.targets_size(), 1);
+  const v1::GpuMemoryRelease& gpu = result.targets(0).gpu_memory();
+  EXPECT_EQ(gpu.state(), v1::GpuMemoryRelease::STATE_NOT_RELEASED);
+  ASSERT_EQ(gpu.held_size(), 1);
+  EXPECT_EQ(gpu.held(0).pid(), worker.pid());
+  EXPECT_EQ(gpu.held(0).used_mib(), 4096u);
+  EXPECT_THAT(result.targets(0).summary(),
+              HasSubstr(absl::StrCat("GPU memory not released within 10s: pid ", worker.pid(),
+                                     " still holds 4096 MiB")));
 }
 
 }  // namespace

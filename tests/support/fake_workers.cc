@@ -18,12 +18,28 @@ namespace fs = std::filesystem;
 void WriteWorkerBinDir(const std::string& dir, const std::string& fake_worker,
                        const std::vector<int>& gpu_indexes) {
   fs::create_directories(dir);
+  // A program of this directory's own (a hard link, or a copy on another filesystem): the agent
+  // lists processes of its worker binaries as unmanaged, and tests run in parallel must not see
+  // each other's workers.
+  const fs::path program = fs::path(dir) / "fake_worker";
+  std::error_code linked;
+  fs::create_hard_link(fake_worker, program, linked);
+  if (linked) fs::copy_file(fake_worker, program);
   for (const char* name : {"llorch-cpu-candled", "llorch-cuda-candled", "llorch-metal-candled"}) {
-    fs::create_symlink(fake_worker, fs::path(dir) / name);
+    fs::create_symlink(program, fs::path(dir) / name);
   }
   const std::string smi = dir + "/nvidia-smi";
   std::ofstream script(smi);
-  script << "#!/bin/sh\n";
+  script << "#!/bin/sh\n"
+         << "case \"$1\" in --query-compute-apps=*)\n"
+         << "  if [ -f " << dir << "/compute-apps ]; then\n"
+         << "    while IFS=, read -r pid mib; do\n"
+         << "      [ -d /proc/$pid ] && echo \"$pid, $mib\"\n"
+         << "    done < " << dir << "/compute-apps\n"
+         << "  fi\n"
+         << "  [ -f " << dir << "/stuck-apps ] && cat " << dir << "/stuck-apps\n"
+         << "  exit 0;;\n"
+         << "esac\n";
   for (int index : gpu_indexes) script << "echo " << index << "\n";
   script.close();
   chmod(smi.c_str(), 0755);

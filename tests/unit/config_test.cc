@@ -330,6 +330,7 @@ TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
                                                     "workers.port_last",
                                                     "workers.callback_port",
                                                     "workers.ready_timeout_seconds",
+                                                    "workers.stop_timeout_seconds",
                                                     "workers.log_max_bytes",
                                                     "workers.log_max_files",
                                                     "workers.restart_backoff_initial_ms",
@@ -408,6 +409,7 @@ port_first = 9000
 port_last = 9099
 callback_port = 9301
 ready_timeout_seconds = 600
+stop_timeout_seconds = 45
 log_max_bytes = 1048576
 log_max_files = 5
 restart_backoff_initial_ms = 500
@@ -453,6 +455,7 @@ stop_signal = "SIGQUIT"
   EXPECT_EQ(config->workers.port_last, 9099);
   EXPECT_EQ(config->workers.callback_port, 9301);
   EXPECT_EQ(config->workers.ready_timeout_seconds, 600);
+  EXPECT_EQ(config->workers.stop_timeout_seconds, 45);
   EXPECT_EQ(config->workers.log_max_bytes, 1048576);
   EXPECT_EQ(config->workers.log_max_files, 5);
   EXPECT_EQ(config->workers.restart_backoff_initial_ms, 500);
