@@ -389,8 +389,7 @@ TEST_F(CliE2eTest, UnreachableAgentExitsThreeWithAHint) {
 }
 
 TEST_F(CliE2eTest, CommandsOfLaterReleasesSayNotAvailableYet) {
-  for (const auto& args : std::vector<std::vector<std::string>>{{"worker", "stop", "worker-cpu-0"},
-                                                                {"dev", "setup"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"dev", "setup"}}) {
     CommandResult result = env_.Run(args);
     EXPECT_EQ(result.exit_code, 1) << args[0];
     EXPECT_THAT(result.err,
