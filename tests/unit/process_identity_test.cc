@@ -78,7 +78,7 @@ TEST(ProcessIdentityTest, AnotherExecutableIsAnotherProcess) {
 
 TEST(ProcessIdentityTest, ABinaryReplacedUnderARunningProcessDoesNotChangeIt) {
   testing::TempDir dir;
-  const std::string copy = dir.path() + "/llorch-cpu-candled";
+  const std::string copy = dir.path() + "/llorch-test-candled";
   std::filesystem::copy_file(SignalChildPath(), copy);
   std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
   SessionChild child({copy});

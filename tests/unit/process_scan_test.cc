@@ -1,4 +1,4 @@
-// Finding unmanaged worker processes in /proc: a copy of a program named llorch-cpu-candled,
+// Finding unmanaged worker processes in /proc: a copy of a program named llorch-test-candled,
 // started with the real worker's flags, is found by file name or by resolved path, with its
 // identity, group, argv and parsed flags; other programs and exited workers are not.
 #include "agent/workers/process_scan.h"
@@ -10,6 +10,8 @@
 #include <filesystem>
 
 #include "agent/workers/proc_fs.h"
+#include "common/error_reasons.h"
+#include "common/status.h"
 #include "tests/support/run_command.h"
 #include "tests/support/session_child.h"
 
@@ -43,7 +45,9 @@ std::vector<FoundWorkerProcess> FoundPid(const std::vector<FoundWorkerProcess>& 
 class ProcessScanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    binary_ = dir_.path() + "/llorch-cpu-candled";
+    // Not a real worker's name: agents under test in parallel list processes of
+    // llorch-cpu-candled as unmanaged workers.
+    binary_ = dir_.path() + "/llorch-test-candled";
     std::filesystem::copy_file(SignalChildPath(), binary_);
     std::filesystem::permissions(binary_, std::filesystem::perms::owner_all);
   }
@@ -73,7 +77,7 @@ TEST_F(ProcessScanTest, FindsAWorkerByFileNameWithItsFlags) {
   SessionChild worker(WorkerArgv());
   ASSERT_THAT(worker.ReadLine(), StartsWith("ready"));
   std::vector<FoundWorkerProcess> found =
-      FoundPid(ScanWorkerProcesses({"/opt/llorch/bin/llorch-cpu-candled", "llorch-cuda-candled"}),
+      FoundPid(ScanWorkerProcesses({"/opt/llorch/bin/llorch-test-candled", "llorch-cuda-candled"}),
                worker.pid());
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].identity.pid, worker.pid());
@@ -109,9 +113,35 @@ TEST_F(ProcessScanTest, IgnoresOtherProgramsAndExitedWorkers) {
     absl::StatusOr<ProcStat> stat = ReadProcStat(exited.pid());
     return !stat.ok() || stat->state == 'Z';
   }));
-  const std::vector<FoundWorkerProcess> found = ScanWorkerProcesses({"llorch-cpu-candled"});
+  const std::vector<FoundWorkerProcess> found = ScanWorkerProcesses({"llorch-test-candled"});
   EXPECT_THAT(FoundPid(found, other.pid()), IsEmpty());
   EXPECT_THAT(FoundPid(found, exited.pid()), IsEmpty());
+}
+
+TEST_F(ProcessScanTest, IdentifiesAWorkerPidAndRefusesOtherPrograms) {
+  SessionChild worker(WorkerArgv());
+  ASSERT_THAT(worker.ReadLine(), StartsWith("ready"));
+  absl::StatusOr<FoundWorkerProcess> found =
+      IdentifyWorkerProcess(worker.pid(), {"llorch-test-candled"});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->pgid, worker.pid());
+  EXPECT_EQ(found->flags.worker_id, "worker-cuda-0");
+
+  SessionChild other({SignalChildPath()});
+  ASSERT_THAT(other.ReadLine(), StartsWith("ready"));
+  absl::StatusOr<FoundWorkerProcess> refused =
+      IdentifyWorkerProcess(other.pid(), {"llorch-test-candled"});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(GetReason(refused.status()), reasons::kNotAWorkerProcess);
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("nothing was signalled"));
+
+  kill(worker.pid(), SIGKILL);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    absl::StatusOr<ProcStat> stat = ReadProcStat(worker.pid());
+    return !stat.ok() || stat->state == 'Z';
+  }));
+  EXPECT_TRUE(
+      absl::IsNotFound(IdentifyWorkerProcess(worker.pid(), {"llorch-test-candled"}).status()));
 }
 
 }  // namespace

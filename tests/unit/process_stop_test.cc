@@ -108,6 +108,32 @@ TEST(ProcessStopTest, AForkedChildInTheGroupIgnoringSigintIsGoneToo) {
   EXPECT_THAT(ListGroupMembers(worker.pid()), IsEmpty());
 }
 
+TEST(ProcessStopTest, StopProcessStopsOneMemberAndLeavesTheRestOfItsGroupAlone) {
+  SessionChild leader({SignalChildPath(), "--fork-child"});
+  std::vector<pid_t> pids = ReadyPids(leader.ReadLine());
+  ASSERT_EQ(pids.size(), 2u);
+  const pid_t child = pids[1];  // ignores SIGINT
+  absl::StatusOr<StopOutcome> outcome =
+      StopProcess(Identity(child), Options(absl::Milliseconds(200)));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->ending, StopOutcome::Ending::kKilled);
+  EXPECT_THAT(outcome->members, ElementsAre(child));
+  EXPECT_THAT(outcome->killed_others, IsEmpty());
+  EXPECT_THAT(outcome->remaining, IsEmpty());
+  EXPECT_FALSE(Alive(child));
+  EXPECT_TRUE(Alive(leader.pid()));  // its group was not signalled
+}
+
+TEST(ProcessStopTest, StopProcessRefusesAReusedPid) {
+  SessionChild unrelated({SignalChildPath(), "--report-signals"});
+  ASSERT_THAT(unrelated.ReadLine(), StartsWith("ready"));
+  ProcessIdentity recorded = Identity(unrelated.pid());
+  recorded.start_time -= 1;
+  absl::StatusOr<StopOutcome> outcome = StopProcess(recorded, Options(absl::Milliseconds(100)));
+  EXPECT_EQ(GetReason(outcome.status()), reasons::kProcessReplaced);
+  EXPECT_TRUE(Alive(unrelated.pid()));
+}
+
 // A record naming a live process that is not the one recorded: the stop is refused and the
 // process gets no signal at all, which it would report before the SIGTERM the test sends last.
 void ExpectRefusedAndNotSignalled(SessionChild& unrelated, const ProcessIdentity& recorded) {
@@ -133,7 +159,7 @@ TEST(ProcessStopTest, AReusedPidWithAnotherStartTimeIsNeverSignalled) {
 TEST(ProcessStopTest, AStaleRecordOfAnExitedWorkerNeverSignalsTheProcessNowAtItsPid) {
   // A real worker's record, kept after it exited.
   testing::TempDir dir;
-  const std::string binary = dir.path() + "/llorch-cpu-candled";
+  const std::string binary = dir.path() + "/llorch-test-candled";
   std::filesystem::copy_file(SignalChildPath(), binary);
   std::filesystem::permissions(binary, std::filesystem::perms::owner_all);
   ProcessIdentity recorded;
