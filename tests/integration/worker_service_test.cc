@@ -599,7 +599,7 @@ TEST_F(WorkerServiceTest, DeleteModelIsRefusedWhileAWorkerServesTheModel) {
   EXPECT_FALSE(std::filesystem::exists(worker.model_path()));
 }
 
-TEST_F(WorkerServiceTest, StopEndsAWorkerGracefullyAndRestartOnFailureLeavesItStopped) {
+TEST_F(WorkerServiceTest, StopEndsAWorkerGracefully) {
   PlaceModel();
   StartAgent();
   v1::SpawnWorkerRequest request = Request(v1::BACKEND_CPU, testing::UnusedPort());
@@ -632,12 +632,15 @@ TEST_F(WorkerServiceTest, StopEndsAWorkerGracefullyAndRestartOnFailureLeavesItSt
   EXPECT_TRUE(List(false).empty());
 }
 
-TEST_F(WorkerServiceTest, AWorkerIgnoringSigintIsKilledWithItsWholeGroupAfterTheTimeout) {
+TEST_F(WorkerServiceTest, AWorkerIgnoringSigintIsKilledWithItsWholeGroupAndNotRestarted) {
   setenv("FAKE_WORKER_IGNORE_SIGINT", "1", 1);
   setenv("FAKE_WORKER_FORK_CHILD", "1", 1);
   PlaceModel();
   StartAgent();
-  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  // Killed by SIGKILL is an exit restart on-failure restarts, unless a stop asked for it.
+  v1::SpawnWorkerRequest request = Request(v1::BACKEND_CPU, testing::UnusedPort());
+  request.set_restart(v1::RESTART_POLICY_ON_FAILURE);
+  const v1::Worker worker = WorkerOf(Spawn(request));
   const pid_t pid = static_cast<pid_t>(worker.pid());
   // The worker and the child it forked (which ignores SIGINT too).
   ASSERT_TRUE(testing::WaitFor([&] { return ListGroupMembers(pid).size() == 2; }));
@@ -658,10 +661,34 @@ TEST_F(WorkerServiceTest, AWorkerIgnoringSigintIsKilledWithItsWholeGroupAfterThe
   // Gone, or a zombie waiting for whoever inherited it to reap it.
   const absl::StatusOr<ProcStat> child_now = ReadProcStat(child);
   EXPECT_TRUE(!child_now.ok() || child_now->state == 'Z');
+  const std::vector<v1::WorkerChange> changes = WorkerEventsUntilA(v1::WorkerChange::KIND_STOPPED);
+  EXPECT_THAT(Kinds(changes), ::testing::ElementsAre("KIND_STARTED", "KIND_READY", "KIND_STOPPED"));
   const std::vector<v1::Worker> all = List(true);
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].state(), v1::WORKER_STATE_EXITED);
   EXPECT_EQ(all[0].exit_code(), 137);
+  EXPECT_FALSE(all[0].restart_pending());
+  EXPECT_EQ(all[0].restarts(), 0u);
+}
+
+TEST_F(WorkerServiceTest, AWorkerBeingStoppedIsListedStopping) {
+  setenv("FAKE_WORKER_IGNORE_SIGINT", "1", 1);
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, testing::UnusedPort())));
+  v1::StopWorkerResult result;
+  std::thread stop([&] { result = Stop(StopIds({"worker-cpu-0"}, /*timeout=*/600)); });
+  std::vector<v1::Worker> listed;
+  EXPECT_TRUE(testing::WaitFor([&] {
+    listed = List(false);
+    return listed.size() == 1 && listed[0].state() == v1::WORKER_STATE_STOPPING;
+  }));
+  // It ignores SIGINT; ending it here spares the test the stop's timeout.
+  ASSERT_EQ(kill(static_cast<pid_t>(worker.pid()), SIGKILL), 0);
+  stop.join();
+  ASSERT_EQ(result.targets_size(), 1);
+  EXPECT_EQ(result.targets(0).exit_code(), 128 + SIGKILL);
+  EXPECT_EQ(List(true)[0].state(), v1::WORKER_STATE_EXITED);
 }
 
 TEST_F(WorkerServiceTest, StoppingAWorkerThatHadExitedSaysSoAndSucceeds) {
