@@ -878,5 +878,19 @@ TEST_F(WorkerServiceTest, StoppingACudaWorkerSaysWhoStillHoldsGpuMemory) {
                                      " still holds 4096 MiB")));
 }
 
+TEST_F(WorkerServiceTest, AGpuMemoryCheckThatCannotBeDoneSaysUnknown) {
+  PlaceModel();
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CUDA, testing::UnusedPort())));
+  std::ofstream(bin_ + "/driver-broken") << "";
+  const v1::StopWorkerResult result = Stop(StopIds({worker.id()}));
+  EXPECT_TRUE(result.all_stopped());
+  ASSERT_EQ(result.targets_size(), 1);
+  const v1::GpuMemoryRelease& gpu = result.targets(0).gpu_memory();
+  EXPECT_EQ(gpu.state(), v1::GpuMemoryRelease::STATE_UNKNOWN);
+  EXPECT_THAT(gpu.detail(), HasSubstr("GPU memory unknown: "));
+  EXPECT_THAT(gpu.detail(), HasSubstr("Driver/library version mismatch"));
+}
+
 }  // namespace
 }  // namespace llorch

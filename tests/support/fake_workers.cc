@@ -32,6 +32,9 @@ void WriteWorkerBinDir(const std::string& dir, const std::string& fake_worker,
   std::ofstream script(smi);
   script << "#!/bin/sh\n"
          << "case \"$1\" in --query-compute-apps=*)\n"
+         << "  if [ -f " << dir << "/driver-broken ]; then\n"
+         << "    echo 'Failed to initialize NVML: Driver/library version mismatch' >&2; exit 18\n"
+         << "  fi\n"
          << "  if [ -f " << dir << "/compute-apps ]; then\n"
          << "    while IFS=, read -r pid mib; do\n"
          << "      [ -d /proc/$pid ] && echo \"$pid, $mib\"\n"

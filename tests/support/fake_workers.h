@@ -13,7 +13,8 @@ namespace llorch::testing {
 // `dir`/fake_worker, a link to or copy of the fake worker `fake_worker`: a program of this
 // directory's own) and an nvidia-smi that lists `gpu_indexes` (--query-gpu) and, for
 // --query-compute-apps, the "PID, MIB" lines of `dir`/compute-apps whose process is alive (the
-// driver frees an exited process's memory) plus every line of `dir`/stuck-apps.
+// driver frees an exited process's memory) plus every line of `dir`/stuck-apps; while
+// `dir`/driver-broken exists, that query fails as a broken driver does (exit 18).
 void WriteWorkerBinDir(const std::string& dir, const std::string& fake_worker,
                        const std::vector<int>& gpu_indexes);
 
