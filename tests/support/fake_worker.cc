@@ -111,6 +111,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::thread serve([&server] { server.listen_after_bind(); });
+  // httplib's stop() does nothing until listening began, and serve.join() would then hang: a
+  // SIGINT right after the start must still stop this worker.
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   Log("info", "worker " + worker_id + " loading model " + flags["--model"] + " on " + backend +
                   " device " + device);
 
