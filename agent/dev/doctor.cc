@@ -39,7 +39,7 @@ const std::vector<DoctorCheck>& Checks() {
       {"python.converter", Never, CheckPythonConverter},
       {"git.submodules", Always, CheckSubmodules},
       {"disk.models", Always, CheckModelsDisk},
-      // Skipped without nvidia-smi; a driver that is there must work.
+      // Skipped without an NVIDIA driver; a driver that is there must work.
       {"gpu.cuda", Always, CheckCuda},
       {"gpu.cuda.uvm", Never, CheckCudaUvm},
       {"gpu.metal", Never, CheckMetal},
@@ -77,11 +77,11 @@ v1::RunDoctorResponse RunDoctor(const DoctorOptions& options,
   auto wanted = [&names](const std::string& name) {
     return names.empty() || std::find(names.begin(), names.end(), name) != names.end();
   };
-  // gpu.cuda and gpu.cuda.uvm share nvidia-smi's report: it starts at once when one of them runs.
+  // gpu.cuda and gpu.cuda.uvm share the GPU report: it is read at once when one of them runs.
   const bool gpus = wanted("gpu.cuda") || wanted("gpu.cuda.uvm");
   const DoctorRun run{options,
                       std::async(gpus ? std::launch::async : std::launch::deferred, [&options] {
-                        return QueryNvidiaSmi(options);
+                        return options.gpus->Read(options.command_timeout);
                       }).share()};
   std::vector<std::pair<const DoctorCheck*, std::future<v1::Check>>> running;
   for (const DoctorCheck& check : Checks()) {

@@ -5,7 +5,7 @@
 // SKIPPED (not applicable here). A check is required or optional: an optional check that finds
 // something missing says WARN, never FAIL, so only required checks decide RunDoctorResponse.ok
 // (and `dev doctor`'s exit code). The checks run concurrently; every external command runs by
-// argv with `command_timeout` (doctor_probe.h), and the Hub probe gives up after `hub_timeout`,
+// argv with `command_timeout` (common/probe.h), and the Hub probe gives up after `hub_timeout`,
 // so a hanging nvidia-smi or network costs one bound, not the run. Nothing is changed, except
 // that the models dir check creates and removes one temporary file to learn whether it can
 // write and lock there. Thread-safe.
@@ -22,6 +22,7 @@
 #include "agent/models/catalog.h"
 #include "agent/models/converter.h"
 #include "agent/models/hub/hub_client.h"
+#include "common/gpu_inventory.h"
 #include "llorch/pool/v1/dev.pb.h"
 
 namespace llorch {
@@ -32,7 +33,6 @@ struct DoctorOptions {
   std::string hf_command = "hf";  // config download.hf_command
   std::string rustc = "rustc";
   std::string cargo = "cargo";
-  std::string nvidia_smi = "nvidia-smi";
   std::string download_backend = "native";  // config download.backend: "hf" makes hf.cli required
   ConverterOptions converter;               // python and the checkout holding the converter
   GitRepoOptions repo;                      // the checkout whose submodules are checked
@@ -41,6 +41,8 @@ struct DoctorOptions {
   // The configuration files the agent reads (present or not), checked again as they are now.
   std::vector<std::string> config_files;
   HubOptions hub;  // endpoint and offline mode as the downloads use them
+  // The host's GPUs (NVML, else nvidia-smi); the agent shares one inventory among its services.
+  std::shared_ptr<GpuInventory> gpus = std::make_shared<GpuInventory>();
   std::filesystem::path nvidia_uvm = "/dev/nvidia-uvm";
   absl::Duration command_timeout = absl::Seconds(5);
   absl::Duration hub_timeout = absl::Seconds(5);

@@ -10,7 +10,8 @@
 
 #include "absl/strings/string_view.h"
 #include "agent/dev/doctor.h"
-#include "agent/dev/doctor_probe.h"
+#include "common/gpu_inventory.h"
+#include "common/probe.h"
 #include "llorch/pool/v1/dev.pb.h"
 
 namespace llorch {
@@ -21,23 +22,11 @@ pool::v1::Check CheckWarn(absl::string_view detail, absl::string_view fix);
 pool::v1::Check CheckFail(absl::string_view detail, absl::string_view fix);
 pool::v1::Check CheckSkipped(absl::string_view detail);
 
-// One GPU as nvidia-smi lists it; memory in MiB as it prints them ("[N/A]" kept as it is).
-struct NvidiaGpu {
-  std::string index, uuid, name, memory_total, memory_used, memory_free;
-};
-// `nvidia-smi --query-gpu=...`, run once per doctor run and shared by gpu.cuda and gpu.cuda.uvm.
-struct NvidiaSmiReport {
-  ProbeResult probe;
-  std::vector<NvidiaGpu> gpus;
-  std::string driver;
-  std::string malformed;  // the first line that could not be read; "" when all could
-};
-NvidiaSmiReport QueryNvidiaSmi(const DoctorOptions& options);
-
-// What a check sees: the options, and nvidia-smi's report (computed when first asked).
+// What a check sees: the options, and the GPU inventory's report (read when first asked, shared
+// by gpu.cuda and gpu.cuda.uvm).
 struct DoctorRun {
   const DoctorOptions& options;
-  std::shared_future<NvidiaSmiReport> nvidia_smi;
+  std::shared_future<GpuReport> gpus;
 };
 
 // Programs (doctor_tools.cc).

@@ -18,6 +18,20 @@ namespace v1 = pool::v1;
 namespace {
 
 constexpr char kHfInstall[] = "pipx install 'huggingface_hub[cli]'";
+constexpr char kNoGpuFix[] =
+    "check that the GPUs are seen (`lspci | grep -i nvidia`) and the nvidia kernel module is "
+    "loaded (`lsmod | grep nvidia`)";
+
+// "GPU 0: NVIDIA A100-SXM4-80GB (GPU-...), 81920 MiB total, 0 used, 81920 free".
+std::string GpuLine(const Gpu& gpu) {
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  const std::string memory = gpu.memory_known
+                                 ? absl::StrCat(gpu.memory_total_bytes / kMiB, " MiB total, ",
+                                                gpu.memory_used_bytes / kMiB, " used, ",
+                                                gpu.memory_free_bytes / kMiB, " free")
+                                 : std::string("memory not reported");
+  return absl::StrCat("GPU ", gpu.index, ": ", gpu.name, " (", gpu.uuid, "), ", memory);
+}
 
 // What `program --version` says, or the check's FAIL when it says nothing useful.
 struct Version {
@@ -121,34 +135,23 @@ v1::Check CheckPythonConverter(const DoctorRun& run) {
   return CheckOk(absl::StrCat(python.line, "; ", absl::StrJoin(found, "; ")));
 }
 
-NvidiaSmiReport QueryNvidiaSmi(const DoctorOptions& options) {
-  NvidiaSmiReport report;
-  report.probe = Probe({options.nvidia_smi,
-                        "--query-gpu=index,uuid,name,memory.total,memory.used,memory.free,"
-                        "driver_version",
-                        "--format=csv,noheader,nounits"},
-                       options.command_timeout);
-  if (!report.probe.succeeded()) return report;
-  for (const std::string& line : report.probe.out) {
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    std::vector<std::string> fields = absl::StrSplit(line, ',');
-    if (fields.size() != 7) {
-      if (report.malformed.empty()) report.malformed = line;
-      continue;
-    }
-    for (std::string& field : fields) field = std::string(absl::StripAsciiWhitespace(field));
-    report.gpus.push_back({fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]});
-    report.driver = fields[6];
-  }
-  return report;
-}
-
 v1::Check CheckCuda(const DoctorRun& run) {
-  const NvidiaSmiReport& report = run.nvidia_smi.get();
-  const ProbeResult& probe = report.probe;
+  const GpuReport& report = run.gpus.get();
+  const ProbeResult& probe = report.nvidia_smi;
+  if (report.source == GpuSource::kNvml) {
+    std::vector<std::string> lines = {
+        absl::StrCat("driver ", report.driver_version, ", ", report.gpus.size(),
+                     report.gpus.size() == 1 ? " GPU" : " GPUs", " (NVML)")};
+    if (report.gpus.empty()) {
+      return CheckWarn(absl::StrCat("NVML (driver ", report.driver_version, ") found no GPU"),
+                       kNoGpuFix);
+    }
+    for (const Gpu& gpu : report.gpus) lines.push_back(GpuLine(gpu));
+    return CheckOk(absl::StrJoin(lines, "\n"));
+  }
+  const std::string& nvidia_smi = run.options.gpus->options().nvidia_smi;
   if (!probe.found) {
-    return CheckSkipped(
-        absl::StrCat("no ", run.options.nvidia_smi, " in PATH: no NVIDIA driver on this host"));
+    return CheckSkipped(absl::StrCat("no ", nvidia_smi, " in PATH: no NVIDIA driver on this host"));
   }
   const std::string driver_fix =
       "check the driver: `dmesg | grep -i -e nvrm -e xid` for errors; reload the nvidia kernel "
@@ -158,16 +161,8 @@ v1::Check CheckCuda(const DoctorRun& run) {
                                   ": the driver is not answering"),
                      driver_fix);
   }
-  bool no_devices = false;
-  for (const auto* lines : {&probe.out, &probe.err}) {
-    for (const std::string& line : *lines) {
-      if (absl::StrContains(line, "No devices were found")) no_devices = true;
-    }
-  }
-  if (no_devices || (probe.succeeded() && report.gpus.empty() && report.malformed.empty())) {
-    return CheckWarn(absl::StrCat(probe.program, " found no GPU"),
-                     "check that the GPUs are seen (`lspci | grep -i nvidia`) and the nvidia "
-                     "kernel module is loaded (`lsmod | grep nvidia`)");
+  if (report.no_devices || (probe.succeeded() && report.gpus.empty() && report.malformed.empty())) {
+    return CheckWarn(absl::StrCat(probe.program, " found no GPU"), kNoGpuFix);
   }
   if (!probe.succeeded()) {
     return CheckFail(
@@ -181,18 +176,15 @@ v1::Check CheckCuda(const DoctorRun& run) {
         "--query-gpu=index,uuid,name,memory.total,memory.used,memory.free,"
         "driver_version)");
   }
-  std::vector<std::string> lines = {absl::StrCat("driver ", report.driver, ", ", report.gpus.size(),
+  std::vector<std::string> lines = {absl::StrCat("driver ", report.driver_version, ", ",
+                                                 report.gpus.size(),
                                                  report.gpus.size() == 1 ? " GPU" : " GPUs")};
-  for (const NvidiaGpu& gpu : report.gpus) {
-    lines.push_back(absl::StrCat("GPU ", gpu.index, ": ", gpu.name, " (", gpu.uuid, "), ",
-                                 gpu.memory_total, " MiB total, ", gpu.memory_used, " used, ",
-                                 gpu.memory_free, " free"));
-  }
+  for (const Gpu& gpu : report.gpus) lines.push_back(GpuLine(gpu));
   return CheckOk(absl::StrJoin(lines, "\n"));
 }
 
 v1::Check CheckCudaUvm(const DoctorRun& run) {
-  const NvidiaSmiReport& report = run.nvidia_smi.get();
+  const GpuReport& report = run.gpus.get();
   if (report.gpus.empty()) return CheckSkipped("no NVIDIA GPU found (see gpu.cuda)");
   const std::string path = run.options.nvidia_uvm.string();
   if (access(path.c_str(), F_OK) == 0) return CheckOk(absl::StrCat(path, " present"));

@@ -33,23 +33,63 @@ namespace llorch {
 namespace fs = std::filesystem;
 namespace v1 = pool::v1;
 
+namespace {
+
+// The services share one GPU inventory (its NVML session and what it keeps).
+WorkerSettings WorkerSettingsWith(WorkerSettings settings, std::shared_ptr<GpuInventory> gpus) {
+  settings.gpus = std::move(gpus);
+  return settings;
+}
+DoctorOptions DoctorOptionsWith(DoctorOptions options, std::shared_ptr<GpuInventory> gpus) {
+  options.gpus = std::move(gpus);
+  return options;
+}
+
+HostFacts::Sources HostFactsSources(const AgentContext& context, std::shared_ptr<GpuInventory> gpus,
+                                    std::shared_ptr<WorkerManager> workers) {
+  const std::string path = EnvironmentSnapshot()["PATH"];
+  HostFacts::Sources sources;
+  sources.gpus = std::move(gpus);
+  for (const auto& [backend, settings] :
+       WorkerSettingsFor(context.config, context.state_dir, context.in_process, path).backends) {
+    if (!settings.argv.empty()) sources.programs[backend] = settings.argv.front();
+  }
+  sources.path_env = path;
+  sources.catalog = context.catalog;
+  sources.models_dir = context.models_dir;
+  sources.workers = std::move(workers);
+  if (!context.repo_root.empty()) {
+    sources.repo =
+        GitRepoOptionsFor(context.config, context.repo_root, context.models_dir, context.state_dir);
+  }
+  return sources;
+}
+
+}  // namespace
+
 struct AgentServer::Services {
   Services(std::shared_ptr<const AgentContext> context,
            std::shared_ptr<const llorch::BoundAddresses> addresses)
-      : models(context->catalog, context->models_dir,
+      : gpus(std::make_shared<GpuInventory>(GpuInventoryOptionsFor(EnvironmentSnapshot()))),
+        models(context->catalog, context->models_dir,
                DownloadSettingsFor(context->config, context->repo_root, EnvironmentSnapshot()),
                context->operations, context->events),
         git(GitRepoOptionsFor(context->config, context->repo_root, context->models_dir,
                               context->state_dir),
             context->operations),
-        workers(WorkerSettingsFor(context->config, context->state_dir, context->in_process,
-                                  EnvironmentSnapshot()["PATH"]),
+        workers(WorkerSettingsWith(
+                    WorkerSettingsFor(context->config, context->state_dir, context->in_process,
+                                      EnvironmentSnapshot()["PATH"]),
+                    gpus),
                 context->catalog, context->models_dir, context->operations, context->events),
-        dev(DoctorOptionsFor(context->config, context->repo_root, context->models_dir,
-                             context->state_dir, context->catalog, EnvironmentSnapshot()),
+        dev(DoctorOptionsWith(
+                DoctorOptionsFor(context->config, context->repo_root, context->models_dir,
+                                 context->state_dir, context->catalog, EnvironmentSnapshot()),
+                gpus),
             {context->config.sources, context->working_dir.string(), context->in_process}),
         ops(context->operations),
-        agent(context, addresses) {
+        agent(context, addresses,
+              std::make_shared<HostFacts>(HostFactsSources(*context, gpus, workers.manager()))) {
     // models/ knows no workers: the worker domain answers whether a model is in use.
     models.SetInUseCheck([manager = workers.manager()](const CatalogModel& model) {
       return manager->CheckModelUnused(model);
@@ -65,6 +105,7 @@ struct AgentServer::Services {
       return ports;
     });
   }
+  std::shared_ptr<GpuInventory> gpus;
   ModelServiceImpl models;
   GitServiceImpl git;
   WorkerServiceImpl workers;

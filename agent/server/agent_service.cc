@@ -33,7 +33,7 @@ std::string OsName() {
 }  // namespace
 
 void DescribeHost(const AgentContext& context, const std::vector<std::string>& listen_addresses,
-                  pool::v1::HostInfo* info) {
+                  HostFacts& facts, pool::v1::HostInfo* info) {
   char hostname[256] = {};
   if (gethostname(hostname, sizeof(hostname) - 1) == 0) info->set_hostname(hostname);
   info->set_agent_version(kVersion);
@@ -58,13 +58,14 @@ void DescribeHost(const AgentContext& context, const std::vector<std::string>& l
   info->set_in_process(context.in_process);
   info->set_pid(getpid());
   info->set_instance_id(context.instance_id);
+  facts.Describe(info);
 }
 
 grpc::Status AgentServiceImpl::GetHostInfo(grpc::ServerContext*,
                                            const pool::v1::GetHostInfoRequest* request,
                                            pool::v1::HostInfo* response) {
   if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
-  DescribeHost(*context_, addresses_->Get(), response);
+  DescribeHost(*context_, addresses_->Get(), *facts_, response);
   return grpc::Status::OK;
 }
 

@@ -10,19 +10,22 @@
 
 #include "agent/server/agent_context.h"
 #include "agent/server/bound_addresses.h"
+#include "agent/server/host_facts.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 
 namespace llorch {
 
-// Fills `info` from the running system and `context`. Plain function so tests can call it.
+// Fills `info` from the running system, `context` and `facts`. Plain function so tests can call
+// it.
 void DescribeHost(const AgentContext& context, const std::vector<std::string>& listen_addresses,
-                  pool::v1::HostInfo* info);
+                  HostFacts& facts, pool::v1::HostInfo* info);
 
 class AgentServiceImpl final : public pool::v1::AgentService::Service {
  public:
   AgentServiceImpl(std::shared_ptr<const AgentContext> context,
-                   std::shared_ptr<const BoundAddresses> addresses)
-      : context_(std::move(context)), addresses_(std::move(addresses)) {}
+                   std::shared_ptr<const BoundAddresses> addresses,
+                   std::shared_ptr<HostFacts> facts)
+      : context_(std::move(context)), addresses_(std::move(addresses)), facts_(std::move(facts)) {}
 
   grpc::Status GetHostInfo(grpc::ServerContext* context,
                            const pool::v1::GetHostInfoRequest* request,
@@ -34,6 +37,7 @@ class AgentServiceImpl final : public pool::v1::AgentService::Service {
  private:
   std::shared_ptr<const AgentContext> context_;
   std::shared_ptr<const BoundAddresses> addresses_;
+  std::shared_ptr<HostFacts> facts_;
 };
 
 }  // namespace llorch

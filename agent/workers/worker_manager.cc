@@ -134,41 +134,7 @@ WorkerManager::~WorkerManager() {
 }
 
 absl::Status WorkerManager::CheckGpu(uint32_t gpu) const {
-  SubprocessOptions options;
-  options.argv = {"nvidia-smi", "--query-gpu=index", "--format=csv,noheader"};
-  options.env["PATH"] = settings_.path_env;
-  std::vector<std::string> indexes;
-  options.on_line = [&indexes](const OutputLine& line) {
-    if (line.stream == OutputLine::Stream::kStdout) {
-      indexes.emplace_back(absl::StripAsciiWhitespace(line.text));
-    }
-  };
-  const std::string gpu_text = absl::StrCat(gpu);
-  absl::StatusOr<SubprocessResult> result = RunSubprocess(options);
-  if (!result.ok()) {
-    return WithReason(
-        WithHint(absl::FailedPreconditionError(absl::StrCat(
-                     "cannot check that CUDA GPU ", gpu, " exists: ", result.status().message())),
-                 "install the NVIDIA driver (it brings nvidia-smi) and put it in the agent's PATH"),
-        reasons::kGpuNotFound);
-  }
-  if (!result->succeeded()) {
-    return WithReason(WithHint(absl::FailedPreconditionError(
-                                   absl::StrCat("nvidia-smi failed (", result->Describe(),
-                                                "): ", absl::StrJoin(result->stderr_tail, " / "))),
-                               "check the NVIDIA driver with `nvidia-smi`"),
-                      reasons::kGpuNotFound);
-  }
-  if (std::find(indexes.begin(), indexes.end(), gpu_text) != indexes.end()) {
-    return absl::OkStatus();
-  }
-  return WithReason(
-      WithHint(
-          absl::FailedPreconditionError(absl::StrCat(
-              "CUDA GPU ", gpu, " does not exist: nvidia-smi lists ",
-              indexes.empty() ? "no GPU" : absl::StrCat("GPUs ", absl::StrJoin(indexes, ", ")))),
-          "pass --gpu with an index `nvidia-smi -L` lists"),
-      reasons::kGpuNotFound);
+  return CheckGpuExists(settings_.gpus->Read(), gpu);
 }
 
 absl::StatusOr<const WorkerRecords*> WorkerManager::Records() {

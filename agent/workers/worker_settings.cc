@@ -25,6 +25,9 @@ WorkerSettings WorkerSettingsFor(const Config& config, const std::filesystem::pa
   settings.port_first = static_cast<int>(config.workers.port_first);
   settings.port_last = static_cast<int>(config.workers.port_last);
   settings.in_process = in_process;
+  GpuInventoryOptions gpus;
+  gpus.path_env = path_env;
+  settings.gpus = std::make_shared<GpuInventory>(std::move(gpus));
   settings.callback_port = in_process ? 0 : static_cast<int>(config.workers.callback_port);
   settings.ready_timeout = absl::Seconds(config.workers.ready_timeout_seconds);
   settings.stop_timeout = absl::Seconds(config.workers.stop_timeout_seconds);

@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/gpu_inventory.h"
 #include "llorch/pool/v1/worker.pb.h"
 
 namespace llorch {
@@ -46,6 +48,8 @@ struct WorkerSettings {
   std::map<pool::v1::Backend, BackendSettings> backends;
   // Where argv[0] names without '/' are looked up (the agent's PATH).
   std::string path_env;
+  // The host's GPUs, for a CUDA spawn's GPU check; the agent shares one among its services.
+  std::shared_ptr<GpuInventory> gpus;
 };
 
 WorkerSettings WorkerSettingsFor(const Config& config, const std::filesystem::path& state_dir,

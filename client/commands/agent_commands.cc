@@ -15,6 +15,7 @@
 #include "client/render/json.h"
 #include "client/render/table.h"
 #include "client/render/visible.h"
+#include "client/render/worker_views.h"
 #include "client/unary_call.h"
 #include "common/units.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
@@ -22,6 +23,70 @@
 namespace llorch {
 namespace {
 namespace v1 = pool::v1;
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+// "GPU facts from NVML, driver 550.54.15, 2 GPUs", or why there are none.
+Cell GpuSummary(const v1::GpuFacts& gpus) {
+  if (!gpus.available()) return Cell("unavailable: " + gpus.unavailable_reason(), Color::kRed);
+  if (gpus.source() == v1::GPU_SOURCE_NONE) return Cell("none (no NVIDIA driver)");
+  const std::string source = gpus.source() == v1::GPU_SOURCE_NVML ? "NVML" : "nvidia-smi";
+  if (gpus.gpus().empty()) return Cell(absl::StrCat("none (", source, " lists no GPU)"));
+  return Cell(absl::StrCat(gpus.gpus_size(), gpus.gpus_size() == 1 ? " GPU" : " GPUs", ", driver ",
+                           gpus.driver_version(), " (from ", source, ")"));
+}
+
+// "NVIDIA A100-SXM4-80GB, 81920 MiB: 0 used, 81920 free, compute 8.0, GPU-..."
+std::string GpuLine(const v1::Gpu& gpu) {
+  std::vector<std::string> parts = {gpu.name()};
+  parts.push_back(gpu.memory_known()
+                      ? absl::StrCat(gpu.memory_total_bytes() / kMiB,
+                                     " MiB: ", gpu.memory_used_bytes() / kMiB, " used, ",
+                                     gpu.memory_free_bytes() / kMiB, " free")
+                      : std::string("memory not reported"));
+  if (!gpu.compute_capability().empty()) {
+    parts.push_back("compute " + gpu.compute_capability());
+  }
+  parts.push_back(gpu.uuid());
+  return absl::StrJoin(parts, ", ");
+}
+
+// What the host can run: GPUs, backends, models and space, workers, the checkout's HEAD.
+void AddCapabilityRows(const v1::HostInfo& info, Table* table) {
+  table->AddRow({"gpus", GpuSummary(info.gpus())});
+  for (const v1::Gpu& gpu : info.gpus().gpus()) {
+    table->AddRow({absl::StrCat("gpu ", gpu.index()), GpuLine(gpu)});
+  }
+  for (const v1::BackendFacts& backend : info.backends()) {
+    table->AddRow({absl::StrCat("backend ", BackendText(backend.backend())),
+                   backend.available()
+                       ? Cell("available: " + backend.program_path(), Color::kGreen)
+                       : Cell("unavailable: " + backend.unavailable_reason(), Color::kDim)});
+  }
+  if (info.has_models_disk()) {
+    table->AddRow(
+        {"models disk", absl::StrCat(FormatBytes(info.models_disk().free_bytes()), " free of ",
+                                     FormatBytes(info.models_disk().total_bytes()))});
+  }
+  std::vector<std::string> models;
+  for (const v1::HostModel& model : info.models()) {
+    models.push_back(absl::StrCat(model.id(), " (", FormatBytes(model.bytes()), ")"));
+  }
+  table->AddRow(
+      {"models", models.empty() ? std::string("none downloaded") : absl::StrJoin(models, ", ")});
+  table->AddRow({"workers", info.live_workers() == 0
+                                ? std::string("none running")
+                                : absl::StrCat(info.live_workers(), " running, ports ",
+                                               absl::StrJoin(info.worker_ports(), ", "))});
+  if (info.has_repo()) {
+    const v1::RepoHead& repo = info.repo();
+    table->AddRow(
+        {"repo head", !repo.error().empty()
+                          ? Cell(repo.error(), Color::kRed)
+                          : Cell(absl::StrCat(repo.branch().empty() ? "detached" : repo.branch(),
+                                              " at ", repo.commit().substr(0, 12)))});
+  }
+}
 
 std::string RenderHostInfo(const v1::HostInfo& info, const Style& style) {
   Table table({"FIELD", "VALUE"});
@@ -43,6 +108,7 @@ std::string RenderHostInfo(const v1::HostInfo& info, const Style& style) {
                                                       : info.repo_root()});
   table.AddRow({"models dir", info.models_dir()});
   table.AddRow({"state dir", info.state_dir()});
+  AddCapabilityRows(info, &table);
   return table.Render(style);
 }
 
@@ -92,9 +158,12 @@ void AddAgentCommands(CommandLine& cli) {
                    "  llorch-pool agent info\n"
                    "  llorch-pool --agent 127.0.0.1:9200 agent info -o json\n"
                    "  llorch-pool agent events\n");
-  cli.AddCommand(agent, "info", "Host facts, agent version, listeners and paths",
-                 "  llorch-pool agent info\n  llorch-pool agent info -v   (also says how the "
-                 "agent was found)\n",
+  cli.AddCommand(agent, "info",
+                 "Host facts, agent version, listeners and paths, and what the host can run: "
+                 "GPUs, backends, models and disk space, workers and their ports, the repo's HEAD",
+                 "  llorch-pool agent info\n"
+                 "  llorch-pool agent info -o json   (HostInfo as JSON, for scripts)\n"
+                 "  llorch-pool agent info -v   (also says how the agent was found)\n",
                  [](Session& s) {
                    return CallUnary<v1::AgentService>(s, &v1::AgentService::Stub::GetHostInfo,
                                                       v1::GetHostInfoRequest(),

@@ -9,12 +9,12 @@
 
 namespace llorch {
 namespace v1 = pool::v1;
-namespace {
 
-// "cpu", "cuda", "metal": the enum value's name without its prefix.
 std::string BackendText(v1::Backend backend) {
   return absl::AsciiStrToLower(absl::StripPrefix(v1::Backend_Name(backend), "BACKEND_"));
 }
+
+namespace {
 
 // "45s", "12m03s", "3h07m", "2d04h".
 std::string Uptime(int64_t seconds) {

@@ -9,6 +9,9 @@
 
 namespace llorch {
 
+// "cpu", "cuda", "metal": the enum value's name without its prefix.
+std::string BackendText(pool::v1::Backend backend);
+
 // "ready", "starting", "failed (exit 3)", "lost", ...
 std::string WorkerStateText(const pool::v1::Worker& worker);
 // One row per worker: id, backend, model, GPU, port, PID, uptime, state; `wide` adds the URI,

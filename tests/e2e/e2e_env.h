@@ -32,6 +32,9 @@ class E2eEnvironment {
     env_["XDG_STATE_HOME"] = Path("state");
     // Root's state dir is /var/lib/llorch/pool whatever XDG_STATE_HOME says: keep tests out of it.
     env_["LLORCH_STATE_DIR"] = Path("state/llorch/pool");
+    // The host's real NVIDIA driver stays out: GPUs come from a stand-in nvidia-smi in PATH, or
+    // a fake NVML a test names here.
+    env_["LLORCH_NVML_LIBRARY"] = "none";
   }
 
   std::string Path(const std::string& relative) const { return temp_.path() + "/" + relative; }

@@ -43,7 +43,11 @@ void WriteWorkerBinDir(const std::string& dir, const std::string& fake_worker,
          << "  [ -f " << dir << "/stuck-apps ] && cat " << dir << "/stuck-apps\n"
          << "  exit 0;;\n"
          << "esac\n";
-  for (int index : gpu_indexes) script << "echo " << index << "\n";
+  // The GPU inventory's query (gpu_inventory.h): index, uuid, name, memory, driver, compute_cap.
+  for (int index : gpu_indexes) {
+    script << "echo '" << index << ", GPU-" << index
+           << "-fake, NVIDIA GeForce RTX 4090, 24564, 0, 24564, 550.54.15, 8.9'\n";
+  }
   script.close();
   chmod(smi.c_str(), 0755);
 }

@@ -1,11 +1,17 @@
 #include "tests/support/test_agent.h"
 
+#include <cstdlib>
 #include <utility>
+
+#include "common/gpu_inventory.h"
 
 namespace llorch::testing {
 
 absl::StatusOr<TestAgent> StartTestAgent(const std::string& root, bool in_process,
                                          const std::vector<Address>& listeners, Config config) {
+  // The host's real NVIDIA driver stays out of tests: GPUs come from the stand-in nvidia-smi a
+  // test puts in PATH, or the fake NVML a test names (gpu_inventory.h).
+  setenv(kNvmlLibraryEnv, "none", /*overwrite=*/0);
   config.models_dir = root + "/models";
   config.state_dir = root + "/state";
   absl::StatusOr<std::shared_ptr<const AgentContext>> context =

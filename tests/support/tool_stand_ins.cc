@@ -34,18 +34,24 @@ void ToolStandIns::AddEveryTool() {
   AddPrinting("hf", "huggingface_hub version: 0.36.0");
 }
 
-void ToolStandIns::AddNvidiaSmi(int gpus) {
+void ToolStandIns::AddNvidiaSmi(int gpus, bool knows_compute_cap) {
   if (gpus == 0) {
     AddScript("nvidia-smi", "echo 'No devices were found'\nexit 6");
     return;
   }
-  std::string body =
-      "case \"$1\" in --query-gpu=index,uuid,name,memory.total,memory.used,memory.free,"
-      "driver_version) ;; *) echo \"unexpected $1\" >&2; exit 2;; esac\n";
+  const std::string fields = "index,uuid,name,memory.total,memory.used,memory.free,driver_version";
+  // As the real one: a field it does not know is refused with exit 2.
+  std::string body = "case \"$1\" in\n  --query-gpu=" + fields + ") cap='' ;;\n";
+  if (knows_compute_cap) body += "  --query-gpu=" + fields + ",compute_cap) cap=', 8.0' ;;\n";
+  body +=
+      "  --query-gpu=*compute_cap*) echo 'Field \"compute_cap\" is not a valid field to "
+      "query.' >&2; exit 2 ;;\n"
+      "  *) echo \"unexpected $1\" >&2; exit 2 ;;\nesac\n";
   for (int i = 0; i < gpus; ++i) {
-    body += "echo '" + std::to_string(i) + ", GPU-0000000" + std::to_string(i) +
+    body += "echo \"" + std::to_string(i) + ", GPU-0000000" + std::to_string(i) +
             "-aaaa-bbbb-cccc-dddddddddddd, NVIDIA A100-SXM4-80GB, 81920, " +
-            std::to_string(100 * i) + ", " + std::to_string(81920 - 100 * i) + ", 550.54.15'\n";
+            std::to_string(100 * i) + ", " + std::to_string(81920 - 100 * i) +
+            ", 550.54.15$cap\"\n";
   }
   AddScript("nvidia-smi", body);
 }

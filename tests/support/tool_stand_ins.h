@@ -22,9 +22,10 @@ class ToolStandIns {
   void AddPrinting(const std::string& name, const std::string& line);
   // rustc, cargo, python3 and hf printing their versions: a host with every tool.
   void AddEveryTool();
-  // nvidia-smi answering the doctor's --query-gpu with `gpus` GPUs ("No devices were found",
-  // exit 6, for 0, as the real one).
-  void AddNvidiaSmi(int gpus);
+  // nvidia-smi answering the GPU inventory's --query-gpu with `gpus` A100s of compute capability
+  // 8.0 ("No devices were found", exit 6, for 0, as the real one). Without `knows_compute_cap`, a
+  // driver before 510: asked for compute_cap it refuses the query (exit 2), as the real one.
+  void AddNvidiaSmi(int gpus, bool knows_compute_cap = true);
   // nvidia-smi that never answers (a stuck driver).
   void AddHangingNvidiaSmi();
   void Remove(const std::string& name);

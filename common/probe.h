@@ -1,9 +1,11 @@
-// One external command of a doctor check: run by argv with a time bound, its output kept. A
-// command that does not end within the bound is stopped (its whole process group) and reported as
-// cut off; a program that is not there is reported as missing, not as an error.
-#ifndef LLORCH_AGENT_DEV_DOCTOR_PROBE_H_
-#define LLORCH_AGENT_DEV_DOCTOR_PROBE_H_
+// One external command asked about the host (the doctor's checks, the GPU inventory): run by argv
+// with a time bound, its output kept. A command that does not end within the bound is stopped
+// (its whole process group) and reported as cut off; a program that is not there is reported as
+// missing, not as an error.
+#ifndef LLORCH_COMMON_PROBE_H_
+#define LLORCH_COMMON_PROBE_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,8 +30,10 @@ struct ProbeResult {
   std::string Failure(absl::Duration timeout) const;
 };
 
-// Runs `argv` (argv[0] a name looked up in the agent's PATH, or a path) for at most `timeout`.
-ProbeResult Probe(const std::vector<std::string>& argv, absl::Duration timeout);
+// Runs `argv` (argv[0] a name looked up in the agent's PATH, or in `path_env` when given, or a
+// path) for at most `timeout`.
+ProbeResult Probe(const std::vector<std::string>& argv, absl::Duration timeout,
+                  const std::optional<std::string>& path_env = std::nullopt);
 
 // The absolute path of `program` in the agent's PATH (or `program` itself when it is a path to
 // an executable); "" when there is none.
@@ -37,4 +41,4 @@ std::string FindProgram(const std::string& program);
 
 }  // namespace llorch
 
-#endif  // LLORCH_AGENT_DEV_DOCTOR_PROBE_H_
+#endif  // LLORCH_COMMON_PROBE_H_

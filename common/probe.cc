@@ -1,4 +1,4 @@
-#include "agent/dev/doctor_probe.h"
+#include "common/probe.h"
 
 #include <optional>
 
@@ -29,9 +29,11 @@ std::string FindProgram(const std::string& program) {
   return found ? *found : "";
 }
 
-ProbeResult Probe(const std::vector<std::string>& argv, absl::Duration timeout) {
+ProbeResult Probe(const std::vector<std::string>& argv, absl::Duration timeout,
+                  const std::optional<std::string>& path_env) {
   ProbeResult probe;
-  probe.program = FindProgram(argv.front());
+  probe.program =
+      path_env ? FindExecutable(argv.front(), *path_env).value_or("") : FindProgram(argv.front());
   probe.found = !probe.program.empty();
   if (!probe.found) return probe;
   SubprocessOptions run;
