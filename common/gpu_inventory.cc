@@ -172,7 +172,28 @@ bool GpuInventory::ReadNvmlLocked(GpuReport* report) {
   return true;
 }
 
-void GpuInventory::ReadNvidiaSmi(absl::Duration timeout, GpuReport* report) const {
+void GpuInventory::ReadNvidiaSmi(absl::Duration timeout, GpuReport* report) {
+  std::lock_guard lock(smi_mu_);
+  const absl::Time now = absl::Now();
+  if (smi_hung_ && now - smi_hung_at_ < kNvidiaSmiRetryAfter) {
+    const std::string nvml_problem = report->nvml_problem;
+    *report = *smi_hung_;
+    report->nvml_problem = nvml_problem;
+    report->unavailable = absl::StrCat(
+        report->unavailable, " (at ",
+        absl::FormatTime("%H:%M:%S", smi_hung_at_, absl::UTCTimeZone()),
+        " UTC; not started again until ", absl::FormatDuration(kNvidiaSmiRetryAfter), " after)");
+    return;
+  }
+  RunNvidiaSmi(timeout, report);
+  smi_hung_.reset();
+  if (report->nvidia_smi.timed_out) {
+    smi_hung_ = *report;
+    smi_hung_at_ = now;
+  }
+}
+
+void GpuInventory::RunNvidiaSmi(absl::Duration timeout, GpuReport* report) const {
   const absl::Time deadline = absl::Now() + timeout;
   auto query = [&](const std::string& fields) {
     return Probe({options_.nvidia_smi, absl::StrCat("--query-gpu=", fields),

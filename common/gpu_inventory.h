@@ -7,7 +7,9 @@
 //              compute_cap --format=csv,noheader,nounits
 // by argv (asked again without compute_cap by drivers older than 510 that do not know it),
 // stopped at its bound: a hung driver makes the report unavailable, with why, never a hung caller.
-// nvidia-smi's man page says its output format is not stable, hence NVML first.
+// One nvidia-smi runs at a time; once one hung, it is not started again for kNvidiaSmiRetryAfter
+// (60 s) and reads answer at once with that failure: a poller must not pile up processes stuck
+// in the driver. nvidia-smi's man page says its output format is not stable, hence NVML first.
 //
 // Cheap enough to poll: an NVML session is kept open, and the GPUs' names, uuids, compute
 // capabilities and the driver version are read once per session; a Read() then asks NVML only
@@ -46,6 +48,9 @@ struct GpuInventoryOptions {
 
 // The options from the agent's environment: kNvmlLibraryEnv, and PATH for nvidia-smi.
 GpuInventoryOptions GpuInventoryOptionsFor(const Environment& env);
+
+// How long a hung nvidia-smi is remembered instead of run again.
+inline constexpr absl::Duration kNvidiaSmiRetryAfter = absl::Seconds(60);
 
 enum class GpuSource { kNone, kNvml, kNvidiaSmi };
 
@@ -105,9 +110,13 @@ class GpuInventory {
   // Fills `report` from NVML and returns true; false (report->nvml_problem set) when NVML cannot
   // be used. With mu_ held.
   bool ReadNvmlLocked(GpuReport* report);
-  void ReadNvidiaSmi(absl::Duration timeout, GpuReport* report) const;
+  void ReadNvidiaSmi(absl::Duration timeout, GpuReport* report);
+  void RunNvidiaSmi(absl::Duration timeout, GpuReport* report) const;
 
   const GpuInventoryOptions options_;
+  std::mutex smi_mu_;                  // one nvidia-smi at a time
+  std::optional<GpuReport> smi_hung_;  // the report of the last one that hung
+  absl::Time smi_hung_at_;
   std::mutex mu_;
   std::unique_ptr<Nvml> nvml_;  // the open session; null when none
   std::string driver_;          // of the session

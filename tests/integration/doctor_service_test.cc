@@ -32,6 +32,7 @@ class DoctorServiceTest : public ::testing::Test {
   void TearDown() override {
     setenv("PATH", saved_path_.c_str(), 1);
     unsetenv("HF_HUB_OFFLINE");
+    unsetenv("LLORCH_NVML_LIBRARY");
   }
 
   // Starts the agent (it reads PATH, HF_ENDPOINT and HF_HUB_OFFLINE as they are now).
@@ -127,6 +128,21 @@ TEST_F(DoctorServiceTest, AHangingNvidiaSmiIsStoppedAtItsBound) {
               HasSubstr("nvidia-smi did not answer within 5s and was stopped"));
   EXPECT_THAT(CheckOf(response, "gpu.cuda").fix(), HasSubstr("dmesg"));
   EXPECT_EQ(CheckOf(response, "git").status(), v1::CHECK_STATUS_OK);
+}
+
+TEST_F(DoctorServiceTest, GpusComeFromNvmlWhenItLoadsAndNvidiaSmiIsNotAsked) {
+  tools_.AddHangingNvidiaSmi();  // asked, it would fail the check
+  setenv("LLORCH_NVML_LIBRARY", FAKE_NVML, 1);
+  Start();
+  v1::RunDoctorResponse response;
+  ASSERT_TRUE(Doctor({"gpu.cuda"}, &response).ok());
+  const v1::Check& cuda = CheckOf(response, "gpu.cuda");
+  EXPECT_EQ(cuda.status(), v1::CHECK_STATUS_OK);
+  EXPECT_EQ(cuda.detail(), "driver 550.54.15, 2 GPUs (NVML)");
+  ASSERT_EQ(cuda.lines_size(), 2);
+  EXPECT_EQ(cuda.lines(1),
+            "GPU 1: NVIDIA H100 80GB HBM3 (GPU-fa4e0001-1111-2222-3333-444444444444), "
+            "81559 MiB total, 1024 used, 80535 free");
 }
 
 TEST_F(DoctorServiceTest, OfflineModeIsReportedAsSkippedNotFailed) {

@@ -159,6 +159,22 @@ TEST_F(GpuInventoryTest, AHangingNvidiaSmiIsStoppedAndTheFactsAreUnavailableWith
   EXPECT_EQ(GetReason(check), "GPU_NOT_FOUND");
 }
 
+TEST_F(GpuInventoryTest, AHungNvidiaSmiIsNotStartedAgainForAMinute) {
+  const std::string runs = temp_.path() + "/runs";
+  tools_.AddScript("nvidia-smi", "echo run >> " + runs + "\nexec /bin/sleep 600");
+  GpuInventoryOptions options = Options();
+  options.timeout = absl::Seconds(1);
+  GpuInventory inventory(options);
+  EXPECT_FALSE(inventory.Read().available);
+  const GpuReport again = inventory.Read();
+  EXPECT_FALSE(again.available);
+  EXPECT_THAT(again.unavailable,
+              HasSubstr("/nvidia-smi did not answer within 1s and was stopped (at "));
+  EXPECT_THAT(again.unavailable, HasSubstr(" UTC; not started again until 1m after)"));
+  EXPECT_TRUE(again.nvidia_smi.timed_out);
+  EXPECT_EQ(testing::ReadFileBytes(runs), "run\n");  // started once
+}
+
 TEST_F(GpuInventoryTest, WithoutNvmlOrNvidiaSmiThereAreNoGpusAndSpawnSaysSo) {
   const GpuReport report = GpuInventory(Options(temp_.path() + "/none.so")).Read();
   EXPECT_EQ(report.source, GpuSource::kNone);
