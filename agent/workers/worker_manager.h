@@ -4,7 +4,7 @@
 //
 // Spawn checks, each with its own reason, before anything starts (Plan): the backend fits the host
 // (metal only on macOS: BACKEND_UNSUPPORTED); its program is in PATH or at its configured path
-// (WORKER_BINARY_MISSING); a CUDA GPU index is one `nvidia-smi` lists (GPU_NOT_FOUND); the model
+// (WORKER_BINARY_MISSING); a CUDA GPU index is one the driver lists (GPU_NOT_FOUND); the model
 // is in the catalog (MODEL_NOT_FOUND), downloaded (MODEL_NOT_DOWNLOADED) and verified
 // (MODEL_UNVERIFIED); the id belongs to no live worker (WORKER_EXISTS); the port is free
 // (PORT_IN_USE), or a default one is (NO_FREE_PORT); and, inside the CLI, that someone will
