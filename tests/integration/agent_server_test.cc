@@ -114,6 +114,16 @@ TEST_F(AgentServerTest, HostInfoAgreesExceptForHowItIsReached) {
     EXPECT_GT(info.memory_bytes(), 0u);
     ASSERT_EQ(info.listen_addresses_size(), 1);
     EXPECT_EQ(info.listen_addresses(0), "unix:" + socket_);
+    // What the host can run, over either channel.
+    ASSERT_EQ(info.backends_size(), 3);
+    EXPECT_EQ(info.backends(0).backend(), v1::BACKEND_CPU);
+    EXPECT_TRUE(info.backends(0).supported());
+    EXPECT_EQ(info.backends(0).program(), "llorch-cpu-candled");
+    EXPECT_NE(info.gpus().source(), v1::GPU_SOURCE_NVML);  // LLORCH_NVML_LIBRARY=none in tests
+    EXPECT_THAT(info.gpus().nvml_problem(), HasSubstr("LLORCH_NVML_LIBRARY=none"));
+    EXPECT_EQ(info.models_disk().path(), temp_.path() + "/models");
+    EXPECT_GT(info.models_disk().total_bytes(), 0u);
+    EXPECT_EQ(info.live_workers(), 0u);
   }
 }
 
