@@ -33,6 +33,15 @@ std::string GpuLine(const Gpu& gpu) {
   return absl::StrCat("GPU ", gpu.index, ": ", gpu.name, " (", gpu.uuid, "), ", memory);
 }
 
+// "driver 550.54.15, 2 GPUs<suffix>", then a line per GPU.
+std::string GpuListing(const GpuReport& report, absl::string_view suffix) {
+  std::vector<std::string> lines = {
+      absl::StrCat("driver ", report.driver_version, ", ", report.gpus.size(),
+                   report.gpus.size() == 1 ? " GPU" : " GPUs", suffix)};
+  for (const Gpu& gpu : report.gpus) lines.push_back(GpuLine(gpu));
+  return absl::StrJoin(lines, "\n");
+}
+
 // What `program --version` says, or the check's FAIL when it says nothing useful.
 struct Version {
   std::string line;     // "" when it failed
@@ -139,15 +148,11 @@ v1::Check CheckCuda(const DoctorRun& run) {
   const GpuReport& report = run.gpus.get();
   const ProbeResult& probe = report.nvidia_smi;
   if (report.source == GpuSource::kNvml) {
-    std::vector<std::string> lines = {
-        absl::StrCat("driver ", report.driver_version, ", ", report.gpus.size(),
-                     report.gpus.size() == 1 ? " GPU" : " GPUs", " (NVML)")};
     if (report.gpus.empty()) {
       return CheckWarn(absl::StrCat("NVML (driver ", report.driver_version, ") found no GPU"),
                        kNoGpuFix);
     }
-    for (const Gpu& gpu : report.gpus) lines.push_back(GpuLine(gpu));
-    return CheckOk(absl::StrJoin(lines, "\n"));
+    return CheckOk(GpuListing(report, " (NVML)"));
   }
   const std::string& nvidia_smi = run.options.gpus->options().nvidia_smi;
   if (!probe.found) {
@@ -176,11 +181,7 @@ v1::Check CheckCuda(const DoctorRun& run) {
         "--query-gpu=index,uuid,name,memory.total,memory.used,memory.free,"
         "driver_version)");
   }
-  std::vector<std::string> lines = {absl::StrCat("driver ", report.driver_version, ", ",
-                                                 report.gpus.size(),
-                                                 report.gpus.size() == 1 ? " GPU" : " GPUs")};
-  for (const Gpu& gpu : report.gpus) lines.push_back(GpuLine(gpu));
-  return CheckOk(absl::StrJoin(lines, "\n"));
+  return CheckOk(GpuListing(report, ""));
 }
 
 v1::Check CheckCudaUvm(const DoctorRun& run) {
