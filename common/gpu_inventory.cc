@@ -1,6 +1,9 @@
 #include "common/gpu_inventory.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -110,66 +113,159 @@ absl::Status CheckGpuExists(const GpuReport& report, uint32_t index) {
       "pass --gpu with an index `nvidia-smi -L` lists");
 }
 
+// The NVML session and the thread that makes its calls. Shared with the thread, which outlives
+// the inventory when a call hangs (it is then detached, not joined).
+struct GpuInventory::NvmlThread {
+  std::mutex mu;
+  std::condition_variable changed;
+  std::function<void()> job;  // the next call to make; null when none
+  bool busy = false;          // a job runs
+  absl::Time busy_since;
+  bool stop = false;
+  std::thread thread;
+  // Used by the thread only.
+  std::unique_ptr<Nvml> nvml;  // the open session; null when none
+  std::string driver;
+  std::vector<NvmlDevice> devices;
+
+  void Loop() {
+    std::unique_lock lock(mu);
+    while (true) {
+      changed.wait(lock, [this] { return stop || job != nullptr; });
+      if (job == nullptr) break;  // stop
+      std::function<void()> next = std::move(job);
+      job = nullptr;
+      busy = true;
+      busy_since = absl::Now();
+      lock.unlock();
+      next();
+      lock.lock();
+      busy = false;
+      changed.notify_all();
+    }
+    lock.unlock();
+    nvml.reset();  // nvmlShutdown on the thread that used the session
+  }
+
+  // Opens the session when none is; fills `report` (true) or says why NVML cannot be used.
+  bool Read(const std::string& library, GpuReport* report) {
+    if (nvml == nullptr) {
+      absl::StatusOr<std::unique_ptr<Nvml>> opened = Nvml::Open(library);
+      if (!opened.ok()) {
+        report->nvml_problem = std::string(opened.status().message());
+        return false;
+      }
+      absl::StatusOr<std::string> version = (*opened)->DriverVersion();
+      absl::StatusOr<std::vector<NvmlDevice>> listed =
+          version.ok() ? (*opened)->Devices() : version.status();
+      if (!listed.ok()) {
+        report->nvml_problem = std::string(listed.status().message());
+        return false;
+      }
+      nvml = *std::move(opened);
+      driver = *std::move(version);
+      devices = *std::move(listed);
+    }
+    bool lost = false;
+    for (const NvmlDevice& device : devices) {
+      Gpu gpu;
+      gpu.index = device.index;
+      gpu.uuid = device.uuid;
+      gpu.name = device.name;
+      gpu.compute_capability = device.compute_capability;
+      absl::StatusOr<NvmlMemory> memory = nvml->Memory(device.index);
+      if (memory.ok()) {
+        gpu.memory_known = true;
+        gpu.memory_total_bytes = memory->total_bytes;
+        gpu.memory_used_bytes = memory->used_bytes;
+        gpu.memory_free_bytes = memory->free_bytes;
+      } else {
+        lost = true;  // e.g. "GPU is lost": the list may have changed under the session
+      }
+      report->gpus.push_back(std::move(gpu));
+    }
+    report->source = GpuSource::kNvml;
+    report->available = true;
+    report->driver_version = driver;
+    // The next read takes a new inventory.
+    if (lost) nvml.reset();
+    return true;
+  }
+};
+
 GpuInventory::GpuInventory(GpuInventoryOptions options) : options_(std::move(options)) {}
 
-GpuInventory::~GpuInventory() = default;
+GpuInventory::~GpuInventory() {
+  if (nvml_ == nullptr) return;
+  std::unique_lock lock(nvml_->mu);
+  nvml_->stop = true;
+  nvml_->changed.notify_all();
+  const bool hung = nvml_->busy;
+  lock.unlock();
+  // A call that hangs in the driver may never return: leave that thread to it.
+  if (hung) {
+    nvml_->thread.detach();
+  } else {
+    nvml_->thread.join();
+  }
+}
 
 GpuReport GpuInventory::Read(std::optional<absl::Duration> timeout) {
+  const absl::Duration bound = timeout.value_or(options_.timeout);
   GpuReport report;
   {
     std::lock_guard lock(mu_);
-    if (ReadNvmlLocked(&report)) return report;
+    if (ReadNvmlLocked(bound, &report)) return report;
   }
-  ReadNvidiaSmi(timeout.value_or(options_.timeout), &report);
+  ReadNvidiaSmi(bound, &report);
   return report;
 }
 
-bool GpuInventory::ReadNvmlLocked(GpuReport* report) {
+bool GpuInventory::ReadNvmlLocked(absl::Duration timeout, GpuReport* report) {
   if (options_.nvml_library.empty()) {
     report->nvml_problem = absl::StrCat("not used (", kNvmlLibraryEnv, "=none)");
     return false;
   }
   if (nvml_ == nullptr) {
-    absl::StatusOr<std::unique_ptr<Nvml>> opened = Nvml::Open(options_.nvml_library);
-    if (!opened.ok()) {
-      report->nvml_problem = std::string(opened.status().message());
-      return false;
-    }
-    absl::StatusOr<std::string> driver = (*opened)->DriverVersion();
-    absl::StatusOr<std::vector<NvmlDevice>> devices =
-        driver.ok() ? (*opened)->Devices() : driver.status();
-    if (!devices.ok()) {
-      report->nvml_problem = std::string(devices.status().message());
-      return false;
-    }
-    nvml_ = *std::move(opened);
-    driver_ = *std::move(driver);
-    devices_ = *std::move(devices);
+    nvml_ = std::make_shared<NvmlThread>();
+    nvml_->thread = std::thread([thread = nvml_] { thread->Loop(); });
   }
-  bool lost = false;
-  for (const NvmlDevice& device : devices_) {
-    Gpu gpu;
-    gpu.index = device.index;
-    gpu.uuid = device.uuid;
-    gpu.name = device.name;
-    gpu.compute_capability = device.compute_capability;
-    absl::StatusOr<NvmlMemory> memory = nvml_->Memory(device.index);
-    if (memory.ok()) {
-      gpu.memory_known = true;
-      gpu.memory_total_bytes = memory->total_bytes;
-      gpu.memory_used_bytes = memory->used_bytes;
-      gpu.memory_free_bytes = memory->free_bytes;
-    } else {
-      lost = true;  // e.g. "GPU is lost": the list may have changed under the session
-    }
-    report->gpus.push_back(std::move(gpu));
+  // nvidia-smi would hang in the same driver: the facts are unavailable, and say why.
+  auto unavailable = [report](std::string why) {
+    report->source = GpuSource::kNvml;
+    report->available = false;
+    report->unavailable = std::move(why);
+    return true;
+  };
+  std::unique_lock lock(nvml_->mu);
+  if (nvml_->busy) {
+    return unavailable(
+        absl::StrCat("NVML has not answered since ",
+                     absl::FormatTime("%H:%M:%S", nvml_->busy_since, absl::UTCTimeZone()),
+                     " UTC (a call into the driver hangs)"));
   }
-  report->source = GpuSource::kNvml;
-  report->available = true;
-  report->driver_version = driver_;
-  // The next read takes a new inventory.
-  if (lost) nvml_.reset();
-  return true;
+  struct Result {
+    bool done = false;
+    bool used = false;
+    GpuReport report;
+  };
+  auto result = std::make_shared<Result>();
+  nvml_->job = [thread = nvml_.get(), result, library = options_.nvml_library] {
+    GpuReport read;
+    const bool used = thread->Read(library, &read);
+    std::lock_guard done(thread->mu);
+    result->used = used;
+    result->report = std::move(read);
+    result->done = true;
+  };
+  nvml_->changed.notify_all();
+  if (!nvml_->changed.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                               [&result] { return result->done; })) {
+    return unavailable(absl::StrCat("NVML did not answer within ", absl::FormatDuration(timeout),
+                                    " (a call into the driver hangs)"));
+  }
+  *report = std::move(result->report);
+  return result->used;
 }
 
 void GpuInventory::ReadNvidiaSmi(absl::Duration timeout, GpuReport* report) {

@@ -14,7 +14,10 @@
 // Cheap enough to poll: an NVML session is kept open, and the GPUs' names, uuids, compute
 // capabilities and the driver version are read once per session; a Read() then asks NVML only
 // for each GPU's memory (microseconds). A GPU that NVML lost ends the session; the next Read()
-// starts a new one. Without NVML every Read() runs nvidia-smi (one process, ~tens of ms on a real
+// starts a new one. NVML's calls run on a thread of the inventory's own, bounded like nvidia-smi:
+// a call that hangs in the driver holds that thread, not the caller, who gets the facts as
+// unavailable ("NVML did not answer within 5s"), and so do later reads, at once, until it
+// returns. Without NVML every Read() runs nvidia-smi (one process, ~tens of ms on a real
 // host), as nothing it prints can be had more cheaply. Thread-safe: reads are serialised.
 #ifndef LLORCH_COMMON_GPU_INVENTORY_H_
 #define LLORCH_COMMON_GPU_INVENTORY_H_
@@ -107,9 +110,11 @@ class GpuInventory {
   const GpuInventoryOptions& options() const { return options_; }
 
  private:
+  struct NvmlThread;
+
   // Fills `report` from NVML and returns true; false (report->nvml_problem set) when NVML cannot
   // be used. With mu_ held.
-  bool ReadNvmlLocked(GpuReport* report);
+  bool ReadNvmlLocked(absl::Duration timeout, GpuReport* report);
   void ReadNvidiaSmi(absl::Duration timeout, GpuReport* report);
   void RunNvidiaSmi(absl::Duration timeout, GpuReport* report) const;
 
@@ -117,10 +122,8 @@ class GpuInventory {
   std::mutex smi_mu_;                  // one nvidia-smi at a time
   std::optional<GpuReport> smi_hung_;  // the report of the last one that hung
   absl::Time smi_hung_at_;
-  std::mutex mu_;
-  std::unique_ptr<Nvml> nvml_;  // the open session; null when none
-  std::string driver_;          // of the session
-  std::vector<NvmlDevice> devices_;
+  std::mutex mu_;                     // one NVML read at a time
+  std::shared_ptr<NvmlThread> nvml_;  // started by the first read that uses NVML
 };
 
 }  // namespace llorch

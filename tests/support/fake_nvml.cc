@@ -5,8 +5,11 @@
 //   FAKE_NVML_GPUS      how many GPUs (default 2, at most 16): NVIDIA H100 80GB HBM3, compute 9.0
 //   FAKE_NVML_INIT      the code nvmlInit_v2 returns (default 0; 9 is "Driver Not Loaded")
 //   FAKE_NVML_USED_MIB  the memory each GPU uses (default 1024)
+//   FAKE_NVML_HANG      1: nvmlDeviceGetMemoryInfo never returns (a driver stuck in a call)
 // fake_nvml_calls(NAME) tells a test how often function NAME was called (a test that dlopens the
 // same path shares the counters with the inventory under test).
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -153,6 +156,7 @@ __attribute__((visibility("default"))) int nvmlDeviceGetUUID(void* handle, char*
 
 __attribute__((visibility("default"))) int nvmlDeviceGetMemoryInfo(void* handle, Memory* memory) {
   Count("nvmlDeviceGetMemoryInfo");
+  while (EnvNumber("FAKE_NVML_HANG", 0) == 1) sleep(60);
   if (!initialized) return kErrorUninitialized;
   if (Valid(handle) == nullptr || memory == nullptr) return kErrorInvalidArgument;
   const unsigned long long used =

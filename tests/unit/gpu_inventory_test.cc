@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "common/status.h"
 #include "tests/support/run_command.h"
@@ -22,7 +23,8 @@ constexpr uint64_t kMiB = uint64_t{1} << 20;
 class GpuInventoryTest : public ::testing::Test {
  protected:
   void TearDown() override {
-    for (const char* name : {"FAKE_NVML_GPUS", "FAKE_NVML_INIT", "FAKE_NVML_USED_MIB"}) {
+    for (const char* name :
+         {"FAKE_NVML_GPUS", "FAKE_NVML_INIT", "FAKE_NVML_USED_MIB", "FAKE_NVML_HANG"}) {
       unsetenv(name);
     }
   }
@@ -89,6 +91,28 @@ TEST_F(GpuInventoryTest, NvmlNamesAreReadOnceAndMemoryAtEveryRead) {
   EXPECT_EQ(Calls("nvmlInit_v2") - inits_before, 1);
   EXPECT_EQ(Calls("nvmlDeviceGetName") - names_before, 2);         // once per GPU
   EXPECT_EQ(Calls("nvmlDeviceGetMemoryInfo") - memory_before, 4);  // per GPU and read
+}
+
+TEST_F(GpuInventoryTest, ANvmlCallThatHangsHoldsItsThreadNotTheReader) {
+  const std::string runs = temp_.path() + "/runs";
+  tools_.AddScript("nvidia-smi", "echo run >> " + runs);  // would hang in the same driver
+  setenv("FAKE_NVML_HANG", "1", 1);
+  GpuInventoryOptions options = Options(FAKE_NVML);
+  options.timeout = absl::Seconds(1);
+  GpuInventory inventory(options);
+  const GpuReport first = inventory.Read();
+  EXPECT_EQ(first.source, GpuSource::kNvml);
+  EXPECT_FALSE(first.available);
+  EXPECT_EQ(first.unavailable, "NVML did not answer within 1s (a call into the driver hangs)");
+  EXPECT_TRUE(first.gpus.empty());
+  // Still in the driver: later reads say so at once, and start nothing.
+  const GpuReport later = inventory.Read();
+  EXPECT_FALSE(later.available);
+  EXPECT_THAT(later.unavailable, HasSubstr("NVML has not answered since "));
+  EXPECT_THAT(later.unavailable, HasSubstr(" UTC (a call into the driver hangs)"));
+  EXPECT_FALSE(std::filesystem::exists(runs));
+  EXPECT_EQ(CheckGpuExists(later, 0).message(),
+            "cannot check that CUDA GPU 0 exists: " + later.unavailable);
 }
 
 TEST_F(GpuInventoryTest, NvmlThatCannotStartFallsBackToNvidiaSmiAndSaysWhy) {
