@@ -147,7 +147,14 @@ v1::Check CheckPythonConverter(const DoctorRun& run) {
 v1::Check CheckCuda(const DoctorRun& run) {
   const GpuReport& report = run.gpus.get();
   const ProbeResult& probe = report.nvidia_smi;
+  const std::string driver_fix =
+      "check the driver: `dmesg | grep -i -e nvrm -e xid` for errors; reload the nvidia kernel "
+      "modules or reboot; reinstall the driver if nvidia-smi still fails";
   if (report.source == GpuSource::kNvml) {
+    if (!report.available) {
+      return CheckFail(absl::StrCat(report.unavailable, ": the driver is not answering"),
+                       driver_fix);
+    }
     if (report.gpus.empty()) {
       return CheckWarn(absl::StrCat("NVML (driver ", report.driver_version, ") found no GPU"),
                        kNoGpuFix);
@@ -158,9 +165,6 @@ v1::Check CheckCuda(const DoctorRun& run) {
   if (!probe.found) {
     return CheckSkipped(absl::StrCat("no ", nvidia_smi, " in PATH: no NVIDIA driver on this host"));
   }
-  const std::string driver_fix =
-      "check the driver: `dmesg | grep -i -e nvrm -e xid` for errors; reload the nvidia kernel "
-      "modules or reboot; reinstall the driver if nvidia-smi still fails";
   if (probe.timed_out) {
     return CheckFail(absl::StrCat(probe.program, " ", probe.Failure(run.options.command_timeout),
                                   ": the driver is not answering"),

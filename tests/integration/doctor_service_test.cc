@@ -33,6 +33,7 @@ class DoctorServiceTest : public ::testing::Test {
     setenv("PATH", saved_path_.c_str(), 1);
     unsetenv("HF_HUB_OFFLINE");
     unsetenv("LLORCH_NVML_LIBRARY");
+    unsetenv("FAKE_NVML_HANG");
   }
 
   // Starts the agent (it reads PATH, HF_ENDPOINT and HF_HUB_OFFLINE as they are now).
@@ -143,6 +144,21 @@ TEST_F(DoctorServiceTest, GpusComeFromNvmlWhenItLoadsAndNvidiaSmiIsNotAsked) {
   EXPECT_EQ(cuda.lines(1),
             "GPU 1: NVIDIA H100 80GB HBM3 (GPU-fa4e0001-1111-2222-3333-444444444444), "
             "81559 MiB total, 1024 used, 80535 free");
+}
+
+TEST_F(DoctorServiceTest, ANvmlCallThatHangsFailsTheCheckAtItsBound) {
+  setenv("LLORCH_NVML_LIBRARY", FAKE_NVML, 1);
+  setenv("FAKE_NVML_HANG", "1", 1);
+  Start();
+  v1::RunDoctorResponse response;
+  ASSERT_TRUE(Doctor({"gpu.cuda", "git"}, &response).ok());
+  const v1::Check& cuda = CheckOf(response, "gpu.cuda");
+  EXPECT_EQ(cuda.status(), v1::CHECK_STATUS_FAIL);
+  EXPECT_EQ(cuda.detail(),
+            "NVML did not answer within 5s (a call into the driver hangs): the driver is not "
+            "answering");
+  EXPECT_THAT(cuda.fix(), HasSubstr("dmesg"));
+  EXPECT_EQ(CheckOf(response, "git").status(), v1::CHECK_STATUS_OK);
 }
 
 TEST_F(DoctorServiceTest, OfflineModeIsReportedAsSkippedNotFailed) {
