@@ -32,8 +32,9 @@ struct Device {
 };
 Device devices[kMaxGpus];
 
-std::mutex mu;
-std::map<std::string, int> calls;
+// Never destroyed: a thread stuck in a call (FAKE_NVML_HANG) may outlive the exit handlers.
+std::mutex& mu = *new std::mutex;
+std::map<std::string, int>& calls = *new std::map<std::string, int>;
 bool initialized = false;
 
 void Count(const char* function) {
