@@ -16,12 +16,33 @@
 extern char** environ;
 
 namespace llorch {
+namespace {
+
+// The agent's environment with CUDA_DEVICE_ORDER=PCI_BUS_ID. CUDA numbers the GPUs fastest first
+// unless told otherwise; nvidia-smi and NVML, whose indexes `--gpu` and the GPU checks use, number
+// them by PCI bus. On a host with different GPUs `--cuda-device 1` would start on another card
+// than the one listed as GPU 1.
+std::vector<std::string> WorkerEnvironment() {
+  constexpr char kOrder[] = "CUDA_DEVICE_ORDER=";
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (std::strncmp(*entry, kOrder, sizeof(kOrder) - 1) != 0) environment.emplace_back(*entry);
+  }
+  environment.push_back(absl::StrCat(kOrder, "PCI_BUS_ID"));
+  return environment;
+}
+
+}  // namespace
 
 absl::StatusOr<pid_t> LaunchWorkerProcess(const std::vector<std::string>& argv, int log_fd) {
   if (argv.empty()) return absl::InvalidArgumentError("a worker needs a program to run");
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
+  const std::vector<std::string> environment = WorkerEnvironment();
+  std::vector<char*> env;
+  for (const std::string& entry : environment) env.push_back(const_cast<char*>(entry.c_str()));
+  env.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -39,7 +60,7 @@ absl::StatusOr<pid_t> LaunchWorkerProcess(const std::vector<std::string>& argv, 
   posix_spawnattr_setflags(&attributes,
                            POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  const int error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
+  const int error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), env.data());
   posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (error != 0) {

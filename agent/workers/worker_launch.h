@@ -1,7 +1,8 @@
 // Starting a worker process: by argv (never a shell), in a session and process group of its own
 // (so that it outlives the agent's and the terminal's signals, and so that stopping its group
 // reaches every process it started), stdin from /dev/null, stdout and stderr appended to its log
-// file, default signal dispositions and an empty signal mask.
+// file, default signal dispositions and an empty signal mask, the agent's environment with
+// CUDA_DEVICE_ORDER=PCI_BUS_ID (so that CUDA's device N is the GPU nvidia-smi lists as N).
 #ifndef LLORCH_AGENT_WORKERS_WORKER_LAUNCH_H_
 #define LLORCH_AGENT_WORKERS_WORKER_LAUNCH_H_
 

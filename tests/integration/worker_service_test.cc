@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "agent/workers/proc_fs.h"
 #include "agent/workers/process_identity.h"
 #include "agent/workers/worker_record.h"
@@ -335,6 +336,8 @@ TEST_F(WorkerServiceTest, AWorkerThatNeverCallsBackIsStoppedAtTheTimeout) {
 
 TEST_F(WorkerServiceTest, CudaPassesTheDeviceAndChecksTheGpuWithNvidiaSmi) {
   PlaceModel();
+  // CUDA's own default order; the worker must number GPUs as nvidia-smi does.
+  setenv("CUDA_DEVICE_ORDER", "FASTEST_FIRST", 1);
   StartAgent();
   v1::SpawnWorkerRequest missing = Request(v1::BACKEND_CUDA, testing::UnusedPort());
   missing.set_gpu(2);
@@ -348,6 +351,11 @@ TEST_F(WorkerServiceTest, CudaPassesTheDeviceAndChecksTheGpuWithNvidiaSmi) {
   EXPECT_EQ(worker.id(), "worker-cuda-1");
   EXPECT_THAT(std::vector<std::string>(worker.argv().begin(), worker.argv().end()),
               ::testing::IsSupersetOf({"--cuda-device", "1"}));
+  const std::string environ_file = absl::StrCat("/proc/", worker.pid(), "/environ");
+  const std::vector<std::string> environment =
+      absl::StrSplit(testing::ReadFileBytes(environ_file), '\0', absl::SkipEmpty());
+  EXPECT_THAT(environment, ::testing::Contains("CUDA_DEVICE_ORDER=PCI_BUS_ID"));
+  EXPECT_THAT(environment, ::testing::Not(::testing::Contains("CUDA_DEVICE_ORDER=FASTEST_FIRST")));
 }
 
 TEST_F(WorkerServiceTest, ChecksRefuseBeforeAnyWorkerStarts) {
