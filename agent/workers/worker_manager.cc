@@ -263,34 +263,50 @@ absl::StatusOr<WorkerManager::SpawnPlan> WorkerManager::Plan(
     }
     taken.insert(static_cast<int>(record.port));
   }
-  // From the choice to the hold, under mu_: two spawns planned at once never get the same port.
-  std::lock_guard lock(mu_);
-  taken.insert(held_ports_.begin(), held_ports_.end());
+  absl::StatusOr<const WorkerRecords*> records = Records();
+  if (!records.ok()) return records.status();
+  // Held (worker_ports.h), then checked against the records again: a spawn that has let go of
+  // the port wrote its state file first.
+  auto hold = [&](int port) -> absl::StatusOr<bool> {
+    absl::StatusOr<std::optional<UniqueFd>> lock = TryHoldPort((*records)->ports(), port);
+    if (!lock.ok()) return lock.status();
+    if (!lock->has_value()) return false;
+    absl::StatusOr<std::vector<WorkerRecord>> now = LiveRecords();
+    if (!now.ok()) return now.status();
+    for (const WorkerRecord& record : *now) {
+      if (static_cast<int>(record.port) == port) return false;
+    }
+    plan.port = port;
+    plan.port_hold = std::make_shared<UniqueFd>(std::move(**lock));
+    return true;
+  };
   if (request.port() != 0) {
-    plan.port = static_cast<int>(request.port());
-    if (taken.count(plan.port) > 0 || !PortIsFree(plan.port)) {
+    const int port = static_cast<int>(request.port());
+    absl::StatusOr<bool> held =
+        taken.count(port) > 0 || !PortIsFree(port) ? absl::StatusOr<bool>(false) : hold(port);
+    if (!held.ok()) return held.status();
+    if (!*held) {
       return WithReason(
-          WithHint(absl::AlreadyExistsError(absl::StrCat("port ", plan.port, " is in use")),
+          WithHint(absl::AlreadyExistsError(absl::StrCat("port ", port, " is in use")),
                    "choose another --port, or leave it out to take the first free one"),
           reasons::kPortInUse);
     }
   } else {
-    std::optional<int> port = FirstFreePort(settings_.port_first, settings_.port_last, taken);
-    if (!port) {
-      return WithReason(
-          WithHint(absl::ResourceExhaustedError(
-                       absl::StrCat("no free port in ", settings_.port_first, "-",
-                                    settings_.port_last, " outside the kernel's ephemeral range")),
-                   "stop a worker, pass --port, or widen workers.port_first/port_last"),
-          reasons::kNoFreePort);
+    while (plan.port_hold == nullptr) {
+      std::optional<int> port = FirstFreePort(settings_.port_first, settings_.port_last, taken);
+      if (!port) {
+        return WithReason(
+            WithHint(absl::ResourceExhaustedError(absl::StrCat(
+                         "no free port in ", settings_.port_first, "-", settings_.port_last,
+                         " outside the kernel's ephemeral range")),
+                     "stop a worker, pass --port, or widen workers.port_first/port_last"),
+            reasons::kNoFreePort);
+      }
+      absl::StatusOr<bool> held = hold(*port);
+      if (!held.ok()) return held.status();
+      taken.insert(*port);
     }
-    plan.port = *port;
   }
-  held_ports_.insert(plan.port);
-  plan.port_hold = std::shared_ptr<const void>(nullptr, [this, port = plan.port](const void*) {
-    std::lock_guard lock(mu_);
-    held_ports_.erase(port);
-  });
   return plan;
 }
 

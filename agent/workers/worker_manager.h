@@ -79,9 +79,9 @@ class WorkerManager {
     bool wait_ready = false;
     absl::Duration ready_timeout;
     bool restart_on_failure = false;
-    // Holds `port` against spawns planned meanwhile (none of them has bound it or written its
-    // state file yet) until the last copy of this plan is gone; by then the worker's state file
-    // names the port.
+    // Holds `port` against spawns planned meanwhile, here or in another process (none of them
+    // has bound it or written its state file yet), until the last copy of this plan is gone; by
+    // then the worker's state file names the port (TryHoldPort in worker_ports.h).
     std::shared_ptr<const void> port_hold;
   };
 
@@ -182,7 +182,6 @@ class WorkerManager {
   std::map<pid_t, int> exits_;                // their exit codes once exited (-1: unknown)
   std::set<std::string> spawning_;            // ids whose spawn waits: an exit fails the spawn
   std::set<pid_t> stops_;                     // workers asked to exit by a stop
-  std::set<int> held_ports_;                  // ports of planned spawns (SpawnPlan::port_hold)
   std::set<std::string> stopping_ids_;        // ids a stop works on: a second stop waits
   std::map<std::string, absl::Time> restarts_due_;  // restart on-failure: id -> when
   // Starting workers of a `ready = "health"` backend that no spawn waits for (spawned without

@@ -1,5 +1,12 @@
 #include "agent/workers/worker_ports.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
 #include "common/local_ports.h"
 
 namespace llorch {
@@ -12,6 +19,16 @@ std::optional<int> FirstFreePort(int first, int last, const std::set<int>& taken
     if (PortIsFree(port)) return port;
   }
   return std::nullopt;
+}
+
+absl::StatusOr<std::optional<UniqueFd>> TryHoldPort(const DirFd& dir, int port) {
+  absl::StatusOr<UniqueFd> lock = dir.OpenFile(absl::StrCat(port, ".lock"), O_RDWR | O_CREAT, 0600);
+  if (!lock.ok()) return lock.status();
+  if (flock(lock->get(), LOCK_EX | LOCK_NB) == 0) return std::optional<UniqueFd>(*std::move(lock));
+  if (errno == EWOULDBLOCK) return std::optional<UniqueFd>();
+  return absl::InternalError(absl::StrCat("cannot lock ",
+                                          dir.PathOf(absl::StrCat(port, ".lock")).string(), ": ",
+                                          std::strerror(errno)));
 }
 
 }  // namespace llorch

@@ -128,8 +128,11 @@ struct WorkerRecords::Parsed {
   std::map<std::string, File> files;
 };
 
-WorkerRecords::WorkerRecords(DirFd workers, DirFd logs)
-    : workers_(std::move(workers)), logs_(std::move(logs)), parsed_(std::make_shared<Parsed>()) {}
+WorkerRecords::WorkerRecords(DirFd workers, DirFd logs, DirFd ports)
+    : workers_(std::move(workers)),
+      logs_(std::move(logs)),
+      ports_(std::move(ports)),
+      parsed_(std::make_shared<Parsed>()) {}
 
 absl::StatusOr<WorkerRecords> WorkerRecords::Open(const std::filesystem::path& state_dir) {
   absl::StatusOr<DirFd> root = DirFd::OpenRoot(state_dir, /*create=*/true);
@@ -138,7 +141,9 @@ absl::StatusOr<WorkerRecords> WorkerRecords::Open(const std::filesystem::path& s
   if (!workers.ok()) return workers.status();
   absl::StatusOr<DirFd> logs = root->OpenDir("logs", /*create=*/true);
   if (!logs.ok()) return logs.status();
-  return WorkerRecords(*std::move(workers), *std::move(logs));
+  absl::StatusOr<DirFd> ports = root->OpenDir("ports", /*create=*/true);
+  if (!ports.ok()) return ports.status();
+  return WorkerRecords(*std::move(workers), *std::move(logs), *std::move(ports));
 }
 
 absl::Status WorkerRecords::Write(const WorkerRecord& record) const {

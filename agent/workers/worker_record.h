@@ -72,7 +72,7 @@ bool IsLive(const WorkerRecord& record);
 
 class WorkerRecords {
  public:
-  // Opens (creating) <state_dir>/workers and <state_dir>/logs.
+  // Opens (creating) <state_dir>/workers, <state_dir>/logs and <state_dir>/ports.
   static absl::StatusOr<WorkerRecords> Open(const std::filesystem::path& state_dir);
 
   absl::Status Write(const WorkerRecord& record) const;
@@ -83,15 +83,18 @@ class WorkerRecords {
   std::vector<WorkerRecord> List() const;
 
   const DirFd& logs() const { return logs_; }
+  // <state_dir>/ports: the port holds of planned spawns (worker_ports.h).
+  const DirFd& ports() const { return ports_; }
 
  private:
   struct Parsed;  // the records List() parsed, by file name, with the text they were parsed from
 
   absl::StatusOr<WorkerRecord> Parse(const std::string& id, const std::string& text) const;
 
-  WorkerRecords(DirFd workers, DirFd logs);
+  WorkerRecords(DirFd workers, DirFd logs, DirFd ports);
   DirFd workers_;
   DirFd logs_;
+  DirFd ports_;
   std::shared_ptr<Parsed> parsed_;
 };
 

@@ -5,6 +5,7 @@
 // backoff and start limit), DeleteModel refusing a model a worker serves, and stopping: graceful,
 // escalated to SIGKILL with the whole group, never a reused pid, not restarted afterwards, by pid
 // for an unmanaged worker process, with the GPU memory check of a CUDA worker.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/workers/proc_fs.h"
 #include "agent/workers/process_identity.h"
+#include "agent/workers/worker_ports.h"
 #include "agent/workers/worker_record.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
@@ -444,6 +447,31 @@ TEST_F(WorkerServiceTest, ConcurrentSpawnsWithDefaultPortsEachGetTheirOwnPort) {
   for (const v1::OperationEvent& last : finals) ports.insert(WorkerOf(last).port());
   EXPECT_EQ(ports.size(), static_cast<size_t>(kSpawns));
   EXPECT_EQ(List(false).size(), static_cast<size_t>(kSpawns));
+}
+
+TEST_F(WorkerServiceTest, APortAnotherSpawnHoldsIsNeitherChosenNorTaken) {
+  // A CLI without an agent, spawning at the same time, holds the lock on its port's file until
+  // its worker's state file names the port: this agent neither chooses nor takes that port.
+  PlaceModel();
+  config_.workers.port_first = 21300;
+  config_.workers.port_last = 21399;
+  const std::optional<int> first = FirstFreePort(21300, 21399, {});
+  ASSERT_TRUE(first.has_value());
+  const std::string ports = temp_.path() + "/state/ports";
+  std::filesystem::create_directories(ports);
+  const std::string lock_file = ports + "/" + std::to_string(*first) + ".lock";
+  const int other_spawn = open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(other_spawn, 0);
+  ASSERT_EQ(flock(other_spawn, LOCK_EX), 0);
+  StartAgent();
+  const v1::Worker worker = WorkerOf(Spawn(Request(v1::BACKEND_CPU, 0)));
+  EXPECT_NE(worker.port(), static_cast<uint32_t>(*first));
+  v1::SpawnWorkerRequest same = Request(v1::BACKEND_CPU, *first);
+  same.set_worker_id("same-port");
+  EXPECT_EQ(Reason(Spawn(same)), "PORT_IN_USE");
+  // Once the other spawn let go (its worker recorded, or the spawn failed), the port is free.
+  close(other_spawn);
+  EXPECT_EQ(WorkerOf(Spawn(same)).port(), static_cast<uint32_t>(*first));
 }
 
 TEST_F(WorkerServiceTest, FollowingALogEndsWithTheExitCodeOfAWorkerThisAgentStarted) {
