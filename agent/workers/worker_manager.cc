@@ -813,14 +813,17 @@ absl::StatusOr<std::vector<v1::Worker>> WorkerManager::List(bool include_exited)
   if (!records.ok()) return records.status();
   std::vector<v1::Worker> workers;
   const std::vector<WorkerRecord> recorded = (*records)->List();
+  // The records whose process runs (IsLive), judged once: WorkerFromRecord reads /proc for it.
+  std::vector<const WorkerRecord*> running;
   for (const WorkerRecord& record : recorded) {
     v1::Worker worker = WorkerFromRecord(record);
-    const bool running = worker.state() == v1::WORKER_STATE_STARTING ||
-                         worker.state() == v1::WORKER_STATE_READY ||
-                         worker.state() == v1::WORKER_STATE_STOPPING;
-    if (running || include_exited) workers.push_back(std::move(worker));
+    const bool is_running = worker.state() == v1::WORKER_STATE_STARTING ||
+                            worker.state() == v1::WORKER_STATE_READY ||
+                            worker.state() == v1::WORKER_STATE_STOPPING;
+    if (is_running) running.push_back(&record);
+    if (is_running || include_exited) workers.push_back(std::move(worker));
   }
-  for (v1::Worker& worker : ListUnmanaged(recorded)) workers.push_back(std::move(worker));
+  for (v1::Worker& worker : ListUnmanaged(running)) workers.push_back(std::move(worker));
   return workers;
 }
 

@@ -162,8 +162,10 @@ class WorkerManager {
   // in the agent's PATH where they are found.
   std::vector<std::string> WorkerBinaries(pool::v1::Backend backend) const;
   int StopSignalOf(const std::string& backend) const;
-  // The live worker processes no running record names (nor its group), as UNMANAGED workers.
-  std::vector<pool::v1::Worker> ListUnmanaged(const std::vector<WorkerRecord>& records) const;
+  // The live worker processes none of the `running` records names (nor its group), as UNMANAGED
+  // workers.
+  std::vector<pool::v1::Worker> ListUnmanaged(
+      const std::vector<const WorkerRecord*>& running) const;
   absl::StatusOr<pool::v1::SpawnWorkerResult> WaitReady(const SpawnPlan& plan, pid_t pid,
                                                         const WorkerRecords& records,
                                                         Operation& op);

@@ -394,11 +394,7 @@ int WorkerManager::StopSignalOf(const std::string& backend) const {
 }
 
 std::vector<v1::Worker> WorkerManager::ListUnmanaged(
-    const std::vector<WorkerRecord>& records) const {
-  std::vector<const WorkerRecord*> running;
-  for (const WorkerRecord& record : records) {
-    if (IsLive(record)) running.push_back(&record);
-  }
+    const std::vector<const WorkerRecord*>& running) const {
   std::vector<v1::Worker> unmanaged;
   for (const FoundWorkerProcess& process :
        ScanWorkerProcesses(WorkerBinaries(v1::BACKEND_UNSPECIFIED))) {
