@@ -50,6 +50,19 @@ absl::Status NotTrusted(const std::string& path, absl::string_view why) {
       "socket only you can replace, or run the agent code in this process with --standalone");
 }
 
+// "no agent answers at ADDR (set by ORIGIN)" and how to start one there: for a configured address
+// that nothing answers at, unix socket or TCP alike.
+absl::Status NoAgentAnswers(const Config& config, const Address& address,
+                            absl::string_view detail) {
+  auto origin = config.origin.find("agent.address");
+  const std::string set_by = origin == config.origin.end() ? "configuration" : origin->second;
+  return WithHint(
+      absl::UnavailableError(absl::StrCat("no agent answers at ", address.GrpcTarget(), " (set by ",
+                                          set_by, ")", detail.empty() ? "" : ": ", detail)),
+      "start it with `pool-agent --listen " + address.GrpcTarget() +
+          "`, or run in-process with --standalone");
+}
+
 }  // namespace
 
 absl::Status CheckAgentSocket(const std::string& path, uid_t uid) {
@@ -91,6 +104,14 @@ absl::Status CheckAgentSocket(const std::string& path, uid_t uid) {
 
 Connection::~Connection() = default;
 
+absl::Status Connection::Unreachable(absl::string_view transport_message) const {
+  if (!unreachable_) return absl::OkStatus();
+  // gRPC's words end with the cause: "...: Failed to connect to remote host: Connection refused".
+  const size_t cause = transport_message.rfind(": ");
+  return unreachable_(cause == absl::string_view::npos ? transport_message
+                                                       : transport_message.substr(cause + 2));
+}
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Config& config,
                                                              const ConnectOptions& options) {
   std::unique_ptr<Connection> connection(new Connection());
@@ -99,16 +120,12 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Config& confi
     if (!address.ok()) return address.status();
     if (address->kind == Address::Kind::kUnix) {
       absl::Status usable = CheckAgentSocket(address->path, geteuid());
-      if (absl::IsNotFound(usable)) {
-        auto origin = config.origin.find("agent.address");
-        const std::string set_by = origin == config.origin.end() ? "configuration" : origin->second;
-        return WithHint(
-            absl::UnavailableError(absl::StrCat(usable.message(), " (set by ", set_by, ")")),
-            "start it with `pool-agent --listen " + address->GrpcTarget() +
-                "`, or run in-process with --standalone");
-      }
+      if (absl::IsNotFound(usable)) return NoAgentAnswers(config, *address, "");
       if (!usable.ok()) return usable;
     }
+    connection->unreachable_ = [config, address = *address](absl::string_view detail) {
+      return NoAgentAnswers(config, address, detail);
+    };
     connection->channel_ = ChannelTo(*address);
     connection->description_ = absl::StrCat("agent at ", address->GrpcTarget());
     return connection;

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -51,11 +52,16 @@ class Connection {
   bool in_process() const { return agent_ != nullptr; }
   // Which agent answers and why it was chosen, for -v.
   const std::string& description() const { return description_; }
+  // For a configured address that the transport could not reach: the same error as for a unix
+  // socket nothing answers at, naming the address, who set it and gRPC's last words (e.g.
+  // "Connection refused"), with how to start an agent there. OK for other connections.
+  absl::Status Unreachable(absl::string_view transport_message) const;
 
  private:
   Connection() = default;
 
-  std::unique_ptr<InProcessAgent> agent_;  // set in standalone mode
+  std::function<absl::Status(absl::string_view)> unreachable_;  // set for a configured address
+  std::unique_ptr<InProcessAgent> agent_;                       // set in standalone mode
   std::shared_ptr<grpc::Channel> channel_;
   std::string description_;
 };

@@ -74,7 +74,16 @@ void Session::Verbose(int level, const std::string& text) const {
 }
 
 int Session::Fail(const grpc::Status& status) const {
-  return ReportError(FromGrpcStatus(status), err_style_);
+  ClientError error = FromGrpcStatus(status);
+  if (error.unreachable && connection_ != nullptr) {
+    if (absl::Status unreachable = connection_->Unreachable(status.error_message());
+        !unreachable.ok()) {
+      ClientError named = FromStatus(unreachable);
+      named.exit_code = error.exit_code;
+      error = std::move(named);
+    }
+  }
+  return ReportError(error, err_style_);
 }
 
 int Session::Fail(const absl::Status& status) const {

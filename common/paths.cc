@@ -139,8 +139,21 @@ std::string ResolvePath(const std::string& path, const std::string& base) {
   return resolved.string();
 }
 
-std::string ResolveModelsDir(const Config& config, const std::string& repo_root) {
-  return ResolvePath(config.models_dir, repo_root);
+std::string DefaultModelsDirOutsideCheckout(const Environment& env, uid_t uid) {
+  if (uid == 0) return "/var/lib/llorch/models";
+  const std::string dir = XdgDir(env, "XDG_DATA_HOME", ".local/share");
+  return ResolvePath(dir.empty() ? "models" : "llorch/models",
+                     dir.empty() ? PrivateTempDir(env, uid) : dir);
+}
+
+std::string ResolveModelsDir(const Config& config, const std::string& repo_root,
+                             const std::string& working_dir, const Environment& env, uid_t uid) {
+  if (!repo_root.empty()) return ResolvePath(config.models_dir, repo_root);
+  auto origin = config.origin.find("models_dir");
+  if (origin == config.origin.end() || origin->second == "default") {
+    return DefaultModelsDirOutsideCheckout(env, uid);
+  }
+  return ResolvePath(config.models_dir, working_dir);
 }
 
 absl::StatusOr<AgentPaths> ResolveAgentPaths(const Config& config, const std::string& working_dir,
@@ -151,9 +164,7 @@ absl::StatusOr<AgentPaths> ResolveAgentPaths(const Config& config, const std::st
   } else if (absl::StatusOr<std::string> top = FindGitTopLevel(working_dir); top.ok()) {
     paths.repo_root = *top;
   }
-  // Without a checkout, relative paths are taken from the working directory.
-  paths.models_dir =
-      ResolveModelsDir(config, paths.repo_root.empty() ? working_dir : paths.repo_root);
+  paths.models_dir = ResolveModelsDir(config, paths.repo_root, working_dir, env, uid);
   paths.state_dir = config.state_dir.empty() ? DefaultStateDir(env, uid)
                                              : ResolvePath(config.state_dir, working_dir);
   struct Setting {

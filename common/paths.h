@@ -57,8 +57,19 @@ absl::StatusOr<std::string> FindGitTopLevel(const std::string& start_dir);
 // without a trailing slash. Symlinks are not resolved; the file need not exist.
 std::string ResolvePath(const std::string& path, const std::string& base);
 
-// config.models_dir resolved against `repo_root` (see ResolvePath): absolute stays absolute.
-std::string ResolveModelsDir(const Config& config, const std::string& repo_root);
+// Where models go when there is no checkout and models_dir is not configured:
+// /var/lib/llorch/models for uid 0 (beside the system agent's state), otherwise
+// $XDG_DATA_HOME/llorch/models, XDG_DATA_HOME defaulting to $HOME/.local/share, and
+// PrivateTempDir()/models when HOME is not set either (as DefaultStateDir()).
+std::string DefaultModelsDirOutsideCheckout(const Environment& env, uid_t uid);
+
+// The models directory: config.models_dir resolved against `repo_root` (see ResolvePath:
+// absolute stays absolute). Without a checkout (`repo_root` ""), a configured models_dir is
+// resolved against `working_dir`, and the default (".test-models", the checkout's) becomes
+// DefaultModelsDirOutsideCheckout(), so that a command run from any directory does not leave a
+// .test-models there.
+std::string ResolveModelsDir(const Config& config, const std::string& repo_root,
+                             const std::string& working_dir, const Environment& env, uid_t uid);
 
 // The directories an agent works in (pool-agent and the CLI's in-process agent alike).
 struct AgentPaths {
@@ -67,8 +78,8 @@ struct AgentPaths {
   std::string state_dir;   // absolute
 };
 
-// Resolves the configured paths: repo_root and state_dir against `working_dir`, models_dir
-// against the repo root (the working directory without one); an unset repo_root is the git top
+// Resolves the configured paths: repo_root and state_dir against `working_dir`, models_dir as
+// ResolveModelsDir() says; an unset repo_root is the git top
 // level of `working_dir`, an unset state_dir DefaultStateDir(env, uid). InvalidArgument, naming
 // the setting and where it was set, when repo_root does not exist or is not a directory, or when
 // models_dir or state_dir exists but is not a directory (they may be missing: they are created

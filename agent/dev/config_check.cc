@@ -334,9 +334,10 @@ void ProblemToProto(const ConfigProblem& problem, v1::ConfigProblem* out) {
 std::vector<ConfigProblem> CheckConfigOnHost(const Config& config, const ConfigHostFacts& host) {
   Findings findings(config);
   const std::string repo_root = CheckRepoRoot(findings, config, host);
-  CheckWorkDirectory(findings, "models_dir",
-                     ResolveModelsDir(config, repo_root.empty() ? host.working_dir : repo_root),
-                     host.uid);
+  CheckWorkDirectory(
+      findings, "models_dir",
+      ResolveModelsDir(config, repo_root, host.working_dir, config.sources.env, host.uid),
+      host.uid);
   CheckWorkDirectory(findings, "state_dir",
                      config.state_dir.empty() ? DefaultStateDir(config.sources.env, host.uid)
                                               : ResolvePath(config.state_dir, host.working_dir),

@@ -57,6 +57,7 @@ ClientError FromGrpcStatus(const grpc::Status& status) {
   }
   // An UNAVAILABLE without our details comes from the transport, not from a service.
   if (code == absl::StatusCode::kUnavailable && error.reason.empty()) {
+    error.unreachable = true;
     error.message = "cannot reach the agent: " + error.message;
     if (error.hint.empty()) {
       error.hint = "start it with `pool-agent`, or run the command in-process with --standalone";

@@ -30,6 +30,7 @@ struct ClientError {
   std::string reason;                           // machine code from the agent, e.g. MODEL_NOT_FOUND
   std::map<std::string, std::string> metadata;  // the agent's facts about it (ErrorHint)
   int exit_code = kExitFailed;
+  bool unreachable = false;  // the transport reached no agent (nothing answered)
 };
 
 // Decodes a status returned by the agent, including the ErrorHint detail it may carry.

@@ -67,7 +67,8 @@ TEST_F(CheckConfigE2eTest, ACleanConfigExitsZeroAndShowsEveryValueWithItsOrigin)
   EXPECT_THAT(ValueLine(result.out, "git.pull_mode"),
               MatchesRegex("git.pull_mode +default +\"rebase\""));
   EXPECT_THAT(ValueLine(result.out, "models_dir"),
-              MatchesRegex("models_dir +default +\".test-models\""));
+              MatchesRegex("models_dir +env LLORCH_MODELS_DIR +\".*/work/.test-models\""));
+  EXPECT_THAT(ValueLine(result.out, "catalog"), MatchesRegex("catalog +default +\"\""));
   EXPECT_THAT(result.out, HasSubstr("The configuration is valid"));
   EXPECT_THAT(result.out, Not(HasSubstr("error:")));
 }

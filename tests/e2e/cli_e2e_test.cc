@@ -324,6 +324,7 @@ TEST_F(CliE2eTest, PathsThatCannotBeUsedAreBadUsageForTheCliAndTheAgent) {
   env_.env()["LLORCH_REPO_ROOT"] = file;
   EXPECT_EQ(env_.Run({"models", "list"}).exit_code, 2);
   env_.env().erase("LLORCH_REPO_ROOT");
+  env_.env().erase("LLORCH_MODELS_DIR");
   WriteFile(env_.Path("config/llorch/pool.toml"), "models_dir = \"" + file + "\"\n");
   CommandResult from_file = env_.Run({"models", "list"});
   EXPECT_EQ(from_file.exit_code, 2);
@@ -375,17 +376,22 @@ TEST_F(CliE2eTest, AgentInfoInProcessDescribesThisHost) {
   EXPECT_FALSE(json["hostname"].get<std::string>().empty());
 }
 
-TEST_F(CliE2eTest, UnreachableAgentExitsThreeWithAHint) {
-  CommandResult result =
-      env_.Run({"--agent", "unix:" + env_.Path("run/nobody.sock"), "models", "catalog"});
+TEST_F(CliE2eTest, UnreachableAgentExitsThreeWithTheSameMessageAndHintOnSocketAndTcp) {
+  const std::string socket = env_.Path("run/nobody.sock");
+  CommandResult result = env_.Run({"--agent", "unix:" + socket, "models", "catalog"});
   EXPECT_EQ(result.exit_code, 3);
-  EXPECT_THAT(result.err, HasSubstr("no agent answers at unix:"));
-  EXPECT_THAT(result.err, HasSubstr("--standalone"));
+  EXPECT_EQ(result.err,
+            "error: no agent answers at unix:" + socket +
+                " (set by flag --agent)\nhint: start it with `pool-agent --listen unix:" + socket +
+                "`, or run in-process with --standalone\n");
 
-  env_.env()["LLORCH_AGENT"] = "127.0.0.1:1";
+  env_.env()["LLORCH_AGENT"] = "127.0.0.1:1";  // nothing listens on port 1
   CommandResult tcp = env_.Run({"models", "catalog"});
   EXPECT_EQ(tcp.exit_code, 3) << tcp.err;
-  EXPECT_THAT(tcp.err, HasSubstr("cannot reach the agent"));
+  EXPECT_EQ(tcp.err,
+            "error: no agent answers at 127.0.0.1:1 (set by env LLORCH_AGENT): Connection "
+            "refused\nhint: start it with `pool-agent --listen 127.0.0.1:1`, or run in-process "
+            "with --standalone\n");
 }
 
 TEST_F(CliE2eTest, CommandsOfLaterReleasesSayNotAvailableYet) {
@@ -469,6 +475,7 @@ TEST_F(CliE2eTest, ConfigAndCatalogFilesMustBeSmallRegularFiles) {
 }
 
 TEST_F(CliE2eTest, ModelsDirComesFromConfigEnvAndFlagInThatOrder) {
+  env_.env().erase("LLORCH_MODELS_DIR");
   WriteFile(env_.Path("config/llorch/pool.toml"),
             "models_dir = \"" + env_.Path("from-file") + "\"\n");
   auto models_dir = [&](const std::vector<std::string>& extra) {
@@ -482,6 +489,25 @@ TEST_F(CliE2eTest, ModelsDirComesFromConfigEnvAndFlagInThatOrder) {
   env_.env()["LLORCH_MODELS_DIR"] = env_.Path("from-env");
   EXPECT_EQ(models_dir({}), env_.Path("from-env"));
   EXPECT_EQ(models_dir({"--models-dir", env_.Path("from-flag")}), env_.Path("from-flag"));
+}
+
+TEST_F(CliE2eTest, OutsideACheckoutModelsGoToTheDataDirNotToTheWorkingDirectory) {
+  env_.env().erase("LLORCH_MODELS_DIR");
+  env_.env()["XDG_DATA_HOME"] = env_.Path("data");
+  // Root's models live beside the system agent's state; anyone else's in the XDG data dir.
+  const std::string expected =
+      geteuid() == 0 ? "/var/lib/llorch/models" : env_.Path("data/llorch/models");
+  CommandResult info = env_.Run({"agent", "info", "-o", "json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_EQ(nlohmann::json::parse(info.out)["models_dir"], expected);
+  CommandResult list = env_.Run({"models", "list"});
+  EXPECT_THAT(list.out, HasSubstr(" in " + expected));
+  EXPECT_FALSE(std::filesystem::exists(env_.Path("work/.test-models")));
+
+  // A relative models_dir still means the working directory: the user asked for it.
+  CommandResult relative = env_.Run({"--models-dir", "mine", "agent", "info", "-o", "json"});
+  ASSERT_EQ(relative.exit_code, 0) << relative.err;
+  EXPECT_EQ(nlohmann::json::parse(relative.out)["models_dir"], env_.Path("work/mine"));
 }
 
 TEST_F(CliE2eTest, ListShowsModelsPartialsUnknownFilesAndFreeSpace) {

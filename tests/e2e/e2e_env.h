@@ -32,13 +32,15 @@ class E2eEnvironment {
     env_["XDG_STATE_HOME"] = Path("state");
     // Root's state dir is /var/lib/llorch/pool whatever XDG_STATE_HOME says: keep tests out of it.
     env_["LLORCH_STATE_DIR"] = Path("state/llorch/pool");
+    // Outside a checkout root's default models dir is /var/lib/llorch/models: likewise.
+    env_["LLORCH_MODELS_DIR"] = models_dir();
     // The host's real NVIDIA driver stays out: GPUs come from a stand-in nvidia-smi in PATH, or
     // a fake NVML a test names here.
     env_["LLORCH_NVML_LIBRARY"] = "none";
   }
 
   std::string Path(const std::string& relative) const { return temp_.path() + "/" + relative; }
-  std::string models_dir() const { return Path("work/.test-models"); }
+  std::string models_dir() const { return Path("work/.test-models"); }  // LLORCH_MODELS_DIR
   std::map<std::string, std::string>& env() { return env_; }
 
   // Runs llorch-pool (or another installed binary) in the work directory; `options` may say

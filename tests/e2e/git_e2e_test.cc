@@ -41,6 +41,7 @@ class GitE2eTest : public ::testing::Test {
     for (const auto& [key, value] : git_.Env()) {
       if (key.rfind("GIT_", 0) == 0) env_.env()[key] = value;
     }
+    env_.env().erase("LLORCH_MODELS_DIR");  // the checkout's own: .test-models in it
   }
 
   // llorch-pool in the checkout, as an operator on the host runs it.

@@ -154,14 +154,30 @@ TEST(DefaultSocketPathTest, WithoutXdgRuntimeDirIsSystemSocketForRootAndTmpForUs
 }
 
 TEST(ResolveModelsDirTest, KeepsAbsolutePathsAndJoinsRelativeOnesToTheRepoRoot) {
-  Config config;
-  EXPECT_EQ(ResolveModelsDir(config, "/srv/llama-orch"), "/srv/llama-orch/.test-models");
-  config.models_dir = "/data/models/";
-  EXPECT_EQ(ResolveModelsDir(config, "/srv/llama-orch"), "/data/models");
-  config.models_dir = "./a/../models/";
-  EXPECT_EQ(ResolveModelsDir(config, "/srv/llama-orch/"), "/srv/llama-orch/models");
-  config.models_dir = "../shared-models";
-  EXPECT_EQ(ResolveModelsDir(config, "/srv/llama-orch"), "/srv/shared-models");
+  const auto resolve = [](const std::string& models_dir, const std::string& repo_root) {
+    Config config;
+    EXPECT_TRUE(SetFromFlag(&config, "models_dir", models_dir, "--models-dir").ok());
+    return ResolveModelsDir(config, repo_root, "/work", {}, 1000);
+  };
+  EXPECT_EQ(ResolveModelsDir(Config(), "/srv/llama-orch", "/work", {}, 1000),
+            "/srv/llama-orch/.test-models");
+  EXPECT_EQ(resolve("/data/models/", "/srv/llama-orch"), "/data/models");
+  EXPECT_EQ(resolve("./a/../models/", "/srv/llama-orch/"), "/srv/llama-orch/models");
+  EXPECT_EQ(resolve("../shared-models", "/srv/llama-orch"), "/srv/shared-models");
+  EXPECT_EQ(resolve("models", ""), "/work/models");  // configured: the working directory's
+}
+
+TEST(ResolveModelsDirTest, OutsideACheckoutTheDefaultIsTheDataDirectoryNeverTheWorkingOne) {
+  const Config config;
+  EXPECT_EQ(ResolveModelsDir(config, "", "/work", {{"HOME", "/home/u"}}, 1000),
+            "/home/u/.local/share/llorch/models");
+  EXPECT_EQ(ResolveModelsDir(config, "", "/work", {{"HOME", "/home/u"}, {"XDG_DATA_HOME", "/data"}},
+                             1000),
+            "/data/llorch/models");
+  EXPECT_EQ(ResolveModelsDir(config, "", "/work", {{"XDG_DATA_HOME", "relative"}}, 1000),
+            "/tmp/llorch-1000/models");  // no usable XDG_DATA_HOME or HOME: as the state dir
+  EXPECT_EQ(ResolveModelsDir(config, "", "/work", {{"HOME", "/root"}}, 0),
+            "/var/lib/llorch/models");
 }
 
 TEST_F(PathsTest, AgentPathsAreResolvedAgainstTheWorkingDirectoryAndTheRepoRoot) {
