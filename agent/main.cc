@@ -30,6 +30,7 @@ constexpr char kExamples[] = R"(Examples:
   pool-agent                                    listen on the default unix socket
   pool-agent --listen unix:/run/llorch/pool-agent.sock --listen 127.0.0.1:9200
   pool-agent --config /etc/llorch/pool.toml --log-level debug
+  pool-agent --log-format json                  one JSON object a line: operations, workers, models
 
 Default socket: $XDG_RUNTIME_DIR/llorch/pool-agent.sock, else /run/llorch/pool-agent.sock as root
 and ${TMPDIR:-/tmp}/llorch-<uid>/pool-agent.sock for other users; its directory must be the
@@ -43,6 +44,7 @@ struct Flags {
   std::optional<std::string> models_dir;
   std::optional<std::string> repo_root;
   std::optional<std::string> log_level;
+  std::optional<std::string> log_format;
   bool insecure = false;
 };
 
@@ -65,10 +67,12 @@ int Serve(const Flags& flags) {
   AddFlags(&sources, {{"catalog", "--catalog", flags.catalog},
                       {"models_dir", "--models-dir", flags.models_dir},
                       {"repo_root", "--repo-root", flags.repo_root},
-                      {"agent.log_level", "--log-level", flags.log_level}});
+                      {"agent.log_level", "--log-level", flags.log_level},
+                      {"agent.log_format", "--log-format", flags.log_format}});
   absl::StatusOr<Config> config = LoadConfig(sources);
   if (!config.ok()) return Fail(config.status());
-  if (absl::Status status = SetupLogging(config->agent.log_level); !status.ok()) {
+  if (absl::Status status = SetupLogging(config->agent.log_level, config->agent.log_format);
+      !status.ok()) {
     return Fail(status);
   }
 
@@ -152,6 +156,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off")
       ->type_name("LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--log-format", flags.log_format,
+                 "text (journald-friendly: \"<6>\" level prefixes under systemd) or json "
+                 "(one object a line)")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--insecure", flags.insecure,
                "Allow TCP listeners on non-loopback addresses without TLS (isolated labs only)");
   try {

@@ -56,6 +56,10 @@ const std::vector<KeySpec>& Specs() {
        [](Config& c) { return &c.agent.log_level; },
        nullptr,
        {"trace", "debug", "info", "warn", "error", "off"}},
+      {"agent.log_format",
+       [](Config& c) { return &c.agent.log_format; },
+       nullptr,
+       {"text", "json"}},
       {"client.output",
        [](Config& c) { return &c.client.output; },
        nullptr,
@@ -130,46 +134,6 @@ const std::vector<KeySpec>& Specs() {
        kStopSignals},
   };
   return specs;
-}
-
-// TOML basic string syntax for `text`.
-std::string TomlQuote(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned char>(c));
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 // Records that `source` (at `line` of a file; 0 otherwise) set `key` last.
@@ -436,7 +400,7 @@ class TomlMerger {
         if (node.is_string()) {
           absl::StrAppend(&message, " (write [\"", node.as_string()->get(), "\"])");
           fix = absl::StrCat("put it in brackets: ", LeafOf(spec.key), " = [",
-                             TomlQuote(node.as_string()->get()), "]");
+                             QuoteEscaped(node.as_string()->get()), "]");
         }
         Add(node.source(), std::move(message), std::move(fix), spec.key);
         return;
@@ -561,7 +525,7 @@ std::vector<ConfigProblem> ApplyEnvironment(const Environment& env, Config* conf
       {"LLORCH_REPO_ROOT", "repo_root"},       {"LLORCH_MODEL_BASE_DIR", "models_dir"},
       {"LLORCH_MODELS_DIR", "models_dir"},     {"LLORCH_STATE_DIR", "state_dir"},
       {"LLORCH_CATALOG", "catalog"},           {"LLORCH_AGENT", "agent.address"},
-      {"LLORCH_LOG_LEVEL", "agent.log_level"},
+      {"LLORCH_LOG_LEVEL", "agent.log_level"}, {"LLORCH_LOG_FORMAT", "agent.log_format"},
   };
   std::vector<ConfigProblem> problems;
   for (const auto& [variable, key] : kVariables) {
@@ -834,9 +798,9 @@ std::string ConfigValueAsToml(const Config& config, absl::string_view key) {
   if (spec == nullptr) return "";
   Config copy = config;  // the accessors hand out mutable addresses
   if (spec->integer) return absl::StrCat(*spec->integer(copy));
-  if (spec->text) return TomlQuote(*spec->text(copy));
+  if (spec->text) return QuoteEscaped(*spec->text(copy));
   std::vector<std::string> quoted;
-  for (const std::string& value : *spec->list(copy)) quoted.push_back(TomlQuote(value));
+  for (const std::string& value : *spec->list(copy)) quoted.push_back(QuoteEscaped(value));
   return absl::StrCat("[", absl::StrJoin(quoted, ", "), "]");
 }
 

@@ -65,6 +65,7 @@ struct Config {
     std::string address;              // "unix:PATH" or "HOST:PORT" for the CLI; "" = default
     std::vector<std::string> listen;  // where pool-agent listens; empty = default socket
     std::string log_level = "info";   // trace, debug, info, warn, error, off
+    std::string log_format = "text";  // text (journald-friendly) | json (one object a line)
   } agent;
   struct Client {
     std::string output = "table";  // table | wide | json

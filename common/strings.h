@@ -43,6 +43,10 @@ bool IsValidUtf8(absl::string_view text);
 // proto3 string.
 std::string ToValidUtf8(absl::string_view text);
 
+// `text` in double quotes with '"', '\\' and control characters escaped (\n, \t, \u001b, ...):
+// both a TOML basic string and a JSON string.
+std::string QuoteEscaped(absl::string_view text);
+
 }  // namespace llorch
 
 #endif  // LLORCH_COMMON_STRINGS_H_

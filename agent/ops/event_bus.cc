@@ -15,17 +15,25 @@ EventBus::EventBus(std::string instance_id, Options options)
 
 uint64_t EventBus::Publish(v1::AgentEvent event) {
   const absl::Time now = options_.clock();
-  std::lock_guard<std::mutex> lock(mu_);
-  const uint64_t sequence = first_ + events_.size();
-  event.set_sequence(sequence);
-  *event.mutable_time() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
-  event.set_agent_instance_id(instance_id_);
-  events_.push_back(std::move(event));
-  while (events_.size() > options_.capacity) {
-    events_.pop_front();
-    ++first_;
+  uint64_t sequence = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sequence = first_ + events_.size();
+    event.set_sequence(sequence);
+    *event.mutable_time() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+    event.set_agent_instance_id(instance_id_);
+    if (options_.observer) {
+      events_.push_back(event);
+    } else {
+      events_.push_back(std::move(event));
+    }
+    while (events_.size() > options_.capacity) {
+      events_.pop_front();
+      ++first_;
+    }
+    published_.notify_all();
   }
-  published_.notify_all();
+  if (options_.observer) options_.observer(event);
   return sequence;
 }
 

@@ -31,6 +31,9 @@ class EventBus {
   struct Options {
     size_t capacity = 10000;  // events kept for readers that resume or lag
     std::function<absl::Time()> clock = absl::Now;
+    // Called with every event once it is stamped, outside the bus's lock, on the publishing
+    // thread (the agent's log writes a line per event); it must not publish.
+    std::function<void(const pool::v1::AgentEvent&)> observer;
   };
 
   explicit EventBus(std::string instance_id);

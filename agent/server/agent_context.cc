@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "agent/models/builtin_catalog.h"
+#include "agent/server/event_log.h"
 #include "common/paths.h"
 #include "common/status.h"
 #include "common/trusted_dir.h"
@@ -40,7 +41,10 @@ absl::StatusOr<std::shared_ptr<const AgentContext>> AgentContext::Create(
   absl::StatusOr<std::string> instance_id = NewInstanceId();
   if (!instance_id.ok()) return instance_id.status();
   context->instance_id = *std::move(instance_id);
-  context->events = std::make_shared<EventBus>(context->instance_id);
+  EventBus::Options bus;
+  // pool-agent's log tells what happened; llorch-pool's in-process agent prints its own view.
+  if (!in_process) bus.observer = LogAgentEvent;
+  context->events = std::make_shared<EventBus>(context->instance_id, std::move(bus));
   OperationRegistry::Options operations;
   operations.events = context->events;
   context->operations = std::make_shared<OperationRegistry>(std::move(operations));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/address.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
@@ -187,7 +188,7 @@ class LongVerifyTest : public AgentE2eTest {
  protected:
   void SetUp() override {
     WriteALongTinyllama();
-    agent_ = StartAgent({}, default_socket());
+    agent_ = StartAgent({"--log-format", "json"}, default_socket());
     CommandOptions options;
     options.env = env_.env();
     options.working_dir = env_.Path("work");
@@ -262,6 +263,26 @@ TEST_F(LongVerifyTest, CancelFromASecondTerminalStopsTheWorkAndShowsTheFinalStat
   EXPECT_THAT(ReadFile(env_.Path("verify.log")),
               HasSubstr("error: operation " + id +
                         " was cancelled by another client: `llorch-pool ops cancel` (pid "));
+  // The agent's log tells the story, one JSON object a line: started, then cancelled by whom.
+  std::vector<nlohmann::json> records;
+  for (absl::string_view line : absl::StrSplit(ReadFile(log_path()), '\n', absl::SkipEmpty())) {
+    records.push_back(nlohmann::json::parse(line));  // every line, not only ours
+    ASSERT_TRUE(records.back().contains("time") && records.back().contains("level")) << line;
+  }
+  const auto record = [&](const std::string& event) {
+    for (const nlohmann::json& r : records) {
+      if (r.value("event", "") == event && r.value("id", "") == id) return r;
+    }
+    return nlohmann::json();
+  };
+  EXPECT_EQ(record("operation.start").value("kind", ""), "model.verify");
+  EXPECT_EQ(record("operation.start").value("target", ""), "tinyllama");
+  const nlohmann::json cancelled = record("operation.cancel");
+  EXPECT_EQ(cancelled.value("state", ""), "cancelled");
+  EXPECT_EQ(cancelled.value("reason", ""), "CANCELLED_BY_CLIENT");
+  EXPECT_THAT(cancelled.value("requested_by", ""), HasSubstr("`llorch-pool ops cancel` (pid "));
+  EXPECT_THAT(cancelled.value("peer", ""), ::testing::StartsWith("unix:"));
+  EXPECT_FALSE(cancelled.value("duration_s", "").empty());
 }
 
 TEST_F(LongVerifyTest, StoppingTheAgentCancelsItsOperationsAndTellsTheirClients) {

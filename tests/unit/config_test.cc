@@ -330,6 +330,7 @@ TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
                                                     "agent.address",
                                                     "agent.listen",
                                                     "agent.log_level",
+                                                    "agent.log_format",
                                                     "client.output",
                                                     "client.color",
                                                     "download.backend",
@@ -404,6 +405,7 @@ catalog = "/etc/llorch/catalog.toml"
 address = "unix:/run/llorch/pool-agent.sock"
 listen = ["unix:/run/llorch/pool-agent.sock", "127.0.0.1:9200"]
 log_level = "debug"
+log_format = "json"
 [client]
 output = "json"
 color = "always"
@@ -455,6 +457,7 @@ stop_signal = "SIGQUIT"
   EXPECT_EQ(config->agent.listen,
             (std::vector<std::string>{"unix:/run/llorch/pool-agent.sock", "127.0.0.1:9200"}));
   EXPECT_EQ(config->agent.log_level, "debug");
+  EXPECT_EQ(config->agent.log_format, "json");
   EXPECT_EQ(config->client.output, "json");
   EXPECT_EQ(config->client.color, "always");
   EXPECT_EQ(config->download.backend, "hf");

@@ -7,8 +7,10 @@
 #include <google/protobuf/wrappers.pb.h>
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "agent/ops/operation_registry.h"
 
 namespace llorch {
@@ -25,7 +27,15 @@ v1::AgentEvent ModelRemoved(const std::string& id) {
 }
 
 TEST(EventBusTest, EventsAreStampedWithSequenceTimeAndInstance) {
-  EventBus bus("0123abcd", {.capacity = 10, .clock = [] { return absl::FromUnixMillis(1500); }});
+  std::vector<std::string> observed;  // what the agent's log is given: stamped events
+  EventBus bus("0123abcd", {.capacity = 10,
+                            .clock = [] { return absl::FromUnixMillis(1500); },
+                            .observer =
+                                [&](const v1::AgentEvent& event) {
+                                  observed.push_back(absl::StrCat(event.sequence(), " ",
+                                                                  event.model().model_id(), " ",
+                                                                  event.agent_instance_id()));
+                                }});
   EXPECT_EQ(bus.last_sequence(), 0u);
   EXPECT_EQ(bus.first_kept_sequence(), 1u);
   EXPECT_EQ(bus.Publish(ModelRemoved("a")), 1u);
@@ -38,12 +48,13 @@ TEST(EventBusTest, EventsAreStampedWithSequenceTimeAndInstance) {
   EXPECT_EQ(event.time().seconds(), 1);
   EXPECT_EQ(event.time().nanos(), 500000000);
   EXPECT_EQ(bus.WaitForEvent(2, absl::Milliseconds(1), &event), EventBus::ReadResult::kTimeout);
+  EXPECT_EQ(observed, (std::vector<std::string>{"1 a 0123abcd", "2 b 0123abcd"}));
 }
 
 // The publisher never waits for a reader: one that has not read for more than `capacity` events
 // finds the ones it needs gone, and says so rather than skipping them.
 TEST(EventBusTest, AReaderThatFallsBehindTheBufferIsToldItsEventsExpired) {
-  EventBus bus("0123abcd", {.capacity = 3});
+  EventBus bus("0123abcd", {.capacity = 3, .clock = absl::Now, .observer = nullptr});
   for (const char* id : {"a", "b", "c", "d", "e"}) bus.Publish(ModelRemoved(id));
   EXPECT_EQ(bus.last_sequence(), 5u);
   EXPECT_EQ(bus.first_kept_sequence(), 3u);
