@@ -45,9 +45,10 @@ class CommandLine {
   // Parses argv, loads the configuration and runs the chosen command. Returns the exit code.
   // The command's session (and its connection) lives until this object is destroyed.
   int Run(int argc, const char* const* argv);
-  // True when the command ran against a pool-agent process: then nothing is left to do at the
-  // end but tear gRPC's threads down.
-  bool RanOnAgentProcess() const { return session_ != nullptr && session_->remote(); }
+  // True when the command ran against a pool-agent process, or against an agent in this process
+  // that started no operation: then nothing is left to do at the end but tear gRPC's threads
+  // down.
+  bool NothingToStop() const { return session_ != nullptr && session_->NothingToStop(); }
 
   CLI::App& app() { return app_; }
 

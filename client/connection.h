@@ -50,6 +50,9 @@ class Connection {
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   bool in_process() const { return agent_ != nullptr; }
+  // True when the process may end without stopping this connection's agent: a pool-agent
+  // process, or an agent in this process that ran no operation (InProcessAgent::Idle).
+  bool NothingToStop() const { return agent_ == nullptr || agent_->Idle(); }
   // Which agent answers and why it was chosen, for -v.
   const std::string& description() const { return description_; }
   // For a configured address that the transport could not reach: the same error as for a unix

@@ -10,10 +10,12 @@ int main(int argc, char** argv) {
   llorch::PrepareStandardStreams();
   llorch::CommandLine command_line;
   const int exit_code = llorch::FinishOutput(command_line.Run(argc, argv));
-  if (command_line.RanOnAgentProcess()) {
-    // Shutting gRPC's client threads down costs about 8 ms, a quarter of a `worker list`, and
-    // leaves nothing behind that matters: end here. An agent inside this process (standalone)
-    // stops in order instead, for its operations and workers.
+  if (command_line.NothingToStop()) {
+    // Shutting gRPC's client threads down costs about 8 ms, a quarter of a `worker list`, and an
+    // idle agent inside this process (standalone, no operation started: `models catalog`,
+    // `worker list`) as much again to join its server's threads; neither leaves anything behind
+    // that matters: end here. An agent that ran operations stops in order instead, for them and
+    // their workers.
     std::fflush(stderr);
     _exit(exit_code);
   }

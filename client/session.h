@@ -48,6 +48,8 @@ class Session {
   bool standalone() const { return connection_ != nullptr && connection_->in_process(); }
   // True once connected to a pool-agent process.
   bool remote() const { return connection_ != nullptr && !connection_->in_process(); }
+  // True once connected, when nothing of the agent needs stopping in order (Connection).
+  bool NothingToStop() const { return connection_ != nullptr && connection_->NothingToStop(); }
 
   // A context for one unary call, with a deadline.
   std::unique_ptr<grpc::ClientContext> NewCallContext(

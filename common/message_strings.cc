@@ -82,7 +82,89 @@ bool RewriteField(pb::Message* message, const pb::FieldDescriptor& field, String
   return changed;
 }
 
+// AllStrings() of the wire form of a message of type `type`: the counterpart of RewriteFields.
+bool AllSerializedStrings(const pb::Descriptor& type, const std::string& wire, StringCheck accept) {
+  pb::UnknownFieldSet fields;
+  if (!fields.ParseFromString(wire)) return true;  // RewriteSerializedStrings leaves it as well
+  const bool any = IsAny(type);
+  const pb::Descriptor* packed = nullptr;  // for an Any: the type of its value
+  for (int i = 0; any && i < fields.field_count(); ++i) {
+    const pb::UnknownField& field = fields.field(i);
+    if (field.number() != pb::Any::kTypeUrlFieldNumber ||
+        field.type() != pb::UnknownField::TYPE_LENGTH_DELIMITED) {
+      continue;
+    }
+    if (!accept(*type.FindFieldByNumber(field.number()), field.length_delimited())) return false;
+    packed = PackedType(field.length_delimited());
+  }
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const pb::UnknownField& field = fields.field(i);
+    if (field.type() != pb::UnknownField::TYPE_LENGTH_DELIMITED) continue;
+    const pb::FieldDescriptor* descriptor = type.FindFieldByNumber(field.number());
+    if (descriptor == nullptr) continue;
+    bool accepted = true;
+    if (any && field.number() == pb::Any::kValueFieldNumber) {
+      accepted =
+          packed == nullptr || AllSerializedStrings(*packed, field.length_delimited(), accept);
+    } else if (any && field.number() == pb::Any::kTypeUrlFieldNumber) {
+      continue;  // checked above
+    } else if (descriptor->type() == pb::FieldDescriptor::TYPE_STRING) {
+      accepted = accept(*descriptor, field.length_delimited());
+    } else if (descriptor->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
+      accepted =
+          AllSerializedStrings(*descriptor->message_type(), field.length_delimited(), accept);
+    }
+    if (!accepted) return false;
+  }
+  return true;
+}
+
+// AllStrings() of one field of `message`: the counterpart of RewriteField, by reference.
+bool AllFieldStrings(const pb::Message& message, const pb::FieldDescriptor& field,
+                     StringCheck accept) {
+  const pb::Reflection& reflection = *message.GetReflection();
+  std::string scratch;  // used only by string fields not stored as std::string (cords)
+  if (field.type() == pb::FieldDescriptor::TYPE_STRING) {
+    if (!field.is_repeated()) {
+      return accept(field, reflection.GetStringReference(message, &field, &scratch));
+    }
+    for (int i = 0; i < reflection.FieldSize(message, &field); ++i) {
+      if (!accept(field, reflection.GetRepeatedStringReference(message, &field, i, &scratch))) {
+        return false;
+      }
+    }
+  } else if (field.type() == pb::FieldDescriptor::TYPE_MESSAGE) {
+    if (!field.is_repeated()) return AllStrings(reflection.GetMessage(message, &field), accept);
+    for (int i = 0; i < reflection.FieldSize(message, &field); ++i) {
+      if (!AllStrings(reflection.GetRepeatedMessage(message, &field, i), accept)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+bool AllStrings(const pb::Message& message, StringCheck accept) {
+  const pb::Descriptor& type = *message.GetDescriptor();
+  const pb::Reflection& reflection = *message.GetReflection();
+  if (IsAny(type)) {
+    const pb::FieldDescriptor& url = *type.FindFieldByNumber(pb::Any::kTypeUrlFieldNumber);
+    const pb::FieldDescriptor& value = *type.FindFieldByNumber(pb::Any::kValueFieldNumber);
+    std::string url_scratch, value_scratch;
+    const std::string& url_text = reflection.GetStringReference(message, &url, &url_scratch);
+    if (!accept(url, url_text)) return false;
+    const pb::Descriptor* packed = PackedType(url_text);
+    return packed == nullptr ||
+           AllSerializedStrings(
+               *packed, reflection.GetStringReference(message, &value, &value_scratch), accept);
+  }
+  std::vector<const pb::FieldDescriptor*> fields;
+  reflection.ListFields(message, &fields);
+  for (const pb::FieldDescriptor* field : fields) {
+    if (!AllFieldStrings(message, *field, accept)) return false;
+  }
+  return true;
+}
 
 bool RewriteStrings(pb::Message* message, StringRewrite rewrite) {
   const pb::Descriptor& type = *message->GetDescriptor();

@@ -7,6 +7,10 @@
 // type (looked up by type URL in the generated descriptor pool) describes it, so a payload whose
 // strings its own parser would refuse (invalid UTF-8) is still reached; an Any of an unknown type
 // is left as it is.
+//
+// AllStrings() reads the same strings without changing or copying anything (only an Any's payload
+// is decoded) and stops at the first one `accept` refuses: the cheap test before a copy is
+// rewritten, for the common message in which nothing needs to change.
 #ifndef LLORCH_COMMON_MESSAGE_STRINGS_H_
 #define LLORCH_COMMON_MESSAGE_STRINGS_H_
 
@@ -16,6 +20,7 @@
 #include <string>
 
 #include "absl/functional/function_ref.h"
+#include "absl/strings/string_view.h"
 
 namespace llorch {
 
@@ -30,6 +35,13 @@ bool RewriteStrings(google::protobuf::Message* message, StringRewrite rewrite);
 // when anything changed; `wire` is then the re-serialized message.
 bool RewriteSerializedStrings(const google::protobuf::Descriptor& type, std::string* wire,
                               StringRewrite rewrite);
+
+// Whether `accept` holds for `text`, a value of `field`.
+using StringCheck =
+    absl::FunctionRef<bool(const google::protobuf::FieldDescriptor& field, absl::string_view text)>;
+
+// True when `accept` holds for every string RewriteStrings() would reach in `message`.
+bool AllStrings(const google::protobuf::Message& message, StringCheck accept);
 
 }  // namespace llorch
 

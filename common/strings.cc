@@ -95,6 +95,10 @@ size_t DecodeUtf8(absl::string_view text, size_t i, char32_t* code_point) {
 bool IsValidUtf8(absl::string_view text) {
   char32_t code_point;
   for (size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {  // ASCII, nearly every byte sent
+      ++i;
+      continue;
+    }
     const size_t length = DecodeUtf8(text, i, &code_point);
     if (length == 0) return false;
     i += length;

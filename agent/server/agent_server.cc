@@ -165,7 +165,10 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   server->bound_addresses_ = std::make_shared<llorch::BoundAddresses>();
   server->services_ = std::make_unique<Services>(context, server->bound_addresses_);
 
-  grpc::EnableDefaultHealthCheckService(true);
+  // Health and reflection for those who connect; an agent without a listener (in-process, the
+  // CLI's own) has nobody to probe it, and the health service would cost it threads of gRPC's
+  // callback queue at every start and stop.
+  grpc::EnableDefaultHealthCheckService(!listeners.empty());
   if (!listeners.empty()) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
@@ -240,8 +243,9 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
       {v1::OperationService::service_full_name(), true},
       {v1::AgentService::service_full_name(), true},
   };
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
   for (const auto& [service, serving] : services) {
-    server->server_->GetHealthCheckService()->SetServingStatus(service, serving);
+    if (health != nullptr) health->SetServingStatus(service, serving);
   }
   return server;
 }
@@ -252,7 +256,11 @@ std::shared_ptr<grpc::Channel> AgentServer::InProcessChannel() {
   return server_->InProcessChannel(grpc::ChannelArguments());
 }
 
-void AgentServer::StopServing() { server_->GetHealthCheckService()->Shutdown(); }
+void AgentServer::StopServing() {
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->Shutdown();
+  }
+}
 
 void AgentServer::Shutdown(absl::Duration grace) {
   StopServing();

@@ -1,5 +1,6 @@
-// The agent's gRPC server: every service, the standard health service and (for listeners) server
-// reflection, on any number of unix-socket and TCP listeners, or on none for in-process use.
+// The agent's gRPC server: every service, and for listeners the standard health service and
+// server reflection, on any number of unix-socket and TCP listeners, or on none for in-process
+// use.
 //
 // Standalone mode (llorch-pool with no agent running) starts an AgentServer without listeners
 // and talks to it through InProcessChannel(): the same service code answers either way.

@@ -5,7 +5,9 @@
 
 namespace llorch {
 
-InProcessAgent::InProcessAgent(std::unique_ptr<AgentServer> server) : server_(std::move(server)) {}
+InProcessAgent::InProcessAgent(std::shared_ptr<const AgentContext> context,
+                               std::unique_ptr<AgentServer> server)
+    : context_(std::move(context)), server_(std::move(server)) {}
 
 InProcessAgent::~InProcessAgent() = default;
 
@@ -16,9 +18,11 @@ absl::StatusOr<std::unique_ptr<InProcessAgent>> InProcessAgent::Start(
   if (!context.ok()) return context.status();
   absl::StatusOr<std::unique_ptr<AgentServer>> server = AgentServer::Start(*context, {});
   if (!server.ok()) return server.status();
-  return std::unique_ptr<InProcessAgent>(new InProcessAgent(*std::move(server)));
+  return std::unique_ptr<InProcessAgent>(new InProcessAgent(*context, *std::move(server)));
 }
 
 std::shared_ptr<grpc::Channel> InProcessAgent::Channel() { return server_->InProcessChannel(); }
+
+bool InProcessAgent::Idle() const { return context_->operations->List().empty(); }
 
 }  // namespace llorch

@@ -15,6 +15,7 @@
 namespace llorch {
 
 class AgentServer;
+struct AgentContext;
 
 class InProcessAgent {
  public:
@@ -29,9 +30,17 @@ class InProcessAgent {
   // A channel to the agent that never leaves the process.
   std::shared_ptr<grpc::Channel> Channel();
 
- private:
-  explicit InProcessAgent(std::unique_ptr<AgentServer> server);
+  // True while no operation was started in it (no download, verification, git command, worker
+  // spawn or stop): every call it answered has finished and left nothing running, so the
+  // process may end without stopping it in order. (Its once-a-second log rotation, if cut short,
+  // is done again at the next check, as after a crash: copy-then-truncate repeats lines, never
+  // loses them.)
+  bool Idle() const;
 
+ private:
+  InProcessAgent(std::shared_ptr<const AgentContext> context, std::unique_ptr<AgentServer> server);
+
+  std::shared_ptr<const AgentContext> context_;
   std::unique_ptr<AgentServer> server_;
 };
 

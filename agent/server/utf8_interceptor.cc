@@ -24,6 +24,10 @@ bool RepairUtf8(const google::protobuf::FieldDescriptor&, std::string* text) {
   return true;
 }
 
+bool IsValidUtf8String(const google::protobuf::FieldDescriptor&, absl::string_view text) {
+  return IsValidUtf8(text);
+}
+
 class Utf8Interceptor final : public grpc::experimental::Interceptor {
  public:
   explicit Utf8Interceptor(std::string method) : method_(std::move(method)) {}
@@ -35,12 +39,14 @@ class Utf8Interceptor final : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) {
       if (const void* message = methods->GetSendMessage()) {
-        // Every llorch.pool.v1 method sends protobuf messages. The original may be shared (an
-        // operation's event history), so the repair is made on a copy.
+        // Every llorch.pool.v1 method sends protobuf messages. Nearly all are valid UTF-8 and
+        // go as they are, after a read-only look. The original may be shared (an operation's
+        // event history), so a repair is made on a copy.
         const auto& original = *static_cast<const google::protobuf::Message*>(message);
-        std::unique_ptr<google::protobuf::Message> copy(original.New());
-        copy->CopyFrom(original);
-        if (RewriteStrings(copy.get(), RepairUtf8)) {
+        if (!AllStrings(original, IsValidUtf8String)) {
+          std::unique_ptr<google::protobuf::Message> copy(original.New());
+          copy->CopyFrom(original);
+          RewriteStrings(copy.get(), RepairUtf8);
           methods->ModifySendMessage(copy.get());
           sent_ = std::move(copy);  // must live until it is serialized
         }
@@ -54,6 +60,7 @@ class Utf8Interceptor final : public grpc::experimental::Interceptor {
 
  private:
   grpc::Status Repair(const grpc::Status& status) const {
+    if (status.ok()) return status;  // no message, no details
     if (request_unreadable_ && status.error_code() == grpc::StatusCode::INTERNAL) {
       return ToGrpcStatus(WithReason(
           WithHint(absl::InvalidArgumentError(absl::StrCat(

@@ -4,8 +4,9 @@
 // proto3 strings must be UTF-8: a client's parser refuses a message whose strings are not (grpc++
 // then reports "No message returned for unary request"). The agent's strings come from outside:
 // a GGUF's metadata, file and directory names, git's paths, a child's output. So this server
-// interceptor, for every llorch.pool.v1 method, sends instead of a message with invalid bytes a
-// copy in which each is replaced by U+FFFD (every string field, Any payloads included:
+// interceptor, for every llorch.pool.v1 method, checks each message without copying it (most go
+// as they are) and sends instead of a message with invalid bytes a copy in which each is
+// replaced by U+FFFD (every string field, Any payloads included:
 // common/message_strings.h), and does the same for the status message and the ErrorHint in the
 // status details. Paths travel as such strings, for display: no request takes one back.
 //

@@ -84,6 +84,17 @@ absl::StatusOr<std::string> ReadProcFile(pid_t pid, absl::string_view name, size
 }
 
 absl::StatusOr<ProcStat> ReadProcStat(pid_t pid) {
+  // The kernel writes the whole line at the first read (about 300 bytes; the command name is at
+  // most 64): one read that ends with the line's newline has it all, without a second read to
+  // see the end of the file. Anything else is read to its end.
+  const std::string path = ProcPath(pid, "stat");
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return ProcError(errno, path);
+  char buffer[4096];
+  const ssize_t n = read(fd.get(), buffer, sizeof(buffer));
+  if (n > 0 && static_cast<size_t>(n) < sizeof(buffer) && buffer[n - 1] == '\n') {
+    return ParseProcStat(absl::string_view(buffer, static_cast<size_t>(n)));
+  }
   absl::StatusOr<std::string> text = ReadProcFile(pid, "stat");
   if (!text.ok()) return text.status();
   return ParseProcStat(*text);

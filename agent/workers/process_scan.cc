@@ -70,19 +70,25 @@ WorkerFlags ParseWorkerFlags(const std::vector<std::string>& argv) {
 
 namespace {
 
-// `pid` as a worker process; NotFound when it has exited or is a zombie.
+// `pid` as a worker process, from its stat, its command line not read yet; NotFound when it has
+// exited or is a zombie.
 absl::StatusOr<FoundWorkerProcess> Inspect(pid_t pid, const ProcExecutable& executable) {
   absl::StatusOr<ProcStat> stat = ReadProcStat(pid);
   if (!stat.ok()) return stat.status();
-  absl::StatusOr<std::vector<std::string>> argv = ReadProcCmdline(pid);
-  if (!argv.ok()) return argv.status();
   if (stat->state == 'Z') return absl::NotFoundError(absl::StrCat("pid ", pid, " has exited"));
   FoundWorkerProcess process;
   process.identity = {pid, stat->start_time, executable.path};
   process.pgid = stat->pgrp;
-  process.flags = ParseWorkerFlags(*argv);
-  process.argv = *std::move(argv);
   return process;
+}
+
+// Adds the process's command line and the worker flags on it.
+absl::Status ReadArguments(FoundWorkerProcess* process) {
+  absl::StatusOr<std::vector<std::string>> argv = ReadProcCmdline(process->identity.pid);
+  if (!argv.ok()) return argv.status();
+  process->flags = ParseWorkerFlags(*argv);
+  process->argv = *std::move(argv);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -103,23 +109,28 @@ absl::StatusOr<FoundWorkerProcess> IdentifyWorkerProcess(
         reasons::kNotAWorkerProcess);
   }
   absl::StatusOr<FoundWorkerProcess> found = Inspect(pid, *executable);
+  if (found.ok()) {
+    if (absl::Status read = ReadArguments(&*found); !read.ok()) found = read;
+  }
   if (absl::IsNotFound(found.status())) {
     return absl::NotFoundError(absl::StrCat("no process has pid ", pid));
   }
   return found;
 }
 
-std::vector<FoundWorkerProcess> ScanWorkerProcesses(
-    const std::vector<std::string>& worker_binaries) {
+std::vector<FoundWorkerProcess> ScanWorkerProcesses(const std::vector<std::string>& worker_binaries,
+                                                    const std::unordered_set<pid_t>& known) {
   const BinarySet binaries(worker_binaries);
   std::vector<FoundWorkerProcess> found;
   for (pid_t pid : ListProcessIds()) {
+    if (known.count(pid) > 0) continue;
     // The executable first: it alone decides, and reading it fails for other users' processes
     // and zombies, which are skipped.
     absl::StatusOr<ProcExecutable> executable = ReadProcExecutable(pid);
     if (!executable.ok() || !binaries.Contains(executable->path)) continue;
     absl::StatusOr<FoundWorkerProcess> process = Inspect(pid, *executable);
-    if (process.ok()) found.push_back(*std::move(process));  // else exited meanwhile
+    if (!process.ok() || known.count(process->pgid) > 0) continue;
+    if (ReadArguments(&*process).ok()) found.push_back(*std::move(process));  // else exited
   }
   return found;
 }

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -46,9 +47,11 @@ absl::StatusOr<FoundWorkerProcess> IdentifyWorkerProcess(
     pid_t pid, const std::vector<std::string>& worker_binaries);
 
 // The live processes (zombies left out) running one of `worker_binaries` (paths or bare file
-// names), by ascending pid.
-std::vector<FoundWorkerProcess> ScanWorkerProcesses(
-    const std::vector<std::string>& worker_binaries);
+// names), by ascending pid, except the caller's own workers: `known` holds the pids of the
+// workers it manages and has just identified (each leads its process group), which are skipped
+// without a read of /proc, and so are the processes in their groups (children they forked).
+std::vector<FoundWorkerProcess> ScanWorkerProcesses(const std::vector<std::string>& worker_binaries,
+                                                    const std::unordered_set<pid_t>& known = {});
 
 }  // namespace llorch
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <unordered_set>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
@@ -396,15 +397,12 @@ int WorkerManager::StopSignalOf(const std::string& backend) const {
 std::vector<v1::Worker> WorkerManager::ListUnmanaged(
     const std::vector<const WorkerRecord*>& running) const {
   std::vector<v1::Worker> unmanaged;
+  // The running workers, just identified by the caller: neither they nor the children they
+  // forked into their groups are unmanaged.
+  std::unordered_set<pid_t> managed;
+  for (const WorkerRecord* record : running) managed.insert(static_cast<pid_t>(record->pid));
   for (const FoundWorkerProcess& process :
-       ScanWorkerProcesses(WorkerBinaries(v1::BACKEND_UNSPECIFIED))) {
-    // A running worker's own process, or a child it forked into its group.
-    if (std::any_of(running.begin(), running.end(), [&](const WorkerRecord* record) {
-          return RecordedIdentity(*record).SameProcess(process.identity) ||
-                 record->pid == process.pgid;
-        })) {
-      continue;
-    }
+       ScanWorkerProcesses(WorkerBinaries(v1::BACKEND_UNSPECIFIED), managed)) {
     v1::Worker worker;
     worker.set_id(process.flags.worker_id);
     worker.set_state(v1::WORKER_STATE_UNMANAGED);

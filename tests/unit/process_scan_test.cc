@@ -9,6 +9,8 @@
 
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "agent/workers/proc_fs.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
@@ -101,6 +103,30 @@ TEST_F(ProcessScanTest, FindsAWorkerByResolvedPath) {
   SessionChild worker(WorkerArgv());
   ASSERT_THAT(worker.ReadLine(), StartsWith("ready"));
   EXPECT_EQ(FoundPid(ScanWorkerProcesses({link}), worker.pid()).size(), 1u);
+}
+
+// The caller's own workers (their pids given) are left out, and so are the children they forked
+// into their groups; any other worker is still found in full.
+TEST_F(ProcessScanTest, LeavesOutTheCallersWorkersAndTheirGroups) {
+  std::vector<std::string> forking = WorkerArgv();
+  forking.push_back("--fork-child");
+  SessionChild known(forking);
+  const std::vector<std::string> ready = absl::StrSplit(known.ReadLine(), ' ');
+  ASSERT_EQ(ready.size(), 3u);  // "ready <pid> <child pid>"
+  pid_t child = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(ready[2], &child));
+  SessionChild unknown(WorkerArgv());
+  ASSERT_THAT(unknown.ReadLine(), StartsWith("ready"));
+  std::vector<FoundWorkerProcess> found = ScanWorkerProcesses({"llorch-test-candled"});
+  EXPECT_EQ(FoundPid(found, known.pid()).size(), 1u);
+  EXPECT_EQ(FoundPid(found, child).size(), 1u);
+  EXPECT_EQ(FoundPid(found, unknown.pid()).size(), 1u);
+
+  found = ScanWorkerProcesses({"llorch-test-candled"}, {known.pid()});
+  EXPECT_THAT(FoundPid(found, known.pid()), IsEmpty());
+  EXPECT_THAT(FoundPid(found, child), IsEmpty());
+  ASSERT_EQ(FoundPid(found, unknown.pid()).size(), 1u);
+  EXPECT_EQ(FoundPid(found, unknown.pid())[0].flags.worker_id, "worker-cuda-0");
 }
 
 TEST_F(ProcessScanTest, IgnoresOtherProgramsAndExitedWorkers) {
