@@ -179,13 +179,17 @@ absl::StatusOr<UniqueFd> DirFd::OpenRegularFile(absl::string_view name, int flag
 
 absl::StatusOr<std::string> DirFd::ReadFile(absl::string_view name, uint64_t max_bytes) const {
   if (!IsPlainComponent(name)) return InvalidName(name, path_);
-  if (std::optional<struct stat> info = Stat(name); info && S_ISLNK(info->st_mode)) {
-    return SymlinkRefused(PathOf(name), ReadLink(name));
-  }
   // Its messages start "<name>: the <what> ...": the directory goes into what.
   const std::string what = absl::StrCat("file in ", path_.string());
-  return ReadRegularFileAt(fd_.get(), std::string(name),
-                           {.max_bytes = max_bytes, .follow_symlinks = false, .what = what});
+  absl::StatusOr<std::string> text =
+      ReadRegularFileAt(fd_.get(), std::string(name),
+                        {.max_bytes = max_bytes, .follow_symlinks = false, .what = what});
+  // A symlink is not opened (O_NOFOLLOW); only then is it looked at, for the message.
+  if (std::optional<struct stat> info = text.ok() ? std::nullopt : Stat(name);
+      info && S_ISLNK(info->st_mode)) {
+    return SymlinkRefused(PathOf(name), ReadLink(name));
+  }
+  return text;
 }
 
 std::optional<struct stat> DirFd::Stat(absl::string_view name) const {
