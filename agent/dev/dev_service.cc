@@ -7,11 +7,13 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/dev/config_check.h"
 #include "agent/dev/dev_requests.h"
 #include "agent/git/git_service.h"
 #include "agent/models/model_service.h"
+#include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"
 #include "common/local_ports.h"
 
@@ -34,25 +36,30 @@ DoctorOptions DoctorOptionsFor(const Config& config, const std::filesystem::path
   options.cargo = options.repo.cargo;
   options.models_dir = models_dir;
   options.catalog = std::move(catalog);
-  ConfigSources sources;
-  sources.env = env;
-  options.config_files = ConfigFilePaths(sources);
-  // A --config file is the origin of the values it set.
-  for (const auto& [key, origin] : config.origin) {
-    if (origin == "default" || absl::StartsWith(origin, "env ") ||
-        absl::StartsWith(origin, "flag ")) {
-      continue;
-    }
-    if (std::find(options.config_files.begin(), options.config_files.end(), origin) ==
-        options.config_files.end()) {
-      options.config_files.push_back(origin);
-    }
-  }
+  options.config_sources = config.sources;
   return options;
 }
 
-DevServiceImpl::DevServiceImpl(DoctorOptions doctor, ConfigCheckOptions config_check)
-    : doctor_(std::move(doctor)), config_check_(std::move(config_check)) {}
+SetupOptions SetupOptionsFor(const Config& config, DoctorOptions doctor, DownloadSettings download,
+                             const Environment& env) {
+  SetupOptions options;
+  options.doctor = std::move(doctor);
+  options.download = std::move(download);
+  options.default_model = config.workers.default_model;
+  options.config_file =
+      config.sources.user_file.empty() ? UserConfigFile(env) : config.sources.user_file;
+  auto path = env.find("PATH");
+  if (path != env.end()) options.path_env = path->second;
+  options.python = config.convert.python;
+  return options;
+}
+
+DevServiceImpl::DevServiceImpl(DoctorOptions doctor, ConfigCheckOptions config_check,
+                               SetupOptions setup, std::shared_ptr<OperationRegistry> operations)
+    : doctor_(std::move(doctor)),
+      config_check_(std::move(config_check)),
+      setup_(std::make_shared<const SetupOptions>(std::move(setup))),
+      operations_(std::move(operations)) {}
 
 void DevServiceImpl::SetOwnPorts(std::function<std::set<int>()> own_ports) {
   own_ports_ = std::move(own_ports);
@@ -65,9 +72,32 @@ grpc::Status DevServiceImpl::RunDoctor(grpc::ServerContext*, const v1::RunDoctor
   return grpc::Status::OK;
 }
 
-grpc::Status DevServiceImpl::RunSetup(grpc::ServerContext*, const v1::RunSetupRequest*,
-                                      grpc::ServerWriter<v1::OperationEvent>*) {
-  return NotAvailableYet("dev setup");
+grpc::Status DevServiceImpl::RunSetup(grpc::ServerContext* server_context,
+                                      const v1::RunSetupRequest* request,
+                                      grpc::ServerWriter<v1::OperationEvent>* writer) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
+  if (!request->model_id().empty()) {
+    absl::StatusOr<const CatalogModel*> model = setup_->doctor.catalog->Lookup(request->model_id());
+    if (!model.ok()) return ToGrpcStatus(model.status());
+  }
+  SetupRequest setup;
+  for (const std::string& name : SetupStepNames()) {
+    if (std::find(request->skip_steps().begin(), request->skip_steps().end(), name) !=
+        request->skip_steps().end()) {
+      setup.skip.push_back(name);
+    }
+  }
+  setup.model_id = request->model_id();
+  setup.dry_run = request->dry_run();
+  setup.force = request->force();
+  // The same request joins the set-up already at work on it.
+  const std::string join_key =
+      absl::StrCat("dev.setup:", setup.model_id, ":", absl::StrJoin(setup.skip, ","),
+                   setup.dry_run ? ":dry-run" : "", setup.force ? ":force" : "");
+  return StartAndStream(
+      *operations_, *request, "dev.setup", "", join_key,
+      [options = setup_, setup](Operation& op) { llorch::RunSetup(*options, setup, op); },
+      server_context, writer);
 }
 
 grpc::Status DevServiceImpl::CheckConfig(grpc::ServerContext*,

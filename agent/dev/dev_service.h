@@ -1,7 +1,6 @@
-// DevService: the gRPC adapter over the doctor (doctor.h) and the configuration check
-// (config_check.h). Thin: it validates the request (dev_requests.h), runs the checks and returns
-// their outcomes. RunSetup answers UNIMPLEMENTED naming its command until the release that
-// delivers it.
+// DevService: the gRPC adapter over the doctor (doctor.h), the set-up (setup.h) and the
+// configuration check (config_check.h). Thin: it validates the request (dev_requests.h), runs
+// the checks and returns their outcomes, or starts the set-up as a "dev.setup" operation.
 #ifndef LLORCH_AGENT_DEV_DEV_SERVICE_H_
 #define LLORCH_AGENT_DEV_DEV_SERVICE_H_
 
@@ -12,6 +11,9 @@
 #include <string>
 
 #include "agent/dev/doctor.h"
+#include "agent/dev/setup.h"
+#include "agent/models/model_download.h"
+#include "agent/ops/operation_registry.h"
 #include "common/config.h"
 #include "llorch/pool/v1/dev.grpc.pb.h"
 
@@ -25,6 +27,11 @@ DoctorOptions DoctorOptionsFor(const Config& config, const std::filesystem::path
                                const std::filesystem::path& state_dir,
                                std::shared_ptr<const Catalog> catalog, const Environment& env);
 
+// The set-up's options: the doctor's, the downloads', and the user configuration file of the
+// agent's configuration layers.
+SetupOptions SetupOptionsFor(const Config& config, DoctorOptions doctor, DownloadSettings download,
+                             const Environment& env);
+
 // What the configuration check needs of the agent.
 struct ConfigCheckOptions {
   ConfigSources sources;    // the layers the agent's configuration was loaded from
@@ -34,7 +41,8 @@ struct ConfigCheckOptions {
 
 class DevServiceImpl final : public pool::v1::DevService::Service {
  public:
-  DevServiceImpl(DoctorOptions doctor, ConfigCheckOptions config_check);
+  DevServiceImpl(DoctorOptions doctor, ConfigCheckOptions config_check, SetupOptions setup,
+                 std::shared_ptr<OperationRegistry> operations);
 
   // The TCP ports this agent holds (its listeners, its ready-callback listener): the check
   // counts them as free for it. Wired by server/, which knows the listeners and the workers
@@ -51,6 +59,8 @@ class DevServiceImpl final : public pool::v1::DevService::Service {
  private:
   const DoctorOptions doctor_;
   const ConfigCheckOptions config_check_;
+  std::shared_ptr<const SetupOptions> setup_;  // shared with the operations' threads
+  std::shared_ptr<OperationRegistry> operations_;
   std::function<std::set<int>()> own_ports_;
 };
 

@@ -22,6 +22,7 @@
 #include "agent/models/catalog.h"
 #include "agent/models/converter.h"
 #include "agent/models/hub/hub_client.h"
+#include "common/config.h"
 #include "common/gpu_inventory.h"
 #include "llorch/pool/v1/dev.pb.h"
 
@@ -38,8 +39,9 @@ struct DoctorOptions {
   GitRepoOptions repo;                      // the checkout whose submodules are checked
   std::filesystem::path models_dir;         // absolute
   std::shared_ptr<const Catalog> catalog;
-  // The configuration files the agent reads (present or not), checked again as they are now.
-  std::vector<std::string> config_files;
+  // The layers the agent's configuration was loaded from, walked again as they are now
+  // (WalkConfigLayers, as `dev check-config` walks them).
+  ConfigSources config_sources;
   HubOptions hub;  // endpoint and offline mode as the downloads use them
   // The host's GPUs (NVML, else nvidia-smi); the agent shares one inventory among its services.
   std::shared_ptr<GpuInventory> gpus = std::make_shared<GpuInventory>();

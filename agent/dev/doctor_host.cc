@@ -186,22 +186,21 @@ v1::Check CheckModelsDisk(const DoctorRun& run) {
 }
 
 v1::Check CheckConfigFiles(const DoctorRun& run) {
+  // The walk that loads the configuration and that `dev check-config` shows: the same findings.
+  const ConfigWalk walk = WalkConfigLayers(run.options.config_sources, /*keep_going=*/true);
   std::vector<std::string> read;
-  std::vector<ConfigProblem> problems;
-  for (const std::string& path : run.options.config_files) {
-    std::error_code ec;
-    if (!fs::exists(path, ec)) continue;
-    read.push_back(path);
-    for (ConfigProblem& problem : CheckConfigFile(path, /*must_exist=*/false)) {
-      problems.push_back(std::move(problem));
-    }
+  for (const ConfigFileState& file : walk.files) {
+    if (file.exists) read.push_back(file.path);
   }
-  if (!problems.empty()) {
+  if (!walk.problems.empty()) {
     std::vector<std::string> lines;
-    for (const ConfigProblem& problem : problems) lines.push_back(FormatConfigProblem(problem));
+    for (const ConfigProblem& problem : walk.problems) {
+      lines.push_back(FormatConfigProblem(problem) +
+                      (problem.fix.empty() ? "" : absl::StrCat(" (fix: ", problem.fix, ")")));
+    }
     return CheckFail(absl::StrJoin(lines, "\n"),
-                     "correct the lines shown; the agent keeps the configuration it started with "
-                     "until it is restarted");
+                     "correct the lines shown (`llorch-pool dev check-config` shows them all); the "
+                     "agent keeps the configuration it started with until it is restarted");
   }
   if (read.empty()) return CheckOk("no configuration file: the built-in defaults apply");
   return CheckOk(absl::StrCat("valid: ", absl::StrJoin(read, ", ")));

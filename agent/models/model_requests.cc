@@ -12,17 +12,6 @@ namespace {
 
 constexpr char kCatalogHint[] = "`llorch-pool models catalog` lists the model ids";
 
-absl::Status CheckModelId(const std::string& field, const std::string& id) {
-  if (absl::Status present = CheckPresent(field, id, kCatalogHint); !present.ok()) return present;
-  if (IsModelId(id)) return absl::OkStatus();
-  return InvalidField(field,
-                      absl::StrCat(ShowValue(id),
-                                   " is not a model id: ids are lower-case letters, "
-                                   "digits and '-', at most ",
-                                   kMaxModelIdLength, " of them"),
-                      kCatalogHint);
-}
-
 absl::Status CheckModelIds(const google::protobuf::RepeatedPtrField<std::string>& ids) {
   for (int i = 0; i < ids.size(); ++i) {
     if (absl::Status status = CheckModelId(FieldAt("ids", i), ids[i]); !status.ok()) {
@@ -33,6 +22,17 @@ absl::Status CheckModelIds(const google::protobuf::RepeatedPtrField<std::string>
 }
 
 }  // namespace
+
+absl::Status CheckModelId(const std::string& field, const std::string& id) {
+  if (absl::Status present = CheckPresent(field, id, kCatalogHint); !present.ok()) return present;
+  if (IsModelId(id)) return absl::OkStatus();
+  return InvalidField(field,
+                      absl::StrCat(ShowValue(id),
+                                   " is not a model id: ids are lower-case letters, "
+                                   "digits and '-', at most ",
+                                   kMaxModelIdLength, " of them"),
+                      kCatalogHint);
+}
 
 absl::Status Validate(const v1::ListCatalogRequest& request) {
   if (absl::Status rules = CheckRequestRules(request); !rules.ok()) return rules;

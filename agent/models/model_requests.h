@@ -5,10 +5,16 @@
 #ifndef LLORCH_AGENT_MODELS_MODEL_REQUESTS_H_
 #define LLORCH_AGENT_MODELS_MODEL_REQUESTS_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "llorch/pool/v1/model.pb.h"
 
 namespace llorch {
+
+// A model id in `field`: present and of the form of one (IsModelId); INVALID_ARGUMENT (reason
+// INVALID_REQUEST, the field named) otherwise. Whether the catalog has it is checked later.
+absl::Status CheckModelId(const std::string& field, const std::string& id);
 
 absl::Status Validate(const pool::v1::ListCatalogRequest& request);
 absl::Status Validate(const pool::v1::GetModelInfoRequest& request);

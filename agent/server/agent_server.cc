@@ -40,7 +40,11 @@ WorkerSettings WorkerSettingsWith(WorkerSettings settings, std::shared_ptr<GpuIn
   settings.gpus = std::move(gpus);
   return settings;
 }
-DoctorOptions DoctorOptionsWith(DoctorOptions options, std::shared_ptr<GpuInventory> gpus) {
+// The doctor's options, with the shared GPU inventory.
+DoctorOptions DevDoctorOptions(const AgentContext& context, std::shared_ptr<GpuInventory> gpus) {
+  DoctorOptions options =
+      DoctorOptionsFor(context.config, context.repo_root, context.models_dir, context.state_dir,
+                       context.catalog, EnvironmentSnapshot());
   options.gpus = std::move(gpus);
   return options;
 }
@@ -82,11 +86,13 @@ struct AgentServer::Services {
                                       EnvironmentSnapshot()["PATH"]),
                     gpus),
                 context->catalog, context->models_dir, context->operations, context->events),
-        dev(DoctorOptionsWith(
-                DoctorOptionsFor(context->config, context->repo_root, context->models_dir,
-                                 context->state_dir, context->catalog, EnvironmentSnapshot()),
-                gpus),
-            {context->config.sources, context->working_dir.string(), context->in_process}),
+        dev(DevDoctorOptions(*context, gpus),
+            {context->config.sources, context->working_dir.string(), context->in_process},
+            SetupOptionsFor(
+                context->config, DevDoctorOptions(*context, gpus),
+                DownloadSettingsFor(context->config, context->repo_root, EnvironmentSnapshot()),
+                EnvironmentSnapshot()),
+            context->operations),
         ops(context->operations),
         agent(context, addresses,
               std::make_shared<HostFacts>(HostFactsSources(*context, gpus, workers.manager()))) {
@@ -234,12 +240,13 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   server->bound_addresses_->Set(std::move(bound));
   server->services_->reflection_v1.SetServer(server->InProcessChannel());
   // Per-service health, so a load balancer or orchestrator can probe the service it uses. A
-  // service with an RPC that answers NOT_AVAILABLE_YET in this release is not serving.
+  // service with an RPC that answers NOT_AVAILABLE_YET in this release is not serving (none
+  // now).
   const std::pair<const char*, bool> services[] = {
       {v1::ModelService::service_full_name(), true},
       {v1::GitService::service_full_name(), true},
       {v1::WorkerService::service_full_name(), true},
-      {v1::DevService::service_full_name(), false},
+      {v1::DevService::service_full_name(), true},
       {v1::OperationService::service_full_name(), true},
       {v1::AgentService::service_full_name(), true},
   };

@@ -1,12 +1,19 @@
 // `llorch-pool dev ...`: host checks, set-up and configuration validation.
+#include <algorithm>
+#include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "client/cli.h"
+#include "client/completion.h"
+#include "client/confirm.h"
 #include "client/operation_stream.h"
 #include "client/render/dev_views.h"
 #include "client/render/errors.h"
+#include "client/render/visible.h"
 #include "client/unary_call.h"
 #include "llorch/pool/v1/dev.grpc.pb.h"
 
@@ -45,6 +52,79 @@ int CheckConfig(Session& session) {
   return response.ok() ? kExitOk : kExitFailed;
 }
 
+struct SetupFlags {
+  bool dry_run = false;
+  bool yes = false;
+  bool force = false;
+  std::string model;
+  std::vector<std::string> skip;
+};
+
+// Prints a setup's result (nothing more with --output json); exit 1 when a step failed.
+int PrintSetupResult(const google::protobuf::Any& any, Session& session) {
+  v1::DevSetupResult result;
+  if (!any.UnpackTo(&result)) return kExitFailed;
+  if (!session.json()) session.Print(RenderVisible(RenderSetup, result, session.out_style()));
+  return result.ok() ? kExitOk : kExitFailed;
+}
+
+// The plan (a dry run) without showing its events; the exit code of a failure, else nullopt.
+std::optional<int> FetchPlan(Session& session, v1::RunSetupRequest request,
+                             v1::DevSetupResult* plan) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
+  if (!channel.ok()) return session.Fail(channel.status());
+  request.set_dry_run(true);
+  grpc::ClientContext context;
+  auto reader = v1::DevService::NewStub(*channel)->RunSetup(&context, request);
+  v1::OperationEvent event;
+  v1::OperationEvent final_event;
+  while (reader->Read(&event)) {
+    if (event.final()) final_event = event;
+  }
+  if (grpc::Status status = reader->Finish(); !status.ok()) return session.Fail(status);
+  if (final_event.has_error()) {
+    return ReportError(FromOperationError(final_event.error()), session.err_style());
+  }
+  if (!final_event.result().UnpackTo(plan)) {
+    return session.Fail(absl::InternalError("the agent's plan is not a DevSetupResult"));
+  }
+  return std::nullopt;
+}
+
+// `dev setup`: the plan; unless --yes, shown and confirmed when a step would change something;
+// then the set-up as one operation.
+int RunSetup(Session& session, const SetupFlags& flags) {
+  v1::RunSetupRequest request;
+  request.set_model_id(flags.model);
+  for (const std::string& step : flags.skip) request.add_skip_steps(step);
+  request.set_force(flags.force);
+  request.set_dry_run(flags.dry_run);
+  if (!flags.dry_run && !flags.yes) {
+    v1::DevSetupResult plan;
+    if (std::optional<int> failed = FetchPlan(session, request, &plan)) return *failed;
+    const bool changes =
+        std::any_of(plan.steps().begin(), plan.steps().end(), [](const v1::SetupStep& step) {
+          return step.action() == v1::SETUP_ACTION_WILL_DO && step.name() != "doctor";
+        });
+    if (changes) {
+      // Also when nobody can answer: the refusal then says what --yes would do.
+      std::fputs(RenderVisible(RenderSetup, plan, session.err_style()).c_str(), stderr);
+      std::string again = "llorch-pool dev setup";
+      if (!flags.model.empty()) absl::StrAppend(&again, " --model ", flags.model);
+      for (const std::string& step : flags.skip) absl::StrAppend(&again, " --skip ", step);
+      if (flags.force) absl::StrAppend(&again, " --force");
+      absl::StatusOr<bool> yes =
+          Confirm("Set the host up as planned?", "set the host up", again + " --yes");
+      if (!yes.ok()) return session.Fail(yes.status());
+      if (!*yes) {
+        std::fputs("Nothing changed.\n", stderr);
+        return kExitFailed;
+      }
+    }
+  }
+  return RunOperation<v1::DevService>(session, &Stub::RunSetup, request, PrintSetupResult);
+}
+
 }  // namespace
 
 void AddDevCommands(CommandLine& cli) {
@@ -65,15 +145,37 @@ void AddDevCommands(CommandLine& cli) {
       [doctor_names](Session& s) { return RunDoctor(s, *doctor_names); });
   doctor->add_option("names", *doctor_names, "Checks to run (default: all)");
 
-  auto setup_model = std::make_shared<std::string>();
-  CLI::App* setup = cli.AddCommand(
-      dev, "setup", "Set the host up: hf CLI, submodules, a first model, default config",
-      "  llorch-pool dev setup\n  llorch-pool dev setup --model qwen\n", [setup_model](Session& s) {
-        v1::RunSetupRequest request;
-        request.set_model_id(*setup_model);
-        return RunOperation<v1::DevService>(s, &v1::DevService::Stub::RunSetup, request);
-      });
-  setup->add_option("--model", *setup_model, "Model to download (default: tinyllama)");
+  auto setup = std::make_shared<SetupFlags>();
+  CLI::App* setup_cmd = cli.AddCommand(
+      dev, "setup",
+      "Set the host up, each step only when needed: initialize submodules, install the hf CLI "
+      "(only with download.backend = \"hf\"), download the recommended model, write a default "
+      "config where none exists, run the doctor; shows the plan and asks first",
+      "  llorch-pool dev setup --dry-run              the plan: what each step would do\n"
+      "  llorch-pool dev setup                        show the plan, ask, then set up\n"
+      "  llorch-pool dev setup --yes                  without asking (scripts, no terminal)\n"
+      "  llorch-pool dev setup --yes --model qwen     another catalog model\n"
+      "  llorch-pool dev setup --yes --skip model     everything but the download\n"
+      "  llorch-pool dev setup --yes --force          replace the config with the default,\n"
+      "                                               keeping the old one as FILE.bak-<time>\n"
+      "  llorch-pool dev setup --yes -o json          JSON lines; the last holds the result\n"
+      "steps, in order: submodules hf model config doctor. Running it again changes nothing\n"
+      "(every step \"already done\"); a failed step shows how to retry it. Exits 1 when a step\n"
+      "failed. The recommended model: workers.default_model, else tinyllama.\n",
+      [setup](Session& s) { return RunSetup(s, *setup); });
+  setup_cmd->add_flag("--dry-run", setup->dry_run, "Show the plan only; change nothing");
+  setup_cmd->add_flag("--yes,-y", setup->yes, "Do not ask before changing anything");
+  setup_cmd->add_option("--model", setup->model,
+                        "Catalog model to download (default: the "
+                        "recommended one)");
+  setup_cmd
+      ->add_option("--skip", setup->skip,
+                   "A step to skip (repeatable): submodules, hf, "
+                   "model, config, doctor")
+      ->check(CLI::IsMember({"submodules", "hf", "model", "config", "doctor"}));
+  setup_cmd->add_flag("--force", setup->force,
+                      "Replace an existing config file with the default (backup kept)");
+  cli.CompleteWith(setup_cmd, ModelIdCandidates);
 
   CLI::App* check_config = cli.AddCommand(
       dev, "check-config",

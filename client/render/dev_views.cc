@@ -1,6 +1,9 @@
 #include "client/render/dev_views.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/render/table.h"
 
 namespace llorch {
@@ -158,6 +161,69 @@ std::string RenderCheckConfig(const v1::CheckConfigResponse& response, const Sty
   } else {
     absl::StrAppend(&out, "\n", style.Paint("✓ The configuration is valid", Color::kGreen), " (",
                     counts, ").\n");
+  }
+  return out;
+}
+
+namespace {
+
+struct SetupMark {
+  const char* mark;
+  const char* word;
+  Color color;
+};
+
+SetupMark SetupMarkOf(v1::SetupAction action) {
+  switch (action) {
+    case v1::SETUP_ACTION_ALREADY_DONE:
+      return {"[✓]", "already done", Color::kGreen};
+    case v1::SETUP_ACTION_WILL_DO:
+      return {"[+]", "will do", Color::kYellow};
+    case v1::SETUP_ACTION_DONE:
+      return {"[✓]", "done", Color::kGreen};
+    case v1::SETUP_ACTION_FAILED:
+      return {"[✗]", "failed", Color::kRed};
+    default:
+      return {"[-]", "skipped", Color::kDim};
+  }
+}
+
+}  // namespace
+
+std::string RenderSetup(const v1::DevSetupResult& result, const Style& style) {
+  std::string out = style.Paint(result.dry_run() ? "Setup plan" : "Setup", Color::kBold) +
+                    (result.dry_run() ? " (nothing changed yet):\n" : ":\n");
+  uint32_t counts[v1::SetupAction_ARRAYSIZE] = {};
+  std::vector<std::string> failed;
+  for (const v1::SetupStep& step : result.steps()) {
+    const SetupMark mark = SetupMarkOf(step.action());
+    ++counts[step.action()];
+    if (step.action() == v1::SETUP_ACTION_FAILED) failed.push_back(step.name());
+    absl::StrAppend(&out, "  ", style.Paint(mark.mark, mark.color), " ",
+                    style.Paint(step.name(), Color::kBold), ": ", mark.word, ": ",
+                    step.detail().empty() ? step.error() : step.detail(), "\n");
+    if (!step.command().empty()) absl::StrAppend(&out, "      command: ", step.command(), "\n");
+    for (const std::string& line : step.lines()) absl::StrAppend(&out, "      ", line, "\n");
+    if (!step.error().empty() && !step.detail().empty()) {
+      absl::StrAppend(&out, "      ", style.Paint("error:", Color::kRed), " ", step.error(), "\n");
+    }
+    if (!step.retry().empty()) {
+      absl::StrAppend(&out, "      ", style.Paint("retry:", mark.color), " ", step.retry(), "\n");
+    }
+  }
+  const std::string tally =
+      absl::StrCat(counts[v1::SETUP_ACTION_DONE], " done, ", counts[v1::SETUP_ACTION_ALREADY_DONE],
+                   " already done, ", counts[v1::SETUP_ACTION_SKIPPED], " skipped, ",
+                   counts[v1::SETUP_ACTION_FAILED], " failed");
+  if (result.dry_run()) {
+    absl::StrAppend(&out, "\n", Count(counts[v1::SETUP_ACTION_WILL_DO], "step", "steps"),
+                    " to do, ", counts[v1::SETUP_ACTION_ALREADY_DONE], " already done, ",
+                    counts[v1::SETUP_ACTION_SKIPPED], " skipped.\n");
+  } else if (!result.ok()) {
+    absl::StrAppend(&out, "\n", style.Paint("✗ Setup incomplete", Color::kRed), " (", tally,
+                    "): ", absl::StrJoin(failed, ", "), " failed; see retry above.\n");
+  } else {
+    absl::StrAppend(&out, "\n", style.Paint("✓ Host set up", Color::kGreen), " (", tally, ").\n");
   }
   return out;
 }

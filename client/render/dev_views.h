@@ -14,6 +14,11 @@ namespace llorch {
 // its further lines and the fix indented below, then a summary line.
 std::string RenderDoctor(const pool::v1::RunDoctorResponse& response, const Style& style);
 
+// `dev setup`: one line per step, "[✓] name: already done: detail" ([+] will do, [✓] done, [-]
+// skipped, [✗] failed), the command it runs, further lines, the error and the retry command
+// indented below; then a summary line.
+std::string RenderSetup(const pool::v1::DevSetupResult& result, const Style& style);
+
 // `dev check-config`: the files in layer order, each "[✓]", "[!]" (warnings) or "[✗]" (errors)
 // with its layer and whether it exists; then every finding as compilers print them,
 // "FILE:LINE: error: MESSAGE (fix: FIX)" ("env NAME: ...", "flag --x: ...", "default: ...");

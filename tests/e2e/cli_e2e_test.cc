@@ -394,16 +394,6 @@ TEST_F(CliE2eTest, UnreachableAgentExitsThreeWithTheSameMessageAndHintOnSocketAn
             "with --standalone\n");
 }
 
-TEST_F(CliE2eTest, CommandsOfLaterReleasesSayNotAvailableYet) {
-  for (const auto& args : std::vector<std::vector<std::string>>{{"dev", "setup"}}) {
-    CommandResult result = env_.Run(args);
-    EXPECT_EQ(result.exit_code, 1) << args[0];
-    EXPECT_THAT(result.err,
-                HasSubstr("`llorch-pool " + args[0] + " " + args[1] + "` is not available yet"));
-    EXPECT_THAT(result.out, ::testing::IsEmpty());
-  }
-}
-
 TEST_F(CliE2eTest, OpsWithoutAnAgentSayWhyTheyAreEmpty) {
   CommandResult list = env_.Run({"ops", "list"});
   EXPECT_EQ(list.exit_code, 0) << list.err;

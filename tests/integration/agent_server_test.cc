@@ -139,12 +139,12 @@ TEST_F(AgentServerTest, HealthServiceAnswersServing) {
   EXPECT_EQ(*model_service, 1);
 }
 
-TEST_F(AgentServerTest, ServicesWithRpcsNotServedYetAreNotServing) {
+TEST_F(AgentServerTest, EveryServiceIsServing) {
   for (const auto& [service, expected] :
        std::vector<std::pair<std::string, int>>{{"llorch.pool.v1.ModelService", 1},
                                                 {"llorch.pool.v1.GitService", 1},
                                                 {"llorch.pool.v1.WorkerService", 1},
-                                                {"llorch.pool.v1.DevService", 2},
+                                                {"llorch.pool.v1.DevService", 1},
                                                 {"llorch.pool.v1.OperationService", 1},
                                                 {"llorch.pool.v1.AgentService", 1}}) {
     absl::StatusOr<int> serving = testing::CheckHealth(socket_channel_, service);
@@ -221,22 +221,6 @@ TEST_F(AgentServerTest, ReflectionV1ListsTheServicesAndSendsTheirFiles) {
 
   ASSERT_TRUE(stream->WritesDone());
   EXPECT_TRUE(stream->Finish().ok());
-}
-
-TEST_F(AgentServerTest, LaterReleaseRpcsAreUnimplementedAndNameTheCommand) {
-  grpc::ClientContext context;
-  auto stream = v1::DevService::NewStub(socket_channel_)->RunSetup(&context, v1::RunSetupRequest());
-  v1::OperationEvent event;
-  EXPECT_FALSE(stream->Read(&event));
-  grpc::Status status = stream->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(status.error_message(), "`llorch-pool dev setup` is not available yet in this agent");
-  v1::RpcStatus details;
-  ASSERT_TRUE(details.ParseFromString(status.error_details()));
-  ASSERT_EQ(details.details_size(), 1);
-  v1::ErrorHint hint;
-  ASSERT_TRUE(details.details(0).UnpackTo(&hint));
-  EXPECT_EQ(hint.reason(), "NOT_AVAILABLE_YET");
 }
 
 TEST_F(AgentServerTest, UnknownModelIdIsNotFoundBeforeAnythingElse) {

@@ -7,7 +7,9 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "llorch/pool/v1/dev.grpc.pb.h"
 #include "tests/support/error_details.h"
 #include "tests/support/fake_hub.h"
@@ -37,8 +39,7 @@ class DoctorServiceTest : public ::testing::Test {
   }
 
   // Starts the agent (it reads PATH, HF_ENDPOINT and HF_HUB_OFFLINE as they are now).
-  void Start() {
-    Config config;
+  void Start(Config config = {}) {
     config.repo_root = temp_.path() + "/checkout";
     absl::StatusOr<testing::TestAgent> agent =
         testing::StartTestAgent(temp_.path(), /*in_process=*/true, {}, config);
@@ -181,6 +182,51 @@ TEST_F(DoctorServiceTest, UnknownCheckNamesAreRefusedWithSuggestions) {
   EXPECT_EQ(hint.reason(), "INVALID_REQUEST");
   EXPECT_EQ(hint.metadata().at("field"), "names[1]");
   EXPECT_EQ(hint.metadata().at("suggestions"), "disk.models");
+}
+
+// The doctor walks the configuration layers as `dev check-config` does (WalkConfigLayers): an
+// unknown key and a wrong type fail its config check with the same FILE:LINE findings.
+TEST_F(DoctorServiceTest, TheConfigCheckFailsWithTheFindingsOfCheckConfigAtTheirLines) {
+  const std::string file = temp_.path() + "/pool.toml";
+  testing::WriteFileBytes(file, "# fine when the agent starts\n");
+  Config config;
+  config.sources.system_file = "";
+  config.sources.user_file = file;
+  Start(config);
+  v1::RunDoctorResponse clean;
+  ASSERT_TRUE(Doctor({"config"}, &clean).ok());
+  EXPECT_EQ(clean.checks(0).status(), v1::CHECK_STATUS_OK);
+  EXPECT_EQ(clean.checks(0).detail(), "valid: " + file);
+
+  // Changed after the agent started: both read it as it is now.
+  testing::WriteFileBytes(file, "[workers]\nport_frist = 8001\nport_last = \"high\"\n");
+  v1::RunDoctorResponse response;
+  ASSERT_TRUE(Doctor({"config"}, &response).ok());
+  const v1::Check& check = response.checks(0);
+  EXPECT_EQ(check.status(), v1::CHECK_STATUS_FAIL);
+  EXPECT_FALSE(response.ok());
+  std::vector<std::string> lines = {check.detail()};
+  lines.insert(lines.end(), check.lines().begin(), check.lines().end());
+
+  v1::CheckConfigResponse checked;
+  grpc::ClientContext context;
+  ASSERT_TRUE(v1::DevService::NewStub(agent_.server->InProcessChannel())
+                  ->CheckConfig(&context, v1::CheckConfigRequest(), &checked)
+                  .ok());
+  std::vector<std::string> expected;
+  for (const v1::ConfigFile& config_file : checked.files()) {
+    for (const v1::ConfigProblem& problem : config_file.problems()) {
+      if (problem.severity() != v1::CONFIG_SEVERITY_ERROR) continue;
+      expected.push_back(absl::StrCat(problem.path(), ":", problem.line(), ": ", problem.message(),
+                                      " (fix: ", problem.fix(), ")"));
+    }
+  }
+  ASSERT_EQ(expected.size(), 2u) << checked.DebugString();
+  EXPECT_EQ(lines, expected);
+  EXPECT_THAT(lines[0], HasSubstr(file + ":2: unknown key"));
+  EXPECT_THAT(lines[0], HasSubstr("port_first"));
+  EXPECT_THAT(lines[1], HasSubstr(file + ":3: "));
+  EXPECT_THAT(check.fix(), HasSubstr("llorch-pool dev check-config"));
 }
 
 }  // namespace

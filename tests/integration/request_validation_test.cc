@@ -53,7 +53,8 @@ const std::vector<std::string> kServices = {
     "llorch.pool.v1.WorkerService",    "llorch.pool.v1.DevService"};
 // Services, and single RPCs of served services, this release answers UNIMPLEMENTED, reason
 // NOT_AVAILABLE_YET.
-const std::set<std::string> kNotServedYet = {"llorch.pool.v1.DevService.RunSetup"};
+// None: every RPC of v1 is served.
+const std::set<std::string> kNotServedYet = {};
 
 // What a call returned, and how many messages the server streamed before it.
 struct Reply {
@@ -548,7 +549,21 @@ std::vector<Case> HandWrittenCases() {
       Bad<v1::RunSetupRequest>(
           "an unknown step", [](auto& r) { r.add_skip_steps("no.such"); }, "skip_steps[0]"),
       Bad<v1::RunSetupRequest>(
+          "a misspelt step after a known one",
+          [](auto& r) {
+            r.add_skip_steps("model");
+            r.add_skip_steps("submodule");
+          },
+          "skip_steps[1]"),
+      Bad<v1::RunSetupRequest>(
           "model id '../x'", [](auto& r) { r.set_model_id("../x"); }, "model_id"),
+      Bad<v1::RunSetupRequest>(
+          "model id 'TinyLlama'",
+          [](auto& r) {
+            r.set_dry_run(true);
+            r.set_model_id("TinyLlama");
+          },
+          "model_id"),
   };
 }
 
