@@ -108,8 +108,9 @@ v1::SetupStep Submodules(const StepRun& run) {
                            "set repo_root (--repo-root, LLORCH_REPO_ROOT)"),
                   "run `llorch-pool dev setup` in the llama-orch checkout");
   }
-  const GitRepo repo(options.doctor.repo);
-  absl::StatusOr<std::vector<v1::Submodule>> submodules = repo.Submodules();
+  const std::shared_ptr<const GitRepo> repo =
+      options.repo ? options.repo : std::make_shared<const GitRepo>(options.doctor.repo);
+  absl::StatusOr<std::vector<v1::Submodule>> submodules = repo->Submodules();
   if (!submodules.ok())
     return Failed(run, "submodules", submodules.status(), "llorch-pool git status");
   std::vector<std::string> names;
@@ -136,7 +137,7 @@ v1::SetupStep Submodules(const StepRun& run) {
                 absl::StrCat("initialize ", list, " at their recorded commits"));
   }
   absl::StatusOr<v1::SubmoduleUpdateResult> updated =
-      repo.UpdateSubmodules(names, /*remote=*/false, /*force=*/false, run.op);
+      repo->UpdateSubmodules(names, /*remote=*/false, /*force=*/false, run.op);
   if (!updated.ok()) return Failed(run, "submodules", updated.status(), ShowCommand(own_command));
   return Step(v1::SETUP_ACTION_DONE, absl::StrCat("initialized ", list));
 }
@@ -229,6 +230,7 @@ v1::SetupStep DownloadModel(const StepRun& run) {
     return Step(v1::SETUP_ACTION_ALREADY_DONE,
                 absl::StrCat(id, " already downloaded and verified: ", downloaded->local_path()));
   }
+  if (options.installed) options.installed(**model, downloaded->manifest(), run.op.id());
   return Step(v1::SETUP_ACTION_DONE,
               absl::StrCat(downloaded->adopted() ? "adopted " : "downloaded ", id,
                            ", verified: ", downloaded->local_path()));

@@ -17,11 +17,14 @@
 #ifndef LLORCH_AGENT_DEV_SETUP_H_
 #define LLORCH_AGENT_DEV_SETUP_H_
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "agent/dev/doctor.h"
+#include "agent/git/git_repo.h"
 #include "agent/models/catalog.h"
 #include "agent/models/model_download.h"
 #include "agent/ops/operation.h"
@@ -30,12 +33,20 @@
 namespace llorch {
 
 struct SetupOptions {
-  DoctorOptions doctor;            // also the catalog, the models dir and the checkout
+  DoctorOptions doctor;  // also the catalog, the models dir and the checkout
+  // The git service's checkout (its changing commands run one at a time); null: one made from
+  // doctor.repo.
+  std::shared_ptr<const GitRepo> repo;
   DownloadSettings download;       // as ModelService downloads
   std::string default_model;       // config workers.default_model; "" = none
   std::string config_file;         // where the default configuration goes; "" = nowhere known
   std::string path_env;            // PATH, where hf, pipx and python are looked up
   std::string python = "python3";  // config convert.python: runs pip when there is no pipx
+  // Hears the model the "model" step installed (not one already there), with the operation's id:
+  // the agent publishes it as a download does. None when null.
+  std::function<void(const CatalogModel& model, const pool::v1::Manifest& manifest,
+                     const std::string& operation_id)>
+      installed;
 };
 
 // The step names, in order: "submodules", "hf", "model", "config", "doctor".

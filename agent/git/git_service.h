@@ -26,6 +26,10 @@ class GitServiceImpl final : public pool::v1::GitService::Service {
  public:
   GitServiceImpl(const GitRepoOptions& options, std::shared_ptr<OperationRegistry> operations);
 
+  // The checkout the service works on, for other domains' work on it (the set-up's submodules):
+  // one GitRepo, so its changing commands run one at a time.
+  std::shared_ptr<const GitRepo> repo() const { return repo_; }
+
   grpc::Status GetStatus(grpc::ServerContext*, const pool::v1::GetStatusRequest*,
                          pool::v1::GitStatus*) override;
   grpc::Status Pull(grpc::ServerContext*, const pool::v1::PullRequest*,

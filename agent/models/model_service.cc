@@ -238,6 +238,11 @@ void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& 
 
 }  // namespace
 
+void PublishModelInstalled(EventBus* events, const ModelStore& store, const CatalogModel& model,
+                           absl::string_view operation_id, const v1::Manifest& manifest) {
+  PublishChange(events, store, model, v1::ModelChange::KIND_INSTALLED, operation_id, &manifest);
+}
+
 absl::StatusOr<v1::ListCatalogResponse> ListCatalog(const Catalog& catalog, const ModelStore& store,
                                                     const std::vector<std::string>& ids) {
   v1::ListCatalogResponse response;
@@ -368,8 +373,7 @@ grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context
        events = events_](Operation& op) {
         RunDownload(store, models, force, settings, op,
                     [&](const CatalogModel& model, const v1::Manifest& manifest) {
-                      PublishChange(events.get(), store, model, v1::ModelChange::KIND_INSTALLED,
-                                    op.id(), &manifest);
+                      PublishModelInstalled(events.get(), store, model, op.id(), manifest);
                     });
       },
       server_context, writer);

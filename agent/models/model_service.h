@@ -28,6 +28,11 @@ absl::StatusOr<pool::v1::ListCatalogResponse> ListCatalog(const Catalog& catalog
                                                           const ModelStore& store,
                                                           const std::vector<std::string>& ids);
 
+// Tells `events` (none when null) that `model` was installed by operation `operation_id`, with
+// its manifest: what a download publishes, for other operations that install a model (setup).
+void PublishModelInstalled(EventBus* events, const ModelStore& store, const CatalogModel& model,
+                           absl::string_view operation_id, const pool::v1::Manifest& manifest);
+
 class ModelServiceImpl final : public pool::v1::ModelService::Service {
  public:
   // Returns an error (FailedPrecondition) when `model` must not be deleted now, e.g. because a

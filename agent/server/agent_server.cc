@@ -49,6 +49,23 @@ DoctorOptions DevDoctorOptions(const AgentContext& context, std::shared_ptr<GpuI
   return options;
 }
 
+// The set-up's options: the doctor's, the downloads', and the git service's checkout.
+SetupOptions DevSetupOptions(const AgentContext& context, std::shared_ptr<GpuInventory> gpus,
+                             std::shared_ptr<const GitRepo> repo) {
+  SetupOptions options =
+      SetupOptionsFor(context.config, DevDoctorOptions(context, std::move(gpus)),
+                      DownloadSettingsFor(context.config, context.repo_root, EnvironmentSnapshot()),
+                      EnvironmentSnapshot());
+  options.repo = std::move(repo);
+  // As a download's: `agent events` hears the model installed.
+  options.installed = [events = context.events, store = ModelStore(context.models_dir)](
+                          const CatalogModel& model, const v1::Manifest& manifest,
+                          const std::string& operation_id) {
+    PublishModelInstalled(events.get(), store, model, operation_id, manifest);
+  };
+  return options;
+}
+
 HostFacts::Sources HostFactsSources(const AgentContext& context, std::shared_ptr<GpuInventory> gpus,
                                     std::shared_ptr<WorkerManager> workers) {
   const std::string path = EnvironmentSnapshot()["PATH"];
@@ -88,11 +105,7 @@ struct AgentServer::Services {
                 context->catalog, context->models_dir, context->operations, context->events),
         dev(DevDoctorOptions(*context, gpus),
             {context->config.sources, context->working_dir.string(), context->in_process},
-            SetupOptionsFor(
-                context->config, DevDoctorOptions(*context, gpus),
-                DownloadSettingsFor(context->config, context->repo_root, EnvironmentSnapshot()),
-                EnvironmentSnapshot()),
-            context->operations),
+            DevSetupOptions(*context, gpus, git.repo()), context->operations),
         ops(context->operations),
         agent(context, addresses,
               std::make_shared<HostFacts>(HostFactsSources(*context, gpus, workers.manager()))) {

@@ -226,6 +226,49 @@ TEST_F(SetupE2eTest, ForceReplacesAnExistingConfigKeepingABackupAndSkipSkips) {
   EXPECT_EQ(count, 1u);
 }
 
+// Only the hf backend needs the hf CLI: installed with pipx, else with pip --user through
+// python3, the command shown; found the next time.
+TEST_F(SetupE2eTest, WithTheHfBackendTheHfCliIsInstalledWithPipxElsePipAndTheCommandShown) {
+  WriteFileBytes(ConfigFile(), "[download]\nbackend = \"hf\"\n");
+  tools_.Remove("hf");
+  // This pipx "installs" hf: it writes its arguments down and an hf into the PATH.
+  tools_.AddScript("pipx", "echo \"$@\" > " + env_.Path("pipx-args") +
+                               "\nprintf '#!/bin/sh\\necho huggingface_hub version: 0.36.0\\n' > " +
+                               tools_.path() + "/hf\nchmod 755 " + tools_.path() + "/hf");
+  const std::vector<std::string> only_hf = {"dev",   "setup",  "--skip", "submodules", "--skip",
+                                            "model", "--skip", "config", "--skip",     "doctor"};
+  std::vector<std::string> dry_run = only_hf;
+  dry_run.push_back("--dry-run");
+  CommandResult plan = Run(dry_run);
+  ASSERT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+  EXPECT_THAT(plan.out, HasSubstr("[+] hf: will do: install the hf CLI (download.backend is "
+                                  "\"hf\" and no `hf` is in PATH)\n"
+                                  "      command: pipx install 'huggingface_hub[cli]'\n"));
+  EXPECT_FALSE(fs::exists(env_.Path("pipx-args")));
+
+  std::vector<std::string> yes = only_hf;
+  yes.push_back("--yes");
+  CommandResult installed = Run(yes);
+  ASSERT_EQ(installed.exit_code, 0) << installed.out << installed.err;
+  EXPECT_THAT(installed.out, HasSubstr("[✓] hf: done: installed the hf CLI\n"
+                                       "      command: pipx install 'huggingface_hub[cli]'\n"));
+  EXPECT_EQ(ReadFileBytes(env_.Path("pipx-args")), "install huggingface_hub[cli]\n");
+  CommandResult again = Run(only_hf);
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_THAT(again.out, HasSubstr("[✓] hf: already done: hf CLI found: " + tools_.path() + "/hf"));
+
+  // No pipx: pip --user, run by the configured python (this one installs nothing).
+  tools_.Remove("pipx");
+  tools_.Remove("hf");
+  tools_.AddScript("python3", "echo \"$@\" > " + env_.Path("pip-args"));
+  CommandResult pip = Run(yes);
+  ASSERT_EQ(pip.exit_code, 0) << pip.out << pip.err;
+  EXPECT_THAT(pip.out, HasSubstr("      command: python3 -m pip install --user "
+                                 "'huggingface_hub[cli]'\n"));
+  EXPECT_THAT(pip.out, HasSubstr("is still not in the agent's PATH"));
+  EXPECT_EQ(ReadFileBytes(env_.Path("pip-args")), "-m pip install --user huggingface_hub[cli]\n");
+}
+
 TEST_F(SetupE2eTest, AFailingStepSaysHowToRetryExitsOneAndTheOtherStepsStay) {
   env_.env()["HF_ENDPOINT"] = "http://127.0.0.1:9";  // nothing listens there
   WriteFileBytes(env_.Path("fail.toml"), "[download]\nmax_attempts = 1\n");

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/common.pb.h"
+#include "llorch/pool/v1/dev.grpc.pb.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -521,6 +522,33 @@ TEST_F(ModelServiceSymlinkTest, DeleteRefusesASymlinkedMetadataDir) {
   EXPECT_THAT(status.error_message(), HasSubstr(".llorch is a symlink"));
   EXPECT_EQ(testing::SnapshotTree(Outside().string()), outside);
   EXPECT_EQ(testing::SnapshotTree(Models().string()), inside);
+}
+
+// `dev setup` installs its model through the download's code, and publishes it as a download
+// does: `agent events` hears it, with the setup's operation.
+TEST_F(ModelServiceDownloadTest, ASetupsDownloadIsPublishedAsInstalledWithItsOperation) {
+  v1::RunSetupRequest setup;
+  for (const char* step : {"submodules", "hf", "config", "doctor"}) setup.add_skip_steps(step);
+  setup.set_model_id("tiny");
+  grpc::ClientContext setup_context;
+  const std::string setup_id = Finish(
+      v1::DevService::NewStub(agent_.server->InProcessChannel())->RunSetup(&setup_context, setup));
+  EXPECT_EQ(testing::ReadFileBytes(temp_.path() + "/models/tiny/tiny.gguf").size(), kSize);
+
+  auto agent = v1::AgentService::NewStub(agent_.server->InProcessChannel());
+  grpc::ClientContext events_context;
+  auto events = agent->WatchEvents(&events_context, v1::WatchEventsRequest());
+  v1::AgentEvent event;
+  v1::ModelChange change;
+  while (!change.has_manifest() && events->Read(&event)) {
+    if (event.has_model()) change = event.model();
+  }
+  events_context.TryCancel();
+  events->Finish();
+  EXPECT_EQ(change.kind(), v1::ModelChange::KIND_INSTALLED);
+  EXPECT_EQ(change.model_id(), "tiny");
+  EXPECT_EQ(change.operation_id(), setup_id);
+  EXPECT_EQ(change.manifest().size_bytes(), kSize);
 }
 
 }  // namespace
