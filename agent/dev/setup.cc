@@ -111,8 +111,11 @@ v1::SetupStep Submodules(const StepRun& run) {
   const std::shared_ptr<const GitRepo> repo =
       options.repo ? options.repo : std::make_shared<const GitRepo>(options.doctor.repo);
   absl::StatusOr<std::vector<v1::Submodule>> submodules = repo->Submodules();
-  if (!submodules.ok())
-    return Failed(run, "submodules", submodules.status(), "llorch-pool git status");
+  if (!submodules.ok()) {
+    return Failed(run, "submodules", submodules.status(),
+                  "correct what the error says (`llorch-pool git status` shows the checkout), then "
+                  "`llorch-pool dev setup`");
+  }
   std::vector<std::string> names;
   size_t recorded = 0;
   for (const v1::Submodule& submodule : *submodules) {
