@@ -4,8 +4,6 @@
 #include <optional>
 #include <string>
 
-#include "absl/strings/str_cat.h"
-#include "common/error_reasons.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -35,14 +33,6 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   pool::v1::RpcStatus rpc_status = ToRpcStatus(status.code(), message, status);
   if (rpc_status.details().empty()) return grpc::Status(code, message);
   return grpc::Status(code, message, rpc_status.SerializeAsString());
-}
-
-grpc::Status NotAvailableYet(absl::string_view command) {
-  return ToGrpcStatus(WithReason(
-      WithHint(absl::UnimplementedError(
-                   absl::StrCat("`llorch-pool ", command, "` is not available yet in this agent")),
-               "this command is part of the API but arrives in a later release of pool-agent"),
-      reasons::kNotAvailableYet));
 }
 
 }  // namespace llorch

@@ -24,9 +24,6 @@ pool::v1::RpcStatus ToRpcStatus(absl::StatusCode code, absl::string_view message
 // metadata.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// UNIMPLEMENTED for an RPC that a later release delivers, naming the CLI command it backs.
-grpc::Status NotAvailableYet(absl::string_view command);
-
 }  // namespace llorch
 
 #endif  // LLORCH_AGENT_RPC_GRPC_STATUS_H_
