@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <optional>
 #include <thread>
 
@@ -31,6 +32,13 @@ constexpr char kExamples[] = R"(Examples:
   pool-agent --listen unix:/run/llorch/pool-agent.sock --listen 127.0.0.1:9200
   pool-agent --config /etc/llorch/pool.toml --log-level debug
   pool-agent --log-format json                  one JSON object a line: operations, workers, models
+  pool-agent --listen 127.0.0.1:9200 --admin-token-file /etc/llorch/admin.token \
+             --read-only-token-file /etc/llorch/read-only.token
+
+Every TCP listener, loopback included, requires a bearer token or (with --tls-client-ca) a
+verified client certificate, unless --insecure is given; a non-loopback one requires TLS
+(--tls-cert, --tls-key). The unix socket is guarded by its mode (0660) and group. See
+docs/security.md.
 
 Default socket: $XDG_RUNTIME_DIR/llorch/pool-agent.sock, else /run/llorch/pool-agent.sock as root
 and ${TMPDIR:-/tmp}/llorch-<uid>/pool-agent.sock for other users; its directory must be the
@@ -45,6 +53,11 @@ struct Flags {
   std::optional<std::string> repo_root;
   std::optional<std::string> log_level;
   std::optional<std::string> log_format;
+  std::optional<std::string> admin_token_file;
+  std::optional<std::string> read_only_token_file;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
+  std::optional<std::string> tls_client_ca;
   bool insecure = false;
 };
 
@@ -64,11 +77,17 @@ int Serve(const Flags& flags) {
   sources.explicit_file = flags.config_file;
   sources.env = EnvironmentSnapshot();
   if (!flags.listen.empty()) sources.flags.push_back({"agent.listen", "--listen", flags.listen});
-  AddFlags(&sources, {{"catalog", "--catalog", flags.catalog},
-                      {"models_dir", "--models-dir", flags.models_dir},
-                      {"repo_root", "--repo-root", flags.repo_root},
-                      {"agent.log_level", "--log-level", flags.log_level},
-                      {"agent.log_format", "--log-format", flags.log_format}});
+  AddFlags(&sources,
+           {{"catalog", "--catalog", flags.catalog},
+            {"models_dir", "--models-dir", flags.models_dir},
+            {"repo_root", "--repo-root", flags.repo_root},
+            {"agent.log_level", "--log-level", flags.log_level},
+            {"agent.log_format", "--log-format", flags.log_format},
+            {"agent.admin_token_file", "--admin-token-file", flags.admin_token_file},
+            {"agent.read_only_token_file", "--read-only-token-file", flags.read_only_token_file},
+            {"agent.tls_cert_file", "--tls-cert", flags.tls_cert},
+            {"agent.tls_key_file", "--tls-key", flags.tls_key},
+            {"agent.tls_client_ca_file", "--tls-client-ca", flags.tls_client_ca}});
   absl::StatusOr<Config> config = LoadConfig(sources);
   if (!config.ok()) return Fail(config.status());
   if (absl::Status status = SetupLogging(config->agent.log_level, config->agent.log_format);
@@ -98,8 +117,9 @@ int Serve(const Flags& flags) {
 
   if (flags.insecure) {
     spdlog::warn(
-        "--insecure: TCP listeners accept unauthenticated calls from the network; "
-        "anyone who reaches them controls this host's models, checkout and workers");
+        "--insecure: TCP listeners are allowed without a token or client certificate, and on "
+        "any address without TLS; anyone who reaches one may control this host's models, "
+        "checkout and workers (docs/security.md)");
   }
   absl::StatusOr<std::unique_ptr<AgentServer>> server =
       AgentServer::Start(*context, addresses, flags.insecure);
@@ -161,8 +181,27 @@ int main(int argc, char** argv) {
                  "(one object a line)")
       ->type_name("FORMAT")
       ->check(CLI::IsMember({"text", "json"}));
+  // The access files (docs/security.md), each setting one agent.* key.
+  const std::pair<const char*, const char*> access_files[] = {
+      {"--admin-token-file",
+       "File holding the token TCP callers present for every method (agent.admin_token_file)"},
+      {"--read-only-token-file",
+       "File holding the token TCP callers present for reads only (agent.read_only_token_file)"},
+      {"--tls-cert",
+       "TLS on TCP listeners: the server's certificate chain, PEM (agent.tls_cert_file)"},
+      {"--tls-key", "TLS on TCP listeners: the server's private key, PEM (agent.tls_key_file)"},
+      {"--tls-client-ca",
+       "Mutual TLS: require client certificates signed by this CA (agent.tls_client_ca_file)"}};
+  std::optional<std::string>* const access_values[] = {&flags.admin_token_file,
+                                                       &flags.read_only_token_file, &flags.tls_cert,
+                                                       &flags.tls_key, &flags.tls_client_ca};
+  for (size_t i = 0; i < std::size(access_files); ++i) {
+    app.add_option(access_files[i].first, *access_values[i], access_files[i].second)
+        ->type_name("FILE");
+  }
   app.add_flag("--insecure", flags.insecure,
-               "Allow TCP listeners on non-loopback addresses without TLS (isolated labs only)");
+               "Allow TCP listeners without a token, and on non-loopback addresses without TLS "
+               "(isolated labs only)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

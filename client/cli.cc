@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <memory>
 
 #include "absl/strings/match.h"
@@ -22,10 +23,13 @@ constexpr char kRootExamples[] = R"(Examples:
   llorch-pool models catalog --output json   the same as JSON, for scripts
   llorch-pool agent info -v                  which agent answers, and where it keeps things
   llorch-pool help models download           the help of one command
-  llorch-pool --agent 127.0.0.1:9200 models catalog
+  llorch-pool --agent 127.0.0.1:9200 --token-file ~/.config/llorch/admin.token models catalog
+  llorch-pool --agent gpu1:9200 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key agent info
 
 Connection: --agent ADDR, else agent.address from the configuration (or LLORCH_AGENT), else the
 default socket if an agent answers there, else an agent inside this process (standalone mode).
+An agent on TCP wants a token (--token-file) or a client certificate; a token travels over
+plaintext only to loopback addresses (docs/security.md).
 Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 agent unreachable, 130 interrupted,
 141 stdout's reader went away.)";
 
@@ -102,6 +106,21 @@ CommandLine::CommandLine()
   app_.add_option("--agent", flags_.agent,
                   "Agent to talk to: unix:PATH or HOST:PORT (overrides agent.address)")
       ->type_name("ADDR");
+  // How to reach an agent on TCP (docs/security.md), each setting one client.* key.
+  const std::pair<const char*, const char*> access_files[] = {
+      {"--token-file",
+       "File holding the token for an agent on TCP (client.token_file); sent over plaintext to "
+       "loopback addresses only"},
+      {"--tls-ca",
+       "TLS to the agent on TCP: the CA that signed its certificate (client.tls_ca_file)"},
+      {"--tls-cert", "Mutual TLS: this client's certificate (client.tls_cert_file)"},
+      {"--tls-key", "Mutual TLS: this client's private key (client.tls_key_file)"}};
+  std::optional<std::string>* const access_values[] = {&flags_.token_file, &flags_.tls_ca,
+                                                       &flags_.tls_cert, &flags_.tls_key};
+  for (size_t i = 0; i < std::size(access_files); ++i) {
+    app_.add_option(access_files[i].first, *access_values[i], access_files[i].second)
+        ->type_name("FILE");
+  }
   app_.add_flag("--standalone", flags_.standalone,
                 "Run the agent code inside this process, even if an agent is running");
   app_.add_option("-o,--output", flags_.output,
@@ -280,6 +299,10 @@ int CommandLine::RunAction() {
   const Style err_style =
       Style::For(stderr, flags_.no_color || sources.env.count("NO_COLOR") ? "never" : "auto");
   AddFlags(&sources, {{"agent.address", "--agent", flags_.agent},
+                      {"client.token_file", "--token-file", flags_.token_file},
+                      {"client.tls_ca_file", "--tls-ca", flags_.tls_ca},
+                      {"client.tls_cert_file", "--tls-cert", flags_.tls_cert},
+                      {"client.tls_key_file", "--tls-key", flags_.tls_key},
                       {"catalog", "--catalog", flags_.catalog},
                       {"models_dir", "--models-dir", flags_.models_dir},
                       {"repo_root", "--repo-root", flags_.repo_root},

@@ -27,6 +27,10 @@ using LocalAction = std::function<int()>;
 // Flags that set a configuration key are nullopt when not given.
 struct GlobalFlags {
   std::optional<std::string> agent;
+  std::optional<std::string> token_file;
+  std::optional<std::string> tls_ca;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
   bool standalone = false;
   std::optional<std::string> output;
   bool no_color = false;

@@ -2,6 +2,7 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/client_interceptor.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,8 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
+#include "common/file_read.h"
 #include "common/paths.h"
 #include "common/status.h"
+#include "common/token_file.h"
 #include "common/trusted_dir.h"
 
 namespace llorch {
@@ -21,6 +24,95 @@ namespace fs = std::filesystem;
 
 std::shared_ptr<grpc::Channel> ChannelTo(const Address& address) {
   return grpc::CreateChannel(address.GrpcTarget(), grpc::InsecureChannelCredentials());
+}
+
+// Sends "authorization: Bearer TOKEN" with every call.
+class TokenInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit TokenInterceptor(const std::string* authorization) : authorization_(authorization) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert({"authorization", *authorization_});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* authorization_;
+};
+
+class TokenInterceptorFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit TokenInterceptorFactory(const std::string& token)
+      : authorization_(absl::StrCat("Bearer ", token)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new TokenInterceptor(&authorization_);
+  }
+
+ private:
+  const std::string authorization_;  // lives as long as the channel
+};
+
+// The credentials for an agent on TCP: TLS when client.tls_ca_file is set (with this client's
+// certificate when client.tls_cert_file is), else plaintext.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TcpCredentials(const Config& config) {
+  const Config::Client& client = config.client;
+  if (client.tls_ca_file.empty()) {
+    if (!client.tls_cert_file.empty() || !client.tls_key_file.empty()) {
+      return WithHint(absl::InvalidArgumentError(
+                          "client.tls_cert_file and client.tls_key_file need client.tls_ca_file"),
+                      "give the CA that signed the agent's certificate with --tls-ca FILE");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  if (client.tls_cert_file.empty() != client.tls_key_file.empty()) {
+    return WithHint(
+        absl::InvalidArgumentError("a client certificate needs both --tls-cert and --tls-key"),
+        "give both files (client.tls_cert_file and client.tls_key_file), or neither");
+  }
+  grpc::SslCredentialsOptions options;
+  FileReadOptions read;
+  read.what = "PEM file";
+  const std::pair<const std::string*, std::string*> files[] = {
+      {&client.tls_ca_file, &options.pem_root_certs},
+      {&client.tls_cert_file, &options.pem_cert_chain},
+      {&client.tls_key_file, &options.pem_private_key}};
+  for (const auto& [path, pem] : files) {
+    if (path->empty()) continue;
+    absl::StatusOr<std::string> text = ReadRegularFile(*path, read);
+    if (!text.ok()) return text.status();
+    *pem = *std::move(text);
+  }
+  return grpc::SslCredentials(options);
+}
+
+// A channel to a TCP agent that presents client.token_file's token, if one is configured. The
+// token never travels in plaintext beyond this host: to a non-loopback address without TLS it
+// is refused.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> TcpChannelTo(const Address& address,
+                                                            const Config& config) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = TcpCredentials(config);
+  if (!credentials.ok()) return credentials.status();
+  if (config.client.token_file.empty()) {
+    return grpc::CreateChannel(address.GrpcTarget(), *credentials);
+  }
+  if (!address.IsLocal() && config.client.tls_ca_file.empty()) {
+    return WithHint(
+        absl::InvalidArgumentError(absl::StrCat(
+            "refusing to send the token of client.token_file to ", address.GrpcTarget(),
+            " over plaintext TCP: anyone on the path could read it and control the agent")),
+        "use TLS (--tls-ca FILE, with an agent that has agent.tls_cert_file), or reach the agent "
+        "through a loopback address (e.g. an SSH tunnel: ssh -L 9200:127.0.0.1:9200 HOST, then "
+        "--agent 127.0.0.1:9200)");
+  }
+  absl::StatusOr<std::string> token = ReadTokenFile(config.client.token_file, "client.token_file");
+  if (!token.ok()) return token.status();
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
+  factories.push_back(std::make_unique<TokenInterceptorFactory>(*token));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      address.GrpcTarget(), *credentials, grpc::ChannelArguments(), std::move(factories));
 }
 
 // EACCES on connect: no write permission on the socket, or no search permission on a directory
@@ -126,7 +218,13 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Config& confi
     connection->unreachable_ = [config, address = *address](absl::string_view detail) {
       return NoAgentAnswers(config, address, detail);
     };
-    connection->channel_ = ChannelTo(*address);
+    if (address->kind == Address::Kind::kTcp) {
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = TcpChannelTo(*address, config);
+      if (!channel.ok()) return channel.status();
+      connection->channel_ = *std::move(channel);
+    } else {
+      connection->channel_ = ChannelTo(*address);
+    }
     connection->description_ = absl::StrCat("agent at ", address->GrpcTarget());
     return connection;
   }

@@ -66,10 +66,24 @@ struct Config {
     std::vector<std::string> listen;  // where pool-agent listens; empty = default socket
     std::string log_level = "info";   // trace, debug, info, warn, error, off
     std::string log_format = "text";  // text (journald-friendly) | json (one object a line)
+    std::string socket_group;         // the unix sockets' group; "" = the agent's own group
+    // Bearer tokens TCP listeners accept (docs/security.md): files of mode o-rwx. "" = none.
+    std::string admin_token_file;
+    std::string read_only_token_file;
+    // TLS on TCP listeners (PEM files, reloaded when they change); "" = plaintext.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    std::string tls_client_ca_file;              // "" = no client certificates; else required
+    std::string client_cert_role = "read-only";  // read-only | admin: a certificate without token
+    int64_t tls_reload_seconds = 60;             // how often the files are checked for changes
   } agent;
   struct Client {
     std::string output = "table";  // table | wide | json
     std::string color = "auto";    // auto | always | never
+    std::string token_file;        // the token sent to an agent over TCP; "" = none
+    std::string tls_ca_file;       // TLS to the agent: the CA that signed its certificate
+    std::string tls_cert_file;     // mutual TLS: this client's certificate and key
+    std::string tls_key_file;
   } client;
   struct Download {
     std::string backend = "native";      // native (the agent's own Hub client) | hf (the `hf` CLI)
@@ -143,8 +157,8 @@ absl::Status MergeConfigText(absl::string_view toml_text, absl::string_view sour
                              Config* config);
 
 // Applies LLORCH_REPO_ROOT, LLORCH_MODEL_BASE_DIR (legacy), LLORCH_MODELS_DIR, LLORCH_STATE_DIR,
-// LLORCH_CATALOG, LLORCH_AGENT, LLORCH_LOG_LEVEL and NO_COLOR (color = never). Empty variables
-// count as unset. On error `config` is unchanged.
+// LLORCH_CATALOG, LLORCH_AGENT, LLORCH_LOG_LEVEL, LLORCH_TOKEN_FILE and NO_COLOR (color = never).
+// Empty variables count as unset. On error `config` is unchanged.
 absl::Status MergeEnvironment(const Environment& env, Config* config);
 
 // Sets `key` (dotted) from the command-line flag `flag` ("--models-dir"), validated like a file

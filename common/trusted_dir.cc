@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
@@ -90,6 +91,19 @@ std::string GroupName(gid_t gid) {
     return found->gr_name;
   }
   return absl::StrCat("gid ", gid);
+}
+
+absl::StatusOr<gid_t> GroupId(const std::string& name) {
+  struct group entry {};
+  struct group* found = nullptr;
+  char buffer[4096];
+  if (getgrnam_r(name.c_str(), &entry, buffer, sizeof(buffer), &found) == 0 && found != nullptr) {
+    return found->gr_gid;
+  }
+  gid_t number = 0;
+  if (absl::SimpleAtoi(name, &number)) return number;
+  return WithHint(absl::NotFoundError(absl::StrCat("no group '", name, "' on this host")),
+                  absl::StrCat("create it (groupadd ", name, ") or name an existing group"));
 }
 
 absl::Status CheckTrustedDirectory(const std::string& dir, uid_t uid) {

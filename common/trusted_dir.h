@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace llorch {
 
@@ -33,6 +34,8 @@ std::string UserDescription(uid_t uid);
 std::string YouOrRoot(uid_t uid);
 // "llorch", or "gid 997" when the group has no name.
 std::string GroupName(gid_t gid);
+// The id of the group named `name` (or given as a number); NotFound when there is none.
+absl::StatusOr<gid_t> GroupId(const std::string& name);
 
 }  // namespace llorch
 

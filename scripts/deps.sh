@@ -10,6 +10,7 @@ packages=(
   libssl-dev libcurl4-openssl-dev libcpp-httplib-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl  # bench/download_bench runs it side by side with our downloader
+  openssl  # tests make a CA, server and client certificates (access_test)
   clang-format  # scripts/format.sh
   zsh fish groff-base  # the completion scripts and the man page are tried in the shells and groff
 )

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -19,6 +21,7 @@
 #include "agent/models/model_service.h"
 #include "agent/ops/operation_history.h"
 #include "agent/ops/operation_service.h"
+#include "agent/server/access.h"
 #include "agent/server/agent_service.h"
 #include "agent/server/reflection_v1.h"
 #include "agent/server/utf8_interceptor.h"
@@ -190,6 +193,17 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   grpc::EnableDefaultHealthCheckService(!listeners.empty());
   if (!listeners.empty()) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  absl::StatusOr<ListenerSecurity> security =
+      LoadListenerSecurity(context->config.agent, context->working_dir.string());
+  if (!security.ok()) return security.status();
+  server->bound_addresses_->SetInsecure(insecure);
+  std::optional<gid_t> socket_group;
+  if (!context->config.agent.socket_group.empty()) {
+    absl::StatusOr<gid_t> gid = GroupId(context->config.agent.socket_group);
+    if (!gid.ok()) return WithPrefix(gid.status(), "agent.socket_group");
+    socket_group = *gid;
+  }
+
   grpc::ServerBuilder builder;
   std::vector<int> tcp_ports(listeners.size(), 0);
   for (size_t i = 0; i < listeners.size(); ++i) {
@@ -197,14 +211,29 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
     if (address.kind == Address::Kind::kUnix) {
       if (absl::Status status = PrepareSocketPath(address.path); !status.ok()) return status;
       server->socket_paths_.push_back(address.path);
-    } else if (!address.IsLocal() && !insecure) {
+      builder.AddListeningPort(address.GrpcTarget(), grpc::InsecureServerCredentials());
+      continue;
+    }
+    if (!address.IsLocal() && !security->tls && !insecure) {
       return WithHint(
           absl::InvalidArgumentError(absl::StrCat("refusing to listen on ", address.GrpcTarget(),
                                                   " without TLS: the API controls this host")),
-          "listen on a unix socket or 127.0.0.1, or pass --insecure for an isolated lab network");
+          "set agent.tls_cert_file and agent.tls_key_file (docs/security.md), listen on a unix "
+          "socket or 127.0.0.1, or pass --insecure for an isolated lab network");
     }
-    builder.AddListeningPort(address.GrpcTarget(), grpc::InsecureServerCredentials(),
-                             address.kind == Address::Kind::kTcp ? &tcp_ports[i] : nullptr);
+    if (security->auth == nullptr && !insecure) {
+      return WithHint(
+          absl::InvalidArgumentError(absl::StrCat(
+              "refusing to listen on ", address.GrpcTarget(),
+              " without authentication: whoever reaches a TCP port, loopback included, would "
+              "control this host")),
+          "set agent.admin_token_file (and agent.read_only_token_file) to token files, or "
+          "agent.tls_client_ca_file for client certificates, see docs/security.md; or pass "
+          "--insecure for an isolated lab network");
+    }
+    // Tokens and client certificates, when configured, are checked even with --insecure.
+    builder.AddListeningPort(address.GrpcTarget(),
+                             TcpListenerCredentials(security->auth, security->tls), &tcp_ports[i]);
   }
   // pool-agent's operations outlive it (the socket checks above come first: a second agent on
   // the same socket is told so, not that the history is taken). An agent inside the CLI keeps
@@ -235,6 +264,18 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   if (sockets) umask(umask_before);
   if (!server->server_) {
     return absl::UnavailableError("could not start the gRPC server on the requested addresses");
+  }
+  if (socket_group) {
+    for (const std::string& path : server->socket_paths_) {
+      if (lchown(path.c_str(), static_cast<uid_t>(-1), *socket_group) != 0) {
+        const int error = errno;
+        server->server_->Shutdown();
+        return WithHint(absl::PermissionDeniedError(absl::StrCat(
+                            "agent.socket_group: cannot give ", path, " to group '",
+                            context->config.agent.socket_group, "': ", std::strerror(error))),
+                        "run the agent as root or as a member of that group");
+      }
+    }
   }
   std::vector<std::string> bound;
   for (size_t i = 0; i < listeners.size(); ++i) {

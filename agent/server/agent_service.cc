@@ -66,6 +66,7 @@ grpc::Status AgentServiceImpl::GetHostInfo(grpc::ServerContext*,
                                            pool::v1::HostInfo* response) {
   if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   DescribeHost(*context_, addresses_->Get(), *facts_, response);
+  response->set_insecure(addresses_->insecure());
   return grpc::Status::OK;
 }
 

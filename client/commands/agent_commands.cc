@@ -99,6 +99,12 @@ std::string RenderHostInfo(const v1::HostInfo& info, const Style& style) {
   table.AddRow({"listening", info.listen_addresses().empty()
                                  ? std::string("-")
                                  : absl::StrJoin(info.listen_addresses(), ", ")});
+  if (info.insecure()) {
+    table.AddRow({"security",
+                  Cell("INSECURE (--insecure): TCP may be plaintext off this host, and without a "
+                       "token when none is configured",
+                       Color::kRed)});
+  }
   table.AddRow(
       {"started", absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", started, absl::LocalTimeZone())});
   table.AddRow({"os", absl::StrCat(info.os(), ", ", info.kernel(), ", ", info.arch())});

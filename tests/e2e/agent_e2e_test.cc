@@ -23,6 +23,7 @@
 #include "llorch/pool/v1/operation.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_env.h"
+#include "tests/support/certificates.h"
 #include "tests/support/error_details.h"
 #include "tests/support/grpc_probe.h"
 
@@ -33,6 +34,7 @@ namespace v1 = pool::v1;
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -129,9 +131,19 @@ TEST_F(AgentE2eTest, ExplicitAgentAddressWinsAndSigintStopsIt) {
   EXPECT_EQ(agent->Stop(SIGINT), 0);
 }
 
+// A token file as an operator makes one: mode 0600.
+std::string WriteToken(const std::string& path, const std::string& token) {
+  std::ofstream(path) << token << "\n";
+  chmod(path.c_str(), 0600);
+  return path;
+}
+
 TEST_F(AgentE2eTest, ListensOnLoopbackTcpAndUnixAtOnce) {
   const std::string socket = env_.Path("both.sock");
-  auto agent = StartAgent({"--listen", "unix:" + socket, "--listen", "127.0.0.1:0"}, socket);
+  const std::string token = WriteToken(env_.Path("admin.token"), "0123456789abcdef0123456789");
+  auto agent = StartAgent(
+      {"--listen", "unix:" + socket, "--listen", "127.0.0.1:0", "--admin-token-file", token},
+      socket);
   CommandResult info = env_.Run({"--agent", "unix:" + socket, "agent", "info", "-o", "json"});
   ASSERT_EQ(info.exit_code, 0) << info.err;
   nlohmann::json json = nlohmann::json::parse(info.out);
@@ -139,9 +151,73 @@ TEST_F(AgentE2eTest, ListensOnLoopbackTcpAndUnixAtOnce) {
   const std::string tcp = json["listen_addresses"][1];
   ASSERT_THAT(tcp, HasSubstr("127.0.0.1:"));
   EXPECT_NE(tcp, "127.0.0.1:0");  // the port the kernel chose is reported
-  CommandResult over_tcp = env_.Run({"--agent", tcp, "models", "catalog", "qwen"});
+  CommandResult over_tcp =
+      env_.Run({"--agent", tcp, "--token-file", token, "models", "catalog", "qwen"});
   EXPECT_EQ(over_tcp.exit_code, 0) << over_tcp.err;
   EXPECT_THAT(over_tcp.out, HasSubstr("qwen"));
+  // Without the token, loopback or not, the agent refuses before doing anything.
+  CommandResult no_token = env_.Run({"--agent", tcp, "models", "catalog", "qwen"});
+  EXPECT_NE(no_token.exit_code, 0);
+  EXPECT_THAT(no_token.err, HasSubstr("this listener requires a token"));
+}
+
+TEST_F(AgentE2eTest, TcpWithoutATokenNeedsInsecureWhichAgentInfoShows) {
+  CommandResult refused = env_.Run({"--listen", "127.0.0.1:0"}, "pool-agent");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("without authentication"));
+  EXPECT_THAT(refused.err, HasSubstr("agent.admin_token_file"));
+
+  const std::string socket = env_.Path("insecure.sock");
+  auto agent =
+      StartAgent({"--listen", "unix:" + socket, "--listen", "127.0.0.1:0", "--insecure"}, socket);
+  CommandResult info = env_.Run({"--agent", "unix:" + socket, "agent", "info"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.out, HasSubstr("INSECURE (--insecure)"));
+}
+
+TEST_F(AgentE2eTest, TheCliTalksMutualTlsWithItsClientCertificate) {
+  const std::string dir = env_.Path("tls");
+  std::filesystem::create_directories(dir);
+  ASSERT_NO_FATAL_FAILURE(MakeCertificate(dir, "ca", "server", "server"));
+  ASSERT_NO_FATAL_FAILURE(MakeCertificate(dir, "ca", "client", "client"));
+  const std::string token = WriteToken(env_.Path("admin.token"), "0123456789abcdef0123456789");
+  const std::string socket = env_.Path("tls.sock");
+  auto agent = StartAgent({"--listen", "unix:" + socket, "--listen", "127.0.0.1:0", "--tls-cert",
+                           dir + "/server.pem", "--tls-key", dir + "/server.key", "--tls-client-ca",
+                           dir + "/ca.pem", "--admin-token-file", token},
+                          socket);
+  CommandResult listing = env_.Run({"--agent", "unix:" + socket, "agent", "info", "-o", "json"});
+  ASSERT_EQ(listing.exit_code, 0) << listing.err;
+  const std::string tcp = nlohmann::json::parse(listing.out)["listen_addresses"][1];
+  const std::vector<std::string> tls = {
+      "--agent",           tcp,         "--tls-ca",         dir + "/ca.pem", "--tls-cert",
+      dir + "/client.pem", "--tls-key", dir + "/client.key"};
+  auto with = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = tls;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return env_.Run(argv);
+  };
+  // The certificate alone: read-only (agent.client_cert_role); with the token: admin.
+  CommandResult info = with({"agent", "info"});
+  EXPECT_EQ(info.exit_code, 0) << info.err;
+  CommandResult denied = with({"models", "delete", "qwen", "--force"});
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_THAT(denied.err, HasSubstr("needs the admin role"));
+  CommandResult admin = with({"--token-file", token, "models", "delete", "qwen", "--force"});
+  EXPECT_THAT(admin.err, Not(HasSubstr("admin role")));
+  // Without the client certificate the handshake fails.
+  CommandResult no_cert = env_.Run({"--agent", tcp, "--tls-ca", dir + "/ca.pem", "agent", "info"});
+  EXPECT_NE(no_cert.exit_code, 0);
+}
+
+TEST_F(AgentE2eTest, TheCliNeverSendsATokenOverPlaintextBeyondThisHost) {
+  const std::string token = WriteToken(env_.Path("admin.token"), "0123456789abcdef0123456789");
+  // 192.0.2.1 is TEST-NET-1: nothing is ever reached, the CLI refuses before connecting.
+  CommandResult refused =
+      env_.Run({"--agent", "192.0.2.1:9200", "--token-file", token, "agent", "info"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("refusing to send the token"));
+  EXPECT_THAT(refused.err, HasSubstr("ssh -L"));
 }
 
 TEST_F(AgentE2eTest, SecondAgentOnTheSameSocketIsRefused) {

@@ -3,6 +3,7 @@
 // the user reads and the exit code; and a pool-agent checking its own layers.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -187,9 +188,12 @@ TEST_F(CheckConfigE2eTest, TheAgentChecksItsOwnLayersAndItsOwnPortsCountAsFree) 
   CommandOptions options;
   options.env = env_.env();
   options.working_dir = env_.Path("work");
-  BackgroundProcess agent({InstalledBinary("pool-agent"), "--listen", "unix:" + socket, "--listen",
-                           "127.0.0.1:" + std::to_string(port)},
-                          options, env_.Path("agent.log"));
+  Write("admin.token", "0123456789abcdef0123456789\n");
+  ASSERT_EQ(chmod(env_.Path("admin.token").c_str(), 0600), 0);
+  BackgroundProcess agent(
+      {InstalledBinary("pool-agent"), "--listen", "unix:" + socket, "--listen",
+       "127.0.0.1:" + std::to_string(port), "--admin-token-file", env_.Path("admin.token")},
+      options, env_.Path("agent.log"));
   ASSERT_TRUE(WaitFor([&] { return UnixSocketAccepts(socket); }));
   // The CLI's own layers differ: the agent answers with its own.
   env_.env()["LLORCH_LOG_LEVEL"] = "error";

@@ -331,8 +331,20 @@ TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
                                                     "agent.listen",
                                                     "agent.log_level",
                                                     "agent.log_format",
+                                                    "agent.socket_group",
+                                                    "agent.admin_token_file",
+                                                    "agent.read_only_token_file",
+                                                    "agent.tls_cert_file",
+                                                    "agent.tls_key_file",
+                                                    "agent.tls_client_ca_file",
+                                                    "agent.client_cert_role",
+                                                    "agent.tls_reload_seconds",
                                                     "client.output",
                                                     "client.color",
+                                                    "client.token_file",
+                                                    "client.tls_ca_file",
+                                                    "client.tls_cert_file",
+                                                    "client.tls_key_file",
                                                     "download.backend",
                                                     "download.hf_command",
                                                     "download.connections",
@@ -406,9 +418,21 @@ address = "unix:/run/llorch/pool-agent.sock"
 listen = ["unix:/run/llorch/pool-agent.sock", "127.0.0.1:9200"]
 log_level = "debug"
 log_format = "json"
+socket_group = "llorch"
+admin_token_file = "/etc/llorch/admin.token"
+read_only_token_file = "/etc/llorch/read-only.token"
+tls_cert_file = "/etc/llorch/tls/server.pem"
+tls_key_file = "/etc/llorch/tls/server.key"
+tls_client_ca_file = "/etc/llorch/tls/client-ca.pem"
+client_cert_role = "admin"
+tls_reload_seconds = 300
 [client]
 output = "json"
 color = "always"
+token_file = "/home/op/.config/llorch/token"
+tls_ca_file = "/etc/llorch/tls/ca.pem"
+tls_cert_file = "/home/op/.config/llorch/client.pem"
+tls_key_file = "/home/op/.config/llorch/client.key"
 [download]
 backend = "hf"
 hf_command = "/opt/hf/bin/hf"
@@ -458,6 +482,11 @@ stop_signal = "SIGQUIT"
             (std::vector<std::string>{"unix:/run/llorch/pool-agent.sock", "127.0.0.1:9200"}));
   EXPECT_EQ(config->agent.log_level, "debug");
   EXPECT_EQ(config->agent.log_format, "json");
+  EXPECT_EQ(config->agent.socket_group, "llorch");
+  EXPECT_EQ(config->agent.admin_token_file, "/etc/llorch/admin.token");
+  EXPECT_EQ(config->agent.client_cert_role, "admin");
+  EXPECT_EQ(config->agent.tls_reload_seconds, 300);
+  EXPECT_EQ(config->client.tls_key_file, "/home/op/.config/llorch/client.key");
   EXPECT_EQ(config->client.output, "json");
   EXPECT_EQ(config->client.color, "always");
   EXPECT_EQ(config->download.backend, "hf");
