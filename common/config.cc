@@ -61,6 +61,8 @@ const std::vector<KeySpec>& Specs() {
        nullptr,
        {"text", "json"}},
       {"agent.socket_group", [](Config& c) { return &c.agent.socket_group; }, nullptr, {}},
+      {"agent.read_only_socket", [](Config& c) { return &c.agent.read_only_socket; }, nullptr, {}},
+      {"agent.read_only_group", [](Config& c) { return &c.agent.read_only_group; }, nullptr, {}},
       {"agent.admin_token_file", [](Config& c) { return &c.agent.admin_token_file; }, nullptr, {}},
       {"agent.read_only_token_file",
        [](Config& c) { return &c.agent.read_only_token_file; },

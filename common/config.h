@@ -67,6 +67,9 @@ struct Config {
     std::string log_level = "info";   // trace, debug, info, warn, error, off
     std::string log_format = "text";  // text (journald-friendly) | json (one object a line)
     std::string socket_group;         // the unix sockets' group; "" = the agent's own group
+    // A unix socket whose callers are all read-only (gRPC 1.51 gives no peer uid), and its group.
+    std::string read_only_socket;  // "" = none
+    std::string read_only_group;   // "" = the agent's own group
     // Bearer tokens TCP listeners accept (docs/security.md): files of mode o-rwx. "" = none.
     std::string admin_token_file;
     std::string read_only_token_file;

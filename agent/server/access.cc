@@ -49,8 +49,10 @@ void Process(void* state, grpc_auth_context* context, const grpc_metadata* metad
     if (key == ":path") path = View(metadata[i].value);
     if (key == "authorization") authorization = &metadata[i];
   }
-  std::optional<Role> granted;
-  if (authorization != nullptr) {
+  std::optional<Role> granted = auth.everyone;
+  if (granted) {
+    // The read-only socket: its callers' tokens change nothing.
+  } else if (authorization != nullptr) {
     if (auth.tokens != nullptr)
       granted = RoleOfAuthorization(*auth.tokens, View(authorization->value));
   } else if (auth.client_certificates && HasVerifiedClientCertificate(context)) {
@@ -172,7 +174,7 @@ std::optional<Role> RoleOfAuthorization(const AccessTokens& tokens, absl::string
   return std::nullopt;
 }
 
-std::shared_ptr<grpc::ServerCredentials> TcpListenerCredentials(
+std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(
     std::shared_ptr<const ListenerAuth> auth, const std::optional<TlsFiles>& tls) {
   grpc_server_credentials* credentials = nullptr;
   if (tls) {

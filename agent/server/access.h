@@ -61,6 +61,9 @@ struct ListenerAuth {
   // gets `client_certificate_role`.
   bool client_certificates = false;
   Role client_certificate_role = Role::kReadOnly;
+  // Set: every caller gets this role, token or not (the read-only socket, whose file mode and
+  // group decide who may connect).
+  std::optional<Role> everyone;
 };
 
 // The files of a TLS listener, watched and reloaded every `refresh_seconds` when they change.
@@ -71,10 +74,10 @@ struct TlsFiles {
   unsigned refresh_seconds = 60;
 };
 
-// Credentials for one TCP listener: plaintext (no `tls`) or TLS, with every call checked against
-// `auth` and MethodRoles() before it reaches the server. `auth` null: calls are not checked
-// (--insecure without tokens).
-std::shared_ptr<grpc::ServerCredentials> TcpListenerCredentials(
+// Credentials for one TCP listener (or the read-only socket): plaintext (no `tls`) or TLS, with
+// every call checked against `auth` and MethodRoles() before it reaches the server. `auth` null:
+// calls are not checked (--insecure without tokens).
+std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(
     std::shared_ptr<const ListenerAuth> auth, const std::optional<TlsFiles>& tls);
 
 // What the agent's TCP listeners require, from the agent.* keys (docs/security.md); relative

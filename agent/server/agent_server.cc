@@ -197,12 +197,8 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
       LoadListenerSecurity(context->config.agent, context->working_dir.string());
   if (!security.ok()) return security.status();
   server->bound_addresses_->SetInsecure(insecure);
-  std::optional<gid_t> socket_group;
-  if (!context->config.agent.socket_group.empty()) {
-    absl::StatusOr<gid_t> gid = GroupId(context->config.agent.socket_group);
-    if (!gid.ok()) return WithPrefix(gid.status(), "agent.socket_group");
-    socket_group = *gid;
-  }
+  // The group each socket is given after the start (none: the agent's own group).
+  std::vector<std::pair<std::string, std::string>> socket_groups;  // path, agent.* group key
 
   grpc::ServerBuilder builder;
   std::vector<int> tcp_ports(listeners.size(), 0);
@@ -211,6 +207,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
     if (address.kind == Address::Kind::kUnix) {
       if (absl::Status status = PrepareSocketPath(address.path); !status.ok()) return status;
       server->socket_paths_.push_back(address.path);
+      socket_groups.emplace_back(address.path, "agent.socket_group");
       builder.AddListeningPort(address.GrpcTarget(), grpc::InsecureServerCredentials());
       continue;
     }
@@ -233,7 +230,20 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
     }
     // Tokens and client certificates, when configured, are checked even with --insecure.
     builder.AddListeningPort(address.GrpcTarget(),
-                             TcpListenerCredentials(security->auth, security->tls), &tcp_ports[i]);
+                             ListenerCredentials(security->auth, security->tls), &tcp_ports[i]);
+  }
+  // The read-only socket: whoever may connect (its group) gets the read-only role, token or not.
+  const std::string& read_only_socket = context->config.agent.read_only_socket;
+  if (!listeners.empty() && !read_only_socket.empty()) {
+    if (absl::Status status = PrepareSocketPath(read_only_socket); !status.ok()) {
+      return WithPrefix(status, "agent.read_only_socket");
+    }
+    server->socket_paths_.push_back(read_only_socket);
+    socket_groups.emplace_back(read_only_socket, "agent.read_only_group");
+    auto everyone = std::make_shared<ListenerAuth>();
+    everyone->everyone = Role::kReadOnly;
+    builder.AddListeningPort("unix:" + read_only_socket,
+                             ListenerCredentials(std::move(everyone), std::nullopt));
   }
   // pool-agent's operations outlive it (the socket checks above come first: a second agent on
   // the same socket is told so, not that the history is taken). An agent inside the CLI keeps
@@ -265,17 +275,19 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   if (!server->server_) {
     return absl::UnavailableError("could not start the gRPC server on the requested addresses");
   }
-  if (socket_group) {
-    for (const std::string& path : server->socket_paths_) {
-      if (lchown(path.c_str(), static_cast<uid_t>(-1), *socket_group) != 0) {
-        const int error = errno;
-        server->server_->Shutdown();
-        return WithHint(absl::PermissionDeniedError(absl::StrCat(
-                            "agent.socket_group: cannot give ", path, " to group '",
-                            context->config.agent.socket_group, "': ", std::strerror(error))),
-                        "run the agent as root or as a member of that group");
-      }
-    }
+  for (const auto& [path, key] : socket_groups) {
+    const std::string& group = key == "agent.socket_group" ? context->config.agent.socket_group
+                                                           : context->config.agent.read_only_group;
+    if (group.empty()) continue;
+    absl::StatusOr<gid_t> gid = GroupId(group);
+    if (gid.ok() && lchown(path.c_str(), static_cast<uid_t>(-1), *gid) == 0) continue;
+    const int error = errno;
+    server->server_->Shutdown();
+    if (!gid.ok()) return WithPrefix(gid.status(), key);
+    return WithHint(
+        absl::PermissionDeniedError(absl::StrCat(key, ": cannot give ", path, " to group '", group,
+                                                 "': ", std::strerror(error))),
+        "run the agent as root or as a member of that group");
   }
   std::vector<std::string> bound;
   for (size_t i = 0; i < listeners.size(); ++i) {
@@ -291,6 +303,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
     }
     bound.push_back(address.GrpcTarget());
   }
+  if (!listeners.empty() && !read_only_socket.empty()) bound.push_back("unix:" + read_only_socket);
   server->bound_addresses_->Set(std::move(bound));
   server->services_->reflection_v1.SetServer(server->InProcessChannel());
   // Per-service health, so a load balancer or orchestrator can probe the service it uses. A

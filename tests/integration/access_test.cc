@@ -350,6 +350,38 @@ TEST_F(AccessStartTest, TheSocketBelongsToTheConfiguredGroup) {
   EXPECT_EQ(info.st_mode & 0777, 0660u);
 }
 
+TEST_F(AccessStartTest, TheReadOnlySocketReadsAndIsDeniedEveryMutatingMethodTokenOrNot) {
+  const std::string path = temp_.path() + "/admin.token";
+  WriteFile(path, kAdminToken, 0600);
+  Config config;
+  config.agent.admin_token_file = path;
+  config.agent.read_only_socket = temp_.path() + "/run/read-only.sock";
+  ASSERT_TRUE(Start(config, {UnixAddress(temp_.path() + "/run/agent.sock")}, false).ok());
+  EXPECT_THAT(server_->BoundAddresses(),
+              ::testing::Contains("unix:" + config.agent.read_only_socket));
+  struct stat info {};
+  ASSERT_EQ(lstat(config.agent.read_only_socket.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0660u);
+  auto channel = grpc::CreateChannel("unix:" + config.agent.read_only_socket,
+                                     grpc::InsecureChannelCredentials());
+  for (const auto& [method, role] : MethodRoles()) {
+    for (const std::string token : {"", kAdminToken}) {
+      grpc::Status status = CallByName(channel, method, token);
+      if (role == Role::kReadOnly) {
+        EXPECT_NE(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method;
+        EXPECT_NE(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
+      } else {
+        EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method;
+      }
+    }
+  }
+  // The main socket stays admin for its group.
+  grpc::Status admin = CallByName(grpc::CreateChannel("unix:" + temp_.path() + "/run/agent.sock",
+                                                      grpc::InsecureChannelCredentials()),
+                                  "/llorch.pool.v1.ModelService/DeleteModel", "");
+  EXPECT_EQ(admin.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << admin.error_message();
+}
+
 TEST_F(AccessStartTest, AWorldReadableTokenFileIsRefusedWithTheFix) {
   const std::string path = temp_.path() + "/admin.token";
   WriteFile(path, kAdminToken, 0644);

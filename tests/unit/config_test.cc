@@ -332,6 +332,8 @@ TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
                                                     "agent.log_level",
                                                     "agent.log_format",
                                                     "agent.socket_group",
+                                                    "agent.read_only_socket",
+                                                    "agent.read_only_group",
                                                     "agent.admin_token_file",
                                                     "agent.read_only_token_file",
                                                     "agent.tls_cert_file",
@@ -419,6 +421,8 @@ listen = ["unix:/run/llorch/pool-agent.sock", "127.0.0.1:9200"]
 log_level = "debug"
 log_format = "json"
 socket_group = "llorch"
+read_only_socket = "/run/llorch/pool-agent-ro.sock"
+read_only_group = "llorch-ro"
 admin_token_file = "/etc/llorch/admin.token"
 read_only_token_file = "/etc/llorch/read-only.token"
 tls_cert_file = "/etc/llorch/tls/server.pem"
@@ -483,6 +487,7 @@ stop_signal = "SIGQUIT"
   EXPECT_EQ(config->agent.log_level, "debug");
   EXPECT_EQ(config->agent.log_format, "json");
   EXPECT_EQ(config->agent.socket_group, "llorch");
+  EXPECT_EQ(config->agent.read_only_group, "llorch-ro");
   EXPECT_EQ(config->agent.admin_token_file, "/etc/llorch/admin.token");
   EXPECT_EQ(config->agent.client_cert_role, "admin");
   EXPECT_EQ(config->agent.tls_reload_seconds, 300);
