@@ -43,7 +43,9 @@ absl::Status ReplaceAtomically(const DirFd& dir, absl::string_view name,
                                const std::function<bool(int fd)>& fill) {
   absl::StatusOr<std::pair<UniqueFd, std::string>> temp = CreateTemp(dir, name);
   if (!temp.ok()) return temp.status();
-  const auto& [fd, temp_name] = *temp;
+  const UniqueFd& fd = temp->first;
+  const std::string& temp_name = temp->second;  // not a structured binding: clang 14 (the fuzz
+                                                // preset) cannot capture one in a lambda
   auto fail = [&](absl::string_view what) {
     absl::Status status = ErrnoError(what, dir.PathOf(temp_name));
     dir.Unlink(temp_name).IgnoreError();

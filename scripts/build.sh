@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs dependencies, then configures and builds one CMake preset (default: release).
-# Usage: scripts/build.sh [dev|release|asan|tsan] [target...]
+# Usage: scripts/build.sh [dev|release|asan|tsan|fuzz] [target...]
 # No target: everything, tests too; for tsan, only what its tests need (target tsan_tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -12,6 +12,7 @@ packages=(
   curl  # bench/download_bench runs it side by side with our downloader
   openssl  # tests make a CA, server and client certificates (access_test)
   clang-format  # scripts/format.sh
+  clang libclang-rt-14-dev  # the fuzz preset: libFuzzer, ASan and UBSan runtimes (scripts/fuzz.sh)
   zsh fish groff-base  # the completion scripts and the man page are tried in the shells and groff
 )
 

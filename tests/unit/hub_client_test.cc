@@ -1,11 +1,13 @@
 // The pieces of the Hub client that need no server: where the token and endpoint come from,
-// which URLs count as the Hub's, retry timing and Retry-After, which etags are digests.
+// which URLs count as the Hub's, retry timing and Retry-After, which etags are digests, how
+// header lines, Content-Range and the Hub's file headers are read (hub_headers.h).
 #include "agent/models/hub/hub_client.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "agent/models/hub/http_client.h"
+#include "agent/models/hub/hub_headers.h"
 #include "tests/support/run_command.h"
 
 namespace llorch {
@@ -149,6 +151,53 @@ TEST(RetryableStatusTest, ServerTroubleAndThrottlingOnly) {
   for (long status : {200L, 206L, 302L, 400L, 401L, 403L, 404L, 416L}) {
     EXPECT_FALSE(IsRetryableHttpStatus(status)) << status;
   }
+}
+
+TEST(HubHeadersTest, HeaderLinesAsLibcurlHandsThemOverMakeOneResponse) {
+  long status = 0;
+  std::map<std::string, std::string> headers;
+  EXPECT_EQ(ApplyHeaderLine("HTTP/1.1 100 Continue\r\n", &status, &headers), HeaderLine::kStatus);
+  EXPECT_EQ(ApplyHeaderLine("\r\n", &status, &headers), HeaderLine::kEnd);
+  EXPECT_EQ(ApplyHeaderLine("HTTP/2 302\r\n", &status, &headers), HeaderLine::kStatus);
+  EXPECT_EQ(ApplyHeaderLine("X-Linked-Size:  668788096 \r\n", &status, &headers),
+            HeaderLine::kField);
+  EXPECT_EQ(ApplyHeaderLine("no colon here\r\n", &status, &headers), HeaderLine::kOther);
+  EXPECT_EQ(status, 302);
+  EXPECT_EQ(headers, (std::map<std::string, std::string>{{"x-linked-size", "668788096"}}));
+  EXPECT_EQ(ApplyHeaderLine("HTTP/1.1 abc\r\n", &status, &headers), HeaderLine::kStatus);
+  EXPECT_EQ(status, 0);
+  EXPECT_TRUE(headers.empty());
+}
+
+TEST(HubHeadersTest, ContentRangeIsReadOnlyWhenWhole) {
+  const std::optional<ContentRange> range = ParseContentRange("bytes 100-199/1000");
+  ASSERT_TRUE(range.has_value());
+  EXPECT_EQ(range->first, 100u);
+  EXPECT_EQ(range->last, 199u);
+  EXPECT_EQ(range->total, 1000u);
+  EXPECT_EQ(ParseContentRange("bytes 0-0/*")->total, std::nullopt);
+  for (const char* bad : {"", "bytes", "bytes 5-4/10", "bytes 1/2-3", "items 0-1/2", "bytes -1/2",
+                          "bytes 0-1/", "bytes 0-99999999999999999999/1"}) {
+    EXPECT_EQ(ParseContentRange(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(HubHeadersTest, TheHubsFileHeadersGiveCommitEtagSizeAndDigest) {
+  HttpResponse response;
+  response.headers = {
+      {"x-repo-commit", "9217f5db79a29953eb74d5343926648285ec7e67"},
+      {"x-linked-etag", "\"74A4DA8C9FDBCD15BD1F6D01D621410D31C6FC00986F5EB687824E7B93D7A9DB\""},
+      {"x-linked-size", "668788096"},
+      {"etag", "\"ignored\""}};
+  RemoteFile file;
+  file.path = "model.gguf";
+  absl::StatusOr<RemoteFile> resolved = FileFromHeaders(response, HubOptions{}, file);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->size, 668788096u);
+  EXPECT_EQ(resolved->sha256, "74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db");
+  response.headers["x-linked-size"] = "-1";
+  EXPECT_THAT(FileFromHeaders(response, HubOptions{}, file).status().message(),
+              ::testing::HasSubstr("invalid X-Linked-Size header (\"-1\"): not a byte count"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/models/hub/http_client.h"
+#include "agent/models/hub/hub_headers.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 
@@ -17,35 +18,6 @@ namespace llorch {
 namespace {
 
 constexpr int kMaxUrlRefreshes = 3;  // in a row, for one part
-
-// "bytes A-B/T" or "bytes A-B/*".
-struct ContentRange {
-  uint64_t first = 0;
-  uint64_t last = 0;
-  std::optional<uint64_t> total;
-};
-
-std::optional<ContentRange> ParseContentRange(absl::string_view header) {
-  if (!absl::ConsumePrefix(&header, "bytes ")) return std::nullopt;
-  const size_t dash = header.find('-');
-  const size_t slash = header.find('/');
-  if (dash == absl::string_view::npos || slash == absl::string_view::npos || slash < dash) {
-    return std::nullopt;
-  }
-  ContentRange range;
-  if (!absl::SimpleAtoi(header.substr(0, dash), &range.first) ||
-      !absl::SimpleAtoi(header.substr(dash + 1, slash - dash - 1), &range.last) ||
-      range.last < range.first) {
-    return std::nullopt;
-  }
-  const absl::string_view total = header.substr(slash + 1);
-  if (total != "*") {
-    uint64_t value = 0;
-    if (!absl::SimpleAtoi(total, &value)) return std::nullopt;
-    range.total = value;
-  }
-  return range;
-}
 
 // Whether the headers of a 2xx answer from `url` to a request for the bytes [first, last] of
 // `file` fit the file as the Hub described it; an answer that does not is final (no retry would

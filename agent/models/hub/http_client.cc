@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/models/hub/curl_library.h"
+#include "agent/models/hub/hub_headers.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
 #include "common/version.h"
@@ -48,24 +49,12 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
     exchange.headers_too_big = true;
     return 0;
   }
-  absl::string_view line(data, length);
-  if (absl::StripAsciiWhitespace(line).empty()) {  // the end of a response's headers
-    if (exchange.request.on_headers && exchange.status >= 200 && exchange.status < 300) {
-      exchange.rejected = exchange.request.on_headers(exchange.status, exchange.response);
-      if (!exchange.rejected.ok()) return 0;
-    }
-    return length;
+  if (ApplyHeaderLine(absl::string_view(data, length), &exchange.status,
+                      &exchange.response.headers) == HeaderLine::kEnd &&
+      exchange.request.on_headers && exchange.status >= 200 && exchange.status < 300) {
+    exchange.rejected = exchange.request.on_headers(exchange.status, exchange.response);
+    if (!exchange.rejected.ok()) return 0;
   }
-  if (absl::StartsWith(line, "HTTP/")) {
-    exchange.response.headers.clear();  // a new response (after 100 Continue, say)
-    std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    if (words.size() < 2 || !absl::SimpleAtoi(words[1], &exchange.status)) exchange.status = 0;
-    return length;
-  }
-  const size_t colon = line.find(':');
-  if (colon == absl::string_view::npos) return length;
-  exchange.response.headers[absl::AsciiStrToLower(line.substr(0, colon))] =
-      std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
   return length;
 }
 
@@ -117,11 +106,6 @@ long Millis(absl::Duration duration) {
 }
 
 }  // namespace
-
-std::string HttpResponse::Header(absl::string_view name) const {
-  auto it = headers.find(std::string(name));
-  return it == headers.end() ? "" : it->second;
-}
 
 HttpConnection::HttpConnection() {
   absl::StatusOr<const CurlLibrary*> library = Curl();

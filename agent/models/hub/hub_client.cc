@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/models/hub/hub_headers.h"
 #include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/file_read.h"
@@ -27,64 +28,7 @@ bool IsTruthy(absl::string_view value) {
   return lower == "1" || lower == "true" || lower == "yes" || lower == "on";
 }
 
-// "W/\"abc\"" -> "abc"
-std::string NormalizeEtag(absl::string_view etag) {
-  etag = absl::StripAsciiWhitespace(etag);
-  if (absl::StartsWith(etag, "W/")) etag.remove_prefix(2);
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-    etag = etag.substr(1, etag.size() - 2);
-  }
-  return std::string(etag);
-}
-
-// The target of a `Link: <url>; rel="next"` header; "" when there is none.
-std::string NextLink(absl::string_view link) {
-  for (absl::string_view part : absl::StrSplit(link, ',')) {
-    if (!absl::StrContains(part, "rel=\"next\"")) continue;
-    const size_t open = part.find('<');
-    const size_t close = part.find('>');
-    if (open != absl::string_view::npos && close != absl::string_view::npos && close > open) {
-      return std::string(part.substr(open + 1, close - open - 1));
-    }
-  }
-  return "";
-}
-
-bool IsHex(absl::string_view text) {
-  for (char c : text) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return !text.empty();
-}
-
-// A header's value as a message quotes it: escaped, and cut short.
-std::string Quote(absl::string_view value) {
-  constexpr size_t kMaxQuoted = 80;
-  const bool cut = value.size() > kMaxQuoted;
-  return absl::StrCat("\"", absl::CHexEscape(value.substr(0, kMaxQuoted)), cut ? "...\"" : "\"");
-}
-
-// An answer of the Hub's that no retry can make right; `reason` HUB_BAD_ANSWER unless said.
-absl::Status BadAnswer(const std::string& message, const HubOptions& options,
-                       absl::string_view reason = reasons::kHubBadAnswer,
-                       absl::string_view what_proxies_do = "alter answers") {
-  return WithReason(
-      WithHint(absl::FailedPreconditionError(message),
-               absl::StrCat("is HF_ENDPOINT (", options.endpoint,
-                            ") a Hugging Face Hub? a mirror or proxy in between may also ",
-                            what_proxies_do, "; asking again would get the same")),
-      reason);
-}
-
 }  // namespace
-
-FileHashes HubDigestOfEtag(absl::string_view etag) {
-  FileHashes digest;
-  if (!IsHex(etag)) return digest;
-  if (etag.size() == 64) digest.sha256 = absl::AsciiStrToLower(etag);
-  if (etag.size() == 40) digest.git_sha1 = absl::AsciiStrToLower(etag);
-  return digest;
-}
 
 HubOptions HubOptionsFromEnvironment(const Environment& env) {
   HubOptions options;
@@ -228,46 +172,6 @@ absl::Status HubError(const HttpResponse& response, const HubOptions& options,
                                                     looking_for, " in ", repo, ")"));
 }
 
-absl::StatusOr<RemoteFile> FileFromHeaders(const HttpResponse& response, const HubOptions& options,
-                                           RemoteFile file) {
-  const std::string which =
-      absl::StrCat(file.path, " of ", file.repo, " at revision ", file.revision);
-  file.commit = response.Header("x-repo-commit");
-  std::string etag = response.Header("x-linked-etag");
-  if (etag.empty()) etag = response.Header("etag");
-  file.etag = NormalizeEtag(etag);
-  std::string size_header = "X-Linked-Size";
-  std::string size = response.Header("x-linked-size");
-  if (size.empty() && response.headers.count("x-linked-size") == 0) {
-    size_header = "Content-Length";
-    size = response.Header("content-length");
-  }
-  std::string missing;
-  if (file.commit.empty()) missing = "X-Repo-Commit";
-  if (file.etag.empty()) missing = "ETag";
-  if (size.empty()) missing = size_header;
-  if (!missing.empty()) {
-    return BadAnswer(absl::StrCat("the Hub's answer for ", which, " has no ", missing, " header"),
-                     options);
-  }
-  if (!absl::ascii_isdigit(static_cast<unsigned char>(size.front())) ||
-      !absl::SimpleAtoi(size, &file.size)) {
-    return BadAnswer(absl::StrCat("the Hub's answer for ", which, " has an invalid ", size_header,
-                                  " header (", Quote(size), "): not a byte count"),
-                     options);
-  }
-  const FileHashes digest = HubDigestOfEtag(file.etag);
-  if (digest.sha256.empty() && digest.git_sha1.empty()) {
-    return BadAnswer(absl::StrCat("the Hub's etag for ", which, " is ", Quote(file.etag),
-                                  ": neither a SHA-256 (LFS files) nor a git blob id (other "
-                                  "files); nothing could verify its bytes, so none are fetched"),
-                     options, reasons::kHubNoDigest, "rewrite ETag and X-Linked-Etag headers");
-  }
-  file.sha256 = digest.sha256;
-  file.git_sha1 = digest.git_sha1;
-  return file;
-}
-
 }  // namespace
 
 absl::StatusOr<RemoteFile> HubClient::Resolve(const std::string& repo, const std::string& revision,
@@ -294,10 +198,10 @@ absl::StatusOr<RemoteFile> HubClient::Resolve(const std::string& repo, const std
       }
       const std::string next = ResolveUrl(url, location);
       if (UrlOrigin(next).empty()) {
-        return BadAnswer(absl::StrCat("the Hub redirected ", path, " of ", repo, " to ",
-                                      Quote(UrlForDisplay(next)),
-                                      ", which is not an http or https URL; refused"),
-                         options_);
+        return HubBadAnswer(absl::StrCat("the Hub redirected ", path, " of ", repo, " to ",
+                                         QuoteHeader(UrlForDisplay(next)),
+                                         ", which is not an http or https URL; refused"),
+                            options_);
       }
       // A redirect within the Hub (renamed repository, cached resolve) is followed; the LFS
       // redirect to the CDN is where the bytes are.
