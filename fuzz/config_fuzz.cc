@@ -25,8 +25,8 @@ std::string Render(const llorch::Config& config) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view text(reinterpret_cast<const char*>(data), size);
+  static const std::string before = Render(llorch::Config{});  // rendering copies the config
   llorch::Config config;
-  const std::string before = Render(config);
   const absl::Status status = llorch::MergeConfigText(text, "pool.toml", &config);
   if (!status.ok()) {
     FUZZ_CHECK(Render(config) == before, "a refused layer changes nothing");
