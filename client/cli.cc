@@ -30,6 +30,9 @@ Connection: --agent ADDR, else agent.address from the configuration (or LLORCH_A
 default socket if an agent answers there, else an agent inside this process (standalone mode).
 An agent on TCP wants a token (--token-file) or a client certificate; a token travels over
 plaintext only to loopback addresses (docs/security.md).
+Scripts: -o json prints one JSON document (an operation command's final result), -o jsonl (or
+--events) an operation's events one a line; sizes are JSON numbers:
+  llorch-pool models list -o json | jq '.models[] | select(.total_bytes > 1e9) | .id'
 Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 agent unreachable, 130 interrupted,
 141 stdout's reader went away.)";
 
@@ -124,8 +127,12 @@ CommandLine::CommandLine()
   app_.add_flag("--standalone", flags_.standalone,
                 "Run the agent code inside this process, even if an agent is running");
   app_.add_option("-o,--output", flags_.output,
-                  "Output format: table, wide (more columns, e.g. worker list) or json")
-      ->check(CLI::IsMember({"table", "wide", "json"}));
+                  "Output format: table, wide (more columns, nothing cut), json (one document; "
+                  "an operation's final result) or jsonl (one object a line; its events)")
+      ->check(CLI::IsMember({"table", "wide", "json", "jsonl"}));
+  app_.add_flag("--events", flags_.events,
+                "An operation's events as they come, one JSON object a line (= -o jsonl)");
+  app_.add_flag("--no-headers", flags_.no_headers, "Tables without their header line");
   app_.add_flag("--no-color", flags_.no_color, "No colours (also NO_COLOR=1, or stdout not a TTY)");
   app_.add_option("--config", flags_.config_file,
                   "Extra configuration file, read after /etc and the user file")
@@ -149,7 +156,10 @@ CommandLine::CommandLine()
   AddHelpCommands();
   AddShellCommands(*this);
   CompleteWith(app_.get_option("--output"), [](Session&) {
-    return std::vector<Candidate>{{"table", "tables and text"}, {"json", "the API's messages"}};
+    return std::vector<Candidate>{{"table", "tables and text"},
+                                  {"wide", "tables with every column, nothing cut"},
+                                  {"json", "the API's messages"},
+                                  {"jsonl", "one JSON object a line; an operation's events"}};
   });
 }
 
@@ -308,6 +318,7 @@ int CommandLine::RunAction() {
                       {"repo_root", "--repo-root", flags_.repo_root},
                       {"client.output", "--output", flags_.output}});
   if (flags_.no_color) sources.flags.push_back({"client.color", "--no-color", {"never"}});
+  if (flags_.events) sources.flags.push_back({"client.output", "--events", {"jsonl"}});
   absl::StatusOr<Config> config = LoadConfig(sources);
   bool config_has_errors = false;
   if (!config.ok()) {
@@ -339,7 +350,8 @@ int CommandLine::RunAction() {
   connect.env = sources.env;
   connect.working_dir = std::filesystem::current_path();
   session_ = std::make_unique<Session>(std::move(*config), std::move(connect), flags_.verbosity,
-                                       flags_.quiet, CommandPath(DeepestSelected(&app_)));
+                                       flags_.quiet, CommandPath(DeepestSelected(&app_)),
+                                       !flags_.no_headers);
   return action_(*session_);
 }
 

@@ -33,6 +33,8 @@ struct GlobalFlags {
   std::optional<std::string> tls_key;
   bool standalone = false;
   std::optional<std::string> output;
+  bool events = false;
+  bool no_headers = false;
   bool no_color = false;
   std::optional<std::string> config_file;
   std::optional<std::string> catalog;

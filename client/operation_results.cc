@@ -29,13 +29,33 @@ int PrintVerifyResult(const google::protobuf::Any& any, Session& session) {
   v1::VerifyModelResult result;
   if (!any.UnpackTo(&result)) return kExitFailed;
   if (!session.json()) {
-    session.Print(RenderVisible(RenderVerifyResult, result, session.out_style()));
+    session.Print(RenderVisible([](const v1::VerifyModelResult& r,
+                                   const Style& style) { return RenderVerifyResult(r, style); },
+                                result, session.out_style()));
   }
   return result.ok() ? kExitOk : kExitFailed;
 }
 
-int PrintDownloadResult(const google::protobuf::Any& result, Session& session) {
-  return PrintRendered(result, session, RenderDownloadResult);
+void PrintDownloadedModels(const v1::DownloadModelResult& result,
+                           const std::vector<ModelFailure>& failed, Session& session) {
+  if (session.json()) return;
+  if (session.quiet()) {
+    for (const v1::DownloadedModel& model : result.models()) {
+      session.Print(model.local_path() + "\n");
+    }
+    return;
+  }
+  session.Print(
+      RenderVisible([&](const v1::DownloadModelResult& r,
+                        const Style& style) { return RenderDownloadResult(r, style, failed); },
+                    result, session.out_style()));
+}
+
+int PrintDownloadResult(const google::protobuf::Any& any, Session& session) {
+  v1::DownloadModelResult result;
+  if (!any.UnpackTo(&result)) return kExitFailed;
+  PrintDownloadedModels(result, {}, session);
+  return kExitOk;
 }
 
 int PrintOperationResult(const google::protobuf::Any& result, Session& session) {

@@ -90,9 +90,13 @@ std::string CancelledElsewhere(const std::string& id, const ClientError& error) 
 
 }  // namespace
 
-int RunOperation(Session& session, const OperationStarter& start, const ResultHandler& on_result) {
+OperationOutcome FollowOperation(Session& session, const OperationStarter& start) {
+  OperationOutcome outcome;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
-  if (!channel.ok()) return session.Fail(channel.status());
+  if (!channel.ok()) {
+    outcome.error = FromStatus(channel.status());
+    return outcome;
+  }
   grpc::ClientContext context;  // no deadline: operations take as long as they take
   ProgressDisplay display(stderr, isatty(STDERR_FILENO) != 0, session.quiet() || session.json(),
                           session.err_style());
@@ -106,7 +110,7 @@ int RunOperation(Session& session, const OperationStarter& start, const ResultHa
       cancel.SetOperationId(event.operation_id());
     }
     if (event.sequence() == 1) session.Verbose(1, "operation " + event.operation_id());
-    if (session.json()) session.Print(ToJsonLine(event) + "\n");
+    if (session.jsonl()) session.Print(ToJsonLine(event) + "\n");
     display.OnEvent(event);
     if (event.final()) final_event = event;
   }
@@ -116,9 +120,13 @@ int RunOperation(Session& session, const OperationStarter& start, const ResultHa
     std::fprintf(
         stderr, "interrupted%s\n",
         final_event.state() == v1::OPERATION_STATE_CANCELLED ? ": operation cancelled" : "");
-    return kExitInterrupted;
+    outcome.interrupted = true;
+    return outcome;
   }
-  if (!status.ok()) return session.Fail(status);
+  if (!status.ok()) {
+    outcome.error = FromGrpcStatus(status);
+    return outcome;
+  }
   if (final_event.has_error()) {
     ClientError error = FromOperationError(final_event.error());
     if (final_event.state() == v1::OPERATION_STATE_CANCELLED) {
@@ -126,10 +134,20 @@ int RunOperation(Session& session, const OperationStarter& start, const ResultHa
       error.message = CancelledElsewhere(final_event.operation_id(), error);
       error.exit_code = kExitInterrupted;
     }
-    return ReportError(error, session.err_style());
+    outcome.error = std::move(error);
+    return outcome;
   }
-  if (!final_event.has_result()) return kExitOk;
-  return (on_result ? on_result : PrintOperationResult)(final_event.result(), session);
+  if (final_event.has_result()) outcome.result = final_event.result();
+  return outcome;
+}
+
+int RunOperation(Session& session, const OperationStarter& start, const ResultHandler& on_result) {
+  const OperationOutcome outcome = FollowOperation(session, start);
+  if (outcome.interrupted) return kExitInterrupted;
+  if (outcome.error) return ReportError(*outcome.error, session.err_style());
+  if (!outcome.result) return kExitOk;
+  if (session.json() && !session.jsonl()) session.Print(ToJsonDocument(*outcome.result) + "\n");
+  return (on_result ? on_result : PrintOperationResult)(*outcome.result, session);
 }
 
 }  // namespace llorch

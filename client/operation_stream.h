@@ -1,7 +1,10 @@
 // Runs a streaming RPC that yields OperationEvents, the way every long command does:
-//   - progress on stderr (bar on a terminal, plain lines elsewhere, nothing with -q);
-//   - with --output json, every event as one JSON line on stdout;
-//   - the result on stdout through the command's result handler;
+//   - progress on stderr (bar on a terminal, plain lines elsewhere, nothing with -q, -o json
+//     or -o jsonl);
+//   - with --output jsonl (or --events), every event as one JSON line on stdout;
+//   - with --output json, one document on stdout: the final result (the result message's JSON,
+//     without "@type"); nothing on stdout when the operation failed (the error is on stderr);
+//   - otherwise the result on stdout through the command's result handler;
 //   - Ctrl-C asks the agent to cancel the operation, waits for its final event, exits 130.
 #ifndef LLORCH_CLIENT_OPERATION_STREAM_H_
 #define LLORCH_CLIENT_OPERATION_STREAM_H_
@@ -13,6 +16,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "client/session.h"
 #include "llorch/pool/v1/operation.pb.h"
@@ -23,10 +28,38 @@ using OperationStarter =
     std::function<std::unique_ptr<grpc::ClientReaderInterface<pool::v1::OperationEvent>>(
         grpc::ClientContext*, const std::shared_ptr<grpc::Channel>&)>;
 
-// Handles a succeeded operation's result: prints it unless --output json (the events carried
-// it already) and returns the exit code, e.g. 1 for a verification that found problems. The
-// default is PrintOperationResult (operation_results.h), by the result's type.
+// Handles a succeeded operation's result: prints it unless --output json or jsonl (then
+// RunOperation printed it, or the events carried it) and returns the exit code, e.g. 1 for a
+// verification that found problems. The default is PrintOperationResult (operation_results.h), by
+// the result's type.
 using ResultHandler = std::function<int(const google::protobuf::Any& result, Session& session)>;
+
+// How an operation the client followed ended.
+struct OperationOutcome {
+  // Ctrl-C stopped it (already said on stderr): exit 130.
+  bool interrupted = false;
+  // It failed, was cancelled elsewhere, or could not be started or followed.
+  std::optional<ClientError> error;
+  // The result of a succeeded operation (unset when it had none).
+  std::optional<google::protobuf::Any> result;
+};
+
+// Starts the stream with `start` and renders its progress (and, with -o jsonl, its events);
+// prints neither the result nor the error.
+OperationOutcome FollowOperation(Session& session, const OperationStarter& start);
+
+// The same for a streaming method of Service.
+template <typename Service, typename Request>
+OperationOutcome FollowOperation(Session& session,
+                                 std::unique_ptr<grpc::ClientReader<pool::v1::OperationEvent>> (
+                                     Service::Stub::*method)(grpc::ClientContext*, const Request&),
+                                 const Request& request) {
+  return FollowOperation(
+      session, [&](grpc::ClientContext* context, const std::shared_ptr<grpc::Channel>& channel) {
+        auto stub = Service::NewStub(channel);
+        return ((*stub).*method)(context, request);
+      });
+}
 
 // Starts the stream with `start`, renders every event, returns the exit code.
 int RunOperation(Session& session, const OperationStarter& start,

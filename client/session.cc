@@ -11,16 +11,20 @@
 namespace llorch {
 
 Session::Session(Config config, ConnectOptions connect_options, int verbosity, bool quiet,
-                 std::string command)
+                 std::string command, bool headers)
     : config_(std::move(config)),
       connect_options_(std::move(connect_options)),
       command_(std::move(command)),
       verbosity_(verbosity),
       quiet_(quiet),
-      format_(config_.client.output == "json"   ? OutputFormat::kJson
-              : config_.client.output == "wide" ? OutputFormat::kWide
-                                                : OutputFormat::kTable),
-      out_style_(Style::For(stdout, config_.client.color)),
+      format_(config_.client.output == "json"    ? OutputFormat::kJson
+              : config_.client.output == "jsonl" ? OutputFormat::kJsonl
+              : config_.client.output == "wide"  ? OutputFormat::kWide
+                                                 : OutputFormat::kTable),
+      // -o wide cuts nothing: every cell whole, however wide the table gets.
+      out_style_(
+          Style::For(stdout, config_.client.color)
+              .WithLayout(format_ == OutputFormat::kWide ? 0 : TerminalColumns(stdout), headers)),
       err_style_(Style::For(stderr, config_.client.color)) {}
 
 std::string Session::Describe() const {
@@ -65,7 +69,7 @@ std::unique_ptr<grpc::ClientContext> Session::NewCallContext(std::chrono::second
 void Session::Print(const std::string& text) const { WriteOutput(text); }
 
 void Session::PrintJson(const google::protobuf::Message& message) const {
-  WriteOutput(ToJson(message) + "\n");
+  WriteOutput((jsonl() ? ToJsonLine(message) : ToJson(message)) + "\n");
 }
 
 void Session::Verbose(int level, const std::string& text) const {

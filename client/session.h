@@ -19,17 +19,21 @@
 
 namespace llorch {
 
-enum class OutputFormat { kTable, kWide, kJson };
+enum class OutputFormat { kTable, kWide, kJson, kJsonl };
 
 class Session {
  public:
   // `command` is the command line's command path, e.g. "llorch-pool models download".
+  // `headers` false: tables without their header line (--no-headers).
   Session(Config config, ConnectOptions connect_options, int verbosity, bool quiet,
-          std::string command);
+          std::string command, bool headers = true);
 
   const Config& config() const { return config_; }
   OutputFormat format() const { return format_; }
-  bool json() const { return format_ == OutputFormat::kJson; }
+  // JSON of either kind (--output json or jsonl): no tables, no progress.
+  bool json() const { return format_ == OutputFormat::kJson || format_ == OutputFormat::kJsonl; }
+  // --output jsonl (or --events): one JSON object a line; an operation's events as they come.
+  bool jsonl() const { return format_ == OutputFormat::kJsonl; }
   // --output wide: tables with more columns where a command has them (`worker list`).
   bool wide() const { return format_ == OutputFormat::kWide; }
   bool quiet() const { return quiet_; }
@@ -57,7 +61,7 @@ class Session {
 
   // Writes `text` to stdout. Results are printed even with --quiet; chatter checks quiet().
   void Print(const std::string& text) const;
-  // Writes `message` as JSON (--output json) to stdout.
+  // Writes `message` as JSON to stdout: indented, or on one line with --output jsonl.
   void PrintJson(const google::protobuf::Message& message) const;
   // Writes a diagnostic line to stderr when -v was given `level` times or more.
   void Verbose(int level, const std::string& text) const;

@@ -84,7 +84,7 @@ const std::vector<KeySpec>& Specs() {
       {"client.output",
        [](Config& c) { return &c.client.output; },
        nullptr,
-       {"table", "wide", "json"}},
+       {"table", "wide", "json", "jsonl"}},
       {"client.color",
        [](Config& c) { return &c.client.color; },
        nullptr,

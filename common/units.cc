@@ -1,5 +1,6 @@
 #include "common/units.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace llorch {
@@ -16,6 +17,11 @@ std::string FormatBytes(uint64_t bytes) {
   if (value >= 99.95) return absl::StrFormat("%.0f %s", value, kUnits[unit]);
   if (value >= 9.995) return absl::StrFormat("%.1f %s", value, kUnits[unit]);
   return absl::StrFormat("%.2f %s", value, kUnits[unit]);
+}
+
+std::string Plural(uint64_t count, const std::string& noun, const std::string& plural) {
+  if (count == 1) return "1 " + noun;
+  return absl::StrCat(count, " ", plural.empty() ? noun + "s" : plural);
 }
 
 }  // namespace llorch

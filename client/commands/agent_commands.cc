@@ -32,8 +32,8 @@ Cell GpuSummary(const v1::GpuFacts& gpus) {
   if (gpus.source() == v1::GPU_SOURCE_NONE) return Cell("none (no NVIDIA driver)");
   const std::string source = gpus.source() == v1::GPU_SOURCE_NVML ? "NVML" : "nvidia-smi";
   if (gpus.gpus().empty()) return Cell(absl::StrCat("none (", source, " lists no GPU)"));
-  return Cell(absl::StrCat(gpus.gpus_size(), gpus.gpus_size() == 1 ? " GPU" : " GPUs", ", driver ",
-                           gpus.driver_version(), " (from ", source, ")"));
+  return Cell(absl::StrCat(Plural(gpus.gpus_size(), "GPU"), ", driver ", gpus.driver_version(),
+                           " (from ", source, ")"));
 }
 
 // "NVIDIA A100-SXM4-80GB, 81920 MiB: 0 used, 81920 free, compute 8.0, GPU-..."
@@ -89,7 +89,7 @@ void AddCapabilityRows(const v1::HostInfo& info, Table* table) {
 }
 
 std::string RenderHostInfo(const v1::HostInfo& info, const Style& style) {
-  Table table({"FIELD", "VALUE"});
+  Table table = Table::Facts();
   const absl::Time started = absl::FromUnixSeconds(info.started_at().seconds());
   table.AddRow({"hostname", Cell(info.hostname(), Color::kBold)});
   table.AddRow({"agent", absl::StrCat("pool-agent ", info.agent_version(), " (", info.api_version(),

@@ -10,6 +10,7 @@
 #include "client/render/git_views.h"
 #include "client/render/visible.h"
 #include "client/unary_call.h"
+#include "common/units.h"
 #include "llorch/pool/v1/git.grpc.pb.h"
 
 namespace llorch {
@@ -25,11 +26,12 @@ int RunSync(Session& session, const std::string& branch, bool force) {
   if (!force) {
     request.set_preview_only(true);
     v1::GitSyncResult preview;
-    const int previewed = RunOperation<v1::GitService>(
-        session, &Stub::Sync, request, [&preview](const google::protobuf::Any& any, Session&) {
-          return any.UnpackTo(&preview) ? kExitOk : kExitFailed;
-        });
-    if (previewed != kExitOk) return previewed;
+    // Followed, not run: the preview is no result of the command (-o json prints the sync's).
+    const OperationOutcome previewed =
+        FollowOperation<v1::GitService>(session, &Stub::Sync, request);
+    if (previewed.interrupted) return kExitInterrupted;
+    if (previewed.error) return ReportError(*previewed.error, session.err_style());
+    if (!previewed.result || !previewed.result->UnpackTo(&preview)) return kExitFailed;
     if (!SyncLosesNothing(preview)) {
       std::fputs(RenderVisible(RenderSyncResult, preview, session.err_style()).c_str(), stderr);
       absl::StatusOr<bool> yes =
@@ -66,8 +68,8 @@ int RunClean(Session& session, bool dry_run, bool force) {
   if (!force) {
     std::fputs(RenderVisible(RenderClean, plan, session.err_style()).c_str(), stderr);
     absl::StatusOr<bool> yes =
-        Confirm(absl::StrCat("Remove these ", plan.removed_size(), " untracked paths?"),
-                absl::StrCat("remove ", plan.removed_size(), " untracked paths"),
+        Confirm(absl::StrCat("Remove these ", Plural(plan.removed_size(), "untracked path"), "?"),
+                absl::StrCat("remove ", Plural(plan.removed_size(), "untracked path")),
                 "llorch-pool git clean --force");
     if (!yes.ok()) return session.Fail(yes.status());
     if (!*yes) {

@@ -1,15 +1,18 @@
 // `llorch-pool models ...`: the catalog and the model store.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/cli.h"
 #include "client/confirm.h"
 #include "client/operation_results.h"
 #include "client/operation_stream.h"
+#include "client/render/json.h"
 #include "client/render/model_views.h"
 #include "client/render/visible.h"
 #include "client/unary_call.h"
@@ -23,6 +26,24 @@ namespace {
 namespace v1 = pool::v1;
 
 using Stub = v1::ModelService::Stub;
+
+// Shows the files of `names` a delete removes (on a terminal) and asks; kExitOk to go on, else
+// the exit code (no answer possible without --force, or the answer was no).
+int ConfirmDelete(Session& session, const v1::DeleteModelResponse& plan, const std::string& names) {
+  if (isatty(STDIN_FILENO)) {
+    std::fputs(RenderVisible(RenderDeletedFiles, plan, session.err_style()).c_str(), stderr);
+  }
+  absl::StatusOr<bool> yes =
+      Confirm(absl::StrCat("Delete these files of ", names, "?"),
+              absl::StrCat("delete ", names, " (", FormatBytes(plan.freed_bytes()), ")"),
+              absl::StrCat("llorch-pool models delete ", names, " --force"));
+  if (!yes.ok()) return session.Fail(yes.status());
+  if (!*yes) {
+    std::fputs("Nothing deleted.\n", stderr);
+    return kExitFailed;
+  }
+  return kExitOk;
+}
 
 // `models delete`: show what goes, ask unless --force, then delete.
 int RunDelete(Session& session, const std::string& id, bool force) {
@@ -44,18 +65,7 @@ int RunDelete(Session& session, const std::string& id, bool force) {
     return kExitOk;
   }
   if (!force) {
-    if (isatty(STDIN_FILENO)) {
-      std::fputs(RenderVisible(RenderDeletedFiles, plan, session.err_style()).c_str(), stderr);
-    }
-    absl::StatusOr<bool> yes =
-        Confirm(absl::StrCat("Delete these files of ", id, "?"),
-                absl::StrCat("delete ", id, " (", FormatBytes(plan.freed_bytes()), ")"),
-                absl::StrCat("llorch-pool models delete ", id, " --force"));
-    if (!yes.ok()) return session.Fail(yes.status());
-    if (!*yes) {
-      std::fputs("Nothing deleted.\n", stderr);
-      return kExitFailed;
-    }
+    if (const int refused = ConfirmDelete(session, plan, id); refused != kExitOk) return refused;
   }
   request.set_dry_run(false);
   v1::DeleteModelResponse deleted;
@@ -64,11 +74,166 @@ int RunDelete(Session& session, const std::string& id, bool force) {
   if (session.json()) {
     session.PrintJson(deleted);
   } else {
-    session.Print(absl::StrCat("Deleted ", id, ": ", deleted.removed_size(),
-                               deleted.removed_size() == 1 ? " file, " : " files, ",
+    session.Print(absl::StrCat("Deleted ", id, ": ", Plural(deleted.removed_size(), "file"), ", ",
                                FormatBytes(deleted.freed_bytes()), " freed.\n"));
   }
   return kExitOk;
+}
+
+// Several models, one command: every model is tried even when one fails; each failure is
+// reported on stderr as it happens and becomes a row of the summary.
+struct EachModel {
+  std::vector<ModelFailure> failed;
+  JsonValue failed_json = JsonValue::array();
+
+  void Fail(Session& session, const std::string& id, const ClientError& error) {
+    ReportError(error, session.err_style());
+    failed.push_back({id, Visible(error.message)});
+    failed_json.push_back(
+        {{"id", id}, {"message", error.message}, {"hint", error.hint}, {"reason", error.reason}});
+  }
+
+  // `result` as JSON with the failures under "failed" (-o json, or one line with -o jsonl).
+  void PrintJson(Session& session, JsonValue result) const {
+    result["failed"] = failed_json;
+    session.Print(DumpJson(result, session.jsonl()) + "\n");
+  }
+
+  int exit_code() const { return failed.empty() ? kExitOk : kExitFailed; }
+};
+
+// The ids in the order given, each once.
+std::vector<std::string> Unique(const std::vector<std::string>& ids) {
+  std::vector<std::string> unique;
+  for (const std::string& id : ids) {
+    if (std::find(unique.begin(), unique.end(), id) == unique.end()) unique.push_back(id);
+  }
+  return unique;
+}
+
+// Runs `method` with `request` once per id, in turn, each model's result merged into `merged`
+// and each failure recorded in `each`. False when Ctrl-C stopped it.
+template <typename Request, typename Result>
+bool FollowEach(Session& session, const std::vector<std::string>& ids,
+                std::unique_ptr<grpc::ClientReader<v1::OperationEvent>> (Stub::*method)(
+                    grpc::ClientContext*, const Request&),
+                Request request, Result* merged, EachModel* each) {
+  for (const std::string& id : ids) {
+    request.clear_ids();
+    request.add_ids(id);
+    const OperationOutcome outcome = FollowOperation<v1::ModelService>(session, method, request);
+    if (outcome.interrupted) return false;
+    Result result;
+    if (outcome.error) {
+      each->Fail(session, id, *outcome.error);
+    } else if (outcome.result && outcome.result->UnpackTo(&result)) {
+      merged->mutable_models()->MergeFrom(result.models());
+    }
+  }
+  return true;
+}
+
+// `models download A B ...`: one operation per model, in turn.
+int RunDownloads(Session& session, const std::vector<std::string>& ids, bool force) {
+  if (ids.size() == 1) {
+    v1::DownloadModelRequest request;
+    request.add_ids(ids.front());
+    request.set_force(force);
+    return RunOperation<v1::ModelService>(session, &Stub::DownloadModel, request,
+                                          PrintDownloadResult);
+  }
+  EachModel each;
+  v1::DownloadModelResult installed;
+  v1::DownloadModelRequest request;
+  request.set_force(force);
+  if (!FollowEach(session, ids, &Stub::DownloadModel, request, &installed, &each)) {
+    return kExitInterrupted;
+  }
+  if (session.json()) {
+    each.PrintJson(session, ToJsonValue(installed));
+  } else {
+    PrintDownloadedModels(installed, each.failed, session);
+  }
+  return each.exit_code();
+}
+
+// `models verify A B ...`: one operation per model, in turn.
+int RunVerifies(Session& session, const std::vector<std::string>& ids) {
+  EachModel each;
+  v1::VerifyModelResult verified;
+  if (!FollowEach(session, ids, &Stub::VerifyModel, v1::VerifyModelRequest(), &verified, &each)) {
+    return kExitInterrupted;
+  }
+  verified.set_ok(each.failed.empty() &&
+                  std::all_of(verified.models().begin(), verified.models().end(),
+                              [](const v1::ModelVerification& model) { return model.ok(); }));
+  if (session.json()) {
+    each.PrintJson(session, ToJsonValue(verified));
+  } else {
+    session.Print(
+        RenderVisible([&](const v1::VerifyModelResult& r,
+                          const Style& style) { return RenderVerifyResult(r, style, each.failed); },
+                      verified, session.out_style()));
+  }
+  return verified.ok() ? kExitOk : kExitFailed;
+}
+
+// `models delete A B ...`: what goes of each, one question for all unless --force, then each
+// deleted in turn.
+int RunDeletes(Session& session, const std::vector<std::string>& ids, bool force) {
+  if (ids.size() == 1) return RunDelete(session, ids.front(), force);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
+  if (!channel.ok()) return session.Fail(channel.status());
+  auto stub = v1::ModelService::NewStub(*channel);
+  EachModel each;
+  std::vector<std::string> to_delete;
+  v1::DeleteModelResponse all_files;  // what the question shows
+  for (const std::string& id : ids) {
+    v1::DeleteModelRequest request;
+    request.set_id(id);
+    request.set_dry_run(true);
+    v1::DeleteModelResponse plan;
+    grpc::Status status = stub->DeleteModel(session.NewCallContext().get(), request, &plan);
+    if (!status.ok()) {
+      each.Fail(session, id, FromGrpcStatus(status));
+      continue;
+    }
+    to_delete.push_back(id);
+    for (const v1::LocalFile& file : plan.removed()) *all_files.add_removed() = file;
+    all_files.set_freed_bytes(all_files.freed_bytes() + plan.freed_bytes());
+  }
+  if (!force && !all_files.removed().empty()) {
+    const int refused = ConfirmDelete(session, all_files, absl::StrJoin(to_delete, " "));
+    if (refused != kExitOk) return refused;
+  }
+  std::vector<v1::DeleteModelResponse> deleted;
+  std::vector<std::string> deleted_ids;
+  JsonValue deleted_json = JsonValue::array();
+  for (const std::string& id : to_delete) {
+    v1::DeleteModelRequest request;
+    request.set_id(id);
+    v1::DeleteModelResponse response;
+    grpc::Status status = stub->DeleteModel(session.NewCallContext().get(), request, &response);
+    if (!status.ok()) {
+      each.Fail(session, id, FromGrpcStatus(status));
+      continue;
+    }
+    JsonValue model = {{"id", id}};
+    model.update(ToJsonValue(response));
+    deleted_json.push_back(std::move(model));
+    deleted.push_back(std::move(response));
+    deleted_ids.push_back(id);
+  }
+  if (session.json()) {
+    each.PrintJson(session, JsonValue{{"models", std::move(deleted_json)}});
+  } else {
+    std::vector<v1::DeleteModelResponse> visible = deleted;
+    for (v1::DeleteModelResponse& response : visible) MakeVisible(&response);
+    std::vector<std::string> visible_ids;
+    for (const std::string& id : deleted_ids) visible_ids.push_back(Visible(id));
+    session.Print(RenderDeleteSummary(visible, visible_ids, each.failed, session.out_style()));
+  }
+  return each.exit_code();
 }
 
 }  // namespace
@@ -119,17 +284,17 @@ void AddModelsCommands(CommandLine& cli) {
       "  llorch-pool models download qwen qwen-fp16\n"
       "  llorch-pool models download gpt2 --force   download and convert again\n"
       "  HF_TOKEN=hf_... llorch-pool models download llama3   a gated model\n"
+      "  path=$(llorch-pool models download tinyllama -q)   only the installed path\n"
+      "  llorch-pool models download tinyllama -o json | jq -r '.models[].local_path'\n"
       "\n"
+      "Several models: each is tried even when one fails, with a row per model (downloaded,\n"
+      "adopted, already downloaded, or failed and why); the exit code is 1 when any failed.\n"
       "Interrupted downloads resume where they stopped (also after a crash); the file is\n"
       "installed only when its SHA-256 matches the Hub's. HF_ENDPOINT, HF_TOKEN and\n"
       "HF_HUB_OFFLINE work as for the hf CLI; download.* in pool.toml tunes connections,\n"
       "retries and the backend (docs/configuration.md).\n",
       [download_ids, download_force](Session& s) {
-        v1::DownloadModelRequest request;
-        for (const std::string& id : *download_ids) request.add_ids(id);
-        request.set_force(*download_force);
-        return RunOperation<v1::ModelService>(s, &Stub::DownloadModel, request,
-                                              PrintDownloadResult);
+        return RunDownloads(s, Unique(*download_ids), *download_force);
       });
   download_cmd->add_option("ids", *download_ids, "Model ids")->required();
   download_cmd->add_flag("--force", *download_force,
@@ -140,11 +305,13 @@ void AddModelsCommands(CommandLine& cli) {
   CLI::App* verify = cli.AddCommand(
       models, "verify", "Check sizes, SHA-256 hashes and GGUF headers of downloaded models",
       "  llorch-pool models verify tinyllama\n"
+      "  llorch-pool models verify tinyllama qwen   each checked even when one fails\n"
       "  llorch-pool models verify --all\n",
       [verify_ids, verify_all](Session& s) {
         if (verify_ids->empty() && !*verify_all) {
           return s.Fail(absl::InvalidArgumentError("say which models: IDs or --all"));
         }
+        if (Unique(*verify_ids).size() > 1) return RunVerifies(s, Unique(*verify_ids));
         v1::VerifyModelRequest request;
         for (const std::string& id : *verify_ids) request.add_ids(id);
         request.set_all(*verify_all);
@@ -153,14 +320,17 @@ void AddModelsCommands(CommandLine& cli) {
   auto verify_ids_option = verify->add_option("ids", *verify_ids, "Model ids");
   verify->add_flag("--all", *verify_all, "Verify every model on disk")->excludes(verify_ids_option);
 
-  auto delete_id = std::make_shared<std::string>();
+  auto delete_ids = std::make_shared<std::vector<std::string>>();
   auto delete_force = std::make_shared<bool>(false);
-  CLI::App* remove = cli.AddCommand(
-      models, "delete", "Remove one model's files (asks first unless --force)",
-      "  llorch-pool models delete phi3\n"
-      "  llorch-pool models delete phi3 --force\n",
-      [delete_id, delete_force](Session& s) { return RunDelete(s, *delete_id, *delete_force); });
-  remove->add_option("id", *delete_id, "Model id")->required();
+  CLI::App* remove =
+      cli.AddCommand(models, "delete", "Remove models' files (asks first unless --force)",
+                     "  llorch-pool models delete phi3\n"
+                     "  llorch-pool models delete phi3 --force\n"
+                     "  llorch-pool models delete phi3 gpt2   one question for both; each tried\n",
+                     [delete_ids, delete_force](Session& s) {
+                       return RunDeletes(s, Unique(*delete_ids), *delete_force);
+                     });
+  remove->add_option("ids", *delete_ids, "Model ids")->required();
   remove->add_flag("--force", *delete_force, "Do not ask for confirmation");
 
   for (const CLI::App* command : {catalog, info, download_cmd, verify, remove}) {

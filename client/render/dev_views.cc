@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/render/table.h"
+#include "common/units.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -26,10 +27,6 @@ Mark MarkOf(v1::CheckStatus status) {
     default:
       return {"[-]", Color::kDim};
   }
-}
-
-std::string Count(uint32_t n, const char* one, const char* many) {
-  return absl::StrCat(n, " ", n == 1 ? one : many);
 }
 
 const char* LayerName(v1::ConfigLayer layer) {
@@ -91,9 +88,9 @@ std::string RenderDoctor(const v1::RunDoctorResponse& response, const Style& sty
     }
   }
   const v1::DoctorSummary& summary = response.summary();
-  std::string counts = absl::StrCat(
-      summary.ok(), " ok, ", Count(summary.warn(), "warning", "warnings"), ", ",
-      Count(summary.fail(), "failure", "failures"), ", ", summary.skipped(), " skipped");
+  std::string counts =
+      absl::StrCat(summary.ok(), " ok, ", Plural(summary.warn(), "warning"), ", ",
+                   Plural(summary.fail(), "failure"), ", ", summary.skipped(), " skipped");
   if (!response.ok()) {
     absl::StrAppend(&out, "\n", style.Paint("✗ Required checks failed", Color::kRed), " (", counts,
                     "): fix the [✗] lines above.\n");
@@ -116,10 +113,9 @@ std::string RenderCheckConfig(const v1::CheckConfigResponse& response, const Sty
                              : warnings > 0 ? v1::CHECK_STATUS_WARN
                                             : v1::CHECK_STATUS_OK);
     std::string state = !file.exists() ? std::string(errors > 0 ? "missing" : "not present")
-                        : errors + warnings == 0
-                            ? std::string("ok")
-                            : absl::StrCat(Count(errors, "error", "errors"), ", ",
-                                           Count(warnings, "warning", "warnings"));
+                        : errors + warnings == 0 ? std::string("ok")
+                                                 : absl::StrCat(Plural(errors, "error"), ", ",
+                                                                Plural(warnings, "warning"));
     absl::StrAppend(&out, "  ", style.Paint(mark.text, mark.color), " ", file.path(), " (",
                     LayerName(file.layer()), "): ", state, "\n");
   }
@@ -149,8 +145,8 @@ std::string RenderCheckConfig(const v1::CheckConfigResponse& response, const Sty
   }
   absl::StrAppend(&out, table.Render(style));
 
-  const std::string counts = absl::StrCat(Count(response.errors(), "error", "errors"), ", ",
-                                          Count(response.warnings(), "warning", "warnings"));
+  const std::string counts = absl::StrCat(Plural(response.errors(), "error"), ", ",
+                                          Plural(response.warnings(), "warning"));
   if (!response.ok()) {
     absl::StrAppend(&out, "\n", style.Paint("✗ The configuration has errors", Color::kRed), " (",
                     counts, "): fix the lines marked error above.\n");

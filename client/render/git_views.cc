@@ -1,8 +1,11 @@
 #include "client/render/git_views.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "client/render/table.h"
+#include "common/units.h"
 
 namespace llorch {
 namespace {
@@ -10,10 +13,6 @@ namespace {
 namespace v1 = pool::v1;
 
 std::string Short(const std::string& sha) { return sha.empty() ? "-" : sha.substr(0, 12); }
-
-std::string Plural(size_t count, const char* one, const char* many) {
-  return absl::StrCat(count, " ", count == 1 ? one : many);
-}
 
 // What is notable about a submodule, worst first.
 Cell SubmoduleState(const v1::Submodule& submodule) {
@@ -62,17 +61,59 @@ std::string Moves(const google::protobuf::RepeatedPtrField<v1::SubmoduleMove>& m
   return out;
 }
 
+// One side of a porcelain v2 status code in words.
+const char* ChangeWord(char code) {
+  switch (code) {
+    case 'M':
+      return "modified";
+    case 'T':
+      return "type changed";
+    case 'A':
+      return "added";
+    case 'D':
+      return "deleted";
+    case 'R':
+      return "renamed";
+    case 'C':
+      return "copied";
+    default:
+      return "changed";
+  }
+}
+
+// A two-letter status ("index then worktree", see ChangedFile.status) in words: ".M" is
+// "modified", "A." "added (staged)", "MM" "modified (staged), modified", "??" "untracked".
+std::string ChangeText(const std::string& status) {
+  if (status == "??") return "untracked";
+  if (status == "!!") return "ignored";
+  if (status.size() != 2) return status;
+  if (status.find('U') != std::string::npos || status == "AA" || status == "DD") {
+    return "conflict (unmerged)";
+  }
+  std::string text;
+  if (status[0] != '.') text = absl::StrCat(ChangeWord(status[0]), " (staged)");
+  if (status[1] != '.') absl::StrAppend(&text, text.empty() ? "" : ", ", ChangeWord(status[1]));
+  return text.empty() ? status : text;
+}
+
+// The changed files, a line each: what changed, in words, then the path.
 std::string ChangedFiles(const google::protobuf::RepeatedPtrField<v1::ChangedFile>& files) {
-  std::string out;
+  size_t width = 0;
   for (const v1::ChangedFile& file : files)
-    absl::StrAppend(&out, "  ", file.status(), " ", file.path(), "\n");
+    width = std::max(width, ChangeText(file.status()).size());
+  std::string out;
+  for (const v1::ChangedFile& file : files) {
+    const std::string change = ChangeText(file.status());
+    absl::StrAppend(&out, "  ", change, std::string(width - change.size() + 2, ' '), file.path(),
+                    "\n");
+  }
   return out;
 }
 
 }  // namespace
 
 std::string RenderGitStatus(const v1::GitStatus& status, const Style& style) {
-  Table facts({"FIELD", "VALUE"});
+  Table facts = Table::Facts();
   facts.AddRow({"repository", status.repo_root()});
   facts.AddRow({"branch",
                 status.detached()
@@ -116,7 +157,7 @@ std::string RenderSubmodules(const v1::ListSubmodulesResponse& response, const S
 }
 
 std::string RenderSubmodule(const v1::Submodule& submodule, const Style& style) {
-  Table facts({"FIELD", "VALUE"});
+  Table facts = Table::Facts();
   facts.AddRow({"name", Cell(submodule.name(), Color::kBold)});
   facts.AddRow({"path", submodule.path()});
   facts.AddRow({"url", submodule.url()});
@@ -140,8 +181,8 @@ std::string RenderPullResult(const v1::GitPullResult& result, const Style& style
     out = absl::StrCat(style.Paint(absl::StrCat("Updated ", Short(result.old_sha()), "..",
                                                 Short(result.new_sha())),
                                    Color::kGreen),
-                       ": ", Plural(result.commits_size(), "commit", "commits"), ", ",
-                       Plural(result.files_changed(), "file", "files"), " changed\n");
+                       ": ", Plural(result.commits_size(), "commit"), ", ",
+                       Plural(result.files_changed(), "file"), " changed\n");
     for (const v1::Commit& commit : result.commits()) {
       absl::StrAppend(&out, "  ", commit.short_sha(), " ", commit.subject(), "\n");
     }

@@ -1,5 +1,9 @@
 #include "client/render/model_views.h"
 
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/render/table.h"
@@ -53,10 +57,28 @@ std::string SizeText(const v1::LocalFile& file) {
   return file.symlink_target().empty() ? FormatBytes(file.size_bytes()) : "-";
 }
 
+// The files in listing order: the model's own files (its GGUF file first) before what
+// <dir>/.llorch/ keeps about them (manifest, partial state), each group in the agent's order.
+std::vector<const v1::LocalFile*> ListingOrder(
+    const google::protobuf::RepeatedPtrField<v1::LocalFile>& files) {
+  std::vector<const v1::LocalFile*> ordered;
+  for (const v1::LocalFile& file : files) ordered.push_back(&file);
+  const auto rank = [](const v1::LocalFile* file) {
+    const std::string& path = file->path();
+    if (path.find("/.llorch/") != std::string::npos || path.rfind(".llorch/", 0) == 0) return 2;
+    return absl::EndsWith(path, ".gguf") ? 0 : 1;
+  };
+  std::stable_sort(
+      ordered.begin(), ordered.end(),
+      [&](const v1::LocalFile* a, const v1::LocalFile* b) { return rank(a) < rank(b); });
+  return ordered;
+}
+
 // Rows of one model's files: the model id and state on its first row only.
 void AddFileRows(const v1::LocalModel& model, Table* table) {
   bool first = true;
-  for (const v1::LocalFile& file : model.files()) {
+  for (const v1::LocalFile* listed : ListingOrder(model.files())) {
+    const v1::LocalFile& file = *listed;
     table->AddRow({first ? Cell(model.id(), Color::kBold) : Cell(""),
                    first ? StateCell(model.state()) : Cell(""), FileCell(file), SizeText(file)});
     first = false;
@@ -75,6 +97,13 @@ void AddUnknownRows(const google::protobuf::RepeatedPtrField<v1::LocalFile>& fil
 const std::string& IdOf(const v1::CatalogEntry& entry) { return entry.model().id(); }
 const std::string& IdOf(const v1::LocalModel& model) { return model.id(); }
 
+// "  id: text", wrapped to the style's width (the lines after the first indented further).
+std::string NoteLine(const std::string& id, const std::string& text, const Style& style) {
+  const size_t width = style.columns() > 2 ? style.columns() - 2 : 0;
+  const std::string wrapped = Wrap(absl::StrCat(id, ": ", text), width, "    ");
+  return absl::StrCat("  ", style.Paint(id, Color::kBold), wrapped.substr(id.size()), "\n");
+}
+
 // A line per refused model (CatalogEntry or LocalModel) saying why, under a heading; "" when
 // none is.
 template <typename Models>
@@ -82,8 +111,7 @@ std::string RefusedNotes(const Models& models, const Style& style) {
   std::string notes;
   for (const auto& model : models) {
     if (model.refused().empty()) continue;
-    absl::StrAppend(&notes, "  ", style.Paint(IdOf(model), Color::kBold), ": ", model.refused(),
-                    "\n");
+    absl::StrAppend(&notes, NoteLine(IdOf(model), model.refused(), style));
   }
   return notes.empty() ? "" : absl::StrCat("\nRefused (symlinks are never followed):\n", notes);
 }
@@ -101,7 +129,7 @@ std::string RenderCatalog(const v1::ListCatalogResponse& response, const Style& 
                   converts ? absl::StrCat("yes (", model.conversion().output_type(), ")") : "no",
                   model.verified() ? Cell("yes") : Cell("no", Color::kYellow), model.hub_url()});
     if (!model.note().empty()) {
-      notes += absl::StrCat("  ", style.Paint(model.id(), Color::kBold), ": ", model.note(), "\n");
+      notes += NoteLine(model.id(), model.note(), style);
     }
   }
   std::string out = table.Render(style);
@@ -145,7 +173,7 @@ std::string RenderDiskUsage(const v1::GetDiskUsageResponse& response, const Styl
 std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
   const v1::CatalogEntry& entry = info.entry();
   const v1::CatalogModel& model = entry.model();
-  Table facts({"FIELD", "VALUE"});
+  Table facts = Table::Facts();
   facts.AddRow({"id", Cell(model.id(), Color::kBold)});
   facts.AddRow({"name", model.name()});
   facts.AddRow({"description", model.description()});
@@ -194,7 +222,9 @@ std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
   std::string out = facts.Render(style);
   if (!info.files().empty()) {
     Table files({"FILE", "SIZE"}, {1});
-    for (const v1::LocalFile& file : info.files()) files.AddRow({FileCell(file), SizeText(file)});
+    for (const v1::LocalFile* file : ListingOrder(info.files())) {
+      files.AddRow({FileCell(*file), SizeText(*file)});
+    }
     absl::StrAppend(&out, "\n", files.Render(style));
   }
   if (!info.config_json().empty())
@@ -202,11 +232,12 @@ std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
   return out;
 }
 
-std::string RenderVerifyResult(const v1::VerifyModelResult& result, const Style& style) {
+std::string RenderVerifyResult(const v1::VerifyModelResult& result, const Style& style,
+                               const std::vector<ModelFailure>& failed) {
   Table table({"MODEL", "FILE", "RESULT", "SHA-256", "PROBLEM"});
-  int failed = 0;
+  size_t failures = failed.size();
   for (const v1::ModelVerification& model : result.models()) {
-    if (!model.ok()) ++failed;
+    if (!model.ok()) ++failures;
     for (const v1::FileVerification& file : model.files()) {
       table.AddRow({Cell(model.id(), Color::kBold), file.path(),
                     !file.ok()       ? Cell("FAILED", Color::kRed)
@@ -215,25 +246,32 @@ std::string RenderVerifyResult(const v1::VerifyModelResult& result, const Style&
                     file.actual_sha256().substr(0, 16), file.problem()});
     }
   }
+  for (const ModelFailure& failure : failed) {
+    table.AddRow(
+        {Cell(failure.id, Color::kBold), "", Cell("FAILED", Color::kRed), "", failure.reason});
+  }
+  const size_t total = result.models_size() + failed.size();
   std::string out = table.Render(style);
-  if (failed == 0) {
-    absl::StrAppend(&out,
-                    style.Paint(absl::StrCat(result.models_size(), " of ", result.models_size(),
-                                             " models verified"),
-                                Color::kGreen),
-                    "\n");
+  if (failures == 0) {
+    absl::StrAppend(
+        &out, style.Paint(absl::StrCat(total, " of ", total, " models verified"), Color::kGreen),
+        "\n");
   } else {
-    absl::StrAppend(&out,
-                    style.Paint(absl::StrCat(failed, " of ", result.models_size(),
-                                             " models failed verification"),
-                                Color::kRed),
-                    "\n");
+    absl::StrAppend(
+        &out,
+        style.Paint(absl::StrCat(failures, " of ", total, " models failed verification"),
+                    Color::kRed),
+        "\n");
   }
   return out;
 }
 
-std::string RenderDownloadResult(const v1::DownloadModelResult& result, const Style& style) {
-  Table table({"MODEL", "RESULT", "SIZE", "FETCHED", "VERIFIED BY", "SHA-256", "PATH"}, {2, 3});
+std::string RenderDownloadResult(const v1::DownloadModelResult& result, const Style& style,
+                                 const std::vector<ModelFailure>& failed) {
+  // A failed model's reason goes last, where it widens no other column.
+  Table table({"MODEL", "RESULT", "SIZE", "FETCHED", "VERIFIED BY", "SHA-256",
+               failed.empty() ? "PATH" : "PATH / PROBLEM"},
+              {2, 3});
   for (const v1::DownloadedModel& model : result.models()) {
     const Cell outcome = model.already_present() ? Cell("already downloaded", Color::kGreen)
                          : model.adopted()       ? Cell("adopted", Color::kGreen)
@@ -244,19 +282,57 @@ std::string RenderDownloadResult(const v1::DownloadModelResult& result, const St
                   VerifiedBy(model.manifest()), model.manifest().sha256().substr(0, 16),
                   model.local_path()});
   }
+  for (const ModelFailure& failure : failed) {
+    table.AddRow({Cell(failure.id, Color::kBold), Cell("failed", Color::kRed), "", "", "", "",
+                  failure.reason});
+  }
+  const std::string installed =
+      absl::StrCat(Plural(result.models_size(), "model"), " downloaded and verified");
+  if (failed.empty()) return table.Render(style) + style.Paint(installed, Color::kGreen) + "\n";
   return table.Render(style) +
-         style.Paint(
-             absl::StrCat(result.models_size(), result.models_size() == 1 ? " model" : " models",
-                          " downloaded and verified\n"),
-             Color::kGreen);
+         style.Paint(absl::StrCat(failed.size(), " of ", result.models_size() + failed.size(),
+                                  " models failed; ", installed),
+                     Color::kRed) +
+         "\n";
+}
+
+std::string RenderDeleteSummary(const std::vector<v1::DeleteModelResponse>& deleted,
+                                const std::vector<std::string>& ids,
+                                const std::vector<ModelFailure>& failed, const Style& style) {
+  std::vector<std::string> headers = {"MODEL", "RESULT", "FILES", "FREED"};
+  if (!failed.empty()) headers.push_back("PROBLEM");
+  Table table(headers, {2, 3});
+  uint64_t freed = 0;
+  int files = 0;
+  for (size_t i = 0; i < deleted.size() && i < ids.size(); ++i) {
+    const v1::DeleteModelResponse& response = deleted[i];
+    freed += response.freed_bytes();
+    files += response.removed_size();
+    table.AddRow({Cell(ids[i], Color::kBold),
+                  response.removed().empty() ? Cell("nothing on disk", Color::kDim)
+                                             : Cell("deleted", Color::kGreen),
+                  absl::StrCat(response.removed_size()), FormatBytes(response.freed_bytes())});
+  }
+  for (const ModelFailure& failure : failed) {
+    table.AddRow(
+        {Cell(failure.id, Color::kBold), Cell("failed", Color::kRed), "", "", failure.reason});
+  }
+  std::string summary =
+      absl::StrCat(Plural(files, "file"), " deleted, ", FormatBytes(freed), " freed");
+  if (!failed.empty()) {
+    summary = absl::StrCat(failed.size(), " of ", deleted.size() + failed.size(),
+                           " models failed; ", summary);
+  }
+  return table.Render(style) + style.Paint(summary, failed.empty() ? Color::kNone : Color::kRed) +
+         "\n";
 }
 
 std::string RenderDeletedFiles(const v1::DeleteModelResponse& response, const Style& style) {
   Table table({"FILE", "SIZE"}, {1});
-  for (const v1::LocalFile& file : response.removed())
-    table.AddRow({FileCell(file), SizeText(file)});
-  return table.Render(style) + absl::StrCat(response.removed_size(),
-                                            response.removed_size() == 1 ? " file, " : " files, ",
+  for (const v1::LocalFile* file : ListingOrder(response.removed())) {
+    table.AddRow({FileCell(*file), SizeText(*file)});
+  }
+  return table.Render(style) + absl::StrCat(Plural(response.removed_size(), "file"), ", ",
                                             FormatBytes(response.freed_bytes()), "\n");
 }
 

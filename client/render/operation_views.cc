@@ -63,7 +63,7 @@ std::string RenderOperations(const v1::ListOperationsResponse& response, const S
 }
 
 std::string RenderOperation(const v1::Operation& operation, const Style& style) {
-  Table table({"FIELD", "VALUE"});
+  Table table = Table::Facts();
   table.AddRow({"id", Cell(operation.id(), Color::kBold)});
   table.AddRow({"kind", operation.kind()});
   table.AddRow({"target", operation.target()});

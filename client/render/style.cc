@@ -1,6 +1,9 @@
 #include "client/render/style.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 
@@ -10,6 +13,17 @@ Style Style::For(std::FILE* stream, absl::string_view mode) {
   if (mode == "always") return Style(true);
   if (mode == "never") return Style(false);
   return Style(isatty(fileno(stream)) != 0);
+}
+
+size_t TerminalColumns(std::FILE* stream) {
+  if (const char* columns = std::getenv("COLUMNS"); columns != nullptr && *columns != '\0') {
+    char* end = nullptr;
+    const long value = std::strtol(columns, &end, 10);
+    if (*end == '\0' && value > 0) return static_cast<size_t>(value);
+  }
+  winsize size{};
+  if (isatty(fileno(stream)) && ioctl(fileno(stream), TIOCGWINSZ, &size) == 0) return size.ws_col;
+  return 0;
 }
 
 std::string Style::Paint(absl::string_view text, Color color) const {

@@ -90,7 +90,7 @@ TEST_F(AgentE2eTest, ListensOnTheDefaultSocketAndTheCliFindsIt) {
   EXPECT_THAT(info.err, HasSubstr("using agent at unix:" + default_socket() + " (default socket)"));
   nlohmann::json json = nlohmann::json::parse(info.out);
   EXPECT_EQ(json["in_process"], false);
-  EXPECT_EQ(json["pid"], std::to_string(agent->pid()));  // int64 is a string in proto JSON
+  EXPECT_EQ(json["pid"], agent->pid());  // 64-bit integers are JSON numbers
 
   // The agent and the in-process agent answer the same.
   CommandResult via_agent = env_.Run({"models", "catalog", "-o", "json"});
@@ -411,8 +411,8 @@ TEST_F(AgentE2eTest, AgentEventsFollowsTheHostsOperationsAndModels) {
   for (size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ(events[i]["agent_instance_id"], info["instance_id"]);
     if (i > 0) {
-      EXPECT_EQ(std::stoull(events[i]["sequence"].get<std::string>()),
-                std::stoull(events[i - 1]["sequence"].get<std::string>()) + 1);
+      EXPECT_EQ(events[i]["sequence"].get<uint64_t>(),
+                events[i - 1]["sequence"].get<uint64_t>() + 1);
     }
     if (events[i].contains("operation")) {
       seen.push_back(events[i]["operation"]["kind"].get<std::string>() + " " +

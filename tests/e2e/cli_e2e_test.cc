@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "client/render/table.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_env.h"
 #include "tests/support/gguf_writer.h"
@@ -218,7 +219,8 @@ TEST_F(CliE2eTest, CompletionOffersCommandsFlagsAndIds) {
   EXPECT_THAT(Completions(env_, {"git", "submodules", "up"}), ElementsAre("update"));
   EXPECT_THAT(Completions(env_, {"models", "download", "--f"}), ElementsAre("--force"));
   EXPECT_THAT(Completions(env_, {"models", "list", "--out"}), ElementsAre("--output"));
-  EXPECT_THAT(Completions(env_, {"models", "list", "-o", ""}), ElementsAre("table", "json"));
+  EXPECT_THAT(Completions(env_, {"models", "list", "-o", ""}),
+              ElementsAre("table", "wide", "json", "jsonl"));
   EXPECT_THAT(Completions(env_, {"models", "info", "qw"}), ElementsAre("qwen", "qwen-fp16"));
   EXPECT_THAT(Completions(env_, {"--standalone", "models", "verify", "tinyllama", "ll"}),
               ElementsAre("llama3", "llama32", "llama2"));
@@ -525,7 +527,7 @@ TEST_F(CliE2eTest, ListShowsModelsPartialsUnknownFilesAndFreeSpace) {
   nlohmann::json parsed = nlohmann::json::parse(json.out);
   EXPECT_EQ(parsed["models"].size(), 2u);
   EXPECT_EQ(parsed["unknown_files"][0]["path"], "mystery/model.gguf");
-  EXPECT_GT(std::stoull(parsed["disk"]["free_bytes"].get<std::string>()), 0u);
+  EXPECT_GT(parsed["disk"]["free_bytes"].get<uint64_t>(), 0u);
 
   CommandResult du = env_.Run({"models", "du"});
   ASSERT_EQ(du.exit_code, 0) << du.err;
@@ -640,6 +642,77 @@ TEST_F(CliE2eTest, DeleteRemovesOnlyThatModelAndAsksFirst) {
   EXPECT_THAT(again.out, HasSubstr("Nothing of qwen-fp16 is on disk."));
 }
 
+// Several ids: one question for all (or --force), each tried even when one fails, a row each.
+TEST_F(CliE2eTest, DeleteOfSeveralModelsTriesEachAndSaysWhatHappened) {
+  const std::string q4 = env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf";
+  const std::string fp16 = env_.models_dir() + "/qwen/qwen2.5-0.5b-instruct-fp16.gguf";
+  WriteFile(q4, "q4");
+  WriteFile(fp16, "fp16");
+  CommandResult refused = env_.Run({"models", "delete", "qwen", "qwen-fp16"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("llorch-pool models delete qwen qwen-fp16 --force"));
+  EXPECT_TRUE(std::filesystem::exists(q4));
+
+  CommandResult deleted =
+      env_.Run({"models", "delete", "qwen", "nosuch", "tinyllama", "qwen-fp16", "--force"});
+  EXPECT_EQ(deleted.exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(q4));
+  EXPECT_FALSE(std::filesystem::exists(fp16));
+  EXPECT_THAT(deleted.err, HasSubstr("error: unknown model 'nosuch'"));
+  EXPECT_THAT(deleted.out, ::testing::ContainsRegex("\nqwen +deleted +1 +2 B\n"));
+  EXPECT_THAT(deleted.out, ::testing::ContainsRegex("\ntinyllama +nothing on disk +0 +0 B\n"));
+  EXPECT_THAT(deleted.out, ::testing::ContainsRegex("\nqwen-fp16 +deleted +1 +4 B\n"));
+  EXPECT_THAT(deleted.out, ::testing::ContainsRegex("\nnosuch +failed +unknown model 'nosuch'"));
+  EXPECT_THAT(deleted.out, HasSubstr("1 of 4 models failed; 2 files deleted, 6 B freed\n"));
+
+  CommandResult json = env_.Run({"models", "delete", "qwen", "nosuch", "--force", "-o", "json"});
+  EXPECT_EQ(json.exit_code, 1);
+  const nlohmann::json document = nlohmann::json::parse(json.out);
+  ASSERT_EQ(document["models"].size(), 1u) << json.out;
+  EXPECT_EQ(document["models"][0]["id"], "qwen");
+  EXPECT_EQ(document["models"][0]["freed_bytes"], 0);
+  EXPECT_EQ(document["failed"][0]["id"], "nosuch");
+  EXPECT_EQ(document["failed"][0]["reason"], "MODEL_NOT_FOUND");
+}
+
+// On a terminal COLUMNS wide, tables fit: the widest column is cut with "…"; -o wide and a
+// pipe (no COLUMNS) keep every cell whole. --no-headers leaves the header out; key/value views
+// have none.
+TEST_F(CliE2eTest, TablesFitTheTerminalWidth) {
+  env_.env()["COLUMNS"] = "80";
+  CommandResult fitted = env_.Run({"models", "catalog"});
+  ASSERT_EQ(fitted.exit_code, 0) << fitted.err;
+  const std::string table = fitted.out.substr(0, fitted.out.find("\n\n"));
+  std::istringstream rows(table);
+  for (std::string line; std::getline(rows, line);) {
+    EXPECT_LE(DisplayWidth(line), 80u) << line;
+  }
+  EXPECT_THAT(table, HasSubstr("…"));
+  EXPECT_THAT(table, Not(HasSubstr("https://huggingface.co/openai-community/gpt2")));
+  // Notes wrap rather than run past the edge.
+  const std::string notes = fitted.out.substr(fitted.out.find("\n\n"));
+  std::istringstream note_lines(notes);
+  for (std::string line; std::getline(note_lines, line);) {
+    if (line.rfind("Models directory:", 0) != 0) {
+      EXPECT_LE(DisplayWidth(line), 80u) << line;
+    }
+  }
+
+  CommandResult wide = env_.Run({"models", "catalog", "-o", "wide"});
+  ASSERT_EQ(wide.exit_code, 0) << wide.err;
+  EXPECT_THAT(wide.out, HasSubstr("https://huggingface.co/openai-community/gpt2\n"));
+  env_.env().erase("COLUMNS");
+  EXPECT_THAT(env_.Run({"models", "catalog"}).out,
+              HasSubstr("https://huggingface.co/openai-community/gpt2\n"));
+
+  CommandResult bare = env_.Run({"models", "catalog", "--no-headers"});
+  ASSERT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_EQ(bare.out.rfind(kModelIds.front() + " ", 0), 0u) << bare.out;  // no "ID ..." line
+  CommandResult info = env_.Run({"models", "info", "tinyllama"});
+  EXPECT_EQ(info.out.rfind("id ", 0), 0u) << info.out;
+  EXPECT_THAT(info.out, Not(HasSubstr("FIELD")));
+}
+
 TEST_F(CliE2eTest, InfoShowsCatalogDataFilesAndGgufMetadata) {
   testing::GgufBuilder gguf(3);
   gguf.AddString("general.architecture", "llama");
@@ -737,7 +810,7 @@ TEST_F(CliE2eTest, ControlCharactersFromAGgufAreShownNotObeyed) {
   ASSERT_EQ(info.exit_code, 0) << info.err;
   EXPECT_THAT(info.out, HasSubstr(R"(\x1b[2J\x1b]0;owned\x07Tiny\r\nforged line)"));
   EXPECT_THAT(info.out, HasSubstr(R"(llama\u202e)"));
-  EXPECT_THAT(info.out, HasSubstr("\x1b[1mFIELD"));  // our bold header
+  EXPECT_THAT(info.out, HasSubstr("\x1b[1mtinyllama\x1b[0m"));  // our bold id
   // Without our colour codes (ESC [ digits m), no escape character and no carriage return is left,
   // and no line starts with the forged text.
   std::string plain = info.out;

@@ -128,23 +128,95 @@ TEST_F(DownloadE2eTest, AFileTheBashScriptsLeftIsAdoptedNotDownloaded) {
   EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
 }
 
-TEST_F(DownloadE2eTest, JsonOutputIsOneEventPerLineEndingWithTheResult) {
+// -o json: one document, the final result, sizes as numbers (`jq '.size_bytes > 1e9'` works).
+TEST_F(DownloadE2eTest, JsonOutputIsOneDocumentTheFinalResult) {
   CommandResult result = env_.Run({"models", "download", "tiny", "-o", "json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  std::istringstream lines(result.out);
-  std::string line;
-  nlohmann::json last;
-  int events = 0;
-  while (std::getline(lines, line)) {
-    last = nlohmann::json::parse(line);
-    ++events;
-  }
-  EXPECT_GT(events, 2);
-  EXPECT_EQ(last["final"], true);
-  EXPECT_EQ(last["state"], "OPERATION_STATE_SUCCEEDED");
-  EXPECT_EQ(last["result"]["@type"], "type.googleapis.com/llorch.pool.v1.DownloadModelResult");
-  EXPECT_EQ(last["result"]["models"][0]["manifest"]["sha256"], Sha256Of(content_));
+  const nlohmann::json document = nlohmann::json::parse(result.out);  // the whole of stdout
+  EXPECT_FALSE(document.contains("@type"));
+  ASSERT_EQ(document["models"].size(), 1u);
+  EXPECT_EQ(document["models"][0]["manifest"]["sha256"], Sha256Of(content_));
+  EXPECT_EQ(document["models"][0]["manifest"]["size_bytes"], kSize);  // a number, not "8388608"
+  EXPECT_EQ(document["models"][0]["bytes_fetched"], kSize);
+  EXPECT_EQ(document["models"][0]["local_path"], ModelPath());
   EXPECT_EQ(result.err, "");  // JSON mode: no progress on stderr
+}
+
+// -o jsonl and --events: every event, one JSON object a line, the last one with the result.
+TEST_F(DownloadE2eTest, JsonlOutputIsOneEventPerLineEndingWithTheResult) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"models", "download", "tiny", "--force", "-o", "jsonl"},
+        std::vector<std::string>{"models", "download", "tiny", "--force", "--events"}}) {
+    CommandResult result = env_.Run(args);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    std::istringstream lines(result.out);
+    std::string line;
+    nlohmann::json last;
+    int events = 0;
+    while (std::getline(lines, line)) {
+      last = nlohmann::json::parse(line);
+      ++events;
+      EXPECT_TRUE(last["sequence"].is_number()) << line;
+    }
+    EXPECT_GT(events, 2) << args.back();
+    EXPECT_EQ(last["final"], true);
+    EXPECT_EQ(last["state"], "OPERATION_STATE_SUCCEEDED");
+    EXPECT_EQ(last["result"]["@type"], "type.googleapis.com/llorch.pool.v1.DownloadModelResult");
+    EXPECT_EQ(last["result"]["models"][0]["manifest"]["sha256"], Sha256Of(content_));
+    EXPECT_EQ(result.err, "");
+  }
+}
+
+// -q: the installed paths only, one a line, as `hf download` prints them; also when the model
+// was already there.
+TEST_F(DownloadE2eTest, QuietPrintsOnlyTheInstalledPath) {
+  CommandResult first = env_.Run({"models", "download", "tiny", "-q"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out, ModelPath() + "\n");
+  EXPECT_EQ(first.err, "");
+  CommandResult again = env_.Run({"models", "download", "tiny", "-q"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, ModelPath() + "\n");
+}
+
+// Several models, one command: a failure does not stop the others; a row per model, exit 1.
+TEST_F(DownloadE2eTest, SeveralModelsAreEachTriedAndEachGetsARow) {
+  CommandResult result = env_.Run({"models", "download", "ghost", "tiny"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);  // tiny came after the failed ghost
+  EXPECT_THAT(result.err, HasSubstr("error: repository owner/Ghost-GGUF not found"));
+  EXPECT_THAT(result.out,
+              ::testing::ContainsRegex("\nghost +failed +repository owner/Ghost-GGUF not found"));
+  EXPECT_THAT(result.out, ::testing::ContainsRegex("\ntiny +downloaded +8.39 MB"));
+  EXPECT_THAT(result.out, HasSubstr("1 of 2 models failed; 1 model downloaded and verified\n"));
+
+  // Again: tiny is there already; ghost still fails; the same in JSON, one document.
+  CommandResult json = env_.Run({"models", "download", "tiny", "ghost", "-o", "json"});
+  EXPECT_EQ(json.exit_code, 1);
+  const nlohmann::json document = nlohmann::json::parse(json.out);
+  ASSERT_EQ(document["models"].size(), 1u) << json.out;
+  EXPECT_EQ(document["models"][0]["id"], "tiny");
+  EXPECT_EQ(document["models"][0]["already_present"], true);
+  ASSERT_EQ(document["failed"].size(), 1u);
+  EXPECT_EQ(document["failed"][0]["id"], "ghost");
+  EXPECT_THAT(document["failed"][0]["message"].get<std::string>(),
+              HasSubstr("repository owner/Ghost-GGUF not found"));
+  EXPECT_THAT(document["failed"][0]["hint"].get<std::string>(), HasSubstr("unverified"));
+
+  // -q: the path of what is installed; the failure on stderr.
+  CommandResult quiet = env_.Run({"models", "download", "ghost", "tiny", "-q"});
+  EXPECT_EQ(quiet.exit_code, 1);
+  EXPECT_EQ(quiet.out, ModelPath() + "\n");
+  EXPECT_THAT(quiet.err, HasSubstr("error: repository owner/Ghost-GGUF not found"));
+
+  // verify: an unknown id is a failed row, the others are verified.
+  CommandResult verify = env_.Run({"models", "verify", "nosuch", "tiny"});
+  EXPECT_EQ(verify.exit_code, 1);
+  EXPECT_THAT(verify.err, HasSubstr("error: unknown model 'nosuch'"));
+  EXPECT_THAT(verify.out, ::testing::ContainsRegex("\ntiny +\\S*" + std::string(kFile) + " +ok"));
+  EXPECT_THAT(verify.out, ::testing::ContainsRegex("\nnosuch +FAILED +unknown model 'nosuch'"));
+  EXPECT_THAT(verify.out, HasSubstr("1 of 2 models failed verification\n"));
+  EXPECT_EQ(env_.Run({"models", "verify", "tiny", "tiny"}).exit_code, 0);
 }
 
 TEST_F(DownloadE2eTest, AFileTheHubDoesNotHaveIsAnActionableError) {

@@ -74,7 +74,7 @@ TEST_F(GitE2eTest, StatusShowsTheCheckoutItRunsIn) {
   EXPECT_THAT(result.out, HasSubstr("(detached)"));
   EXPECT_THAT(result.out, HasSubstr("missing: declared, no commit recorded"));
   EXPECT_THAT(result.out, Not(HasSubstr("README.md")));  // counts only, unless asked
-  EXPECT_THAT(Run({"git", "status", "--files"}).out, HasSubstr(".M README.md"));
+  EXPECT_THAT(Run({"git", "status", "--files"}).out, HasSubstr("modified  README.md"));
 
   CommandResult json = Run({"git", "status", "-o", "json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
@@ -101,7 +101,7 @@ TEST_F(GitE2eTest, SyncShowsWhatWouldBeLostAndAsksFirst) {
   CommandResult refused = Run({"git", "sync"});
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_THAT(refused.err, HasSubstr("Uncommitted changes would be discarded"));
-  EXPECT_THAT(refused.err, HasSubstr(".M README.md"));
+  EXPECT_THAT(refused.err, HasSubstr("modified  README.md"));
   EXPECT_THAT(refused.err, HasSubstr("refusing to discard local work and reset to origin/main "
                                      "without confirmation"));
   EXPECT_THAT(refused.err, HasSubstr("hint: run `llorch-pool git sync --force`"));

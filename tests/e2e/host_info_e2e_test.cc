@@ -86,8 +86,8 @@ TEST_F(HostInfoE2eTest, ShowsGpusBackendsModelsWorkersAndTheRepoHead) {
   // Its bytes: everything it has on disk, as `models list` counts them.
   const nlohmann::json listed =
       nlohmann::json::parse(env_.Run({"models", "list", "-o", "json"}).out, nullptr, false);
-  const std::string bytes = listed["models"][0]["total_bytes"].get<std::string>();
-  EXPECT_THAT(info.out, HasSubstr(Row("models", "tinyllama (" + bytes + " B)\n")));
+  const uint64_t bytes = listed["models"][0]["total_bytes"].get<uint64_t>();
+  EXPECT_THAT(info.out, HasSubstr(Row("models", absl::StrCat("tinyllama (", bytes, " B)\n"))));
   EXPECT_THAT(info.out, HasSubstr(Row("workers", absl::StrCat("1 running, ports ", port, "\n"))));
   EXPECT_THAT(info.out, HasSubstr(Row("repo head", "main at " + commit.substr(0, 12) + "\n")));
 
@@ -96,7 +96,7 @@ TEST_F(HostInfoE2eTest, ShowsGpusBackendsModelsWorkersAndTheRepoHead) {
   EXPECT_EQ(json["gpus"]["available"], true);
   EXPECT_EQ(json["gpus"]["nvml_problem"], "not used (LLORCH_NVML_LIBRARY=none)");
   ASSERT_EQ(json["gpus"]["gpus"].size(), 1u);
-  EXPECT_EQ(json["gpus"]["gpus"][0]["memory_total_bytes"], std::to_string(24564ull << 20));
+  EXPECT_EQ(json["gpus"]["gpus"][0]["memory_total_bytes"], 24564ull << 20);
   EXPECT_EQ(json["gpus"]["gpus"][0]["compute_capability"], "8.9");
   ASSERT_EQ(json["backends"].size(), 3u);
   EXPECT_EQ(json["backends"][1]["backend"], "BACKEND_CUDA");
@@ -105,7 +105,7 @@ TEST_F(HostInfoE2eTest, ShowsGpusBackendsModelsWorkersAndTheRepoHead) {
   EXPECT_EQ(json["backends"][1]["program_path"], bin() + "/llorch-cuda-candled");
   EXPECT_EQ(json["backends"][2]["supported"], false);
   EXPECT_EQ(json["models_disk"]["path"], env_.models_dir());
-  EXPECT_NE(json["models_disk"]["free_bytes"], "0");
+  EXPECT_GT(json["models_disk"]["free_bytes"].get<uint64_t>(), 0u);
   ASSERT_EQ(json["models"].size(), 1u);
   EXPECT_EQ(json["models"][0]["id"], "tinyllama");
   EXPECT_EQ(json["models"][0]["bytes"], bytes);
@@ -135,7 +135,7 @@ TEST_F(HostInfoE2eTest, GpuFactsComeFromNvmlWhenItLoads) {
   EXPECT_EQ(json["gpus"]["nvml_problem"], "");
   ASSERT_EQ(json["gpus"]["gpus"].size(), 2u);
   EXPECT_EQ(json["gpus"]["gpus"][0]["uuid"], "GPU-fa4e0000-1111-2222-3333-444444444444");
-  EXPECT_EQ(json["gpus"]["gpus"][0]["memory_used_bytes"], std::to_string(1024ull << 20));
+  EXPECT_EQ(json["gpus"]["gpus"][0]["memory_used_bytes"], 1024ull << 20);
   EXPECT_FALSE(json.contains("repo"));
 }
 
@@ -152,7 +152,7 @@ TEST_F(HostInfoE2eTest, NvidiaSmiWithNoAndEightGpus) {
   ASSERT_EQ(eight["gpus"]["gpus"].size(), 8u);
   EXPECT_EQ(eight["gpus"]["gpus"][7]["index"], 7);
   EXPECT_EQ(eight["gpus"]["gpus"][7]["name"], "NVIDIA A100-SXM4-80GB");
-  EXPECT_EQ(eight["gpus"]["gpus"][7]["memory_used_bytes"], std::to_string(700ull << 20));
+  EXPECT_EQ(eight["gpus"]["gpus"][7]["memory_used_bytes"], 700ull << 20);
   EXPECT_EQ(eight["backends"][1]["available"], true);
 }
 

@@ -155,8 +155,7 @@ TEST_F(WorkerE2eTest, AWorkerThatDiedWithNobodyWatchingIsListedLost) {
                                   std::to_string(UnusedPort()), "-o", "json"});
   ASSERT_EQ(spawn.exit_code, 0) << spawn.err;
   CommandResult json = env_.Run({"worker", "list", "-o", "json"});
-  const int64_t pid =
-      std::stoll(nlohmann::json::parse(json.out)["workers"][0]["pid"].get<std::string>());
+  const int64_t pid = nlohmann::json::parse(json.out)["workers"][0]["pid"].get<int64_t>();
   ASSERT_EQ(kill(-static_cast<pid_t>(pid), SIGKILL), 0);
   // Reparented to init once its CLI exited; wait for init to reap it.
   for (int i = 0; i < 500 && kill(static_cast<pid_t>(pid), 0) == 0; ++i) usleep(10000);
@@ -223,7 +222,7 @@ TEST_F(WorkerE2eTest, ModelsDeleteRefusesAModelAWorkerServesUntilTheWorkerIsGone
                       std::to_string(UnusedPort())})
                 .exit_code,
             0);
-  const int64_t pid = std::stoll(ListedWorkers()[0]["pid"].get<std::string>());
+  const int64_t pid = ListedWorkers()[0]["pid"].get<int64_t>();
   CommandResult refused = env_.Run({"models", "delete", "tinyllama", "--force"});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.err, HasSubstr(absl::StrCat(
@@ -246,7 +245,7 @@ TEST_F(WorkerE2eTest, ANewAgentReadoptsTheWorkersOfAKilledOneAndRecordsTheirExit
                       std::to_string(UnusedPort())})
                 .exit_code,
             0);
-  const std::string pid = ListedWorkers()[0]["pid"].get<std::string>();
+  const int64_t pid = ListedWorkers()[0]["pid"].get<int64_t>();
   ASSERT_EQ(agent->Stop(SIGKILL), 128 + SIGKILL);
 
   // The worker outlived its agent; the next agent finds it, the same process, still ready.
@@ -258,7 +257,7 @@ TEST_F(WorkerE2eTest, ANewAgentReadoptsTheWorkersOfAKilledOneAndRecordsTheirExit
 
   // When it then dies, the new agent sees it at once and records it; not being its parent, it
   // cannot know the exit code.
-  ASSERT_EQ(kill(-static_cast<pid_t>(std::stoll(pid)), SIGKILL), 0);
+  ASSERT_EQ(kill(-static_cast<pid_t>(pid), SIGKILL), 0);
   ASSERT_TRUE(WaitFor([&] {
     workers = ListedWorkers();
     return workers.size() == 1 && workers[0]["state"] == "WORKER_STATE_FAILED";
@@ -290,7 +289,7 @@ TEST_F(WorkerE2eTest, StopInALaterRunStopsTheWorkerAnEarlierRunSpawned) {
                       std::to_string(UnusedPort())})
                 .exit_code,
             0);
-  const std::string pid = ListedWorkers()[0]["pid"].get<std::string>();
+  const int64_t pid = ListedWorkers()[0]["pid"].get<int64_t>();
   CommandResult stop = env_.Run({"worker", "stop", "worker-cpu-0"});
   EXPECT_EQ(stop.exit_code, 0) << stop.err;
   // Not this run's child: its exit code cannot be known, and the line says so.
@@ -326,18 +325,14 @@ TEST_F(WorkerE2eTest, StopAllWithJsonOutputStopsEveryWorker) {
   }
   CommandResult stop = env_.Run({"worker", "stop", "--all", "-o", "json"});
   EXPECT_EQ(stop.exit_code, 0) << stop.err;
-  // One JSON event per line; the last carries the result.
-  std::istringstream lines(stop.out);
-  std::string line;
-  nlohmann::json event;
-  while (std::getline(lines, line)) event = nlohmann::json::parse(line);
-  EXPECT_EQ(event["state"], "OPERATION_STATE_SUCCEEDED");
-  const nlohmann::json targets = event["result"]["targets"];
+  // One document: the operation's final result.
+  const nlohmann::json result = nlohmann::json::parse(stop.out);
+  const nlohmann::json targets = result["targets"];
   ASSERT_EQ(targets.size(), 2u) << stop.out;
   EXPECT_EQ(targets[0]["id"], "a");
   EXPECT_EQ(targets[1]["id"], "b");
   EXPECT_EQ(targets[0]["ending"], "ENDING_EXITED_ON_STOP_SIGNAL");
-  EXPECT_EQ(event["result"]["all_stopped"], true);
+  EXPECT_EQ(result["all_stopped"], true);
   EXPECT_THAT(env_.Run({"worker", "list"}).out, HasSubstr("No workers."));
   CommandResult usage = env_.Run({"worker", "stop"});
   EXPECT_EQ(usage.exit_code, 2);

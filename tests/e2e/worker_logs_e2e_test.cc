@@ -53,7 +53,7 @@ class WorkerLogsE2eTest : public ::testing::Test {
     CommandResult list = env_.Run({"worker", "list", "-o", "json"});
     const nlohmann::json workers = nlohmann::json::parse(list.out)["workers"];
     for (const nlohmann::json& worker : workers) {
-      if (worker["id"] == id) return std::stoi(worker["pid"].get<std::string>());
+      if (worker["id"] == id) return worker["pid"].get<int>();
     }
     ADD_FAILURE() << "no worker " << id << " in " << list.out;
     return -1;

@@ -734,7 +734,7 @@ TEST_F(ConfigTest, FlagValuesAreValidatedAndABadOneChangesNothing) {
   absl::Status status = SetFromFlag(&config, "client.output", "xml", "--output");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
-            "flag --output: client.output must be one of table, wide, json, got 'xml'");
+            "flag --output: client.output must be one of table, wide, json, jsonl, got 'xml'");
   EXPECT_EQ(config.client.output, "table");
   EXPECT_EQ(config.origin.at("client.output"), "default");
 
@@ -925,7 +925,7 @@ TEST_F(ConfigTest, EveryProblemOfAFileIsReportedInFileOrder) {
       "zzz = 1\n[client]\noutput = \"yaml\"\n[agent]\nlog_level = 3\n", "f.toml", &config);
   EXPECT_EQ(status.message(),
             "f.toml:1: unknown key 'zzz'\n"
-            "f.toml:3: client.output must be one of table, wide, json, got 'yaml'\n"
+            "f.toml:3: client.output must be one of table, wide, json, jsonl, got 'yaml'\n"
             "f.toml:5: agent.log_level must be a string, got integer");
 }
 
@@ -944,8 +944,9 @@ TEST_F(ConfigTest, LoadConfigStopsAtTheFirstBadFile) {
   sources.env = {{"LLORCH_LOG_LEVEL", "loud"}};
   absl::StatusOr<Config> config = LoadConfig(sources);
   ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().message(),
-            sources.system_file + ":2: client.output must be one of table, wide, json, got 'xml'");
+  EXPECT_EQ(
+      config.status().message(),
+      sources.system_file + ":2: client.output must be one of table, wide, json, jsonl, got 'xml'");
 }
 
 // --- file_read.h: the bounded reader every small input file goes through ----------------------
@@ -1030,10 +1031,11 @@ TEST_F(ConfigTest, WalkingOnCollectsTheProblemsOfEveryLayerAndAppliesTheValidVal
 
   ConfigWalk walk = WalkConfigLayers(sources, /*keep_going=*/true);
   ASSERT_EQ(walk.problems.size(), 4u);
-  EXPECT_EQ(FormatConfigProblem(walk.problems[0]),
-            sources.system_file + ":3: client.output must be one of table, wide, json, got 'xml'");
+  EXPECT_EQ(
+      FormatConfigProblem(walk.problems[0]),
+      sources.system_file + ":3: client.output must be one of table, wide, json, jsonl, got 'xml'");
   EXPECT_EQ(walk.problems[0].key, "client.output");
-  EXPECT_EQ(walk.problems[0].fix, "use one of table, wide, json (default \"table\")");
+  EXPECT_EQ(walk.problems[0].fix, "use one of table, wide, json, jsonl (default \"table\")");
   EXPECT_EQ(walk.problems[1].source, Path("missing.toml"));
   EXPECT_EQ(walk.problems[1].fix, "check the path given with --config");
   EXPECT_EQ(walk.problems[2].source, "env LLORCH_LOG_LEVEL");

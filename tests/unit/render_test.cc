@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "client/render/errors.h"
+#include "client/render/json.h"
 #include "client/render/progress.h"
 #include "client/render/style.h"
 #include "client/render/table.h"
@@ -8,6 +11,7 @@
 #include "common/status.h"
 #include "common/units.h"
 #include "llorch/pool/v1/common.pb.h"
+#include "llorch/pool/v1/model.pb.h"
 #include "llorch/pool/v1/operation.pb.h"
 
 namespace llorch {
@@ -37,6 +41,93 @@ TEST(TableTest, ColourDoesNotChangeAlignment) {
   table.AddRow({Cell("x", Color::kGreen), "y"});
   const std::string out = table.Render(Style(true));
   EXPECT_NE(out.find("\x1b[32mx\x1b[0m  y"), std::string::npos) << out;
+}
+
+TEST(PluralTest, SaysOneFileAndTwoFiles) {
+  EXPECT_EQ(Plural(0, "file"), "0 files");
+  EXPECT_EQ(Plural(1, "file"), "1 file");
+  EXPECT_EQ(Plural(2, "file"), "2 files");
+  EXPECT_EQ(Plural(3, "entry", "entries"), "3 entries");
+}
+
+// A table wider than the terminal: the widest column gives up width and its cells end in "…";
+// narrow columns and the header stay whole.
+TEST(TableTest, FitsTheTerminalByCuttingTheWidestColumn) {
+  Table table({"MODEL", "SIZE", "PATH"}, {1});
+  table.AddRow({"tiny", "8.39 MB", "/var/lib/llorch/models/tiny/tiny.Q4_K_M.gguf"});
+  table.AddRow({"qwen", "469 MB", "/short"});
+  const std::string out = table.Render(Style(false).WithLayout(40, true));
+  EXPECT_EQ(out,
+            "MODEL     SIZE  PATH\n"
+            "tiny   8.39 MB  /var/lib/llorch/models/…\n"
+            "qwen    469 MB  /short\n");
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) EXPECT_LE(DisplayWidth(line), 40u) << line;
+  // No limit (a pipe, -o wide): nothing cut.
+  EXPECT_NE(table.Render(Style(false)).find("tiny.Q4_K_M.gguf\n"), std::string::npos);
+}
+
+TEST(TableTest, NoColumnNarrowerThanItsHeaderOrEight) {
+  Table table({"ID", "DESCRIPTION"});
+  table.AddRow({"a-long-model-id", "a description that goes on"});
+  const std::string out = table.Render(Style(false).WithLayout(10, true));
+  EXPECT_EQ(out,
+            "ID        DESCRIPTION\n"
+            "a-long-…  a descript…\n");
+}
+
+TEST(TableTest, NoHeadersLeavesTheHeaderLineOut) {
+  Table table({"ID", "SIZE"}, {1});
+  table.AddRow({"qwen", "469 MB"});
+  EXPECT_EQ(table.Render(Style(false).WithLayout(0, false)), "qwen  469 MB\n");
+}
+
+TEST(TableTest, FactsHaveNoHeader) {
+  Table facts = Table::Facts();
+  facts.AddRow({"id", "tinyllama"});
+  facts.AddRow({"parameters", "1.1B"});
+  EXPECT_EQ(facts.Render(Style(false)),
+            "id          tinyllama\n"
+            "parameters  1.1B\n");
+}
+
+TEST(TruncateTest, CutsCodePointsNotBytes) {
+  EXPECT_EQ(Truncate("short", 10), "short");
+  EXPECT_EQ(Truncate("日本語のテキスト", 4), "日本語…");
+  EXPECT_EQ(Truncate("abc", 1), "…");
+}
+
+TEST(WrapTest, WrapsAtSpacesAndIndentsTheRest) {
+  EXPECT_EQ(Wrap("the repo may publish no f16 file", 16, "    "),
+            "the repo may\n    publish no\n    f16 file");
+  EXPECT_EQ(Wrap("unlimited width stays one line", 0, "  "), "unlimited width stays one line");
+}
+
+// Protobuf's JSON prints 64-bit integers as strings; ours prints numbers, also inside repeated
+// fields, nested messages and Any.
+TEST(JsonTest, SixtyFourBitIntegersAreNumbers) {
+  pool::v1::DownloadModelResult result;
+  pool::v1::DownloadedModel* model = result.add_models();
+  model->set_id("big");
+  model->set_bytes_fetched(5000000000ULL);
+  model->mutable_manifest()->set_size_bytes(18000000000000000000ULL);
+  const std::string line = ToJsonLine(result);
+  EXPECT_NE(line.find(R"("bytes_fetched":5000000000)"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("size_bytes":18000000000000000000)"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("id":"big")"), std::string::npos) << line;
+
+  pool::v1::OperationEvent event;
+  event.set_sequence(7);
+  event.mutable_result()->PackFrom(result);
+  const JsonValue json = JsonValue::parse(ToJson(event));
+  EXPECT_EQ(json["sequence"], 7);
+  EXPECT_TRUE(json["result"]["models"][0]["bytes_fetched"].is_number()) << json.dump();
+  EXPECT_EQ(json["result"]["@type"], "type.googleapis.com/llorch.pool.v1.DownloadModelResult");
+
+  // An operation's final result as its own document: without "@type".
+  const JsonValue document = JsonValue::parse(ToJsonDocument(event.result()));
+  EXPECT_FALSE(document.contains("@type"));
+  EXPECT_EQ(document["models"][0]["bytes_fetched"], 5000000000ULL);
 }
 
 TEST(VisibleTest, ShowsWhatATerminalWouldObey) {

@@ -13,6 +13,7 @@
 #include "agent/models/hub/hub_headers.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
+#include "common/units.h"
 
 namespace llorch {
 namespace {
@@ -225,8 +226,9 @@ class ConnectionWorkers::Worker {
       }
       if (body_at == 0 && from > 0) {
         fetch_.control_.Log(absl::StrCat("the download server ignores Range requests: it sends ",
-                                         file().path, " from its first byte again; the ", from,
-                                         " bytes here already are skipped, not written again"));
+                                         file().path, " from its first byte again; the ",
+                                         FormatBytes(from),
+                                         " here already are skipped, not written again"));
       }
       const uint64_t skip = body_at < from ? std::min<uint64_t>(size, from - body_at) : 0;
       data += skip;

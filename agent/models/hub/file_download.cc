@@ -171,14 +171,14 @@ class Fetcher {
       }
       parts_ = std::make_unique<PartCounters>(layout, kept);
       if (kept_ > 0) {
-        control_.Log(absl::StrCat("resuming: ", kept_, " of ", file_.size, " bytes of ", file_.path,
-                                  " are already here"));
+        control_.Log(absl::StrCat("resuming: ", FormatBytes(kept_), " of ", FormatBytes(file_.size),
+                                  " of ", file_.path, " are already here"));
       }
     } else {
       if (saved || partial_.dir.Stat(partial_.name)) {
         control_.Log(absl::StrCat("discarding a partial download of other bytes (the Hub's ",
-                                  file_.path, " is now etag ", file_.etag, ", ", file_.size,
-                                  " bytes)"));
+                                  file_.path, " is now etag ", file_.etag, ", ",
+                                  FormatBytes(file_.size), ")"));
       }
       DiscardPartial(partial_);
       const Layout layout{file_.size, ChoosePartBytes(file_.size, options_)};
