@@ -547,10 +547,14 @@ ConfigProblem ProblemFromStatus(const absl::Status& status, const std::string& s
 std::vector<ConfigProblem> ApplyEnvironment(const Environment& env, Config* config) {
   // Lowest priority first: LLORCH_MODELS_DIR wins over the bash scripts' LLORCH_MODEL_BASE_DIR.
   static constexpr std::pair<const char*, const char*> kVariables[] = {
-      {"LLORCH_REPO_ROOT", "repo_root"},       {"LLORCH_MODEL_BASE_DIR", "models_dir"},
-      {"LLORCH_MODELS_DIR", "models_dir"},     {"LLORCH_STATE_DIR", "state_dir"},
-      {"LLORCH_CATALOG", "catalog"},           {"LLORCH_AGENT", "agent.address"},
-      {"LLORCH_LOG_LEVEL", "agent.log_level"}, {"LLORCH_LOG_FORMAT", "agent.log_format"},
+      {"LLORCH_REPO_ROOT", "repo_root"},
+      {"LLORCH_MODEL_BASE_DIR", "models_dir"},
+      {"LLORCH_MODELS_DIR", "models_dir"},
+      {"LLORCH_STATE_DIR", "state_dir"},
+      {"LLORCH_CATALOG", "catalog"},
+      {"LLORCH_AGENT", "agent.address"},
+      {"LLORCH_LOG_LEVEL", "agent.log_level"},
+      {"LLORCH_LOG_FORMAT", "agent.log_format"},
       {"LLORCH_TOKEN_FILE", "client.token_file"},
   };
   std::vector<ConfigProblem> problems;

@@ -158,7 +158,7 @@ void AddDevCommands(CommandLine& cli) {
       "  llorch-pool dev setup --yes --skip model     everything but the download\n"
       "  llorch-pool dev setup --yes --force          replace the config with the default,\n"
       "                                               keeping the old one as FILE.bak-<time>\n"
-      "  llorch-pool dev setup --yes -o json          JSON lines; the last holds the result\n"
+      "  llorch-pool dev setup --yes -o json          one document: the DevSetupResult\n"
       "steps, in order: submodules hf model config doctor. Running it again changes nothing\n"
       "(every step \"already done\"); a failed step shows how to retry it. Exits 1 when a step\n"
       "failed. The recommended model: workers.default_model, else tinyllama.\n",

@@ -212,8 +212,8 @@ std::string RenderSetup(const v1::DevSetupResult& result, const Style& style) {
                    " already done, ", counts[v1::SETUP_ACTION_SKIPPED], " skipped, ",
                    counts[v1::SETUP_ACTION_FAILED], " failed");
   if (result.dry_run()) {
-    absl::StrAppend(&out, "\n", Count(counts[v1::SETUP_ACTION_WILL_DO], "step", "steps"),
-                    " to do, ", counts[v1::SETUP_ACTION_ALREADY_DONE], " already done, ",
+    absl::StrAppend(&out, "\n", Plural(counts[v1::SETUP_ACTION_WILL_DO], "step"), " to do, ",
+                    counts[v1::SETUP_ACTION_ALREADY_DONE], " already done, ",
                     counts[v1::SETUP_ACTION_SKIPPED], " skipped.\n");
   } else if (!result.ok()) {
     absl::StrAppend(&out, "\n", style.Paint("✗ Setup incomplete", Color::kRed), " (", tally,

@@ -108,9 +108,9 @@ class SetupE2eTest : public ::testing::Test {
 
   // The step named `name` of a `dev setup -o json` run's result (its last line).
   static nlohmann::json StepOf(const CommandResult& result, const std::string& name) {
-    const std::string last = result.out.substr(result.out.rfind('\n', result.out.size() - 2) + 1);
-    const nlohmann::json event = nlohmann::json::parse(last);
-    for (const nlohmann::json& step : event["result"]["steps"]) {
+    // -o json: one document, the operation's final result.
+    const nlohmann::json result_json = nlohmann::json::parse(result.out);
+    for (const nlohmann::json& step : result_json["steps"]) {
       if (step["name"] == name) return step;
     }
     ADD_FAILURE() << "no step " << name << " in " << result.out;
