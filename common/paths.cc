@@ -149,8 +149,10 @@ std::string DefaultModelsDirOutsideCheckout(const Environment& env, uid_t uid) {
 std::string ResolveModelsDir(const Config& config, const std::string& repo_root,
                              const std::string& working_dir, const Environment& env, uid_t uid) {
   if (!repo_root.empty()) return ResolvePath(config.models_dir, repo_root);
+  // The default value nobody set (a program may set the field without an origin).
   auto origin = config.origin.find("models_dir");
-  if (origin == config.origin.end() || origin->second == "default") {
+  if (config.models_dir == Config().models_dir &&
+      (origin == config.origin.end() || origin->second == "default")) {
     return DefaultModelsDirOutsideCheckout(env, uid);
   }
   return ResolvePath(config.models_dir, working_dir);

@@ -14,6 +14,7 @@ packages=(
   clang-format  # scripts/format.sh
   clang libclang-rt-14-dev  # the fuzz preset: libFuzzer, ASan and UBSan runtimes (scripts/fuzz.sh)
   zsh fish groff-base  # the completion scripts and the man page are tried in the shells and groff
+  systemd python3-yaml  # tests/deploy: systemd-analyze verify, the Kubernetes YAML
 )
 
 missing=()

@@ -17,6 +17,7 @@
 #include "tests/support/fake_hub.h"
 #include "tests/support/gguf_writer.h"
 #include "tests/support/git_fixture.h"
+#include "tests/support/pty_session.h"
 #include "tests/support/tool_stand_ins.h"
 #include "tests/support/tree_snapshot.h"
 
@@ -45,6 +46,7 @@ class SetupE2eTest : public ::testing::Test {
     for (const auto& [key, value] : git_.Env()) {
       if (key.rfind("GIT_", 0) == 0) env_.env()[key] = value;
     }
+    env_.env().erase("LLORCH_MODELS_DIR");  // the checkout's own: .test-models in it
     tools_.AddEveryTool();
     // The stand-ins first; then the system's, for what git's own helpers run (git submodule is a
     // shell script).
@@ -183,6 +185,33 @@ TEST_F(SetupE2eTest, WithoutATerminalAndWithoutYesItRefusesAndSaysWhichFlag) {
   EXPECT_THAT(result.err, HasSubstr("run `llorch-pool dev setup --yes`"));
   EXPECT_THAT(result.err, HasSubstr("[+] model: will do: download tiny"));
   EXPECT_THAT(Changed(before, Disk()), ::testing::IsEmpty());
+}
+
+// At a terminal: the plan, then the question; anything but yes changes nothing, yes sets up.
+TEST_F(SetupE2eTest, AtATerminalItShowsThePlanAsksAndOnlyYesGoesAhead) {
+  CommandOptions options;
+  options.env = env_.env();
+  options.working_dir = clone_;
+  const std::vector<std::string> argv = {InstalledBinary("llorch-pool"), "dev", "setup"};
+  const auto before = Disk();
+  {
+    PtySession terminal(argv, options);
+    ASSERT_TRUE(terminal.WaitFor("[y/N]")) << terminal.screen();
+    EXPECT_THAT(terminal.text(), HasSubstr("[+] model: will do: download tiny"));
+    EXPECT_THAT(terminal.text(), HasSubstr("\nSet the host up as planned? [y/N] "));
+    EXPECT_THAT(terminal.screen(), HasSubstr("\x1b[33m[+]\x1b[0m"));  // a terminal gets colours
+    terminal.Type("\r");                                              // the default is no
+    EXPECT_EQ(terminal.Wait(), 1) << terminal.screen();
+    EXPECT_THAT(terminal.text(), HasSubstr("Nothing changed."));
+  }
+  EXPECT_THAT(Changed(before, Disk()), ::testing::IsEmpty());
+
+  PtySession terminal(argv, options);
+  ASSERT_TRUE(terminal.WaitFor("[y/N]")) << terminal.screen();
+  terminal.Type("y\r");
+  EXPECT_EQ(terminal.Wait(), 0) << terminal.screen();
+  EXPECT_THAT(terminal.text(), HasSubstr("✓ Host set up (3 done, 1 already done"));
+  EXPECT_EQ(ReadFileBytes(ModelFile()), content_);
 }
 
 TEST_F(SetupE2eTest, ForceReplacesAnExistingConfigKeepingABackupAndSkipSkips) {

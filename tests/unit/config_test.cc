@@ -165,6 +165,10 @@ TEST(ResolveModelsDirTest, KeepsAbsolutePathsAndJoinsRelativeOnesToTheRepoRoot) 
   EXPECT_EQ(resolve("./a/../models/", "/srv/llama-orch/"), "/srv/llama-orch/models");
   EXPECT_EQ(resolve("../shared-models", "/srv/llama-orch"), "/srv/shared-models");
   EXPECT_EQ(resolve("models", ""), "/work/models");  // configured: the working directory's
+  Config set_in_code;  // a program's own value, without an origin, counts as configured too
+  set_in_code.models_dir = "models";
+  EXPECT_EQ(ResolveModelsDir(set_in_code, "", "/work", {{"HOME", "/home/u"}}, 1000),
+            "/work/models");
 }
 
 TEST(ResolveModelsDirTest, OutsideACheckoutTheDefaultIsTheDataDirectoryNeverTheWorkingOne) {
