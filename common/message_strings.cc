@@ -82,41 +82,17 @@ bool RewriteField(pb::Message* message, const pb::FieldDescriptor& field, String
   return changed;
 }
 
-// AllStrings() of the wire form of a message of type `type`: the counterpart of RewriteFields.
+// AllStrings() of the wire form of a message of type `type`: RewriteFields' walk with a rewrite
+// that changes nothing and notes the first string `accept` refuses.
 bool AllSerializedStrings(const pb::Descriptor& type, const std::string& wire, StringCheck accept) {
   pb::UnknownFieldSet fields;
   if (!fields.ParseFromString(wire)) return true;  // RewriteSerializedStrings leaves it as well
-  const bool any = IsAny(type);
-  const pb::Descriptor* packed = nullptr;  // for an Any: the type of its value
-  for (int i = 0; any && i < fields.field_count(); ++i) {
-    const pb::UnknownField& field = fields.field(i);
-    if (field.number() != pb::Any::kTypeUrlFieldNumber ||
-        field.type() != pb::UnknownField::TYPE_LENGTH_DELIMITED) {
-      continue;
-    }
-    if (!accept(*type.FindFieldByNumber(field.number()), field.length_delimited())) return false;
-    packed = PackedType(field.length_delimited());
-  }
-  for (int i = 0; i < fields.field_count(); ++i) {
-    const pb::UnknownField& field = fields.field(i);
-    if (field.type() != pb::UnknownField::TYPE_LENGTH_DELIMITED) continue;
-    const pb::FieldDescriptor* descriptor = type.FindFieldByNumber(field.number());
-    if (descriptor == nullptr) continue;
-    bool accepted = true;
-    if (any && field.number() == pb::Any::kValueFieldNumber) {
-      accepted =
-          packed == nullptr || AllSerializedStrings(*packed, field.length_delimited(), accept);
-    } else if (any && field.number() == pb::Any::kTypeUrlFieldNumber) {
-      continue;  // checked above
-    } else if (descriptor->type() == pb::FieldDescriptor::TYPE_STRING) {
-      accepted = accept(*descriptor, field.length_delimited());
-    } else if (descriptor->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
-      accepted =
-          AllSerializedStrings(*descriptor->message_type(), field.length_delimited(), accept);
-    }
-    if (!accepted) return false;
-  }
-  return true;
+  bool all = true;
+  RewriteFields(type, &fields, [&](const pb::FieldDescriptor& field, std::string* text) {
+    all = all && accept(field, *text);
+    return false;
+  });
+  return all;
 }
 
 // AllStrings() of one field of `message`: the counterpart of RewriteField, by reference.
