@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -108,6 +109,18 @@ absl::StatusOr<std::string> ReadRegularFileAt(int dir_fd, const std::string& pat
 absl::StatusOr<std::string> ReadRegularFile(const std::string& path,
                                             const FileReadOptions& options) {
   return ReadRegularFileAt(AT_FDCWD, path, options);
+}
+
+absl::Status RefuseOthersPermissions(const std::string& path, absl::string_view key,
+                                     absl::string_view what, absl::string_view fix) {
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0 || (info.st_mode & 0007) == 0) return absl::OkStatus();
+  char mode[8];
+  std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(info.st_mode & 07777));
+  return WithHint(
+      absl::InvalidArgumentError(absl::StrCat(key, ": ", path, " has mode ", mode, ": ", what,
+                                              " must not be readable by other users")),
+      fix);
 }
 
 }  // namespace llorch

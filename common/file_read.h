@@ -42,6 +42,12 @@ absl::StatusOr<std::string> ReadRegularFileAt(int dir_fd, const std::string& pat
 absl::StatusOr<std::string> ReadRegularFile(const std::string& path,
                                             const FileReadOptions& options = {});
 
+// OK when `path` grants no permission to other users (mode o-rwx); else InvalidArgument
+// "<key>: <path> has mode 0644: <what> must not be readable by other users" with `fix` as its
+// hint. A file that cannot be examined is left to the read that follows.
+absl::Status RefuseOthersPermissions(const std::string& path, absl::string_view key,
+                                     absl::string_view what, absl::string_view fix);
+
 }  // namespace llorch
 
 #endif  // LLORCH_COMMON_FILE_READ_H_

@@ -2,8 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <cstdio>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_read.h"
@@ -23,13 +21,11 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path, absl::string_
     return absl::InvalidArgumentError(
         absl::StrCat(key, ": ", path, " changed while it was read; try again"));
   }
-  if ((info.st_mode & 0007) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(info.st_mode & 07777));
-    return WithHint(absl::InvalidArgumentError(
-                        absl::StrCat(key, ": ", path, " has mode ", mode,
-                                     ": a token file must not be readable by other users")),
-                    absl::StrCat("chmod 600 ", path, " (or 640 with a group that needs it)"));
+  if (absl::Status others = RefuseOthersPermissions(
+          path, key, "a token file",
+          absl::StrCat("chmod 600 ", path, " (or 640 with a group that needs it)"));
+      !others.ok()) {
+    return others;
   }
   const absl::string_view token = absl::StripAsciiWhitespace(*text);
   bool printable = !token.empty();

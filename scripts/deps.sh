@@ -15,6 +15,7 @@ packages=(
   clang libclang-rt-14-dev  # the fuzz preset: libFuzzer, ASan and UBSan runtimes (scripts/fuzz.sh)
   zsh fish groff-base  # the completion scripts and the man page are tried in the shells and groff
   systemd python3-yaml  # tests/deploy: systemd-analyze verify, the Kubernetes YAML
+  python3-grpcio python3-protobuf  # tests/api: docs/examples/orchestrator_client.py runs against an agent
 )
 
 missing=()

@@ -19,6 +19,8 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
+#include "common/tls_files.h"
+#include "common/token_file.h"
 #include "common/worker_template.h"
 
 namespace llorch {
@@ -300,6 +302,126 @@ void CheckRestartBackoff(Findings& findings, const Config& config) {
       "make the initial delay at most the maximum");
 }
 
+// A finding from a file check's status: its message, its hint as the fix. A file this user may
+// not read is only a warning in the CLI's in-process agent: the agent proper may run as another
+// user (root) who can.
+void AddFileProblem(Findings& findings, const std::string& key, const absl::Status& status,
+                    const ConfigHostFacts& host, Severity severity = Severity::kError) {
+  const bool unreadable_here = absl::IsPermissionDenied(status) && host.in_process;
+  findings.Add(key, unreadable_here ? Severity::kWarning : severity,
+               unreadable_here ? absl::StrCat(status.message(), " (by this user, uid ", host.uid,
+                                              "; the agent may run as another)")
+                               : std::string(status.message()),
+               GetHint(status).value_or(
+                   "see docs/security.md; docs/api.md (\"Certificates and tokens\") makes the "
+                   "files"));
+}
+
+// The token files: each as the agent (or the CLI) reads it, and the two roles' tokens differ.
+void CheckTokenFiles(Findings& findings, const Config& config, const ConfigHostFacts& host) {
+  const std::pair<const char*, const std::string*> files[] = {
+      {"agent.admin_token_file", &config.agent.admin_token_file},
+      {"agent.read_only_token_file", &config.agent.read_only_token_file},
+      {"client.token_file", &config.client.token_file}};
+  std::string admin;
+  for (const auto& [key, file] : files) {
+    if (file->empty()) continue;
+    absl::StatusOr<std::string> token = ReadTokenFile(ResolvePath(*file, host.working_dir), key);
+    if (!token.ok()) {
+      AddFileProblem(findings, key, token.status(), host);
+    } else if (file == &config.agent.admin_token_file) {
+      admin = *token;
+    } else if (file == &config.agent.read_only_token_file && !admin.empty() &&
+               ConstantTimeEquals(admin, *token)) {
+      findings.Error(key,
+                     "agent.admin_token_file and agent.read_only_token_file hold the same token: "
+                     "the read-only role would be an admin, and the agent refuses to start",
+                     "make a separate token for each role: (umask 077; openssl rand -hex 32 > "
+                     "FILE)");
+    }
+  }
+}
+
+// One side's TLS files: a certificate chain and its key, and a CA (the agent's client CA, the
+// CLI's CA of the agent), with the setting that names each; "" = not set.
+struct TlsSide {
+  const char* cert_key;
+  const std::string& cert;
+  const char* key_key;
+  const std::string& key;
+  const char* ca_key;
+  const std::string& ca;
+  Severity readable_key;  // a key others may read: the agent refuses it, the CLI does not
+};
+
+void CheckTlsSide(Findings& findings, const TlsSide& side, const ConfigHostFacts& host) {
+  auto resolve = [&](const std::string& path) { return ResolvePath(path, host.working_dir); };
+  if (side.cert.empty() != side.key.empty()) {
+    const char* set = side.cert.empty() ? side.key_key : side.cert_key;
+    const char* missing = side.cert.empty() ? side.cert_key : side.key_key;
+    findings.Error(set, absl::StrCat(set, " is set without ", missing, ": TLS needs both"),
+                   absl::StrCat("set ", missing, " too, or neither"));
+    return;
+  }
+  bool pair_readable = !side.cert.empty();
+  const std::tuple<const char*, const std::string*, bool> files[] = {
+      {side.cert_key, &side.cert, false},
+      {side.key_key, &side.key, true},
+      {side.ca_key, &side.ca, false}};
+  for (const auto& [key, file, secret] : files) {
+    if (file->empty()) continue;
+    absl::Status status = CheckPemFile(resolve(*file), key, /*secret=*/false);
+    if (status.ok() && secret) {
+      status = CheckPemFile(resolve(*file), key, /*secret=*/true);
+      if (!status.ok()) {
+        AddFileProblem(findings, key, status, host, side.readable_key);
+        status = absl::OkStatus();  // readable all the same: go on to the pair
+      }
+    } else if (status.ok()) {
+      status = CheckCertificates(resolve(*file), key);
+      if (absl::IsFailedPrecondition(status)) {  // expired or not yet valid: served all the same
+        AddFileProblem(findings, key, status, host, Severity::kWarning);
+        status = absl::OkStatus();
+      }
+    }
+    if (!status.ok()) {
+      AddFileProblem(findings, key, status, host);
+      if (file != &side.ca) pair_readable = false;
+    }
+  }
+  if (!pair_readable) return;
+  if (absl::Status status = CheckKeyMatchesCertificate(resolve(side.cert), side.cert_key,
+                                                       resolve(side.key), side.key_key);
+      !status.ok()) {
+    AddFileProblem(findings, side.key_key, status, host);
+  }
+}
+
+void CheckTlsFiles(Findings& findings, const Config& config, const ConfigHostFacts& host) {
+  if (!config.agent.tls_client_ca_file.empty() && config.agent.tls_cert_file.empty()) {
+    findings.Error("agent.tls_client_ca_file",
+                   "agent.tls_client_ca_file is set without agent.tls_cert_file and "
+                   "agent.tls_key_file: client certificates need TLS",
+                   "set the server's certificate and key too (docs/security.md)");
+  }
+  CheckTlsSide(findings,
+               {"agent.tls_cert_file", config.agent.tls_cert_file, "agent.tls_key_file",
+                config.agent.tls_key_file, "agent.tls_client_ca_file",
+                config.agent.tls_client_ca_file, Severity::kError},
+               host);
+  if (config.client.tls_ca_file.empty() && !config.client.tls_cert_file.empty()) {
+    findings.Error("client.tls_cert_file",
+                   "client.tls_cert_file is set without client.tls_ca_file: the CLI uses a client "
+                   "certificate only over TLS",
+                   "set client.tls_ca_file to the CA that signed the agent's certificate");
+  }
+  CheckTlsSide(findings,
+               {"client.tls_cert_file", config.client.tls_cert_file, "client.tls_key_file",
+                config.client.tls_key_file, "client.tls_ca_file", config.client.tls_ca_file,
+                Severity::kWarning},
+               host);
+}
+
 v1::ConfigLayer LayerToProto(ConfigLayer layer) {
   switch (layer) {
     case ConfigLayer::kDefault:
@@ -347,6 +469,8 @@ std::vector<ConfigProblem> CheckConfigOnHost(const Config& config, const ConfigH
   CheckWorkerTemplates(findings, config, host);
   CheckPorts(findings, config, host);
   CheckRestartBackoff(findings, config);
+  CheckTokenFiles(findings, config, host);
+  CheckTlsFiles(findings, config, host);
   return findings.Take();
 }
 

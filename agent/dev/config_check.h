@@ -6,8 +6,9 @@
 // agent loads. The effective values are then checked against this host: paths that must exist
 // (or be creatable), the catalog and the default model, listeners' ports (free, or held by this
 // agent), worker programs and argv templates (common/worker_template.h), the worker port range
-// against the kernel's ephemeral range. A host check's finding points to where the value was set.
-// Nothing is changed.
+// against the kernel's ephemeral range, the token files (as the agent reads them) and the TLS
+// files (PEM, key permissions, the key the certificate's, certificates valid now). A host check's
+// finding points to where the value was set. Nothing is changed.
 #ifndef LLORCH_AGENT_DEV_CONFIG_CHECK_H_
 #define LLORCH_AGENT_DEV_CONFIG_CHECK_H_
 

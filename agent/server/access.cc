@@ -3,17 +3,15 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
-#include <sys/stat.h>
 
-#include <cstdio>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/file_read.h"
 #include "common/paths.h"
 #include "common/status.h"
+#include "common/tls_files.h"
 #include "common/token_file.h"
 
 namespace llorch {
@@ -205,36 +203,6 @@ std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(
   return std::make_shared<CoreServerCredentials>(credentials);
 }
 
-}  // namespace llorch
-
-namespace llorch {
-namespace {
-
-// Reads a PEM file now, so that a missing or unreadable one stops the start with a clear error
-// (gRPC's file watcher would only log). `secret`: it must grant nothing to other users.
-absl::Status CheckPemFile(const std::string& path, absl::string_view key, bool secret) {
-  FileReadOptions options;
-  options.what = "PEM file";
-  absl::StatusOr<std::string> text = ReadRegularFile(path, options);
-  if (!text.ok()) return WithPrefix(text.status(), key);
-  if (!absl::StrContains(*text, "-----BEGIN ")) {
-    return WithHint(absl::InvalidArgumentError(absl::StrCat(key, ": ", path, " is not a PEM file")),
-                    "give the PEM file openssl writes (-----BEGIN ...); see docs/security.md");
-  }
-  struct stat info {};
-  if (secret && stat(path.c_str(), &info) == 0 && (info.st_mode & 0007) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(info.st_mode & 07777));
-    return WithHint(absl::InvalidArgumentError(
-                        absl::StrCat(key, ": ", path, " has mode ", mode,
-                                     ": a private key must not be readable by other users")),
-                    absl::StrCat("chmod 600 ", path));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::StatusOr<ListenerSecurity> LoadListenerSecurity(const Config::Agent& agent,
                                                       const std::string& working_dir) {
   ListenerSecurity security;
@@ -277,6 +245,11 @@ absl::StatusOr<ListenerSecurity> LoadListenerSecurity(const Config::Agent& agent
     for (const auto& [file, key, secret] : files) {
       if (file->empty()) continue;
       if (absl::Status status = CheckPemFile(*file, key, secret); !status.ok()) return status;
+    }
+    if (absl::Status status = CheckKeyMatchesCertificate(tls.cert, "agent.tls_cert_file", tls.key,
+                                                         "agent.tls_key_file");
+        !status.ok()) {
+      return status;
     }
     auth->client_certificates = !tls.client_ca.empty();
     auth->client_certificate_role =

@@ -18,6 +18,9 @@ import unittest
 
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from documented_files import relocated_config  # noqa: E402  (after the path it needs)
+
 SOURCE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")
 BIN = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else ".")
 DEPLOY = os.path.join(SOURCE, "deploy")
@@ -55,40 +58,6 @@ def check_config(config_file, *extra):
     for layer in report.get("files", []):
         problems += layer.get("problems", [])
     return result.returncode, problems, result.stderr
-
-
-def make_tls_files(directory):
-    """A throw-away CA, a server certificate it signed, and two tokens, as the examples name them
-    (docs/security.md makes the real ones the same way)."""
-    def openssl(*args):
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "client-ca.crt", "-days", "2",
-            "-subj", "/CN=llorch test CA")
-    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=pool-agent")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "client-ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.crt", "-days", "2")
-    for token in ("admin.token", "read-only.token"):
-        with open(os.path.join(directory, token), "w", encoding="utf-8") as f:
-            f.write(os.urandom(24).hex() + "\n")
-    for name in os.listdir(directory):
-        os.chmod(os.path.join(directory, name), 0o600)
-
-
-def relocated_config(text, root):
-    """`text` (a pool.toml) with the host's absolute paths moved under `root`: the files under
-    /etc made there (TLS and tokens), the directories left to be created."""
-    made = set()
-    for path in sorted(set(re.findall(r'"(/(?:var|etc|run|srv)/[^"]+)"', text))):
-        moved = root + path
-        text = text.replace('"' + path + '"', '"' + moved + '"')
-        if path.startswith("/etc/") and os.path.dirname(moved) not in made:
-            os.makedirs(os.path.dirname(moved))
-            make_tls_files(os.path.dirname(moved))
-            made.add(os.path.dirname(moved))
-        elif path.startswith("/srv/"):
-            os.makedirs(moved, exist_ok=True)
-    return text
 
 
 class SystemdUnitTest(unittest.TestCase):

@@ -529,6 +529,21 @@ TEST_F(TlsTest, MissingOrExposedKeyStopsTheStart) {
   EXPECT_THAT(half.status().message(), HasSubstr("needs both agent.tls_cert_file"));
 }
 
+// A key that is not the certificate's would fail every handshake without saying why: the start
+// stops and names both settings.
+TEST_F(TlsTest, AKeyOfAnotherCertificateStopsTheStart) {
+  Config config;
+  config.agent.admin_token_file = temp_.path() + "/admin.token";
+  config.agent.tls_cert_file = temp_.path() + "/server.pem";
+  config.agent.tls_key_file = temp_.path() + "/client.key";
+  absl::StatusOr<ListenerSecurity> foreign = LoadListenerSecurity(config.agent, temp_.path());
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.status().message(),
+            absl::StrCat("agent.tls_key_file: ", temp_.path(),
+                         "/client.key is not the key of the certificate in ", temp_.path(),
+                         "/server.pem (agent.tls_cert_file)"));
+}
+
 TEST(TokenTest, ConstantTimeEqualsComparesWholeStrings) {
   EXPECT_TRUE(ConstantTimeEquals("abcdef", "abcdef"));
   EXPECT_FALSE(ConstantTimeEquals("abcdef", "abcdeg"));

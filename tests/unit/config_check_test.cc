@@ -14,6 +14,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/certificates.h"
 #include "tests/support/run_command.h"
 
 namespace llorch {
@@ -201,6 +202,125 @@ TEST_F(ConfigCheckTest, TheDefaultModelMustBeInTheCatalogAndHfNeedsItsProgram) {
   EXPECT_EQ(lines[1],
             "default: error: download.backend is \"hf\" but download.hf_command 'hf' "
             "is not an executable in PATH: every download fails");
+}
+
+// Token and TLS files for the agent and the CLI, made as docs/api.md makes them: mode 0600 keys
+// and tokens, one CA for the agent's and the client's certificates.
+class AccessFilesTest : public ConfigCheckTest {
+ protected:
+  AccessFilesTest() {
+    fs::create_directories(Path("tls"));
+    llorch::testing::MakeCertificate(Path("tls"), "ca", "server", "server");
+    llorch::testing::MakeCertificate(Path("tls"), "ca", "client", "client");
+    Token("admin.token", "0123456789abcdef0123456789abcdef");
+    Token("read-only.token", "fedcba9876543210fedcba9876543210");
+  }
+  void Token(const std::string& name, const std::string& token) {
+    Write("tls/" + name, token + "\n");
+    fs::permissions(Path("tls/" + name), fs::perms::owner_read | fs::perms::owner_write);
+  }
+  // A configuration naming the files (`tls/NAME`) for every key of `files`, one a line.
+  std::string Toml(const std::vector<std::pair<std::string, std::string>>& files) {
+    std::string agent = "[agent]\n", client = "[client]\n";
+    for (const auto& [key, name] : files) {
+      std::string& table = key.rfind("agent.", 0) == 0 ? agent : client;
+      table += key.substr(key.find('.') + 1) + " = \"" + Path("tls/" + name) + "\"\n";
+    }
+    return agent + client;
+  }
+  const std::vector<std::pair<std::string, std::string>> all_ = {
+      {"agent.admin_token_file", "admin.token"}, {"agent.read_only_token_file", "read-only.token"},
+      {"agent.tls_cert_file", "server.pem"},     {"agent.tls_key_file", "server.key"},
+      {"agent.tls_client_ca_file", "ca.pem"},    {"client.token_file", "admin.token"},
+      {"client.tls_ca_file", "ca.pem"},          {"client.tls_cert_file", "client.pem"},
+      {"client.tls_key_file", "client.key"}};
+};
+
+TEST_F(AccessFilesTest, FilesMadeAsDocumentedHaveNoFinding) {
+  EXPECT_THAT(Lines(HostProblems(Toml(all_))), IsEmpty());
+}
+
+TEST_F(AccessFilesTest, TokenFilesAreReadAsTheAgentReadsThemEachFindingAtItsLine) {
+  fs::permissions(Path("tls/admin.token"), fs::perms::others_read, fs::perm_options::add);
+  Token("short.token", "abc");
+  std::vector<ConfigProblem> problems =
+      HostProblems(Toml({{"agent.admin_token_file", "admin.token"},
+                         {"agent.read_only_token_file", "missing.token"},
+                         {"client.token_file", "short.token"}}));
+  std::vector<std::string> lines = Lines(problems);
+  ASSERT_EQ(lines.size(), 3u) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines[0], Path("user.toml") +
+                          ":2: error: agent.admin_token_file: " + Path("tls/admin.token") +
+                          " has mode 0604: a token file must not be readable by other users");
+  EXPECT_EQ(problems[0].fix,
+            "chmod 600 " + Path("tls/admin.token") + " (or 640 with a group that needs it)");
+  EXPECT_EQ(lines[1], Path("user.toml") + ":3: error: agent.read_only_token_file: " +
+                          Path("tls/missing.token") + ": the token file does not exist");
+  EXPECT_THAT(lines[2], HasSubstr(":5: error: client.token_file: " + Path("tls/short.token") +
+                                  " must hold one token of at least 16 printable characters"));
+}
+
+TEST_F(AccessFilesTest, TheSameTokenForBothRolesIsAnError) {
+  Token("read-only.token", "0123456789abcdef0123456789abcdef");
+  std::vector<std::string> lines = Lines(HostProblems(Toml(all_)));
+  ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0], HasSubstr(":3: error: agent.admin_token_file and "
+                                  "agent.read_only_token_file hold the same token"));
+}
+
+TEST_F(AccessFilesTest, AKeyOthersMayReadOrOfAnotherCertificateIsFound) {
+  fs::permissions(Path("tls/server.key"), fs::perms::others_read, fs::perm_options::add);
+  fs::permissions(Path("tls/client.key"), fs::perms::others_read, fs::perm_options::add);
+  std::vector<ConfigProblem> problems = HostProblems(Toml({{"agent.tls_cert_file", "server.pem"},
+                                                           {"agent.tls_key_file", "server.key"},
+                                                           {"client.tls_ca_file", "ca.pem"},
+                                                           {"client.tls_cert_file", "client.pem"},
+                                                           {"client.tls_key_file", "server.key"}}));
+  std::vector<std::string> lines = Lines(problems);
+  ASSERT_EQ(lines.size(), 3u) << ::testing::PrintToString(lines);
+  // The agent refuses a key others may read; the CLI uses it, so for it a warning.
+  EXPECT_EQ(lines[0], Path("user.toml") +
+                          ":3: error: agent.tls_key_file: " + Path("tls/server.key") +
+                          " has mode 0604: a private key must not be readable by other users");
+  EXPECT_EQ(problems[0].fix, "chmod 600 " + Path("tls/server.key"));
+  EXPECT_THAT(lines[1], HasSubstr(":7: warning: client.tls_key_file: " + Path("tls/server.key") +
+                                  " has mode 0604"));
+  EXPECT_EQ(lines[2], Path("user.toml") + ":7: error: client.tls_key_file: " +
+                          Path("tls/server.key") + " is not the key of the certificate in " +
+                          Path("tls/client.pem") + " (client.tls_cert_file)");
+}
+
+TEST_F(AccessFilesTest, CertificatesMustParseAndBeValidNow) {
+  Write("tls/not-pem.pem", "hello\n");
+  Write("tls/garbage.pem", "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
+  llorch::testing::CommandResult expired = llorch::testing::RunCommand(
+      {"openssl", "x509", "-req", "-in", Path("tls/server.csr"), "-CA", Path("tls/ca.pem"),
+       "-CAkey", Path("tls/ca.key"), "-days", "-1", "-out", Path("tls/expired.pem")});
+  ASSERT_EQ(expired.exit_code, 0) << expired.err;
+  std::vector<ConfigProblem> problems =
+      HostProblems(Toml({{"agent.tls_cert_file", "expired.pem"},
+                         {"agent.tls_key_file", "server.key"},
+                         {"agent.tls_client_ca_file", "garbage.pem"},
+                         {"client.tls_ca_file", "not-pem.pem"}}));
+  std::vector<std::string> lines = Lines(problems);
+  ASSERT_EQ(lines.size(), 3u) << ::testing::PrintToString(lines);
+  // Served all the same (clients refuse it): a warning; the key is still its own.
+  EXPECT_THAT(lines[0], HasSubstr(":2: warning: agent.tls_cert_file: " + Path("tls/expired.pem") +
+                                  ": its certificate expired on "));
+  EXPECT_EQ(lines[1], Path("user.toml") + ":4: error: agent.tls_client_ca_file: " +
+                          Path("tls/garbage.pem") + " holds no certificate OpenSSL can read");
+  EXPECT_EQ(lines[2], Path("user.toml") + ":6: error: client.tls_ca_file: " +
+                          Path("tls/not-pem.pem") + " is not a PEM file");
+}
+
+TEST_F(AccessFilesTest, HalfATlsPairIsAnError) {
+  std::vector<std::string> lines = Lines(HostProblems(
+      Toml({{"agent.tls_key_file", "server.key"}, {"agent.tls_client_ca_file", "ca.pem"}})));
+  ASSERT_EQ(lines.size(), 2u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0], HasSubstr(":3: error: agent.tls_client_ca_file is set without "
+                                  "agent.tls_cert_file and agent.tls_key_file"));
+  EXPECT_THAT(lines[1], HasSubstr(":2: error: agent.tls_key_file is set without "
+                                  "agent.tls_cert_file: TLS needs both"));
 }
 
 TEST_F(ConfigCheckTest, TheResponseSortsFindingsIntoTheirFilesAndShowsEveryValueWithItsOrigin) {
