@@ -22,8 +22,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Every channel to a pool-agent: long streams (an operation's events, `agent events`, `worker
+// logs -f`) have no deadline, so a silent connection is pinged every 30 s and given up when the
+// agent does not answer within 10 s (a host gone, a cable cut): the command then fails with
+// UNAVAILABLE instead of waiting forever. The agent allows a ping every 20 s.
+grpc::ChannelArguments AgentChannelArguments() {
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30 * 1000);
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
+  arguments.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  return arguments;
+}
+
 std::shared_ptr<grpc::Channel> ChannelTo(const Address& address) {
-  return grpc::CreateChannel(address.GrpcTarget(), grpc::InsecureChannelCredentials());
+  return grpc::CreateCustomChannel(address.GrpcTarget(), grpc::InsecureChannelCredentials(),
+                                   AgentChannelArguments());
 }
 
 // Sends "authorization: Bearer TOKEN" with every call.
@@ -96,7 +109,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> TcpChannelTo(const Address& addre
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = TcpCredentials(config);
   if (!credentials.ok()) return credentials.status();
   if (config.client.token_file.empty()) {
-    return grpc::CreateChannel(address.GrpcTarget(), *credentials);
+    return grpc::CreateCustomChannel(address.GrpcTarget(), *credentials, AgentChannelArguments());
   }
   if (!address.IsLocal() && config.client.tls_ca_file.empty()) {
     return WithHint(
@@ -112,7 +125,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> TcpChannelTo(const Address& addre
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<TokenInterceptorFactory>(*token));
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      address.GrpcTarget(), *credentials, grpc::ChannelArguments(), std::move(factories));
+      address.GrpcTarget(), *credentials, AgentChannelArguments(), std::move(factories));
 }
 
 // EACCES on connect: no write permission on the socket, or no search permission on a directory

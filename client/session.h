@@ -55,7 +55,11 @@ class Session {
   // True once connected, when nothing of the agent needs stopping in order (Connection).
   bool NothingToStop() const { return connection_ != nullptr && connection_->NothingToStop(); }
 
-  // A context for one unary call, with a deadline.
+  // A context for one unary call, with a deadline: 60 s by default, more than the slowest
+  // answer (a doctor run, a model deleted) and little enough that a hung agent is noticed. Also
+  // for streams whose answer is bounded (a dry run's plan, logs without --follow). Streams that
+  // follow (an operation's events, `agent events`, `worker logs -f`) take as long as the work:
+  // they have no deadline, and the channel's keepalive notices an agent gone (connection.cc).
   std::unique_ptr<grpc::ClientContext> NewCallContext(
       std::chrono::seconds timeout = std::chrono::seconds(60)) const;
 

@@ -81,6 +81,9 @@ const std::vector<KeySpec>& Specs() {
       IntegerKey(
           "agent.tls_reload_seconds", [](Config& c) { return &c.agent.tls_reload_seconds; }, 1,
           86400),
+      IntegerKey(
+          "agent.max_streams_per_peer", [](Config& c) { return &c.agent.max_streams_per_peer; }, 1,
+          1000),
       {"client.output",
        [](Config& c) { return &c.client.output; },
        nullptr,

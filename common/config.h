@@ -79,6 +79,8 @@ struct Config {
     std::string tls_client_ca_file;              // "" = no client certificates; else required
     std::string client_cert_role = "read-only";  // read-only | admin: a certificate without token
     int64_t tls_reload_seconds = 60;             // how often the files are checked for changes
+    // Streaming calls (watches, log follows, operations' streams) one peer may have open.
+    int64_t max_streams_per_peer = 32;
   } agent;
   struct Client {
     std::string output = "table";  // table | wide | json

@@ -14,6 +14,7 @@ inline constexpr char kInvalidRequest[] = "INVALID_REQUEST";
 inline constexpr char kNotAvailableYet[] = "NOT_AVAILABLE_YET";
 inline constexpr char kOperationNotFound[] = "OPERATION_NOT_FOUND";
 inline constexpr char kRequestIdReused[] = "REQUEST_ID_REUSED";
+inline constexpr char kTooManyStreams[] = "TOO_MANY_STREAMS";
 
 // Why an operation was cancelled (in its error).
 inline constexpr char kCancelledByClient[] = "CANCELLED_BY_CLIENT";

@@ -45,7 +45,10 @@ absl::StatusOr<GitResult> GitRunner::Execute(const std::filesystem::path& dir,
                                              const std::vector<std::string>& args, bool network,
                                              const GitWatch& watch, bool exact) const {
   SubprocessOptions run;
-  run.argv = {options_.git, "-C", dir.string()};
+  // ext:: URLs run a command; a submodule's URL comes from the checkout's .gitmodules, which
+  // upstream writes. Refused whatever the host's git configuration says (git passes -c on to the
+  // gits it starts, submodule clones included).
+  run.argv = {options_.git, "-c", "protocol.ext.allow=never", "-C", dir.string()};
   run.argv.insert(run.argv.end(), args.begin(), args.end());
   run.env = options_.env;
   run.max_line_bytes = 1 << 20;  // porcelain lines are parsed whole

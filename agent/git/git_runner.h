@@ -1,4 +1,5 @@
-// Running git for the agent: by argv (never a shell) as `git -C <dir> <args...>`, in the C locale
+// Running git for the agent: by argv (never a shell) as `git -c protocol.ext.allow=never -C <dir>
+// <args...>` (an ext:: URL in a checkout's .gitmodules would run a command), in the C locale
 // (so messages and machine formats are the same everywhere), with no prompts (a missing
 // credential fails instead of waiting for a terminal: GIT_TERMINAL_PROMPT=0, and ssh in batch
 // mode unless GIT_SSH_COMMAND is set already), a time limit, stdout kept for the parsers and

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/rpc/grpc_status.h"
+#include "agent/rpc/stream_admission.h"
 #include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/status.h"
@@ -32,11 +33,16 @@ grpc::Status Expired(const EventBus& bus, absl::string_view what) {
 grpc::Status StreamEvents(grpc::ServerContext* context, const EventBus& bus,
                           const v1::WatchEventsRequest& request,
                           grpc::ServerWriterInterface<v1::AgentEvent>* writer) {
+  if (absl::Status admitted = CheckStreamAdmitted(*context); !admitted.ok()) {
+    return ToGrpcStatus(admitted);
+  }
   if (!request.agent_instance_id().empty() && request.agent_instance_id() != bus.instance_id()) {
     return Expired(bus,
                    absl::StrCat("the agent restarted: its events are counted anew (instance ",
                                 bus.instance_id(), ", not ", request.agent_instance_id(), ")"));
   }
+  // The watch is in place: a client that waits for the headers knows it hears what follows.
+  writer->SendInitialMetadata();
   // 0 asks for everything kept; beyond the latest there is nothing to skip.
   uint64_t sequence = request.after_sequence() == 0
                           ? bus.first_kept_sequence() - 1

@@ -6,7 +6,10 @@
 // before anything is sent: an agent_instance_id other than this agent's (it restarted, and its
 // sequence started anew), or an after_sequence older than the oldest event kept. A watcher that
 // falls behind by more than the bus keeps ends the same way. Either way the client lists the
-// state again and watches from the sequence it then gets.
+// state again and watches from the sequence it then gets. Once the watch is in place the
+// response headers (initial metadata) go out at once, before any event: a client that waits for
+// them knows every event from then on reaches it. A call beyond its peer's stream limit is
+// RESOURCE_EXHAUSTED (agent/rpc/stream_admission.h).
 #ifndef LLORCH_AGENT_OPS_EVENT_STREAM_H_
 #define LLORCH_AGENT_OPS_EVENT_STREAM_H_
 

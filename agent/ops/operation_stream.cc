@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "agent/ops/request_key.h"
 #include "agent/rpc/grpc_status.h"
+#include "agent/rpc/stream_admission.h"
 
 namespace llorch {
 namespace v1 = pool::v1;
@@ -41,6 +42,9 @@ grpc::Status ClientGone(const Operation& operation) {
 grpc::Status StreamOperation(grpc::ServerContext* context, Operation& operation,
                              uint64_t after_sequence,
                              grpc::ServerWriterInterface<v1::OperationEvent>* writer) {
+  if (absl::Status admitted = CheckStreamAdmitted(*context); !admitted.ok()) {
+    return ToGrpcStatus(admitted);
+  }
   WatcherScope watching(operation);
   // Beyond the last event there is nothing to skip: the client gets the live events, or the
   // final one again (after a restart the agent may not have numbered events as far as the client
@@ -70,6 +74,10 @@ grpc::Status StartAndStream(OperationRegistry& registry, const google::protobuf:
                             absl::string_view join_key, OperationRegistry::Work work,
                             grpc::ServerContext* context,
                             grpc::ServerWriterInterface<v1::OperationEvent>* writer) {
+  // Refused for the peer's stream limit: before anything starts.
+  if (absl::Status admitted = CheckStreamAdmitted(*context); !admitted.ok()) {
+    return ToGrpcStatus(admitted);
+  }
   absl::StatusOr<RequestKey> key = RequestKeyOf(request);
   if (!key.ok()) return ToGrpcStatus(key.status());
   absl::StatusOr<std::shared_ptr<Operation>> operation =

@@ -31,12 +31,12 @@ bool HasControlCharacter(absl::string_view text) {
   return false;
 }
 
-absl::Status CheckString(const std::string& field, const std::string& value) {
-  if (value.size() > kMaxRequestStringBytes) {
-    return InvalidField(field,
-                        absl::StrCat("is ", value.size(), " bytes long; at most ",
-                                     kMaxRequestStringBytes, " are accepted"),
-                        "request strings are ids, names and filters, all short");
+absl::Status CheckString(const FieldDescriptor& descriptor, const std::string& field,
+                         const std::string& value) {
+  if (const size_t limit = MaxStringBytes(descriptor); value.size() > limit) {
+    return InvalidField(
+        field, absl::StrCat("is ", value.size(), " bytes long; at most ", limit, " are accepted"),
+        "request strings are ids, names and filters, all short");
   }
   if (HasControlCharacter(value)) {
     return InvalidField(field, absl::StrCat(ShowValue(value), " holds a control character"),
@@ -63,8 +63,9 @@ absl::Status CheckValue(const Message& message, const FieldDescriptor& descripto
   switch (descriptor.cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
       if (descriptor.type() == FieldDescriptor::TYPE_BYTES) return absl::OkStatus();
-      return CheckString(field, repeated ? reflection.GetRepeatedString(message, &descriptor, index)
-                                         : reflection.GetString(message, &descriptor));
+      return CheckString(descriptor, field,
+                         repeated ? reflection.GetRepeatedString(message, &descriptor, index)
+                                  : reflection.GetString(message, &descriptor));
     case FieldDescriptor::CPPTYPE_ENUM:
       return CheckEnum(field, descriptor,
                        repeated ? reflection.GetRepeatedEnumValue(message, &descriptor, index)
@@ -99,11 +100,10 @@ absl::Status CheckMessage(const Message& message, const std::string& prefix) {
       continue;
     }
     const int size = reflection.FieldSize(message, descriptor);
-    if (size > kMaxRequestRepeated) {
-      return InvalidField(
-          field,
-          absl::StrCat("has ", size, " entries; at most ", kMaxRequestRepeated, " are accepted"),
-          "split the request");
+    if (const int limit = MaxEntries(*descriptor); size > limit) {
+      return InvalidField(field,
+                          absl::StrCat("has ", size, " entries; at most ", limit, " are accepted"),
+                          "split the request");
     }
     for (int i = 0; i < size; ++i) {
       if (absl::Status status = CheckValue(message, *descriptor, i, FieldAt(field, i));
@@ -116,6 +116,34 @@ absl::Status CheckMessage(const Message& message, const std::string& prefix) {
 }
 
 }  // namespace
+
+const std::map<std::string, FieldLimit>& RequestFieldLimits() {
+  static const auto* const limits = new std::map<std::string, FieldLimit>{
+      // Branch names are refs: paths of several components, each up to a file name's 255 bytes.
+      {"llorch.pool.v1.SyncRequest.branch", {1024, 0}},
+      {"llorch.pool.v1.SwitchSubmoduleBranchRequest.branch", {1024, 0}},
+      // Who asked, for the others to read: a command line, a pid and a host name (up to 255).
+      {"llorch.pool.v1.GetOperationRequest.requested_by", {1024, 0}},
+      {"llorch.pool.v1.CancelOperationRequest.requested_by", {1024, 0}},
+      // A superproject may pin hundreds of submodules, and `git submodules update` names them.
+      {"llorch.pool.v1.UpdateSubmodulesRequest.names", {0, 1024}},
+  };
+  return *limits;
+}
+
+size_t MaxStringBytes(const FieldDescriptor& field) {
+  const auto& limits = RequestFieldLimits();
+  const auto found = limits.find(field.full_name());
+  return found == limits.end() || found->second.max_bytes == 0 ? kMaxRequestStringBytes
+                                                               : found->second.max_bytes;
+}
+
+int MaxEntries(const FieldDescriptor& field) {
+  const auto& limits = RequestFieldLimits();
+  const auto found = limits.find(field.full_name());
+  return found == limits.end() || found->second.max_entries == 0 ? kMaxRequestRepeated
+                                                                 : found->second.max_entries;
+}
 
 absl::Status CheckRequestRules(const Message& request) { return CheckMessage(request, ""); }
 

@@ -21,8 +21,10 @@
 #include "agent/models/model_service.h"
 #include "agent/ops/operation_history.h"
 #include "agent/ops/operation_service.h"
+#include "agent/rpc/request_rules.h"
 #include "agent/server/access.h"
 #include "agent/server/agent_service.h"
+#include "agent/server/peer_limits.h"
 #include "agent/server/reflection_v1.h"
 #include "agent/server/utf8_interceptor.h"
 #include "agent/workers/worker_service.h"
@@ -169,6 +171,29 @@ absl::Status PrepareSocketPath(const std::string& path) {
   return absl::OkStatus();
 }
 
+// What one peer's calls and connections may take of the server (docs/security.md, "Limits").
+void ApplyLimits(const Config::Agent& agent, grpc::ServerBuilder* builder) {
+  // A request larger than any the field rules allow is refused before it is parsed
+  // (RESOURCE_EXHAUSTED); gRPC's 4 MiB default would let every stream of every connection make
+  // the agent buffer 4 MiB to be told a field is too long.
+  builder->SetMaxReceiveMessageSize(kMaxRequestMessageBytes);
+  // Streams of one connection at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: the client waits
+  // for a free one, other connections are not affected): a peer's every streaming call with
+  // room for unary calls beside them, so that its own `agent info` is not queued behind its
+  // watches, and a flood on one connection is bounded.
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                              static_cast<int>(agent.max_streams_per_peer) + 32);
+  // A peer that vanished (host off, cable cut) does not hold its streams forever: the server
+  // pings a connection idle for 60 s and closes it when no answer comes within 20 s.
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Clients may ping as often as every 20 s (llorch-pool pings a silent stream every 30 s to
+  // notice a vanished agent); more often is a misbehaving client, and gRPC closes it.
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 20 * 1000);
+}
+
 }  // namespace
 
 AgentServer::AgentServer() = default;
@@ -261,8 +286,11 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(
   builder.RegisterService(&server->services_->ops);
   builder.RegisterService(&server->services_->agent);
   if (!listeners.empty()) builder.RegisterService(&server->services_->reflection_v1);
+  ApplyLimits(context->config.agent, &builder);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(NewUtf8InterceptorFactory());
+  interceptors.push_back(NewPeerLimitInterceptorFactory(std::make_shared<PeerStreamLimits>(
+      static_cast<int>(context->config.agent.max_streams_per_peer))));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   // Sockets are born 0660 (bind applies the umask to 0777): a chmod after the start would leave

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"
+#include "agent/rpc/stream_admission.h"
 #include "agent/workers/worker_logs.h"
 #include "agent/workers/worker_requests.h"
 
@@ -89,6 +90,9 @@ grpc::Status WorkerServiceImpl::GetWorkerLogs(grpc::ServerContext* context,
                                               const v1::GetWorkerLogsRequest* request,
                                               grpc::ServerWriter<v1::LogLine>* writer) {
   if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
+  if (absl::Status admitted = CheckStreamAdmitted(*context); !admitted.ok()) {
+    return ToGrpcStatus(admitted);
+  }
   return ToGrpcStatus(StreamWorkerLog(
       state_dir_, *request, [context] { return context->IsCancelled(); },
       [writer](const v1::LogLine& line) { return writer->Write(line); }));

@@ -74,8 +74,9 @@ std::optional<int> FetchPlan(Session& session, v1::RunSetupRequest request,
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
   if (!channel.ok()) return session.Fail(channel.status());
   request.set_dry_run(true);
-  grpc::ClientContext context;
-  auto reader = v1::DevService::NewStub(*channel)->RunSetup(&context, request);
+  // A dry run changes nothing and ends when its checks do: a unary call's deadline.
+  std::unique_ptr<grpc::ClientContext> context = session.NewCallContext();
+  auto reader = v1::DevService::NewStub(*channel)->RunSetup(context.get(), request);
   v1::OperationEvent event;
   v1::OperationEvent final_event;
   while (reader->Read(&event)) {

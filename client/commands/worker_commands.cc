@@ -44,7 +44,11 @@ struct StopFlags {
 int ShowWorkerLogs(Session& s, const v1::GetWorkerLogsRequest& request) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.Channel();
   if (!channel.ok()) return s.Fail(channel.status());
-  grpc::ClientContext context;  // no deadline: following takes as long as the worker runs
+  // The lines there are: a unary call's deadline. Following takes as long as the worker runs:
+  // none (the channel's keepalive notices an agent gone).
+  std::unique_ptr<grpc::ClientContext> call =
+      request.follow() ? std::make_unique<grpc::ClientContext>() : s.NewCallContext();
+  grpc::ClientContext& context = *call;
   InterruptWatch interrupt([&context] { context.TryCancel(); });
   auto reader = v1::WorkerService::NewStub(*channel)->GetWorkerLogs(&context, request);
   v1::LogLine line;

@@ -316,6 +316,24 @@ TEST_F(GitRepoTest, UpdateInitializesSubmodulesThatAreNotYet) {
   EXPECT_EQ(steps.back().total(), 1u);
 }
 
+// A submodule URL is the checkout's (its .gitmodules), which whoever pushes upstream writes: an
+// ext:: URL would run a command. The agent's git refuses that transport even where the host's
+// git configuration allows it.
+TEST_F(GitRepoTest, AnExtUrlInGitmodulesRunsNothingEvenWhereTheHostAllowsIt) {
+  const std::string bare = git_.Clone("ext-clone", /*init_submodules=*/false);
+  const std::string marker = git_.root() + "/ext-ran";
+  git_.Git(bare, {"config", "--global", "protocol.ext.allow", "always"});
+  git_.Git(bare, {"config", "--file", ".gitmodules", "submodule.reference/beta.url",
+                  "ext::sh -c touch% " + marker});
+  Operation update_op("op-2", "git.submodules.update", "");
+  absl::StatusOr<v1::SubmoduleUpdateResult> updated =
+      Repo(bare).UpdateSubmodules({"reference/beta"}, false, false, update_op);
+  EXPECT_FALSE(updated.ok());
+  EXPECT_THAT(updated.status().message(), HasSubstr("reference/beta"));
+  EXPECT_FALSE(fs::exists(marker)) << "the ext:: URL ran its command";
+  EXPECT_FALSE(fs::exists(bare + "/reference/beta/.git"));
+}
+
 TEST_F(GitRepoTest, ResetReturnsToTheRecordedCommitAndSaysWhatItDiscarded) {
   const std::string alpha = clone_ + "/reference/alpha";
   git_.Git(alpha, {"checkout", "-b", "work"});

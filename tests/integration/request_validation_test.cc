@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/rpc/request_rules.h"
 #include "llorch/pool/v1/agent.grpc.pb.h"
 #include "llorch/pool/v1/dev.grpc.pb.h"
 #include "llorch/pool/v1/git.grpc.pb.h"
@@ -213,8 +214,9 @@ std::vector<Case> GeneratedCases(const MethodDescriptor& method) {
       }
     }
     if (field.type() == FieldDescriptor::TYPE_STRING) {
+      const size_t limit = MaxStringBytes(field);  // the field's own limit, or the default
       const std::vector<std::pair<std::string, std::string>> bad = {
-          {"10 KiB", std::string(10 << 10, 'a')},
+          {"one byte over its limit of " + std::to_string(limit), std::string(limit + 1, 'a')},
           {"a NUL", std::string("op\0x", 4)},
           {"a newline", "main\nx"},
           {"an escape sequence", "\x1b[2Jx"},
@@ -227,8 +229,9 @@ std::vector<Case> GeneratedCases(const MethodDescriptor& method) {
       }
     }
     if (field.is_repeated()) {
-      add(name + " with 1001 entries", name, [&](Message& m) {
-        for (int k = 0; k < 1001; ++k) {
+      const int entries = MaxEntries(field) + 1;
+      add(name + " with " + std::to_string(entries) + " entries", name, [&](Message& m) {
+        for (int k = 0; k < entries; ++k) {
           if (field.cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
             SetEnum(m, field,
                     field.enum_type()->value(field.enum_type()->value_count() - 1)->number());

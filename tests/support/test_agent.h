@@ -23,9 +23,10 @@ struct TestAgent {
 // Starts an agent with `config`, except that its models_dir and state_dir are `root`/models and
 // `root`/state. `in_process` is what AgentContext::in_process reports (standalone mode). Unless
 // the test set LLORCH_NVML_LIBRARY, it is set to "none": no test sees the host's real GPUs.
+// `insecure`: TCP listeners without tokens (pool-agent --insecure).
 absl::StatusOr<TestAgent> StartTestAgent(const std::string& root, bool in_process,
                                          const std::vector<Address>& listeners = {},
-                                         Config config = {});
+                                         Config config = {}, bool insecure = false);
 
 }  // namespace llorch::testing
 

@@ -345,6 +345,7 @@ TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
                                                     "agent.tls_client_ca_file",
                                                     "agent.client_cert_role",
                                                     "agent.tls_reload_seconds",
+                                                    "agent.max_streams_per_peer",
                                                     "client.output",
                                                     "client.color",
                                                     "client.token_file",
@@ -434,6 +435,7 @@ tls_key_file = "/etc/llorch/tls/server.key"
 tls_client_ca_file = "/etc/llorch/tls/client-ca.pem"
 client_cert_role = "admin"
 tls_reload_seconds = 300
+max_streams_per_peer = 64
 [client]
 output = "json"
 color = "always"
@@ -495,6 +497,7 @@ stop_signal = "SIGQUIT"
   EXPECT_EQ(config->agent.admin_token_file, "/etc/llorch/admin.token");
   EXPECT_EQ(config->agent.client_cert_role, "admin");
   EXPECT_EQ(config->agent.tls_reload_seconds, 300);
+  EXPECT_EQ(config->agent.max_streams_per_peer, 64);
   EXPECT_EQ(config->client.tls_key_file, "/home/op/.config/llorch/client.key");
   EXPECT_EQ(config->client.output, "json");
   EXPECT_EQ(config->client.color, "always");
