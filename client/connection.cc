@@ -235,6 +235,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Config& confi
       absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = TcpChannelTo(*address, config);
       if (!channel.ok()) return channel.status();
       connection->channel_ = *std::move(channel);
+      connection->plaintext_off_host_ = !address->IsLocal() && config.client.tls_ca_file.empty();
     } else {
       connection->channel_ = ChannelTo(*address);
     }

@@ -53,6 +53,11 @@ class Connection {
   // True when the process may end without stopping this connection's agent: a pool-agent
   // process, or an agent in this process that ran no operation (InProcessAgent::Idle).
   bool NothingToStop() const { return agent_ == nullptr || agent_->Idle(); }
+  // Whether a secret (a Hub token passed with a request) may go over this connection: true
+  // for an agent in this process, on a unix socket, or on TCP with TLS or to a loopback
+  // address; false for plaintext TCP off this host, where anyone on the path could read it
+  // (the same rule as for client.token_file's token).
+  bool SecretsMayTravel() const { return !plaintext_off_host_; }
   // Which agent answers and why it was chosen, for -v.
   const std::string& description() const { return description_; }
   // For a configured address that the transport could not reach: the same error as for a unix
@@ -67,6 +72,7 @@ class Connection {
   std::unique_ptr<InProcessAgent> agent_;                       // set in standalone mode
   std::shared_ptr<grpc::Channel> channel_;
   std::string description_;
+  bool plaintext_off_host_ = false;  // TCP without TLS to a non-loopback address
 };
 
 }  // namespace llorch

@@ -8,6 +8,7 @@
 #include <grpcpp/client_context.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -52,6 +53,16 @@ class Session {
   bool standalone() const { return connection_ != nullptr && connection_->in_process(); }
   // True once connected to a pool-agent process.
   bool remote() const { return connection_ != nullptr && !connection_->in_process(); }
+  // True once connected over a connection a secret may travel on (Connection).
+  bool SecretsMayTravel() const {
+    return connection_ != nullptr && connection_->SecretsMayTravel();
+  }
+  // Which agent answers (Connection::description), "" before connecting.
+  std::string AgentDescription() const {
+    return connection_ == nullptr ? "" : connection_->description();
+  }
+  // The environment the command runs with (the process's, or a test's).
+  const std::map<std::string, std::string>& env() const { return connect_options_.env; }
   // True once connected, when nothing of the agent needs stopping in order (Connection).
   bool NothingToStop() const { return connection_ != nullptr && connection_->NothingToStop(); }
 

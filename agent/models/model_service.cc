@@ -2,16 +2,20 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
+#include <random>
 
 #include "agent/models/model_requests.h"
 #include "agent/models/model_verifier.h"
 #include "agent/models/store/gguf_reader.h"
 #include "agent/models/store/model_lock.h"
+#include "agent/models/store/sha256_file.h"
 #include "agent/ops/operation_stream.h"
 #include "agent/rpc/grpc_status.h"
 #include "agent/rpc/request_rules.h"
 #include "common/error_metadata.h"
 #include "common/error_reasons.h"
+#include "common/hub_env.h"
 #include "common/status.h"
 
 namespace llorch {
@@ -145,6 +149,44 @@ std::string Target(const std::vector<const CatalogModel*>& models) {
   std::string target;
   for (const CatalogModel* model : models) target += (target.empty() ? "" : ",") + model->id;
   return target;
+}
+
+// The Hub token the caller passed with the call (metadata kHubTokenMetadataKey); "" when none.
+// InvalidField when it is given twice or cannot be a token; the error never quotes it.
+absl::StatusOr<std::string> CallerHubToken(const grpc::ServerContext* context) {
+  if (context == nullptr) return std::string();
+  const auto& metadata = context->client_metadata();
+  const auto [first, end] = metadata.equal_range(kHubTokenMetadataKey);
+  if (first == end) return std::string();
+  constexpr char kHint[] =
+      "send the bare token once, as HF_TOKEN holds it (llorch-pool sends its HF_TOKEN or `hf "
+      "auth login` token)";
+  if (std::next(first) != end) {
+    return InvalidField(kHubTokenMetadataKey, "given more than once", kHint);
+  }
+  std::string token(first->second.data(), first->second.size());
+  if (const std::string problem = HubTokenProblem(token); !problem.empty()) {
+    return InvalidField(kHubTokenMetadataKey, problem, kHint);
+  }
+  return token;
+}
+
+// `hub` with the caller's token, when there is one, instead of the agent's own.
+HubOptions WithCallerToken(HubOptions hub, std::string token) {
+  if (token.empty()) return hub;
+  hub.token = std::move(token);
+  hub.token_source = absl::StrCat("the request (", kHubTokenMetadataKey,
+                                  ": llorch-pool's HF_TOKEN or `hf auth login` token)");
+  return hub;
+}
+
+// 32 random hex digits, different in every agent: what a caller's token is hashed with before
+// it becomes part of a join key, so that not even the agent's memory holds it there.
+std::string NewJoinSalt() {
+  std::random_device random;
+  std::string salt;
+  for (int i = 0; i < 4; ++i) absl::StrAppend(&salt, absl::Hex(random(), absl::kZeroPad8));
+  return salt;
 }
 
 // A file without a manifest is checked against the Hub only when it answers quickly: verify is
@@ -285,6 +327,7 @@ ModelServiceImpl::ModelServiceImpl(std::shared_ptr<const Catalog> catalog,
       download_settings_(std::move(download_settings)),
       operations_(std::move(operations)),
       events_(std::move(events)),
+      join_salt_(NewJoinSalt()),
       in_use_check_([](const CatalogModel&) { return absl::OkStatus(); }) {}
 
 void ModelServiceImpl::SetInUseCheck(InUseCheck check) { in_use_check_ = std::move(check); }
@@ -360,12 +403,20 @@ grpc::Status ModelServiceImpl::DownloadModel(grpc::ServerContext* server_context
   if (absl::Status status = CheckIds(request->ids()); !status.ok()) return ToGrpcStatus(status);
   const std::vector<const CatalogModel*> models = UniqueModels(*catalog_, request->ids());
   const std::string target = Target(models);
+  absl::StatusOr<std::string> token = CallerHubToken(server_context);
+  if (!token.ok()) return ToGrpcStatus(token.status());
   DownloadSettings settings = download_settings_;
   if (request->backend() == v1::DOWNLOAD_BACKEND_NATIVE) settings.backend = "native";
   if (request->backend() == v1::DOWNLOAD_BACKEND_HF) settings.backend = "hf";
-  // The same request joins the operation already at work on it.
-  const std::string join_key = absl::StrCat("model.download:", target, ":", settings.backend,
-                                            request->force() ? ":force" : "");
+  // The same request with the same credentials joins the operation already at work on it: a
+  // caller never rides on another's token, nor swaps its own in.
+  const std::string credentials =
+      token->empty() ? "agent" : Sha256Of(absl::StrCat(join_salt_, ":", *token));
+  if (!token->empty()) settings.hf.env["HF_TOKEN"] = *token;  // the `hf` backend's child
+  settings.hub = WithCallerToken(std::move(settings.hub), *std::move(token));
+  const std::string join_key =
+      absl::StrCat("model.download:", target, ":", settings.backend,
+                   request->force() ? ":force" : "", ":credentials=", credentials);
   return StartAndStream(
       *operations_, *request, "model.download", target, join_key,
       // `catalog` keeps what `models` point to alive while the work runs.
@@ -401,11 +452,14 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
   } else {
     models = UniqueModels(*catalog_, request->ids());
   }
+  absl::StatusOr<std::string> token = CallerHubToken(server_context);
+  if (!token.ok()) return ToGrpcStatus(token.status());
   return StartAndStream(
       *operations_, *request, "model.verify", Target(models), /*join_key=*/"",
       // `catalog` keeps what `models` point to alive while the work runs.
       [catalog = catalog_, store = store_, models,
-       lookup = HubLookup(VerifyLookupOptions(download_settings_.hub)),
+       lookup = HubLookup(
+           VerifyLookupOptions(WithCallerToken(download_settings_.hub, *std::move(token)))),
        events = events_](Operation& op) { RunVerify(store, models, lookup, events.get(), op); },
       server_context, writer);
 }

@@ -19,7 +19,9 @@
 namespace llorch {
 
 // How DownloadModel fetches, from the agent's configuration and environment (HF_ENDPOINT,
-// HF_TOKEN, HF_HUB_OFFLINE); converter scripts are found in the checkout at `repo_root`.
+// HF_TOKEN, HF_HUB_OFFLINE); converter scripts are found in the checkout at `repo_root`. A
+// request's own Hub token (metadata x-llorch-hub-token, model.proto) takes the place of the
+// agent's HF_TOKEN for that request's operation only.
 DownloadSettings DownloadSettingsFor(const Config& config, const std::filesystem::path& repo_root,
                                      const Environment& env);
 
@@ -48,6 +50,9 @@ class ModelServiceImpl final : public pool::v1::ModelService::Service {
 
   void SetInUseCheck(InUseCheck check);
 
+  // The Hub options downloads start from (the agent's endpoint, offline flag and own token).
+  const HubOptions& hub() const { return download_settings_.hub; }
+
   grpc::Status ListCatalog(grpc::ServerContext*, const pool::v1::ListCatalogRequest* request,
                            pool::v1::ListCatalogResponse* response) override;
   grpc::Status ListModels(grpc::ServerContext*, const pool::v1::ListModelsRequest*,
@@ -72,6 +77,7 @@ class ModelServiceImpl final : public pool::v1::ModelService::Service {
   DownloadSettings download_settings_;
   std::shared_ptr<OperationRegistry> operations_;
   std::shared_ptr<EventBus> events_;
+  const std::string join_salt_;  // NewJoinSalt(): hashes callers' Hub tokens in join keys
   InUseCheck in_use_check_;
 };
 

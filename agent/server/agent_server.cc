@@ -113,7 +113,8 @@ struct AgentServer::Services {
             DevSetupOptions(*context, gpus, git.repo()), context->operations),
         ops(context->operations),
         agent(context, addresses,
-              std::make_shared<HostFacts>(HostFactsSources(*context, gpus, workers.manager()))) {
+              std::make_shared<HostFacts>(HostFactsSources(*context, gpus, workers.manager())),
+              models.hub()) {
     // models/ knows no workers: the worker domain answers whether a model is in use.
     models.SetInUseCheck([manager = workers.manager()](const CatalogModel& model) {
       return manager->CheckModelUnused(model);

@@ -67,6 +67,8 @@ grpc::Status AgentServiceImpl::GetHostInfo(grpc::ServerContext*,
   if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   DescribeHost(*context_, addresses_->Get(), *facts_, response);
   response->set_insecure(addresses_->insecure());
+  response->set_hub_endpoint(hub_endpoint_);
+  response->set_hub_offline(hub_offline_);
   return grpc::Status::OK;
 }
 

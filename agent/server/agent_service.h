@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/models/hub/hub_client.h"
 #include "agent/server/agent_context.h"
 #include "agent/server/bound_addresses.h"
 #include "agent/server/host_facts.h"
@@ -22,10 +23,15 @@ void DescribeHost(const AgentContext& context, const std::vector<std::string>& l
 
 class AgentServiceImpl final : public pool::v1::AgentService::Service {
  public:
+  // `hub`: the Hub the model service downloads from (HostInfo.hub_endpoint, hub_offline).
   AgentServiceImpl(std::shared_ptr<const AgentContext> context,
                    std::shared_ptr<const BoundAddresses> addresses,
-                   std::shared_ptr<HostFacts> facts)
-      : context_(std::move(context)), addresses_(std::move(addresses)), facts_(std::move(facts)) {}
+                   std::shared_ptr<HostFacts> facts, const HubOptions& hub)
+      : context_(std::move(context)),
+        addresses_(std::move(addresses)),
+        facts_(std::move(facts)),
+        hub_endpoint_(hub.endpoint),
+        hub_offline_(hub.offline) {}
 
   grpc::Status GetHostInfo(grpc::ServerContext* context,
                            const pool::v1::GetHostInfoRequest* request,
@@ -38,6 +44,8 @@ class AgentServiceImpl final : public pool::v1::AgentService::Service {
   std::shared_ptr<const AgentContext> context_;
   std::shared_ptr<const BoundAddresses> addresses_;
   std::shared_ptr<HostFacts> facts_;
+  const std::string hub_endpoint_;
+  const bool hub_offline_;
 };
 
 }  // namespace llorch

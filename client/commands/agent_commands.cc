@@ -114,6 +114,12 @@ std::string RenderHostInfo(const v1::HostInfo& info, const Style& style) {
                                                       : info.repo_root()});
   table.AddRow({"models dir", info.models_dir()});
   table.AddRow({"state dir", info.state_dir()});
+  if (!info.hub_endpoint().empty()) {
+    table.AddRow(
+        {"hub", info.hub_offline()
+                    ? Cell(info.hub_endpoint() + " (offline: HF_HUB_OFFLINE)", Color::kYellow)
+                    : Cell(info.hub_endpoint())});
+  }
   AddCapabilityRows(info, &table);
   return table.Render(style);
 }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "client/cli.h"
 #include "client/confirm.h"
+#include "client/hub_settings.h"
 #include "client/operation_results.h"
 #include "client/operation_stream.h"
 #include "client/render/json.h"
@@ -111,17 +112,32 @@ std::vector<std::string> Unique(const std::vector<std::string>& ids) {
   return unique;
 }
 
+template <typename Request>
+using StreamMethod = std::unique_ptr<grpc::ClientReader<v1::OperationEvent>> (Stub::*)(
+    grpc::ClientContext*, const Request&);
+
+// Starts `method` with `request`, the Hub token `hub_token` (HubTokenToPass) in its metadata.
+template <typename Request>
+OperationStarter WithHubToken(StreamMethod<Request> method, const Request& request,
+                              const std::string& hub_token) {
+  return [method, &request, &hub_token](grpc::ClientContext* context,
+                                        const std::shared_ptr<grpc::Channel>& channel) {
+    AddHubToken(context, hub_token);
+    return (*v1::ModelService::NewStub(channel).*method)(context, request);
+  };
+}
+
 // Runs `method` with `request` once per id, in turn, each model's result merged into `merged`
 // and each failure recorded in `each`. False when Ctrl-C stopped it.
 template <typename Request, typename Result>
-bool FollowEach(Session& session, const std::vector<std::string>& ids,
-                std::unique_ptr<grpc::ClientReader<v1::OperationEvent>> (Stub::*method)(
-                    grpc::ClientContext*, const Request&),
+bool FollowEach(Session& session, const std::vector<std::string>& ids, StreamMethod<Request> method,
                 Request request, Result* merged, EachModel* each) {
+  const std::string hub_token = HubTokenToPass(session);
   for (const std::string& id : ids) {
     request.clear_ids();
     request.add_ids(id);
-    const OperationOutcome outcome = FollowOperation<v1::ModelService>(session, method, request);
+    const OperationOutcome outcome =
+        FollowOperation(session, WithHubToken(method, request, hub_token));
     if (outcome.interrupted) return false;
     Result result;
     if (outcome.error) {
@@ -139,8 +155,9 @@ int RunDownloads(Session& session, const std::vector<std::string>& ids, bool for
     v1::DownloadModelRequest request;
     request.add_ids(ids.front());
     request.set_force(force);
-    return RunOperation<v1::ModelService>(session, &Stub::DownloadModel, request,
-                                          PrintDownloadResult);
+    const std::string hub_token = HubTokenToPass(session);
+    return RunOperation(session, WithHubToken(&Stub::DownloadModel, request, hub_token),
+                        PrintDownloadResult);
   }
   EachModel each;
   v1::DownloadModelResult installed;
@@ -290,9 +307,12 @@ void AddModelsCommands(CommandLine& cli) {
       "Several models: each is tried even when one fails, with a row per model (downloaded,\n"
       "adopted, already downloaded, or failed and why); the exit code is 1 when any failed.\n"
       "Interrupted downloads resume where they stopped (also after a crash); the file is\n"
-      "installed only when its SHA-256 matches the Hub's. HF_ENDPOINT, HF_TOKEN and\n"
-      "HF_HUB_OFFLINE work as for the hf CLI; download.* in pool.toml tunes connections,\n"
-      "retries and the backend (docs/configuration.md).\n",
+      "installed only when its SHA-256 matches the Hub's. Your HF_TOKEN (else the token of\n"
+      "`hf auth login`) goes with the request, for this download only, also to a running\n"
+      "agent (over its socket, TLS or loopback; never stored); the Hub is the agent's\n"
+      "(its HF_ENDPOINT, HF_HUB_OFFLINE), with a warning when yours differ.\n"
+      "download.* in pool.toml tunes connections, retries and the backend\n"
+      "(docs/configuration.md).\n",
       [download_ids, download_force](Session& s) {
         return RunDownloads(s, Unique(*download_ids), *download_force);
       });
@@ -315,7 +335,9 @@ void AddModelsCommands(CommandLine& cli) {
         v1::VerifyModelRequest request;
         for (const std::string& id : *verify_ids) request.add_ids(id);
         request.set_all(*verify_all);
-        return RunOperation<v1::ModelService>(s, &Stub::VerifyModel, request, PrintVerifyResult);
+        const std::string hub_token = HubTokenToPass(s);
+        return RunOperation(s, WithHubToken(&Stub::VerifyModel, request, hub_token),
+                            PrintVerifyResult);
       });
   auto verify_ids_option = verify->add_option("ids", *verify_ids, "Model ids");
   verify->add_flag("--all", *verify_all, "Verify every model on disk")->excludes(verify_ids_option);

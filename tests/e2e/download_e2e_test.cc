@@ -24,11 +24,13 @@
 #include "tests/support/fake_hub.h"
 #include "tests/support/gguf_writer.h"
 #include "tests/support/small_disk.h"
+#include "tests/support/tree_snapshot.h"
 
 namespace llorch::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr uint64_t kSize = 8 << 20;
 constexpr char kRepo[] = "owner/Tiny-GGUF";
@@ -473,6 +475,106 @@ TEST_F(DownloadE2eTest, AfterACrashOnANearlyFullDiskTheDownloadResumes) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.err, HasSubstr("resuming: "));
   EXPECT_EQ(ReadFileBytes(disk.Path(ModelPath())), content_);
+}
+
+// Credentials follow the operator, through a pool-agent.
+class DaemonHubTokenE2eTest : public DownloadE2eTest {
+ protected:
+  static constexpr char kToken[] = "hf_operator0123456789abcdefXYZ";
+
+  // Starts pool-agent on its own socket, with no Hub token of its own (none in its environment,
+  // no `hf auth login` file in its HOME).
+  void SetUp() override {
+    hub_.RequireToken(kRepo, kToken);
+    CommandOptions options = Options();
+    options.env->erase("HF_TOKEN");
+    agent_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{InstalledBinary("pool-agent"), "--listen", "unix:" + socket()},
+        options, agent_log());
+    ASSERT_TRUE(WaitFor([&] {
+      return ReadFileBytes(agent_log()).find("serving") != std::string::npos;
+    })) << ReadFileBytes(agent_log());
+  }
+
+  std::string socket() const { return env_.Path("run/agent.sock"); }
+  std::string agent_log() const { return env_.Path("agent.log"); }
+
+  // llorch-pool ARGS... through the agent, with `env` on top of the test's environment.
+  CommandResult Cli(std::vector<std::string> args,
+                    const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> argv = {InstalledBinary("llorch-pool"), "--agent", "unix:" + socket()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CommandOptions options = Options();
+    options.env->erase("HF_TOKEN");
+    for (const auto& [key, value] : env) (*options.env)[key] = value;
+    return RunCommand(argv, options);
+  }
+
+  std::unique_ptr<BackgroundProcess> agent_;
+};
+
+TEST_F(DaemonHubTokenE2eTest, TheClisHfTokenDownloadsAGatedModelAndTheAgentKeepsItNowhere) {
+  CommandResult without = Cli({"models", "download", "tiny"});
+  EXPECT_NE(without.exit_code, 0);
+  EXPECT_THAT(without.err, HasSubstr("the Hub refused access to owner/Tiny-GGUF"));
+  EXPECT_THAT(without.err, HasSubstr("where you run llorch-pool"));
+
+  CommandResult with = Cli({"models", "download", "tiny"}, {{"HF_TOKEN", kToken}});
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
+  EXPECT_THAT(with.err, Not(HasSubstr("warning:")));
+
+  // The token hf keeps after `hf auth login` goes along as well (HF_TOKEN unset), from the
+  // operator's home (the agent runs with another).
+  std::filesystem::create_directories(env_.Path("operator/.cache/huggingface"));
+  WriteFileBytes(env_.Path("operator/.cache/huggingface/token"), std::string(kToken) + "\n");
+  CommandResult from_file =
+      Cli({"models", "download", "tiny", "--force"}, {{"HOME", env_.Path("operator")}});
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+
+  // Nothing of it where the agent keeps things or says them: its state (the operation history),
+  // the models directory, its log, what `ops list` and `ops get` show.
+  for (const std::string& dir : {env_.Path("state"), env_.models_dir()}) {
+    for (const auto& [path, content] : SnapshotTree(dir)) {
+      EXPECT_THAT(content, Not(HasSubstr(kToken))) << path;
+    }
+  }
+  EXPECT_FALSE(SnapshotTree(env_.Path("state/llorch/pool/operations")).empty());
+  EXPECT_THAT(ReadFileBytes(agent_log()), Not(HasSubstr(kToken)));
+  CommandResult listed = Cli({"ops", "list", "-o", "json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, Not(HasSubstr(kToken)));
+  for (const nlohmann::json& operation : nlohmann::json::parse(listed.out)["operations"]) {
+    CommandResult got = Cli({"ops", "get", operation["id"].get<std::string>()});
+    EXPECT_EQ(got.exit_code, 0) << got.err;
+    EXPECT_THAT(got.out, Not(HasSubstr(kToken)));
+  }
+}
+
+// The agent's Hub is the agent's: where the CLI's HF_ENDPOINT or HF_HUB_OFFLINE say otherwise it
+// warns, once, and its token (meant for its own Hub) stays here.
+TEST_F(DaemonHubTokenE2eTest, TheCliWarnsWhenItsHubSettingsDifferFromTheAgents) {
+  hub_.RequireToken(kRepo, "");
+  CommandResult result =
+      Cli({"models", "download", "tiny"},
+          {{"HF_ENDPOINT", "http://127.0.0.1:9"}, {"HF_HUB_OFFLINE", "1"}, {"HF_TOKEN", kToken}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;  // downloaded from the agent's Hub
+  const std::string agent = "agent at unix:" + socket();
+  EXPECT_THAT(result.err, HasSubstr("warning: your HF_ENDPOINT is http://127.0.0.1:9, but the " +
+                                    agent + " downloads from " + hub_.endpoint()));
+  EXPECT_THAT(result.err, HasSubstr("warning: your HF_HUB_OFFLINE says offline, but the " + agent +
+                                    " is online"));
+  EXPECT_THAT(result.err, HasSubstr("warning: not passing your Hub token (HF_TOKEN) to the " +
+                                    agent + ": it is for http://127.0.0.1:9"));
+  EXPECT_EQ(result.err.find("HF_ENDPOINT is"), result.err.rfind("HF_ENDPOINT is"));  // once
+  for (const FakeHubRequest& request : hub_.requests()) {
+    EXPECT_EQ(request.authorization, "") << request.server << " " << request.path;
+  }
+  // The same settings as the agent's: not a word.
+  CommandResult same = Cli({"models", "download", "tiny"},
+                           {{"HF_ENDPOINT", hub_.endpoint() + "/"}, {"HF_HUB_OFFLINE", "0"}});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_THAT(same.err, Not(HasSubstr("warning:")));
 }
 
 }  // namespace

@@ -278,6 +278,21 @@ TEST_F(AccessTest, OnlyTheAdminTokenDeletesAModel) {
   EXPECT_FALSE(std::filesystem::exists(model));
 }
 
+// A Hub token passed with the request (x-llorch-hub-token) is no credential for the agent: a
+// read-only caller still cannot download, and nothing starts.
+TEST_F(AccessTest, AHubTokenDoesNotLetAReadOnlyCallerDownload) {
+  pool::v1::DownloadModelRequest request;
+  request.add_ids("tinyllama");
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", kReadOnlyToken));
+  context.AddMetadata("x-llorch-hub-token", "hf_caller0123456789abcdef");
+  auto stream = pool::v1::ModelService::NewStub(channel_)->DownloadModel(&context, request);
+  pool::v1::OperationEvent event;
+  EXPECT_FALSE(stream->Read(&event));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(agent_.context->operations->List().empty());
+}
+
 TEST_F(AccessTest, TheUnixSocketAndInProcessChannelNeedNoToken) {
   pool::v1::HostInfo info;
   grpc::ClientContext context;

@@ -2,8 +2,9 @@
 // operation, a client that goes away does not stop the download, models installed, found
 // unverified and removed are agent events, a download waiting for a model another operation
 // holds is PENDING and names that operation, requests that cannot start are refused before any
-// operation exists, progress moves with the bytes, and symlinks under the models directory are
-// never followed.
+// operation exists, progress moves with the bytes, symlinks under the models directory are
+// never followed, and a caller's Hub token (metadata x-llorch-hub-token) is used for its
+// operation only and kept nowhere.
 #include "agent/models/model_service.h"
 
 #include <gmock/gmock.h>
@@ -549,6 +550,185 @@ TEST_F(ModelServiceDownloadTest, ASetupsDownloadIsPublishedAsInstalledWithItsOpe
   EXPECT_EQ(change.model_id(), "tiny");
   EXPECT_EQ(change.operation_id(), setup_id);
   EXPECT_EQ(change.manifest().size_bytes(), kSize);
+}
+
+}  // namespace
+}  // namespace llorch
+
+namespace llorch {
+namespace {
+
+using ::testing::Not;
+
+constexpr char kGatedRepo[] = "owner/Gated-GGUF";
+constexpr char kHubToken[] = "hf_caller0123456789abcdefGHIJ";
+
+// Credentials follow the caller: a gated repository the agent has no token for is downloaded
+// with the token the request carries (metadata x-llorch-hub-token), which is used for that
+// operation only and lands nowhere: not in the operation history under the state directory
+// (with the request's fingerprint, a request_id being given), not in GetOperation, events or
+// errors.
+class ModelServiceHubTokenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    hub_.AddFile(kGatedRepo, kFile, testing::GgufFileOfSize(kSize, 6));
+    hub_.RequireToken(kGatedRepo, kHubToken);
+    testing::WriteFileBytes(temp_.path() + "/catalog.toml", absl::StrCat(R"([[models]]
+id = "gated"
+name = "Gated"
+repo = ")",
+                                                                         kGatedRepo, R"("
+file = "tiny.gguf"
+dir = "gated"
+size_bytes = 4194304
+)"));
+    setenv("HF_ENDPOINT", hub_.endpoint().c_str(), 1);
+    // The agent has no token of its own: none in its environment, no `hf auth login` file.
+    unsetenv("HF_TOKEN");
+    setenv("HF_TOKEN_PATH", (temp_.path() + "/no-token").c_str(), 1);
+    Config config;
+    config.catalog = temp_.path() + "/catalog.toml";
+    // A pool-agent (not in-process): it keeps its operations under its state directory.
+    absl::StatusOr<testing::TestAgent> agent =
+        testing::StartTestAgent(temp_.path(), /*in_process=*/false, {}, config);
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    agent_ = std::move(*agent);
+    stub_ = v1::ModelService::NewStub(agent_.server->InProcessChannel());
+  }
+  void TearDown() override { unsetenv("HF_TOKEN_PATH"); }
+
+  // Starts a download of gated with `token` in the metadata ("": none).
+  std::unique_ptr<grpc::ClientReader<v1::OperationEvent>> Download(
+      grpc::ClientContext* context, const std::string& token, const std::string& request_id = "") {
+    if (!token.empty()) context->AddMetadata("x-llorch-hub-token", token);
+    v1::DownloadModelRequest request;
+    request.add_ids("gated");
+    request.set_request_id(request_id);
+    return stub_->DownloadModel(context, request);
+  }
+
+  // Reads a stream to its end: every event, the last one final.
+  static std::vector<v1::OperationEvent> ReadAll(
+      std::unique_ptr<grpc::ClientReader<v1::OperationEvent>> stream) {
+    std::vector<v1::OperationEvent> events;
+    v1::OperationEvent event;
+    while (stream->Read(&event)) events.push_back(event);
+    EXPECT_TRUE(stream->Finish().ok());
+    EXPECT_FALSE(events.empty());
+    return events;
+  }
+
+  testing::TempDir temp_;
+  testing::FakeHub hub_;
+  testing::TestAgent agent_;
+  std::unique_ptr<v1::ModelService::Stub> stub_;
+};
+
+TEST_F(ModelServiceHubTokenTest, TheCallersTokenDownloadsAGatedModelAndIsKeptNowhere) {
+  grpc::ClientContext anonymous_context;
+  const v1::OperationEvent refused = ReadAll(Download(&anonymous_context, "")).back();
+  EXPECT_EQ(refused.state(), v1::OPERATION_STATE_FAILED);
+  EXPECT_EQ(refused.error().code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(testing::ErrorHintOf(refused.error()).hint(), HasSubstr("no token was sent"));
+
+  grpc::ClientContext context;
+  const std::vector<v1::OperationEvent> events =
+      ReadAll(Download(&context, kHubToken, "retry-safe-1"));
+  ASSERT_EQ(events.back().state(), v1::OPERATION_STATE_SUCCEEDED)
+      << events.back().error().message();
+  EXPECT_TRUE(std::filesystem::exists(temp_.path() + "/models/gated/tiny.gguf"));
+  // The Hub got the token, the CDN never.
+  bool hub_saw_it = false;
+  for (const testing::FakeHubRequest& request : hub_.requests()) {
+    if (request.server == "hub" && request.authorization == absl::StrCat("Bearer ", kHubToken)) {
+      hub_saw_it = true;
+    }
+    if (request.server == "cdn") {
+      EXPECT_EQ(request.authorization, "") << request.path;
+    }
+  }
+  EXPECT_TRUE(hub_saw_it);
+
+  // Nowhere the agent keeps or shows anything: its state directory (the operation history with
+  // the request's fingerprint), its models directory, the events, GetOperation, ListOperations.
+  for (const std::string& dir : {temp_.path() + "/state", temp_.path() + "/models"}) {
+    for (const auto& [path, content] : testing::SnapshotTree(dir)) {
+      EXPECT_THAT(content, Not(HasSubstr(kHubToken))) << path;
+    }
+  }
+  EXPECT_FALSE(testing::SnapshotTree(temp_.path() + "/state/operations").empty());
+  for (const v1::OperationEvent& event : events) {
+    EXPECT_THAT(event.DebugString(), Not(HasSubstr(kHubToken)));
+  }
+  auto operations = v1::OperationService::NewStub(agent_.server->InProcessChannel());
+  v1::ListOperationsResponse listed;
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(operations->ListOperations(&list_context, v1::ListOperationsRequest(), &listed).ok());
+  EXPECT_GE(listed.operations_size(), 2);
+  EXPECT_THAT(listed.DebugString(), Not(HasSubstr(kHubToken)));
+}
+
+// A request joins a running download only with the same credentials: another caller's token
+// (or none) neither rides on the running operation nor swaps its own in; it gets an operation
+// of its own, which waits for the model.
+TEST_F(ModelServiceHubTokenTest, OnlyARequestWithTheSameTokenJoinsARunningDownload) {
+  hub_.SetFaults({.stall_after_bytes = 1 << 20, .stall_count = 1});
+  grpc::ClientContext first_context;
+  auto first = Download(&first_context, kHubToken);
+  v1::OperationEvent first_event;
+  ASSERT_TRUE(first->Read(&first_event));
+  ASSERT_TRUE(testing::WaitFor([&] { return hub_.bytes_sent() > 0; }));
+
+  auto first_event_of = [&](const std::string& token) {
+    grpc::ClientContext context;
+    auto stream = Download(&context, token);
+    v1::OperationEvent event;
+    EXPECT_TRUE(stream->Read(&event));
+    context.TryCancel();  // leaves the operation running: a disconnect is not a cancel
+    stream->Finish();
+    return event.operation_id();
+  };
+  EXPECT_EQ(first_event_of(kHubToken), first_event.operation_id());
+  EXPECT_NE(first_event_of("hf_another0123456789abcdefGHIJ"), first_event.operation_id());
+  EXPECT_NE(first_event_of(""), first_event.operation_id());
+  first_context.TryCancel();
+  first->Finish();
+}
+
+// A token that cannot be one is refused before anything starts, and the error does not quote
+// it; so is a token given twice.
+TEST_F(ModelServiceHubTokenTest, AMalformedTokenIsRefusedWithoutBeingQuoted) {
+  for (const std::string& token :
+       {std::string("hf_with space_0123456789"), std::string(2000, 'a')}) {
+    grpc::ClientContext context;
+    auto stream = Download(&context, token);
+    v1::OperationEvent event;
+    EXPECT_FALSE(stream->Read(&event));
+    const grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("x-llorch-hub-token"));
+    EXPECT_THAT(status.error_message(), Not(HasSubstr(token)));
+    EXPECT_EQ(testing::ErrorHintOf(status).reason(), "INVALID_REQUEST");
+  }
+  grpc::ClientContext twice;
+  twice.AddMetadata("x-llorch-hub-token", kHubToken);
+  auto stream = Download(&twice, kHubToken);
+  v1::OperationEvent event;
+  EXPECT_FALSE(stream->Read(&event));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(agent_.context->operations->List().empty());
+  EXPECT_TRUE(hub_.requests().empty());
+}
+
+// GetHostInfo says which Hub the agent downloads from, and whether it is offline, so that a
+// client can tell its own settings from the agent's.
+TEST_F(ModelServiceHubTokenTest, HostInfoNamesTheAgentsHub) {
+  auto agent = v1::AgentService::NewStub(agent_.server->InProcessChannel());
+  v1::HostInfo info;
+  grpc::ClientContext context;
+  ASSERT_TRUE(agent->GetHostInfo(&context, v1::GetHostInfoRequest(), &info).ok());
+  EXPECT_EQ(info.hub_endpoint(), hub_.endpoint());
+  EXPECT_FALSE(info.hub_offline());
 }
 
 }  // namespace

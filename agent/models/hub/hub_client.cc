@@ -9,7 +9,7 @@
 #include "agent/models/hub/hub_headers.h"
 #include "common/error_metadata.h"
 #include "common/error_reasons.h"
-#include "common/file_read.h"
+#include "common/hub_env.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
 
@@ -18,50 +18,15 @@ namespace {
 
 constexpr int kMaxHubRedirects = 5;
 
-std::string EnvValue(const Environment& env, const std::string& name) {
-  auto it = env.find(name);
-  return it == env.end() ? "" : it->second;
-}
-
-bool IsTruthy(absl::string_view value) {
-  const std::string lower = absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
-  return lower == "1" || lower == "true" || lower == "yes" || lower == "on";
-}
-
 }  // namespace
 
 HubOptions HubOptionsFromEnvironment(const Environment& env) {
+  HubEnvironment hub = ReadHubEnvironment(env);
   HubOptions options;
-  std::string endpoint = EnvValue(env, "HF_ENDPOINT");
-  while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
-  if (!endpoint.empty()) options.endpoint = endpoint;
-  options.offline = IsTruthy(EnvValue(env, "HF_HUB_OFFLINE"));
-  options.token = std::string(absl::StripAsciiWhitespace(EnvValue(env, "HF_TOKEN")));
-  if (!options.token.empty()) {
-    options.token_source = "HF_TOKEN";
-    return options;
-  }
-  std::string token_path = EnvValue(env, "HF_TOKEN_PATH");
-  if (token_path.empty()) {
-    std::string hf_home = EnvValue(env, "HF_HOME");
-    if (hf_home.empty()) {
-      const std::string cache = EnvValue(env, "XDG_CACHE_HOME");
-      const std::string home = EnvValue(env, "HOME");
-      if (!cache.empty()) {
-        hf_home = cache + "/huggingface";
-      } else if (!home.empty()) {
-        hf_home = home + "/.cache/huggingface";
-      }
-    }
-    if (!hf_home.empty()) token_path = hf_home + "/token";
-  }
-  if (token_path.empty()) return options;
-  // A token file that cannot be read (missing, a FIFO, too big) means no token, as for `hf`.
-  absl::StatusOr<std::string> text =
-      ReadRegularFile(token_path, {.max_bytes = 64 << 10, .what = "Hub token file"});
-  if (!text.ok()) return options;
-  options.token = std::string(absl::StripAsciiWhitespace(*text));
-  if (!options.token.empty()) options.token_source = token_path;
+  options.endpoint = std::move(hub.endpoint);
+  options.offline = hub.offline;
+  options.token = std::move(hub.token);
+  options.token_source = std::move(hub.token_source);
   return options;
 }
 
@@ -156,9 +121,9 @@ absl::Status HubError(const HttpResponse& response, const HubOptions& options,
     const std::string hint =
         options.token.empty()
             ? absl::StrCat(
-                  "no token was sent: set HF_TOKEN (or run `hf auth login`) where the "
-                  "agent runs; a gated model also needs its access request accepted "
-                  "at ",
+                  "no token was sent: set HF_TOKEN (or run `hf auth login`) where you run "
+                  "llorch-pool (it passes your token along with the request) or where the "
+                  "agent runs; a gated model also needs its access request accepted at ",
                   options.endpoint, "/", repo)
             : absl::StrCat("the token from ", options.token_source,
                            " was sent but has no access: accept the model's terms at ",
