@@ -3,9 +3,10 @@
 // The work that runs it reports through ReportProgress(), Log(), then exactly one of Succeed()
 // or Fail(), and polls cancel_requested() often. Every report becomes an OperationEvent with the
 // next sequence number (1, 2, ...); events are kept for the operation's lifetime so that a late
-// watcher gets the whole history. Progress events are throttled to one per 100 ms, except the
-// first one, a change of phase and done == total; a throttled progress is flushed at the end of
-// its phase and before the final event, so the last progress shown is exact. A progress with
+// watcher gets the whole history. Progress events are throttled to one per 50 ms (so that a
+// terminal can redraw 10-20 times a second while bytes flow), except the first one, a change of
+// phase and done == total; a throttled progress is flushed at the end of its phase and before the
+// final event, so the last progress shown is exact. A progress with
 // the phase, done and total of the last progress event (a stall) emits none: the work reports
 // at its own pace, watchers hear only what changed (the snapshot keeps the latest rate). An event
 // without payload is a state change: sequence 1 (PENDING) is emitted on creation, so every stream
@@ -42,7 +43,7 @@ class Operation {
   using StateListener = std::function<void(const pool::v1::Operation& snapshot)>;
 
   // Progress events come at most this often (first, phase changes and completion excepted).
-  static constexpr absl::Duration kProgressInterval = absl::Milliseconds(100);
+  static constexpr absl::Duration kProgressInterval = absl::Milliseconds(50);
 
   // A new operation in state PENDING, with its first event already emitted (and `on_state`
   // told).

@@ -15,7 +15,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "agent/models/store/sha256_file.h"
 #include "common/address.h"
 #include "llorch/pool/v1/model.grpc.pb.h"
@@ -23,6 +25,7 @@
 #include "tests/e2e/e2e_env.h"
 #include "tests/support/fake_hub.h"
 #include "tests/support/gguf_writer.h"
+#include "tests/support/pty_session.h"
 #include "tests/support/small_disk.h"
 #include "tests/support/tree_snapshot.h"
 
@@ -103,10 +106,14 @@ TEST_F(DownloadE2eTest, DownloadsWithProgressAndSaysSoTheSecondTime) {
   EXPECT_THAT(result.out, HasSubstr(Sha256Of(content_).substr(0, 16)));
   EXPECT_THAT(result.out, HasSubstr("Hub SHA-256"));
   EXPECT_THAT(result.out, HasSubstr("1 model downloaded and verified"));
-  // Not a terminal: plain progress lines and the agent's narration on stderr.
-  EXPECT_THAT(result.err, HasSubstr("download tiny.Q4_K_M.gguf"));
-  EXPECT_THAT(result.err, HasSubstr("100%  8.39 MB / 8.39 MB"));
+  // Not a terminal: plain progress lines, a summary of the download and the agent's narration
+  // on stderr, no escape codes.
+  EXPECT_THAT(result.err, ::testing::ContainsRegex("download tiny.Q4_K_M.gguf +[0-9]+%  "));
+  EXPECT_THAT(result.err, ::testing::ContainsRegex("download tiny.Q4_K_M.gguf  8.39 MB in "
+                                                   "[0-9.]+s, [0-9.]+ [kMG]?B/s on average\n"));
   EXPECT_THAT(result.err, HasSubstr("SHA-256 matches the Hub's"));
+  EXPECT_THAT(result.err, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(result.err, Not(HasSubstr("\r")));
 
   CommandResult list = env_.Run({"models", "list"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
@@ -116,6 +123,64 @@ TEST_F(DownloadE2eTest, DownloadsWithProgressAndSaysSoTheSecondTime) {
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_THAT(again.out, HasSubstr("already downloaded"));
   EXPECT_THAT(again.err, HasSubstr("tiny is already downloaded and verified"));
+}
+
+// The download phase's summary line says how long it took: "download tiny.Q4_K_M.gguf  8.39 MB
+// in 2.8s, 3.00 MB/s on average". -1 when there is none.
+double DownloadSeconds(const std::string& text) {
+  const std::string start = absl::StrCat("download ", kFile, "  8.39 MB in ");
+  const size_t at = text.find(start);
+  if (at == std::string::npos) return -1;
+  return std::strtod(text.c_str() + at + start.size(), nullptr);
+}
+
+// At a terminal the progress line is redrawn in place as bytes arrive, at least 10 times a second
+// (the agent emits progress every 50 ms, the CLI redraws on each and on a 50 ms timer), and the
+// download leaves a summary line with its elapsed time and average rate. The redraws are
+// counted in what the terminal received, against the duration the summary gives.
+TEST_F(DownloadE2eTest, AtATerminalTheProgressLineChangesTenTimesASecondWhileBytesFlow) {
+  hub_.SetFaults({.bytes_per_second_per_connection = 3 << 20});  // 8 MiB: about 2.7 s
+  PtySession terminal({InstalledBinary("llorch-pool"), "models", "download", "tiny"}, Options());
+  ASSERT_EQ(terminal.Wait(), 0) << terminal.screen();
+  const double seconds = DownloadSeconds(terminal.text());
+  ASSERT_GE(seconds, 2.0) << terminal.text();  // long enough for a count per second to mean much
+
+  // Each redraw is "\r ESC[2K" and the line; count those of the download that differ from the
+  // one before.
+  const std::string redraw = "\r\x1b[2K";
+  const std::string live = absl::StrCat("download ", kFile, "  [");
+  int changes = 0;
+  std::string previous;
+  for (size_t at = terminal.screen().find(redraw); at != std::string::npos;) {
+    const size_t start = at + redraw.size();
+    const size_t next = terminal.screen().find_first_of("\r\n", start);
+    const std::string line = terminal.screen().substr(start, next - start);
+    if (line.rfind(live, 0) == 0 && line != previous) ++changes;
+    previous = line;
+    at = terminal.screen().find(redraw, start);
+  }
+  EXPECT_GE(changes, 10 * seconds) << changes << " redraws in " << seconds << " s:\n"
+                                   << terminal.text();
+  // The line has a bar, the moving-average rate and the time left.
+  EXPECT_THAT(terminal.screen(), ::testing::ContainsRegex("\\] +[0-9]+%  [0-9.]+ MB / 8.39 MB  "
+                                                          "[0-9.]+ MB/s  ETA 0:00:0[0-9]"));
+}
+
+// In a pipe the same download prints a line as it starts and its summary, nothing between: a
+// progress line at most every 5 seconds.
+TEST_F(DownloadE2eTest, InAPipeProgressLinesComeAtMostEveryFiveSeconds) {
+  hub_.SetFaults({.bytes_per_second_per_connection = 3 << 20});  // 8 MiB: about 2.7 s
+  CommandResult result = env_.Run({"models", "download", "tiny"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const double seconds = DownloadSeconds(result.err);
+  ASSERT_GE(seconds, 2.0) << result.err;
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(result.err, '\n')) {
+    if (absl::StartsWith(line, "download tiny")) ++lines;
+  }
+  EXPECT_LE(lines, 2 + static_cast<int>(seconds / 5)) << result.err;
+  EXPECT_THAT(result.err, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(result.err, Not(HasSubstr("\r")));
 }
 
 // What the bash scripts left is hashed, found to be the Hub's and adopted: the result says so.

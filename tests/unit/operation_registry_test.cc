@@ -204,25 +204,26 @@ TEST(OperationTest, SequenceNumbersAreContiguousFromOneAndOnlyTheLastIsFinal) {
 TEST(OperationTest, ManyReportsWithinTheIntervalGiveOneEventAndKeepTheLatest) {
   FakeClock clock;
   Operation op("op-1", "model.verify", "", clock.AsClock());
-  for (uint64_t done = 1; done <= 99; ++done) {
+  static_assert(Operation::kProgressInterval == absl::Milliseconds(50));
+  for (uint64_t done = 1; done <= 49; ++done) {
     op.ReportProgress(MakeProgress("hash", done, 1000));
     clock.Advance(absl::Milliseconds(1));
   }
   std::vector<v1::OperationEvent> progress = ProgressEvents(op.EventsAfter(0));
   ASSERT_EQ(progress.size(), 1u);
   EXPECT_EQ(progress[0].progress().done(), 1u);
-  EXPECT_EQ(op.Snapshot().progress().done(), 99u);     // the snapshot always has the latest
+  EXPECT_EQ(op.Snapshot().progress().done(), 49u);     // the snapshot always has the latest
   EXPECT_EQ(op.state(), v1::OPERATION_STATE_RUNNING);  // progress implies running
 
-  clock.Advance(absl::Milliseconds(1));  // now exactly 100 ms after the first event
-  op.ReportProgress(MakeProgress("hash", 100, 1000));
+  clock.Advance(absl::Milliseconds(1));  // now exactly 50 ms after the first event
+  op.ReportProgress(MakeProgress("hash", 50, 1000));
   progress = ProgressEvents(op.EventsAfter(0));
   ASSERT_EQ(progress.size(), 2u);
-  EXPECT_EQ(progress[1].progress().done(), 100u);
+  EXPECT_EQ(progress[1].progress().done(), 50u);
 
   // The interval counts from the last event, not from the first.
-  clock.Advance(absl::Milliseconds(99));
-  op.ReportProgress(MakeProgress("hash", 101, 1000));
+  clock.Advance(absl::Milliseconds(49));
+  op.ReportProgress(MakeProgress("hash", 51, 1000));
   EXPECT_EQ(ProgressEvents(op.EventsAfter(0)).size(), 2u);
 }
 

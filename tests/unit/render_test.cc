@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <optional>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "client/render/errors.h"
 #include "client/render/json.h"
@@ -225,6 +229,7 @@ TEST(FormatProgressTest, ShowsBarPercentAmountsRateAndEta) {
 // What a ProgressDisplay writes, captured through a memory stream.
 class ProgressDisplayTest : public ::testing::Test {
  protected:
+  ProgressDisplayTest() { unsetenv("COLUMNS"); }  // bars of full width
   std::string Written() {
     std::fflush(stream_);
     return std::string(buffer_, size_);
@@ -238,30 +243,188 @@ class ProgressDisplayTest : public ::testing::Test {
   std::FILE* stream_ = open_memstream(&buffer_, &size_);
 };
 
-TEST_F(ProgressDisplayTest, PlainLinesAtMostOncePerSecondPlusPhaseChangesAndCompletion) {
-  ProgressDisplay display(stream_, /*terminal=*/false, /*quiet=*/false, Style(false));
-  const absl::Time t0 = absl::FromUnixSeconds(1000);
-  display.OnEvent(ProgressEvent("hash", 1, 10), t0);
-  display.OnEvent(ProgressEvent("hash", 2, 10), t0 + absl::Milliseconds(100));  // too soon
-  display.OnEvent(ProgressEvent("hash", 3, 10), t0 + absl::Milliseconds(1100));
-  display.OnEvent(ProgressEvent("hash", 10, 10), t0 + absl::Milliseconds(1200));  // complete
-  EXPECT_EQ(Written(),
-            "hash tinyllama   10%  1 B / 10 B\n"
-            "hash tinyllama   30%  3 B / 10 B\n"
-            "hash tinyllama  100%  10 B / 10 B\n");
+constexpr uint64_t kMB = 1'000'000;
+
+// One phase fed to a ProgressEstimate on a fake clock.
+class ProgressEstimateTest : public ::testing::Test {
+ protected:
+  // The phase's first event: `done` of `total` at now_.
+  void Start(uint64_t total, uint64_t done = 0) {
+    total_ = total;
+    done_ = done;
+    estimate_.Add(done_, total_, now_, now_);
+  }
+  // `rate` bytes a second for `duration`, an event every 50 ms, calling `each` after each.
+  void Feed(double rate, absl::Duration duration, const std::function<void()>& each = nullptr) {
+    constexpr absl::Duration kStep = absl::Milliseconds(50);
+    for (absl::Duration passed; passed < duration; passed += kStep) {
+      now_ += kStep;
+      done_ += static_cast<uint64_t>(rate * absl::ToDoubleSeconds(kStep));
+      estimate_.Add(done_, total_, now_, now_);
+      if (each) each();
+    }
+  }
+  // The time left at `rate`.
+  double SecondsLeftAt(double rate) const { return static_cast<double>(total_ - done_) / rate; }
+
+  ProgressEstimate estimate_;
+  absl::Time now_ = absl::FromUnixSeconds(1000);
+  uint64_t done_ = 0;
+  uint64_t total_ = 0;
+};
+
+TEST_F(ProgressEstimateTest, RateIsAMovingAverageOverTheLastFewSeconds) {
+  Start(0);
+  EXPECT_EQ(estimate_.Rate(now_), 0);  // one event: no rate yet
+  Feed(1 * kMB, absl::Seconds(10));
+  EXPECT_NEAR(estimate_.Rate(now_), 1 * kMB, 1);
+
+  // Four times faster: half a second later the average has moved only part of the way, a
+  // dozen seconds later it is there.
+  Feed(4 * kMB, absl::Milliseconds(500));
+  EXPECT_GT(estimate_.Rate(now_), 1.2 * kMB);
+  EXPECT_LT(estimate_.Rate(now_), 2.0 * kMB);
+  Feed(4 * kMB, absl::Seconds(12));
+  EXPECT_NEAR(estimate_.Rate(now_), 4 * kMB, 0.05 * 4 * kMB);
 }
 
-TEST_F(ProgressDisplayTest, TerminalRedrawsInPlaceAndLogsScrollAbove) {
-  ProgressDisplay display(stream_, /*terminal=*/true, /*quiet=*/false, Style(false));
+TEST_F(ProgressEstimateTest, KeptBytesOfAResumedDownloadAreNotSpeed) {
+  Start(1000 * kMB, 500 * kMB);  // half of it already on disk when the phase starts
+  Feed(2 * kMB, absl::Seconds(5));
+  EXPECT_NEAR(estimate_.Rate(now_), 2 * kMB, 1);
+  EXPECT_NEAR(estimate_.AverageRate(), 2 * kMB, 1);
+  EXPECT_EQ(estimate_.Span(), absl::Seconds(5));
+}
+
+TEST_F(ProgressEstimateTest, SilenceLowersTheRateAndRaisesTheTimeLeft) {
+  Start(100 * kMB);
+  Feed(1 * kMB, absl::Seconds(10));
+  const absl::Duration eta = *estimate_.Eta(now_);
+  EXPECT_EQ(estimate_.Rate(now_ + ProgressEstimate::kStallAfter), estimate_.Rate(now_));
+  EXPECT_LT(estimate_.Rate(now_ + absl::Seconds(5)), 0.5 * kMB);
+  std::optional<absl::Duration> later;
+  for (int i = 1; i <= 50; ++i) later = estimate_.Eta(now_ + i * absl::Milliseconds(100));
+  EXPECT_GT(*later, eta);  // stalled: no closer to the end, though 5 s passed
+}
+
+// The rate flickers between 2 and 8 MB/s every half second (5 MB/s on average): the time left
+// counts down second by second, give or take a few, where remaining / (rate of the last
+// interval) jumps between 1 and 6 minutes.
+TEST_F(ProgressEstimateTest, TheTimeLeftDoesNotJumpWhenTheRateFlickers) {
+  Start(2000 * kMB);
+  std::vector<absl::Duration> shown;  // at every redraw, 20 a second
+  auto flicker = [&](int half_seconds) {
+    for (int i = 0; i < half_seconds; ++i) {
+      Feed(i % 2 == 0 ? 2 * kMB : 8 * kMB, absl::Milliseconds(500), [&] {
+        if (std::optional<absl::Duration> eta = estimate_.Eta(now_)) shown.push_back(*eta);
+      });
+    }
+  };
+  flicker(20);  // settling in
+  shown.clear();
+  flicker(60);
+  ASSERT_EQ(shown.size(), 600u);
+  for (size_t i = 20; i < shown.size(); ++i) {
+    EXPECT_LE(absl::AbsDuration(shown[i] - (shown[i - 20] - absl::Seconds(1))), absl::Seconds(3))
+        << "at redraw " << i << ": " << shown[i - 20] << " then, a second later, " << shown[i];
+  }
+  EXPECT_NEAR(absl::ToDoubleSeconds(shown.back()), SecondsLeftAt(5 * kMB),
+              0.1 * SecondsLeftAt(5 * kMB));
+}
+
+TEST_F(ProgressEstimateTest, TheTimeLeftFollowsALastingChangeOfRate) {
+  Start(2000 * kMB);
+  auto redraw = [&] { estimate_.Eta(now_); };
+  Feed(8 * kMB, absl::Seconds(10), redraw);
+  Feed(2 * kMB, absl::Seconds(20), redraw);
+  EXPECT_NEAR(absl::ToDoubleSeconds(*estimate_.Eta(now_)), SecondsLeftAt(2 * kMB),
+              0.1 * SecondsLeftAt(2 * kMB));
+}
+
+TEST(ProgressRendererTest, EachPhaseAndItemEndsInASummaryWithElapsedTimeAndAverageRate) {
+  ProgressRenderer renderer(/*with_bar=*/false);
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  pool::v1::Progress progress = ProgressEvent("download", 0, 10 * kMB).progress();
+  EXPECT_EQ(renderer.Add(progress, t0, t0), std::nullopt);
+  progress.set_done(10 * kMB);
+  EXPECT_EQ(renderer.Add(progress, t0 + absl::Seconds(4), t0 + absl::Seconds(4)), std::nullopt);
+  EXPECT_EQ(renderer.Line(t0 + absl::Seconds(4)),
+            "download tinyllama  100%  10.0 MB / 10.0 MB  2.50 MB/s");
+  progress.set_phase("hash");
+  progress.set_done(1 * kMB);
+  EXPECT_EQ(renderer.Add(progress, t0 + absl::Seconds(5), t0 + absl::Seconds(5)),
+            "download tinyllama  10.0 MB in 4.0s, 2.50 MB/s on average");
+  progress.set_current_item("second.gguf");
+  EXPECT_EQ(renderer.Add(progress, t0 + absl::Seconds(5), t0 + absl::Seconds(5)),
+            "hash tinyllama  1.00 MB of 10.0 MB");  // it lasted no time: no rate
+  progress.set_done(4 * kMB);
+  renderer.Add(progress, t0 + absl::Seconds(65), t0 + absl::Seconds(65));
+  EXPECT_EQ(renderer.Finish(),
+            "hash second.gguf  4.00 MB of 10.0 MB in 1m00s, 50.0 kB/s on average");
+  EXPECT_EQ(renderer.Finish(), std::nullopt);
+}
+
+TEST(ProgressRendererTest, StepsAndObjectsPassInPlaceWithoutASummary) {
+  ProgressRenderer renderer(/*with_bar=*/false);
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  pool::v1::Progress steps;
+  steps.set_phase("setup");
+  steps.set_unit(pool::v1::PROGRESS_UNIT_STEPS);
+  steps.set_total(4);
+  steps.set_current_item("config");
+  EXPECT_EQ(renderer.Add(steps, t0, t0), std::nullopt);
+  EXPECT_EQ(renderer.Line(t0), "setup config    0%  0 / 4");
+  steps.set_current_item("model");
+  steps.set_done(1);
+  EXPECT_EQ(renderer.Add(steps, t0 + absl::Seconds(1), t0 + absl::Seconds(1)), std::nullopt);
+  EXPECT_EQ(renderer.Finish(), std::nullopt);
+  EXPECT_EQ(renderer.Line(t0 + absl::Seconds(1)), "");
+}
+
+TEST(FormatElapsedTest, TenthsUnderAMinuteThenMinutesAndHours) {
+  EXPECT_EQ(FormatElapsed(absl::Milliseconds(4240)), "4.2s");
+  EXPECT_EQ(FormatElapsed(absl::Seconds(185)), "3m05s");
+  EXPECT_EQ(FormatElapsed(absl::Seconds(3723)), "1h02m03s");
+}
+
+TEST_F(ProgressDisplayTest, PlainLinesAtMostEveryFiveSecondsPlusSummariesWithoutEscapes) {
+  ProgressDisplay display(stream_, /*terminal=*/false, /*quiet=*/false, Style(false));
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  for (int i = 0; i <= 120; ++i) {  // 12 s of events, 10 a second, 1 MB/s
+    display.OnEvent(ProgressEvent("download", i * kMB / 10, 12 * kMB),
+                    t0 + i * absl::Milliseconds(100));
+  }
+  display.OnEvent(ProgressEvent("hash", 6 * kMB, 12 * kMB), t0 + absl::Milliseconds(12100));
+  display.OnEvent(ProgressEvent("hash", 12 * kMB, 12 * kMB), t0 + absl::Milliseconds(12200));
+  display.Finish();
+  const std::string written = Written();
+  EXPECT_EQ(written.find('\x1b'), std::string::npos);
+  EXPECT_EQ(written.find('\r'), std::string::npos);
+  EXPECT_EQ(written,
+            "download tinyllama    0%  0 B / 12.0 MB\n"
+            "download tinyllama   41%  5.00 MB / 12.0 MB  1.00 MB/s  ETA 0:00:07\n"
+            "download tinyllama   83%  10.0 MB / 12.0 MB  1.00 MB/s  ETA 0:00:02\n"
+            "download tinyllama  12.0 MB in 12.0s, 1.00 MB/s on average\n"
+            "hash tinyllama  12.0 MB in 0.1s, 60.0 MB/s on average\n");
+}
+
+TEST_F(ProgressDisplayTest, TerminalRedrawsInPlaceAtMostEvery50MsAndLogsScrollAbove) {
+  ProgressDisplay display(stream_, /*terminal=*/true, /*quiet=*/false, Style(false),
+                          /*timer=*/false);
   const absl::Time t0 = absl::FromUnixSeconds(1000);
   display.OnEvent(ProgressEvent("hash", 1, 4), t0);
   pool::v1::OperationEvent log;
   log.mutable_log()->set_text("reading header");
   display.OnEvent(log, t0);
+  display.OnEvent(ProgressEvent("hash", 2, 4), t0 + absl::Milliseconds(10));  // too soon
+  display.Tick(t0 + absl::Milliseconds(40));                                  // still too soon
+  display.Tick(t0 + absl::Milliseconds(50));
   display.Finish();
-  const std::string bar = "hash tinyllama  [######------------------]   25%  1 B / 4 B";
-  EXPECT_EQ(Written(),
-            "\r\x1b[2K" + bar + "\r\x1b[2Kreading header\n\r\x1b[2K" + bar + "\r\x1b[2K");
+  const std::string one = "hash tinyllama  [######------------------]   25%  1 B / 4 B";
+  const std::string two = "hash tinyllama  [############------------]   50%  2 B / 4 B  100 B/s";
+  EXPECT_EQ(Written(), "\r\x1b[2K" + one + "\r\x1b[2Kreading header\n\r\x1b[2K" + one +
+                           "\r\x1b[2K" + two +
+                           "\r\x1b[2Khash tinyllama  2 B of 4 B in 0.0s, 100 B/s on average\n");
 }
 
 TEST_F(ProgressDisplayTest, QuietShowsNothing) {

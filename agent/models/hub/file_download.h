@@ -49,7 +49,8 @@ struct FetchOptions {
   // Writes skip the page cache where the filesystem allows (see partial_data.h).
   bool direct_io = true;
   absl::Duration state_interval = absl::Milliseconds(500);
-  absl::Duration progress_interval = absl::Milliseconds(100);
+  // As often as the operation emits progress (Operation::kProgressInterval).
+  absl::Duration progress_interval = absl::Milliseconds(50);
 };
 
 struct FetchProgress {
