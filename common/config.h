@@ -61,6 +61,9 @@ struct Config {
   std::string models_dir = ".test-models";  // relative = relative to repo_root; never ""
   std::string state_dir;                    // "" = DefaultStateDir()
   std::string catalog;                      // "" = the built-in catalog
+  // The catalog's lock file (agent/models/catalog_lock.h); "" = beside `catalog`, none for the
+  // built-in catalog.
+  std::string catalog_lock;
   struct Agent {
     std::string address;              // "unix:PATH" or "HOST:PORT" for the CLI; "" = default
     std::vector<std::string> listen;  // where pool-agent listens; empty = default socket

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/models/builtin_catalog.h"
 #include "agent/models/catalog.h"
+#include "agent/models/catalog_lock.h"
 #include "common/address.h"
 #include "common/paths.h"
 #include "common/status.h"
@@ -144,6 +145,17 @@ void CheckCatalog(Findings& findings, const Config& config, const ConfigHostFact
                        .value_or("set catalog to a catalog file, or leave it out for the "
                                  "built-in catalog"));
     return;
+  }
+  const std::string lock_path = ConfiguredLockPath(
+      config.catalog.empty() ? "" : ResolvePath(config.catalog, host.working_dir),
+      config.catalog_lock.empty() ? "" : ResolvePath(config.catalog_lock, host.working_dir));
+  if (absl::StatusOr<CatalogLock> lock = CatalogLock::LoadFile(lock_path, *catalog);
+      !lock_path.empty() && !lock.ok()) {
+    findings.Error(config.catalog_lock.empty() ? "catalog" : "catalog_lock",
+                   std::string(lock.status().message()),
+                   GetHint(lock.status())
+                       .value_or("fix the lock file as the message says, or delete it and pin "
+                                 "again with `llorch-pool models lock`"));
   }
   const std::string& model = config.workers.default_model;
   if (model.empty() || catalog->Find(model) != nullptr) return;

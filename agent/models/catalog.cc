@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/models/toml_text.h"
 #include "common/error_metadata.h"
 #include "common/error_reasons.h"
 #include "common/file_read.h"
@@ -82,34 +83,6 @@ const KeySpec* FindKey(absl::string_view name) {
   return nullptr;
 }
 
-// A value as it may be shown in a message: quoted, with unprintable bytes escaped.
-std::string Quote(absl::string_view value) {
-  return absl::StrCat("'", absl::CHexEscape(value), "'");
-}
-
-std::string TypeName(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a floating-point number";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::date:
-    case toml::node_type::time:
-    case toml::node_type::date_time:
-      return "a date or time";
-    default:
-      return "nothing";
-  }
-}
-
 const char* KindName(Kind kind) {
   switch (kind) {
     case Kind::kString:
@@ -123,13 +96,6 @@ const char* KindName(Kind kind) {
   }
   return "";
 }
-
-bool HasControlCharacter(absl::string_view text) {
-  return std::any_of(text.begin(), text.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
-int LineOf(const toml::source_region& region) { return static_cast<int>(region.begin.line); }
 
 // [A-Za-z0-9][A-Za-z0-9._-]* without "..": one half of a Hub repo id.
 bool ValidRepoPart(absl::string_view part) {
@@ -466,15 +432,9 @@ absl::StatusOr<CatalogModel> ReadModel(const Entry& entry) {
 std::string CatalogModel::HubUrl() const { return "https://huggingface.co/" + repo; }
 
 absl::StatusOr<Catalog> Catalog::Parse(absl::string_view toml_text, absl::string_view source_name) {
-  toml::table root;
-  try {
-    root = toml::parse(std::string_view(toml_text.data(), toml_text.size()),
-                       std::string_view(source_name.data(), source_name.size()));
-  } catch (const toml::parse_error& error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source_name, ":", error.source().begin.line, ":", error.source().begin.column,
-                     ": TOML syntax error: ", std::string(error.description())));
-  }
+  absl::StatusOr<toml::table> parsed = ParseToml(toml_text, source_name);
+  if (!parsed.ok()) return parsed.status();
+  const toml::table& root = *parsed;
 
   for (auto&& [key, node] : root) {
     if (key.str() == "models") continue;

@@ -130,45 +130,161 @@ absl::StatusOr<FetchResult> FetchWithProgress(const HubClient& hub, const Remote
   return FetchFile(hub, remote, partial, options, hooks);
 }
 
-// Adopts a file that is on disk without a manifest when its bytes are the Hub's.
+// Adopts a file that is on disk without a manifest when its bytes are the ones `remote`
+// describes: the Hub's, or (`reference` "the lock's pin") the pinned ones.
 absl::StatusOr<bool> AdoptIfHubs(const ModelStore& store, const CatalogModel& model,
-                                 const RemoteFile& remote, const LocalModel& local, Operation& op) {
+                                 const RemoteFile& remote, const LocalModel& local, Operation& op,
+                                 absl::string_view reference = "the Hub") {
   if (local.bytes != remote.size) return false;
-  Narrate(op, absl::StrCat(local.path.string(), " has no manifest: checking it against the Hub"));
+  Narrate(op,
+          absl::StrCat(local.path.string(), " has no manifest: checking it against ", reference));
   absl::StatusOr<Manifest> adopted = store.Install(model, StagedFile::InPlace("the file on disk"),
                                                    InstallSource{remote.commit, remote.etag}, op);
   // Other bytes than the Hub's, or no GGUF file: fetched again, the file staying meanwhile. No
   // digest to check against: the fetch refuses that.
   const std::optional<std::string> reason = GetReason(adopted.status());
   if (absl::IsDataLoss(adopted.status()) || reason == reasons::kHubNoDigest) {
-    Narrate(op,
-            reason == reasons::kHashMismatch
-                ? absl::StrCat("the file on disk does not match the Hub's ", HubDigestText(remote),
-                               ": downloading it again (the old file stays until the new "
-                               "one is verified)")
-                : std::string(adopted.status().message()));
+    Narrate(op, reason == reasons::kHashMismatch
+                    ? absl::StrCat("the file on disk does not match ", reference, "'s ",
+                                   HubDigestText(remote),
+                                   ": downloading it again (the old file stays until the new "
+                                   "one is verified)")
+                    : std::string(adopted.status().message()));
     return false;
   }
   if (!adopted.ok()) return adopted.status();
-  Narrate(op, absl::StrCat("the file on disk is the Hub's (", HubDigestText(remote),
+  Narrate(op, absl::StrCat("the file on disk is ", reference, "'s (", HubDigestText(remote),
                            " matches): adopted, nothing downloaded"));
   return true;
+}
+
+// --- Pins (catalog_lock.h) ---
+
+// A pinned model that cannot be installed as pinned: what differs, and the two ways out.
+absl::Status PinError(const CatalogModel& model, const DownloadSettings& settings,
+                      absl::string_view what) {
+  return WithMetadata(
+      WithReason(
+          WithHint(absl::FailedPreconditionError(absl::StrCat(model.id, " is pinned in ",
+                                                              settings.pins->path(), ": ", what,
+                                                              "; nothing was installed")),
+                   absl::StrCat("`llorch-pool models lock --update ", model.id,
+                                "` pins what the Hub has now, or `llorch-pool models lock --unpin ",
+                                model.id, "` removes the pin")),
+          reasons::kPinMismatch),
+      metadata::kModel, model.id);
+}
+
+// The Hub's record of the pinned file, as if it had answered it: what adoption and installing
+// check the bytes against.
+RemoteFile PinnedRecord(const CatalogModel& model, const ModelPin& pin, const PinnedFile& file) {
+  RemoteFile record;
+  record.repo = model.repo;
+  record.revision = pin.commit;
+  record.path = file.name;
+  record.commit = pin.commit;
+  record.etag = file.sha256;
+  record.sha256 = file.sha256;
+  record.size = file.size;
+  return record;
+}
+
+// "SHA-256 <hex> (<n> bytes) at commit <sha>"
+std::string PinText(absl::string_view sha256, uint64_t size, absl::string_view commit) {
+  return absl::StrCat("SHA-256 ", sha256, " (", size, " bytes) at commit ", commit);
+}
+
+// Checks the Hub's answer at the pinned commit against the pin.
+absl::Status CheckAgainstPin(const CatalogModel& model, const DownloadSettings& settings,
+                             const ModelPin& pin, const PinnedFile& pinned,
+                             const RemoteFile& remote) {
+  if (remote.commit == pin.commit && remote.sha256 == pinned.sha256 && remote.size == pinned.size) {
+    return absl::OkStatus();
+  }
+  return PinError(
+      model, settings,
+      absl::StrCat(
+          "the Hub now gives ", model.file, " as ",
+          remote.sha256.empty() ? HubDigestText(remote) : absl::StrCat("SHA-256 ", remote.sha256),
+          " (", remote.size, " bytes) at commit ", remote.commit, ", the lock pins ",
+          PinText(pinned.sha256, pinned.size, pin.commit)));
+}
+
+// The Hub's answer for `path` at the pinned commit; a commit the Hub lacks is a PinError.
+absl::StatusOr<RemoteFile> ResolvePinned(const HubClient& hub, const CatalogModel& model,
+                                         const DownloadSettings& settings, const ModelPin& pin,
+                                         const std::string& path, Operation& op) {
+  absl::StatusOr<RemoteFile> remote =
+      hub.Resolve(model.repo, pin.commit, path, CancelledBy(op), RetryNarration(op));
+  if (absl::IsNotFound(remote.status())) {
+    return PinError(model, settings,
+                    absl::StrCat("the Hub has no ", path, " at the pinned commit ", pin.commit,
+                                 " (", remote.status().message(), ")"));
+  }
+  return remote;
+}
+
+// Tells whether the catalog revision still points at the pinned commit; when it moved on, says
+// so (the pinned bytes are installed anyway) and records the Hub's commit in `out`.
+void ReportHubMoved(const HubClient& hub, const CatalogModel& model, const ModelPin& pin,
+                    const std::string& path, Operation& op, v1::DownloadedModel* out) {
+  if (model.revision == pin.commit) return;
+  absl::StatusOr<RemoteFile> now =
+      hub.Resolve(model.repo, model.revision, path, CancelledBy(op), RetryNarration(op));
+  if (!now.ok()) {
+    Narrate(op, absl::StrCat("could not ask where ", model.revision, " of ", model.repo,
+                             " is now: ", now.status().message()));
+    return;
+  }
+  if (now->commit == pin.commit) return;
+  out->set_hub_commit(now->commit);
+  Narrate(op, absl::StrCat("the Hub moved on: ", model.revision, " of ", model.repo,
+                           " is at commit ", now->commit, ", the lock pins ", pin.commit,
+                           "; installing the pinned bytes (`llorch-pool models lock --update ",
+                           model.id, "` moves the pin)"));
+}
+
+// True when the installed manifest records the pinned bytes (for a converted model: its
+// source commit).
+bool ManifestIsPinned(const Manifest& manifest, const CatalogModel& model, const ModelPin& pin) {
+  if (model.conversion) return manifest.revision_commit == pin.commit;
+  const PinnedFile* file = pin.File(model.file);
+  return file != nullptr && manifest.sha256 == file->sha256 && manifest.size == file->size;
 }
 
 // The native backend for a model whose Hub file is GGUF.
 absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogModel& model,
                                       const LocalModel& local, bool force,
-                                      const DownloadSettings& settings, Operation& op,
-                                      v1::DownloadedModel* out) {
+                                      const DownloadSettings& settings, const ModelPin* pin,
+                                      Operation& op, v1::DownloadedModel* out) {
   const HubClient hub(settings.hub);
-  Narrate(op, absl::StrCat("resolving ", model.file, " in ", model.repo, " at revision ",
-                           model.revision, " (", settings.hub.endpoint, ")"));
+  const PinnedFile* pinned = pin ? pin->File(model.file) : nullptr;
+  if (pinned && local.state == LocalState::kUnverified && !force) {
+    // The pin vouches for the bytes: no need to ask the Hub (which may be unreachable).
+    absl::StatusOr<bool> adopted =
+        AdoptIfHubs(store, model, PinnedRecord(model, *pin, *pinned), local, op, "the lock's pin");
+    if (!adopted.ok()) return adopted.status();
+    if (*adopted) {
+      out->set_adopted(true);
+      return *store.ReadManifest(model);
+    }
+  }
+  const std::string revision = pinned ? pin->commit : model.revision;
+  Narrate(op, absl::StrCat("resolving ", model.file, " in ", model.repo, " at ",
+                           pinned ? "the pinned commit " : "revision ", revision, " (",
+                           settings.hub.endpoint, ")"));
   absl::StatusOr<RemoteFile> remote =
-      hub.Resolve(model.repo, model.revision, model.file, CancelledBy(op), RetryNarration(op));
+      pinned ? ResolvePinned(hub, model, settings, *pin, model.file, op)
+             : hub.Resolve(model.repo, revision, model.file, CancelledBy(op), RetryNarration(op));
   if (!remote.ok()) return WithCatalogNote(remote.status(), model);
   Narrate(op, absl::StrCat(model.file, ": ", FormatBytes(remote->size), " (", remote->size,
                            " bytes) at commit ", remote->commit, ", ", HubDigestText(*remote)));
-  if (local.state == LocalState::kUnverified && !force) {
+  if (pinned) {
+    if (absl::Status same = CheckAgainstPin(model, settings, *pin, *pinned, *remote); !same.ok()) {
+      return same;
+    }
+    ReportHubMoved(hub, model, *pin, model.file, op, out);
+  } else if (local.state == LocalState::kUnverified && !force) {
     absl::StatusOr<bool> adopted = AdoptIfHubs(store, model, *remote, local, op);
     if (!adopted.ok()) return adopted.status();
     if (*adopted) {
@@ -196,9 +312,14 @@ absl::StatusOr<Manifest> DownloadGguf(const ModelStore& store, const CatalogMode
     if (fetched.ok() || GetReason(fetched.status()) != reasons::kUpstreamChanged || attempt > 0)
       break;
     Narrate(op, absl::StrCat(fetched.status().message(), ": starting over"));
-    remote =
-        hub.Resolve(model.repo, model.revision, model.file, CancelledBy(op), RetryNarration(op));
+    remote = hub.Resolve(model.repo, revision, model.file, CancelledBy(op), RetryNarration(op));
     if (!remote.ok()) return remote.status();
+    if (pinned) {
+      if (absl::Status same = CheckAgainstPin(model, settings, *pin, *pinned, *remote);
+          !same.ok()) {
+        return same;
+      }
+    }
   }
   if (!fetched.ok()) return fetched.status();
   out->set_bytes_fetched(fetched->fetched);
@@ -270,15 +391,25 @@ void RemoveStaleSources(const DirFd& source_dir, const std::vector<RemoteTreeEnt
 
 // Fetches the source files of a converted model into <dir>/source/; returns the commit.
 absl::StatusOr<std::string> FetchSources(const ModelStore& store, const CatalogModel& model,
-                                         const DownloadSettings& settings, Operation& op,
-                                         v1::DownloadedModel* out) {
+                                         const DownloadSettings& settings, const ModelPin* pin,
+                                         Operation& op, v1::DownloadedModel* out) {
   const HubClient hub(settings.hub);
   // config.json first: the commit it resolves to pins the listing and every other file to one
-  // snapshot of the repository.
-  Narrate(op, absl::StrCat("resolving ", model.repo, " at revision ", model.revision, " (",
-                           settings.hub.endpoint, ")"));
+  // snapshot of the repository (with a pin: the pinned commit).
+  const std::string revision = pin ? pin->commit : model.revision;
+  Narrate(op,
+          absl::StrCat("resolving ", model.repo, " at ", pin ? "the pinned commit " : "revision ",
+                       revision, " (", settings.hub.endpoint, ")"));
   absl::StatusOr<RemoteFile> config =
-      hub.Resolve(model.repo, model.revision, "config.json", CancelledBy(op), RetryNarration(op));
+      pin ? ResolvePinned(hub, model, settings, *pin, "config.json", op)
+          : hub.Resolve(model.repo, revision, "config.json", CancelledBy(op), RetryNarration(op));
+  if (config.ok() && pin && config->commit != pin->commit) {
+    return PinError(model, settings,
+                    absl::StrCat("the Hub answers for commit ", config->commit,
+                                 " when asked for the pinned commit ", pin->commit));
+  }
+  if (config.ok() && pin) ReportHubMoved(hub, model, *pin, "config.json", op, out);
+  if (!config.ok() && GetReason(config.status()) == reasons::kPinMismatch) return config.status();
   if (!config.ok()) {
     return WithCatalogNote(
         WithPrefix(config.status(),
@@ -382,20 +513,39 @@ absl::StatusOr<std::string> FetchSources(const ModelStore& store, const CatalogM
 }
 
 absl::StatusOr<Manifest> DownloadAndConvert(const ModelStore& store, const CatalogModel& model,
-                                            const DownloadSettings& settings, Operation& op,
-                                            v1::DownloadedModel* out) {
+                                            const DownloadSettings& settings, const ModelPin* pin,
+                                            Operation& op, v1::DownloadedModel* out) {
   // Before gigabytes of sources arrive: can this host convert at all?
   if (absl::StatusOr<ConverterProgram> converter = FindConverter(model, settings.convert);
       !converter.ok()) {
     return converter.status();
   }
-  absl::StatusOr<std::string> commit = FetchSources(store, model, settings, op, out);
+  absl::StatusOr<std::string> commit = FetchSources(store, model, settings, pin, op, out);
   if (!commit.ok()) return commit.status();
   ConverterOptions convert = settings.convert;
   convert.source_commit = *commit;
   absl::StatusOr<Manifest> manifest = ConvertModel(store, model, convert, op);
   if (manifest.ok()) out->set_converted(true);
   return manifest;
+}
+
+// The hf backend; a pinned model is fetched from its pinned commit, and kept only when its bytes
+// are the pinned ones.
+absl::StatusOr<Manifest> DownloadPinnedWithHfCli(const ModelStore& store, const CatalogModel& model,
+                                                 const DownloadSettings& settings,
+                                                 const ModelPin* pin, Operation& op) {
+  if (pin == nullptr) return DownloadWithHfCli(store, model, settings.hf, op);
+  CatalogModel at_pin = model;
+  at_pin.revision = pin->commit;
+  absl::StatusOr<Manifest> manifest = DownloadWithHfCli(store, at_pin, settings.hf, op);
+  if (!manifest.ok() || ManifestIsPinned(*manifest, model, *pin)) return manifest;
+  store.RemoveManifest(model).IgnoreError();
+  const PinnedFile& pinned = *pin->File(model.file);
+  return PinError(model, settings,
+                  absl::StrCat("hf downloaded ",
+                               PinText(manifest->sha256, manifest->size, manifest->revision_commit),
+                               ", the lock pins ", PinText(pinned.sha256, pinned.size, pin->commit),
+                               " (the file stays, unverified)"));
 }
 
 }  // namespace
@@ -428,8 +578,22 @@ absl::StatusOr<v1::DownloadedModel> DownloadCatalogModel(const ModelStore& store
   v1::DownloadedModel out;
   out.set_id(model.id);
   out.set_local_path(store.ModelPath(model).string());
+  const std::optional<ModelPin> pin = settings.pins ? settings.pins->Find(model.id) : std::nullopt;
+  if (pin) {
+    if (std::string stale = PinMismatch(*pin, model); !stale.empty()) {
+      return PinError(model, settings,
+                      absl::StrCat("the pin no longer fits the catalog (", stale, ")"));
+    }
+    out.set_pinned(true);
+  }
   std::optional<Manifest> present = store.ReadManifest(model);
-  if (local.state == LocalState::kDownloaded && present && !force) {
+  if (local.state == LocalState::kDownloaded && present && !force && pin &&
+      !ManifestIsPinned(*present, model, *pin)) {
+    Narrate(op, absl::StrCat("the installed ", model.file, " is ",
+                             PinText(present->sha256, present->size, present->revision_commit),
+                             ", not the pinned bytes: installing the pinned ones (the old file "
+                             "stays until they are verified)"));
+  } else if (local.state == LocalState::kDownloaded && present && !force) {
     Narrate(op, absl::StrCat(model.id, " is already downloaded and verified (SHA-256 ",
                              present->sha256, "); --force downloads it again"));
     ToProto(*present, out.mutable_manifest());
@@ -438,11 +602,11 @@ absl::StatusOr<v1::DownloadedModel> DownloadCatalogModel(const ModelStore& store
   }
   absl::StatusOr<Manifest> manifest;
   if (model.conversion) {
-    manifest = DownloadAndConvert(store, model, settings, op, &out);
+    manifest = DownloadAndConvert(store, model, settings, pin ? &*pin : nullptr, op, &out);
   } else if (settings.backend == "hf") {
-    manifest = DownloadWithHfCli(store, model, settings.hf, op);
+    manifest = DownloadPinnedWithHfCli(store, model, settings, pin ? &*pin : nullptr, op);
   } else {
-    manifest = DownloadGguf(store, model, local, force, settings, op, &out);
+    manifest = DownloadGguf(store, model, local, force, settings, pin ? &*pin : nullptr, op, &out);
   }
   if (!manifest.ok()) return manifest.status();
   ToProto(*manifest, out.mutable_manifest());

@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/models/catalog_lock.h"
 #include "agent/models/converter.h"
 #include "agent/models/hf_backend.h"
 #include "agent/models/hub/file_download.h"
@@ -44,6 +45,13 @@ struct DownloadSettings {
   HfCliOptions hf;
   ConverterOptions convert;  // convert.source_commit is set per model
   absl::Duration lock_poll = absl::Milliseconds(200);
+  // The catalog's pins (null: none). A pinned model is fetched from its pinned commit and
+  // installed only when the Hub's digest and size there are the pinned ones (reason
+  // PIN_MISMATCH otherwise, naming both); a file on disk without a manifest is adopted against
+  // the pin without asking the Hub; a model installed with other bytes than the pinned ones is
+  // not "already downloaded". Where the catalog revision points now is asked too, and reported
+  // when it moved on (DownloadedModel.hub_commit).
+  std::shared_ptr<LockFile> pins;
 };
 
 // The manifest as the API sends it.

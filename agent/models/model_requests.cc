@@ -65,4 +65,16 @@ absl::Status Validate(const v1::DeleteModelRequest& request) {
   return CheckModelId("id", request.id());
 }
 
+absl::Status Validate(const v1::LockModelsRequest& request) {
+  if (absl::Status rules = CheckRequestRules(request); !rules.ok()) return rules;
+  if (request.update() && request.unpin()) {
+    return InvalidField("unpin", "not together with update: either pin again or remove pins",
+                        "`llorch-pool models lock --update ID` or `--unpin ID`");
+  }
+  if (request.unpin() && request.ids().empty()) {
+    return InvalidField("ids", "empty: name the models to unpin", kCatalogHint);
+  }
+  return CheckModelIds(request.ids());
+}
+
 }  // namespace llorch

@@ -21,6 +21,7 @@ absl::Status Validate(const pool::v1::GetModelInfoRequest& request);
 absl::Status Validate(const pool::v1::DownloadModelRequest& request);
 absl::Status Validate(const pool::v1::VerifyModelRequest& request);
 absl::Status Validate(const pool::v1::DeleteModelRequest& request);
+absl::Status Validate(const pool::v1::LockModelsRequest& request);
 
 }  // namespace llorch
 

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <random>
 
+#include "agent/models/model_pinning.h"
 #include "agent/models/model_requests.h"
 #include "agent/models/model_verifier.h"
 #include "agent/models/store/gguf_reader.h"
@@ -71,16 +72,30 @@ void ToProto(const CatalogModel& model, v1::CatalogModel* out) {
   }
 }
 
-void ToProto(const CatalogModel& model, const LocalModel& local, v1::CatalogEntry* entry) {
+void ToProto(const CatalogModel& model, const LocalModel& local, const LockFile* pins,
+             v1::CatalogEntry* entry) {
   ToProto(model, entry->mutable_model());
+  if (std::optional<ModelPin> pin = pins ? pins->Find(model.id) : std::nullopt) {
+    ToProto(*pin, model, pins->path(), entry->mutable_model()->mutable_pin());
+  }
   entry->set_state(ToProto(local.state));
   entry->set_local_bytes(local.bytes);
   entry->set_local_path(local.path.string());
   entry->set_refused(RefusedText(local));
 }
 
-void AddEntry(const CatalogModel& model, const ModelStore& store, v1::ListCatalogResponse* out) {
-  ToProto(model, store.Inspect(model), out->add_entries());
+void AddEntry(const CatalogModel& model, const ModelStore& store, const LockFile* pins,
+              v1::ListCatalogResponse* out) {
+  ToProto(model, store.Inspect(model), pins, out->add_entries());
+}
+
+// What `models verify` checks `model` against when it is pinned (and the pin fits it); nullopt
+// otherwise. A converted model's pin names no file: its GGUF file is made here.
+std::optional<UpstreamFile> PinnedUpstream(const LockFile* pins, const CatalogModel& model) {
+  std::optional<ModelPin> pin = pins ? pins->Find(model.id) : std::nullopt;
+  if (!pin || model.conversion || !PinMismatch(*pin, model).empty()) return std::nullopt;
+  const PinnedFile* file = pin->File(model.file);
+  return UpstreamFile{file->sha256, file->size, pin->commit, file->sha256};
 }
 
 void ToProto(const StoreFile& file, v1::LocalFile* out) {
@@ -231,7 +246,8 @@ void PublishVerified(EventBus* events, const ModelStore& store, const CatalogMod
 // The work of a verify operation: hash every model's file with byte progress over all of them;
 // what it changes goes to `events` (none when null).
 void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& models,
-               const UpstreamLookup& lookup, EventBus* events, Operation& op) {
+               const UpstreamLookup& lookup, const LockFile* pins, EventBus* events,
+               Operation& op) {
   uint64_t total = 0;
   for (const CatalogModel* model : models) total += store.Inspect(*model).bytes;
   v1::Progress progress;
@@ -260,7 +276,7 @@ void RunVerify(const ModelStore& store, const std::vector<const CatalogModel*>& 
           op.ReportProgress(progress);
           return !op.cancel_requested();
         },
-        lookup);
+        lookup, PinnedUpstream(pins, *model));
     if (!verification.ok()) {
       op.Fail(verification.status());
       return;
@@ -286,17 +302,18 @@ void PublishModelInstalled(EventBus* events, const ModelStore& store, const Cata
 }
 
 absl::StatusOr<v1::ListCatalogResponse> ListCatalog(const Catalog& catalog, const ModelStore& store,
-                                                    const std::vector<std::string>& ids) {
+                                                    const std::vector<std::string>& ids,
+                                                    const LockFile* pins) {
   v1::ListCatalogResponse response;
   response.set_models_dir(store.models_dir().string());
   if (ids.empty()) {
-    for (const CatalogModel& model : catalog.models()) AddEntry(model, store, &response);
+    for (const CatalogModel& model : catalog.models()) AddEntry(model, store, pins, &response);
     return response;
   }
   for (const std::string& id : ids) {
     absl::StatusOr<const CatalogModel*> model = catalog.Lookup(id);
     if (!model.ok()) return model.status();
-    AddEntry(**model, store, &response);
+    AddEntry(**model, store, pins, &response);
   }
   return response;
 }
@@ -347,7 +364,8 @@ grpc::Status ModelServiceImpl::ListCatalog(grpc::ServerContext*,
                                            v1::ListCatalogResponse* response) {
   if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
   absl::StatusOr<v1::ListCatalogResponse> result = llorch::ListCatalog(
-      *catalog_, store_, std::vector<std::string>(request->ids().begin(), request->ids().end()));
+      *catalog_, store_, std::vector<std::string>(request->ids().begin(), request->ids().end()),
+      download_settings_.pins.get());
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
   return grpc::Status::OK;
@@ -373,7 +391,7 @@ grpc::Status ModelServiceImpl::GetModelInfo(grpc::ServerContext*,
   if (!model.ok()) return ToGrpcStatus(model.status());
   const CatalogModel& found = **model;
   const LocalModel local = store_.Inspect(found);
-  ToProto(found, local, response->mutable_entry());
+  ToProto(found, local, download_settings_.pins.get(), response->mutable_entry());
   for (const StoreFile& file : store_.OwnedFiles(*catalog_, found)) {
     ToProto(file, response->add_files());
     response->set_disk_bytes(response->disk_bytes() + file.bytes);
@@ -460,7 +478,9 @@ grpc::Status ModelServiceImpl::VerifyModel(grpc::ServerContext* server_context,
       [catalog = catalog_, store = store_, models,
        lookup = HubLookup(
            VerifyLookupOptions(WithCallerToken(download_settings_.hub, *std::move(token)))),
-       events = events_](Operation& op) { RunVerify(store, models, lookup, events.get(), op); },
+       pins = download_settings_.pins, events = events_](Operation& op) {
+        RunVerify(store, models, lookup, pins.get(), events.get(), op);
+      },
       server_context, writer);
 }
 
@@ -506,6 +526,26 @@ grpc::Status ModelServiceImpl::GetDiskUsage(grpc::ServerContext*,
   response->set_total_bytes(scan.total_bytes);
   response->set_models_dir(store_.models_dir().string());
   return ToGrpcStatus(FillDiskSpace(store_, response->mutable_disk()));
+}
+
+grpc::Status ModelServiceImpl::LockModels(grpc::ServerContext* context,
+                                          const v1::LockModelsRequest* request,
+                                          v1::LockModelsResponse* response) {
+  if (absl::Status valid = Validate(*request); !valid.ok()) return ToGrpcStatus(valid);
+  if (absl::Status status = CheckIds(request->ids()); !status.ok()) return ToGrpcStatus(status);
+  std::vector<const CatalogModel*> models;
+  if (request->ids().empty()) {
+    for (const CatalogModel& model : catalog_->models()) models.push_back(&model);
+  } else {
+    models = UniqueModels(*catalog_, request->ids());
+  }
+  LockFile none("", CatalogLock());
+  absl::StatusOr<v1::LockModelsResponse> result = PinModels(
+      models, download_settings_.pins ? *download_settings_.pins : none, download_settings_.hub,
+      request->update(), request->unpin(), [context] { return context->IsCancelled(); });
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
 }
 
 }  // namespace llorch

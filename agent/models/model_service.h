@@ -25,10 +25,12 @@ namespace llorch {
 DownloadSettings DownloadSettingsFor(const Config& config, const std::filesystem::path& repo_root,
                                      const Environment& env);
 
-// The catalog entries named by `ids` (all when empty) with their state in `store`.
+// The catalog entries named by `ids` (all when empty) with their state in `store` and their pins
+// in `pins` (none when null).
 absl::StatusOr<pool::v1::ListCatalogResponse> ListCatalog(const Catalog& catalog,
                                                           const ModelStore& store,
-                                                          const std::vector<std::string>& ids);
+                                                          const std::vector<std::string>& ids,
+                                                          const LockFile* pins = nullptr);
 
 // Tells `events` (none when null) that `model` was installed by operation `operation_id`, with
 // its manifest: what a download publishes, for other operations that install a model (setup).
@@ -42,7 +44,8 @@ class ModelServiceImpl final : public pool::v1::ModelService::Service {
   using InUseCheck = std::function<absl::Status(const CatalogModel& model)>;
 
   // Serves the models of `catalog` in the store at `models_dir`; downloads and verifications
-  // run as operations of `operations`. Models installed, removed or found unverified are
+  // run as operations of `operations`; the catalog's pins are download_settings.pins (none when
+  // null). Models installed, removed or found unverified are
   // published to `events` (none when null).
   ModelServiceImpl(std::shared_ptr<const Catalog> catalog, const std::filesystem::path& models_dir,
                    DownloadSettings download_settings,
@@ -67,6 +70,8 @@ class ModelServiceImpl final : public pool::v1::ModelService::Service {
                            pool::v1::DeleteModelResponse*) override;
   grpc::Status GetDiskUsage(grpc::ServerContext*, const pool::v1::GetDiskUsageRequest*,
                             pool::v1::GetDiskUsageResponse*) override;
+  grpc::Status LockModels(grpc::ServerContext* context, const pool::v1::LockModelsRequest* request,
+                          pool::v1::LockModelsResponse* response) override;
 
  private:
   // OK when every id is in the catalog; otherwise the NotFound for the first unknown one.

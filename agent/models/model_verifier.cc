@@ -13,10 +13,12 @@ namespace llorch {
 absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
                                                         const CatalogModel& model,
                                                         const HashProgress& progress,
-                                                        const UpstreamLookup& lookup) {
+                                                        const UpstreamLookup& lookup,
+                                                        const std::optional<UpstreamFile>& pinned) {
   pool::v1::ModelVerification result;
   result.set_id(model.id);
   pool::v1::FileVerification* file = result.add_files();
+  file->set_pinned(pinned.has_value());
   const std::filesystem::path path = store.ModelPath(model);
   file->set_path((std::filesystem::path(model.dir) / model.file).generic_string());
 
@@ -45,7 +47,11 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
   std::optional<Manifest> manifest = store.ReadManifest(model);
   // Without a manifest the Hub's record is the reference; asked before hashing, which is long.
   std::optional<absl::StatusOr<UpstreamFile>> upstream;
-  if (!manifest && lookup) upstream = lookup(model);
+  if (!manifest && pinned) {
+    upstream = *pinned;
+  } else if (!manifest && lookup) {
+    upstream = lookup(model);
+  }
   const bool from_hub = upstream && upstream->ok();
   if (from_hub) {
     Manifest record;
@@ -58,11 +64,13 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
     record.verified_by = kVerifiedBySha256;
     manifest = record;
   }
-  const char* const reference = from_hub ? "the Hub says" : "the manifest says";
+  const char* const reference = !from_hub ? "the manifest says"
+                                : pinned  ? "the lock pins"
+                                          : "the Hub says";
   file->set_size_matches(manifest && manifest->size == size);
   if (manifest) {
-    file->set_expected_sha256(manifest->sha256);
-    file->set_expected_size_bytes(manifest->size);
+    file->set_expected_sha256(pinned ? pinned->sha256 : manifest->sha256);
+    file->set_expected_size_bytes(pinned ? pinned->size : manifest->size);
   }
 
   absl::StatusOr<std::string> actual = Sha256OfOpenFile(fd->get(), path.string(), progress);
@@ -102,6 +110,17 @@ absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
                              model.id, "` replaces the file")
               : absl::StrCat("; the manifest could not be withdrawn: ", withdrawn.message()));
     }
+  } else if (pinned && (manifest->sha256 != pinned->sha256 || manifest->size != pinned->size)) {
+    problem =
+        absl::StrCat("the file is ", manifest->sha256, " (", manifest->size, " bytes, commit ",
+                     manifest->revision_commit, "), the lock pins ", pinned->sha256, " (",
+                     pinned->size, " bytes, commit ", pinned->revision_commit,
+                     "): not the pinned version; `llorch-pool "
+                     "models download ",
+                     model.id,
+                     "` installs the pinned one, or "
+                     "`llorch-pool models lock --update ",
+                     model.id, "` pins what the Hub has now");
   } else if (!gguf.ok()) {
     problem = absl::StrCat("invalid GGUF header: ", gguf.status().message());
   } else if (from_hub) {

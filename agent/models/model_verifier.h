@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -31,11 +32,14 @@ using UpstreamLookup = std::function<absl::StatusOr<UpstreamFile>(const CatalogM
 
 // Verifies `model`. Every check that fails is reported in the result (ok = false), not as an
 // error; the status is an error only when hashing was cancelled (CANCELLED) through `progress`.
-// `lookup` (may be empty) is asked only for a file without a manifest.
-absl::StatusOr<pool::v1::ModelVerification> VerifyModel(const ModelStore& store,
-                                                        const CatalogModel& model,
-                                                        const HashProgress& progress,
-                                                        const UpstreamLookup& lookup = {});
+// `lookup` (may be empty) is asked only for a file without a manifest. `pinned`, the model's pin
+// in the catalog's lock file, is the reference instead of the Hub (no network: it works
+// offline): a file without a manifest is adopted when its bytes are the pinned ones, and a file
+// whose manifest records other bytes than the pinned ones fails (its manifest stays: the bytes
+// may well be what it says, just not the pinned ones).
+absl::StatusOr<pool::v1::ModelVerification> VerifyModel(
+    const ModelStore& store, const CatalogModel& model, const HashProgress& progress,
+    const UpstreamLookup& lookup = {}, const std::optional<UpstreamFile>& pinned = std::nullopt);
 
 }  // namespace llorch
 

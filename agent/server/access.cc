@@ -123,6 +123,7 @@ const std::map<std::string, Role>& MethodRoles() {
       {absl::StrCat(kModel, "DownloadModel"), kAdmin},
       {absl::StrCat(kModel, "VerifyModel"), kAdmin},  // records the verification, reads GBs
       {absl::StrCat(kModel, "DeleteModel"), kAdmin},
+      {absl::StrCat(kModel, "LockModels"), kAdmin},  // writes the catalog's lock file
       {absl::StrCat(kGit, "GetStatus"), kRead},
       {absl::StrCat(kGit, "ListSubmodules"), kRead},
       {absl::StrCat(kGit, "GetSubmoduleStatus"), kRead},

@@ -63,12 +63,18 @@ absl::StatusOr<std::shared_ptr<const AgentContext>> AgentContext::Create(
     }
   }
 
-  absl::StatusOr<Catalog> catalog =
-      config.catalog.empty()
-          ? Catalog::Parse(BuiltInCatalogText(), kBuiltInCatalogName)
-          : Catalog::LoadFile((working_dir / config.catalog).lexically_normal().string());
+  auto resolve = [&](const std::string& path) {
+    return path.empty() ? path : (working_dir / path).lexically_normal().string();
+  };
+  absl::StatusOr<Catalog> catalog = config.catalog.empty()
+                                        ? Catalog::Parse(BuiltInCatalogText(), kBuiltInCatalogName)
+                                        : Catalog::LoadFile(resolve(config.catalog));
   if (!catalog.ok()) return catalog.status();
   context->catalog = std::make_shared<const Catalog>(std::move(*catalog));
+  absl::StatusOr<std::shared_ptr<LockFile>> lock = LockFile::Load(
+      ConfiguredLockPath(resolve(config.catalog), resolve(config.catalog_lock)), *context->catalog);
+  if (!lock.ok()) return lock.status();
+  context->catalog_lock = *std::move(lock);
   return std::shared_ptr<const AgentContext>(std::move(context));
 }
 

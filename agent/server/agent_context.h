@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/models/catalog.h"
+#include "agent/models/catalog_lock.h"
 #include "agent/ops/event_bus.h"
 #include "agent/ops/operation_registry.h"
 #include "common/config.h"
@@ -26,6 +27,8 @@ struct AgentContext {
   std::filesystem::path state_dir;    // absolute
   std::filesystem::path working_dir;  // where relative paths of the configuration resolved
   std::shared_ptr<const Catalog> catalog;
+  // The catalog's pins (catalog_lock.h); `models lock` replaces them. Never null.
+  std::shared_ptr<LockFile> catalog_lock;
   bool in_process = false;  // running inside llorch-pool (standalone mode)
   absl::Time started_at;
   std::string instance_id;  // 32 random hex digits, new at every start (HostInfo.instance_id)
@@ -36,8 +39,8 @@ struct AgentContext {
   // destroyed first: running work is cancelled and joined while the rest is still alive.
   std::shared_ptr<OperationRegistry> operations;
 
-  // Resolves paths (relative ones against `working_dir`) and loads the catalog: the file named
-  // by config.catalog, else the built-in one.
+  // Resolves paths (relative ones against `working_dir`) and loads the catalog (the file named
+  // by config.catalog, else the built-in one) and its lock file.
   static absl::StatusOr<std::shared_ptr<const AgentContext>> Create(
       const Config& config, const std::filesystem::path& working_dir, bool in_process);
 };

@@ -40,6 +40,14 @@ namespace v1 = pool::v1;
 
 namespace {
 
+// How downloads fetch, with the catalog's pins.
+DownloadSettings DownloadSettingsOf(const AgentContext& context) {
+  DownloadSettings settings =
+      DownloadSettingsFor(context.config, context.repo_root, EnvironmentSnapshot());
+  settings.pins = context.catalog_lock;
+  return settings;
+}
+
 // The services share one GPU inventory (its NVML session and what it keeps).
 WorkerSettings WorkerSettingsWith(WorkerSettings settings, std::shared_ptr<GpuInventory> gpus) {
   settings.gpus = std::move(gpus);
@@ -57,10 +65,8 @@ DoctorOptions DevDoctorOptions(const AgentContext& context, std::shared_ptr<GpuI
 // The set-up's options: the doctor's, the downloads', and the git service's checkout.
 SetupOptions DevSetupOptions(const AgentContext& context, std::shared_ptr<GpuInventory> gpus,
                              std::shared_ptr<const GitRepo> repo) {
-  SetupOptions options =
-      SetupOptionsFor(context.config, DevDoctorOptions(context, std::move(gpus)),
-                      DownloadSettingsFor(context.config, context.repo_root, EnvironmentSnapshot()),
-                      EnvironmentSnapshot());
+  SetupOptions options = SetupOptionsFor(context.config, DevDoctorOptions(context, std::move(gpus)),
+                                         DownloadSettingsOf(context), EnvironmentSnapshot());
   options.repo = std::move(repo);
   // As a download's: `agent events` hears the model installed.
   options.installed = [events = context.events, store = ModelStore(context.models_dir)](
@@ -97,8 +103,7 @@ struct AgentServer::Services {
   Services(std::shared_ptr<const AgentContext> context,
            std::shared_ptr<const llorch::BoundAddresses> addresses)
       : gpus(std::make_shared<GpuInventory>(GpuInventoryOptionsFor(EnvironmentSnapshot()))),
-        models(context->catalog, context->models_dir,
-               DownloadSettingsFor(context->config, context->repo_root, EnvironmentSnapshot()),
+        models(context->catalog, context->models_dir, DownloadSettingsOf(*context),
                context->operations, context->events),
         git(GitRepoOptionsFor(context->config, context->repo_root, context->models_dir,
                               context->state_dir),

@@ -253,6 +253,25 @@ int RunDeletes(Session& session, const std::vector<std::string>& ids, bool force
   return each.exit_code();
 }
 
+// `models lock`: one LockModels call; exit 1 when a model could not be pinned.
+int RunLock(Session& session, const std::vector<std::string>& ids, bool update, bool unpin) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
+  if (!channel.ok()) return session.Fail(channel.status());
+  v1::LockModelsRequest request;
+  for (const std::string& id : ids) request.add_ids(id);
+  request.set_update(update);
+  request.set_unpin(unpin);
+  v1::LockModelsResponse response;
+  grpc::Status status = v1::ModelService::NewStub(*channel)->LockModels(
+      session.NewCallContext().get(), request, &response);
+  if (!status.ok()) return session.Fail(status);
+  PrintResponse(session, response, Renderer<v1::LockModelsResponse>(RenderLockResult));
+  for (const v1::LockedModel& model : response.models()) {
+    if (model.action() == v1::LockedModel::ACTION_FAILED) return kExitFailed;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddModelsCommands(CommandLine& cli) {
@@ -355,7 +374,47 @@ void AddModelsCommands(CommandLine& cli) {
   remove->add_option("ids", *delete_ids, "Model ids")->required();
   remove->add_flag("--force", *delete_force, "Do not ask for confirmation");
 
-  for (const CLI::App* command : {catalog, info, download_cmd, verify, remove}) {
+  auto lock_ids = std::make_shared<std::vector<std::string>>();
+  auto lock_update = std::make_shared<bool>(false);
+  auto lock_unpin = std::make_shared<bool>(false);
+  CLI::App* lock = cli.AddCommand(
+      models, "lock", "Pin models to the Hub's commit and SHA-256 in the catalog's lock file",
+      "  llorch-pool --catalog fleet.toml models lock   pin every model not pinned yet
+      "
+      "  llorch-pool models lock qwen                   pin one model
+      "
+      "  llorch-pool models lock --update qwen          pin what the Hub has now
+      "
+      "  llorch-pool models lock --unpin qwen           remove the pin
+      "
+      "
+      "
+      "Asks the Hub (a HEAD per model, nothing is downloaded) which commit the catalog's
+      "
+      "revision resolves to and the SHA-256 and size of the model's file there, and writes them
+      "
+      "to the lock file beside the catalog (fleet.toml -> fleet.lock.toml; with the built-in
+      "
+      "catalog, the file `catalog_lock` names). Downloads of a pinned model then install exactly
+      "
+      "those bytes, from the pinned commit, or fail naming both when the Hub gives others;
+      "
+      "`models verify` checks against the pin, also with HF_HUB_OFFLINE=1. Models already
+      "
+      "pinned are kept (a Hub that moved on is reported) unless --update. Commit the lock file
+      "
+      "next to the catalog so every host installs the same bytes.
+      ",
+      [lock_ids, lock_update, lock_unpin](Session& s) {
+        return RunLock(s, Unique(*lock_ids), *lock_update, *lock_unpin);
+      });
+  lock->add_option("ids", *lock_ids, "Model ids (default: every catalog model)");
+  auto update_flag =
+      lock->add_flag("--update", *lock_update, "Pin again what the Hub has now, also if pinned");
+  lock->add_flag("--unpin", *lock_unpin, "Remove the models' pins (name them)")
+      ->excludes(update_flag);
+
+  for (const CLI::App* command : {catalog, info, download_cmd, verify, remove, lock}) {
     cli.CompleteWith(command, ModelIdCandidates);
   }
 

@@ -116,10 +116,18 @@ std::string RefusedNotes(const Models& models, const Style& style) {
   return notes.empty() ? "" : absl::StrCat("\nRefused (symlinks are never followed):\n", notes);
 }
 
+// A pin as a cell: its short commit, "stale" when it no longer fits the catalog, "-" for none.
+Cell PinCell(const v1::CatalogModel& model) {
+  if (!model.has_pin()) return Cell("-");
+  if (!model.pin().stale().empty()) return Cell("stale", Color::kYellow);
+  return Cell(model.pin().commit().substr(0, 12));
+}
+
 }  // namespace
 
 std::string RenderCatalog(const v1::ListCatalogResponse& response, const Style& style) {
-  Table table({"ID", "NAME", "PARAMS", "SIZE", "STATUS", "CONVERT", "VERIFIED", "HUB"}, {3});
+  Table table({"ID", "NAME", "PARAMS", "SIZE", "STATUS", "CONVERT", "VERIFIED", "PINNED", "HUB"},
+              {3});
   std::string notes;
   for (const v1::CatalogEntry& entry : response.entries()) {
     const v1::CatalogModel& model = entry.model();
@@ -127,9 +135,17 @@ std::string RenderCatalog(const v1::ListCatalogResponse& response, const Style& 
     table.AddRow({Cell(model.id(), Color::kBold), model.name(), model.params(),
                   absl::StrCat("~", FormatBytes(model.size_bytes())), StateCell(entry.state()),
                   converts ? absl::StrCat("yes (", model.conversion().output_type(), ")") : "no",
-                  model.verified() ? Cell("yes") : Cell("no", Color::kYellow), model.hub_url()});
+                  model.verified() ? Cell("yes") : Cell("no", Color::kYellow), PinCell(model),
+                  model.hub_url()});
     if (!model.note().empty()) {
       notes += NoteLine(model.id(), model.note(), style);
+    }
+    if (model.has_pin() && !model.pin().stale().empty()) {
+      notes += NoteLine(
+          model.id(),
+          absl::StrCat("its pin is stale: ", model.pin().stale(),
+                       "; `llorch-pool models lock --update ", model.id(), "` pins it again"),
+          style);
     }
   }
   std::string out = table.Render(style);
@@ -188,6 +204,19 @@ std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
                   absl::StrCat(model.conversion().converter(), " ", model.conversion().script(),
                                " (", model.conversion().output_type(), ")")});
   }
+  if (model.has_pin()) {
+    const v1::ModelPin& pin = model.pin();
+    facts.AddRow({"pinned", absl::StrCat("commit ", pin.commit(), " (", pin.lock_file(), ")")});
+    for (const v1::PinnedFile& file : pin.files()) {
+      facts.AddRow(
+          {"pinned sha256", absl::StrCat(file.sha256(), " (", file.size_bytes(), " bytes)")});
+    }
+    if (!pin.stale().empty()) {
+      facts.AddRow({"pin", Cell(absl::StrCat("stale: ", pin.stale()), Color::kYellow)});
+    }
+  } else {
+    facts.AddRow({"pinned", "no"});
+  }
   facts.AddRow({"status", StateCell(entry.state())});
   if (!entry.refused().empty()) facts.AddRow({"refused", Cell(entry.refused(), Color::kRed)});
   facts.AddRow({"path", entry.local_path()});
@@ -229,6 +258,61 @@ std::string RenderModelInfo(const v1::ModelInfo& info, const Style& style) {
   }
   if (!info.config_json().empty())
     absl::StrAppend(&out, "\nconfig.json:\n", info.config_json(), "\n");
+  return out;
+}
+
+std::string RenderLockResult(const v1::LockModelsResponse& response, const Style& style) {
+  Table table({"MODEL", "PIN", "COMMIT", "SHA-256", "NOTE"});
+  size_t failures = 0;
+  for (const v1::LockedModel& model : response.models()) {
+    std::string note;
+    Cell action("");
+    switch (model.action()) {
+      case v1::LockedModel::ACTION_PINNED:
+        action = Cell("pinned", Color::kGreen);
+        break;
+      case v1::LockedModel::ACTION_UPDATED:
+        action = Cell("updated", Color::kGreen);
+        note = absl::StrCat("was ", model.previous_commit().substr(0, 12));
+        break;
+      case v1::LockedModel::ACTION_KEPT:
+        action = Cell("kept");
+        if (!model.hub_commit().empty() && model.hub_commit() != model.pin().commit()) {
+          note = absl::StrCat("the Hub's ", model.pin().revision(), " is at ",
+                              model.hub_commit().substr(0, 12), " now: --update ", model.id(),
+                              " moves the pin");
+        }
+        break;
+      case v1::LockedModel::ACTION_UNPINNED:
+        action = Cell("unpinned", Color::kGreen);
+        break;
+      case v1::LockedModel::ACTION_NOT_PINNED:
+        action = Cell("not pinned");
+        break;
+      default:
+        action = Cell("FAILED", Color::kRed);
+        note = model.error();
+        ++failures;
+        break;
+    }
+    const std::string sha256 =
+        model.pin().files().empty() ? "" : model.pin().files(0).sha256().substr(0, 16);
+    table.AddRow(
+        {Cell(model.id(), Color::kBold), action, model.pin().commit().substr(0, 12), sha256, note});
+  }
+  std::string out = table.Render(style);
+  absl::StrAppend(&out, "
+Lock file: ", response.lock_file(),
+                  response.written() ? " (written)" : " (unchanged)", "
+");
+  if (failures > 0) {
+    absl::StrAppend(&out, style.Paint(absl::StrCat(failures, " of ", response.models_size(),
+                                                   failures == 1 ? " model" : " models",
+                                                   " could not be pinned"),
+                                      Color::kRed),
+                    "
+");
+  }
   return out;
 }
 

@@ -33,6 +33,10 @@ std::string RenderDownloadResult(const pool::v1::DownloadModelResult& result, co
 std::string RenderDeleteSummary(const std::vector<pool::v1::DeleteModelResponse>& deleted,
                                 const std::vector<std::string>& ids,
                                 const std::vector<ModelFailure>& failed, const Style& style);
+// `models lock`: per model what happened to its pin (pinned, updated, kept, unpinned, failed),
+// its commit and file digest, whether the Hub moved on; then the lock file and whether it was
+// written.
+std::string RenderLockResult(const pool::v1::LockModelsResponse& response, const Style& style);
 // The files a delete removes (or, for a dry run, would remove), with the total.
 std::string RenderDeletedFiles(const pool::v1::DeleteModelResponse& response, const Style& style);
 

@@ -195,6 +195,47 @@ TEST_F(DownloadE2eTest, AFileTheBashScriptsLeftIsAdoptedNotDownloaded) {
   EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
 }
 
+// `models lock` pins tiny beside the catalog; after the Hub moved on, a download installs the
+// pinned bytes and says the Hub moved; a lock file broken by hand stops the CLI with its line.
+TEST_F(DownloadE2eTest, ALockedModelInstallsThePinnedBytesAfterTheHubMovedOn) {
+  CommandResult locked = env_.Run({"models", "lock", "tiny"});
+  ASSERT_EQ(locked.exit_code, 0) << locked.err;
+  const std::string lock_path = env_.Path("catalog.lock.toml");
+  EXPECT_THAT(locked.out, HasSubstr("pinned"));
+  EXPECT_THAT(locked.out, HasSubstr(hub_.commit(kRepo).substr(0, 12)));
+  EXPECT_THAT(locked.out, HasSubstr("Lock file: " + lock_path + " (written)"));
+  const std::string lock_text = ReadFileBytes(lock_path);
+  EXPECT_THAT(lock_text, HasSubstr("sha256 = \"" + Sha256Of(content_) + "\""));
+  // The same pins again: the same bytes, nothing written.
+  CommandResult again = env_.Run({"models", "lock", "tiny", "ghost"});
+  EXPECT_EQ(again.exit_code, 1) << again.err;  // the Hub has no ghost
+  EXPECT_THAT(again.out, HasSubstr("kept"));
+  EXPECT_THAT(again.out, HasSubstr("FAILED"));
+  EXPECT_EQ(ReadFileBytes(lock_path), lock_text);
+
+  CommandResult catalog = env_.Run({"models", "catalog", "tiny", "-o", "json"});
+  ASSERT_EQ(catalog.exit_code, 0) << catalog.err;
+  const nlohmann::json document = nlohmann::json::parse(catalog.out);
+  EXPECT_EQ(document["entries"][0]["model"]["pin"]["commit"], hub_.commit(kRepo));
+
+  const std::string pinned = hub_.commit(kRepo);
+  hub_.AddFile(kRepo, kFile, GgufFileOfSize(kSize, 12));
+  CommandResult downloaded = env_.Run({"models", "download", "tiny"});
+  ASSERT_EQ(downloaded.exit_code, 0) << downloaded.err;
+  EXPECT_EQ(ReadFileBytes(ModelPath()), content_);
+  EXPECT_THAT(downloaded.err,
+              HasSubstr("the Hub moved on: main of " + std::string(kRepo) + " is at commit " +
+                        hub_.commit(kRepo) + ", the lock pins " + pinned));
+
+  std::string broken = lock_text;
+  broken.replace(broken.find(pinned), pinned.size(), "zzz");
+  WriteFileBytes(lock_path, broken);
+  CommandResult refused = env_.Run({"models", "catalog"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr(lock_path + ":12: model 'tiny': commit must be 40 "
+                                                 "lower-case hex digits, got 'zzz'"));
+}
+
 // -o json: one document, the final result, sizes as numbers (`jq '.size_bytes > 1e9'` works).
 TEST_F(DownloadE2eTest, JsonOutputIsOneDocumentTheFinalResult) {
   CommandResult result = env_.Run({"models", "download", "tiny", "-o", "json"});

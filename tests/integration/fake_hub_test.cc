@@ -250,10 +250,16 @@ TEST_F(FakeHubTest, CommitIsDeterministicAndChangesWithEveryPush) {
   std::string old_url = SplitUrl(hub_.CdnUrl(kRepo, "model.gguf")).second;
   hub_.AddFile(kRepo, "model.gguf", "new bytes");
   EXPECT_NE(hub_.commit(kRepo), commit);
+  // The old commit still holds the old file, as git history does.
   RawResponse old_commit =
       RawRequest(hub_port(), "HEAD " + ResolvePath("model.gguf", commit) + " HTTP/1.1");
-  EXPECT_EQ(old_commit.status, 404);
-  EXPECT_EQ(old_commit.header("x-error-code"), "RevisionNotFound");
+  EXPECT_EQ(old_commit.status, 302);
+  EXPECT_EQ(old_commit.header("x-repo-commit"), commit);
+  EXPECT_EQ(old_commit.header("x-linked-etag"), "\"" + Sha256Hex(big_) + "\"");
+  RawResponse unknown = RawRequest(
+      hub_port(), "HEAD " + ResolvePath("model.gguf", std::string(40, 'e')) + " HTTP/1.1");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.header("x-error-code"), "RevisionNotFound");
   RawResponse head = RawRequest(hub_port(), "HEAD " + ResolvePath("model.gguf") + " HTTP/1.1");
   EXPECT_EQ(head.header("x-linked-etag"), "\"" + Sha256Hex("new bytes") + "\"");
   EXPECT_EQ(head.header("x-linked-size"), "9");

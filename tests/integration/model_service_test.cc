@@ -209,6 +209,47 @@ TEST_F(ModelServiceDownloadTest, InstalledUnverifiedAndRemovedModelsAreAgentEven
   EXPECT_EQ(changes[2].state(), v1::DOWNLOAD_STATE_NOT_DOWNLOADED);
 }
 
+TEST_F(ModelServiceDownloadTest, LockWritesBesideTheCatalogAndVerifyUsesThePinWithoutTheHub) {
+  hub_.SetFaults({});
+  v1::LockModelsRequest lock;
+  lock.add_ids("tiny");
+  v1::LockModelsResponse locked;
+  grpc::ClientContext lock_context;
+  ASSERT_TRUE(stub_->LockModels(&lock_context, lock, &locked).ok());
+  const std::string lock_path = temp_.path() + "/catalog.lock.toml";
+  EXPECT_EQ(locked.lock_file(), lock_path);
+  ASSERT_EQ(locked.models_size(), 1);
+  EXPECT_EQ(locked.models(0).action(), v1::LockedModel::ACTION_PINNED);
+  EXPECT_THAT(testing::ReadFileBytes(lock_path),
+              HasSubstr("commit = \"" + hub_.commit("owner/Tiny-GGUF") + "\""));
+  // The catalog shows the pin.
+  v1::ListCatalogResponse catalog;
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(stub_->ListCatalog(&list_context, v1::ListCatalogRequest(), &catalog).ok());
+  EXPECT_EQ(catalog.entries(0).model().pin().commit(), hub_.commit("owner/Tiny-GGUF"));
+  EXPECT_EQ(catalog.entries(0).model().pin().lock_file(), lock_path);
+  EXPECT_EQ(catalog.entries(0).model().pin().stale(), "");
+  // The Hub's bytes copied here by hand, no manifest: verify adopts them against the pin alone.
+  testing::WriteFileBytes(temp_.path() + "/models/tiny/tiny.gguf",
+                          testing::GgufFileOfSize(kSize, 5));
+  hub_.ResetStats();
+  v1::VerifyModelRequest verify;
+  verify.add_ids("tiny");
+  grpc::ClientContext verify_context;
+  auto stream = stub_->VerifyModel(&verify_context, verify);
+  v1::OperationEvent event;
+  v1::OperationEvent last;
+  while (stream->Read(&event)) last = event;
+  ASSERT_TRUE(stream->Finish().ok());
+  v1::VerifyModelResult result;
+  ASSERT_TRUE(last.result().UnpackTo(&result));
+  ASSERT_EQ(result.models_size(), 1);
+  EXPECT_TRUE(result.ok()) << result.models(0).files(0).problem();
+  EXPECT_TRUE(result.models(0).files(0).pinned());
+  EXPECT_TRUE(result.models(0).files(0).adopted());
+  EXPECT_TRUE(hub_.requests().empty());
+}
+
 TEST_F(ModelServiceDownloadTest, ADownloadWaitingForAnotherOperationIsPendingAndNamesIt) {
   grpc::ClientContext first_context;
   std::unique_ptr<grpc::ClientReader<v1::OperationEvent>> first;

@@ -115,6 +115,7 @@ const std::map<std::string, Call>& Calls() {
       Rpc<Model>(&Model::Stub::VerifyModel),
       Rpc<Model>(&Model::Stub::DeleteModel),
       Rpc<Model>(&Model::Stub::GetDiskUsage),
+      Rpc<Model>(&Model::Stub::LockModels),
       Rpc<Git>(&Git::Stub::GetStatus),
       Rpc<Git>(&Git::Stub::Pull),
       Rpc<Git>(&Git::Stub::Sync),

@@ -116,9 +116,12 @@ struct HubFile {
   uint64_t advertised_size = 0;  // X-Linked-Size when set by AdvertiseSize(), else the real one
 };
 
+using HubFiles = std::map<std::string, HubFile>;
+
 struct HubRepo {
-  std::map<std::string, HubFile> files;
-  int version = 0;  // AddFile calls so far: the commit changes with each
+  HubFiles files;
+  std::map<std::string, HubFiles> history;  // the files at each earlier commit
+  int version = 0;                          // AddFile calls so far: the commit changes with each
   std::string token;
 };
 
@@ -170,9 +173,11 @@ struct FakeHub::State {
   void Record(const std::string& server, const httplib::Request& req, int status);
   bool InjectError(httplib::Response& res);
   void ServeHub(const httplib::Request& req, httplib::Response& res);
-  // Finds `repo` at `revision` for the Hub and checks its token; on failure answers the error.
-  const HubRepo* FindRepoLocked(const httplib::Request& req, const std::string& repo,
-                                const std::string& revision, httplib::Response& res) const;
+  // Finds `repo`'s files at `revision` for the Hub and checks its token, setting `commit` to
+  // the commit the revision resolves to; on failure answers the error.
+  const HubFiles* FindRepoLocked(const httplib::Request& req, const std::string& repo,
+                                 const std::string& revision, httplib::Response& res,
+                                 std::string* commit) const;
   void ServeResolve(const httplib::Request& req, const std::string& repo,
                     const std::string& revision, const std::string& path, httplib::Response& res);
   void ServeTree(const httplib::Request& req, const std::string& repo, const std::string& revision,
@@ -315,6 +320,7 @@ void FakeHub::AddFile(const std::string& repo, const std::string& path, std::str
   std::lock_guard lock(state_->mu);
   if (lfs) state_->lfs_objects[file.sha256] = file.content;
   HubRepo& hub_repo = state_->repos[repo];
+  if (hub_repo.version > 0) hub_repo.history[state_->CommitLocked(repo)] = hub_repo.files;
   hub_repo.files[path] = std::move(file);
   ++hub_repo.version;
 }
@@ -448,9 +454,9 @@ void FakeHub::State::ServeHub(const httplib::Request& req, httplib::Response& re
   }
 }
 
-const HubRepo* FakeHub::State::FindRepoLocked(const httplib::Request& req, const std::string& repo,
-                                              const std::string& revision,
-                                              httplib::Response& res) const {
+const HubFiles* FakeHub::State::FindRepoLocked(const httplib::Request& req, const std::string& repo,
+                                               const std::string& revision, httplib::Response& res,
+                                               std::string* commit) const {
   auto it = repos.find(repo);
   if (it == repos.end()) {
     HubError(res, 404, "RepoNotFound", "Repository not found");
@@ -464,11 +470,17 @@ const HubRepo* FakeHub::State::FindRepoLocked(const httplib::Request& req, const
                  "Please log in.");
     return nullptr;
   }
-  if (revision != "main" && revision != CommitLocked(repo)) {
+  if (revision == "main" || revision == CommitLocked(repo)) {
+    *commit = CommitLocked(repo);
+    return &it->second.files;
+  }
+  auto earlier = it->second.history.find(revision);
+  if (earlier == it->second.history.end()) {
     HubError(res, 404, "RevisionNotFound", "Invalid rev id: " + revision);
     return nullptr;
   }
-  return &it->second;
+  *commit = revision;
+  return &earlier->second;
 }
 
 void FakeHub::State::ServeResolve(const httplib::Request& req, const std::string& repo,
@@ -482,15 +494,14 @@ void FakeHub::State::ServeResolve(const httplib::Request& req, const std::string
   std::string etag;
   {
     std::lock_guard lock(mu);
-    const HubRepo* hub_repo = FindRepoLocked(req, repo, revision, res);
-    if (hub_repo == nullptr) return;
-    auto it = hub_repo->files.find(path);
-    if (it == hub_repo->files.end()) {
+    const HubFiles* files = FindRepoLocked(req, repo, revision, res, &commit);
+    if (files == nullptr) return;
+    auto it = files->find(path);
+    if (it == files->end()) {
       HubError(res, 404, "EntryNotFound", "Entry not found");
       return;
     }
     file = it->second;
-    commit = CommitLocked(repo);
     if (file.lfs) {
       location = faults.redirect_location.empty() ? SignedUrlLocked(file.sha256)
                                                   : faults.redirect_location;
@@ -531,11 +542,11 @@ void FakeHub::State::ServeTree(const httplib::Request& req, const std::string& r
   nlohmann::json entries = nlohmann::json::array();
   {
     std::lock_guard lock(mu);
-    const HubRepo* hub_repo = FindRepoLocked(req, repo, revision, res);
-    if (hub_repo == nullptr) return;
-    std::string commit = CommitLocked(repo);
+    std::string commit;
+    const HubFiles* files = FindRepoLocked(req, repo, revision, res, &commit);
+    if (files == nullptr) return;
     std::set<std::string> listed_dirs;
-    for (const auto& [file_path, file] : hub_repo->files) {
+    for (const auto& [file_path, file] : *files) {
       if (!file_path.starts_with(prefix)) continue;
       // Each directory between `prefix` and the file, outermost first, then the file itself;
       // without recursion only the first level.

@@ -3,7 +3,9 @@
 //
 // The Hub port (endpoint(), what HF_ENDPOINT is set to):
 //   HEAD|GET /{owner}/{name}/resolve/{revision}/{path}
-//     revision is "main" or the repository's commit (commit()); anything else is 404.
+//     revision is "main", the repository's commit (commit()) or one of its earlier commits
+//     (each AddFile keeps the files of the commit before, as git history does, so a client
+//     pinned to an old commit still gets its bytes); anything else is 404.
 //     LFS file: 302 with Location = a signed CDN URL valid for `url_lifetime`, and the headers
 //       X-Repo-Commit: <commit>, X-Linked-Etag: "<sha256>", X-Linked-Size: <size>,
 //       ETag: "<sha256>"; no body.

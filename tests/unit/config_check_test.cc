@@ -191,6 +191,17 @@ TEST_F(ConfigCheckTest, PathsMustExistOrBeCreatable) {
                           " is not a directory");
 }
 
+TEST_F(ConfigCheckTest, TheCatalogsLockFileIsCheckedWithItsLine) {
+  testing::WriteFileBytes(Path("work/c.toml"),
+                          "[[models]]\nid = \"tiny\"\nname = \"T\"\nrepo = \"o/t\"\nfile = "
+                          "\"t.gguf\"\ndir = \"t\"\nsize_bytes = 1\n");
+  testing::WriteFileBytes(Path("work/c.lock.toml"), "version = 1\n[models.tiny]\nrepo = \"o/t\"\n");
+  std::vector<std::string> lines = Lines(HostProblems("catalog = \"c.toml\"\n"));
+  ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0], HasSubstr(":1: error: " + Path("work/c.lock.toml") +
+                                  ":2: model 'tiny': missing required key 'revision'"));
+}
+
 TEST_F(ConfigCheckTest, TheDefaultModelMustBeInTheCatalogAndHfNeedsItsProgram) {
   std::vector<ConfigProblem> problems =
       HostProblems("[download]\nbackend = \"hf\"\n[workers]\ndefault_model = \"tinylama\"\n");

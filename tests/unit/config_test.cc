@@ -331,6 +331,7 @@ TEST(ConfigKeysTest, ListsEveryKeyInDocumentationOrder) {
                                                     "models_dir",
                                                     "state_dir",
                                                     "catalog",
+                                                    "catalog_lock",
                                                     "agent.address",
                                                     "agent.listen",
                                                     "agent.log_level",
