@@ -379,32 +379,19 @@ void AddModelsCommands(CommandLine& cli) {
   auto lock_unpin = std::make_shared<bool>(false);
   CLI::App* lock = cli.AddCommand(
       models, "lock", "Pin models to the Hub's commit and SHA-256 in the catalog's lock file",
-      "  llorch-pool --catalog fleet.toml models lock   pin every model not pinned yet
-      "
-      "  llorch-pool models lock qwen                   pin one model
-      "
-      "  llorch-pool models lock --update qwen          pin what the Hub has now
-      "
-      "  llorch-pool models lock --unpin qwen           remove the pin
-      "
-      "
-      "
-      "Asks the Hub (a HEAD per model, nothing is downloaded) which commit the catalog's
-      "
-      "revision resolves to and the SHA-256 and size of the model's file there, and writes them
-      "
-      "to the lock file beside the catalog (fleet.toml -> fleet.lock.toml; with the built-in
-      "
-      "catalog, the file `catalog_lock` names). Downloads of a pinned model then install exactly
-      "
-      "those bytes, from the pinned commit, or fail naming both when the Hub gives others;
-      "
-      "`models verify` checks against the pin, also with HF_HUB_OFFLINE=1. Models already
-      "
-      "pinned are kept (a Hub that moved on is reported) unless --update. Commit the lock file
-      "
-      "next to the catalog so every host installs the same bytes.
-      ",
+      "  llorch-pool --catalog fleet.toml models lock   pin every model not pinned yet\n"
+      "  llorch-pool models lock qwen                   pin one model\n"
+      "  llorch-pool models lock --update qwen          pin what the Hub has now\n"
+      "  llorch-pool models lock --unpin qwen           remove the pin\n"
+      "\n"
+      "Asks the Hub (a HEAD per model, nothing is downloaded) which commit the catalog's\n"
+      "revision resolves to and the SHA-256 and size of the model's file there, and writes them\n"
+      "to the lock file beside the catalog (fleet.toml -> fleet.lock.toml; with the built-in\n"
+      "catalog, the file `catalog_lock` names). Downloads of a pinned model then install exactly\n"
+      "those bytes, from the pinned commit, or fail naming both when the Hub gives others;\n"
+      "`models verify` checks against the pin, also with HF_HUB_OFFLINE=1. Models already\n"
+      "pinned are kept (a Hub that moved on is reported) unless --update. Commit the lock file\n"
+      "next to the catalog so every host installs the same bytes.\n",
       [lock_ids, lock_update, lock_unpin](Session& s) {
         return RunLock(s, Unique(*lock_ids), *lock_update, *lock_unpin);
       });

@@ -301,17 +301,15 @@ std::string RenderLockResult(const v1::LockModelsResponse& response, const Style
         {Cell(model.id(), Color::kBold), action, model.pin().commit().substr(0, 12), sha256, note});
   }
   std::string out = table.Render(style);
-  absl::StrAppend(&out, "
-Lock file: ", response.lock_file(),
-                  response.written() ? " (written)" : " (unchanged)", "
-");
+  absl::StrAppend(&out, "\nLock file: ", response.lock_file(),
+                  response.written() ? " (written)" : " (unchanged)", "\n");
   if (failures > 0) {
-    absl::StrAppend(&out, style.Paint(absl::StrCat(failures, " of ", response.models_size(),
-                                                   failures == 1 ? " model" : " models",
-                                                   " could not be pinned"),
-                                      Color::kRed),
-                    "
-");
+    absl::StrAppend(
+        &out,
+        style.Paint(absl::StrCat(failures, " of ", response.models_size(),
+                                 failures == 1 ? " model" : " models", " could not be pinned"),
+                    Color::kRed),
+        "\n");
   }
   return out;
 }
