@@ -318,6 +318,18 @@ std::vector<Case> HandWrittenCases() {
           "id '..'", [](auto& r) { r.set_id(".."); }, "id"),
       Bad<v1::DeleteModelRequest>(
           "id 'tinyllama/'", [](auto& r) { r.set_id("tinyllama/"); }, "id"),
+      Bad<v1::LockModelsRequest>(
+          "id '../x'", [](auto& r) { r.add_ids("../x"); }, "ids[0]"),
+      Bad<v1::LockModelsRequest>(
+          "unpin without ids", [](auto& r) { r.set_unpin(true); }, "ids"),
+      Bad<v1::LockModelsRequest>(
+          "update and unpin",
+          [](auto& r) {
+            r.add_ids("tinyllama");
+            r.set_update(true);
+            r.set_unpin(true);
+          },
+          "unpin"),
       // GitService: branch names through git check-ref-format, submodule names git accepts.
       Bad<v1::SyncRequest>(
           "branch '-x'", [](auto& r) { r.set_branch("-x"); }, "branch", "BAD_BRANCH_NAME"),

@@ -421,6 +421,7 @@ TEST_F(ConfigTest, SystemFileOverridesDefaults) {
 models_dir = "/srv/models"
 state_dir = "/var/lib/llorch/pool"
 catalog = "/etc/llorch/catalog.toml"
+catalog_lock = "/etc/llorch/catalog.lock.toml"
 [agent]
 address = "unix:/run/llorch/pool-agent.sock"
 listen = ["unix:/run/llorch/pool-agent.sock", "127.0.0.1:9200"]
