@@ -33,6 +33,9 @@ plaintext only to loopback addresses (docs/security.md).
 Scripts: -o json prints one JSON document (an operation command's final result), -o jsonl (or
 --events) an operation's events one a line; sizes are JSON numbers:
   llorch-pool models list -o json | jq '.models[] | select(.total_bytes > 1e9) | .id'
+Operations: Ctrl-C cancels an operation only in the command that started it; in `ops watch`, or
+in a command that joined one already running, it stops watching and the operation goes on.
+--detach returns at once with the operation id (needs pool-agent): `llorch-pool ops watch ID`.
 Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 agent unreachable, 130 interrupted,
 141 stdout's reader went away.)";
 
@@ -298,6 +301,13 @@ int CommandLine::Run(int argc, const char* const* argv) {
   return RunAction();
 }
 
+void CommandLine::AllowDetach(CLI::App* command) {
+  command->add_flag("--detach", flags_.detach,
+                    "Return once the operation has started, printing its id (with -o json: "
+                    "{\"operation_id\": ...}); it goes on in the agent: `llorch-pool ops watch "
+                    "ID` follows it. Needs a running agent");
+}
+
 void CommandLine::AllowConfigErrors(const CLI::App* command) {
   config_error_tolerant_.insert(command);
 }
@@ -352,6 +362,7 @@ int CommandLine::RunAction() {
   session_ = std::make_unique<Session>(std::move(*config), std::move(connect), flags_.verbosity,
                                        flags_.quiet, CommandPath(DeepestSelected(&app_)),
                                        !flags_.no_headers);
+  session_->set_detach(flags_.detach);
   return action_(*session_);
 }
 

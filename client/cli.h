@@ -42,6 +42,7 @@ struct GlobalFlags {
   std::optional<std::string> repo_root;
   int verbosity = 0;
   bool quiet = false;
+  bool detach = false;
 };
 
 class CommandLine {
@@ -68,6 +69,9 @@ class CommandLine {
   CLI::App* AddLocalCommand(CLI::App* parent, const std::string& name,
                             const std::string& description, const std::string& examples,
                             LocalAction action);
+
+  // Gives `command`, which runs an operation, the flag --detach (Session::detach()).
+  void AllowDetach(CLI::App* command);
 
   // `command` runs even when the configuration has errors (`dev check-config`, which reports
   // them): on the values that load, with an agent in this process, after a note on stderr.

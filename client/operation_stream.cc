@@ -12,6 +12,8 @@
 #include "client/render/progress.h"
 #include "common/error_metadata.h"
 #include "common/error_reasons.h"
+#include "common/operation_metadata.h"
+#include "common/status.h"
 #include "llorch/pool/v1/operation.grpc.pb.h"
 
 namespace llorch {
@@ -19,8 +21,24 @@ namespace {
 
 namespace v1 = pool::v1;
 
-// While alive: the first Ctrl-C asks the agent to cancel the operation once its id is known
-// (or just ends the call before that).
+// What this client is to the operation it follows (common/operation_metadata.h).
+enum class Role { kStarted, kJoined, kWatching };
+
+// The role the agent announced in the stream's initial metadata; an agent that announces none
+// (older than the announcement) is taken to mean "started", as before.
+Role RoleOf(const grpc::ClientContext& context) {
+  const auto& metadata = context.GetServerInitialMetadata();
+  const auto found = metadata.find(operation_metadata::kRoleKey);
+  if (found == metadata.end()) return Role::kStarted;
+  const grpc::string_ref value = found->second;
+  if (value == operation_metadata::kRoleJoined) return Role::kJoined;
+  if (value == operation_metadata::kRoleWatching) return Role::kWatching;
+  return Role::kStarted;
+}
+
+// While alive, the first Ctrl-C: once the operation's id is known, asks the agent to cancel it
+// when this client started it, or just stops watching when it joined or watches (the operation
+// goes on); before the id is known it just ends the call.
 class CancelOnInterrupt {
  public:
   // `requested_by` is what the cancel request says this client is.
@@ -31,20 +49,23 @@ class CancelOnInterrupt {
         requested_by_(std::move(requested_by)),
         watch_([this] { Cancel(); }) {}
 
-  void SetOperationId(const std::string& id) {
+  void SetOperation(const std::string& id, Role role) {
     std::lock_guard<std::mutex> lock(mutex_);
     operation_id_ = id;
+    role_ = role;
   }
 
  private:
   void Cancel() {
     std::string id;
+    Role role;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       id = operation_id_;
+      role = role_;
     }
-    if (id.empty()) {
-      stream_context_->TryCancel();  // nothing started yet: just stop
+    if (id.empty() || role != Role::kStarted) {
+      stream_context_->TryCancel();  // nothing started yet, or not ours to stop: just stop
       return;
     }
     std::fprintf(stderr, "\ncancelling %s ...\n", id.c_str());
@@ -66,10 +87,20 @@ class CancelOnInterrupt {
   const std::string requested_by_;
   std::mutex mutex_;
   std::string operation_id_;
+  Role role_ = Role::kStarted;
   InterruptWatch watch_;  // last: its thread may call Cancel() until it is gone
 };
 
+// "over the agent's unix socket" for "unix:" (a unix socket's peer has no address), else
+// "from PEER".
+std::string FromPeer(const std::string& peer) {
+  if (peer.empty()) return "";
+  if (peer == "unix:") return ", over the agent's unix socket";
+  return ", from " + peer;
+}
+
 // Who cancelled operation `id`, when this client did not: from the error's reason and metadata.
+// Only facts: no command to run, since the agent's own hint (if any) follows.
 std::string CancelledElsewhere(const std::string& id, const ClientError& error) {
   const auto fact = [&](const char* key) {
     const auto it = error.metadata.find(key);
@@ -78,7 +109,8 @@ std::string CancelledElsewhere(const std::string& id, const ClientError& error) 
   if (error.reason == reasons::kCancelledByClient) {
     const std::string who = fact(metadata::kRequestedBy);
     return absl::StrCat("operation ", id, " was cancelled by another client: ",
-                        who.empty() ? "it did not say who" : who, ", from ", fact(metadata::kPeer));
+                        who.empty() ? "one that did not say who it is" : who,
+                        FromPeer(fact(metadata::kPeer)));
   }
   if (error.reason == reasons::kAgentShutdown) {
     const std::string signal = fact(metadata::kSignal);
@@ -88,38 +120,106 @@ std::string CancelledElsewhere(const std::string& id, const ClientError& error) 
   return absl::StrCat("operation ", id, " was cancelled, not by this client: ", error.message);
 }
 
+// What a client that started nothing says when Ctrl-C stops it watching `id`.
+void SayStoppedWatching(const std::string& id) {
+  std::fprintf(stderr,
+               "stopped watching %s; it goes on in the agent: `llorch-pool ops watch %s` follows "
+               "it again, `llorch-pool ops cancel %s` stops it\n",
+               id.c_str(), id.c_str(), id.c_str());
+}
+
+// `text` with what a gRPC metadata value may not hold replaced by '?'.
+std::string MetadataValue(const std::string& text) {
+  std::string value;
+  for (char c : text) value.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return value;
+}
+
 }  // namespace
 
-OperationOutcome FollowOperation(Session& session, const OperationStarter& start) {
+absl::Status CheckDetachable(Session& session) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
+  if (!channel.ok()) return channel.status();
+  if (!session.standalone()) return absl::OkStatus();
+  return WithHint(
+      absl::InvalidArgumentError("--detach needs a running agent: with none, this command runs "
+                                 "the operation inside its own process, which would end it on "
+                                 "returning"),
+      "start `pool-agent` (docs/operator-guide.md), or leave --detach out");
+}
+
+std::optional<int> RefuseUnworkableDetach(Session& session) {
+  if (!session.detach()) return std::nullopt;
+  if (absl::Status detachable = CheckDetachable(session); !detachable.ok()) {
+    return session.Fail(detachable);
+  }
+  return std::nullopt;
+}
+
+OperationOutcome FollowOperation(Session& session, const OperationStarter& start, bool detach) {
   OperationOutcome outcome;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
   if (!channel.ok()) {
     outcome.error = FromStatus(channel.status());
     return outcome;
   }
+  if (detach) {
+    if (absl::Status detachable = CheckDetachable(session); !detachable.ok()) {
+      outcome.error = FromStatus(detachable);
+      return outcome;
+    }
+  }
   grpc::ClientContext context;  // no deadline: operations take as long as they take
-  ProgressDisplay display(stderr, isatty(STDERR_FILENO) != 0, session.quiet() || session.json(),
-                          session.err_style());
+  context.AddMetadata(operation_metadata::kClientKey, MetadataValue(session.Describe()));
+  ProgressDisplay display(stderr, isatty(STDERR_FILENO) != 0,
+                          session.quiet() || session.json() || detach, session.err_style());
   CancelOnInterrupt cancel(*channel, &context, "Ctrl-C in " + session.Describe());
   std::unique_ptr<grpc::ClientReaderInterface<v1::OperationEvent>> reader =
       start(&context, *channel);
   v1::OperationEvent event;
   v1::OperationEvent final_event;
+  std::string id;
+  Role role = Role::kStarted;
   while (reader->Read(&event)) {
-    if (event.sequence() == 1 || !event.operation_id().empty()) {
-      cancel.SetOperationId(event.operation_id());
+    if (id.empty()) {
+      // The first event: the stream's initial metadata has come with it.
+      id = event.operation_id();
+      role = RoleOf(context);
+      cancel.SetOperation(id, role);
+      session.Verbose(1, absl::StrCat("operation ", id,
+                                      role == Role::kJoined     ? " (joined)"
+                                      : role == Role::kWatching ? " (watching)"
+                                                                : " (started)"));
+      if (detach) {
+        outcome.detached = Detached{id, role == Role::kJoined};
+        context.TryCancel();  // closing the stream leaves the operation running
+        break;
+      }
+      if (role == Role::kJoined && !session.quiet() && !session.json()) {
+        std::fprintf(stderr, "%s\n",
+                     session.err_style()
+                         .Paint(absl::StrCat("joined ", id,
+                                             ", which another client started: Ctrl-C stops "
+                                             "watching and leaves it running"),
+                                Color::kDim)
+                         .c_str());
+      }
     }
-    if (event.sequence() == 1) session.Verbose(1, "operation " + event.operation_id());
     if (session.jsonl()) session.Print(ToJsonLine(event) + "\n");
     display.OnEvent(event);
     if (event.final()) final_event = event;
   }
   display.Finish();
   grpc::Status status = reader->Finish();
+  if (outcome.detached) return outcome;
   if (InterruptWatch::Interrupted()) {
-    std::fprintf(
-        stderr, "interrupted%s\n",
-        final_event.state() == v1::OPERATION_STATE_CANCELLED ? ": operation cancelled" : "");
+    if (role != Role::kStarted && !id.empty() && !final_event.final()) {
+      SayStoppedWatching(id);
+    } else {
+      std::fprintf(
+          stderr, "interrupted%s\n",
+          final_event.state() == v1::OPERATION_STATE_CANCELLED ? ": operation cancelled" : "");
+    }
     outcome.interrupted = true;
     return outcome;
   }
@@ -141,8 +241,34 @@ OperationOutcome FollowOperation(Session& session, const OperationStarter& start
   return outcome;
 }
 
+void PrintDetached(Session& session, const Detached& detached) {
+  if (session.json()) {
+    session.Print(
+        DumpJson(JsonValue{{"operation_id", detached.operation_id}, {"joined", detached.joined}},
+                 session.jsonl()) +
+        "\n");
+  } else {
+    session.Print(detached.operation_id + "\n");
+  }
+  if (session.quiet() || session.json()) return;
+  const std::string& id = detached.operation_id;
+  std::fprintf(stderr, "%s\n",
+               session.err_style()
+                   .Paint(absl::StrCat(detached.joined ? "joined " : "started ", id,
+                                       detached.joined ? ", already running" : "",
+                                       "; it goes on in the agent: `llorch-pool ops watch ", id,
+                                       "` follows it, `llorch-pool ops get ", id,
+                                       "` shows it, `llorch-pool ops cancel ", id, "` stops it"),
+                          Color::kDim)
+                   .c_str());
+}
+
 int RunOperation(Session& session, const OperationStarter& start, const ResultHandler& on_result) {
-  const OperationOutcome outcome = FollowOperation(session, start);
+  const OperationOutcome outcome = FollowOperation(session, start, session.detach());
+  if (outcome.detached) {
+    PrintDetached(session, *outcome.detached);
+    return kExitOk;
+  }
   if (outcome.interrupted) return kExitInterrupted;
   if (outcome.error) return ReportError(*outcome.error, session.err_style());
   if (!outcome.result) return kExitOk;

@@ -30,7 +30,7 @@ Session::Session(Config config, ConnectOptions connect_options, int verbosity, b
 std::string Session::Describe() const {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
-  return absl::StrCat("`", command_, "` (pid ", getpid(), " on ", host, ")");
+  return absl::StrCat("`", command_, "` (pid ", getpid(), " on ", host, ", uid ", getuid(), ")");
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Session::Channel() {

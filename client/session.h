@@ -42,9 +42,14 @@ class Session {
   const Style& out_style() const { return out_style_; }
   const Style& err_style() const { return err_style_; }
 
-  // This client, for the agent to tell others (CancelOperationRequest.requested_by):
-  // "`llorch-pool ops cancel` (pid 4242 on gpu-3)".
+  // This client, for the agent to tell others (CancelOperationRequest.requested_by, the
+  // `llorch-client` metadata of a call that starts an operation):
+  // "`llorch-pool ops cancel` (pid 4242 on gpu-3, uid 1000)".
   std::string Describe() const;
+
+  // --detach: an operation command returns once the operation exists, printing its id.
+  bool detach() const { return detach_; }
+  void set_detach(bool detach) { detach_ = detach; }
 
   // The channel to the agent, connecting on first use (see connection.h for the order).
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel();
@@ -94,6 +99,7 @@ class Session {
   std::string command_;
   int verbosity_;
   bool quiet_;
+  bool detach_ = false;
   OutputFormat format_;
   Style out_style_;
   Style err_style_;

@@ -29,7 +29,7 @@ bool SameAmount(const v1::Progress& a, const v1::Progress& b) {
 }  // namespace
 
 Operation::Operation(std::string id, std::string kind, std::string target, Clock clock,
-                     StateListener on_state)
+                     StateListener on_state, const Starter& starter)
     : id_(std::move(id)),
       kind_(std::move(kind)),
       target_(std::move(target)),
@@ -40,6 +40,8 @@ Operation::Operation(std::string id, std::string kind, std::string target, Clock
   snapshot_.set_kind(kind_);
   snapshot_.set_target(target_);
   snapshot_.set_state(v1::OPERATION_STATE_PENDING);
+  snapshot_.set_started_by(starter.client);
+  snapshot_.set_started_by_peer(starter.peer);
   SetTimestamp(now, snapshot_.mutable_created_at());
   std::lock_guard<std::mutex> lock(mu_);
   EmitLocked(now);

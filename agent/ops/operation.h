@@ -45,10 +45,16 @@ class Operation {
   // Progress events come at most this often (first, phase changes and completion excepted).
   static constexpr absl::Duration kProgressInterval = absl::Milliseconds(50);
 
+  // Who started an operation (Operation.started_by and started_by_peer of the proto).
+  struct Starter {
+    std::string client;  // what the client said it is; "" when it said nothing
+    std::string peer;    // the gRPC peer of the starting call
+  };
+
   // A new operation in state PENDING, with its first event already emitted (and `on_state`
   // told).
   Operation(std::string id, std::string kind, std::string target, Clock clock = absl::Now,
-            StateListener on_state = nullptr);
+            StateListener on_state = nullptr, const Starter& starter = {});
 
   // An operation as the history kept it: `snapshot`, with `final_event` (the only event kept)
   // when it had finished. One that had not (its agent died) comes back in the state it had, with

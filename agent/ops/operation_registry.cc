@@ -63,6 +63,7 @@ struct OperationRegistry::Core {
     std::shared_ptr<Operation> operation;
     std::string join_key;
     std::vector<RequestKey> requests;  // the request_ids that started or joined it
+    std::string starter_request_id;    // the request_id that started it; "" when none did
   };
   struct Runner {
     std::thread thread;
@@ -325,6 +326,8 @@ void OperationRegistry::KeepHistory(std::unique_ptr<OperationHistory> history) {
       for (const agent::ops::RequestKey& key : record.requests()) {
         entry.requests.push_back({key.id(), key.fingerprint()});
       }
+      // The history keeps no starter: the first request_id is the likeliest.
+      if (!entry.requests.empty()) entry.starter_request_id = entry.requests.front().id;
       uint32_t number = 0;
       if (std::sscanf(record.operation().id().c_str(), "op-%8x", &number) == 1) {
         core_->issued.insert(number);
@@ -359,10 +362,20 @@ absl::StatusOr<std::shared_ptr<Operation>> OperationRegistry::Start(absl::string
                                                                     absl::string_view join_key,
                                                                     const RequestKey& request,
                                                                     Work work) {
+  absl::StatusOr<Started> started =
+      Start(kind, target, join_key, request, Operation::Starter(), std::move(work));
+  if (!started.ok()) return started.status();
+  return std::move(started->operation);
+}
+
+absl::StatusOr<OperationRegistry::Started> OperationRegistry::Start(
+    absl::string_view kind, absl::string_view target, absl::string_view join_key,
+    const RequestKey& request, const Operation::Starter& starter, Work work) {
   core_->Tidy();
   std::shared_ptr<Operation> operation;
   std::list<Core::Runner> exited;
   absl::Status no_thread;
+  bool joined = false;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     if (!request.id.empty()) {
@@ -370,24 +383,26 @@ absl::StatusOr<std::shared_ptr<Operation>> OperationRegistry::Start(absl::string
         if (key->fingerprint != request.fingerprint) {
           return RequestIdReused(request.id, entry->operation->id());
         }
-        return entry->operation;
+        return Started{entry->operation, entry->starter_request_id != request.id};
       }
     }
     for (Core::Entry& entry : core_->entries) {
       if (join_key.empty() || entry.join_key != join_key || entry.operation->finished()) continue;
-      if (request.id.empty()) return entry.operation;
+      if (request.id.empty()) return Started{entry.operation, true};
       entry.requests.push_back(request);  // the history must know it (Persist below)
       operation = entry.operation;
+      joined = true;
       break;
     }
-    if (!operation) {
+    if (!joined) {
       exited = core_->TakeExitedLocked();
       operation = std::make_shared<Operation>(core_->NewIdLocked(), std::string(kind),
                                               std::string(target), core_->options.clock,
-                                              core_->PublishTo(core_->options.events));
+                                              core_->PublishTo(core_->options.events), starter);
       Core::Entry& entry = core_->entries.emplace_back();
       entry.operation = operation;
       entry.join_key = std::string(join_key);
+      entry.starter_request_id = request.id;
       if (!request.id.empty()) entry.requests.push_back(request);
       Core::PersistWhenFinished(core_, *operation);
       auto runner = core_->runners.emplace(core_->runners.end());
@@ -406,7 +421,7 @@ absl::StatusOr<std::shared_ptr<Operation>> OperationRegistry::Start(absl::string
   for (Core::Runner& runner : exited) runner.thread.join();
   core_->Persist(*operation);
   if (!no_thread.ok()) operation->Fail(no_thread);  // outside mu: the finish hook takes it
-  return operation;
+  return Started{operation, joined};
 }
 
 absl::StatusOr<std::shared_ptr<Operation>> OperationRegistry::Find(absl::string_view id) const {

@@ -76,6 +76,17 @@ class OperationRegistry {
                                                    absl::string_view join_key,
                                                    const RequestKey& request, Work work);
 
+  // What Start() did for one request: started the operation (also when a retry with the
+  // request_id that started it finds it again), or joined one another request started.
+  struct Started {
+    std::shared_ptr<Operation> operation;
+    bool joined = false;
+  };
+  // The same, telling which, and recording `starter` in an operation it creates.
+  absl::StatusOr<Started> Start(absl::string_view kind, absl::string_view target,
+                                absl::string_view join_key, const RequestKey& request,
+                                const Operation::Starter& starter, Work work);
+
   // NOT_FOUND (reason OPERATION_NOT_FOUND, with a hint) for an unknown or forgotten id.
   absl::StatusOr<std::shared_ptr<Operation>> Find(absl::string_view id) const;
 

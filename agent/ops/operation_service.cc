@@ -39,6 +39,7 @@ grpc::Status OperationServiceImpl::WatchOperation(grpc::ServerContext* context,
   absl::StatusOr<std::shared_ptr<Operation>> operation = operations_->Find(request->id());
   if (!operation.ok()) return ToGrpcStatus(operation.status());
   // The shared_ptr keeps the operation alive even if the history forgets it meanwhile.
+  AnnounceRole(context, operation_metadata::kRoleWatching);
   return StreamOperation(context, **operation, request->after_sequence(), writer);
 }
 

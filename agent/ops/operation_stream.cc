@@ -37,7 +37,25 @@ grpc::Status ClientGone(const Operation& operation) {
                    " goes on (`llorch-pool ops watch ", operation.id(), "` follows it again)"));
 }
 
+// What the starting call's client said it is (`llorch-client`): printable ASCII only, cut at 200.
+std::string ClientOf(const grpc::ServerContext& context) {
+  constexpr size_t kMaxLength = 200;
+  const auto& metadata = context.client_metadata();
+  const auto found = metadata.find(operation_metadata::kClientKey);
+  if (found == metadata.end()) return "";
+  std::string client;
+  for (char c : found->second) {
+    if (client.size() == kMaxLength) break;
+    client.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  }
+  return client;
+}
+
 }  // namespace
+
+void AnnounceRole(grpc::ServerContext* context, const char* role) {
+  context->AddInitialMetadata(operation_metadata::kRoleKey, role);
+}
 
 grpc::Status StreamOperation(grpc::ServerContext* context, Operation& operation,
                              uint64_t after_sequence,
@@ -80,10 +98,13 @@ grpc::Status StartAndStream(OperationRegistry& registry, const google::protobuf:
   }
   absl::StatusOr<RequestKey> key = RequestKeyOf(request);
   if (!key.ok()) return ToGrpcStatus(key.status());
-  absl::StatusOr<std::shared_ptr<Operation>> operation =
-      registry.Start(kind, target, join_key, *key, std::move(work));
-  if (!operation.ok()) return ToGrpcStatus(operation.status());
-  return StreamOperation(context, **operation, 0, writer);
+  absl::StatusOr<OperationRegistry::Started> started =
+      registry.Start(kind, target, join_key, *key,
+                     Operation::Starter{ClientOf(*context), context->peer()}, std::move(work));
+  if (!started.ok()) return ToGrpcStatus(started.status());
+  AnnounceRole(context, started->joined ? operation_metadata::kRoleJoined
+                                        : operation_metadata::kRoleStarted);
+  return StreamOperation(context, *started->operation, 0, writer);
 }
 
 }  // namespace llorch

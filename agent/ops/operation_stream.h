@@ -19,9 +19,14 @@
 #include "absl/strings/string_view.h"
 #include "agent/ops/operation.h"
 #include "agent/ops/operation_registry.h"
+#include "common/operation_metadata.h"
 #include "llorch/pool/v1/operation.pb.h"
 
 namespace llorch {
+
+// Sends `role` (operation_metadata::kRoleKey, common/operation_metadata.h) with the stream's
+// initial metadata; before the first Write.
+void AnnounceRole(grpc::ServerContext* context, const char* role);
 
 grpc::Status StreamOperation(grpc::ServerContext* context, Operation& operation,
                              uint64_t after_sequence,
@@ -30,8 +35,10 @@ grpc::Status StreamOperation(grpc::ServerContext* context, Operation& operation,
 // What every RPC that starts an operation does once its request passed validation: starts the
 // operation for `request` (a message with a request_id, see request_key.h) with `registry`, or
 // finds the one it joins or its request_id started (OperationRegistry::Start), and streams its
-// events from the first one kept. A malformed or reused request_id fails the call before
-// anything starts.
+// events from the first one kept, announcing whether this call started or joined it
+// (AnnounceRole) and recording who started it (the call's `llorch-client` metadata, at most 200
+// printable ASCII characters, and its peer). A malformed or reused request_id fails the call
+// before anything starts.
 grpc::Status StartAndStream(OperationRegistry& registry, const google::protobuf::Message& request,
                             absl::string_view kind, absl::string_view target,
                             absl::string_view join_key, OperationRegistry::Work work,

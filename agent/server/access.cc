@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "common/paths.h"
 #include "common/status.h"
 #include "common/tls_files.h"
@@ -35,16 +36,52 @@ bool HasVerifiedClientCertificate(const grpc_auth_context* context) {
   return grpc_auth_property_iterator_next(&it) != nullptr;
 }
 
+// `value` as a log field: printable ASCII, at most 200 characters.
+std::string Printable(absl::string_view value) {
+  std::string out;
+  for (char c : value.substr(0, 200)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
+}
+
+// The first value of the auth context's property `name`; "" when it has none.
+std::string Property(const grpc_auth_context* context, const char* name) {
+  if (context == nullptr) return "";
+  grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(context, name);
+  const grpc_auth_property* property = grpc_auth_property_iterator_next(&it);
+  return property == nullptr
+             ? ""
+             : Printable(absl::string_view(property->value, property->value_length));
+}
+
+// One record per refused call (event "call.refused"): the method, the answer, what the caller
+// presented (never a token's contents), and what is known of the peer at this stage: gRPC checks
+// the call before it exists as a call, so its address is not known here; the client
+// certificate's subject and the user agent are.
+void LogRefused(absl::string_view path, absl::string_view code, absl::string_view credential,
+                const grpc_auth_context* context, absl::string_view user_agent) {
+  LogFields fields = {{"method", Printable(path)},
+                      {"code", std::string(code)},
+                      {"credential", std::string(credential)}};
+  const std::string transport = Property(context, GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
+  if (!transport.empty()) fields.push_back({"transport", transport});
+  const std::string subject = Property(context, GRPC_X509_SUBJECT_PROPERTY_NAME);
+  if (!subject.empty()) fields.push_back({"peer_certificate", subject});
+  if (!user_agent.empty()) fields.push_back({"user_agent", Printable(user_agent)});
+  LogRecord(LogLevel::kWarn, "call.refused", fields);
+}
+
 // grpc core calls this for every call on the listener, with the call's initial metadata (":path"
 // included), before the call reaches the server.
 void Process(void* state, grpc_auth_context* context, const grpc_metadata* metadata, size_t count,
              grpc_process_auth_metadata_done_cb done, void* user_data) {
   const ListenerAuth& auth = *static_cast<const Gate*>(state)->auth;
   absl::string_view path;
+  absl::string_view user_agent;
   const grpc_metadata* authorization = nullptr;
   for (size_t i = 0; i < count; ++i) {
     const absl::string_view key = View(metadata[i].key);
     if (key == ":path") path = View(metadata[i].value);
+    if (key == "user-agent") user_agent = View(metadata[i].value);
     if (key == "authorization") authorization = &metadata[i];
   }
   std::optional<Role> granted = auth.everyone;
@@ -57,6 +94,12 @@ void Process(void* state, grpc_auth_context* context, const grpc_metadata* metad
     granted = auth.client_certificate_role;
   }
   if (!granted) {
+    LogRefused(path, "unauthenticated",
+               authorization != nullptr ? "a token this agent does not accept"
+               : HasVerifiedClientCertificate(context)
+                   ? "a client certificate that grants no role here"
+                   : "none",
+               context, user_agent);
     done(user_data, nullptr, 0, nullptr, 0, GRPC_STATUS_UNAUTHENTICATED,
          authorization != nullptr ? "the token is not one this agent accepts"
          : auth.client_certificates
@@ -68,6 +111,13 @@ void Process(void* state, grpc_auth_context* context, const grpc_metadata* metad
   }
   const std::optional<Role> needed = RequiredRole(path);
   if (!needed || (*needed == Role::kAdmin && *granted != Role::kAdmin)) {
+    LogRefused(
+        path, "permission_denied",
+        auth.everyone ? "the read-only socket"
+        : authorization != nullptr
+            ? absl::StrCat(*granted == Role::kAdmin ? "an " : "a ", RoleName(*granted), " token")
+            : absl::StrCat("a client certificate (", RoleName(*granted), " role)"),
+        context, user_agent);
     done(user_data, nullptr, 0, nullptr, 0, GRPC_STATUS_PERMISSION_DENIED,
          needed ? "this method changes the host: it needs the admin role, and the caller has the "
                   "read-only one (the read-only token, or a client certificate without a token)"

@@ -43,6 +43,12 @@ void DescribeOperation(const v1::Operation& operation, LogLevel* level, std::str
       fields->push_back({"waiting_for", operation.waiting_for().description()});
     } else {
       *name = "operation.start";
+      if (!operation.started_by().empty()) {
+        fields->push_back({"started_by", operation.started_by()});
+      }
+      if (!operation.started_by_peer().empty()) {
+        fields->push_back({"peer", operation.started_by_peer()});
+      }
     }
     return;
   }

@@ -1,5 +1,6 @@
 // The agent's log tells what happened, from the same events AgentService.WatchEvents streams:
-// one record per operation started, finished (state, duration, bytes) or cancelled (by whom),
+// one record per operation started (by whom), finished (state, duration, bytes) or cancelled (by
+// whom),
 // per model installed, removed or found unverified, and per worker state change (common/logging.h
 // writes them as text or JSON). pool-agent sets it as its EventBus's observer.
 #ifndef LLORCH_AGENT_SERVER_EVENT_LOG_H_

@@ -101,6 +101,7 @@ int RunSetup(Session& session, const SetupFlags& flags) {
   request.set_force(flags.force);
   request.set_dry_run(flags.dry_run);
   if (!flags.dry_run && !flags.yes) {
+    if (std::optional<int> refused = RefuseUnworkableDetach(session)) return *refused;
     v1::DevSetupResult plan;
     if (std::optional<int> failed = FetchPlan(session, request, &plan)) return *failed;
     const bool changes =
@@ -165,6 +166,7 @@ void AddDevCommands(CommandLine& cli) {
       "failed. The recommended model: workers.default_model, else tinyllama.\n",
       [setup](Session& s) { return RunSetup(s, *setup); });
   setup_cmd->add_flag("--dry-run", setup->dry_run, "Show the plan only; change nothing");
+  cli.AllowDetach(setup_cmd);
   setup_cmd->add_flag("--yes,-y", setup->yes, "Do not ask before changing anything");
   setup_cmd->add_option("--model", setup->model,
                         "Catalog model to download (default: the "

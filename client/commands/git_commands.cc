@@ -24,6 +24,7 @@ int RunSync(Session& session, const std::string& branch, bool force) {
   v1::SyncRequest request;
   request.set_branch(branch);
   if (!force) {
+    if (std::optional<int> refused = RefuseUnworkableDetach(session)) return *refused;
     request.set_preview_only(true);
     v1::GitSyncResult preview;
     // Followed, not run: the preview is no result of the command (-o json prints the sync's).
@@ -109,13 +110,16 @@ void AddGitCommands(CommandLine& cli) {
   auto pull_mode = std::make_shared<std::string>();
   CLI::App* pull = cli.AddCommand(
       git, "pull", "Pull from origin and update submodules recursively",
-      "  llorch-pool git pull\n  llorch-pool git pull --mode ff-only\n", [pull_mode](Session& s) {
+      "  llorch-pool git pull\n  llorch-pool git pull --mode ff-only\n"
+      "  llorch-pool git pull --detach   returns the operation id at once (needs pool-agent)\n",
+      [pull_mode](Session& s) {
         v1::PullRequest request;
         if (*pull_mode == "rebase") request.set_mode(v1::PULL_MODE_REBASE);
         if (*pull_mode == "ff-only") request.set_mode(v1::PULL_MODE_FF_ONLY);
         if (*pull_mode == "merge") request.set_mode(v1::PULL_MODE_MERGE);
         return RunOperation<v1::GitService>(s, &v1::GitService::Stub::Pull, request);
       });
+  cli.AllowDetach(pull);
   pull->add_option("--mode", *pull_mode, "rebase (default), ff-only or merge")
       ->check(CLI::IsMember({"rebase", "ff-only", "merge"}));
 
@@ -126,6 +130,7 @@ void AddGitCommands(CommandLine& cli) {
       "  llorch-pool git sync\n  llorch-pool git sync --force --branch main\n",
       [sync_force, sync_branch](Session& s) { return RunSync(s, *sync_branch, *sync_force); });
   sync->add_flag("--force", *sync_force, "Do not ask for confirmation");
+  cli.AllowDetach(sync);
   sync->add_option("--branch", *sync_branch, "Branch to reset to (default: git.sync_branch, main)");
 
   auto clean_dry_run = std::make_shared<bool>(false);
@@ -192,6 +197,7 @@ void AddGitCommands(CommandLine& cli) {
       update->add_option("--name", *update_names, "Submodule to update (repeatable)");
   all->excludes(name);
   update->add_flag("--remote", *update_remote, "Move to the remote branch tip");
+  cli.AllowDetach(update);
   update->add_flag("--force", *update_force, "Also update submodules put on a branch");
 
   auto reset_name = std::make_shared<std::string>();

@@ -128,23 +128,39 @@ OperationStarter WithHubToken(StreamMethod<Request> method, const Request& reque
 }
 
 // Runs `method` with `request` once per id, in turn, each model's result merged into `merged`
-// and each failure recorded in `each`. False when Ctrl-C stopped it.
+// and each failure recorded in `each`. False when Ctrl-C stopped it. With --detach, starts one
+// operation per model, prints their ids (-o json: {"operations": [{"model", "operation_id",
+// "joined"}]}) and returns true with nothing merged.
 template <typename Request, typename Result>
 bool FollowEach(Session& session, const std::vector<std::string>& ids, StreamMethod<Request> method,
                 Request request, Result* merged, EachModel* each) {
   const std::string hub_token = HubTokenToPass(session);
+  JsonValue detached = JsonValue::array();
   for (const std::string& id : ids) {
     request.clear_ids();
     request.add_ids(id);
     const OperationOutcome outcome =
-        FollowOperation(session, WithHubToken(method, request, hub_token));
+        FollowOperation(session, WithHubToken(method, request, hub_token), session.detach());
     if (outcome.interrupted) return false;
+    if (outcome.detached) {
+      if (session.json()) {
+        detached.push_back({{"model", id},
+                            {"operation_id", outcome.detached->operation_id},
+                            {"joined", outcome.detached->joined}});
+      } else {
+        PrintDetached(session, *outcome.detached);
+      }
+      continue;
+    }
     Result result;
     if (outcome.error) {
       each->Fail(session, id, *outcome.error);
     } else if (outcome.result && outcome.result->UnpackTo(&result)) {
       merged->mutable_models()->MergeFrom(result.models());
     }
+  }
+  if (session.detach() && session.json()) {
+    session.Print(DumpJson(JsonValue{{"operations", detached}}, session.jsonl()) + "\n");
   }
   return true;
 }
@@ -159,6 +175,7 @@ int RunDownloads(Session& session, const std::vector<std::string>& ids, bool for
     return RunOperation(session, WithHubToken(&Stub::DownloadModel, request, hub_token),
                         PrintDownloadResult);
   }
+  if (std::optional<int> refused = RefuseUnworkableDetach(session)) return *refused;
   EachModel each;
   v1::DownloadModelResult installed;
   v1::DownloadModelRequest request;
@@ -166,6 +183,7 @@ int RunDownloads(Session& session, const std::vector<std::string>& ids, bool for
   if (!FollowEach(session, ids, &Stub::DownloadModel, request, &installed, &each)) {
     return kExitInterrupted;
   }
+  if (session.detach()) return each.exit_code();
   if (session.json()) {
     each.PrintJson(session, ToJsonValue(installed));
   } else {
@@ -176,11 +194,13 @@ int RunDownloads(Session& session, const std::vector<std::string>& ids, bool for
 
 // `models verify A B ...`: one operation per model, in turn.
 int RunVerifies(Session& session, const std::vector<std::string>& ids) {
+  if (std::optional<int> refused = RefuseUnworkableDetach(session)) return *refused;
   EachModel each;
   v1::VerifyModelResult verified;
   if (!FollowEach(session, ids, &Stub::VerifyModel, v1::VerifyModelRequest(), &verified, &each)) {
     return kExitInterrupted;
   }
+  if (session.detach()) return each.exit_code();
   verified.set_ok(each.failed.empty() &&
                   std::all_of(verified.models().begin(), verified.models().end(),
                               [](const v1::ModelVerification& model) { return model.ok(); }));
@@ -322,7 +342,12 @@ void AddModelsCommands(CommandLine& cli) {
       "  HF_TOKEN=hf_... llorch-pool models download llama3   a gated model\n"
       "  path=$(llorch-pool models download tinyllama -q)   only the installed path\n"
       "  llorch-pool models download tinyllama -o json | jq -r '.models[].local_path'\n"
+      "  id=$(llorch-pool models download llama3 --detach)   returns at once with the\n"
+      "      operation id (needs pool-agent); `llorch-pool ops watch $id` follows it\n"
       "\n"
+      "Ctrl-C cancels the download this command started (it resumes next time); a second\n"
+      "`models download` of the same model joins the running one, and its Ctrl-C only stops\n"
+      "watching. "
       "Several models: each is tried even when one fails, with a row per model (downloaded,\n"
       "adopted, already downloaded, or failed and why); the exit code is 1 when any failed.\n"
       "Interrupted downloads resume where they stopped (also after a crash); the file is\n"
@@ -336,6 +361,7 @@ void AddModelsCommands(CommandLine& cli) {
         return RunDownloads(s, Unique(*download_ids), *download_force);
       });
   download_cmd->add_option("ids", *download_ids, "Model ids")->required();
+  cli.AllowDetach(download_cmd);
   download_cmd->add_flag("--force", *download_force,
                          "Download again even if already downloaded and verified");
 
@@ -359,6 +385,7 @@ void AddModelsCommands(CommandLine& cli) {
                             PrintVerifyResult);
       });
   auto verify_ids_option = verify->add_option("ids", *verify_ids, "Model ids");
+  cli.AllowDetach(verify);
   verify->add_flag("--all", *verify_all, "Verify every model on disk")->excludes(verify_ids_option);
 
   auto delete_ids = std::make_shared<std::vector<std::string>>();

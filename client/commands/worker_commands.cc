@@ -106,6 +106,7 @@ void AddWorkerCommands(CommandLine& cli) {
         }
         return RunOperation<v1::WorkerService>(s, &v1::WorkerService::Stub::SpawnWorker, request);
       });
+  cli.AllowDetach(spawn);
   spawn->add_option("backend", spawn_flags->backend, "cpu, cuda or metal")
       ->required()
       ->check(CLI::IsMember({"cpu", "cuda", "metal"}));
@@ -156,6 +157,7 @@ void AddWorkerCommands(CommandLine& cli) {
         return RunOperation<v1::WorkerService>(s, &Stub::StopWorker, request);
       });
   stop->add_option("ids", stop_flags->ids, "Worker ids");
+  cli.AllowDetach(stop);
   stop->add_flag("--all", stop_flags->all, "Every running worker this agent records")
       ->excludes(stop->get_option("ids"));
   stop->add_option("--pid", stop_flags->pids,

@@ -161,6 +161,62 @@ TEST_F(AgentE2eTest, ListensOnLoopbackTcpAndUnixAtOnce) {
   EXPECT_THAT(no_token.err, HasSubstr("this listener requires a token"));
 }
 
+// Every call the agent refuses is one warning record in its log: the method, the answer and what
+// the caller presented, never a token's contents.
+TEST_F(AgentE2eTest, EveryRefusedCallIsOneLogRecordWithItsMethodAndNoToken) {
+  const std::string socket = env_.Path("both.sock");
+  const std::string admin = WriteToken(env_.Path("admin.token"), "0123456789abcdef0123456789");
+  const std::string read_only = WriteToken(env_.Path("ro.token"), "fedcba9876543210fedcba9876");
+  const std::string wrong = WriteToken(env_.Path("wrong.token"), "wrongwrongwrongwrongwrong1");
+  auto agent =
+      StartAgent({"--log-format", "json", "--listen", "unix:" + socket, "--listen", "127.0.0.1:0",
+                  "--admin-token-file", admin, "--read-only-token-file", read_only},
+                 socket);
+  CommandResult info = env_.Run({"--agent", "unix:" + socket, "agent", "info", "-o", "json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const std::string tcp = nlohmann::json::parse(info.out)["listen_addresses"][1];
+  EXPECT_NE(env_.Run({"--agent", tcp, "models", "catalog"}).exit_code, 0);
+  EXPECT_NE(env_.Run({"--agent", tcp, "--token-file", wrong, "ops", "list"}).exit_code, 0);
+  CommandResult denied =
+      env_.Run({"--agent", tcp, "--token-file", read_only, "ops", "cancel", "op-00000001"});
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_THAT(denied.err, HasSubstr("needs the admin role"));
+  // An allowed call is not logged as refused.
+  EXPECT_EQ(env_.Run({"--agent", tcp, "--token-file", read_only, "ops", "list"}).exit_code, 0);
+
+  // One record per refused call, found by what it says.
+  std::vector<nlohmann::json> refused;
+  const auto find = [&](const std::string& code, const std::string& credential) {
+    for (const nlohmann::json& record : refused) {
+      if (record.value("code", "") == code && record.value("credential", "") == credential) {
+        return record;
+      }
+    }
+    return nlohmann::json();
+  };
+  ASSERT_TRUE(WaitFor([&] {
+    refused.clear();
+    for (absl::string_view line : absl::StrSplit(ReadFile(log_path()), '\n', absl::SkipEmpty())) {
+      nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+      if (record.value("event", "") == "call.refused") refused.push_back(record);
+    }
+    return !find("permission_denied", "a read-only token").is_null();
+  })) << ReadFile(log_path());
+  EXPECT_EQ(refused.size(), 3u) << ReadFile(log_path());
+  const nlohmann::json no_token = find("unauthenticated", "none");
+  EXPECT_THAT(no_token.value("level", ""), ::testing::StartsWith("warn"));
+  EXPECT_EQ(no_token.value("method", ""), "/llorch.pool.v1.ModelService/ListCatalog");
+  EXPECT_THAT(no_token.value("user_agent", ""), HasSubstr("grpc"));
+  EXPECT_EQ(find("unauthenticated", "a token this agent does not accept").value("method", ""),
+            "/llorch.pool.v1.OperationService/ListOperations");
+  EXPECT_EQ(find("permission_denied", "a read-only token").value("method", ""),
+            "/llorch.pool.v1.OperationService/CancelOperation");
+  const std::string log = ReadFile(log_path());
+  for (const char* token : {"wrongwrong", "0123456789abcdef", "fedcba9876543210"}) {
+    EXPECT_THAT(log, Not(HasSubstr(token)));
+  }
+}
+
 TEST_F(AgentE2eTest, TcpWithoutATokenNeedsInsecureWhichAgentInfoShows) {
   CommandResult refused = env_.Run({"--listen", "127.0.0.1:0"}, "pool-agent");
   EXPECT_EQ(refused.exit_code, 2);
@@ -336,9 +392,12 @@ TEST_F(LongVerifyTest, CancelFromASecondTerminalStopsTheWorkAndShowsTheFinalStat
   EXPECT_THAT(cancel.out, ::testing::ContainsRegex("state +cancelled"));
   // The client that started the verify says who stopped it, and exits as interrupted.
   EXPECT_EQ(verify_->Wait(), 130);
-  EXPECT_THAT(ReadFile(env_.Path("verify.log")),
+  const std::string verify_log = ReadFile(env_.Path("verify.log"));
+  EXPECT_THAT(verify_log,
               HasSubstr("error: operation " + id +
                         " was cancelled by another client: `llorch-pool ops cancel` (pid "));
+  EXPECT_THAT(verify_log, HasSubstr(", over the agent's unix socket\n"));
+  EXPECT_THAT(verify_log, Not(HasSubstr("hint:")));  // no command to run: it was asked for
   // The agent's log tells the story, one JSON object a line: started, then cancelled by whom.
   std::vector<nlohmann::json> records;
   for (absl::string_view line : absl::StrSplit(ReadFile(log_path()), '\n', absl::SkipEmpty())) {

@@ -574,6 +574,43 @@ TEST(OperationRegistryTest, JoinKeyJoinsARunningOperationButNotAFinishedOne) {
   EXPECT_EQ(runs.load(), 4);
 }
 
+// Start() tells a request that started the operation (also a retry with its request_id) from one
+// that joined it, and the operation records who started it.
+TEST(OperationRegistryTest, StartSaysWhetherTheRequestStartedOrJoinedAndRecordsTheStarter) {
+  OperationRegistry registry;
+  Gate gate;
+  auto download = [&](Operation& op) {
+    if (gate.Wait(op)) op.Succeed(Text("downloaded"));
+  };
+  const Operation::Starter starter{"`llorch-pool models download` (pid 42 on h, uid 7)", "unix:"};
+  absl::StatusOr<OperationRegistry::Started> first =
+      registry.Start("model.download", "qwen", "qwen", {"a", "fa"}, starter, download);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->joined);
+  EXPECT_EQ(first->operation->Snapshot().started_by(), starter.client);
+  EXPECT_EQ(first->operation->Snapshot().started_by_peer(), "unix:");
+  absl::StatusOr<OperationRegistry::Started> retry =
+      registry.Start("model.download", "qwen", "qwen", {"a", "fa"}, {}, download);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->operation, first->operation);
+  EXPECT_FALSE(retry->joined);
+  for (const RequestKey& key : {RequestKey{"b", "fb"}, RequestKey()}) {
+    absl::StatusOr<OperationRegistry::Started> joined = registry.Start(
+        "model.download", "qwen", "qwen", key, {"another client", "ipv4:10.0.0.5:1"}, download);
+    ASSERT_TRUE(joined.ok()) << joined.status();
+    EXPECT_EQ(joined->operation, first->operation);
+    EXPECT_TRUE(joined->joined);
+  }
+  absl::StatusOr<OperationRegistry::Started> joined_retry =
+      registry.Start("model.download", "qwen", "qwen", {"b", "fb"}, {}, download);
+  ASSERT_TRUE(joined_retry.ok());
+  EXPECT_TRUE(joined_retry->joined);
+  EXPECT_EQ(first->operation->Snapshot().started_by(),
+            starter.client);  // the joiners change nothing
+  gate.Open();
+  EXPECT_EQ(Watch(*first->operation).back().state(), v1::OPERATION_STATE_SUCCEEDED);
+}
+
 TEST(OperationRegistryTest, HistoryKeepsTheNewestFinishedAndEveryRunningOperation) {
   OperationRegistry registry(OperationRegistry::Options{.max_finished = 3});
   Gate gate;
