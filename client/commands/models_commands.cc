@@ -347,7 +347,7 @@ void AddModelsCommands(CommandLine& cli) {
       "\n"
       "Ctrl-C cancels the download this command started (it resumes next time); a second\n"
       "`models download` of the same model joins the running one, and its Ctrl-C only stops\n"
-      "watching. "
+      "watching.\n"
       "Several models: each is tried even when one fails, with a row per model (downloaded,\n"
       "adopted, already downloaded, or failed and why); the exit code is 1 when any failed.\n"
       "Interrupted downloads resume where they stopped (also after a crash); the file is\n"

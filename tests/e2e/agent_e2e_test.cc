@@ -412,6 +412,9 @@ TEST_F(LongVerifyTest, CancelFromASecondTerminalStopsTheWorkAndShowsTheFinalStat
   };
   EXPECT_EQ(record("operation.start").value("kind", ""), "model.verify");
   EXPECT_EQ(record("operation.start").value("target", ""), "tinyllama");
+  EXPECT_THAT(record("operation.start").value("started_by", ""),
+              HasSubstr(absl::StrCat("`llorch-pool models verify` (pid ", verify_->pid(), " on ")));
+  EXPECT_THAT(record("operation.start").value("peer", ""), ::testing::StartsWith("unix:"));
   const nlohmann::json cancelled = record("operation.cancel");
   EXPECT_EQ(cancelled.value("state", ""), "cancelled");
   EXPECT_EQ(cancelled.value("reason", ""), "CANCELLED_BY_CLIENT");

@@ -40,6 +40,12 @@ TEST(EventLogTest, AnOperationIsLoggedWhenItStartsAndEndsNotWhileItRuns) {
   operation->set_target("tinyllama");
   operation->set_state(v1::OPERATION_STATE_PENDING);
   EXPECT_EQ(Line(event), "operation.start id=op-1a2b3c4d kind=model.download target=tinyllama");
+  // Who started it, when the client said so, and from where.
+  operation->set_started_by("`llorch-pool models download` (pid 42 on h, uid 7)");
+  operation->set_started_by_peer("unix:");
+  EXPECT_EQ(Line(event),
+            "operation.start id=op-1a2b3c4d kind=model.download target=tinyllama "
+            "started_by=\"`llorch-pool models download` (pid 42 on h, uid 7)\" peer=unix:");
   operation->set_state(v1::OPERATION_STATE_RUNNING);
   EXPECT_EQ(Line(event), "");
   operation->set_state(v1::OPERATION_STATE_SUCCEEDED);
