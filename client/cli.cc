@@ -268,8 +268,17 @@ int CommandLine::Run(int argc, const char* const* argv) {
     error.exit_code = kExitUsage;
     return ReportError(error, err_style);
   }
+  // `__complete WORD...` parses no WORD, but the global flags among them choose the agent that
+  // completion asks for ids: they are parsed as if given before it.
+  std::vector<const char*> args(argv, argv + argc);
+  std::vector<std::string> completed_flags;
+  if (argc > 2 && std::string(argv[1]) == "__complete") {
+    completed_flags = GlobalFlagsAmong(app_, std::vector<std::string>(argv + 2, argv + argc - 1));
+    args.insert(args.begin() + 1, completed_flags.size(), nullptr);
+    for (size_t i = 0; i < completed_flags.size(); ++i) args[1 + i] = completed_flags[i].c_str();
+  }
   try {
-    app_.parse(argc, argv);
+    app_.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp& e) {
     return app_.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

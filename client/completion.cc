@@ -1,6 +1,7 @@
 #include "client/completion.h"
 
 #include <chrono>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -86,19 +87,44 @@ CompletionPoint LocateCompletion(const CLI::App& root, const std::vector<std::st
   return point;
 }
 
+std::vector<std::string> GlobalFlagsAmong(const CLI::App& root,
+                                          const std::vector<std::string>& words) {
+  std::vector<std::string> flags;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& word = words[i];
+    if (!absl::StartsWith(word, "-") || word == "-" || word == "--") continue;
+    const size_t equals = word.find('=');
+    const CLI::Option* option = root.get_option_no_throw(word.substr(0, equals));
+    if (option == nullptr || option == root.get_help_ptr() || option == root.get_help_all_ptr() ||
+        option == root.get_version_ptr()) {
+      continue;
+    }
+    if (equals == std::string::npos && option->get_expected_min() > 0) {
+      if (i + 1 == words.size()) break;  // its value is the word being typed
+      flags.push_back(word);
+      flags.push_back(words[++i]);
+    } else {
+      flags.push_back(word);
+    }
+  }
+  return flags;
+}
+
 std::vector<Candidate> TreeCandidates(const CompletionPoint& point, absl::string_view current) {
   std::vector<Candidate> candidates;
   if (point.command == nullptr || point.option != nullptr) return candidates;
   if (absl::StartsWith(current, "-")) {
+    // Every command has its own --help: offer the nearest of each name once.
+    std::set<std::string> offered;
     for (const CLI::App* c = point.command; c != nullptr; c = c->get_parent()) {
       for (const CLI::Option* option : c->get_options()) {
         if (!option->nonpositional()) continue;
         const std::string description = OneLine(option->get_description());
-        for (const std::string& name : option->get_lnames()) {
-          candidates.push_back({"--" + name, description});
-        }
-        for (const std::string& name : option->get_snames()) {
-          candidates.push_back({"-" + name, description});
+        std::vector<std::string> names;
+        for (const std::string& name : option->get_lnames()) names.push_back("--" + name);
+        for (const std::string& name : option->get_snames()) names.push_back("-" + name);
+        for (std::string& name : names) {
+          if (offered.insert(name).second) candidates.push_back({std::move(name), description});
         }
       }
     }

@@ -39,6 +39,12 @@ struct CompletionPoint {
 // from `root` through subcommands and options that take a value.
 CompletionPoint LocateCompletion(const CLI::App& root, const std::vector<std::string>& words);
 
+// The global options among `words` (those of `root` itself, with their values), so that the
+// agent asked for ids is the one the command line being completed names (`--agent HOST:PORT`,
+// `--standalone`, `--token-file F`); --help and --version are left out.
+std::vector<std::string> GlobalFlagsAmong(const CLI::App& root,
+                                          const std::vector<std::string>& words);
+
 // The subcommands of point.command, or with `current` starting with '-' its flags and those of
 // the commands above it. Hidden commands are not offered.
 std::vector<Candidate> TreeCandidates(const CompletionPoint& point, absl::string_view current);

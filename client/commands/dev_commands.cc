@@ -22,6 +22,40 @@ namespace {
 namespace v1 = pool::v1;
 using Stub = v1::DevService::Stub;
 
+// The agent's checks (agent/dev/doctor.h, DoctorCheckNames), for the help and completion; an
+// agent of another version refuses a name it lacks and suggests the closest ones.
+const std::vector<Candidate>& DoctorChecks() {
+  static const auto* checks = new std::vector<Candidate>{
+      {"git", "git --version"},
+      {"hf.cli", "the hf CLI (needed with download.backend = \"hf\")"},
+      {"rust.toolchain", "rustc and cargo"},
+      {"python.converter", "Python and the catalog's converter scripts"},
+      {"git.submodules", "submodules initialized, at their recorded commits"},
+      {"disk.models", "the models dir: writable, free space, flock"},
+      {"gpu.cuda", "the NVIDIA driver and each GPU"},
+      {"gpu.cuda.uvm", "/dev/nvidia-uvm, when there are GPUs"},
+      {"gpu.metal", "Metal (macOS only)"},
+      {"config", "the configuration layers, as dev check-config walks them"},
+      {"hub.reachable", "one metadata request to the Hub"},
+  };
+  return *checks;
+}
+
+// "checks: git hf.cli ...", wrapped for the help's footer.
+std::string DoctorChecksFooter() {
+  std::string footer = "checks:";
+  size_t line_length = footer.size();
+  for (const Candidate& check : DoctorChecks()) {
+    if (line_length + 1 + check.value.size() > 90) {
+      absl::StrAppend(&footer, "\n       ");
+      line_length = 7;
+    }
+    absl::StrAppend(&footer, " ", check.value);
+    line_length += 1 + check.value.size();
+  }
+  return footer + "\n";
+}
+
 // `dev doctor [NAME...]`: the checks' outcomes; exit 1 when a required check failed.
 int RunDoctor(Session& session, const std::vector<std::string>& names) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = session.Channel();
@@ -141,11 +175,11 @@ void AddDevCommands(CommandLine& cli) {
       "the Hub, each with a fix; exits 1 when a required check fails (optional ones only warn)",
       "  llorch-pool dev doctor\n"
       "  llorch-pool dev doctor gpu.cuda disk.models\n"
-      "  llorch-pool dev doctor -o json\n"
-      "checks: git hf.cli rust.toolchain python.converter git.submodules disk.models gpu.cuda\n"
-      "        gpu.cuda.uvm gpu.metal config hub.reachable\n",
+      "  llorch-pool dev doctor -o json\n" +
+          DoctorChecksFooter(),
       [doctor_names](Session& s) { return RunDoctor(s, *doctor_names); });
   doctor->add_option("names", *doctor_names, "Checks to run (default: all)");
+  cli.CompleteWith(doctor, [](Session&) { return DoctorChecks(); });
 
   auto setup = std::make_shared<SetupFlags>();
   CLI::App* setup_cmd = cli.AddCommand(

@@ -126,17 +126,29 @@ Cell PinCell(const v1::CatalogModel& model) {
 }  // namespace
 
 std::string RenderCatalog(const v1::ListCatalogResponse& response, const Style& style) {
-  Table table({"ID", "NAME", "PARAMS", "SIZE", "STATUS", "CONVERT", "VERIFIED", "PINNED", "HUB"},
-              {3});
+  // A catalog without a lock file has no pins: no column for them.
+  const bool pinned = std::any_of(response.entries().begin(), response.entries().end(),
+                                  [](const v1::CatalogEntry& e) { return e.model().has_pin(); });
+  std::vector<std::string> headers = {"ID",     "NAME",    "PARAMS",  "SIZE",
+                                      "STATUS", "CONVERT", "VERIFIED"};
+  if (pinned) headers.push_back("PINNED");
+  headers.push_back("HUB");
+  Table table(headers, {3});
   std::string notes;
   for (const v1::CatalogEntry& entry : response.entries()) {
     const v1::CatalogModel& model = entry.model();
     const bool converts = model.has_conversion();
-    table.AddRow({Cell(model.id(), Color::kBold), model.name(), model.params(),
-                  absl::StrCat("~", FormatBytes(model.size_bytes())), StateCell(entry.state()),
-                  converts ? absl::StrCat("yes (", model.conversion().output_type(), ")") : "no",
-                  model.verified() ? Cell("yes") : Cell("no", Color::kYellow), PinCell(model),
-                  model.hub_url()});
+    std::vector<Cell> row = {
+        Cell(model.id(), Color::kBold),
+        model.name(),
+        model.params(),
+        absl::StrCat("~", FormatBytes(model.size_bytes())),
+        StateCell(entry.state()),
+        converts ? absl::StrCat("yes (", model.conversion().output_type(), ")") : "no",
+        model.verified() ? Cell("yes") : Cell("no", Color::kYellow)};
+    if (pinned) row.push_back(PinCell(model));
+    row.push_back(Cell(model.hub_url()));
+    table.AddRow(row);
     if (!model.note().empty()) {
       notes += NoteLine(model.id(), model.note(), style);
     }

@@ -225,6 +225,36 @@ TEST_F(CliE2eTest, CompletionOffersCommandsFlagsAndIds) {
   EXPECT_THAT(Completions(env_, {"--standalone", "models", "verify", "tinyllama", "ll"}),
               ElementsAre("llama3", "llama32", "llama2"));
   EXPECT_THAT(Completions(env_, {"models", "frobnicate", ""}), IsEmpty());
+  // Each command's own --help is offered once.
+  EXPECT_THAT(Completions(env_, {"dev", "doctor", "--he"}), ElementsAre("--help"));
+  EXPECT_THAT(Completions(env_, {"dev", "doctor", "gpu"}),
+              ElementsAre("gpu.cuda", "gpu.cuda.uvm", "gpu.metal"));
+}
+
+// Global flags among the words choose the agent that completion asks: one that is not there
+// offers no ids (and no error), where the default one offers the catalog's.
+TEST_F(CliE2eTest, CompletionAsksTheAgentTheCommandLineNames) {
+  EXPECT_THAT(Completions(env_, {"models", "info", "tiny"}), ElementsAre("tinyllama"));
+  const std::string absent = "unix:" + env_.Path("no-agent.sock");
+  EXPECT_THAT(Completions(env_, {"--agent", absent, "models", "info", "tiny"}), IsEmpty());
+  EXPECT_THAT(Completions(env_, {"models", "--agent=" + absent, "info", "tiny"}), IsEmpty());
+  EXPECT_THAT(Completions(env_, {"models", "info", "--agent", absent, "tiny"}), IsEmpty());
+}
+
+// Every check name completion offers is one the agent runs, in the agent's order.
+TEST_F(CliE2eTest, CompletionOffersTheDoctorsCheckNames) {
+  const std::vector<std::string> names = Completions(env_, {"dev", "doctor", ""});
+  ASSERT_EQ(names.size(), 11u);
+  std::vector<std::string> args = {"--standalone", "-o", "json", "dev", "doctor"};
+  args.insert(args.end(), names.begin(), names.end());
+  CommandResult doctor = env_.Run(args);
+  ASSERT_NE(doctor.exit_code, 2) << doctor.err;
+  std::vector<std::string> ran;
+  const nlohmann::json report = nlohmann::json::parse(doctor.out);
+  for (const auto& check : report.at("checks")) {
+    ran.push_back(check.at("name").get<std::string>());
+  }
+  EXPECT_EQ(ran, names);
 }
 
 // The scripts `completion` prints work in the shells themselves.
@@ -688,6 +718,7 @@ TEST_F(CliE2eTest, TablesFitTheTerminalWidth) {
     EXPECT_LE(DisplayWidth(line), 80u) << line;
   }
   EXPECT_THAT(table, HasSubstr("…"));
+  EXPECT_THAT(table, Not(HasSubstr("PINNED")));  // no lock file, no pins
   EXPECT_THAT(table, Not(HasSubstr("https://huggingface.co/openai-community/gpt2")));
   // Notes wrap rather than run past the edge.
   const std::string notes = fitted.out.substr(fitted.out.find("\n\n"));

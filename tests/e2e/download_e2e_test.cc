@@ -217,6 +217,10 @@ TEST_F(DownloadE2eTest, ALockedModelInstallsThePinnedBytesAfterTheHubMovedOn) {
   ASSERT_EQ(catalog.exit_code, 0) << catalog.err;
   const nlohmann::json document = nlohmann::json::parse(catalog.out);
   EXPECT_EQ(document["entries"][0]["model"]["pin"]["commit"], hub_.commit(kRepo));
+  // With a pin in the catalog, its table has a PINNED column with the short commit.
+  CommandResult table = env_.Run({"models", "catalog", "tiny"});
+  EXPECT_THAT(table.out, HasSubstr("PINNED"));
+  EXPECT_THAT(table.out, HasSubstr(hub_.commit(kRepo).substr(0, 12)));
 
   const std::string pinned = hub_.commit(kRepo);
   hub_.AddFile(kRepo, kFile, GgufFileOfSize(kSize, 12));
@@ -650,7 +654,9 @@ TEST_F(DaemonHubTokenE2eTest, TheClisHfTokenDownloadsAGatedModelAndTheAgentKeeps
   CommandResult listed = Cli({"ops", "list", "-o", "json"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_THAT(listed.out, Not(HasSubstr(kToken)));
-  for (const nlohmann::json& operation : nlohmann::json::parse(listed.out)["operations"]) {
+  const nlohmann::json operations = nlohmann::json::parse(listed.out)["operations"];
+  ASSERT_FALSE(operations.empty());
+  for (const nlohmann::json& operation : operations) {
     CommandResult got = Cli({"ops", "get", operation["id"].get<std::string>()});
     EXPECT_EQ(got.exit_code, 0) << got.err;
     EXPECT_THAT(got.out, Not(HasSubstr(kToken)));

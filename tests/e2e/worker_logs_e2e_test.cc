@@ -148,10 +148,14 @@ TEST_F(WorkerLogsE2eTest, FollowContinuesAcrossRotationWithinTheSizeCap) {
   constexpr int kLines = 5000;
   env_.env()["FAKE_WORKER_LOG_LINES"] = std::to_string(kLines);
   env_.env()["FAKE_WORKER_LOG_EVERY_MS"] = "1";
+  env_.env()["FAKE_WORKER_LOG_ON_SIGUSR1"] = "1";
   const pid_t pid = Spawn("w1");
   ASSERT_GT(pid, 0);
-  // This command's in-process agent rotates the log while it follows (no pool-agent runs).
+  // This command's in-process agent rotates the log while it follows (no pool-agent runs): the
+  // worker writes its lines once the follower is there, however long that took to start.
   std::unique_ptr<BackgroundProcess> follow = StartLogs({"w1", "-f"});
+  ASSERT_TRUE(WaitFor([&] { return OutputHas("ready callback accepted"); }));
+  ASSERT_EQ(kill(pid, SIGUSR1), 0);
   ASSERT_TRUE(WaitFor([&] { return OutputHas(absl::StrCat("line ", kLines, "\"")); }, 120))
       << ReadFileBytes(output_path()).substr(0, 2000);
   ASSERT_EQ(kill(-pid, SIGINT), 0);

@@ -15,6 +15,7 @@
 //   FAKE_WORKER_ARGV_FILE=PATH    write its argv there, one per line, first thing
 //   FAKE_WORKER_LOG_LINES=N       once ready, log "line 1" .. "line N" (0: on and on)
 //   FAKE_WORKER_LOG_EVERY_MS=N    ... one every N ms (default: all at once)
+//   FAKE_WORKER_LOG_ON_SIGUSR1=1  ... not before its first SIGUSR1
 //   FAKE_WORKER_PARTIAL_LAST=1    on SIGINT, end its log with a line without a newline
 //   FAKE_WORKER_READY_STAMP_DIR=D when ready, write CLOCK_MONOTONIC in ns to D/<worker id>
 //                                 (bench/worker_bench.cc times what follows from there)
@@ -161,9 +162,10 @@ int main(int argc, char** argv) {
       std::_Exit(std::atoi(code));
     }
   });
+  static std::atomic<bool> go_ahead{Env("FAKE_WORKER_LOG_ON_SIGUSR1") == nullptr};
   if (const char* count = Env("FAKE_WORKER_LOG_LINES")) {
     std::thread([count = std::atoi(count), &ready] {
-      while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      while (!ready || !go_ahead) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       const char* every = Env("FAKE_WORKER_LOG_EVERY_MS");
       for (long i = 1; count == 0 || i <= count; ++i) {
         Log("info", "line " + std::to_string(i));
@@ -177,6 +179,7 @@ int main(int argc, char** argv) {
     int signal_number = 0;
     sigwait(&signals, &signal_number);
     if (signal_number == SIGINT) break;
+    go_ahead = true;
     Log("info", "got SIGUSR1 " + std::to_string(usr1));
   }
   Log("info", "SIGINT: shutting down");
