@@ -109,8 +109,11 @@ TEST_F(DownloadE2eTest, DownloadsWithProgressAndSaysSoTheSecondTime) {
   // Not a terminal: plain progress lines, a summary of the download and the agent's narration
   // on stderr, no escape codes.
   EXPECT_THAT(result.err, ::testing::ContainsRegex("download tiny.Q4_K_M.gguf +[0-9]+%  "));
-  EXPECT_THAT(result.err, ::testing::ContainsRegex("download tiny.Q4_K_M.gguf  8.39 MB in "
-                                                   "[0-9.]+s, [0-9.]+ [kMG]?B/s on average\n"));
+  // The elapsed time and rate come from the progress events' times: a download whose bytes all
+  // arrive between two of them (unthrottled, on loopback) has none to show.
+  EXPECT_THAT(result.err,
+              ::testing::ContainsRegex("download tiny.Q4_K_M.gguf  8.39 MB( in [0-9.]+s, [0-9.]+ "
+                                       "[kMG]?B/s on average)?\n"));
   EXPECT_THAT(result.err, HasSubstr("SHA-256 matches the Hub's"));
   EXPECT_THAT(result.err, Not(HasSubstr("\x1b")));
   EXPECT_THAT(result.err, Not(HasSubstr("\r")));
